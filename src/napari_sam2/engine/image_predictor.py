@@ -1,0 +1,109 @@
+"""Interactive segmentation of one image: embed it once, then answer prompts quickly."""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..model import ImageEmbedding, SAM2Model
+from .preprocessing import Normalization, preprocess
+from .prompts import check_prompt, mask_to_logits, model_points
+
+
+class Prediction(NamedTuple):
+    """Masks for one prompt, best guess first only if you sort by `scores` (M = 3 or 1)."""
+
+    masks: np.ndarray  # (M, H, W) bool at the image's resolution (or float logits with return_logits)
+    scores: np.ndarray  # (M,) predicted IoU of each mask
+    low_res_logits: np.ndarray  # (M, 4h, 4w) logits, to pass back as `mask_logits` to refine
+    object_score: float  # logit; > 0 where the model believes the object is present
+
+
+class ImagePredictor:
+    """Set an image once with `set_image`, then call `predict` with points, a box and/or a mask.
+
+    Coordinates are (x, y) pixels of the original image; boxes are XYXY; labels 1 = positive,
+    0 = negative. Images: 2-D, or (H, W, C) with any number of channels, uint8/uint16/float (see
+    `napari_sam2.engine.preprocessing` for the normalisation rule).
+    """
+
+    def __init__(self, model: SAM2Model, mask_threshold: float = 0.0, normalization: Normalization = Normalization()):
+        self.model = model.eval()
+        self.mask_threshold = mask_threshold
+        self.normalization = normalization
+        self._embedding: ImageEmbedding | None = None
+        self._image_hw: tuple[int, int] | None = None
+
+    @property
+    def image_size(self) -> int:
+        return self.model.cfg.image_size
+
+    @property
+    def image_hw(self) -> tuple[int, int] | None:
+        return self._image_hw
+
+    def set_image(self, image: np.ndarray, channel_axis: int | None = None, channels: tuple[int, ...] | None = None) -> None:
+        """Compute the image embedding (the slow step, once per image)."""
+        tensor, hw = preprocess(image, self.image_size, channel_axis, channels, self.normalization)
+        self.set_model_input(tensor, hw)
+
+    @torch.no_grad()
+    def set_model_input(self, tensor: torch.Tensor, image_hw: tuple[int, int]) -> None:
+        """Embed an already preprocessed (1, 3, S, S) tensor standing for an image of size image_hw."""
+        expected = (1, 3, self.image_size, self.image_size)
+        if tuple(tensor.shape) != expected:
+            raise ValueError(f"model input must have shape {expected}, got {tuple(tensor.shape)}")
+        self._embedding = self.model.encode_image(tensor.to(self.model.device))
+        self._image_hw = image_hw
+
+    def predict(
+        self,
+        points=None,
+        labels=None,
+        box=None,
+        mask=None,
+        mask_logits=None,
+        multimask: bool = True,
+        return_logits: bool = False,
+    ) -> Prediction:
+        """points (N, 2) (x, y) with labels (N,); box (4,) XYXY; mask (H, W) bool; or
+        mask_logits (1, 4h, 4w) from a previous Prediction. One click is ambiguous: keep
+        `multimask=True` then and pick by score; several prompts are not: use False."""
+        if self._embedding is None:
+            raise RuntimeError("no image set: call set_image(image) before predict(...)")
+        hw = self._image_hw
+        logits_prompt = self._check_mask_logits(mask_logits)
+        has_other = any(p is not None for p in (points, labels, box, mask))
+        prompt = check_prompt(hw, points, labels, box, mask) if has_other or logits_prompt is None else None
+        return self._decode(prompt, logits_prompt, multimask, return_logits)
+
+    def _check_mask_logits(self, mask_logits) -> torch.Tensor | None:
+        if mask_logits is None:
+            return None
+        side = 4 * self.model.cfg.embedding_size
+        m = torch.as_tensor(np.asarray(mask_logits), dtype=torch.float32)
+        if m.shape[-2:] != (side, side) or m.numel() != side * side:
+            raise ValueError(f"mask_logits must be (1, {side}, {side}) low-resolution logits from a previous prediction, got {tuple(m.shape)}")
+        return m.reshape(1, 1, side, side)
+
+    @torch.no_grad()
+    def _decode(self, prompt, logits_prompt, multimask: bool, return_logits: bool) -> Prediction:
+        device = self.model.device
+        points = model_points(prompt, self._image_hw, self.image_size) if prompt is not None else None
+        if prompt is not None and prompt.mask is not None:
+            logits_prompt = mask_to_logits(prompt.mask, 4 * self.model.cfg.embedding_size)
+        if points is not None:
+            points = tuple(t.to(device) for t in points)
+        if logits_prompt is not None:
+            logits_prompt = logits_prompt.to(device)
+        out = self.model.decode(self._embedding, points, None, logits_prompt, multimask)
+        full = F.interpolate(out.mask_logits, size=self._image_hw, mode="bilinear", align_corners=False)[0]
+        masks = full if return_logits else full > self.mask_threshold
+        return Prediction(
+            masks.cpu().numpy(),
+            out.iou_scores[0].cpu().numpy(),
+            out.mask_logits[0].clamp(-32.0, 32.0).cpu().numpy(),
+            float(out.object_score_logits[0, 0]),
+        )

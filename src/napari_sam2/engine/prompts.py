@@ -1,0 +1,116 @@
+"""Checking prompts in image coordinates and turning them into model-input tensors.
+
+Engine conventions: points are (x, y) in pixels of the original image, boxes XYXY, labels
+1 = positive, 0 = negative. A click anywhere on the displayed image counts as inside: napari
+draws pixel i over [i - 0.5, i + 0.5], so x may range over [-0.5, width - 0.5].
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+MASK_PROMPT_LOGIT = 10.0  # a binary mask prompt becomes logits of +-10 (sigmoid ~ 0 or 1)
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """Validated prompts for one object on one image, still in image pixels."""
+
+    points: np.ndarray  # (N, 2) float32 (x, y), N may be 0
+    labels: np.ndarray  # (N,) int32, 1 positive / 0 negative
+    box: np.ndarray | None  # (4,) float32 XYXY
+    mask: np.ndarray | None  # (H, W) bool
+
+    @property
+    def is_empty(self) -> bool:
+        return len(self.points) == 0 and self.box is None and self.mask is None
+
+
+def _inside(x: float, y: float, hw: tuple[int, int]) -> bool:
+    return -0.5 <= x <= hw[1] - 0.5 and -0.5 <= y <= hw[0] - 0.5
+
+
+def check_points(points, labels, hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    if points is None and labels is None:
+        return np.zeros((0, 2), np.float32), np.zeros((0,), np.int32)
+    if points is None or labels is None:
+        raise ValueError("points and labels go together: give both (labels: 1 positive, 0 negative) or neither")
+    pts = np.asarray(points, dtype=np.float32).reshape(-1, 2) if np.size(points) else np.zeros((0, 2), np.float32)
+    if np.asarray(points).ndim not in (1, 2) or np.asarray(points).shape[-1] != 2:
+        raise ValueError(f"points must be (N, 2) as (x, y) pixels, got shape {np.shape(points)}")
+    labs = np.asarray(labels).reshape(-1)
+    if len(labs) != len(pts):
+        raise ValueError(f"{len(pts)} points but {len(labs)} labels; give one label (1 positive, 0 negative) per point")
+    if not np.isin(labs, (0, 1)).all():
+        raise ValueError(f"labels must be 1 (positive) or 0 (negative), got {sorted(set(labs.tolist()))}")
+    for x, y in pts:
+        if not (np.isfinite(x) and np.isfinite(y)) or not _inside(x, y, hw):
+            raise ValueError(
+                f"point (x={x:g}, y={y:g}) is outside the image (width {hw[1]}, height {hw[0]}); "
+                "points are (x, y) = (column, row) in pixels"
+            )
+    return pts, labs.astype(np.int32)
+
+
+def check_box(box, hw: tuple[int, int]) -> np.ndarray | None:
+    if box is None:
+        return None
+    b = np.asarray(box, dtype=np.float32).reshape(-1)
+    if b.shape != (4,) or not np.isfinite(b).all():
+        raise ValueError(f"a box is 4 finite numbers (x0, y0, x1, y1), got {box!r}")
+    x0, y0, x1, y1 = b.tolist()
+    if x1 <= x0 or y1 <= y0:
+        raise ValueError(
+            f"box (x0={x0:g}, y0={y0:g}, x1={x1:g}, y1={y1:g}) has zero area or reversed corners; "
+            "give the top-left corner first, then the bottom-right (x0 < x1, y0 < y1)"
+        )
+    if not (_inside(x0, y0, hw) and _inside(x1, y1, hw)):
+        raise ValueError(f"box ({x0:g}, {y0:g}, {x1:g}, {y1:g}) reaches outside the image (width {hw[1]}, height {hw[0]})")
+    return b
+
+
+def check_mask(mask, hw: tuple[int, int]) -> np.ndarray | None:
+    if mask is None:
+        return None
+    m = np.asarray(mask)
+    if m.shape != hw:
+        raise ValueError(f"mask prompt of shape {m.shape} does not match the image's (height, width) {hw}")
+    m = m.astype(bool)
+    if not m.any():
+        raise ValueError("the mask prompt is empty; draw at least one pixel of the object")
+    return m
+
+
+def check_prompt(hw: tuple[int, int], points=None, labels=None, box=None, mask=None) -> Prompt:
+    pts, labs = check_points(points, labels, hw)
+    prompt = Prompt(pts, labs, check_box(box, hw), check_mask(mask, hw))
+    if prompt.is_empty:
+        raise ValueError("no prompt given: pass points with labels, a box, or a mask")
+    return prompt
+
+
+def model_points(prompt: Prompt, hw: tuple[int, int], size: int) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Box corners (labels 2, 3) then clicks, scaled to the model's square input:
+    ((1, N, 2) float32, (1, N) int32), or None without points or box."""
+    coords, labels = [], []
+    if prompt.box is not None:
+        coords.append(prompt.box.reshape(2, 2))
+        labels.append(np.array([2, 3], np.int32))
+    if len(prompt.points):
+        coords.append(prompt.points)
+        labels.append(prompt.labels)
+    if not coords:
+        return None
+    xy = torch.from_numpy(np.concatenate(coords)) / torch.tensor([hw[1], hw[0]], dtype=torch.float32) * size
+    xy = xy.unsqueeze(0)
+    return xy, torch.from_numpy(np.concatenate(labels)).unsqueeze(0)
+
+
+def mask_to_logits(mask: np.ndarray, size: int) -> torch.Tensor:
+    """(H, W) bool -> (1, 1, size, size) logits of about +-MASK_PROMPT_LOGIT."""
+    m = torch.from_numpy(mask.astype(np.float32))[None, None]
+    m = F.interpolate(m, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+    return (2 * m - 1) * MASK_PROMPT_LOGIT
