@@ -39,3 +39,28 @@ def rgb_uint8(seed: int = 0, height: int = 240, width: int = 320) -> np.ndarray:
     green, _ = nuclei_image(height, width, 4, seed + 1, np.uint8)
     red = (green // 4).astype(np.uint8)
     return np.stack([red, green, blue], axis=-1)
+
+
+def moving_nuclei_video(num_frames: int = 12, height: int = 200, width: int = 260, num: int = 4, seed: int = 0,
+                        leaving: bool = True, dtype=np.uint16):
+    """Returns (frames (T, H, W), labels (T, H, W)): nuclei drifting with random velocities; with
+    `leaving`, nucleus 1 crosses the right border, is out of view for a few frames, and returns."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    centres = np.stack([rng.uniform(40, height - 40, num), rng.uniform(40, width - 60, num)], 1)
+    velocity = rng.normal(0, 2.5, (num, 2))
+    radii = rng.uniform(12, 20, (num, 2))
+    frames = np.zeros((num_frames, height, width), np.float32)
+    labels = np.zeros((num_frames, height, width), np.int32)
+    for t in range(num_frames):
+        for i in range(num):
+            cy, cx = centres[i] + velocity[i] * t
+            if leaving and i == 0:  # out past the right border and back
+                cx = width - 30 + 60 * np.sin(np.pi * t / max(num_frames - 1, 1))
+            r2 = ((yy - cy) / radii[i, 0]) ** 2 + ((xx - cx) / radii[i, 1]) ** 2
+            frames[t] += 1.0 / (1.0 + np.exp((np.sqrt(r2) - 1.0) * 10.0))
+            labels[t][(r2 <= 1.0) & (labels[t] == 0)] = i + 1
+    photons = rng.poisson(np.clip(frames, 0, None) * 600 + 40).astype(np.float32) + rng.normal(0, 8, frames.shape)
+    if dtype == np.uint8:
+        photons = photons / photons.max() * 255
+    return np.clip(photons, 0, None).astype(dtype), labels

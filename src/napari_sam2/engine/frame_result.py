@@ -1,0 +1,41 @@
+"""What the tracker hands out for one frame."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    frame: int
+    object_ids: tuple[int, ...]
+    low_res_logits: torch.Tensor  # (K, 1, 4h, 4w) model-resolution logits, one per object
+    object_scores: torch.Tensor  # (K,) logits: > 0 where the object is predicted present
+    video_hw: tuple[int, int]
+
+    def logits(self) -> torch.Tensor:
+        """(K, H, W) logits at the video's resolution."""
+        if not self.object_ids:
+            return torch.zeros(0, *self.video_hw)
+        return F.interpolate(self.low_res_logits, size=self.video_hw, mode="bilinear", align_corners=False)[:, 0]
+
+    @property
+    def masks(self) -> dict[int, np.ndarray]:
+        """Object id -> (H, W) bool mask at the video's resolution."""
+        binary = (self.logits() > 0).cpu().numpy()
+        return {obj_id: binary[k] for k, obj_id in enumerate(self.object_ids)}
+
+    def label_image(self, dtype=np.uint32) -> np.ndarray:
+        """(H, W) labels: each pixel gets the id of the object with the highest positive logit."""
+        logits = self.logits()
+        labels = np.zeros(self.video_hw, dtype=dtype)
+        if not self.object_ids:
+            return labels
+        best = logits.argmax(dim=0).cpu().numpy()
+        covered = (logits.max(dim=0).values > 0).cpu().numpy()
+        ids = np.asarray(self.object_ids, dtype=dtype)
+        labels[covered] = ids[best[covered]]
+        return labels

@@ -1,0 +1,87 @@
+"""Frame sources: read one 2-D frame (with optional channels) at a time from any array-like.
+
+A frame source is anything with `len(source)` and `source[i]` returning an (H, W) or
+(H, W, C) numpy array. `ArrayFrames` makes one from numpy, dask, zarr or tifffile arrays
+without reading more than the frame asked for.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+
+@runtime_checkable
+class FrameSource(Protocol):
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int) -> np.ndarray: ...
+
+
+class ArrayFrames:
+    """Frames along `axis` of an N-D array.
+
+    axis: the axis to track along (time for a time-lapse, z for a volume).
+    channel_axis: the channel axis, if any (kept, moved last).
+    fixed: the index of every other non-spatial axis, e.g. {1: 12} to track through time at
+    z = 12 in a (T, Z, Y, X) array. The two axes left are the frame's rows and columns.
+    """
+
+    def __init__(self, array, axis: int = 0, channel_axis: int | None = None, fixed: dict[int, int] | None = None):
+        self.array = array
+        ndim = len(array.shape)
+        self.axis = axis % ndim
+        self.channel_axis = None if channel_axis is None else channel_axis % ndim
+        self.fixed = {a % ndim: i for a, i in (fixed or {}).items()}
+        self._check_axes(ndim)
+
+    def _check_axes(self, ndim: int) -> None:
+        shape = tuple(self.array.shape)
+        used = {self.axis, *self.fixed} | ({self.channel_axis} if self.channel_axis is not None else set())
+        if self.channel_axis == self.axis or self.axis in self.fixed:
+            raise ValueError(f"axis {self.axis} cannot be both the tracking axis and a channel or fixed axis")
+        for a, i in self.fixed.items():
+            if not 0 <= i < shape[a]:
+                raise ValueError(f"fixed index {i} is outside axis {a} of length {shape[a]}")
+        spatial = [a for a in range(ndim) if a not in used]
+        if len(spatial) != 2:
+            raise ValueError(
+                f"an array of shape {shape} tracked along axis {self.axis} leaves axes {spatial} per frame; "
+                "a frame needs exactly two (rows, columns): fix the others with fixed={axis: index}, "
+                "or name the channel axis with channel_axis="
+            )
+        self.spatial_axes = spatial
+
+    def __len__(self) -> int:
+        return int(self.array.shape[self.axis])
+
+    @property
+    def frame_shape(self) -> tuple[int, ...]:
+        shape = tuple(int(self.array.shape[a]) for a in self.spatial_axes)
+        return shape if self.channel_axis is None else shape + (int(self.array.shape[self.channel_axis]),)
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"frame {index} is outside the video's {len(self)} frames")
+        key = [slice(None)] * len(self.array.shape)
+        key[self.axis] = index % len(self)
+        for a, i in self.fixed.items():
+            key[a] = i
+        frame = np.asarray(self.array[tuple(key)])  # reads this frame only (dask/zarr/tiff lazily)
+        kept = [a for a in range(len(self.array.shape)) if a != self.axis and a not in self.fixed]
+        if self.channel_axis is not None:
+            frame = np.moveaxis(frame, kept.index(self.channel_axis), -1)
+        return frame
+
+
+def open_tiff_frames(path: str | Path, axis: int = 0, channel_axis: int | None = None, fixed: dict[int, int] | None = None) -> ArrayFrames:
+    """Frames of a TIFF file, read lazily page by page through tifffile's zarr interface."""
+    import tifffile
+    import zarr
+
+    store = tifffile.imread(str(path), aszarr=True)
+    array = zarr.open(store, mode="r")
+    if isinstance(array, zarr.Group):  # a pyramid: take full resolution
+        array = array["0"]
+    return ArrayFrames(array, axis=axis, channel_axis=channel_axis, fixed=fixed)

@@ -1,0 +1,55 @@
+"""Frames turned into model inputs, one at a time."""
+from __future__ import annotations
+
+import torch
+
+from .frames import FrameSource
+from .preprocessing import Normalization, preprocess
+
+
+class PreprocessedFrames:
+    """Reads a frame from a FrameSource and preprocesses it (see preprocessing.py) on demand.
+    Every frame must have the shape of frame 0: a video whose frames change shape is refused."""
+
+    def __init__(self, frames: FrameSource, size: int, normalization: Normalization = Normalization(),
+                 channels: tuple[int, ...] | None = None):
+        if len(frames) == 0:
+            raise ValueError("the video has no frames")
+        self.frames = frames
+        self.size = size
+        self.normalization = normalization
+        self.channels = channels
+        self.frame_shape = tuple(frames[0].shape)
+        if len(self.frame_shape) not in (2, 3):
+            raise ValueError(f"frames must be (H, W) or (H, W, C), got frame 0 of shape {self.frame_shape}")
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    @property
+    def hw(self) -> tuple[int, int]:
+        return self.frame_shape[0], self.frame_shape[1]
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        frame = self.frames[index]
+        if tuple(frame.shape) != self.frame_shape:
+            raise ValueError(
+                f"frame {index} has shape {tuple(frame.shape)} but frame 0 has {self.frame_shape}; "
+                "every frame of a video must have the same shape"
+            )
+        tensor, _ = preprocess(frame, self.size, channels=self.channels, norm=self.normalization)
+        return tensor
+
+
+class TensorFrames:
+    """Already preprocessed frames (N, 3, S, S) standing for a video of size hw."""
+
+    def __init__(self, tensor: torch.Tensor, hw: tuple[int, int]):
+        self.tensor = tensor
+        self.hw = hw
+
+    def __len__(self) -> int:
+        return self.tensor.shape[0]
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return self.tensor[index : index + 1]

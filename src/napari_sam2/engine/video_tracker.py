@@ -1,0 +1,257 @@
+"""The streaming video tracker: prompts on any frame at any time, propagation in either
+direction, many objects sharing each frame's features, memory bounded at any video length."""
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..model import ImageEmbedding, SAM2Model
+from ..model.tracking import (
+    NO_OBJECT_LOGIT,
+    condition_on_memory,
+    decode_for_tracking,
+    encode_memory,
+    mask_as_output,
+    without_memory,
+)
+from .feature_cache import FeatureCache, FeatureStore
+from .frame_result import FrameResult
+from .frames import FrameSource
+from .memory_selection import BACKWARD, FORWARD, frames_still_needed
+from .model_inputs import PreprocessedFrames
+from .object_track import FrameOutput, ObjectTrack, PointPrompt
+from .postprocess import fill_small_holes
+from .preprocessing import Normalization
+from .prompts import check_prompt, model_points
+from .tracking_step import group_by_layout, object_memory, split_outputs, track_objects
+
+DIRECTIONS = {"forward": (FORWARD,), "backward": (BACKWARD,), "both": (FORWARD, BACKWARD)}
+
+
+class VideoTracker:
+    """Track objects through the frames of a video (a time-lapse, or a z-stack along z).
+
+    frames: a FrameSource (see frames.py), or an object giving preprocessed model inputs
+    (`len`, `[i]` -> (1, 3, S, S) tensor, `hw`), such as model_inputs.TensorFrames.
+    Prompts are in the frame's pixel coordinates: points (x, y), boxes XYXY, masks (H, W).
+    """
+
+    def __init__(
+        self,
+        model: SAM2Model,
+        frames,
+        normalization: Normalization = Normalization(),
+        channels: tuple[int, ...] | None = None,
+        fill_hole_area: int = 8,
+        feature_cache_size: int = 4,
+        feature_store: FeatureStore | None = None,
+    ):
+        self.model = model.eval()
+        if not hasattr(frames, "hw"):
+            frames = PreprocessedFrames(frames, model.cfg.image_size, normalization, channels)
+        self.inputs = frames
+        self.num_frames = len(frames)
+        self.video_hw = tuple(frames.hw)
+        self.fill_hole_area = fill_hole_area
+        self.features = FeatureCache(self._encode_frame, feature_cache_size, feature_store)
+        self._objects: dict[int, ObjectTrack] = {}
+        self._memory_pe: torch.Tensor | None = None  # the same for every frame and object
+
+    # ---- objects and prompts -------------------------------------------------------------
+
+    @property
+    def object_ids(self) -> tuple[int, ...]:
+        return tuple(self._objects)
+
+    def conditioning_frames(self, obj_id: int) -> list[int]:
+        track = self._track_of(obj_id)
+        return sorted(set(track.conditioning) | set(track.pending))
+
+    def add_points(self, frame: int, obj_id: int, points=None, labels=None, box=None, clear: bool = True) -> FrameResult:
+        """Clicks (and/or a box) for one object on one frame; returns every object's masks on
+        that frame. With clear=True (default) they replace that frame's earlier clicks for the
+        object. On a frame already tracked this is a correction: the frame becomes a
+        conditioning frame, decoded with the object's memory and its previous mask."""
+        self._check_frame(frame)
+        self._check_obj_id(obj_id)
+        prompt = check_prompt(self.video_hw, points, labels, box)
+        coords, point_labels = model_points(prompt, self.video_hw, self.model.cfg.image_size)
+        track = self._objects.get(obj_id) or ObjectTrack(obj_id)
+        old = track.points.get(frame)
+        if not clear and old is not None:
+            coords, point_labels = torch.cat([old.coords, coords], 1), torch.cat([old.labels, point_labels], 1)
+        with torch.inference_mode():
+            output = self._decode_clicks(track, frame, coords, point_labels)
+        self._objects[obj_id] = track
+        track.points[frame] = PointPrompt(coords, point_labels)
+        track.masks.pop(frame, None)
+        track.pending[frame] = output
+        return self._frame_result(frame)
+
+    def add_box(self, frame: int, obj_id: int, box) -> FrameResult:
+        return self.add_points(frame, obj_id, box=box)
+
+    def add_mask(self, frame: int, obj_id: int, mask) -> FrameResult:
+        """A mask prompt (H, W) for one object on one frame; it is taken as that frame's output."""
+        self._check_frame(frame)
+        self._check_obj_id(obj_id)
+        prompt = check_prompt(self.video_hw, mask=mask)
+        size = self.model.cfg.image_size
+        mask_tensor = torch.from_numpy(prompt.mask.astype(np.float32))[None, None]
+        if mask_tensor.shape[-2:] != (size, size):
+            mask_tensor = F.interpolate(mask_tensor, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+            mask_tensor = (mask_tensor >= 0.5).float()
+        mask_tensor = mask_tensor.to(self.model.device)
+        with torch.inference_mode():
+            raw = self.features(frame)
+            out = mask_as_output(self.model, raw, mask_tensor)
+            output = FrameOutput(self._filled(out.low_res_logits), out.pointer, out.object_score_logits)
+        track = self._objects.setdefault(obj_id, ObjectTrack(obj_id))
+        track.masks[frame] = mask_tensor
+        track.points.pop(frame, None)
+        track.pending[frame] = output
+        return self._frame_result(frame)
+
+    def clear_frame(self, frame: int, obj_id: int | None = None) -> FrameResult:
+        """Remove the prompts on a frame (of one object, or of all). The frame stops being a
+        conditioning frame; what it produced stays as an ordinary tracked frame."""
+        self._check_frame(frame)
+        for track in [self._track_of(obj_id)] if obj_id is not None else list(self._objects.values()):
+            track.points.pop(frame, None)
+            track.masks.pop(frame, None)
+            track.pending.pop(frame, None)
+            output = track.conditioning.pop(frame, None)
+            if output is not None:
+                track.tracked[frame] = output
+                track.directions.pop(frame, None)
+        return self._frame_result(frame)
+
+    def remove_object(self, obj_id: int) -> None:
+        del self._objects[self._track_of(obj_id).obj_id]
+
+    def reset(self) -> None:
+        """Forget every object and prompt (cached image features stay)."""
+        self._objects.clear()
+
+    # ---- propagation -----------------------------------------------------------------------
+
+    def propagate(self, start: int | None = None, direction: str = "forward", max_frames: int | None = None) -> Iterator[FrameResult]:
+        """Track every object frame by frame, yielding each frame's result as soon as it exists.
+
+        start: first frame (default: the earliest conditioning frame); direction: "forward",
+        "backward" or "both" (forward, then backward from start); max_frames: at most this many
+        frames per direction. Stopping the iteration between frames leaves the tracker usable.
+        """
+        if direction not in DIRECTIONS:
+            raise ValueError(f"direction must be one of {sorted(DIRECTIONS)}, got {direction!r}")
+        self._check_ready_to_propagate()
+        if start is None:
+            start = min(min(self.conditioning_frames(i)) for i in self._objects)
+        self._check_frame(start)
+        with torch.inference_mode():
+            self._encode_pending_memories()
+        for step, sign in enumerate(DIRECTIONS[direction]):
+            first = start if step == 0 else start + sign
+            for frame in self._frame_order(first, sign, max_frames):
+                with torch.inference_mode():
+                    result = self._track_frame(frame, sign)
+                yield result
+
+    def _frame_order(self, first: int, sign: int, max_frames: int | None) -> range:
+        last = self.num_frames - 1 if sign == FORWARD else 0
+        if not 0 <= first < self.num_frames:
+            return range(0)
+        count = abs(last - first) + 1
+        if max_frames is not None:
+            count = min(count, max_frames)
+        return range(first, first + sign * count, sign)
+
+    def _check_ready_to_propagate(self) -> None:
+        if not self._objects:
+            raise RuntimeError("there is nothing to track: add points, a box or a mask for at least one object first")
+        empty = [i for i, t in self._objects.items() if not (t.conditioning or t.pending)]
+        if empty:
+            raise RuntimeError(f"objects {empty} have no prompt on any frame; prompt them or remove them with remove_object")
+
+    def _encode_pending_memories(self) -> None:
+        """Prompted frames get their memory (from the binarised mask the user saw) before tracking."""
+        for track in self._objects.values():
+            for frame, output in sorted(track.pending.items()):
+                spatial = encode_memory(self.model, self.features(frame), output.low_res_logits, output.object_score, binarize=True)
+                self._memory_pe = spatial.position_encoding
+                output.memory = spatial.features
+                track.conditioning[frame] = output
+                track.tracked.pop(frame, None)
+            track.pending.clear()
+
+    def _track_frame(self, frame: int, sign: int) -> FrameResult:
+        raw = self.features(frame)
+        memories = {
+            obj_id: object_memory(self.model, track, frame, sign, self.num_frames, self._memory_pe)
+            for obj_id, track in self._objects.items()
+            if frame not in track.conditioning
+        }
+        for group in group_by_layout(memories):
+            out, spatial = track_objects(self.model, raw, [memories[i] for i in group])
+            out = out._replace(low_res_logits=self._filled(out.low_res_logits))
+            for obj_id, output in zip(group, split_outputs(out, spatial)):
+                self._objects[obj_id].tracked[frame] = output
+        keep = frames_still_needed(frame, sign, self.model.cfg.memory.num_maskmem, self.model.cfg.pointers.max_pointers)
+        for track in self._objects.values():
+            track.directions[frame] = sign
+            track.prune(keep)
+        return self._frame_result(frame)
+
+    # ---- helpers ---------------------------------------------------------------------------
+
+    def _decode_clicks(self, track: ObjectTrack, frame: int, coords, labels) -> FrameOutput:
+        device = self.model.device
+        raw = self.features(frame)
+        previous = track.latest_output(frame)
+        prev_logits = None if previous is None else previous.low_res_logits.clamp(-32.0, 32.0)
+        if frame in track.directions and self._memory_pe is not None:
+            memory = object_memory(self.model, track, frame, track.directions[frame], self.num_frames, self._memory_pe)
+            embedding = condition_on_memory(self.model, raw, *memory)
+        else:
+            embedding = without_memory(self.model, raw)
+        multimask = coords.shape[1] <= 1
+        points = (coords.to(device), labels.to(device))
+        out = decode_for_tracking(self.model, embedding, raw.high_res, points, prev_logits, multimask)
+        return FrameOutput(self._filled(out.low_res_logits), out.pointer, out.object_score_logits)
+
+    def _filled(self, logits: torch.Tensor) -> torch.Tensor:
+        return fill_small_holes(logits, self.fill_hole_area)
+
+    def _encode_frame(self, frame: int) -> ImageEmbedding:
+        with torch.inference_mode():
+            return self.model.encode_image_raw(self.inputs[frame].to(self.model.device))
+
+    def _frame_result(self, frame: int) -> FrameResult:
+        side = 4 * self.model.cfg.embedding_size
+        logits, scores = [], []
+        for track in self._objects.values():
+            output = track.latest_output(frame)
+            if output is None:
+                logits.append(torch.full((1, 1, side, side), NO_OBJECT_LOGIT))
+                scores.append(torch.tensor(NO_OBJECT_LOGIT))
+            else:
+                logits.append(output.low_res_logits.cpu())
+                scores.append(output.object_score.reshape(()).cpu())
+        stacked = torch.cat(logits) if logits else torch.zeros(0, 1, side, side)
+        return FrameResult(frame, self.object_ids, stacked, torch.stack(scores) if scores else torch.zeros(0), self.video_hw)
+
+    def _check_frame(self, frame: int) -> None:
+        if not isinstance(frame, (int, np.integer)) or not 0 <= frame < self.num_frames:
+            raise IndexError(f"frame {frame!r} is outside the video, which has frames 0 to {self.num_frames - 1}")
+
+    def _check_obj_id(self, obj_id: int) -> None:
+        if not isinstance(obj_id, (int, np.integer)) or obj_id <= 0:
+            raise ValueError(f"object ids are positive integers (label values; 0 is background), got {obj_id!r}")
+
+    def _track_of(self, obj_id: int) -> ObjectTrack:
+        if obj_id not in self._objects:
+            raise KeyError(f"unknown object id {obj_id!r}; known ids: {list(self._objects)}")
+        return self._objects[obj_id]

@@ -1,0 +1,162 @@
+"""The per-frame computations of video tracking, as pure functions of a SAM2Model.
+
+Which memories a frame sees is decided by the engine (memory bank); these functions only
+turn given memories, features and prompts into masks, object pointers and new memories.
+Batches hold several objects on the same frame.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+
+from .position_encoding import sine_encoding_1d
+from .sam2 import ImageEmbedding, SAM2Model
+
+NO_OBJECT_LOGIT = -1024.0  # mask logits of an object predicted absent
+MASK_AS_OUTPUT_SCALE, MASK_AS_OUTPUT_BIAS = 20.0, -10.0  # a binary mask prompt as logits
+
+
+class TrackOutput(NamedTuple):
+    low_res_logits: torch.Tensor  # (B, 1, 4h, 4w) the chosen mask, NO_OBJECT_LOGIT where absent
+    pointer: torch.Tensor  # (B, C) object pointer for later frames' memory
+    object_score_logits: torch.Tensor  # (B, 1)
+
+
+class SpatialMemory(NamedTuple):
+    """One frame's memory of a batch of objects."""
+
+    features: torch.Tensor  # (B, mem_dim, h, w), stored in bfloat16 like the reference
+    position_encoding: torch.Tensor  # (1 or B, mem_dim, h, w)
+
+
+def _pointer_for_presence(model: SAM2Model, pointer: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+    """Absent objects get the learnt "no object" pointer instead of their own."""
+    present = present.float()
+    return present * pointer + (1 - present) * model.no_obj_ptr
+
+
+def decode_for_tracking(
+    model: SAM2Model,
+    embedding: torch.Tensor,
+    high_res: list[torch.Tensor],
+    points: tuple[torch.Tensor, torch.Tensor] | None,
+    mask_logits: torch.Tensor | None,
+    multimask: bool,
+) -> TrackOutput:
+    """Decode a batch of objects on one frame. embedding (B, C, h, w) is the memory-conditioned
+    (or no-memory) embedding; points ((B, N, 2), (B, N)) in model-input pixels or None;
+    mask_logits (B, 1, H', W') or None. With multimask the mask of highest predicted IoU wins."""
+    batch = embedding.shape[0]
+    if points is None:  # SAM 2 always decodes with at least a padding point
+        points = (embedding.new_zeros(batch, 1, 2), -torch.ones(batch, 1, dtype=torch.int32, device=embedding.device))
+    input_hw = model.sam_prompt_encoder.mask_input_hw
+    if mask_logits is not None and tuple(mask_logits.shape[-2:]) != input_hw:
+        mask_logits = F.interpolate(mask_logits.float(), size=input_hw, mode="bilinear", align_corners=False, antialias=True)
+    out = model.decode(ImageEmbedding(embedding, high_res, None), points, None, mask_logits, multimask)
+    present = out.object_score_logits > 0  # (B, 1)
+    logits = torch.where(present[:, :, None, None], out.mask_logits, NO_OBJECT_LOGIT).float()
+    token = out.mask_tokens[:, 0]
+    if multimask:
+        rows = torch.arange(batch, device=logits.device)
+        best = out.iou_scores.argmax(dim=-1)
+        logits = logits[rows, best].unsqueeze(1)
+        token = out.mask_tokens[rows, best]
+    pointer = _pointer_for_presence(model, model.obj_ptr_proj(token), present)
+    return TrackOutput(logits, pointer, out.object_score_logits)
+
+
+def mask_as_output(model: SAM2Model, raw: ImageEmbedding, mask: torch.Tensor) -> TrackOutput:
+    """A mask prompt (B, 1, S, S) in {0, 1} at model-input size is taken as the output itself;
+    the decoder only provides its object pointer (from the raw, memory-free features)."""
+    mask = mask.float()
+    full = mask * MASK_AS_OUTPUT_SCALE + MASK_AS_OUTPUT_BIAS
+    low_hw = (full.shape[-2] // 4, full.shape[-1] // 4)
+    low = F.interpolate(full, size=low_hw, mode="bilinear", align_corners=False, antialias=True)
+    decoded = decode_for_tracking(model, raw.embedding, raw.high_res, None, model.mask_downsample(mask), multimask=False)
+    present = mask.flatten(1).gt(0).any(dim=1, keepdim=True)
+    score = MASK_AS_OUTPUT_SCALE * present.float() + MASK_AS_OUTPUT_BIAS
+    return TrackOutput(low, _pointer_for_presence(model, decoded.pointer, present), score)
+
+
+def memory_tokens(
+    model: SAM2Model,
+    spatial: list[tuple[SpatialMemory, int]],
+    pointers: torch.Tensor | None,
+    pointer_offsets: list[int],
+    max_offset: int,
+) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Assemble the memory a frame attends to.
+
+    spatial: memories with their temporal slot (0..num_maskmem-1, the slot picks a learnt
+    temporal encoding); pointers (B, P, C) with their signed or absolute frame offsets.
+    Returns memory and its encoding (B, M, mem_dim) and the number of pointer tokens (last).
+    """
+    mem_dim = model.cfg.memory.mem_dim
+    tokens, encodings = [], []
+    for memory, slot in spatial:
+        batch = memory.features.shape[0]
+        tokens.append(memory.features.float().flatten(2).transpose(1, 2))
+        pe = memory.position_encoding.flatten(2).transpose(1, 2) + model.maskmem_tpos_enc[slot].view(1, 1, mem_dim)
+        encodings.append(pe.expand(batch, -1, -1))
+    num_pointer_tokens = 0
+    if pointers is not None and pointers.shape[1]:
+        ptr_tokens, ptr_pe = _pointer_tokens(model, pointers, pointer_offsets, max_offset)
+        tokens.append(ptr_tokens)
+        encodings.append(ptr_pe)
+        num_pointer_tokens = ptr_tokens.shape[1]
+    return torch.cat(tokens, dim=1), torch.cat(encodings, dim=1), num_pointer_tokens
+
+
+def _pointer_tokens(model, pointers, offsets, max_offset):
+    """(B, P, C) pointers -> (B, P * C / mem_dim, mem_dim) tokens: each pointer is split into
+    C / mem_dim tokens that share its temporal encoding."""
+    B, P, C = pointers.shape
+    mem_dim = model.cfg.memory.mem_dim
+    cfg = model.cfg.pointers
+    if cfg.temporal_encoding:
+        positions = torch.tensor(offsets, dtype=torch.float32, device=pointers.device) / max(max_offset, 1)
+        dim = C if cfg.project_temporal_encoding else mem_dim
+        pe = model.obj_ptr_tpos_proj(sine_encoding_1d(positions, dim))  # (P, mem_dim)
+    else:
+        pe = pointers.new_zeros(P, mem_dim)
+    split = C // mem_dim
+    tokens = pointers.reshape(B, P * split, mem_dim)
+    pe = pe.repeat_interleave(split, dim=0).unsqueeze(0).expand(B, -1, -1)
+    return tokens, pe
+
+
+def condition_on_memory(model: SAM2Model, raw: ImageEmbedding, memory, memory_pe, num_pointer_tokens: int) -> torch.Tensor:
+    """raw.embedding (B, C, h, w) attends to memory (B, M, mem_dim) -> (B, C, h, w)."""
+    B, C, h, w = raw.embedding.shape
+    features = raw.embedding.flatten(2).transpose(1, 2)
+    pe = raw.position_encoding.flatten(2).transpose(1, 2).expand(B, -1, -1)
+    out = model.memory_attention(features, pe, memory, memory_pe, num_pointer_tokens)  # (B, hw, C)
+    return out.transpose(1, 2).reshape(B, C, h, w)
+
+
+def without_memory(model: SAM2Model, raw: ImageEmbedding) -> torch.Tensor:
+    """The embedding of a frame decoded without memory (a first prompt)."""
+    return raw.embedding + model.no_mem_embed.view(1, -1, 1, 1)
+
+
+def encode_memory(
+    model: SAM2Model,
+    raw: ImageEmbedding,
+    low_res_logits: torch.Tensor,
+    object_score_logits: torch.Tensor,
+    binarize: bool,
+) -> SpatialMemory:
+    """Memory of a frame from its features and chosen masks (B, 1, 4h, 4w). Masks from clicks
+    are binarised (the memory then holds exactly what the user saw); tracked masks go in soft."""
+    size = model.cfg.image_size
+    full = F.interpolate(low_res_logits, size=(size, size), mode="bilinear", align_corners=False)
+    mask = (full > 0).float() if binarize else torch.sigmoid(full)
+    mask = mask * model.cfg.memory.sigmoid_scale + model.cfg.memory.sigmoid_bias
+    features = raw.embedding.expand(low_res_logits.shape[0], -1, -1, -1)
+    memory, pe = model.memory_encoder(features, mask)
+    if model.no_obj_embed_spatial is not None:
+        absent = (object_score_logits <= 0).float()[..., None, None]  # (B, 1, 1, 1)
+        memory = memory + absent * model.no_obj_embed_spatial[..., None, None]
+    return SpatialMemory(memory.to(torch.bfloat16), pe[:1])
