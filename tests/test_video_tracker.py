@@ -1,0 +1,198 @@
+"""The video tracker's behaviour (random-weight micro model: fast; correctness of the numbers
+is the parity tests' job)."""
+from __future__ import annotations
+
+import dask.array as da
+import numpy as np
+import pytest
+import tifffile
+import torch
+import zarr
+
+from napari_sam2.engine.frames import ArrayFrames, open_tiff_frames
+from napari_sam2.engine.postprocess import HOLE_FILL_LOGIT, fill_small_holes
+from napari_sam2.engine.video_tracker import VideoTracker
+from synthetic import moving_nuclei_video
+
+
+@pytest.fixture(scope="module")
+def video():
+    frames, labels = moving_nuclei_video(num_frames=10, height=96, width=128, num=3, seed=1, dtype=np.uint16)
+    return frames, labels
+
+
+def centre_click(labels, obj):
+    ys, xs = np.nonzero(labels == obj)
+    return [[float(xs.mean()), float(ys.mean())]], [1]
+
+
+def track_all(tracker, **kwargs):
+    return {r.frame: r for r in tracker.propagate(**kwargs)}
+
+
+def test_results_stream_per_frame_at_video_resolution(micro_model, video):
+    frames, labels = video
+    tracker = VideoTracker(micro_model, ArrayFrames(frames))
+    first = tracker.add_points(0, 1, *centre_click(labels[0], 1))
+    assert first.object_ids == (1,) and first.masks[1].shape == (96, 128)
+    results = track_all(tracker)
+    assert sorted(results) == list(range(10))
+    label_image = results[4].label_image()
+    assert label_image.shape == (96, 128) and set(np.unique(label_image)) <= {0, 1}
+
+
+@pytest.mark.parametrize("kind", ["dask", "zarr", "tiff"])
+def test_frame_sources_give_the_same_tracks_as_numpy(micro_model, video, kind, tmp_path):
+    frames, labels = video
+    if kind == "dask":
+        source = ArrayFrames(da.from_array(frames, chunks=(1, 96, 128)))
+    elif kind == "zarr":
+        z = zarr.open_array(str(tmp_path / "f.zarr"), mode="w", shape=frames.shape, chunks=(1, 96, 128), dtype=frames.dtype)
+        z[:] = frames
+        source = ArrayFrames(z)
+    else:
+        tifffile.imwrite(tmp_path / "f.tif", frames)
+        source = open_tiff_frames(tmp_path / "f.tif")
+    outputs = []
+    for frame_source in (ArrayFrames(frames), source):
+        tracker = VideoTracker(micro_model, frame_source)
+        tracker.add_points(0, 1, *centre_click(labels[0], 1))
+        outputs.append([r.low_res_logits for r in tracker.propagate()])
+    for a, b in zip(*outputs):
+        assert torch.equal(a, b)
+
+
+def test_tracking_along_z_in_a_tzyx_array(micro_model, video):
+    frames, labels = video
+    tzyx = np.stack([frames, frames[::-1]])  # (T=2, Z=10, Y, X)
+    tracker = VideoTracker(micro_model, ArrayFrames(tzyx, axis=1, fixed={0: 1}))
+    assert tracker.num_frames == 10
+    tracker.add_points(9, 1, *centre_click(labels[0], 1))  # z = 9 of t = 1 is frame 0 of the video
+    assert [r.frame for r in tracker.propagate(direction="backward")] == list(range(9, -1, -1))
+
+
+def test_objects_are_batched_and_equal_to_tracking_each_alone(micro_model, video):
+    frames, labels = video
+    together = VideoTracker(micro_model, ArrayFrames(frames))
+    for obj in (1, 2, 3):
+        together.add_points(0, obj, *centre_click(labels[0], obj))
+    joint = track_all(together)
+    assert together.features.computed == 10  # each frame encoded once for all objects
+    for k, obj in enumerate((1, 2, 3)):
+        alone = VideoTracker(micro_model, ArrayFrames(frames))
+        alone.add_points(0, obj, *centre_click(labels[0], obj))
+        for frame, result in track_all(alone).items():
+            assert torch.allclose(result.low_res_logits[0], joint[frame].low_res_logits[k], atol=1e-4)
+
+
+def test_stop_in_the_middle_then_prompt_and_continue(micro_model, video):
+    frames, labels = video
+    tracker = VideoTracker(micro_model, ArrayFrames(frames))
+    tracker.add_points(0, 1, *centre_click(labels[0], 1))
+    run = tracker.propagate()
+    seen = [next(run).frame for _ in range(4)]
+    run.close()  # the user pressed stop
+    assert seen == [0, 1, 2, 3]
+    tracker.add_points(2, 1, *centre_click(labels[2], 1))  # a correction on a tracked frame
+    tracker.add_points(3, 2, *centre_click(labels[3], 2))  # and a new object, after tracking started
+    assert tracker.conditioning_frames(1) == [0, 2]
+    rest = track_all(tracker, start=2)
+    assert sorted(rest) == list(range(2, 10))
+    assert all(r.object_ids == (1, 2) for r in rest.values())
+    backward = track_all(tracker, start=3, direction="backward")
+    assert sorted(backward) == [0, 1, 2, 3]
+
+
+def test_memory_stays_bounded_on_a_long_video(micro_model):
+    frames, labels = moving_nuclei_video(num_frames=60, height=96, width=128, num=2, seed=2, leaving=False)
+    tracker = VideoTracker(micro_model, ArrayFrames(frames), feature_cache_size=3)
+    tracker.add_points(0, 1, *centre_click(labels[0], 1))
+    tracker.add_points(0, 2, *centre_click(labels[0], 2))
+    most_kept = 0
+    for _ in tracker.propagate():
+        most_kept = max(most_kept, *(len(t.tracked) for t in tracker._objects.values()))
+        assert len(tracker.features._entries) <= 3
+    assert most_kept <= 15  # the window memory selection can still use, not the whole video
+    for _ in tracker.propagate(start=59, direction="backward"):
+        most_kept = max(most_kept, *(len(t.tracked) for t in tracker._objects.values()))
+    assert most_kept <= 15
+
+
+def test_box_and_mask_prompts_both_directions(micro_model, video):
+    frames, labels = video
+    tracker = VideoTracker(micro_model, ArrayFrames(frames))
+    ys, xs = np.nonzero(labels[5] == 2)
+    tracker.add_box(5, 2, [xs.min(), ys.min(), xs.max(), ys.max()])
+    tracker.add_mask(5, 3, labels[5] == 3)
+    results = track_all(tracker, direction="both")
+    assert sorted(results) == list(range(10))
+    assert results[5].masks[3].sum() > 0.5 * (labels[5] == 3).sum()  # the mask prompt is the output
+
+
+def test_remove_clear_reset(micro_model, video):
+    frames, labels = video
+    tracker = VideoTracker(micro_model, ArrayFrames(frames))
+    tracker.add_points(0, 1, *centre_click(labels[0], 1))
+    tracker.add_points(2, 2, *centre_click(labels[2], 2))
+    tracker.remove_object(2)
+    assert tracker.object_ids == (1,)
+    tracker.clear_frame(0)
+    with pytest.raises(RuntimeError, match="no prompt"):
+        next(tracker.propagate())
+    tracker.reset()
+    assert tracker.object_ids == ()
+
+
+class ShapeShifting:
+    def __init__(self, frames):
+        self.frames = frames
+
+    def __len__(self):
+        return len(self.frames)
+
+    def __getitem__(self, i):
+        return self.frames[i] if i < 3 else self.frames[i][:, :100]
+
+
+def test_bad_input_is_refused_and_loses_nothing(micro_model, video):
+    frames, labels = video
+    tracker = VideoTracker(micro_model, ArrayFrames(frames))
+    with pytest.raises(RuntimeError, match="nothing to track"):
+        next(tracker.propagate())
+    with pytest.raises(IndexError, match="frames 0 to 9"):
+        tracker.add_points(10, 1, [[5, 5]], [1])
+    with pytest.raises(ValueError, match="positive integers"):
+        tracker.add_points(0, 0, [[5, 5]], [1])
+    tracker.add_points(0, 1, *centre_click(labels[0], 1))
+    before = track_all(tracker)
+    with pytest.raises(KeyError, match="unknown object id 7"):
+        tracker.remove_object(7)
+    with pytest.raises(ValueError, match="does not match"):
+        tracker.add_mask(1, 1, np.ones((10, 10), bool))
+    with pytest.raises(ValueError, match="outside the image"):
+        tracker.add_points(1, 1, [[500, 5]], [1])
+    with pytest.raises(ValueError, match="direction"):
+        next(tracker.propagate(direction="sideways"))
+    after = track_all(tracker)
+    for frame in before:
+        assert torch.equal(before[frame].low_res_logits, after[frame].low_res_logits)
+
+
+def test_frames_that_change_shape_are_refused(micro_model, video):
+    frames, labels = video
+    tracker = VideoTracker(micro_model, ShapeShifting(frames))
+    tracker.add_points(0, 1, *centre_click(labels[0], 1))
+    run = tracker.propagate()
+    assert [next(run).frame for _ in range(3)] == [0, 1, 2]
+    with pytest.raises(ValueError, match="frame 3 has shape"):
+        next(run)
+
+
+def test_small_holes_are_filled_large_ones_kept():
+    logits = torch.full((1, 1, 32, 32), 5.0)
+    logits[0, 0, 5:7, 5:7] = -3.0  # a 4-pixel hole
+    logits[0, 0, 15:25, 15:25] = -3.0  # a 100-pixel hole
+    filled = fill_small_holes(logits, max_area=8)
+    assert torch.all(filled[0, 0, 5:7, 5:7] == HOLE_FILL_LOGIT)
+    assert torch.all(filled[0, 0, 15:25, 15:25] == -3.0)
+    assert torch.equal(fill_small_holes(logits, 0), logits)
