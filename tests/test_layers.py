@@ -13,6 +13,7 @@ ALLOWED = {
     "model": set(),
     "weights": set(),
     "engine": {"model", "weights"},
+    "storage": {"model", "weights", "engine"},
 }
 NEVER_OUTSIDE_NAPARI = {"napari", "qtpy", "PyQt5", "PySide6", "magicgui", "superqt", "vispy"}
 NO_IO_IN_MODEL = {"numpy", "zarr", "tifffile", "skimage", "napari"}
@@ -49,7 +50,7 @@ def test_imports_point_one_way(layer):
 
 def test_library_imports_no_napari_or_qt():
     code = (
-        "import sys, napari_sam2, napari_sam2.model, napari_sam2.engine, napari_sam2.weights;"
+        "import sys, napari_sam2, napari_sam2.model, napari_sam2.engine, napari_sam2.weights, napari_sam2.storage;"
         "bad = [m for m in ('napari', 'qtpy', 'PyQt5', 'PySide6', 'magicgui') if m in sys.modules];"
         "print(bad); sys.exit(1 if bad else 0)"
     )

@@ -8,12 +8,27 @@ Scripting API (imports no napari):
     predictor.set_image(image)                         # 2-D or (H, W, C); uint8/uint16/float
     pred = predictor.predict(points=[[120, 80]], labels=[1])
     mask = pred.masks[pred.scores.argmax()]
+
+    tracker = ns.VideoTracker(model, ns.ArrayFrames(stack, axis=0))   # T or Z first
+    tracker.add_points(frame=0, obj_id=1, points=[[120, 80]], labels=[1])
+    for result in tracker.propagate():                 # streams frame by frame
+        labels = result.label_image()
 """
-from .engine import ImagePredictor, Normalization, Prediction, load_model
+from .engine import (
+    ArrayFrames,
+    FrameResult,
+    ImagePredictor,
+    Normalization,
+    Prediction,
+    VideoTracker,
+    load_model,
+    open_tiff_frames,
+)
+from .storage import ZarrFeatureStore
 from .model import SAM2Config, SAM2Model, load_checkpoint, save_checkpoint
 
 __version__ = "0.1.0"
 __all__ = [
-    "ImagePredictor", "Normalization", "Prediction", "SAM2Config", "SAM2Model",
-    "load_checkpoint", "load_model", "save_checkpoint",
+    "ArrayFrames", "FrameResult", "ImagePredictor", "Normalization", "Prediction", "SAM2Config", "SAM2Model",
+    "VideoTracker", "ZarrFeatureStore", "load_checkpoint", "load_model", "open_tiff_frames", "save_checkpoint",
 ]

@@ -1,6 +1,15 @@
-"""The engine: predictors over images (and, later, videos) built on the pure-torch model."""
+"""The engine: image predictor and video tracker over the pure-torch model."""
+from .device import default_device
+from .frame_result import FrameResult
+from .frames import ArrayFrames, FrameSource, open_tiff_frames
 from .image_predictor import ImagePredictor, Prediction
 from .loading import load_model
+from .model_inputs import PreprocessedFrames, TensorFrames
 from .preprocessing import Normalization, preprocess
+from .video_tracker import VideoTracker
 
-__all__ = ["ImagePredictor", "Normalization", "Prediction", "load_model", "preprocess"]
+__all__ = [
+    "ArrayFrames", "FrameResult", "FrameSource", "ImagePredictor", "Normalization", "Prediction",
+    "PreprocessedFrames", "TensorFrames", "VideoTracker", "default_device", "load_model", "open_tiff_frames",
+    "preprocess",
+]

@@ -8,21 +8,33 @@ from ..model import ImageEmbedding
 
 
 class FeatureStore(Protocol):
-    """A second-level store (for example on disk, see napari_sam2.storage) keyed by frame index.
-    It is responsible for never serving features computed from other inputs."""
+    """A second-level store (for example on disk, see napari_sam2.storage). Its keys name the
+    model, preprocessing and frame content (see VideoTracker), so nothing stale can match."""
 
-    def get(self, frame: int) -> ImageEmbedding | None: ...
+    def get(self, key: str) -> ImageEmbedding | None: ...
 
-    def put(self, frame: int, features: ImageEmbedding) -> None: ...
+    def put(self, key: str, features: ImageEmbedding) -> None: ...
 
 
 class FeatureCache:
-    def __init__(self, compute: Callable[[int], ImageEmbedding], capacity: int = 4, store: FeatureStore | None = None):
+    """Frame index -> features, holding at most `capacity` frames in memory; behind it an
+    optional store asked with `store_key(frame)` before computing."""
+
+    def __init__(
+        self,
+        compute: Callable[[int], ImageEmbedding],
+        capacity: int = 4,
+        store: FeatureStore | None = None,
+        store_key: Callable[[int], str] | None = None,
+    ):
         if capacity < 1:
             raise ValueError(f"the feature cache needs room for at least one frame, got capacity={capacity}")
+        if store is not None and store_key is None:
+            raise ValueError("a feature store needs a store_key function")
         self.compute = compute
         self.capacity = capacity
         self.store = store
+        self.store_key = store_key
         self._entries: OrderedDict[int, ImageEmbedding] = OrderedDict()
         self.computed = 0  # how many times the image encoder ran (for tests and benchmarks)
 
@@ -30,12 +42,13 @@ class FeatureCache:
         if frame in self._entries:
             self._entries.move_to_end(frame)
             return self._entries[frame]
-        features = self.store.get(frame) if self.store is not None else None
+        key = self.store_key(frame) if self.store is not None else None
+        features = self.store.get(key) if key is not None else None
         if features is None:
             features = self.compute(frame)
             self.computed += 1
-            if self.store is not None:
-                self.store.put(frame, features)
+            if key is not None:
+                self.store.put(key, features)
         self._entries[frame] = features
         while len(self._entries) > self.capacity:
             self._entries.popitem(last=False)

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from ..model import ImageEmbedding, SAM2Model
+from .device import autocast, check_precision
 from .preprocessing import Normalization, preprocess
 from .prompts import check_prompt, mask_to_logits, model_points
 
@@ -29,8 +30,10 @@ class ImagePredictor:
     `napari_sam2.engine.preprocessing` for the normalisation rule).
     """
 
-    def __init__(self, model: SAM2Model, mask_threshold: float = 0.0, normalization: Normalization = Normalization()):
+    def __init__(self, model: SAM2Model, mask_threshold: float = 0.0, normalization: Normalization = Normalization(),
+                 precision: str = "float32"):
         self.model = model.eval()
+        self.precision = check_precision(precision)
         self.mask_threshold = mask_threshold
         self.normalization = normalization
         self._embedding: ImageEmbedding | None = None
@@ -55,7 +58,8 @@ class ImagePredictor:
         expected = (1, 3, self.image_size, self.image_size)
         if tuple(tensor.shape) != expected:
             raise ValueError(f"model input must have shape {expected}, got {tuple(tensor.shape)}")
-        self._embedding = self.model.encode_image(tensor.to(self.model.device))
+        with autocast(self.precision, self.model.device):
+            self._embedding = self.model.encode_image(tensor.to(self.model.device))
         self._image_hw = image_hw
 
     def predict(
@@ -98,12 +102,13 @@ class ImagePredictor:
             points = tuple(t.to(device) for t in points)
         if logits_prompt is not None:
             logits_prompt = logits_prompt.to(device)
-        out = self.model.decode(self._embedding, points, None, logits_prompt, multimask)
-        full = F.interpolate(out.mask_logits, size=self._image_hw, mode="bilinear", align_corners=False)[0]
+        with autocast(self.precision, device):
+            out = self.model.decode(self._embedding, points, None, logits_prompt, multimask)
+        full = F.interpolate(out.mask_logits.float(), size=self._image_hw, mode="bilinear", align_corners=False)[0]
         masks = full if return_logits else full > self.mask_threshold
         return Prediction(
             masks.cpu().numpy(),
-            out.iou_scores[0].cpu().numpy(),
-            out.mask_logits[0].clamp(-32.0, 32.0).cpu().numpy(),
+            out.iou_scores[0].float().cpu().numpy(),
+            out.mask_logits[0].float().clamp(-32.0, 32.0).cpu().numpy(),
             float(out.object_score_logits[0, 0]),
         )

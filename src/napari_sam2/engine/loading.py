@@ -7,6 +7,7 @@ from typing import Callable
 import torch
 
 from ..model import OFFICIAL_CONFIGS, SAM2Model, load_checkpoint
+from .device import default_device
 from ..weights import checkpoint_info, ensure_checkpoint, models_dir, official_checkpoints
 
 EMBEDDED_MODEL_FILE = "napari_sam2_micro.pt"
@@ -18,7 +19,7 @@ def embedded_model_path() -> Path:
 
 def load_model(
     model: str | Path | None = None,
-    device: str | torch.device = "cpu",
+    device: str | torch.device | None = None,
     cache_dir: Path | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> SAM2Model:
@@ -26,8 +27,9 @@ def load_model(
 
     model: None for the embedded model shipped in `models/`; an official name such as
     "sam2.1_hiera_tiny" (downloaded once into the cache, SHA-256 checked); or the path of a
-    checkpoint file (official or saved by napari-sam2).
+    checkpoint file (official or saved by napari-sam2). device: default CUDA, else MPS, else CPU.
     """
+    device = default_device() if device is None else device
     if model is None:
         path = embedded_model_path()
         if not path.is_file():

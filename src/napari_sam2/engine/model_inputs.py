@@ -1,6 +1,9 @@
 """Frames turned into model inputs, one at a time."""
 from __future__ import annotations
 
+import hashlib
+
+import numpy as np
 import torch
 
 from .frames import FrameSource
@@ -19,7 +22,8 @@ class PreprocessedFrames:
         self.size = size
         self.normalization = normalization
         self.channels = channels
-        self.frame_shape = tuple(frames[0].shape)
+        self._last: tuple[int, np.ndarray] | None = None  # one frame, read once for digest and input
+        self.frame_shape = tuple(self._read(0).shape)
         if len(self.frame_shape) not in (2, 3):
             raise ValueError(f"frames must be (H, W) or (H, W, C), got frame 0 of shape {self.frame_shape}")
 
@@ -30,8 +34,17 @@ class PreprocessedFrames:
     def hw(self) -> tuple[int, int]:
         return self.frame_shape[0], self.frame_shape[1]
 
+    def _read(self, index: int) -> np.ndarray:
+        if self._last is None or self._last[0] != index:
+            self._last = (index, np.asarray(self.frames[index]))
+        return self._last[1]
+
+    def digest(self, index: int) -> str:
+        """A hash of the frame's pixels, so cached features are never served for other content."""
+        return array_digest(self._read(index))
+
     def __getitem__(self, index: int) -> torch.Tensor:
-        frame = self.frames[index]
+        frame = self._read(index)
         if tuple(frame.shape) != self.frame_shape:
             raise ValueError(
                 f"frame {index} has shape {tuple(frame.shape)} but frame 0 has {self.frame_shape}; "
@@ -53,3 +66,15 @@ class TensorFrames:
 
     def __getitem__(self, index: int) -> torch.Tensor:
         return self.tensor[index : index + 1]
+
+    def digest(self, index: int) -> str:
+        return array_digest(self.tensor[index].cpu().numpy())
+
+
+def array_digest(array: np.ndarray) -> str:
+    """Content hash of an array: its dtype, shape and bytes."""
+    array = np.ascontiguousarray(array)
+    h = hashlib.blake2b(digest_size=16)
+    h.update(f"{array.dtype.str}{array.shape}".encode())
+    h.update(array.tobytes())
+    return h.hexdigest()

@@ -2,13 +2,15 @@
 direction, many objects sharing each frame's features, memory bounded at any video length."""
 from __future__ import annotations
 
+import contextlib
+import hashlib
 from typing import Iterator
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..model import ImageEmbedding, SAM2Model
+from ..model import ImageEmbedding, SAM2Model, model_fingerprint
 from ..model.tracking import (
     NO_OBJECT_LOGIT,
     condition_on_memory,
@@ -17,6 +19,7 @@ from ..model.tracking import (
     mask_as_output,
     without_memory,
 )
+from .device import autocast, check_precision
 from .feature_cache import FeatureCache, FeatureStore
 from .frame_result import FrameResult
 from .frames import FrameSource
@@ -48,15 +51,21 @@ class VideoTracker:
         fill_hole_area: int = 8,
         feature_cache_size: int = 4,
         feature_store: FeatureStore | None = None,
+        precision: str = "float32",
     ):
+        """precision: "float32" (default), or "bfloat16" / "float16" to run the model under
+        autocast (faster on some hardware; see the benchmarks for speed and agreement)."""
         self.model = model.eval()
+        self.precision = check_precision(precision)
         if not hasattr(frames, "hw"):
             frames = PreprocessedFrames(frames, model.cfg.image_size, normalization, channels)
         self.inputs = frames
         self.num_frames = len(frames)
         self.video_hw = tuple(frames.hw)
         self.fill_hole_area = fill_hole_area
-        self.features = FeatureCache(self._encode_frame, feature_cache_size, feature_store)
+        self._settings_key = f"{normalization}|{channels}|{precision}"
+        self._fingerprint: str | None = None  # of the model's weights, once a store needs it
+        self.features = FeatureCache(self._encode_frame, feature_cache_size, feature_store, self._store_key)
         self._objects: dict[int, ObjectTrack] = {}
         self._memory_pe: torch.Tensor | None = None  # the same for every frame and object
 
@@ -83,7 +92,7 @@ class VideoTracker:
         old = track.points.get(frame)
         if not clear and old is not None:
             coords, point_labels = torch.cat([old.coords, coords], 1), torch.cat([old.labels, point_labels], 1)
-        with torch.inference_mode():
+        with self._running():
             output = self._decode_clicks(track, frame, coords, point_labels)
         self._objects[obj_id] = track
         track.points[frame] = PointPrompt(coords, point_labels)
@@ -105,7 +114,7 @@ class VideoTracker:
             mask_tensor = F.interpolate(mask_tensor, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
             mask_tensor = (mask_tensor >= 0.5).float()
         mask_tensor = mask_tensor.to(self.model.device)
-        with torch.inference_mode():
+        with self._running():
             raw = self.features(frame)
             out = mask_as_output(self.model, raw, mask_tensor)
             output = FrameOutput(self._filled(out.low_res_logits), out.pointer, out.object_score_logits)
@@ -151,12 +160,12 @@ class VideoTracker:
         if start is None:
             start = min(min(self.conditioning_frames(i)) for i in self._objects)
         self._check_frame(start)
-        with torch.inference_mode():
+        with self._running():
             self._encode_pending_memories()
         for step, sign in enumerate(DIRECTIONS[direction]):
             first = start if step == 0 else start + sign
             for frame in self._frame_order(first, sign, max_frames):
-                with torch.inference_mode():
+                with self._running():
                     result = self._track_frame(frame, sign)
                 yield result
 
@@ -225,8 +234,22 @@ class VideoTracker:
     def _filled(self, logits: torch.Tensor) -> torch.Tensor:
         return fill_small_holes(logits, self.fill_hole_area)
 
+    def _store_key(self, frame: int) -> str:
+        """Names the model weights, preprocessing, precision and frame content of features."""
+        if self._fingerprint is None:
+            settings = hashlib.blake2b(self._settings_key.encode(), digest_size=8).hexdigest()
+            self._fingerprint = f"{model_fingerprint(self.model)}-{settings}"
+        return f"{self._fingerprint}/{self.inputs.digest(frame)}"
+
+    def _running(self):
+        """Inference mode, in the tracker's precision."""
+        stack = contextlib.ExitStack()
+        stack.enter_context(torch.inference_mode())
+        stack.enter_context(autocast(self.precision, self.model.device))
+        return stack
+
     def _encode_frame(self, frame: int) -> ImageEmbedding:
-        with torch.inference_mode():
+        with self._running():
             return self.model.encode_image_raw(self.inputs[frame].to(self.model.device))
 
     def _frame_result(self, frame: int) -> FrameResult:

@@ -1,5 +1,13 @@
 """SAM 2 / SAM 2.1 in plain PyTorch: no napari, no file formats beyond checkpoints."""
-from .checkpoint import CheckpointError, infer_config, load_checkpoint, load_into, read_checkpoint, save_checkpoint
+from .checkpoint import (
+    CheckpointError,
+    infer_config,
+    load_checkpoint,
+    load_into,
+    model_fingerprint,
+    read_checkpoint,
+    save_checkpoint,
+)
 from .config import (
     OFFICIAL_CONFIGS,
     DecoderConfig,
@@ -17,6 +25,6 @@ from .sam2 import ImageEmbedding, SAM2Model
 __all__ = [
     "CheckpointError", "DecoderConfig", "DecoderOutput", "HieraConfig", "ImageEmbedding", "MemoryConfig",
     "OFFICIAL_CONFIGS", "ObjectPointerConfig", "PyramidFeatures", "SAM2Config", "SAM2Model",
-    "infer_config", "load_checkpoint", "load_into", "read_checkpoint", "sam2_config", "sam21_config",
+    "infer_config", "load_checkpoint", "model_fingerprint", "load_into", "read_checkpoint", "sam2_config", "sam21_config",
     "save_checkpoint",
 ]

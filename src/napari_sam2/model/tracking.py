@@ -64,7 +64,7 @@ def decode_for_tracking(
         logits = logits[rows, best].unsqueeze(1)
         token = out.mask_tokens[rows, best]
     pointer = _pointer_for_presence(model, model.obj_ptr_proj(token), present)
-    return TrackOutput(logits, pointer, out.object_score_logits)
+    return TrackOutput(logits, pointer.float(), out.object_score_logits.float())
 
 
 def mask_as_output(model: SAM2Model, raw: ImageEmbedding, mask: torch.Tensor) -> TrackOutput:
