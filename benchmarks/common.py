@@ -122,7 +122,7 @@ def write_jpegs(frames, folder: Path) -> None:
     from PIL import Image
 
     folder.mkdir(parents=True, exist_ok=True)
-    for i in range(len(frames)):
+    for i in range(frames.shape[0]):
         Image.fromarray(to_uint8(np.asarray(frames[i]))).save(folder / f"{i:05d}.jpg", quality=95)
 
 
