@@ -15,6 +15,8 @@ from ..model.tracking import (
 from .memory_selection import max_pointer_offset, pointer_frames, spatial_memory_frames
 from .object_track import FrameOutput, ObjectTrack
 
+MEMORY_DTYPE = torch.bfloat16  # stored memories: half the RAM, and what the reference does
+
 
 def object_memory(model: SAM2Model, track: ObjectTrack, frame: int, direction: int, num_frames: int, memory_pe: torch.Tensor):
     """The memory one object's frame attends to: (memory, memory_pe, num_pointer_tokens)."""
@@ -59,6 +61,9 @@ def group_by_layout(memories: dict[int, tuple]) -> list[list[int]]:
 
 def split_outputs(out: TrackOutput, spatial: SpatialMemory) -> list[FrameOutput]:
     return [
-        FrameOutput(out.low_res_logits[k : k + 1], out.pointer[k : k + 1], out.object_score_logits[k : k + 1], spatial.features[k : k + 1])
+        FrameOutput(
+            out.low_res_logits[k : k + 1], out.pointer[k : k + 1], out.object_score_logits[k : k + 1],
+            spatial.features[k : k + 1].to(MEMORY_DTYPE),
+        )
         for k in range(out.pointer.shape[0])
     ]

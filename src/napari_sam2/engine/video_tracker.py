@@ -29,7 +29,7 @@ from .object_track import FrameOutput, ObjectTrack, PointPrompt
 from .postprocess import fill_small_holes
 from .preprocessing import Normalization
 from .prompts import check_prompt, model_points
-from .tracking_step import group_by_layout, object_memory, split_outputs, track_objects
+from .tracking_step import MEMORY_DTYPE, group_by_layout, object_memory, split_outputs, track_objects
 
 DIRECTIONS = {"forward": (FORWARD,), "backward": (BACKWARD,), "both": (FORWARD, BACKWARD)}
 
@@ -191,7 +191,7 @@ class VideoTracker:
             for frame, output in sorted(track.pending.items()):
                 spatial = encode_memory(self.model, self.features(frame), output.low_res_logits, output.object_score, binarize=True)
                 self._memory_pe = spatial.position_encoding
-                output.memory = spatial.features
+                output.memory = spatial.features.to(MEMORY_DTYPE)
                 track.conditioning[frame] = output
                 track.tracked.pop(frame, None)
             track.pending.clear()

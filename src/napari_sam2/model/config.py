@@ -170,3 +170,20 @@ OFFICIAL_CONFIGS = {
         sam21_hiera_tiny(), sam21_hiera_small(), sam21_hiera_base_plus(), sam21_hiera_large(),
     )
 }
+
+
+def micro_config() -> SAM2Config:
+    """The embedded model's configuration: a ~2 M-parameter SAM 2.1 at 256 x 256, trained from
+    scratch on simulated microscopy (see models/MODEL_CARD.md)."""
+    return SAM2Config(
+        name="napari_sam2_micro",
+        hiera=HieraConfig(
+            embed_dim=32, num_heads=1, stages=(1, 1, 2, 1), global_attention_blocks=(3,),
+            window_sizes=(8, 4, 8, 8), background_pos_size=(8, 8),
+        ),
+        image_size=256,
+        d_model=64,
+        decoder=DecoderConfig(transformer_mlp_dim=256, iou_head_hidden_dim=64),
+        memory=MemoryConfig(mem_dim=32, attention_layers=2, attention_ffn_dim=256, no_obj_embed_spatial=True),
+        pointers=ObjectPointerConfig(temporal_encoding=True, project_temporal_encoding=True, signed_temporal_encoding=True),
+    )

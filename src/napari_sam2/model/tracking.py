@@ -27,7 +27,7 @@ class TrackOutput(NamedTuple):
 class SpatialMemory(NamedTuple):
     """One frame's memory of a batch of objects."""
 
-    features: torch.Tensor  # (B, mem_dim, h, w), stored in bfloat16 like the reference
+    features: torch.Tensor  # (B, mem_dim, h, w) (the tracker stores them in bfloat16, like the reference)
     position_encoding: torch.Tensor  # (1 or B, mem_dim, h, w)
 
 
@@ -35,6 +35,11 @@ def _pointer_for_presence(model: SAM2Model, pointer: torch.Tensor, present: torc
     """Absent objects get the learnt "no object" pointer instead of their own."""
     present = present.float()
     return present * pointer + (1 - present) * model.no_obj_ptr
+
+
+def no_click(batch: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """SAM 2 always decodes with at least one point: without clicks, a padding point."""
+    return torch.zeros(batch, 1, 2, device=device), -torch.ones(batch, 1, dtype=torch.int32, device=device)
 
 
 def decode_for_tracking(
@@ -49,8 +54,8 @@ def decode_for_tracking(
     (or no-memory) embedding; points ((B, N, 2), (B, N)) in model-input pixels or None;
     mask_logits (B, 1, H', W') or None. With multimask the mask of highest predicted IoU wins."""
     batch = embedding.shape[0]
-    if points is None:  # SAM 2 always decodes with at least a padding point
-        points = (embedding.new_zeros(batch, 1, 2), -torch.ones(batch, 1, dtype=torch.int32, device=embedding.device))
+    if points is None:
+        points = no_click(batch, embedding.device)
     input_hw = model.sam_prompt_encoder.mask_input_hw
     if mask_logits is not None and tuple(mask_logits.shape[-2:]) != input_hw:
         mask_logits = F.interpolate(mask_logits.float(), size=input_hw, mode="bilinear", align_corners=False, antialias=True)
@@ -159,4 +164,4 @@ def encode_memory(
     if model.no_obj_embed_spatial is not None:
         absent = (object_score_logits <= 0).float()[..., None, None]  # (B, 1, 1, 1)
         memory = memory + absent * model.no_obj_embed_spatial[..., None, None]
-    return SpatialMemory(memory.to(torch.bfloat16), pe[:1])
+    return SpatialMemory(memory, pe[:1])

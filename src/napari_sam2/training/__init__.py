@@ -1,0 +1,1 @@
+"""Training: simulator, prompt simulation, losses, the training loop, evaluation."""

@@ -1,0 +1,104 @@
+"""Command line for training, fine-tuning and evaluation:
+
+    python -m napari_sam2.training train --out runs/micro --steps 3000
+    python -m napari_sam2.training finetune --checkpoint model.pt --images img.tif --labels lab.tif --out runs/ft
+    python -m napari_sam2.training evaluate --checkpoint runs/micro/checkpoint.pt --sequences 20
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import replace
+
+import torch
+
+from ..model import OFFICIAL_CONFIGS, SAM2Model, load_checkpoint, micro_config
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    torch.set_num_threads(args.threads)
+    return args.run(args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m napari_sam2.training")
+    sub = parser.add_subparsers(required=True)
+    train = sub.add_parser("train", help="train a model from scratch on simulated time-lapses")
+    train.add_argument("--config", default="napari_sam2_micro", help=f"napari_sam2_micro or one of {sorted(OFFICIAL_CONFIGS)}")
+    _common_training(train)
+    train.set_defaults(run=_train)
+    tune = sub.add_parser("finetune", help="fine-tune a checkpoint on an image stack and its label stack")
+    tune.add_argument("--checkpoint", required=True)
+    tune.add_argument("--images", required=True, help="TIFF or Zarr (T, H, W[, C])")
+    tune.add_argument("--labels", required=True, help="TIFF or Zarr (T, H, W) label stack")
+    _common_training(tune)
+    tune.set_defaults(run=_finetune, lr=1e-4)
+    evaluate = sub.add_parser("evaluate", help="J&F on held-out simulated time-lapses")
+    evaluate.add_argument("--checkpoint", default=None, help="default: the embedded model")
+    evaluate.add_argument("--sequences", type=int, default=20)
+    evaluate.add_argument("--frames", type=int, default=32)
+    evaluate.add_argument("--threads", type=int, default=2)
+    evaluate.set_defaults(run=_evaluate)
+    return parser
+
+
+def _common_training(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", required=True, help="folder for checkpoint.pt; a run found there is resumed")
+    p.add_argument("--steps", type=int, default=3000)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-objects", type=int, default=3)
+    p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest for the micro model)")
+
+
+def _train_config(args):
+    from .loop import TrainConfig
+
+    return TrainConfig(steps=args.steps, lr=args.lr, seed=args.seed, max_objects=args.max_objects)
+
+
+def _train(args) -> int:
+    from .data import SimulatedSequences
+    from .loop import train
+
+    cfg = micro_config() if args.config == "napari_sam2_micro" else OFFICIAL_CONFIGS[args.config]
+    torch.manual_seed(args.seed)
+    model = SAM2Model(cfg)
+    start = time.time()
+    path = train(model, SimulatedSequences(), _train_config(args), args.out)
+    print(f"\ncheckpoint: {path} ({(time.time() - start) / 60:.1f} min)")
+    return 0
+
+
+def _finetune(args) -> int:
+    from .data import LabelledStack
+    from .loop import model_for_finetuning, train
+
+    model = model_for_finetuning(args.checkpoint)
+    data = LabelledStack(_open_stack(args.images), _open_stack(args.labels))
+    path = train(model, data, replace(_train_config(args), warmup_steps=min(50, args.steps // 10)), args.out)
+    print(f"\ncheckpoint: {path}")
+    return 0
+
+
+def _open_stack(path: str):
+    import tifffile
+    import zarr
+
+    if path.endswith((".tif", ".tiff")):
+        return zarr.open(tifffile.imread(path, aszarr=True), mode="r")
+    return zarr.open(path, mode="r")
+
+
+def _evaluate(args) -> int:
+    from ..engine.loading import load_model
+    from .evaluate import format_table, simulated_benchmark
+
+    model = load_model(args.checkpoint, device="cpu") if args.checkpoint else load_model(device="cpu")
+    start = time.time()
+    scores = simulated_benchmark(model, args.sequences, args.frames, progress=lambda i, n: print(f"sequence {i}/{n}", file=sys.stderr))
+    print(format_table(scores))
+    print(f"({args.sequences} held-out simulated time-lapses of {args.frames} frames; {time.time() - start:.0f} s)")
+    return 0

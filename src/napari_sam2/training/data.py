@@ -1,0 +1,113 @@
+"""Training sequences: simulated time-lapses, or a user's image stack with its label stack.
+
+A sample is K objects followed through T frames: preprocessed frames (T, 3, S, S) and their
+ground truth (K, T, S, S) at the model's input size. Every object is present in the first
+frame; after a division its ground truth is the union of its descendants.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..engine.preprocessing import Normalization, preprocess
+
+MIN_OBJECT_PIXELS = 20  # smaller objects are not clickable targets
+TRAINING_SEEDS = 2**30  # training draws simulator seeds below this ...
+EVALUATION_SEEDS = 2**30  # ... evaluation uses seeds from here on: never seen in training
+
+
+@dataclass
+class Sample:
+    frames: torch.Tensor  # (T, 3, S, S) float32
+    masks: torch.Tensor  # (K, T, S, S) bool
+
+
+class SequenceSource(Protocol):
+    def sample(self, num_frames: int, max_objects: int, size: int, rng: np.random.Generator) -> Sample: ...
+
+
+def to_sample(frames: np.ndarray, masks: np.ndarray, size: int, rng: np.random.Generator, norm=Normalization()) -> Sample:
+    """frames (T, H, W[, C]), masks (K, T, H, W) bool -> Sample at model size, randomly flipped
+    and rotated (microscopy has no preferred orientation)."""
+    k = int(rng.integers(4))
+    flip = bool(rng.integers(2))
+
+    def augment(a: np.ndarray, axes: tuple[int, int]) -> np.ndarray:
+        a = np.rot90(a, k, axes=axes)
+        return np.flip(a, axis=axes[1]) if flip else a
+
+    frames = augment(frames, (1, 2))
+    masks = augment(masks, (2, 3))
+    tensor = torch.cat([preprocess(np.ascontiguousarray(f), size, norm=norm)[0] for f in frames])
+    gt = torch.from_numpy(np.ascontiguousarray(masks)).float()
+    gt = F.interpolate(gt, size=(size, size), mode="nearest") > 0.5
+    return Sample(tensor, gt)
+
+
+def pick_objects(first_labels: np.ndarray, max_objects: int, rng: np.random.Generator) -> list[int]:
+    ids, counts = np.unique(first_labels[first_labels > 0], return_counts=True)
+    ids = ids[counts >= MIN_OBJECT_PIXELS]
+    if len(ids) == 0:
+        return []
+    return sorted(rng.choice(ids, size=min(max_objects, len(ids)), replace=False).tolist())
+
+
+FRAME_SIDES = (128, 160, 192, 224, 256)  # varied, so that cells come at varied scales after resizing
+
+
+class SimulatedSequences:
+    """Fresh simulated time-lapses of varied frame sizes; `seed_offset` shifts the seeds."""
+
+    def __init__(self, config=None, seed_offset: int = 0):
+        from .simulator import SimulationConfig
+
+        self.config = config or SimulationConfig()
+        self.seed_offset = seed_offset
+
+    def sample(self, num_frames: int, max_objects: int, size: int, rng: np.random.Generator) -> Sample:
+        from .simulator import ground_truth_masks, simulate_timelapse
+
+        while True:
+            seed = self.seed_offset + int(rng.integers(TRAINING_SEEDS))
+            height, width = (int(rng.choice(FRAME_SIDES)) for _ in range(2))
+            config = replace(self.config, num_frames=num_frames, height=height, width=width)
+            sim = simulate_timelapse(config, seed)
+            ids = pick_objects(sim.labels[0], max_objects, rng)
+            if ids:
+                truth = ground_truth_masks(sim, ids)
+                masks = np.stack([truth[i] for i in ids])
+                return to_sample(sim.frames, masks, size, rng)
+
+
+class LabelledStack:
+    """A user's annotated time-lapse: images (T, H, W) or (T, H, W, C) and labels (T, H, W),
+    numpy, zarr or TIFF-backed arrays. Windows of frames are drawn at random; an object is one
+    label value, followed while it keeps its value."""
+
+    def __init__(self, images, labels):
+        images_shape, labels_shape = tuple(images.shape), tuple(labels.shape)
+        if images_shape[:3] != labels_shape or len(labels_shape) != 3:
+            raise ValueError(
+                f"the label stack has shape {labels_shape} but the images have {images_shape}; "
+                "they need the same (T, H, W) (images may add a last channel axis)"
+            )
+        self.images, self.labels = images, labels
+        self.frames_with_objects = [t for t in range(labels_shape[0]) if np.asarray(labels[t]).max() > 0]
+        if not self.frames_with_objects:
+            raise ValueError("the label stack has no objects (every value is 0): label at least one object to train on")
+
+    def sample(self, num_frames: int, max_objects: int, size: int, rng: np.random.Generator) -> Sample:
+        total = self.labels.shape[0]
+        num_frames = min(num_frames, total)
+        starts = [t for t in self.frames_with_objects if t + num_frames <= total] or [max(0, total - num_frames)]
+        start = int(rng.choice(starts))
+        labels = np.asarray(self.labels[start : start + num_frames])
+        ids = pick_objects(labels[0], max_objects, rng) or sorted(np.unique(labels[0][labels[0] > 0]).tolist())[:max_objects]
+        if not ids:
+            return self.sample(num_frames, max_objects, size, rng)
+        masks = np.stack([labels == i for i in ids])
+        return to_sample(np.asarray(self.images[start : start + num_frames]), masks, size, rng)

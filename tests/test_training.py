@@ -1,0 +1,130 @@
+"""The training recipe end to end on a tiny configuration (fast enough for CI)."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import tifffile
+import torch
+
+from conftest import MICRO_TEST_CONFIG
+from napari_sam2.model import CheckpointError, SAM2Model, load_checkpoint, save_checkpoint
+from napari_sam2.training.cli import main as training_cli
+from napari_sam2.training.data import LabelledStack, SimulatedSequences
+from napari_sam2.training.loop import CHECKPOINT_NAME, TrainConfig, model_for_finetuning, train
+from napari_sam2.training.recipe import RecipeConfig, draw_plan
+from napari_sam2.training.sequence_forward import sequence_loss
+from napari_sam2.training.simulator import SimulationConfig, ground_truth_masks, simulate_timelapse
+
+SMALL_SIM = SimulationConfig(height=96, width=96, num_cells=(3, 4))
+QUICK = TrainConfig(steps=4, warmup_steps=2, checkpoint_every=2, max_objects=2, recipe=RecipeConfig(num_frames=4))
+
+
+def fresh_model(seed: int = 0) -> SAM2Model:
+    torch.manual_seed(seed)
+    return SAM2Model(MICRO_TEST_CONFIG)
+
+
+def held_out_loss(model: SAM2Model) -> float:
+    """Loss on fixed held-out sequences with a fixed plan (clicks) and no dropout noise."""
+    data = SimulatedSequences(SMALL_SIM, seed_offset=2**30)
+    total = 0.0
+    model.eval()
+    with torch.no_grad():
+        for i in range(3):
+            sample = data.sample(4, 2, model.cfg.image_size, np.random.default_rng(100 + i))
+            plan = dataclasses.replace(draw_plan(RecipeConfig(num_frames=4, prob_mask_prompt=0.0), 4, torch.Generator().manual_seed(i)))
+            loss, _ = sequence_loss(model, sample.frames, sample.masks, plan, RecipeConfig(), QUICK.weights, torch.Generator().manual_seed(i))
+            total += float(loss)
+    return total / 3
+
+
+@pytest.mark.slow
+def test_a_short_run_from_scratch_lowers_the_held_out_loss(tmp_path):
+    model = fresh_model()
+    before = held_out_loss(model)
+    cfg = dataclasses.replace(QUICK, steps=40, warmup_steps=5, checkpoint_every=40, lr=2e-3)
+    train(model, SimulatedSequences(SMALL_SIM), cfg, tmp_path, progress=_Quiet())
+    after = held_out_loss(model)
+    assert after < 0.8 * before, (before, after)
+
+
+class _Quiet:
+    def __init__(self):
+        self.losses = []
+
+    def update(self, step, parts):
+        self.losses.append(parts["loss"])
+
+
+def test_an_interrupted_run_resumes_without_losing_steps(tmp_path):
+    straight = fresh_model()
+    train(straight, SimulatedSequences(SMALL_SIM), QUICK, tmp_path / "straight", progress=_Quiet())
+    interrupted = fresh_model()
+    train(interrupted, SimulatedSequences(SMALL_SIM), QUICK, tmp_path / "cut", progress=_Quiet(), stop_after=2)
+    assert torch.load(tmp_path / "cut" / CHECKPOINT_NAME, weights_only=True)["step"] == 2
+    resumed = fresh_model(seed=123)  # a new process: different initial weights, overwritten by the checkpoint
+    train(resumed, SimulatedSequences(SMALL_SIM), QUICK, tmp_path / "cut", progress=_Quiet())
+    for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), name
+    checkpoint = load_checkpoint(tmp_path / "cut" / CHECKPOINT_NAME)  # self-describing
+    assert checkpoint.cfg == MICRO_TEST_CONFIG
+
+
+def write_labelled_stack(tmp_path, seed=3):
+    sim = simulate_timelapse(dataclasses.replace(SMALL_SIM, num_frames=6), seed)
+    tifffile.imwrite(tmp_path / "images.tif", sim.frames)
+    tifffile.imwrite(tmp_path / "labels.tif", sim.labels)
+    return sim
+
+
+def test_finetuning_from_a_checkpoint_on_a_labelled_tiff_stack(tmp_path):
+    write_labelled_stack(tmp_path)
+    save_checkpoint(fresh_model(), tmp_path / "start.pt")
+    code = training_cli([
+        "finetune", "--checkpoint", str(tmp_path / "start.pt"), "--images", str(tmp_path / "images.tif"),
+        "--labels", str(tmp_path / "labels.tif"), "--out", str(tmp_path / "ft"), "--steps", "2",
+    ])
+    assert code == 0
+    content = torch.load(tmp_path / "ft" / CHECKPOINT_NAME, weights_only=True)
+    assert content["step"] == 2
+    tuned = load_checkpoint(tmp_path / "ft" / CHECKPOINT_NAME)
+    assert not all(torch.equal(a, b) for a, b in zip(tuned.state_dict().values(), fresh_model().state_dict().values()))
+
+
+def test_bad_training_input(tmp_path):
+    sim = write_labelled_stack(tmp_path)
+    with pytest.raises(ValueError, match="same \\(T, H, W\\)"):
+        LabelledStack(sim.frames, sim.labels[:, :50])
+    with pytest.raises(ValueError, match="no objects"):
+        LabelledStack(sim.frames, np.zeros_like(sim.labels))
+    save_checkpoint(fresh_model(), tmp_path / "micro.pt")
+    other = dataclasses.replace(MICRO_TEST_CONFIG, name="other", d_model=48)
+    with pytest.raises(CheckpointError, match="not the requested 'other'"):
+        model_for_finetuning(tmp_path / "micro.pt", expected=other)
+    train(fresh_model(), SimulatedSequences(SMALL_SIM), dataclasses.replace(QUICK, steps=1), tmp_path / "run", progress=_Quiet())
+    with pytest.raises(CheckpointError, match="holds a run of configuration"):
+        train(SAM2Model(other), SimulatedSequences(SMALL_SIM), QUICK, tmp_path / "run", progress=_Quiet())
+
+
+def test_recipe_plans_follow_the_paper():
+    generator = torch.Generator().manual_seed(0)
+    plans = [draw_plan(RecipeConfig(), 8, generator) for _ in range(400)]
+    kinds = [p.prompt_kind for p in plans]
+    assert abs(kinds.count("mask") / 400 - 0.5) < 0.08
+    assert abs(kinds.count("box") / 400 - 0.25) < 0.07
+    assert all(p.prompted[0] == 0 and 1 <= len(p.prompted) <= 2 for p in plans)
+    assert all(p.corrected == [] for p in plans if p.prompt_kind == "mask")
+    assert all(p.corrected[: len(p.prompted)] == p.prompted and len(p.corrected) <= 2 for p in plans if p.prompt_kind != "mask")
+    assert sorted(plans[0].order) == list(range(8))
+
+
+def test_ground_truth_after_division_is_the_union_of_descendants():
+    config = dataclasses.replace(SMALL_SIM, num_frames=20, division_probability=0.3, division_min_age=2)
+    sim = simulate_timelapse(config, 1)
+    parent, = [p for p in set(sim.lineage.values()) if p in np.unique(sim.labels[0])][:1]
+    truth = ground_truth_masks(sim, [parent])[parent]
+    children = [c for c, p in sim.lineage.items() if p == parent]
+    last = sim.labels[-1]
+    assert np.array_equal(truth[-1], np.isin(last, [parent, *children, *[c for c, p in sim.lineage.items() if p in children]]))
