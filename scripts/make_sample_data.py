@@ -41,6 +41,8 @@ def main(argv: list[str] | None = None) -> None:
     tl = simulate_timelapse(TIMELAPSE_CONFIG, seed=TIMELAPSE_SEED)
     _write(args.out / "timelapse.tif", tl.frames, "TYX")
     _write(args.out / "timelapse_labels.tif", tl.labels, "TYX")
+    lineage = "daughter,parent\n" + "".join(f"{d},{p}\n" for d, p in sorted(tl.lineage.items()))
+    (args.out / "timelapse_lineage.csv").write_text(lineage)
     print(f"z-stack: seed {ZSTACK_SEED}")
     zs = simulate_zstack(ZSTACK_CONFIG, seed=ZSTACK_SEED)
     _write(args.out / "zstack.tif", zs.frames, "ZYX")

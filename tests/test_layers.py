@@ -14,6 +14,7 @@ ALLOWED = {
     "weights": set(),
     "engine": {"model", "weights"},
     "storage": {"model", "weights", "engine"},
+    "training": {"model", "weights", "engine", "storage"},
 }
 NEVER_OUTSIDE_NAPARI = {"napari", "qtpy", "PyQt5", "PySide6", "magicgui", "superqt", "vispy"}
 NO_IO_IN_MODEL = {"numpy", "zarr", "tifffile", "skimage", "napari"}

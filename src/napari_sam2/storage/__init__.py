@@ -1,4 +1,5 @@
 """Storage: what napari-sam2 keeps on disk (Zarr)."""
 from .feature_store import ZarrFeatureStore
+from .labels_store import LabelsStore
 
-__all__ = ["ZarrFeatureStore"]
+__all__ = ["LabelsStore", "ZarrFeatureStore"]

@@ -1,0 +1,104 @@
+"""Headless commands over the engine and storage (no napari):
+
+    python -m napari_sam2 track IMAGE.tif --out masklets.zarr [--truth LABELS.tif --lineage L.csv]
+
+Tracks every object of the first frame of the ground truth (one click at its centre) through
+the whole stack, writes the label stack to a Zarr store frame by frame, and, with --truth,
+prints J&F per object and averaged.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .engine.frames import open_tiff_frames
+from .engine.loading import load_model
+from .engine.video_tracker import VideoTracker
+from .storage.labels_store import LabelsStore
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m napari_sam2")
+    sub = parser.add_subparsers(required=True)
+    track = sub.add_parser("track", help="track the cells of a time-lapse (or z-stack) TIFF")
+    track.add_argument("image", type=Path)
+    track.add_argument("--out", type=Path, required=True, help="Zarr store for the label stack")
+    track.add_argument("--truth", type=Path, help="label stack TIFF: clicks from its first frame, and J&F")
+    track.add_argument("--points", type=Path, help="CSV of first-frame clicks: obj_id,x,y (instead of --truth)")
+    track.add_argument("--lineage", type=Path, help="CSV daughter,parent: after a division, truth = descendants")
+    track.add_argument("--model", default=None, help="official name or checkpoint path (default: embedded)")
+    track.add_argument("--threads", type=int, default=2)
+    track.set_defaults(run=_track)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    return args.run(args)
+
+
+def _track(args) -> int:
+    if args.truth is None and args.points is None:
+        print("give --truth (a label stack) or --points (obj_id,x,y per line) to say what to track", file=sys.stderr)
+        return 2
+    frames = open_tiff_frames(args.image)
+    model = load_model(args.model, device="cpu" if args.model is None else None)
+    tracker = VideoTracker(model, frames)
+    truth = open_tiff_frames(args.truth) if args.truth else None
+    clicks = _clicks_from_truth(truth[0]) if truth is not None else _clicks_from_csv(args.points)
+    for obj_id, (x, y) in clicks.items():
+        tracker.add_points(0, obj_id, [[x, y]], [1])
+    store = LabelsStore.create(args.out, (len(frames), *tracker.video_hw))
+    predicted = {i: np.zeros((len(frames), *tracker.video_hw), bool) for i in clicks} if truth is not None else None
+    start = time.time()
+    for result in tracker.propagate(start=0):
+        store.write_frame(result.frame, result.label_image())
+        if predicted is not None:
+            for obj_id, mask in result.masks.items():
+                predicted[obj_id][result.frame] = mask
+    seconds = time.time() - start
+    print(f"tracked {len(clicks)} objects through {len(frames)} frames in {seconds:.1f} s "
+          f"({len(frames) / seconds:.1f} frames/s); labels written to {args.out}")
+    if truth is not None:
+        print(_score_table(predicted, truth, _read_lineage(args.lineage)))
+    return 0
+
+
+def _clicks_from_truth(first: np.ndarray) -> dict[int, tuple[float, float]]:
+    from .training.prompt_simulation import central_click
+
+    ids = [int(i) for i in np.unique(first) if i > 0]
+    return {i: central_click(first == i)[0] for i in ids}
+
+
+def _clicks_from_csv(path: Path) -> dict[int, tuple[float, float]]:
+    with open(path) as f:
+        return {int(r["obj_id"]): (float(r["x"]), float(r["y"])) for r in csv.DictReader(f)}
+
+
+def _read_lineage(path: Path | None) -> dict[int, int]:
+    if path is None:
+        return {}
+    with open(path) as f:
+        return {int(r["daughter"]): int(r["parent"]) for r in csv.DictReader(f)}
+
+
+def _score_table(predicted: dict[int, np.ndarray], truth, lineage: dict[int, int]) -> str:
+    from .training.metrics import j_and_f
+    from .training.simulator import descendants
+
+    stack = np.stack([np.asarray(truth[t]) for t in range(len(truth))])
+    lines = ["| object | J | F | J&F |", "|---|---|---|---|"]
+    js, fs = [], []
+    for obj_id, pred in predicted.items():
+        ids = [obj_id, *descendants(lineage, obj_id)]
+        j, f = j_and_f(pred, np.isin(stack, ids))
+        js.append(j)
+        fs.append(f)
+        lines.append(f"| {obj_id} | {j:.3f} | {f:.3f} | {(j + f) / 2:.3f} |")
+    j, f = float(np.mean(js)), float(np.mean(fs))
+    lines.append(f"| **mean** | {j:.3f} | {f:.3f} | {(j + f) / 2:.3f} |")
+    return "\n".join(lines)
