@@ -18,7 +18,7 @@ from napari_sam2.training.sequence_forward import sequence_loss
 from napari_sam2.training.simulator import SimulationConfig, ground_truth_masks, simulate_timelapse
 
 SMALL_SIM = SimulationConfig(height=96, width=96, num_cells=(3, 4))
-QUICK = TrainConfig(steps=4, warmup_steps=2, checkpoint_every=2, max_objects=2, recipe=RecipeConfig(num_frames=4))
+QUICK = TrainConfig(steps=4, image_steps=1, warmup_steps=2, checkpoint_every=2, max_objects=2, recipe=RecipeConfig(num_frames=4))
 
 
 def fresh_model(seed: int = 0) -> SAM2Model:
@@ -118,6 +118,8 @@ def test_recipe_plans_follow_the_paper():
     assert all(p.corrected == [] for p in plans if p.prompt_kind == "mask")
     assert all(p.corrected[: len(p.prompted)] == p.prompted and len(p.corrected) <= 2 for p in plans if p.prompt_kind != "mask")
     assert sorted(plans[0].order) == list(range(8))
+    single = [draw_plan(RecipeConfig(), 1, generator) for _ in range(50)]  # image pre-training
+    assert all(p.prompt_kind != "mask" and p.corrected == [0] for p in single)
 
 
 def test_ground_truth_after_division_is_the_union_of_descendants():

@@ -46,7 +46,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _common_training(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="folder for checkpoint.pt; a run found there is resumed")
-    p.add_argument("--steps", type=int, default=3000)
+    p.add_argument("--steps", type=int, default=3000, help="all steps, image pre-training included")
+    p.add_argument("--image-steps", type=int, default=0, help="first steps on single frames (image pre-training)")
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-objects", type=int, default=3)
@@ -56,7 +57,7 @@ def _common_training(p: argparse.ArgumentParser) -> None:
 def _train_config(args):
     from .loop import TrainConfig
 
-    return TrainConfig(steps=args.steps, lr=args.lr, seed=args.seed, max_objects=args.max_objects)
+    return TrainConfig(steps=args.steps, image_steps=args.image_steps, lr=args.lr, seed=args.seed, max_objects=args.max_objects)
 
 
 def _train(args) -> int:

@@ -24,6 +24,8 @@ CHECKPOINT_NAME = "checkpoint.pt"
 @dataclass(frozen=True)
 class TrainConfig:
     steps: int = 3000
+    image_steps: int = 0  # first this many steps on single frames (image pre-training), then videos
+    image_max_objects: int = 8
     lr: float = 1e-3
     warmup_steps: int = 100
     final_lr_fraction: float = 0.1
@@ -86,7 +88,10 @@ def train_step(model: SAM2Model, optimizer, data: SequenceSource, cfg: TrainConf
     torch.manual_seed(cfg.seed * 1_000_003 + step)
     rng = np.random.default_rng([cfg.seed, step])
     generator = torch.Generator().manual_seed(cfg.seed * 7_919 + step)
-    sample = data.sample(cfg.recipe.num_frames, cfg.max_objects, model.cfg.image_size, rng)
+    on_images = step < cfg.image_steps
+    num_frames = 1 if on_images else cfg.recipe.num_frames
+    max_objects = cfg.image_max_objects if on_images else cfg.max_objects
+    sample = data.sample(num_frames, max_objects, model.cfg.image_size, rng)
     plan = draw_plan(cfg.recipe, sample.frames.shape[0], generator)
     for group in optimizer.param_groups:
         group["lr"] = learning_rate(cfg, step)

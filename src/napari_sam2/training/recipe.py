@@ -1,5 +1,8 @@
 """The interactive training recipe of the paper, as a plan drawn per sequence.
 
+A single image (the pre-training stage, as SAM 2 was first trained on images) always gets a
+click or a box, then corrective clicks.
+
 Per 8-frame sequence: 1 or 2 prompted ("initial conditioning") frames, the first always
 among them; with probability 0.5 their prompt is the ground-truth mask, otherwise a click
 (0.25) or a box (0.25); with clicks or boxes, up to 2 frames (the prompted ones first) get 7
@@ -47,7 +50,7 @@ def draw_plan(cfg: RecipeConfig, num_frames: int, generator: torch.Generator) ->
 
     num_prompted = int(torch.randint(1, cfg.max_prompted_frames + 1, (), generator=generator)) if num_frames > 1 else 1
     prompted = [0] + choose(list(range(1, num_frames)), num_prompted - 1)
-    if rand() < cfg.prob_mask_prompt:
+    if num_frames > 1 and rand() < cfg.prob_mask_prompt:  # a single image always gets clicks or a box
         return SequencePlan(prompted, "mask", [], num_frames)
     kind = "box" if rand() < cfg.prob_box_given_not_mask else "click"
     num_corrected = max(num_prompted, int(torch.randint(num_prompted, cfg.max_corrected_frames + 1, (), generator=generator)))

@@ -1,0 +1,71 @@
+"""Which axes of an image are frames, rows and columns: what a tracking session goes through.
+
+Axes are the image layer's dimensions (an RGB layer's channel axis is not one of them). The last
+two are a frame's rows and columns; one of the others is tracked (time or z); any others are
+fixed at one index (e.g. the time point of a z-stack in a (T, Z, Y, X) image).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FrameLayout:
+    shape: tuple[int, ...]  # the layer's dimensions, without an RGB channel axis
+    axis: int  # the tracked axis
+    fixed: tuple[tuple[int, int], ...] = ()  # (axis, index) for every other non-spatial axis
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def spatial_axes(self) -> tuple[int, int]:
+        return self.ndim - 2, self.ndim - 1
+
+    @property
+    def fixed_dict(self) -> dict[int, int]:
+        return dict(self.fixed)
+
+    @property
+    def num_frames(self) -> int:
+        return self.shape[self.axis]
+
+    @property
+    def frame_hw(self) -> tuple[int, int]:
+        return self.shape[-2], self.shape[-1]
+
+    @property
+    def store_shape(self) -> tuple[int, int, int]:
+        """(frames, rows, columns): the shape of the labels store."""
+        return (self.num_frames, *self.frame_hw)
+
+
+def tracking_axes(shape: tuple[int, ...]) -> list[int]:
+    """The axes a session can track along: all but the last two (rows, columns)."""
+    return list(range(max(len(shape) - 2, 0)))
+
+
+def frame_layout(shape, rgb: bool = False, axis: int | None = None, current_index=None, name: str = "image") -> FrameLayout:
+    """The layout of an image layer of `shape` (without the RGB channel axis).
+
+    axis: the axis to track (default: the first non-spatial one); current_index: the viewer's
+    index along every axis, which fixes the axes neither tracked nor spatial.
+    """
+    shape = tuple(int(s) for s in shape)
+    candidates = tracking_axes(shape)
+    if not candidates:
+        what = "a single RGB image" if rgb else f"a single {len(shape)}-D image of shape {shape}"
+        raise ValueError(
+            f"the image layer {name!r} is {what}: there is nothing to track through. "
+            "Open a time-lapse or a z-stack (frames, rows, columns), or use the image predictor for one image"
+        )
+    axis = candidates[0] if axis is None else int(axis)
+    if axis not in candidates:
+        raise ValueError(
+            f"axis {axis} cannot be tracked in the image layer {name!r} of shape {shape}: "
+            f"choose one of the axes {candidates} (the last two are a frame's rows and columns)"
+        )
+    current = list(current_index) if current_index is not None else [0] * len(shape)
+    fixed = tuple((a, min(max(int(current[a]), 0), shape[a] - 1)) for a in candidates if a != axis)
+    return FrameLayout(shape, axis, fixed)

@@ -1,0 +1,211 @@
+"""A tracking session: one image tracked along one axis, with the tracker, the labels on disk
+and the layers that show them. No Qt widgets here: the dock widget drives a session."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+from napari.layers import Image
+
+from ..engine import ArrayFrames, VideoTracker
+from .coords import slice_index
+from .labels_view import labels_layer_data, labels_translate
+from .layout import frame_layout
+from .prompt_layers import (
+    OBJ_ID,
+    ObjectPrompts,
+    add_prompt_points,
+    add_prompt_shapes,
+    collect_prompts,
+    points_to_clicks,
+    set_current_obj_id,
+    shapes_to_prompts,
+)
+from .store_location import default_store_path, open_or_create_store
+
+DIRECTIONS = ("forward", "backward", "both")
+SIGNS = {"forward": 1, "backward": -1}
+NO_IMAGE = (
+    "there is no image layer to track: open a time-lapse or a z-stack (File > Open, or "
+    "File > Open Sample > SAM 2 for microscopy) and choose it"
+)
+
+
+def image_data(layer):
+    """The layer's full-resolution array (level 0 of a multiscale image)."""
+    return layer.data[0] if layer.multiscale else layer.data
+
+
+def viewer_index(viewer, layer) -> list[int]:
+    """The slice the viewer shows, as an index along each of the layer's axes."""
+    return [slice_index(v) for v in layer.world_to_data(viewer.dims.point)]
+
+
+def check_trackable(viewer, image_layer, axis=None, current_index=None):
+    """The layout of `image_layer` tracked along `axis`, or a ValueError saying what to change
+    (no image, not an image layer, nothing to track through). Cheap: run it before loading a model."""
+    if image_layer is None:
+        raise ValueError(NO_IMAGE)
+    if not isinstance(image_layer, Image):
+        raise ValueError(f"the layer {image_layer.name!r} is not an image layer: choose the image to track")
+    index = viewer_index(viewer, image_layer) if current_index is None else current_index
+    shape = image_data(image_layer).shape[: image_layer.ndim]
+    return frame_layout(shape, image_layer.rgb, axis, index, image_layer.name)
+
+
+class TrackingSession:
+    """Tracks objects through `image_layer` along `axis` (default: the first non-spatial one);
+    other non-spatial axes stay at the viewer's current index (or `current_index`)."""
+
+    def __init__(self, viewer, image_layer, model, axis=None, store_path=None, current_index=None):
+        self.layout = check_trackable(viewer, image_layer, axis, current_index)
+        self.viewer, self.image_layer = viewer, image_layer
+        data = image_data(image_layer)
+        frames = ArrayFrames(data, axis=self.layout.axis, fixed=self.layout.fixed_dict,
+                             channel_axis=data.ndim - 1 if image_layer.rgb else None)
+        self.tracker = VideoTracker(model, frames)
+        self.store_path = Path(store_path) if store_path else default_store_path(
+            image_layer.source.path, image_layer.name, self.layout)
+        self.store = open_or_create_store(self.store_path, self.layout)
+        self._sent: dict[int, dict[int, ObjectPrompts]] = {}  # what the tracker has been given
+        self._resume: tuple[str, int] | None = None  # where a stopped propagation goes on
+        self._add_layers()
+
+    def _add_layers(self) -> None:
+        image, layout = self.image_layer, self.layout
+        scale, translate = np.asarray(image.scale), np.asarray(image.translate)
+        self.labels_layer = self.viewer.add_labels(
+            labels_layer_data(self.store.array, layout), name=f"{image.name} masklets",
+            scale=scale, translate=labels_translate(scale, translate, layout),
+        )
+        self.shapes_layer = add_prompt_shapes(self.viewer, layout.ndim, f"{image.name} boxes and masks", scale, translate)
+        self.points_layer = add_prompt_points(self.viewer, layout.ndim, f"{image.name} clicks", scale, translate)
+        self.labels_layer.selected_label = 1
+        # The Labels layer's selected label is the current object: new prompts get its id.
+        self.labels_layer.events.selected_label.connect(lambda event: self._use_object(self.labels_layer.selected_label))
+
+    # ---- objects ---------------------------------------------------------------------------
+
+    def object_ids_in_use(self) -> set[int]:
+        ids = set(self.tracker.object_ids)
+        for layer in (self.points_layer, self.shapes_layer):
+            if len(layer.data):
+                ids.update(int(i) for i in layer.features[OBJ_ID])
+        return ids
+
+    def new_object(self) -> int:
+        """A new object id (one more than any in use); new prompts get it."""
+        obj_id = max(self.object_ids_in_use(), default=0) + 1
+        self.labels_layer.selected_label = obj_id  # its event sets the prompt layers' default
+        self._use_object(obj_id)
+        return obj_id
+
+    def _use_object(self, obj_id: int) -> None:
+        if obj_id >= 1:
+            set_current_obj_id(self.points_layer, obj_id)
+            set_current_obj_id(self.shapes_layer, obj_id)
+
+    # ---- prompts ---------------------------------------------------------------------------
+
+    def current_prompts(self) -> dict[int, dict[int, ObjectPrompts]]:
+        """Every prompt in the prompt layers, {frame: {obj_id: ObjectPrompts}}."""
+        points, shapes = self.points_layer, self.shapes_layer
+        clicks = points_to_clicks(points.data, points.features, self.layout)
+        boxes, polygons = shapes_to_prompts(shapes.data, shapes.shape_type, shapes.features, self.layout)
+        return collect_prompts(clicks, boxes, polygons)
+
+    def sync_prompts(self) -> list[int]:
+        """Apply every frame whose prompts changed since they were last sent; returns those frames."""
+        prompts = self.current_prompts()
+        frames = sorted(f for f in set(prompts) | set(self._sent) if prompts.get(f, {}) != self._sent.get(f, {}))
+        for frame in frames:
+            self.apply_prompts(frame, prompts)
+        return frames
+
+    def apply_prompts(self, frame: int, prompts=None) -> None:
+        """Send the frame's prompts to the tracker (each object whose prompts changed since last
+        sent; deleted ones are cleared), write the frame's labels to the store, refresh the layer."""
+        prompts = self.current_prompts() if prompts is None else prompts
+        self._remove_unprompted_objects(prompts)
+        now, before = prompts.get(frame, {}), self._sent.get(frame, {})
+        result = None
+        for obj_id in sorted(set(before) - set(now)):
+            if obj_id in self.tracker.object_ids:
+                result = self.tracker.clear_frame(frame, obj_id)
+        for obj_id, object_prompts in sorted(now.items()):
+            if before.get(obj_id) != object_prompts:
+                result = self._send(frame, obj_id, object_prompts)
+        self._sent[frame] = now
+        self._resume = None  # new prompts: a stopped propagation cannot simply go on
+        if result is not None:
+            self.store.write_frame(frame, result.label_image(self.store.array.dtype))
+        self.labels_layer.refresh()
+
+    def _send(self, frame: int, obj_id: int, prompts: ObjectPrompts):
+        """A mask first (it becomes the frame's output), then clicks and box, which refine it."""
+        result = None
+        if prompts.polygons:
+            result = self.tracker.add_mask(frame, obj_id, prompts.mask(self.layout.frame_hw))
+        if prompts.points or prompts.box is not None:
+            points = np.asarray(prompts.points) if prompts.points else None
+            labels = np.asarray(prompts.labels) if prompts.points else None
+            result = self.tracker.add_points(frame, obj_id, points=points, labels=labels, box=prompts.box)
+        return result
+
+    def _remove_unprompted_objects(self, prompts) -> None:
+        """An object whose last prompt was deleted is forgotten, and its labels erased."""
+        prompted = {obj_id for objects in prompts.values() for obj_id in objects}
+        for obj_id in sorted(set(self.tracker.object_ids) - prompted):
+            self.tracker.remove_object(obj_id)
+            for frame in range(self.layout.num_frames):
+                labels = self.store.read_frame(frame)
+                if (labels == obj_id).any():
+                    labels[labels == obj_id] = 0
+                    self.store.write_frame(frame, labels)
+
+    # ---- propagation -----------------------------------------------------------------------
+
+    def propagation_plan(self, direction: str = "forward", start: int | None = None) -> tuple[int | None, int]:
+        """(first frame, number of frames) the next propagation in `direction` will track. After
+        a stopped propagation in the same direction, it goes on after the last frame written."""
+        if direction not in DIRECTIONS:
+            raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}, not {direction!r}")
+        num = self.layout.num_frames
+        if start is not None and not 0 <= start < num:
+            raise ValueError(f"frame {start} is outside the image's frames 0 to {num - 1}")
+        if start is None and self._resume is not None and self._resume[0] == direction:
+            start = self._resume[1]
+            if not 0 <= start < num:
+                return start, 0
+        first = start
+        if first is None and self.tracker.object_ids:
+            first = min(min(self.tracker.conditioning_frames(o)) for o in self.tracker.object_ids)
+        if first is None:
+            return None, 0
+        return start, {"forward": num - first, "backward": first + 1, "both": num}[direction]
+
+    def propagate(self, direction: str = "forward", start: int | None = None) -> Iterator[int]:
+        """Track every object frame by frame, writing each frame's labels to the store; yields
+        the frame indices as they are written. Stopping between frames keeps what is written."""
+        self.sync_prompts()
+        if not self.tracker.object_ids:
+            raise ValueError(
+                f"there is nothing to track yet: click a cell in the layer {self.points_layer.name!r} (or draw a "
+                f"box or polygon in {self.shapes_layer.name!r}), then propagate"
+            )
+        start, total = self.propagation_plan(direction, start)
+        if total == 0:  # a stopped run had already reached the last frame
+            self._resume = None
+            return iter(())
+        return self._run(direction, start)
+
+    def _run(self, direction: str, start: int | None) -> Iterator[int]:
+        self._resume = None
+        sign = SIGNS.get(direction)  # "both" is not resumed: it starts again
+        for result in self.tracker.propagate(start=start, direction=direction):
+            self.store.write_frame(result.frame, result.label_image(self.store.array.dtype))
+            if sign is not None:
+                self._resume = (direction, result.frame + sign)
+            yield result.frame
+        self._resume = None

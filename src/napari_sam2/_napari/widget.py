@@ -1,0 +1,214 @@
+"""The main dock widget: choose an image, a model and an axis, start a tracking session, add
+objects, propagate in a background thread, stop."""
+from __future__ import annotations
+
+from napari.layers import Image
+from napari.utils.notifications import show_error, show_info, show_warning
+from qtpy.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .layout import tracking_axes
+from .model_choice import CHECKPOINT_FILE, load_chosen_model, model_choices
+from .propagation import PropagationRunner
+from .session import TrackingSession, check_trackable, image_data
+
+GIVEN_MODEL = "model given to the widget"
+EDITS = {"added", "removed", "changed"}  # data events that end an edit (not "adding", ...)
+# What a user can fix: bad input, a missing or undownloadable model file (OSError, RuntimeError).
+USER_ERRORS = (ValueError, IndexError, OSError, RuntimeError)
+
+
+class TrackingWidget(QWidget):
+    """`model`: a loaded model to use instead of the menu's (scripts and tests)."""
+
+    def __init__(self, napari_viewer, model=None, parent=None):
+        super().__init__(parent)
+        self.viewer = napari_viewer
+        self.model = model
+        self.session: TrackingSession | None = None
+        self.runner = PropagationRunner(self._on_frame, self._on_propagation_done)
+        self._models: dict[tuple[str, str], object] = {}
+        self._prompts_pending = False  # prompts edited during a propagation: applied after it
+        self._build()
+        for event in (napari_viewer.layers.events.inserted, napari_viewer.layers.events.removed):
+            event.connect(self._refresh_images)
+        self._refresh_images()
+
+    # ---- building ----------------------------------------------------------------------------
+
+    def _button(self, text: str, slot) -> QPushButton:
+        button = QPushButton(text)
+        button.clicked.connect(lambda checked=False: slot())
+        return button
+
+    def _build(self) -> None:
+        self.image_combo, self.axis_combo, self.model_combo = QComboBox(), QComboBox(), QComboBox()
+        self.image_combo.currentIndexChanged.connect(lambda index: self._refresh_axes())
+        self.model_combo.addItems([GIVEN_MODEL] if self.model is not None else model_choices())
+        self.model_combo.setEnabled(self.model is None)
+        self.checkpoint_edit = QLineEdit(placeholderText="checkpoint .pt file")
+        self.store_edit = QLineEdit(placeholderText="default: next to the image file, or a temporary folder")
+        checkpoint_row = QHBoxLayout()
+        checkpoint_row.addWidget(self.checkpoint_edit)
+        checkpoint_row.addWidget(self._button("Browse...", self._browse_checkpoint))
+        form = QFormLayout()
+        for label, field in (("Image", self.image_combo), ("Track along", self.axis_combo),
+                             ("Model", self.model_combo), ("Checkpoint", checkpoint_row), ("Labels store", self.store_edit)):
+            form.addRow(label, field)
+        self.start_button = self._button("Start tracking this image", self.start_session)
+        self.new_object_button = self._button("New object", self.new_object)
+        self.forward_button = self._button("Propagate forward", lambda: self.propagate("forward"))
+        self.backward_button = self._button("Propagate backward", lambda: self.propagate("backward"))
+        self.both_button = self._button("Propagate both ways", lambda: self.propagate("both"))
+        self.stop_button = self._button("Stop", self.stop)
+        self.store_label = QLabel("Labels store: none yet (press Start)")
+        self.store_label.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        for widget in (self.start_button, self.new_object_button, self.forward_button, self.backward_button,
+                       self.both_button, self.stop_button, self.store_label):
+            layout.addWidget(widget)
+        layout.addStretch()
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        ready, running = self.session is not None, self.runner.running
+        for button in (self.new_object_button, self.forward_button, self.backward_button, self.both_button):
+            button.setEnabled(ready and not running)
+        self.start_button.setEnabled(not running)
+        self.stop_button.setEnabled(running)
+
+    # ---- choices -----------------------------------------------------------------------------
+
+    def _refresh_images(self, event=None) -> None:
+        current = self.image_combo.currentText()
+        names = [layer.name for layer in self.viewer.layers if isinstance(layer, Image)]
+        self.image_combo.blockSignals(True)
+        self.image_combo.clear()
+        self.image_combo.addItems(names)
+        if current in names:
+            self.image_combo.setCurrentText(current)
+        self.image_combo.blockSignals(False)
+        self._refresh_axes()
+
+    def chosen_image(self):
+        name = self.image_combo.currentText()
+        return self.viewer.layers[name] if name in self.viewer.layers else None
+
+    def _refresh_axes(self) -> None:
+        """The axes the chosen image can be tracked along (a choice only for 4-D images)."""
+        self.axis_combo.clear()
+        layer = self.chosen_image()
+        if layer is None:
+            return
+        shape = image_data(layer).shape[: layer.ndim]
+        labels = self.viewer.dims.axis_labels[-layer.ndim:]
+        for axis in tracking_axes(shape):
+            self.axis_combo.addItem(f"axis {axis} ({labels[axis]}, {shape[axis]} frames)", axis)
+        self.axis_combo.setEnabled(self.axis_combo.count() > 1)
+
+    def _browse_checkpoint(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "SAM 2 checkpoint", "", "Checkpoints (*.pt *.pth);;All files (*)")
+        if path:
+            self.checkpoint_edit.setText(path)
+            self.model_combo.setCurrentText(CHECKPOINT_FILE)
+
+    def _chosen_model(self):
+        if self.model is not None:
+            return self.model
+        key = (self.model_combo.currentText(), self.checkpoint_edit.text())
+        if key not in self._models:
+            self._models[key] = load_chosen_model(*key)
+        return self._models[key]
+
+    # ---- actions -----------------------------------------------------------------------------
+
+    def start_session(self) -> TrackingSession | None:
+        """A new session on the chosen image; earlier sessions' layers stay in the viewer."""
+        if self.runner.running:
+            show_warning("a propagation is running: wait for it to finish or press Stop, then start again")
+            return None
+        image, axis = self.chosen_image(), self.axis_combo.currentData()
+        try:
+            check_trackable(self.viewer, image, axis)  # before loading a model, which can take long
+            store = self.store_edit.text().strip() or None
+            self.session = TrackingSession(self.viewer, image, self._chosen_model(), axis=axis, store_path=store)
+        except USER_ERRORS as error:
+            show_error(str(error))
+            return None
+        for layer in (self.session.points_layer, self.session.shapes_layer):
+            layer.events.data.connect(self._on_prompts_changed)
+            layer.events.features.connect(self._on_prompts_changed)
+        self.store_label.setText(f"Labels store: {self.session.store_path}")
+        self._update_buttons()
+        return self.session
+
+    def new_object(self) -> int | None:
+        if self.session is None:
+            show_warning("press 'Start tracking this image' first")
+            return None
+        obj_id = self.session.new_object()
+        show_info(f"new object {obj_id}: click it in the layer {self.session.points_layer.name!r}")
+        return obj_id
+
+    def _on_prompts_changed(self, event) -> None:
+        session = self.session
+        if session is None or event.source not in (session.points_layer, session.shapes_layer):
+            return  # a layer of an earlier session
+        if str(getattr(event, "action", "changed")) not in EDITS:
+            return
+        if self.runner.running:
+            self._prompts_pending = True  # the tracker is busy in the worker thread
+            return
+        self.apply_prompts()
+
+    def apply_prompts(self) -> None:
+        try:
+            self.session.sync_prompts()
+        except USER_ERRORS as error:
+            show_error(str(error))
+
+    def propagate(self, direction: str) -> None:
+        """Propagate in a worker thread; the Labels layer is refreshed as each frame is written."""
+        session = self.session
+        if session is None:
+            show_error("press 'Start tracking this image' first, then click cells and propagate")
+            return
+        if self.runner.running:
+            show_warning("a propagation is running: wait for it to finish or press Stop")
+            return
+        try:
+            session.sync_prompts()
+            _, total = session.propagation_plan(direction)
+            frames = session.propagate(direction)
+        except USER_ERRORS as error:
+            show_error(str(error))
+            return
+        if total == 0:
+            show_info(f"the {direction} propagation had already reached the last frame; press again to redo it")
+            return
+        self.runner.start(frames, total, f"Tracking {direction}")
+        self._update_buttons()
+
+    def stop(self) -> None:
+        """Stop after the current frame; frames written so far stay, and propagating again goes on."""
+        self.runner.stop()
+
+    def _on_frame(self, frame: int) -> None:
+        self.session.labels_layer.refresh()
+
+    def _on_propagation_done(self) -> None:
+        self.session.labels_layer.refresh()
+        self._update_buttons()
+        if self._prompts_pending:
+            self._prompts_pending = False
+            self.apply_prompts()

@@ -1,0 +1,49 @@
+"""Fixtures of the napari tests (the root conftest gives `micro_model` and puts tests/ on sys.path).
+
+No __init__.py in this folder on purpose: with tests/ on sys.path, a package named `napari`
+here would hide the real napari.
+"""
+import numpy as np
+import pytest
+import torch
+
+from synthetic import moving_nuclei_video
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread():
+    """The micro model is tiny: one thread is fastest, and the machine may be shared."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def video():
+    """(frames (8, 96, 128) uint16, ground-truth labels) with 3 drifting nuclei."""
+    return moving_nuclei_video(8, 96, 128, 3)
+
+
+@pytest.fixture
+def cell_centres(video):
+    """{obj_id: (row, col)} of each nucleus in frame 0."""
+    _, labels = video
+    centres = {}
+    for obj_id in (1, 2, 3):
+        rows, cols = np.nonzero(labels[0] == obj_id)
+        centres[obj_id] = (float(rows.mean()), float(cols.mean()))
+    return centres
+
+
+@pytest.fixture
+def notifications(monkeypatch):
+    """Messages the widget shows, {"error": [...], "warning": [...], "info": [...]}."""
+    import napari_sam2._napari.propagation as propagation
+    import napari_sam2._napari.widget as widget
+
+    shown = {"error": [], "warning": [], "info": []}
+    for kind in shown:
+        monkeypatch.setattr(widget, f"show_{kind}", shown[kind].append)
+    monkeypatch.setattr(propagation, "show_error", shown["error"].append)
+    return shown

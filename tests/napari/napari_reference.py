@@ -1,0 +1,18 @@
+"""What the engine alone gives for the same prompts: the napari layer must match it exactly."""
+import numpy as np
+
+from napari_sam2 import ArrayFrames, VideoTracker
+
+
+def reference_labels(model, frames, clicks=(), boxes=(), direction="forward", **frame_kwargs) -> np.ndarray:
+    """(T, H, W) label images of an uninterrupted propagation. clicks: (obj_id, row, col) on
+    frame 0, in that order; boxes: (obj_id, XYXY) on frame 0."""
+    tracker = VideoTracker(model, ArrayFrames(frames, **frame_kwargs))
+    for obj_id, row, col in clicks:
+        tracker.add_points(0, obj_id, points=[[col, row]], labels=[1])  # (x, y) = (col, row)
+    for obj_id, box in boxes:
+        tracker.add_box(0, obj_id, box)
+    out = np.zeros((tracker.num_frames, *tracker.video_hw), np.uint32)
+    for result in tracker.propagate(direction=direction):
+        out[result.frame] = result.label_image()
+    return out
