@@ -3,6 +3,8 @@
 No __init__.py in this folder on purpose: with tests/ on sys.path, a package named `napari`
 here would hide the real napari.
 """
+import tempfile
+
 import numpy as np
 import pytest
 import torch
@@ -17,6 +19,15 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(autouse=True)
+def temporary_folder(monkeypatch, tmp_path):
+    """Default stores go to a temporary folder: keep them inside the test's own."""
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
 
 
 @pytest.fixture(scope="session")

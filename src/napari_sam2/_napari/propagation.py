@@ -8,10 +8,19 @@ from napari.utils import progress
 from napari.utils.notifications import show_error
 
 
+class TrackingError(Exception):
+    """An error raised while tracking in the worker thread."""
+
+
 @thread_worker(ignore_errors=True)  # errors are shown as notifications by the runner
 def _frames_in_thread(frames: Iterator[int]):
     """Each step of `frames` (tracking and writing one frame) runs in the worker's thread."""
-    yield from frames
+    try:
+        yield from frames
+    except RuntimeError as error:
+        # The worker takes a RuntimeError for its own deletion and ends without `finished`;
+        # torch reports most failures (e.g. out of memory) as RuntimeError.
+        raise TrackingError(str(error)) from error
 
 
 class PropagationRunner:

@@ -91,7 +91,10 @@ class TrackingWidget(QWidget):
 
     def _refresh_images(self, event=None) -> None:
         current = self.image_combo.currentText()
-        names = [layer.name for layer in self.viewer.layers if isinstance(layer, Image)]
+        images = [layer for layer in self.viewer.layers if isinstance(layer, Image)]
+        for layer in images:
+            layer.events.name.connect(self._refresh_images)  # connecting again is a no-op
+        names = [layer.name for layer in images]
         self.image_combo.blockSignals(True)
         self.image_combo.clear()
         self.image_combo.addItems(names)

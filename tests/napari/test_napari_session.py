@@ -1,0 +1,122 @@
+"""TrackingSession in a viewer (no widget): prompts to tracker to store to Labels layer."""
+import numpy as np
+import pytest
+
+from napari_reference import reference_labels
+from napari_sam2._napari.prompt_layers import polygons_mask
+from napari_sam2._napari.session import TrackingSession
+from napari_sam2.storage import LabelsStore
+
+
+def add_click(session, frame, row, col, obj_id=None):
+    if obj_id is None:
+        obj_id = session.new_object()
+    else:
+        session.labels_layer.selected_label = obj_id
+    session.points_layer.add([frame, row, col])
+    return obj_id
+
+
+def test_clicks_track_like_the_engine_and_the_layer_is_the_store(make_napari_viewer, micro_model, video, cell_centres, tmp_path):
+    frames, _ = video
+    viewer = make_napari_viewer()
+    session = TrackingSession(viewer, viewer.add_image(frames, name="cells"), micro_model, store_path=tmp_path / "m.zarr")
+    for obj_id, (row, col) in cell_centres.items():
+        assert add_click(session, 0, row, col) == obj_id
+        assert session.sync_prompts() == [0]
+    assert session.tracker.object_ids == (1, 2, 3) and session.sync_prompts() == []
+    assert list(session.propagate("forward")) == list(range(8))
+    expected = reference_labels(micro_model, frames, [(o, r, c) for o, (r, c) in cell_centres.items()])
+    on_disk = LabelsStore.open(tmp_path / "m.zarr", mode="r").array[:]
+    np.testing.assert_array_equal(on_disk, expected)
+    assert session.labels_layer.data is session.store.array
+    assert set(np.unique(on_disk)) <= {0, 1, 2, 3} and on_disk[1:].any()
+
+
+def test_a_polygon_is_a_mask_prompt_at_the_frame_resolution(make_napari_viewer, micro_model, video):
+    frames, labels = video
+    viewer = make_napari_viewer()
+    session = TrackingSession(viewer, viewer.add_image(frames), micro_model)
+    rows, cols = np.nonzero(labels[0] == 2)
+    polygon = [[0, rows.min(), cols.min()], [0, rows.min(), cols.max()], [0, rows.max(), cols.max()], [0, rows.max(), cols.min()]]
+    session.shapes_layer.add_polygons([np.array(polygon, float)])
+    session.sync_prompts()
+    drawn = polygons_mask([np.array(polygon, float)[:, 1:]], (96, 128))
+    frame0 = session.store.read_frame(0)
+    assert set(np.unique(frame0)) == {0, 1}  # the first object id
+    iou = ((frame0 == 1) & drawn).sum() / ((frame0 == 1) | drawn).sum()
+    assert iou > 0.85  # the same place: rows and columns not swapped
+
+
+def test_deleting_an_objects_last_click_forgets_it_and_erases_it(make_napari_viewer, micro_model, video, cell_centres):
+    frames, _ = video
+    viewer = make_napari_viewer()
+    session = TrackingSession(viewer, viewer.add_image(frames), micro_model)
+    for row, col in cell_centres.values():
+        add_click(session, 0, row, col)
+    session.sync_prompts()
+    list(session.propagate())
+    assert (session.store.array[:] == 1).any()
+    session.points_layer.selected_data = {0}
+    session.points_layer.remove_selected()
+    assert session.sync_prompts() == [0]
+    assert session.tracker.object_ids == (2, 3) and not (session.store.array[:] == 1).any()
+
+
+def test_an_rgb_time_lapse_is_tracked_with_its_colours(make_napari_viewer, micro_model, video, cell_centres):
+    frames, _ = video
+    rgb = np.stack([frames // 4, frames // 2, frames], axis=-1)  # (T, H, W, 3)
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(rgb, rgb=True)
+    session = TrackingSession(viewer, layer, micro_model)
+    assert session.layout.shape == (8, 96, 128)
+    row, col = cell_centres[1]
+    add_click(session, 0, row, col)
+    list(session.propagate())
+    expected = reference_labels(micro_model, rgb, [(1, row, col)], channel_axis=3)
+    np.testing.assert_array_equal(session.store.array[:], expected)
+
+
+@pytest.mark.parametrize("axis", [0, 1])
+def test_a_4d_image_is_tracked_along_the_chosen_axis_at_the_current_slice(make_napari_viewer, micro_model, video, cell_centres, axis):
+    frames, _ = video
+    tzyx = np.stack([frames[::-1], frames])  # (2, 8, 96, 128)
+    if axis == 0:
+        tzyx = np.ascontiguousarray(tzyx.swapaxes(0, 1))  # (8, 2, 96, 128): time first, 2 z slices
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(tzyx)
+    viewer.dims.set_current_step(1 - axis, 1)  # the other axis at index 1
+    session = TrackingSession(viewer, layer, micro_model, axis=axis)
+    assert session.layout.fixed == ((1 - axis, 1),)
+    row, col = cell_centres[1]
+    point = [0, 0, row, col]
+    point[1 - axis] = 1
+    session.points_layer.add(point)
+    point[1 - axis] = 0
+    session.points_layer.add(point)  # on another slice of the fixed axis: not this tracking's
+    list(session.propagate())
+    expected = reference_labels(micro_model, tzyx, [(1, row, col)], axis=axis, fixed={1 - axis: 1})
+    np.testing.assert_array_equal(session.store.array[:], expected)
+    shown = np.asarray(session.labels_layer.data)
+    assert shown.shape[1 - axis] == 1 and session.labels_layer.translate[1 - axis] == 1
+    np.testing.assert_array_equal(np.squeeze(shown, axis=1 - axis), expected)
+
+
+def test_bad_input_gives_errors_that_say_what_to_do(make_napari_viewer, micro_model, video, tmp_path):
+    frames, _ = video
+    viewer = make_napari_viewer()
+    with pytest.raises(ValueError, match="no image layer to track: open a time-lapse"):
+        TrackingSession(viewer, None, micro_model)
+    with pytest.raises(ValueError, match="single 2-D image.*nothing to track through"):
+        TrackingSession(viewer, viewer.add_image(frames[0]), micro_model)
+    with pytest.raises(ValueError, match="single RGB image.*nothing to track through"):
+        TrackingSession(viewer, viewer.add_image(np.zeros((96, 128, 3), np.uint8), rgb=True), micro_model)
+    LabelsStore.create(tmp_path / "other.zarr", (8, 50, 60))
+    with pytest.raises(ValueError, match="holds \\(8, 50, 60\\)"):
+        TrackingSession(viewer, viewer.add_image(frames), micro_model, store_path=tmp_path / "other.zarr")
+    session = TrackingSession(viewer, viewer.layers[-1], micro_model)
+    with pytest.raises(ValueError, match="nothing to track yet: click a cell"):
+        session.propagate()
+    session.points_layer.add([0, 120, 10])
+    with pytest.raises(ValueError, match="row 120.0, column 10.0 on frame 0 is outside the image \\(96 rows x 128"):
+        session.sync_prompts()

@@ -1,0 +1,198 @@
+"""The dock widget: propagation in a thread worker, Stop and resume, a responsive GUI, errors."""
+import time
+
+import dask.array as da
+import numpy as np
+import pytest
+from qtpy.QtCore import QTimer
+
+from napari_reference import reference_labels
+from napari_sam2._napari.widget import TrackingWidget
+from napari_sam2.storage import LabelsStore
+
+TIMEOUT_MS = 60_000
+
+
+def slow_frames(frames, seconds: float):
+    """The video as a dask array whose frames take `seconds` to read, like a slow disk: a
+    propagation then lasts long enough to be stopped, or watched, in the middle."""
+    def read(block):
+        time.sleep(seconds)
+        return block
+    return da.from_array(frames, chunks=(1, *frames.shape[1:])).map_blocks(read, dtype=frames.dtype)
+
+
+def start(make_napari_viewer, micro_model, data, tmp_path):
+    viewer = make_napari_viewer()
+    viewer.add_image(data, name="cells", contrast_limits=(0, 1000))
+    widget = TrackingWidget(viewer, model=micro_model)
+    viewer.window.add_dock_widget(widget)
+    widget.store_edit.setText(str(tmp_path / "cells.zarr"))
+    widget.start_button.click()
+    assert widget.session is not None
+    return viewer, widget
+
+
+def click_cells(widget, centres):
+    for row, col in centres.values():
+        widget.new_object_button.click()
+        widget.session.points_layer.add([0, row, col])  # applied through the layer's events
+
+
+def run(qtbot, widget, button):
+    button.click()
+    assert widget.runner.running
+    qtbot.waitUntil(lambda: not widget.runner.running, timeout=TIMEOUT_MS)
+    return list(widget.runner.frames_done)
+
+
+def test_clicks_then_propagate_forward_in_a_worker(make_napari_viewer, qtbot, micro_model, video, cell_centres, tmp_path, notifications):
+    frames, _ = video
+    viewer, widget = start(make_napari_viewer, micro_model, frames, tmp_path)
+    click_cells(widget, cell_centres)
+    session = widget.session
+    assert session.tracker.object_ids == (1, 2, 3)  # the layer events applied the clicks
+    assert session.labels_layer.selected_label == 3 and str(tmp_path / "cells.zarr") in widget.store_label.text()
+    assert run(qtbot, widget, widget.forward_button) == list(range(8))
+    expected = reference_labels(micro_model, frames, [(o, r, c) for o, (r, c) in cell_centres.items()])
+    on_disk = LabelsStore.open(tmp_path / "cells.zarr", mode="r").array[:]
+    np.testing.assert_array_equal(on_disk, np.asarray(session.labels_layer.data))
+    np.testing.assert_array_equal(on_disk, expected)
+    assert notifications["error"] == []
+
+
+def test_stop_keeps_the_finished_frames_and_propagating_again_completes_them(
+        make_napari_viewer, qtbot, micro_model, video, cell_centres, tmp_path, notifications):
+    frames, _ = video
+    viewer, widget = start(make_napari_viewer, micro_model, slow_frames(frames, 0.2), tmp_path)
+    click_cells(widget, cell_centres)
+    refresh = widget.runner.on_frame
+    widget.runner.on_frame = lambda frame: (refresh(frame), widget.stop() if frame >= 2 else None)
+    first = run(qtbot, widget, widget.forward_button)
+    widget.runner.on_frame = refresh
+    assert first == list(range(len(first))) and 3 <= len(first) < 8  # stopped after the frame being tracked
+    expected = reference_labels(micro_model, frames, [(o, r, c) for o, (r, c) in cell_centres.items()])
+    store = widget.session.store.array
+    np.testing.assert_array_equal(store[: len(first)], expected[: len(first)])
+    assert not store[len(first):].any() and expected[len(first):].any()  # the rest not written yet
+    second = run(qtbot, widget, widget.forward_button)
+    assert second == list(range(len(first), 8))  # goes on where it stopped
+    np.testing.assert_array_equal(store[:], expected)
+    assert notifications["error"] == []
+
+
+def test_the_gui_keeps_processing_events_during_propagation(make_napari_viewer, qtbot, micro_model, video, cell_centres, tmp_path):
+    frames, _ = video
+    viewer, widget = start(make_napari_viewer, micro_model, slow_frames(frames, 0.1), tmp_path)
+    click_cells(widget, {1: cell_centres[1]})
+    ticks, ticks_at_frame = [0], []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.__setitem__(0, ticks[0] + 1))
+    timer.start(10)
+    widget.runner.on_frame = lambda frame: (ticks_at_frame.append(ticks[0]), widget.session.labels_layer.refresh())
+    try:
+        run(qtbot, widget, widget.both_button)
+    finally:
+        timer.stop()
+    assert len(ticks_at_frame) == 8
+    assert ticks_at_frame[-1] - ticks_at_frame[0] >= 7  # the timer fired while frames were tracked
+    assert np.all(np.diff(ticks_at_frame) >= 0)
+
+
+def test_prompts_edited_during_a_propagation_are_applied_after_it(
+        make_napari_viewer, qtbot, micro_model, video, cell_centres, tmp_path, notifications):
+    frames, _ = video
+    viewer, widget = start(make_napari_viewer, micro_model, slow_frames(frames, 0.1), tmp_path)
+    click_cells(widget, {1: cell_centres[1]})
+    refresh = widget.runner.on_frame
+
+    def click_another_cell(frame):
+        refresh(frame)
+        if frame == 1:
+            widget.session.labels_layer.selected_label = 2
+            widget.session.points_layer.add([0, *cell_centres[2]])
+            assert widget.session.tracker.object_ids == (1,)  # not while the worker uses the tracker
+    widget.runner.on_frame = click_another_cell
+    run(qtbot, widget, widget.forward_button)
+    assert widget.session.tracker.object_ids == (1, 2) and notifications["error"] == []
+
+
+def test_t_flips_a_click_to_negative_and_it_is_applied(make_napari_viewer, micro_model, video, cell_centres, tmp_path):
+    from napari_sam2._napari.prompt_layers import toggle_selected_positive
+
+    frames, _ = video
+    viewer, widget = start(make_napari_viewer, micro_model, frames, tmp_path)
+    click_cells(widget, {1: cell_centres[1]})
+    points = widget.session.points_layer
+    assert any(str(key) == "T" for key in points.keymap)
+    points.selected_data = {0}
+    toggle_selected_positive(points)
+    assert widget.session.current_prompts()[0][1].labels == (0,)
+    assert widget.session.sync_prompts() == []  # the features event applied it already
+
+
+def test_an_error_while_tracking_is_shown_and_the_widget_can_go_on(
+        make_napari_viewer, qtbot, micro_model, video, cell_centres, tmp_path, notifications):
+    frames, _ = video
+
+    def read(block, block_info=None):
+        if block_info[0]["chunk-location"][0] == 6:  # (napari shows frame 3)
+            raise RuntimeError("the disk went away")
+        return block
+    failing = da.from_array(frames, chunks=(1, 96, 128)).map_blocks(read, dtype=frames.dtype)
+    viewer, widget = start(make_napari_viewer, micro_model, failing, tmp_path)
+    click_cells(widget, {1: cell_centres[1]})
+    assert run(qtbot, widget, widget.forward_button) == [0, 1, 2, 3, 4, 5]
+    assert "the disk went away" in notifications["error"][-1]
+    assert widget.forward_button.isEnabled() and not widget.stop_button.isEnabled()
+
+
+def test_a_box_from_the_shapes_layer_tracks_an_object(make_napari_viewer, qtbot, micro_model, video, tmp_path):
+    frames, labels = video
+    viewer, widget = start(make_napari_viewer, micro_model, frames, tmp_path)
+    rows, cols = np.nonzero(labels[0] == 3)
+    r0, r1, c0, c1 = rows.min() - 2, rows.max() + 2, cols.min() - 2, cols.max() + 2
+    widget.new_object_button.click()
+    widget.session.shapes_layer.add_rectangles(np.array([[0, r0, c0], [0, r0, c1], [0, r1, c1], [0, r1, c0]], float))
+    assert widget.session.tracker.object_ids == (1,)
+    run(qtbot, widget, widget.forward_button)
+    expected = reference_labels(micro_model, frames, boxes=[(1, (c0, r0, c1, r1))])
+    np.testing.assert_array_equal(widget.session.store.array[:], expected)
+    assert expected.any()
+
+
+def test_bad_input_is_shown_as_an_error_that_says_what_to_do(make_napari_viewer, micro_model, video, tmp_path, notifications):
+    frames, _ = video
+    viewer = make_napari_viewer()
+    widget = TrackingWidget(viewer, model=micro_model)
+    widget.start_button.click()
+    assert widget.session is None and "no image layer to track" in notifications["error"][-1]
+    viewer.add_image(frames[0], name="one frame")
+    widget.start_button.click()
+    assert widget.session is None and "nothing to track through" in notifications["error"][-1]
+    viewer.add_image(frames, name="cells")
+    widget.image_combo.setCurrentText("cells")
+    widget.start_button.click()
+    assert widget.session is not None
+    widget.forward_button.click()
+    assert "nothing to track yet" in notifications["error"][-1] and not widget.runner.running
+    widget.session.points_layer.add([0, 50, 400])
+    assert "outside the image" in notifications["error"][-1] and "delete it" in notifications["error"][-1]
+
+
+@pytest.mark.slow
+def test_the_embedded_model_tracks_three_cells(make_napari_viewer, qtbot, video, cell_centres, tmp_path):
+    """With trained weights (not random ones), the three cells are found in most frames."""
+    from napari_sam2.engine.loading import embedded_model_path
+
+    if not embedded_model_path().is_file():
+        pytest.skip("the embedded model is not in this installation yet")
+    frames, _ = video
+    viewer = make_napari_viewer()
+    viewer.add_image(frames, name="cells")
+    widget = TrackingWidget(viewer)  # the model from the menu: the embedded one
+    widget.start_button.click()
+    click_cells(widget, cell_centres)
+    run(qtbot, widget, widget.forward_button)
+    store = widget.session.store.array[:]
+    assert sum(set(np.unique(frame)) >= {1, 2, 3} for frame in store) >= 6
