@@ -40,6 +40,7 @@ class DecoderConfig:
     iou_head_hidden_dim: int = 256
     num_multimask_outputs: int = 3
     mask_in_chans: int = 16
+    prompt_pe_scale: float = 1.0  # spread of the prompts' random Fourier frequencies (at initialisation)
     # When one mask is asked for and it is unstable, fall back to the best of the three.
     stability_delta: float = 0.05
     stability_threshold: float = 0.98
@@ -183,7 +184,7 @@ def micro_config() -> SAM2Config:
         ),
         image_size=256,
         d_model=64,
-        decoder=DecoderConfig(transformer_mlp_dim=256, iou_head_hidden_dim=64),
+        decoder=DecoderConfig(transformer_mlp_dim=256, iou_head_hidden_dim=64, prompt_pe_scale=4.0),
         memory=MemoryConfig(mem_dim=32, attention_layers=2, attention_ffn_dim=256, no_obj_embed_spatial=True),
         pointers=ObjectPointerConfig(temporal_encoding=True, project_temporal_encoding=True, signed_temporal_encoding=True),
     )

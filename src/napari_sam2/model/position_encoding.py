@@ -68,10 +68,11 @@ def sine_encoding_1d(positions: torch.Tensor, dim: int, temperature: float = 100
 class RandomFourierEncoding(nn.Module):
     """Encodes normalised (x, y) coordinates with fixed random spatial frequencies (SAM's prompt PE)."""
 
-    def __init__(self, num_feats: int) -> None:
+    def __init__(self, num_feats: int, scale: float = 1.0) -> None:
         super().__init__()
-        # A buffer, not a parameter: it is part of official checkpoints but never trained.
-        self.register_buffer("positional_encoding_gaussian_matrix", torch.randn(2, num_feats))
+        # A buffer, not a parameter: it is part of official checkpoints but never trained. A larger
+        # scale gives higher spatial frequencies: finer localisation of clicks on small objects.
+        self.register_buffer("positional_encoding_gaussian_matrix", scale * torch.randn(2, num_feats))
 
     def encode(self, coords: torch.Tensor) -> torch.Tensor:
         """(..., 2) coordinates in [0, 1] -> (..., 2 * num_feats)."""

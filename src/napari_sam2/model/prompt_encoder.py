@@ -12,13 +12,14 @@ PAD_LABEL, NEGATIVE, POSITIVE, BOX_TOP_LEFT, BOX_BOTTOM_RIGHT = -1, 0, 1, 2, 3
 
 
 class PromptEncoder(nn.Module):
-    def __init__(self, embed_dim: int, embedding_size: int, image_size: int, mask_in_chans: int = 16) -> None:
+    def __init__(self, embed_dim: int, embedding_size: int, image_size: int, mask_in_chans: int = 16,
+                 pe_scale: float = 1.0) -> None:
         super().__init__()
         self.embed_dim = embed_dim
         self.embedding_hw = (embedding_size, embedding_size)
         self.image_hw = (image_size, image_size)
         self.mask_input_hw = (4 * embedding_size, 4 * embedding_size)
-        self.pe_layer = RandomFourierEncoding(embed_dim // 2)
+        self.pe_layer = RandomFourierEncoding(embed_dim // 2, pe_scale)
         # One learnt embedding per point label 0..3 (negative, positive, two box corners).
         self.point_embeddings = nn.ModuleList(nn.Embedding(1, embed_dim) for _ in range(4))
         self.not_a_point_embed = nn.Embedding(1, embed_dim)

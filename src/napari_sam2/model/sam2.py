@@ -41,7 +41,9 @@ class SAM2Model(nn.Module):
         d, mem = cfg.d_model, cfg.memory
         trunk = Hiera(cfg.hiera)
         self.image_encoder = ImageEncoder(trunk, FpnNeck(cfg.hiera.stage_dims, d, cfg.fpn_top_down_levels))
-        self.sam_prompt_encoder = PromptEncoder(d, cfg.embedding_size, cfg.image_size, cfg.decoder.mask_in_chans)
+        self.sam_prompt_encoder = PromptEncoder(
+            d, cfg.embedding_size, cfg.image_size, cfg.decoder.mask_in_chans, cfg.decoder.prompt_pe_scale
+        )
         self.sam_mask_decoder = MaskDecoder(d, cfg.decoder)
         self.memory_attention = MemoryAttention(d, mem.mem_dim, mem.attention_layers, mem.attention_ffn_dim, mem.rope_theta)
         self.memory_encoder = MemoryEncoder(d, mem.mem_dim)

@@ -52,12 +52,19 @@ def _common_training(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-objects", type=int, default=3)
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest for the micro model)")
+    p.add_argument("--focal-weight", type=float, default=20.0, help="paper: 20")
+    p.add_argument("--focal-gamma", type=float, default=2.0, help="paper: 2; 0 makes it a cross-entropy")
+    p.add_argument("--focal-alpha", type=float, default=0.25, help="paper: 0.25; negative: no class weighting")
+    p.add_argument("--dice-weight", type=float, default=1.0, help="paper: 1")
 
 
 def _train_config(args):
+    from .losses import LossWeights
     from .loop import TrainConfig
 
-    return TrainConfig(steps=args.steps, image_steps=args.image_steps, lr=args.lr, seed=args.seed, max_objects=args.max_objects)
+    weights = LossWeights(focal=args.focal_weight, dice=args.dice_weight, focal_alpha=args.focal_alpha, focal_gamma=args.focal_gamma)
+    return TrainConfig(steps=args.steps, image_steps=args.image_steps, lr=args.lr, seed=args.seed,
+                       max_objects=args.max_objects, weights=weights)
 
 
 def _train(args) -> int:

@@ -100,7 +100,7 @@ def train_step(model: SAM2Model, optimizer, data: SequenceSource, cfg: TrainConf
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
     optimizer.step()
-    return {"loss": float(loss), **parts}
+    return {"loss": float(loss.detach()), **parts}
 
 
 def save_training_checkpoint(model: SAM2Model, optimizer, step: int, cfg: TrainConfig, path: Path) -> None:

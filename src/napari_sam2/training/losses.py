@@ -28,8 +28,9 @@ def focal_loss(logits: torch.Tensor, target: torch.Tensor, alpha: float, gamma: 
     ce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
     p_t = prob * target + (1 - prob) * (1 - target)
     loss = ce * (1 - p_t) ** gamma
-    alpha_t = alpha * target + (1 - alpha) * (1 - target)
-    return (alpha_t * loss).flatten(2).mean(-1)
+    if alpha >= 0:  # a negative alpha means no class weighting
+        loss = (alpha * target + (1 - alpha) * (1 - target)) * loss
+    return loss.flatten(2).mean(-1)
 
 
 def dice_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

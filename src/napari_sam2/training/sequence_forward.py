@@ -63,7 +63,7 @@ class SequenceRun:
             self._frame(t)
         K = self.gt.shape[0]
         loss = total(self.parts, self.weights) / K
-        return loss, {k: float(v) / K for k, v in self.parts.items()}
+        return loss, {k: float(torch.as_tensor(v).detach()) / K for k, v in self.parts.items()}
 
     def _frame(self, t: int) -> None:
         raw = frame_features(self.features, t)
