@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import MICRO_TEST_CONFIG
+from tiny_config import MICRO_TEST_CONFIG
 from napari_sam2.model import OFFICIAL_CONFIGS, CheckpointError, SAM2Model, infer_config, load_checkpoint, save_checkpoint
 from reference import build_reference
 

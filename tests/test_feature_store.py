@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import MICRO_TEST_CONFIG
+from tiny_config import MICRO_TEST_CONFIG
 from napari_sam2.engine.frames import ArrayFrames
 from napari_sam2.engine.preprocessing import Normalization
 from napari_sam2.engine.video_tracker import VideoTracker

@@ -8,7 +8,7 @@ import pytest
 import tifffile
 import torch
 
-from conftest import MICRO_TEST_CONFIG
+from tiny_config import MICRO_TEST_CONFIG
 from napari_sam2.model import CheckpointError, SAM2Model, load_checkpoint, save_checkpoint
 from napari_sam2.training.cli import main as training_cli
 from napari_sam2.training.data import LabelledStack, SimulatedSequences
