@@ -2,7 +2,7 @@
 identical preprocessed frames, the same prompts and propagation calls.
 
 Both run at image_size 512 (same weights; the reference accepts the override) to keep CI
-fast; a slow test repeats the main scenario at the official 1024."""
+fast; a slow test runs clicks, a box and forward propagation at the official 1024."""
 from __future__ import annotations
 
 import dataclasses
@@ -116,3 +116,16 @@ def test_mask_prompt_and_an_object_leaving_and_returning(tmp_path):
         pair.compare(ref.add_new_points_or_box(state, 2, 4, **click), ours.add_points(2, 4, click["points"], click["labels"]))
     pair.propagate_both(start=2)
     pair.propagate_both(start=2, direction="backward")
+
+
+@pytest.mark.slow
+def test_official_input_size_1024(tmp_path):
+    """The same code at the official 1024 input: clicks, a box, forward propagation."""
+    pair = VideoPair("sam2.1_hiera_tiny", tmp_path, image_size=1024)
+    ref, ours, state = pair.reference, pair.ours, pair.state
+    with torch.inference_mode():
+        click = dict(points=np.array([[60.0, 80.0]], np.float32), labels=np.array([1], np.int32))
+        pair.compare(ref.add_new_points_or_box(state, 0, 1, **click), ours.add_points(0, 1, click["points"], click["labels"]))
+        box = np.array([120.0, 40.0, 200.0, 110.0], np.float32)
+        pair.compare(ref.add_new_points_or_box(state, 3, 2, box=box), ours.add_points(3, 2, box=box))
+    pair.propagate_both()
