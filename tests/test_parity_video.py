@@ -87,16 +87,22 @@ class VideoPair:
         return ours
 
 
-@pytest.mark.parametrize("name", ["sam2.1_hiera_tiny", "sam2_hiera_tiny"])
-def test_clicks_box_correction_forward_then_backward(name, tmp_path):
-    pair = VideoPair(name, tmp_path)
+def click_frame0_box_frame3(pair: VideoPair) -> None:
+    """Object 1 clicked on frame 0, object 2 boxed on frame 3, in both implementations."""
     ref, ours, state = pair.reference, pair.ours, pair.state
-    last = len(pair.labels) - 1
     with torch.inference_mode():
         click = dict(points=np.array([[60.0, 80.0]], np.float32), labels=np.array([1], np.int32))
         pair.compare(ref.add_new_points_or_box(state, 0, 1, **click), ours.add_points(0, 1, click["points"], click["labels"]))
         box = np.array([120.0, 40.0, 200.0, 110.0], np.float32)
         pair.compare(ref.add_new_points_or_box(state, 3, 2, box=box), ours.add_points(3, 2, box=box))
+
+
+@pytest.mark.parametrize("name", ["sam2.1_hiera_tiny", "sam2_hiera_tiny"])
+def test_clicks_box_correction_forward_then_backward(name, tmp_path):
+    pair = VideoPair(name, tmp_path)
+    ref, ours, state = pair.reference, pair.ours, pair.state
+    last = len(pair.labels) - 1
+    click_frame0_box_frame3(pair)
     pair.propagate_both()
     correction = dict(points=np.array([[70.0, 90.0]], np.float32), labels=np.array([1], np.int32))
     with torch.inference_mode():
@@ -122,10 +128,5 @@ def test_mask_prompt_and_an_object_leaving_and_returning(tmp_path):
 def test_official_input_size_1024(tmp_path):
     """The same code at the official 1024 input: clicks, a box, forward propagation."""
     pair = VideoPair("sam2.1_hiera_tiny", tmp_path, image_size=1024)
-    ref, ours, state = pair.reference, pair.ours, pair.state
-    with torch.inference_mode():
-        click = dict(points=np.array([[60.0, 80.0]], np.float32), labels=np.array([1], np.int32))
-        pair.compare(ref.add_new_points_or_box(state, 0, 1, **click), ours.add_points(0, 1, click["points"], click["labels"]))
-        box = np.array([120.0, 40.0, 200.0, 110.0], np.float32)
-        pair.compare(ref.add_new_points_or_box(state, 3, 2, box=box), ours.add_points(3, 2, box=box))
+    click_frame0_box_frame3(pair)
     pair.propagate_both()
