@@ -22,3 +22,7 @@ $PIP install -q torch==2.14.1 torchvision==0.29.1
 # sam2 is only a source package; without these flags it would reinstall torch to build CUDA code.
 .venv/bin/python -c "import sam2" 2>/dev/null || SAM2_BUILD_CUDA=0 $PIP install -q --no-build-isolation sam2==1.1.0
 $PIP install -q -e ".[test]"
+# Last, as the installs above may bring it back: the torch wheel brings triton, a GPU compiler
+# with its own LLVM. Nothing here uses it, and importing it after napari has loaded Mesa's
+# OpenGL (another LLVM) crashes the process (seen in CI: torchvision -> torch._dynamo -> triton).
+$PIP uninstall -y -q triton 2>/dev/null || true
