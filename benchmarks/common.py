@@ -177,19 +177,51 @@ class DriftingNuclei:
 # ---- measurement ----------------------------------------------------------------------------
 
 def peak_rss_mb() -> float:
-    """This process's peak resident set size so far (Linux reports kilobytes)."""
+    """This process's peak resident set size so far, or since reset_peak_rss (Linux: kilobytes)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _status_mb(field: str) -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def current_rss_mb() -> float:
+    return _status_mb("VmRSS")
+
+
+def high_water_rss_mb() -> float:
+    """Peak RSS since the process started or since start_measured_phase reset it. (getrusage's
+    ru_maxrss may not follow the reset: it keeps the peak recorded when any thread exited.)"""
+    return _status_mb("VmHWM")
+
+
+def start_measured_phase() -> dict:
+    """Call once set-up (imports, model loading) is done: returns the set-up's peak RSS and the
+    RSS now (baseline), then resets the peak (Linux /proc/self/clear_refs), so that the peak
+    reported at the end is that of what follows, not of loading the weights."""
+    import gc
+
+    gc.collect()
+    setup = dict(setup_peak=peak_rss_mb(), baseline=current_rss_mb())
+    with open("/proc/self/clear_refs", "w") as refs:
+        refs.write("5")
+    return setup
 
 
 def _measured(fn, args, kwargs):
     set_threads()
     result = fn(*args, **kwargs)
-    return result, peak_rss_mb()
+    return result, high_water_rss_mb()
 
 
 def run_in_fresh_process(fn, *args, **kwargs):
     """Run fn(*args, **kwargs) in a new (spawned) Python process; returns (its result, the
-    process's peak RSS in MB). fn must be a module-level function and its result picklable."""
+    process's peak RSS in MB: since start, or since fn called start_measured_phase).
+    fn must be a module-level function and its result picklable."""
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
         return pool.submit(_measured, fn, args, kwargs).result()
