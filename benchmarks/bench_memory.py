@@ -9,7 +9,7 @@ drop every result as it comes (nothing accumulates in the caller). Once the mode
 peak RSS while opening the video, clicking and propagating, and "growth" is peak - baseline.
 The peak of loading the weights comes before and is left out (it is the same for every N).
 
-    /work/venv/bin/python benchmarks/bench_memory.py [--frames 20,100 --image-size 1024 --reference auto]
+    .venv/bin/python benchmarks/bench_memory.py [--frames 20,100 --image-size 1024 --reference auto]
 """
 from __future__ import annotations
 

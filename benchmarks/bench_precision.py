@@ -9,7 +9,7 @@ can flip "present" (and the whole mask with it): the table also gives the IoU ov
 where both predict the object present, and the number of presence flips.
 If autocast fails in some op, the error and its traceback are printed and the row says FAILED.
 
-    /work/venv/bin/python benchmarks/bench_precision.py [--image-size 1024 --frames 6]
+    .venv/bin/python benchmarks/bench_precision.py [--image-size 1024 --frames 6]
 """
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ frames actually tracked through memory. One untimed step of tracking warms both 
 loop includes turning each result into video-resolution logits, as the reference's loop does.
 The outputs are compared so that both are known to time the same computation.
 
-    /work/venv/bin/python benchmarks/bench_propagation_speed.py [--image-size 1024 --frames 6 --objects 1,10]
+    .venv/bin/python benchmarks/bench_propagation_speed.py [--image-size 1024 --frames 6 --objects 1,10]
 """
 from __future__ import annotations
 
