@@ -1,8 +1,7 @@
 """napari-sam2: SAM 2 for microscopy, as a library and a napari plugin.
 
-Scripting API (imports no napari):
+Scripting API (imports no napari), with `ns` this package (import napari_sam2 as ns):
 
-    import napari_sam2 as ns
     model = ns.load_model("sam2.1_hiera_tiny")        # or a checkpoint path
     predictor = ns.ImagePredictor(model)
     predictor.set_image(image)                         # 2-D or (H, W, C); uint8/uint16/float

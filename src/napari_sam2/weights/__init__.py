@@ -1,12 +1,12 @@
 """Official SAM 2 checkpoints: what exists (registry) and getting a verified local copy (download)."""
 
-from napari_sam2.weights.download import (
+from .download import (
     CheckpointDownloadError,
     default_cache_dir,
     ensure_checkpoint,
     sha256_of_file,
 )
-from napari_sam2.weights.registry import (
+from .registry import (
     CheckpointInfo,
     checkpoint_info,
     models_dir,

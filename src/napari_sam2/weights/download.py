@@ -18,7 +18,7 @@ import urllib.request
 from pathlib import Path
 from typing import IO, Callable
 
-from napari_sam2.weights.registry import CheckpointInfo
+from .registry import CheckpointInfo
 
 __all__ = ["CheckpointDownloadError", "default_cache_dir", "ensure_checkpoint", "sha256_of_file"]
 
