@@ -49,3 +49,53 @@ def test_the_plugin_menu_docks_a_working_tracking_widget(make_napari_viewer, mic
     widget.start_button.click()
     widget.session.points_layer.add([0, 40, 50])
     assert notifications["error"] == [] and widget.session.tracker.object_ids == (1,)
+
+
+def test_a_sessions_store_opens_as_a_labels_layer_through_the_plugin_reader(make_napari_viewer, tmp_path):
+    import numpy as np
+
+    from napari_sam2.storage import LabelsStore
+
+    store = LabelsStore.create(tmp_path / "cells.masklets.zarr", (5, 30, 40))
+    store.write_frame(3, np.full((30, 40), 7, np.uint32))
+    viewer = make_napari_viewer()
+    (layer,) = viewer.open(str(tmp_path / "cells.masklets.zarr"), plugin="napari-sam2")
+    assert layer.__class__.__name__ == "Labels" and layer.name == "cells masklets"
+    assert layer.data.shape == (5, 30, 40) and int(np.asarray(layer.data[3]).max()) == 7
+    assert not np.asarray(layer.data[2]).any()
+    layer.data[1, 0, 0] = 4  # painting writes to disk: the layer is the store
+    assert LabelsStore.open(tmp_path / "cells.masklets.zarr", mode="r").read_frame(1)[0, 0] == 4
+
+
+def test_the_plugin_reader_leaves_other_zarr_folders_to_other_plugins(tmp_path):
+    import zarr
+
+    from napari_sam2._napari.io import get_reader
+
+    zarr.open_group(str(tmp_path / "image.zarr"), mode="w").create_array("0", shape=(4, 4), dtype="u2")
+    assert get_reader(str(tmp_path / "image.zarr")) is None
+    assert get_reader(str(tmp_path / "missing.zarr")) is None
+
+
+@pytest.mark.parametrize("shape", [(30, 40), (4, 30, 40), (2, 3, 30, 40)])
+def test_labels_saved_with_the_plugin_writer_read_back_equal(make_napari_viewer, tmp_path, shape):
+    import numpy as np
+
+    labels = np.random.default_rng(0).integers(0, 9, shape).astype(np.uint16)
+    viewer = make_napari_viewer()
+    layer = viewer.add_labels(labels, name="cells", scale=(2.0,) * (len(shape) - 2) + (0.5, 0.5))
+    (written,) = layer.save(str(tmp_path / "saved.zarr"), plugin="napari-sam2")
+    (read,) = viewer.open(written, plugin="napari-sam2")
+    np.testing.assert_array_equal(np.asarray(read.data[...]), labels)
+    np.testing.assert_allclose(read.scale, layer.scale)
+
+
+def test_the_writer_refuses_what_is_not_labels(tmp_path):
+    import numpy as np
+
+    from napari_sam2._napari.io import write_labels
+
+    with pytest.raises(ValueError, match="non-negative integers"):
+        write_labels(str(tmp_path / "x.zarr"), np.full((4, 4), -1), {})
+    with pytest.raises(ValueError, match="2-D to 5-D"):
+        write_labels(str(tmp_path / "x.zarr"), np.zeros(4, int), {})

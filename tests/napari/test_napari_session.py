@@ -120,3 +120,91 @@ def test_bad_input_gives_errors_that_say_what_to_do(make_napari_viewer, micro_mo
     session.points_layer.add([0, 120, 10])
     with pytest.raises(ValueError, match="row 120.0, column 10.0 on frame 0 is outside the image \\(96 rows x 128"):
         session.sync_prompts()
+
+
+def test_reopening_the_image_and_store_restores_labels_and_prompts_and_tracking_goes_on(
+        make_napari_viewer, micro_model, video, cell_centres, tmp_path):
+    frames, _ = video
+    store = tmp_path / "m.zarr"
+    viewer = make_napari_viewer()
+    first = TrackingSession(viewer, viewer.add_image(frames, name="cells"), micro_model, store_path=store)
+    for row, col in cell_centres.values():
+        add_click(first, 0, row, col)
+    first.sync_prompts()
+    stopped = first.propagate("forward")
+    assert [next(stopped) for _ in range(4)] == [0, 1, 2, 3]
+    stopped.close()
+    saved_labels = first.store.array[:]
+    saved_points = np.asarray(first.points_layer.data).copy()
+
+    viewer2 = make_napari_viewer()  # as after closing napari and opening the image again
+    again = TrackingSession(viewer2, viewer2.add_image(frames, name="cells"), micro_model, store_path=store)
+    np.testing.assert_array_equal(np.asarray(again.points_layer.data), saved_points)
+    assert list(again.points_layer.features["obj_id"]) == [1, 2, 3]
+    assert list(again.points_layer.features["positive"]) == [True, True, True]
+    assert again.tracker.object_ids == (1, 2, 3)
+    np.testing.assert_array_equal(again.store.array[:], saved_labels)  # frames 4..7 still empty
+    assert not saved_labels[4:].any()
+    assert list(again.propagate("forward")) == list(range(8))
+    expected = reference_labels(micro_model, frames, [(o, r, c) for o, (r, c) in cell_centres.items()])
+    np.testing.assert_array_equal(again.store.array[:], expected)
+
+
+def test_a_box_and_a_polygon_are_restored_with_their_object_ids(make_napari_viewer, micro_model, video, tmp_path):
+    frames, _ = video
+    store = tmp_path / "m.zarr"
+    viewer = make_napari_viewer()
+    first = TrackingSession(viewer, viewer.add_image(frames, name="cells"), micro_model, store_path=store)
+    first.new_object()
+    first.shapes_layer.add_rectangles(np.array([[2, 10, 10], [2, 10, 40], [2, 30, 40], [2, 30, 10]], float))
+    first.new_object()
+    first.shapes_layer.add_polygons(np.array([[3, 50, 60], [3, 70, 60], [3, 70, 90]]))
+    first.sync_prompts()
+    before = first.store.array[:]
+
+    viewer2 = make_napari_viewer()
+    again = TrackingSession(viewer2, viewer2.add_image(frames, name="cells"), micro_model, store_path=store)
+    assert list(again.shapes_layer.shape_type) == ["rectangle", "polygon"]
+    assert list(again.shapes_layer.features["obj_id"]) == [1, 2]
+    assert again.tracker.conditioning_frames(1) == [2] and again.tracker.conditioning_frames(2) == [3]
+    np.testing.assert_array_equal(again.store.array[:], before)
+
+
+def test_undo_puts_back_the_labels_of_the_last_propagation_only(make_napari_viewer, micro_model, video, cell_centres, tmp_path):
+    frames, _ = video
+    viewer = make_napari_viewer()
+    session = TrackingSession(viewer, viewer.add_image(frames, name="cells"), micro_model, store_path=tmp_path / "m.zarr")
+    (row, col) = cell_centres[1]
+    add_click(session, 0, row, col)
+    session.sync_prompts()
+    after_prompt = session.store.array[:]
+    assert list(session.propagate("forward")) == list(range(8))
+    first_run = session.store.array[:]
+    assert first_run[1:].any()
+
+    add_click(session, 0, *cell_centres[2])  # a second object, then a second propagation
+    session.sync_prompts()
+    session.labels_layer.data[5] = 9  # and the user painted frame 5 by hand
+    with_second_prompt = session.store.array[:]
+    assert list(session.propagate("forward")) == list(range(8))
+    assert (session.store.array[:] != with_second_prompt).any()
+
+    assert session.undo_propagation() == list(range(8))
+    np.testing.assert_array_equal(session.store.array[:], with_second_prompt)  # not the first run's
+    np.testing.assert_array_equal(np.asarray(session.labels_layer.data), with_second_prompt)
+    with pytest.raises(ValueError, match="no propagation to undo"):
+        session.undo_propagation()
+    assert list(session.propagate("forward")) == list(range(8))  # tracking goes on from the prompts
+    assert not after_prompt[1:].any()
+
+
+def test_a_prompt_edit_after_a_propagation_makes_it_final(make_napari_viewer, micro_model, video, cell_centres, tmp_path):
+    frames, _ = video
+    viewer = make_napari_viewer()
+    session = TrackingSession(viewer, viewer.add_image(frames, name="cells"), micro_model, store_path=tmp_path / "m.zarr")
+    add_click(session, 0, *cell_centres[1])
+    list(session.propagate("forward"))
+    add_click(session, 5, *cell_centres[1], obj_id=1)  # a correction
+    session.sync_prompts()
+    with pytest.raises(ValueError, match="no propagation to undo"):
+        session.undo_propagation()

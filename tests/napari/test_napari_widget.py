@@ -192,7 +192,61 @@ def test_the_embedded_model_tracks_three_cells(make_napari_viewer, qtbot, video,
     viewer.add_image(frames, name="cells")
     widget = TrackingWidget(viewer)  # the model from the menu: the embedded one
     widget.start_button.click()
+    qtbot.waitUntil(lambda: widget.session is not None, timeout=TIMEOUT_MS)  # loaded in a worker
     click_cells(widget, cell_centres)
     run(qtbot, widget, widget.forward_button)
     store = widget.session.store.array[:]
     assert sum(set(np.unique(frame)) >= {1, 2, 3} for frame in store) >= 6
+
+
+def test_a_model_is_loaded_in_a_worker_with_a_progress_bar_and_the_session_starts_after(
+        make_napari_viewer, qtbot, micro_model, video, tmp_path, monkeypatch, notifications):
+    """A download (here a stand-in that reports 5 MB in 10 steps) does not block the GUI."""
+    import napari_sam2._napari.model_loader as model_loader
+
+    def downloading(choice, checkpoint, progress=None):
+        for step in range(1, 11):
+            time.sleep(0.05)
+            progress(step * 500_000, 5_000_000)
+        return micro_model
+
+    monkeypatch.setattr(model_loader, "load_chosen_model", downloading)
+    frames, _ = video
+    viewer = make_napari_viewer()
+    viewer.add_image(frames, name="cells")
+    widget = TrackingWidget(viewer)
+    widget.model_combo.setCurrentText("sam2.1_hiera_tiny")
+    widget.store_edit.setText(str(tmp_path / "cells.zarr"))
+    seen = []
+    ticker = QTimer()
+    ticker.timeout.connect(lambda: seen.append(widget.loader._bar.total if widget.loader._bar is not None else None))
+    ticker.start(20)
+    widget.start_button.click()
+    assert widget.session is None and widget.loader.running and not widget.start_button.isEnabled()
+    qtbot.waitUntil(lambda: widget.session is not None, timeout=TIMEOUT_MS)
+    ticker.stop()
+    assert len(seen) >= 10  # the event loop ran while the model loaded
+    assert 5_000_000 in seen  # the bar knew the download's size
+    assert widget.start_button.isEnabled() and widget.forward_button.isEnabled()
+    assert widget.session.tracker.model is micro_model and notifications["error"] == []
+    widget.start_button.click()  # a second session reuses the loaded model at once
+    assert widget.session is not None and not widget.loader.running
+
+
+def test_a_model_that_cannot_be_loaded_is_reported_and_the_widget_stays_usable(
+        make_napari_viewer, qtbot, video, monkeypatch, notifications):
+    import napari_sam2._napari.model_loader as model_loader
+
+    def offline(choice, checkpoint, progress=None):
+        raise OSError("could not download sam2.1_hiera_tiny: no network; place the file at /cache/x.pt")
+
+    monkeypatch.setattr(model_loader, "load_chosen_model", offline)
+    frames, _ = video
+    viewer = make_napari_viewer()
+    viewer.add_image(frames, name="cells")
+    widget = TrackingWidget(viewer)
+    widget.model_combo.setCurrentText("sam2.1_hiera_tiny")
+    widget.start_button.click()
+    qtbot.waitUntil(lambda: not widget.loader.running, timeout=TIMEOUT_MS)
+    assert widget.session is None and widget.start_button.isEnabled()
+    assert "could not be loaded" in notifications["error"][-1] and "place the file" in notifications["error"][-1]

@@ -14,8 +14,9 @@ def model_choices() -> list[str]:
     return [EMBEDDED, *official_checkpoints(), CHECKPOINT_FILE]
 
 
-def load_chosen_model(choice: str, checkpoint_path: str = ""):
-    """The model for a menu entry (official ones are downloaded once, then cached)."""
+def load_chosen_model(choice: str, checkpoint_path: str = "", progress=None):
+    """The model for a menu entry (official ones are downloaded once, then cached);
+    `progress(bytes_done, total_bytes)` follows a download."""
     if choice == EMBEDDED:
         return load_model(None)
     if choice == CHECKPOINT_FILE:
@@ -25,4 +26,4 @@ def load_chosen_model(choice: str, checkpoint_path: str = ""):
         if not path.is_file():
             raise ValueError(f"the checkpoint file {path} does not exist: pick an existing .pt file")
         return load_model(path)
-    return load_model(choice)
+    return load_model(choice, progress=progress)

@@ -12,6 +12,7 @@ from ..engine import ArrayFrames, VideoTracker
 from .coords import slice_index
 from .labels_view import labels_layer_data, labels_translate
 from .layout import frame_layout
+from .prompt_record import layers_to_record, restore_layers
 from .prompt_layers import (
     OBJ_ID,
     ObjectPrompts,
@@ -71,6 +72,7 @@ class TrackingSession:
         self._sent: dict[int, dict[int, ObjectPrompts]] = {}  # what the tracker has been given
         self._resume: tuple[str, int] | None = None  # where a stopped propagation goes on
         self._add_layers()
+        self._restore_prompts()
 
     def _add_layers(self) -> None:
         image, layout = self.image_layer, self.layout
@@ -84,6 +86,13 @@ class TrackingSession:
         self.labels_layer.selected_label = 1
         # The Labels layer's selected label is the current object: new prompts get its id.
         self.labels_layer.events.selected_label.connect(lambda event: self._use_object(self.labels_layer.selected_label))
+
+    def _restore_prompts(self) -> None:
+        """A reopened store brings back its prompts, which the tracker takes at once, so
+        tracking goes on where it was left."""
+        record = self.store.load_prompts()
+        if record and restore_layers(record, self.points_layer, self.shapes_layer):
+            self.sync_prompts()
 
     # ---- objects ---------------------------------------------------------------------------
 
@@ -140,6 +149,8 @@ class TrackingSession:
         self._resume = None  # new prompts: a stopped propagation cannot simply go on
         if result is not None:
             self.store.write_frame(frame, result.label_image(self.store.array.dtype))
+        self.store.save_prompts(layers_to_record(self.points_layer, self.shapes_layer))
+        self.store.discard_undo()  # undo takes back a propagation only while it is the last change
         self.labels_layer.refresh()
 
     def _send(self, frame: int, obj_id: int, prompts: ObjectPrompts):
@@ -194,18 +205,33 @@ class TrackingSession:
                 f"there is nothing to track yet: click a cell in the layer {self.points_layer.name!r} (or draw a "
                 f"box or polygon in {self.shapes_layer.name!r}), then propagate"
             )
+        continuing = start is None and self._resume is not None and self._resume[0] == direction
         start, total = self.propagation_plan(direction, start)
         if total == 0:  # a stopped run had already reached the last frame
             self._resume = None
             return iter(())
-        return self._run(direction, start)
+        return self._run(direction, start, continuing)
 
-    def _run(self, direction: str, start: int | None) -> Iterator[int]:
+    def _run(self, direction: str, start: int | None, continuing: bool) -> Iterator[int]:
         self._resume = None
         sign = SIGNS.get(direction)  # "both" is not resumed: it starts again
+        if not continuing:
+            self.store.begin_undoable()  # a resumed run adds to the undo of the run it continues
         for result in self.tracker.propagate(start=start, direction=direction):
-            self.store.write_frame(result.frame, result.label_image(self.store.array.dtype))
+            self.store.write_frame_undoable(result.frame, result.label_image(self.store.array.dtype))
             if sign is not None:
                 self._resume = (direction, result.frame + sign)
             yield result.frame
         self._resume = None
+
+    def undo_propagation(self) -> list[int]:
+        """Put back the labels the last propagation overwrote (one level; a prompt edit since then
+        makes it final). The tracker forgets what it tracked, keeping every prompt."""
+        frames = self.store.undo()
+        if not frames:
+            raise ValueError("there is no propagation to undo: undo takes back the last propagation, "
+                             "before any prompt is edited")
+        self.tracker.forget_tracked()
+        self._resume = None
+        self.labels_layer.refresh()
+        return frames

@@ -17,7 +17,8 @@ from qtpy.QtWidgets import (
 )
 
 from .layout import tracking_axes
-from .model_choice import CHECKPOINT_FILE, load_chosen_model, model_choices
+from .model_choice import CHECKPOINT_FILE, model_choices
+from .model_loader import ModelLoader
 from .propagation import PropagationRunner
 from .session import TrackingSession, check_trackable, image_data
 
@@ -36,6 +37,8 @@ class TrackingWidget(QWidget):
         self.model = model
         self.session: TrackingSession | None = None
         self.runner = PropagationRunner(self._on_frame, self._on_propagation_done)
+        self.loader = ModelLoader(self._on_model_loaded, self._on_model_failed)
+        self._loading_for = None  # (image layer, axis, store) a session waits to start on
         self._models: dict[tuple[str, str], object] = {}
         self._prompts_pending = False  # prompts edited during a propagation: applied after it
         self._build()
@@ -70,21 +73,23 @@ class TrackingWidget(QWidget):
         self.backward_button = self._button("Propagate backward", lambda: self.propagate("backward"))
         self.both_button = self._button("Propagate both ways", lambda: self.propagate("both"))
         self.stop_button = self._button("Stop", self.stop)
+        self.undo_button = self._button("Undo last propagation", self.undo_propagation)
         self.store_label = QLabel("Labels store: none yet (press Start)")
         self.store_label.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         for widget in (self.start_button, self.new_object_button, self.forward_button, self.backward_button,
-                       self.both_button, self.stop_button, self.store_label):
+                       self.both_button, self.stop_button, self.undo_button, self.store_label):
             layout.addWidget(widget)
         layout.addStretch()
         self._update_buttons()
 
     def _update_buttons(self) -> None:
         ready, running = self.session is not None, self.runner.running
-        for button in (self.new_object_button, self.forward_button, self.backward_button, self.both_button):
+        for button in (self.new_object_button, self.forward_button, self.backward_button, self.both_button,
+                       self.undo_button):
             button.setEnabled(ready and not running)
-        self.start_button.setEnabled(not running)
+        self.start_button.setEnabled(not running and not self.loader.running)
         self.stop_button.setEnabled(running)
 
     # ---- choices -----------------------------------------------------------------------------
@@ -125,13 +130,12 @@ class TrackingWidget(QWidget):
             self.checkpoint_edit.setText(path)
             self.model_combo.setCurrentText(CHECKPOINT_FILE)
 
-    def _chosen_model(self):
-        if self.model is not None:
-            return self.model
-        key = (self.model_combo.currentText(), self.checkpoint_edit.text())
-        if key not in self._models:
-            self._models[key] = load_chosen_model(*key)
-        return self._models[key]
+    def _model_key(self) -> tuple[str, str]:
+        return self.model_combo.currentText(), self.checkpoint_edit.text()
+
+    def _loaded_model(self):
+        """The chosen model if it is at hand (given, or loaded before), else None."""
+        return self.model if self.model is not None else self._models.get(self._model_key())
 
     # ---- actions -----------------------------------------------------------------------------
 
@@ -140,11 +144,40 @@ class TrackingWidget(QWidget):
         if self.runner.running:
             show_warning("a propagation is running: wait for it to finish or press Stop, then start again")
             return None
+        if self.loader.running:
+            show_warning("the model is still loading: the session starts when it is ready")
+            return None
         image, axis = self.chosen_image(), self.axis_combo.currentData()
+        store = self.store_edit.text().strip() or None
         try:
             check_trackable(self.viewer, image, axis)  # before loading a model, which can take long
-            store = self.store_edit.text().strip() or None
-            self.session = TrackingSession(self.viewer, image, self._chosen_model(), axis=axis, store_path=store)
+        except USER_ERRORS as error:
+            show_error(str(error))
+            return None
+        model = self._loaded_model()
+        if model is None:  # load (or download) it in a worker; the session starts once it is in
+            self._loading_for = (image, axis, store)
+            self.loader.start(*self._model_key())
+            self._update_buttons()
+            return None
+        return self._start_with(model, image, axis, store)
+
+    def _on_model_loaded(self, model) -> None:
+        self._models[self._model_key()] = model
+        image, axis, store = self._loading_for
+        self._loading_for = None
+        if image in self.viewer.layers:  # the image may have been closed meanwhile
+            self._start_with(model, image, axis, store)
+        self._update_buttons()
+
+    def _on_model_failed(self, error: Exception) -> None:
+        self._loading_for = None
+        show_error(f"the model could not be loaded: {error}")
+        self._update_buttons()
+
+    def _start_with(self, model, image, axis, store) -> TrackingSession | None:
+        try:
+            self.session = TrackingSession(self.viewer, image, model, axis=axis, store_path=store)
         except USER_ERRORS as error:
             show_error(str(error))
             return None
@@ -205,6 +238,19 @@ class TrackingWidget(QWidget):
     def stop(self) -> None:
         """Stop after the current frame; frames written so far stay, and propagating again goes on."""
         self.runner.stop()
+
+    def undo_propagation(self) -> list[int]:
+        """Put back the labels the last propagation changed (see TrackingSession.undo_propagation)."""
+        if self.session is None or self.runner.running:
+            show_warning("nothing to undo now: undo works after a propagation has finished or stopped")
+            return []
+        try:
+            frames = self.session.undo_propagation()
+        except USER_ERRORS as error:
+            show_error(str(error))
+            return []
+        show_info(f"undone: the labels of {len(frames)} frames are back as before the propagation")
+        return frames
 
     def _on_frame(self, frame: int) -> None:
         self.session.labels_layer.refresh()

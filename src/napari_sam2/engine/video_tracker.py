@@ -141,6 +141,13 @@ class VideoTracker:
     def remove_object(self, obj_id: int) -> None:
         del self._objects[self._track_of(obj_id).obj_id]
 
+    def forget_tracked(self) -> None:
+        """Forget every propagated output; prompts and conditioning frames stay. After the labels
+        of a propagation were thrown away (undo), the next one starts from the prompts alone."""
+        for track in self._objects.values():
+            track.tracked.clear()
+            track.directions.clear()
+
     def reset(self) -> None:
         """Forget every object and prompt (cached image features stay)."""
         self._objects.clear()

@@ -1,0 +1,49 @@
+"""napari reader and writer for napari-sam2 label stores (OME-Zarr labels, one chunk per plane).
+
+The reader opens the store's array itself (nothing is loaded up front, and painting in the layer
+writes to disk when the store is writable); the writer saves any 2-D to 5-D Labels layer.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..storage import LabelsStore
+from ..storage.labels_store import LABELS_NAME
+
+
+def is_labels_store(path) -> bool:
+    return isinstance(path, (str, os.PathLike)) and (Path(path) / "labels" / LABELS_NAME / "0").is_dir()
+
+
+def get_reader(path):
+    """The reader for a napari-sam2 store (a folder such as cells.masklets.zarr), else None so
+    that napari asks other plugins (a plain OME-Zarr image, say)."""
+    if isinstance(path, list):
+        return get_reader(path[0]) if len(path) == 1 else None
+    return read_labels_store if is_labels_store(path) else None
+
+
+def read_labels_store(path):
+    path = Path(path[0] if isinstance(path, list) else path)
+    store = LabelsStore.open(path, mode="r+" if os.access(path, os.W_OK) else "r")
+    name = path.name.removesuffix(".zarr").removesuffix(".masklets") + " masklets"
+    return [(store.array, {"name": name, "scale": store.scale}, "labels")]
+
+
+def write_labels(path: str, data, meta: dict) -> list[str]:
+    """Save a Labels layer as a napari-sam2 store at `path` (".zarr" is added if missing)."""
+    target = Path(path)
+    if target.suffix != ".zarr":
+        target = target.with_name(target.name + ".zarr")
+    array = np.asarray(data)
+    if not 2 <= array.ndim <= 5:
+        raise ValueError(f"a labels store holds 2-D to 5-D labels, and this layer has {array.ndim} dimensions")
+    if array.dtype.kind not in "ui" or (array.dtype.kind == "i" and array.min() < 0):
+        raise ValueError(f"labels must be non-negative integers, not {array.dtype}")
+    store = LabelsStore.create(target, array.shape, dtype=np.uint32, scale=meta.get("scale"))
+    for index in np.ndindex(array.shape[:-2]):  # plane by plane: one chunk each
+        store.array[index] = array[index].astype(np.uint32)
+    return [str(target)]
