@@ -184,7 +184,9 @@ def micro_config() -> SAM2Config:
         ),
         image_size=256,
         d_model=64,
-        decoder=DecoderConfig(transformer_mlp_dim=256, iou_head_hidden_dim=64, prompt_pe_scale=4.0),
+        # One head: each head of 8 would see 4 dimensions of the 32-wide token<->image attention, too
+        # few to match a click's position encoding to the grid's (see training/initialization.py).
+        decoder=DecoderConfig(transformer_heads=1, transformer_mlp_dim=256, iou_head_hidden_dim=64),
         memory=MemoryConfig(mem_dim=32, attention_layers=2, attention_ffn_dim=256, no_obj_embed_spatial=True),
         pointers=ObjectPointerConfig(temporal_encoding=True, project_temporal_encoding=True, signed_temporal_encoding=True),
     )

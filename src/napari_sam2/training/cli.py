@@ -56,24 +56,29 @@ def _common_training(p: argparse.ArgumentParser) -> None:
     p.add_argument("--focal-gamma", type=float, default=2.0, help="paper: 2; 0 makes it a cross-entropy")
     p.add_argument("--focal-alpha", type=float, default=0.25, help="paper: 0.25; negative: no class weighting")
     p.add_argument("--dice-weight", type=float, default=1.0, help="paper: 1")
+    p.add_argument("--corrections", type=int, default=7, help="corrective clicks per corrected frame (paper: 7)")
 
 
 def _train_config(args):
     from .losses import LossWeights
     from .loop import TrainConfig
+    from .recipe import RecipeConfig
 
     weights = LossWeights(focal=args.focal_weight, dice=args.dice_weight, focal_alpha=args.focal_alpha, focal_gamma=args.focal_gamma)
+    recipe = RecipeConfig(corrections_per_frame=args.corrections)
     return TrainConfig(steps=args.steps, image_steps=args.image_steps, lr=args.lr, seed=args.seed,
-                       max_objects=args.max_objects, weights=weights)
+                       max_objects=args.max_objects, weights=weights, recipe=recipe)
 
 
 def _train(args) -> int:
     from .data import SimulatedSequences
+    from .initialization import match_prompt_and_image_positions
     from .loop import train
 
     cfg = micro_config() if args.config == "napari_sam2_micro" else OFFICIAL_CONFIGS[args.config]
     torch.manual_seed(args.seed)
     model = SAM2Model(cfg)
+    match_prompt_and_image_positions(model, torch.Generator().manual_seed(args.seed))
     start = time.time()
     path = train(model, SimulatedSequences(), _train_config(args), args.out)
     print(f"\ncheckpoint: {path} ({(time.time() - start) / 60:.1f} min)")
