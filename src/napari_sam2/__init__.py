@@ -27,6 +27,16 @@ from .storage import ZarrFeatureStore
 from .model import SAM2Config, SAM2Model, load_checkpoint, save_checkpoint
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """`track_layers` and `propagate_now` (napari console scripting) import napari only when used."""
+    if name in ("track_layers", "propagate_now"):
+        from ._napari import console
+
+        return getattr(console, name)
+    raise AttributeError(f"module 'napari_sam2' has no attribute {name!r}")
+
 __all__ = [
     "ArrayFrames", "FrameResult", "ImagePredictor", "Normalization", "Prediction", "SAM2Config", "SAM2Model",
     "VideoTracker", "ZarrFeatureStore", "load_checkpoint", "load_model", "open_tiff_frames", "save_checkpoint",

@@ -1,0 +1,50 @@
+"""Console scripting on layer objects: napari_sam2.track_layers and propagate_now."""
+import numpy as np
+import pytest
+
+import napari_sam2 as ns
+from napari_reference import reference_labels
+
+
+def test_track_points_on_an_image_layer_into_a_labels_layer(make_napari_viewer, micro_model, video, cell_centres, tmp_path):
+    frames, _ = video
+    viewer = make_napari_viewer()
+    viewer.add_image(frames, name="cells")
+    clicks = viewer.add_points(np.array([[0, r, c] for r, c in cell_centres.values()]), name="my clicks")
+    session = ns.track_layers(viewer, "cells", points=clicks, model=micro_model, direction="forward",
+                              store=tmp_path / "m.zarr")
+    assert session.tracker.object_ids == (1, 2, 3)  # one object per point
+    expected = reference_labels(micro_model, frames, [(o, r, c) for o, (r, c) in cell_centres.items()])
+    np.testing.assert_array_equal(np.asarray(session.labels_layer.data), expected)
+    assert session.labels_layer in viewer.layers
+
+
+def test_a_scaled_points_layer_with_ids_and_signs_and_a_box_layer(make_napari_viewer, micro_model, video, cell_centres, tmp_path):
+    frames, _ = video
+    viewer = make_napari_viewer()
+    viewer.add_image(frames, name="cells")
+    (r1, c1), (r2, c2) = cell_centres[1], cell_centres[2]
+    # drawn on a layer at twice the image's pixel size: coordinates are converted through the world
+    clicks = viewer.add_points(np.array([[0, r1 / 2, c1 / 2], [0, r2 / 2, c2 / 2]]), scale=(1, 2, 2),
+                               features={"obj_id": [4, 4], "positive": [True, False]})
+    boxes = viewer.add_shapes([np.array([[0, 5, 5], [0, 5, 30], [0, 30, 30], [0, 30, 5]], float)], shape_type="rectangle")
+    session = ns.track_layers(viewer, "cells", points=clicks, shapes=boxes, model=micro_model,
+                              direction="forward", store=tmp_path / "m.zarr")
+    assert session.tracker.object_ids == (4, 5)
+    np.testing.assert_allclose(session.points_layer.data[:, 1:], [[r1, c1], [r2, c2]])
+    assert list(session.points_layer.features["positive"]) == [True, False]
+    assert list(session.shapes_layer.features["obj_id"]) == [5]
+    session.points_layer.add([4, r1, c1])  # a correction, then track again from there
+    assert ns.propagate_now(session, "forward", start=4) == [4, 5, 6, 7]
+
+
+def test_console_errors_say_what_to_do(make_napari_viewer, micro_model, video):
+    frames, _ = video
+    viewer = make_napari_viewer()
+    viewer.add_image(frames, name="cells")
+    with pytest.raises(ValueError, match="no layer named 'cels'"):
+        ns.track_layers(viewer, "cels", model=micro_model)
+    with pytest.raises(ValueError, match="no prompts"):
+        ns.track_layers(viewer, "cells", points=viewer.add_points(name="empty"), model=micro_model)
+    with pytest.raises(ValueError, match="must be a Points layer"):
+        ns.track_layers(viewer, "cells", points="cells", model=micro_model)
