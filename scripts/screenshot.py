@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+import warnings
 from pathlib import Path
 
-import napari
-import numpy as np
-import tifffile
-from scipy import ndimage
+warnings.filterwarnings("ignore", message=".*PyQt5 backend is deprecated.*")  # keep the toast off the picture
+import napari  # noqa: E402
+import numpy as np  # noqa: E402
+import tifffile  # noqa: E402
+from scipy import ndimage  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,6 +48,8 @@ def main() -> None:
         session.points_layer.add([0, row, col])
     propagate_now(session, "forward")
     viewer.dims.set_point(0, args.frame)
+    viewer.layers.selection.active = session.labels_layer
+    viewer.reset_view()
     for _ in range(5):
         napari.qt.get_qapp().processEvents()
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

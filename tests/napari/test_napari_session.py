@@ -208,3 +208,19 @@ def test_a_prompt_edit_after_a_propagation_makes_it_final(make_napari_viewer, mi
     session.sync_prompts()
     with pytest.raises(ValueError, match="no propagation to undo"):
         session.undo_propagation()
+
+
+def test_the_frame_on_screen_gets_its_features_in_the_background_so_a_click_is_answered_at_once(
+        make_napari_viewer, qtbot, micro_model, video, cell_centres):
+    frames, _ = video
+    viewer = make_napari_viewer()
+    session = TrackingSession(viewer, viewer.add_image(frames, name="cells"), micro_model)
+    shown = viewer.dims.current_step[0]  # napari opens a stack at its middle frame
+    qtbot.waitUntil(lambda: shown in session.tracker.features, timeout=30_000)
+    assert shown != 5
+    viewer.dims.set_point(0, 5)  # the user moves to frame 5
+    qtbot.waitUntil(lambda: 5 in session.tracker.features and session.prefetcher.worker is None, timeout=30_000)
+    computed = session.tracker.features.computed
+    add_click(session, 5, *cell_centres[1])
+    assert session.sync_prompts() == [5]
+    assert session.tracker.features.computed == computed  # the click used the prefetched features

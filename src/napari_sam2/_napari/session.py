@@ -10,6 +10,7 @@ from napari.layers import Image
 
 from ..engine import ArrayFrames, VideoTracker
 from .coords import slice_index
+from .feature_prefetch import FeaturePrefetcher
 from .labels_view import labels_layer_data, labels_translate
 from .layout import frame_layout
 from .prompt_record import layers_to_record, restore_layers
@@ -73,6 +74,9 @@ class TrackingSession:
         self._resume: tuple[str, int] | None = None  # where a stopped propagation goes on
         self._add_layers()
         self._restore_prompts()
+        self.prefetcher = FeaturePrefetcher(self.tracker)
+        viewer.dims.events.current_step.connect(self._on_step)
+        self._on_step()
 
     def _add_layers(self) -> None:
         image, layout = self.image_layer, self.layout
@@ -93,6 +97,12 @@ class TrackingSession:
         record = self.store.load_prompts()
         if record and restore_layers(record, self.points_layer, self.shapes_layer):
             self.sync_prompts()
+
+    def _on_step(self, event=None) -> None:
+        """The viewer moved: compute the features of the frame now on screen in the background."""
+        index = viewer_index(self.viewer, self.image_layer)
+        if all(index[a] == i for a, i in self.layout.fixed):
+            self.prefetcher.request(index[self.layout.axis])
 
     # ---- objects ---------------------------------------------------------------------------
 
@@ -217,12 +227,16 @@ class TrackingSession:
         sign = SIGNS.get(direction)  # "both" is not resumed: it starts again
         if not continuing:
             self.store.begin_undoable()  # a resumed run adds to the undo of the run it continues
-        for result in self.tracker.propagate(start=start, direction=direction):
-            self.store.write_frame_undoable(result.frame, result.label_image(self.store.array.dtype))
-            if sign is not None:
-                self._resume = (direction, result.frame + sign)
-            yield result.frame
-        self._resume = None
+        self.prefetcher.enabled = False  # the propagation computes the features it needs
+        try:
+            for result in self.tracker.propagate(start=start, direction=direction):
+                self.store.write_frame_undoable(result.frame, result.label_image(self.store.array.dtype))
+                if sign is not None:
+                    self._resume = (direction, result.frame + sign)
+                yield result.frame
+            self._resume = None
+        finally:
+            self.prefetcher.enabled = True
 
     def undo_propagation(self) -> list[int]:
         """Put back the labels the last propagation overwrote (one level; a prompt edit since then

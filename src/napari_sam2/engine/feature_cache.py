@@ -1,6 +1,7 @@
 """A bounded least-recently-used cache of per-frame image features."""
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from typing import Callable, Protocol
 
@@ -36,12 +37,17 @@ class FeatureCache:
         self.store = store
         self.store_key = store_key
         self._entries: OrderedDict[int, ImageEmbedding] = OrderedDict()
+        self._lock = threading.Lock()  # a GUI may fill the cache from a worker thread (prefetch)
         self.computed = 0  # how many times the image encoder ran (for tests and benchmarks)
 
+    def __contains__(self, frame: int) -> bool:
+        return frame in self._entries
+
     def __call__(self, frame: int) -> ImageEmbedding:
-        if frame in self._entries:
-            self._entries.move_to_end(frame)
-            return self._entries[frame]
+        with self._lock:
+            if frame in self._entries:
+                self._entries.move_to_end(frame)
+                return self._entries[frame]
         key = self.store_key(frame) if self.store is not None else None
         features = self.store.get(key) if key is not None else None
         if features is None:
@@ -49,10 +55,12 @@ class FeatureCache:
             self.computed += 1
             if key is not None:
                 self.store.put(key, features)
-        self._entries[frame] = features
-        while len(self._entries) > self.capacity:
-            self._entries.popitem(last=False)
+        with self._lock:
+            self._entries[frame] = features
+            while len(self._entries) > self.capacity:
+                self._entries.popitem(last=False)
         return features
 
     def clear(self) -> None:
-        self._entries.clear()
+        with self._lock:
+            self._entries.clear()

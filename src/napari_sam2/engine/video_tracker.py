@@ -141,6 +141,14 @@ class VideoTracker:
     def remove_object(self, obj_id: int) -> None:
         del self._objects[self._track_of(obj_id).obj_id]
 
+    def prefetch(self, frame: int) -> None:
+        """Compute a frame's image features now (e.g. in a background thread while a user looks
+        at it), so that prompts there are decoded without waiting for the image encoder."""
+        self._check_frame(frame)
+        if frame not in self.features:
+            with self._running():
+                self.features(frame)
+
     def forget_tracked(self) -> None:
         """Forget every propagated output; prompts and conditioning frames stay. After the labels
         of a propagation were thrown away (undo), the next one starts from the prompts alone."""
