@@ -47,3 +47,21 @@ def test_initialization_ties_only_the_cross_attention_queries_and_keys():
     for name in ("layers.0.cross_attn_token_to_image", "layers.1.cross_attn_image_to_token", "final_attn_token_to_image"):
         module = model.sam_mask_decoder.transformer.get_submodule(name)
         assert torch.equal(module.q_proj.weight, module.k_proj.weight)
+
+
+def test_after_initialization_memory_attention_looks_at_the_same_place_in_the_memories():
+    from napari_sam2.model.rope import apply_rope_2d
+    from napari_sam2.training.initialization import match_frame_and_memory_positions
+
+    model = SAM2Model(micro_config())
+    match_frame_and_memory_positions(model, torch.Generator().manual_seed(0))
+    side = model.cfg.image_size // 16
+    for layer in model.memory_attention.layers:
+        attention = layer.cross_attn_image
+        angles = attention._angles(side * side, "cpu")
+        # positions only: zero features leave the equal biases as query and key at every token
+        query = apply_rope_2d(attention.q_proj.bias.detach().expand(1, 1, side * side, -1), angles)
+        key = apply_rope_2d(attention.k_proj.bias.detach().expand(1, 1, side * side, -1), angles)
+        weights = torch.softmax(query[0, 0] @ key[0, 0].T / key.shape[-1] ** 0.5, dim=-1)  # (HW, HW)
+        assert torch.equal(weights.argmax(-1), torch.arange(side * side))
+        assert weights.diagonal().min() > 0.5  # most of each query's attention on its own place

@@ -57,6 +57,7 @@ def _common_training(p: argparse.ArgumentParser) -> None:
     p.add_argument("--focal-alpha", type=float, default=0.25, help="paper: 0.25; negative: no class weighting")
     p.add_argument("--dice-weight", type=float, default=1.0, help="paper: 1")
     p.add_argument("--corrections", type=int, default=7, help="corrective clicks per corrected frame (paper: 7)")
+    p.add_argument("--until", type=int, default=None, help="stop at this step (the schedule still runs to --steps)")
 
 
 def _train_config(args):
@@ -72,15 +73,16 @@ def _train_config(args):
 
 def _train(args) -> int:
     from .data import SimulatedSequences
-    from .initialization import match_prompt_and_image_positions
+    from .initialization import match_frame_and_memory_positions, match_prompt_and_image_positions
     from .loop import train
 
     cfg = micro_config() if args.config == "napari_sam2_micro" else OFFICIAL_CONFIGS[args.config]
     torch.manual_seed(args.seed)
     model = SAM2Model(cfg)
     match_prompt_and_image_positions(model, torch.Generator().manual_seed(args.seed))
+    match_frame_and_memory_positions(model, torch.Generator().manual_seed(args.seed))
     start = time.time()
-    path = train(model, SimulatedSequences(), _train_config(args), args.out)
+    path = train(model, SimulatedSequences(), _train_config(args), args.out, until=args.until)
     print(f"\ncheckpoint: {path} ({(time.time() - start) / 60:.1f} min)")
     return 0
 
@@ -91,7 +93,7 @@ def _finetune(args) -> int:
 
     model = model_for_finetuning(args.checkpoint)
     data = LabelledStack(_open_stack(args.images), _open_stack(args.labels))
-    path = train(model, data, replace(_train_config(args), warmup_steps=min(50, args.steps // 10)), args.out)
+    path = train(model, data, replace(_train_config(args), warmup_steps=min(50, args.steps // 10)), args.out, until=args.until)
     print(f"\ncheckpoint: {path}")
     return 0
 

@@ -63,10 +63,12 @@ def train(
     out_dir: str | Path,
     progress=None,
     stop_after: int | None = None,
+    until: int | None = None,
 ) -> Path:
     """Train `model` in place; checkpoints go to out_dir/checkpoint.pt and a run found there is
     resumed (same configuration only). `stop_after` ends early after that many steps of this
-    call (for tests of interruption). Returns the checkpoint path."""
+    call (for tests of interruption); `until` ends at that step of the schedule. Returns the
+    checkpoint path."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     optimizer = make_optimizer(model, cfg)
@@ -74,6 +76,7 @@ def train(
     progress = progress or ProgressBar(cfg.steps, start)
     model.train()
     end = cfg.steps if stop_after is None else min(cfg.steps, start + stop_after)
+    end = end if until is None else min(end, until)
     for step in range(start, end):
         parts = train_step(model, optimizer, data, cfg, step)
         progress.update(step + 1, parts)
