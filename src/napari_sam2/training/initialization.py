@@ -45,8 +45,8 @@ def match_frame_and_memory_positions(model: SAM2Model, generator: torch.Generato
     that queries and keys share, here an equal bias, scores sum_j |b_j|^2 cos(f_j * offset):
     highest at offset 0. The bias lives on the channel pairs that rotate fastest (the slow ones
     barely change over a 16 x 16 grid and would only add a constant), so the peak is one token
-    wide. Cells move little between frames, and that is where their memory is. Without it the
-    micro model ignored its memories (its tracked masks did not depend on the first frame's prompt).
+    wide. Cells move little between frames, and that is where their memory is. (Not yet shown to
+    be enough: see issue #4's notes on the size of the image features after image-only training.)
     """
     from ..model.rope import rope_angles_2d
 
@@ -61,3 +61,4 @@ def match_frame_and_memory_positions(model: SAM2Model, generator: torch.Generato
         bias = norm * direction / direction.norm()
         attention.q_proj.bias.copy_(bias)
         attention.k_proj.bias.copy_(bias)
+
