@@ -57,6 +57,7 @@ def _common_training(p: argparse.ArgumentParser) -> None:
     p.add_argument("--focal-alpha", type=float, default=0.25, help="paper: 0.25; negative: no class weighting")
     p.add_argument("--dice-weight", type=float, default=1.0, help="paper: 1")
     p.add_argument("--corrections", type=int, default=7, help="corrective clicks per corrected frame (paper: 7)")
+    p.add_argument("--weight-decay", type=float, default=0.1, help="AdamW decay of weight matrices")
     p.add_argument("--until", type=int, default=None, help="stop at this step (the schedule still runs to --steps)")
 
 
@@ -68,7 +69,7 @@ def _train_config(args):
     weights = LossWeights(focal=args.focal_weight, dice=args.dice_weight, focal_alpha=args.focal_alpha, focal_gamma=args.focal_gamma)
     recipe = RecipeConfig(corrections_per_frame=args.corrections)
     return TrainConfig(steps=args.steps, image_steps=args.image_steps, lr=args.lr, seed=args.seed,
-                       max_objects=args.max_objects, weights=weights, recipe=recipe)
+                       max_objects=args.max_objects, weights=weights, recipe=recipe, weight_decay=args.weight_decay)
 
 
 def _train(args) -> int:
