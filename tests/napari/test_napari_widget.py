@@ -199,23 +199,28 @@ def test_the_embedded_model_tracks_three_cells(make_napari_viewer, qtbot, video,
     assert sum(set(np.unique(frame)) >= {1, 2, 3} for frame in store) >= 6
 
 
+def widget_loading_with(monkeypatch, make_napari_viewer, video, load):
+    """A widget on the video whose menu model (an official one) is loaded by `load`."""
+    import napari_sam2._napari.model_loader as model_loader
+
+    monkeypatch.setattr(model_loader, "load_chosen_model", load)
+    viewer = make_napari_viewer()
+    viewer.add_image(video[0], name="cells")
+    widget = TrackingWidget(viewer)
+    widget.model_combo.setCurrentText("sam2.1_hiera_tiny")
+    return widget
+
+
 def test_a_model_is_loaded_in_a_worker_with_a_progress_bar_and_the_session_starts_after(
         make_napari_viewer, qtbot, micro_model, video, tmp_path, monkeypatch, notifications):
     """A download (here a stand-in that reports 5 MB in 10 steps) does not block the GUI."""
-    import napari_sam2._napari.model_loader as model_loader
-
     def downloading(choice, checkpoint, progress=None):
         for step in range(1, 11):
             time.sleep(0.05)
             progress(step * 500_000, 5_000_000)
         return micro_model
 
-    monkeypatch.setattr(model_loader, "load_chosen_model", downloading)
-    frames, _ = video
-    viewer = make_napari_viewer()
-    viewer.add_image(frames, name="cells")
-    widget = TrackingWidget(viewer)
-    widget.model_combo.setCurrentText("sam2.1_hiera_tiny")
+    widget = widget_loading_with(monkeypatch, make_napari_viewer, video, downloading)
     widget.store_edit.setText(str(tmp_path / "cells.zarr"))
     seen = []
     ticker = QTimer()
@@ -235,17 +240,10 @@ def test_a_model_is_loaded_in_a_worker_with_a_progress_bar_and_the_session_start
 
 def test_a_model_that_cannot_be_loaded_is_reported_and_the_widget_stays_usable(
         make_napari_viewer, qtbot, video, monkeypatch, notifications):
-    import napari_sam2._napari.model_loader as model_loader
-
     def offline(choice, checkpoint, progress=None):
         raise OSError("could not download sam2.1_hiera_tiny: no network; place the file at /cache/x.pt")
 
-    monkeypatch.setattr(model_loader, "load_chosen_model", offline)
-    frames, _ = video
-    viewer = make_napari_viewer()
-    viewer.add_image(frames, name="cells")
-    widget = TrackingWidget(viewer)
-    widget.model_combo.setCurrentText("sam2.1_hiera_tiny")
+    widget = widget_loading_with(monkeypatch, make_napari_viewer, video, offline)
     widget.start_button.click()
     qtbot.waitUntil(lambda: not widget.loader.running, timeout=TIMEOUT_MS)
     assert widget.session is None and widget.start_button.isEnabled()
