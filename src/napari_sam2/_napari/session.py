@@ -139,12 +139,25 @@ class TrackingSession:
         prompts = self.current_prompts()
         frames = sorted(f for f in set(prompts) | set(self._sent) if prompts.get(f, {}) != self._sent.get(f, {}))
         for frame in frames:
-            self.apply_prompts(frame, prompts)
+            self._apply_frame(frame, prompts)
+        if frames:
+            self._prompts_changed()
         return frames
 
     def apply_prompts(self, frame: int, prompts=None) -> None:
+        """Send one frame's prompts to the tracker (see _apply_frame) and record the change."""
+        self._apply_frame(frame, prompts)
+        self._prompts_changed()
+
+    def _prompts_changed(self) -> None:
+        """The prompts are saved with the labels; a propagation is no longer the last change."""
+        self.store.save_prompts(layers_to_record(self.points_layer, self.shapes_layer))
+        self.store.discard_undo()  # undo takes back a propagation only while it is the last change
+        self.labels_layer.refresh()
+
+    def _apply_frame(self, frame: int, prompts=None) -> None:
         """Send the frame's prompts to the tracker (each object whose prompts changed since last
-        sent; deleted ones are cleared), write the frame's labels to the store, refresh the layer."""
+        sent; deleted ones are cleared) and write the frame's labels to the store."""
         prompts = self.current_prompts() if prompts is None else prompts
         self._remove_unprompted_objects(prompts)
         now, before = prompts.get(frame, {}), self._sent.get(frame, {})
@@ -159,9 +172,6 @@ class TrackingSession:
         self._resume = None  # new prompts: a stopped propagation cannot simply go on
         if result is not None:
             self.store.write_frame(frame, result.label_image(self.store.array.dtype))
-        self.store.save_prompts(layers_to_record(self.points_layer, self.shapes_layer))
-        self.store.discard_undo()  # undo takes back a propagation only while it is the last change
-        self.labels_layer.refresh()
 
     def _send(self, frame: int, obj_id: int, prompts: ObjectPrompts):
         """A mask first (it becomes the frame's output), then clicks and box, which refine it."""
