@@ -12,6 +12,7 @@ from tiny_config import MICRO_TEST_CONFIG
 from napari_sam2.model import CheckpointError, SAM2Model, load_checkpoint, save_checkpoint
 from napari_sam2.training.cli import main as training_cli
 from napari_sam2.training.data import LabelledStack, SimulatedSequences
+from napari_sam2.training.losses import embedding_scale_loss
 from napari_sam2.training.loop import CHECKPOINT_NAME, TrainConfig, model_for_finetuning, train
 from napari_sam2.training.recipe import RecipeConfig, draw_plan
 from napari_sam2.training.sequence_forward import sequence_loss
@@ -130,3 +131,45 @@ def test_ground_truth_after_division_is_the_union_of_descendants():
     children = [c for c, p in sim.lineage.items() if p == parent]
     last = sim.labels[-1]
     assert np.array_equal(truth[-1], np.isin(last, [parent, *children, *[c for c, p in sim.lineage.items() if p in children]]))
+
+
+def test_embedding_scale_loss_is_zero_at_unit_rms_and_grows_either_way():
+    unit = torch.randn(2, 8, 16, 16)
+    unit = unit / unit.pow(2).flatten(1).mean(-1).sqrt()[:, None, None, None]
+    assert float(embedding_scale_loss(unit)) < 1e-10
+    assert float(embedding_scale_loss(unit * 100)) == pytest.approx(np.log(100) ** 2, rel=1e-5)
+    assert float(embedding_scale_loss(unit / 100)) == pytest.approx(np.log(100) ** 2, rel=1e-5)
+
+
+@pytest.mark.slow
+def test_training_with_the_scale_loss_pulls_a_grown_embedding_back(tmp_path):
+    def coarse_rms(model):
+        frames = SimulatedSequences(SMALL_SIM).sample(2, 2, model.cfg.image_size, np.random.default_rng(5)).frames
+        with torch.no_grad():
+            return float(model.encode_image_raw(frames).embedding.pow(2).mean().sqrt())
+
+    runs = {}
+    for weight in (0.0, 10.0):
+        model = fresh_model()
+        with torch.no_grad():  # the state image-only training reaches: a coarse embedding of RMS in the tens
+            for coarse in model.image_encoder.neck.convs[:2]:  # stride 32 (summed top-down) and 16
+                coarse.conv.weight.mul_(30)
+                coarse.conv.bias.mul_(30)
+        grown = coarse_rms(model)
+        cfg = dataclasses.replace(QUICK, steps=12, image_steps=12, warmup_steps=1, checkpoint_every=12, lr=5e-3,
+                                  weights=dataclasses.replace(QUICK.weights, embedding_scale=weight))
+        train(model, SimulatedSequences(SMALL_SIM), cfg, tmp_path / str(weight), progress=_Quiet())
+        runs[weight] = coarse_rms(model)
+    assert grown > 10
+    assert runs[10.0] < 0.5 * runs[0.0], (grown, runs)
+
+
+def test_video_every_mixes_videos_into_image_pretraining(tmp_path, monkeypatch):
+    import napari_sam2.training.loop as loop
+
+    frames_seen = []
+    original = loop.sequence_loss
+    monkeypatch.setattr(loop, "sequence_loss", lambda model, frames, *a: frames_seen.append(frames.shape[0]) or original(model, frames, *a))
+    cfg = dataclasses.replace(QUICK, steps=6, image_steps=6, video_every=3, checkpoint_every=6)
+    train(fresh_model(), SimulatedSequences(SMALL_SIM), cfg, tmp_path, progress=_Quiet())
+    assert frames_seen == [1, 1, 4, 1, 1, 4]

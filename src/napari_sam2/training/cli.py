@@ -48,6 +48,7 @@ def _common_training(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="folder for checkpoint.pt; a run found there is resumed")
     p.add_argument("--steps", type=int, default=3000, help="all steps, image pre-training included")
     p.add_argument("--image-steps", type=int, default=0, help="first steps on single frames (image pre-training)")
+    p.add_argument("--video-every", type=int, default=0, help="during image pre-training, every N-th step is a video")
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-objects", type=int, default=3)
@@ -56,6 +57,8 @@ def _common_training(p: argparse.ArgumentParser) -> None:
     p.add_argument("--focal-gamma", type=float, default=2.0, help="paper: 2; 0 makes it a cross-entropy")
     p.add_argument("--focal-alpha", type=float, default=0.25, help="paper: 0.25; negative: no class weighting")
     p.add_argument("--dice-weight", type=float, default=1.0, help="paper: 1")
+    p.add_argument("--embedding-scale-weight", type=float, default=0.0,
+                   help="weight of a loss holding the image embedding's RMS near 1 (not in the paper; used from scratch)")
     p.add_argument("--corrections", type=int, default=7, help="corrective clicks per corrected frame (paper: 7)")
     p.add_argument("--weight-decay", type=float, default=0.1, help="AdamW decay of weight matrices")
     p.add_argument("--until", type=int, default=None, help="stop at this step (the schedule still runs to --steps)")
@@ -66,9 +69,10 @@ def _train_config(args):
     from .loop import TrainConfig
     from .recipe import RecipeConfig
 
-    weights = LossWeights(focal=args.focal_weight, dice=args.dice_weight, focal_alpha=args.focal_alpha, focal_gamma=args.focal_gamma)
+    weights = LossWeights(focal=args.focal_weight, dice=args.dice_weight, focal_alpha=args.focal_alpha, focal_gamma=args.focal_gamma,
+                          embedding_scale=args.embedding_scale_weight)
     recipe = RecipeConfig(corrections_per_frame=args.corrections)
-    return TrainConfig(steps=args.steps, image_steps=args.image_steps, lr=args.lr, seed=args.seed,
+    return TrainConfig(steps=args.steps, image_steps=args.image_steps, video_every=args.video_every, lr=args.lr, seed=args.seed,
                        max_objects=args.max_objects, weights=weights, recipe=recipe, weight_decay=args.weight_decay)
 
 

@@ -25,6 +25,7 @@ CHECKPOINT_NAME = "checkpoint.pt"
 class TrainConfig:
     steps: int = 3000
     image_steps: int = 0  # first this many steps on single frames (image pre-training), then videos
+    video_every: int = 0  # if > 0, every video_every-th step of the image phase is a video (mixed, as in the paper)
     image_max_objects: int = 8
     lr: float = 1e-3
     warmup_steps: int = 100
@@ -91,7 +92,7 @@ def train_step(model: SAM2Model, optimizer, data: SequenceSource, cfg: TrainConf
     torch.manual_seed(cfg.seed * 1_000_003 + step)
     rng = np.random.default_rng([cfg.seed, step])
     generator = torch.Generator().manual_seed(cfg.seed * 7_919 + step)
-    on_images = step < cfg.image_steps
+    on_images = step < cfg.image_steps and not (cfg.video_every > 0 and step % cfg.video_every == cfg.video_every - 1)
     num_frames = 1 if on_images else cfg.recipe.num_frames
     max_objects = cfg.image_max_objects if on_images else cfg.max_objects
     sample = data.sample(num_frames, max_objects, model.cfg.image_size, rng)
@@ -161,7 +162,7 @@ class ProgressBar:
         filled = int(30 * step / self.total)
         line = (f"step {step}/{self.total} [{'#' * filled}{'.' * (30 - filled)}] loss {self.smoothed:.3f} "
                 f"(focal {parts['focal']:.3f} dice {parts['dice']:.3f} iou {parts['iou']:.3f} "
-                f"presence {parts['presence']:.3f}) {rate:.2f} s/step, {left / 60:.0f} min left")
+                f"presence {parts['presence']:.3f} emb rms {parts.get('embedding_rms', float('nan')):.2f}) {rate:.2f} s/step, {left / 60:.0f} min left")
         if self.stream.isatty():
             self.stream.write("\r" + line)
         elif step % self.every == 0 or step == self.total:

@@ -20,6 +20,8 @@ class LossWeights:
     presence: float = 1.0
     focal_alpha: float = 0.25
     focal_gamma: float = 2.0
+    # Not in the paper: keeps the coarsest image embedding's RMS near 1 (see embedding_scale_loss).
+    embedding_scale: float = 0.0
 
 
 def focal_loss(logits: torch.Tensor, target: torch.Tensor, alpha: float, gamma: float) -> torch.Tensor:
@@ -65,6 +67,18 @@ def step_loss(logits, iou_pred, object_logits, target, w: LossWeights) -> dict[s
         "iou": (iou.mean(-1) * present).sum(),
         "presence": presence.sum(),
     }
+
+
+def embedding_scale_loss(embedding: torch.Tensor) -> torch.Tensor:
+    """(T, C, H, W) -> scalar: mean over frames of log(RMS)^2.
+
+    Prompted frames hand the raw embedding to the decoder; tracked frames hand it the output of
+    memory attention, which ends in a LayerNorm (RMS about 1). Trained on images alone, the raw
+    embedding grows to RMS in the hundreds, and the decoder then never sees on tracked frames what
+    it learnt on prompted ones, while the memory read drowns in the residual stream. Holding the
+    scale near 1 keeps both paths alike."""
+    rms = embedding.pow(2).flatten(1).mean(-1).clamp(min=1e-12).sqrt()
+    return rms.log().pow(2).mean()
 
 
 def total(parts: dict[str, torch.Tensor], w: LossWeights) -> torch.Tensor:

@@ -17,7 +17,7 @@ from ..model.tracking import (
     no_click,
     without_memory,
 )
-from .losses import LossWeights, step_loss, total
+from .losses import LossWeights, embedding_scale_loss, step_loss, total
 from .prompt_simulation import noisy_boxes, uniform_clicks
 from .recipe import RecipeConfig, SequencePlan
 
@@ -132,4 +132,9 @@ def sequence_loss(model, frames: torch.Tensor, gt: torch.Tensor, plan: SequenceP
                   weights: LossWeights, generator: torch.Generator):
     """frames (T, 3, S, S) preprocessed; gt (K, T, S, S) bool. Returns (loss, parts)."""
     features = model.encode_image_raw(frames)
-    return SequenceRun(model, features, gt, plan, recipe, weights, generator).run()
+    loss, parts = SequenceRun(model, features, gt, plan, recipe, weights, generator).run()
+    scale = embedding_scale_loss(features.embedding)
+    parts["embedding_rms"] = float(features.embedding.detach().pow(2).mean().sqrt())
+    if weights.embedding_scale > 0:
+        loss = loss + weights.embedding_scale * scale
+    return loss, parts
