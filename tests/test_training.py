@@ -173,3 +173,26 @@ def test_video_every_mixes_videos_into_image_pretraining(tmp_path, monkeypatch):
     cfg = dataclasses.replace(QUICK, steps=6, image_steps=6, video_every=3, checkpoint_every=6)
     train(fresh_model(), SimulatedSequences(SMALL_SIM), cfg, tmp_path, progress=_Quiet())
     assert frames_seen == [1, 1, 4, 1, 1, 4]
+
+
+def test_frozen_modules_keep_their_weights(tmp_path):
+    model = fresh_model()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    cfg = dataclasses.replace(QUICK, steps=3, image_steps=1, frozen=("image_encoder", "sam_mask_decoder"))
+    train(model, SimulatedSequences(SMALL_SIM), cfg, tmp_path, progress=_Quiet())
+    after = model.state_dict()
+    frozen = [k for k in after if k.startswith(("image_encoder", "sam_mask_decoder"))]
+    assert frozen and all(torch.equal(before[k], after[k]) for k in frozen)
+    assert not all(torch.equal(before[k], after[k]) for k in after if k.startswith("memory_attention"))
+
+
+def test_a_further_stage_starts_from_a_checkpoint_with_its_own_schedule(tmp_path):
+    save_checkpoint(fresh_model(), tmp_path / "stage1.pt")
+    code = training_cli(["train", "--from", str(tmp_path / "stage1.pt"), "--out", str(tmp_path / "stage2"),
+                         "--steps", "2", "--frames", "2", "--max-objects", "2"])
+    assert code == 0
+    content = torch.load(tmp_path / "stage2" / CHECKPOINT_NAME, weights_only=True)
+    assert content["step"] == 2 and content["train_config"]["recipe"]["num_frames"] == 2
+    stage2 = load_checkpoint(tmp_path / "stage2" / CHECKPOINT_NAME)
+    assert stage2.cfg == MICRO_TEST_CONFIG  # the configuration comes from the checkpoint
+    assert not all(torch.equal(a, b) for a, b in zip(stage2.state_dict().values(), fresh_model().state_dict().values()))

@@ -180,25 +180,6 @@ def test_bad_input_is_shown_as_an_error_that_says_what_to_do(make_napari_viewer,
     assert "outside the image" in notifications["error"][-1] and "delete it" in notifications["error"][-1]
 
 
-@pytest.mark.slow
-def test_the_embedded_model_tracks_three_cells(make_napari_viewer, qtbot, video, cell_centres, tmp_path):
-    """With trained weights (not random ones), the three cells are found in most frames."""
-    from napari_sam2.engine.loading import embedded_model_path
-
-    if not embedded_model_path().is_file():
-        pytest.skip("the embedded model is not in this installation yet")
-    frames, _ = video
-    viewer = make_napari_viewer()
-    viewer.add_image(frames, name="cells")
-    widget = TrackingWidget(viewer)  # the model from the menu: the embedded one
-    widget.start_button.click()
-    qtbot.waitUntil(lambda: widget.session is not None, timeout=TIMEOUT_MS)  # loaded in a worker
-    click_cells(widget, cell_centres)
-    run(qtbot, widget, widget.forward_button)
-    store = widget.session.store.array[:]
-    assert sum(set(np.unique(frame)) >= {1, 2, 3} for frame in store) >= 6
-
-
 def widget_loading_with(monkeypatch, make_napari_viewer, video, load):
     """A widget on the video whose menu model (an official one) is loaded by `load`."""
     import napari_sam2._napari.model_loader as model_loader

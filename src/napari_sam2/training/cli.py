@@ -27,6 +27,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(required=True)
     train = sub.add_parser("train", help="train a model from scratch on simulated time-lapses")
     train.add_argument("--config", default="napari_sam2_micro", help=f"napari_sam2_micro or one of {sorted(OFFICIAL_CONFIGS)}")
+    train.add_argument("--from", dest="start_from", default=None,
+                       help="start from this checkpoint's weights (a further training stage) instead of from scratch")
     _common_training(train)
     train.set_defaults(run=_train)
     tune = sub.add_parser("finetune", help="fine-tune a checkpoint on an image stack and its label stack")
@@ -59,6 +61,8 @@ def _common_training(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dice-weight", type=float, default=1.0, help="paper: 1")
     p.add_argument("--embedding-scale-weight", type=float, default=0.0,
                    help="weight of a loss holding the image embedding's RMS near 1 (not in the paper; used from scratch)")
+    p.add_argument("--frames", type=int, default=8, help="frames per training sequence (paper: 8)")
+    p.add_argument("--freeze", default="", help="comma-separated parameter-name prefixes to keep fixed, e.g. image_encoder,sam_mask_decoder")
     p.add_argument("--corrections", type=int, default=7, help="corrective clicks per corrected frame (paper: 7)")
     p.add_argument("--weight-decay", type=float, default=0.1, help="AdamW decay of weight matrices")
     p.add_argument("--until", type=int, default=None, help="stop at this step (the schedule still runs to --steps)")
@@ -71,9 +75,10 @@ def _train_config(args):
 
     weights = LossWeights(focal=args.focal_weight, dice=args.dice_weight, focal_alpha=args.focal_alpha, focal_gamma=args.focal_gamma,
                           embedding_scale=args.embedding_scale_weight)
-    recipe = RecipeConfig(corrections_per_frame=args.corrections)
+    recipe = RecipeConfig(num_frames=args.frames, corrections_per_frame=args.corrections)
     return TrainConfig(steps=args.steps, image_steps=args.image_steps, video_every=args.video_every, lr=args.lr, seed=args.seed,
-                       max_objects=args.max_objects, weights=weights, recipe=recipe, weight_decay=args.weight_decay)
+                       max_objects=args.max_objects, weights=weights, recipe=recipe, weight_decay=args.weight_decay,
+                       frozen=tuple(p for p in args.freeze.split(",") if p))
 
 
 def _train(args) -> int:
@@ -81,11 +86,14 @@ def _train(args) -> int:
     from .initialization import match_frame_and_memory_positions, match_prompt_and_image_positions
     from .loop import train
 
-    cfg = micro_config() if args.config == "napari_sam2_micro" else OFFICIAL_CONFIGS[args.config]
-    torch.manual_seed(args.seed)
-    model = SAM2Model(cfg)
-    match_prompt_and_image_positions(model, torch.Generator().manual_seed(args.seed))
-    match_frame_and_memory_positions(model, torch.Generator().manual_seed(args.seed))
+    if args.start_from:  # a further stage: its weights, a fresh optimizer and schedule
+        model = load_checkpoint(args.start_from).train()
+    else:
+        cfg = micro_config() if args.config == "napari_sam2_micro" else OFFICIAL_CONFIGS[args.config]
+        torch.manual_seed(args.seed)
+        model = SAM2Model(cfg)
+        match_prompt_and_image_positions(model, torch.Generator().manual_seed(args.seed))
+        match_frame_and_memory_positions(model, torch.Generator().manual_seed(args.seed))
     start = time.time()
     path = train(model, SimulatedSequences(), _train_config(args), args.out, until=args.until)
     print(f"\ncheckpoint: {path} ({(time.time() - start) / 60:.1f} min)")

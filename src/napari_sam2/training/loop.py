@@ -35,6 +35,9 @@ class TrainConfig:
     max_objects: int = 3
     seed: int = 0
     checkpoint_every: int = 50
+    # Parameter-name prefixes kept fixed, e.g. ("image_encoder", "sam_mask_decoder") to teach the
+    # memory path to speak to a decoder that already segments from clicks.
+    frozen: tuple[str, ...] = ()
     recipe: RecipeConfig = field(default_factory=RecipeConfig)
     weights: LossWeights = field(default_factory=LossWeights)
 
@@ -72,6 +75,8 @@ def train(
     checkpoint path."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    for name, p in model.named_parameters():
+        p.requires_grad_(not name.startswith(tuple(cfg.frozen)) if cfg.frozen else True)
     optimizer = make_optimizer(model, cfg)
     start = resume(model, optimizer, out_dir / CHECKPOINT_NAME)
     progress = progress or ProgressBar(cfg.steps, start)
@@ -101,9 +106,11 @@ def train_step(model: SAM2Model, optimizer, data: SequenceSource, cfg: TrainConf
         group["lr"] = learning_rate(cfg, step)
     loss, parts = sequence_loss(model, sample.frames, sample.masks, plan, cfg.recipe, cfg.weights, generator)
     optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-    optimizer.step()
+    loss = torch.as_tensor(loss)  # a plain 0.0 when every frame was prompted with its mask
+    if loss.requires_grad:  # nothing to learn from such a sequence, or with frozen modules
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        optimizer.step()
     return {"loss": float(loss.detach()), **parts}
 
 
