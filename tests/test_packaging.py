@@ -19,6 +19,7 @@ def test_wheel_contains_manifest_and_model_registry(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "napari_sam2/napari.yaml" in names
     assert "napari_sam2/_models/checkpoints.tsv" in names
+    assert "napari_sam2/_models/napari_sam2_micro.pt" in names and "napari_sam2/_models/MODEL_CARD.md" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "napari.manifest" in text and "napari_sam2:napari.yaml" in text
