@@ -9,6 +9,7 @@ frame (its centre, from the sample's ground truth), propagates forward with the 
 from __future__ import annotations
 
 import argparse
+import time
 import tempfile
 import warnings
 from pathlib import Path
@@ -50,11 +51,19 @@ def main() -> None:
     viewer.dims.set_point(0, args.frame)
     viewer.layers.selection.active = session.labels_layer
     viewer.reset_view()
+    app = napari.qt.get_qapp()
     for _ in range(5):
-        napari.qt.get_qapp().processEvents()
+        app.processEvents()
+    while session.prefetcher.worker is not None:  # moving to the frame may have started one
+        app.processEvents()
+        time.sleep(0.05)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     viewer.screenshot(args.out, canvas_only=False)
     print(f"saved {args.out}")
+    session.prefetcher.enabled = False  # closing must not start a worker that outlives the viewer
+    from qtpy.QtCore import QThreadPool
+
+    QThreadPool.globalInstance().waitForDone()
     viewer.close()
 
 
