@@ -133,8 +133,7 @@ def sequence_loss(model, frames: torch.Tensor, gt: torch.Tensor, plan: SequenceP
     """frames (T, 3, S, S) preprocessed; gt (K, T, S, S) bool. Returns (loss, parts)."""
     features = model.encode_image_raw(frames)
     loss, parts = SequenceRun(model, features, gt, plan, recipe, weights, generator).run()
-    scale = embedding_scale_loss(features.embedding)
     parts["embedding_rms"] = float(features.embedding.detach().pow(2).mean().sqrt())
     if weights.embedding_scale > 0:
-        loss = loss + weights.embedding_scale * scale
+        loss = loss + weights.embedding_scale * embedding_scale_loss(features.embedding)
     return loss, parts
