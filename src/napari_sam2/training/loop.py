@@ -35,8 +35,7 @@ class TrainConfig:
     max_objects: int = 3
     seed: int = 0
     checkpoint_every: int = 50
-    # Parameter-name prefixes kept fixed, e.g. ("image_encoder", "sam_mask_decoder") to teach the
-    # memory path to speak to a decoder that already segments from clicks.
+    # Parameter-name prefixes kept fixed, e.g. ("image_encoder",) when fine-tuning on little data.
     frozen: tuple[str, ...] = ()
     recipe: RecipeConfig = field(default_factory=RecipeConfig)
     weights: LossWeights = field(default_factory=LossWeights)
@@ -76,7 +75,7 @@ def train(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, p in model.named_parameters():
-        p.requires_grad_(not name.startswith(tuple(cfg.frozen)) if cfg.frozen else True)
+        p.requires_grad_(not (cfg.frozen and name.startswith(cfg.frozen)))
     optimizer = make_optimizer(model, cfg)
     start = resume(model, optimizer, out_dir / CHECKPOINT_NAME)
     progress = progress or ProgressBar(cfg.steps, start)
