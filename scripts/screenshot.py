@@ -60,11 +60,7 @@ def main() -> None:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     viewer.screenshot(args.out, canvas_only=False)
     print(f"saved {args.out}")
-    session.prefetcher.enabled = False  # closing must not start a worker that outlives the viewer
-    from qtpy.QtCore import QThreadPool
-
-    QThreadPool.globalInstance().waitForDone()
-    viewer.close()
+    viewer.close()  # the widget ends its workers as napari closes
 
 
 if __name__ == "__main__":

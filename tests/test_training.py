@@ -196,3 +196,13 @@ def test_a_further_stage_starts_from_a_checkpoint_with_its_own_schedule(tmp_path
     stage2 = load_checkpoint(tmp_path / "stage2" / CHECKPOINT_NAME)
     assert stage2.cfg == MICRO_TEST_CONFIG  # the configuration comes from the checkpoint
     assert not all(torch.equal(a, b) for a, b in zip(stage2.state_dict().values(), fresh_model().state_dict().values()))
+
+
+def test_a_further_stage_refuses_a_configuration_it_cannot_apply(tmp_path, capsys):
+    save_checkpoint(fresh_model(), tmp_path / "stage1.pt")
+    code = training_cli(["train", "--from", str(tmp_path / "stage1.pt"), "--config", "sam2.1_hiera_tiny",
+                         "--out", str(tmp_path / "stage2"), "--steps", "2"])
+    assert code == 2 and "leave out --config" in capsys.readouterr().err
+    assert not (tmp_path / "stage2").exists()  # nothing trained, nothing written
+    assert training_cli(["train", "--config", "sam2_hiera_huge", "--out", str(tmp_path / "x")]) == 2
+    assert "unknown --config 'sam2_hiera_huge'" in capsys.readouterr().err

@@ -4,7 +4,7 @@ import time
 import dask.array as da
 import numpy as np
 import pytest
-from qtpy.QtCore import QTimer
+from qtpy.QtCore import QThreadPool, QTimer
 
 from napari_reference import reference_labels
 from napari_sam2._napari.widget import TrackingWidget
@@ -22,8 +22,8 @@ def slow_frames(frames, seconds: float):
     return da.from_array(frames, chunks=(1, *frames.shape[1:])).map_blocks(read, dtype=frames.dtype)
 
 
-def start(make_napari_viewer, micro_model, data, tmp_path):
-    viewer = make_napari_viewer()
+def start(make_napari_viewer, micro_model, data, tmp_path, show=False):
+    viewer = make_napari_viewer(show=show)
     viewer.add_image(data, name="cells", contrast_limits=(0, 1000))
     widget = TrackingWidget(viewer, model=micro_model)
     viewer.window.add_dock_widget(widget)
@@ -229,3 +229,42 @@ def test_a_model_that_cannot_be_loaded_is_reported_and_the_widget_stays_usable(
     qtbot.waitUntil(lambda: not widget.loader.running, timeout=TIMEOUT_MS)
     assert widget.session is None and widget.start_button.isEnabled()
     assert "could not be loaded" in notifications["error"][-1] and "place the file" in notifications["error"][-1]
+
+
+def test_closing_napari_waits_for_the_feature_worker_and_starts_no_other(
+        make_napari_viewer, qtbot, micro_model, video, tmp_path):
+    frames, _ = video
+    viewer, widget = start(make_napari_viewer, micro_model, frames, tmp_path, show=True)
+    session = widget.session
+    started, computed = [], []
+    prefetch = session.tracker.prefetch
+
+    def slow_prefetch(frame):
+        started.append(frame)
+        time.sleep(0.5)
+        prefetch(frame)
+        computed.append(frame)
+
+    session.tracker.prefetch = slow_prefetch
+    viewer.dims.set_current_step(0, 5)
+    qtbot.waitUntil(lambda: started == [5], timeout=TIMEOUT_MS)  # computing frame 5 in a worker
+    viewer.close()
+    assert computed == [5] and session.prefetcher.closed  # waited for; a stray request is refused
+    session.prefetcher.request(6)
+    assert session.prefetcher.worker is None or computed == [5]
+
+
+def test_closing_napari_during_a_propagation_stops_it_and_keeps_the_finished_frames(
+        make_napari_viewer, qtbot, micro_model, video, cell_centres, tmp_path):
+    frames, _ = video
+    viewer, widget = start(make_napari_viewer, micro_model, slow_frames(frames, 0.3), tmp_path, show=True)
+    click_cells(widget, cell_centres)
+    widget.forward_button.click()
+    qtbot.waitUntil(lambda: len(widget.runner.frames_done) >= 1, timeout=TIMEOUT_MS)
+    viewer.close()
+    assert QThreadPool.globalInstance().activeThreadCount() == 0
+    store = LabelsStore.open(tmp_path / "cells.zarr", mode="r")
+    written = store.undoable_frames  # the frames the propagation wrote
+    assert written == list(range(len(written))) and 1 <= len(written) < 8  # it stopped
+    expected = reference_labels(micro_model, frames, [(o, r, c) for o, (r, c) in cell_centres.items()])
+    np.testing.assert_array_equal(store.array[: len(written)], expected[: len(written)])  # nothing lost

@@ -13,9 +13,14 @@ class FeaturePrefetcher:
         self.worker = None
         self._pending: int | None = None
         self.enabled = True  # off while a propagation uses the tracker
+        self.closed = False  # for good: napari is closing
+
+    def close(self) -> None:
+        """No new worker from now on (the caller waits for a running one to end)."""
+        self.closed, self._pending = True, None
 
     def request(self, frame: int) -> None:
-        if not self.enabled or not 0 <= frame < self.tracker.num_frames or frame in self.tracker.features:
+        if self.closed or not self.enabled or not 0 <= frame < self.tracker.num_frames or frame in self.tracker.features:
             return
         if self.worker is not None:
             self._pending = frame

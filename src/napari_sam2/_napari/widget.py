@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from napari.layers import Image
 from napari.utils.notifications import show_error, show_info, show_warning
+from qtpy.QtCore import QThreadPool
 from qtpy.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -16,6 +17,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from .closing import ClosingWatcher
 from .layout import tracking_axes
 from .model_choice import CHECKPOINT_FILE, model_choices
 from .model_loader import ModelLoader
@@ -26,6 +28,8 @@ GIVEN_MODEL = "model given to the widget"
 EDITS = {"added", "removed", "changed"}  # data events that end an edit (not "adding", ...)
 # What a user can fix: bad input, a missing or undownloadable model file (OSError, RuntimeError).
 USER_ERRORS = (ValueError, IndexError, OSError, RuntimeError)
+# How long closing napari waits for a frame being tracked or a feature being computed.
+CLOSE_WAIT_MS = 60_000
 
 
 class TrackingWidget(QWidget):
@@ -45,6 +49,8 @@ class TrackingWidget(QWidget):
         for event in (napari_viewer.layers.events.inserted, napari_viewer.layers.events.removed):
             event.connect(self._refresh_images)
         self._refresh_images()
+        # napari has no public "closing" event; its main window is `window._qt_window`.
+        self._closing_watcher = ClosingWatcher(napari_viewer.window._qt_window, self.shut_down)
 
     # ---- building ----------------------------------------------------------------------------
 
@@ -251,6 +257,19 @@ class TrackingWidget(QWidget):
             return []
         show_info(f"undone: the labels of {len(frames)} frames are back as before the propagation")
         return frames
+
+    # ---- closing ---------------------------------------------------------------------------
+
+    def shut_down(self) -> None:
+        """Napari is closing: a worker still running when Qt is torn down aborts the process,
+        so stop the propagation after its current frame (which is written), start no more
+        prefetching, and wait for the workers to end."""
+        if self.session is not None:
+            self.session.prefetcher.close()
+        self.runner.stop()
+        # The worker's last signals arrive after this widget's buttons are deleted.
+        self.runner.on_frame, self.runner.on_done = (lambda frame: None), (lambda: None)
+        QThreadPool.globalInstance().waitForDone(CLOSE_WAIT_MS)
 
     def _on_frame(self, frame: int) -> None:
         self.session.labels_layer.refresh()

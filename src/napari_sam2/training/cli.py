@@ -26,7 +26,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m napari_sam2.training")
     sub = parser.add_subparsers(required=True)
     train = sub.add_parser("train", help="train a model from scratch on simulated time-lapses")
-    train.add_argument("--config", default="napari_sam2_micro", help=f"napari_sam2_micro or one of {sorted(OFFICIAL_CONFIGS)}")
+    train.add_argument("--config", default=None,
+                       help=f"napari_sam2_micro (default) or one of {sorted(OFFICIAL_CONFIGS)}; not with --from")
     train.add_argument("--from", dest="start_from", default=None,
                        help="start from this checkpoint's weights (a further training stage) instead of from scratch")
     _common_training(train)
@@ -86,10 +87,19 @@ def _train(args) -> int:
     from .initialization import match_frame_and_memory_positions, match_prompt_and_image_positions
     from .loop import train
 
+    if args.start_from and args.config:
+        print(f"error: --from {args.start_from} trains the configuration stored in that checkpoint, so --config "
+              f"{args.config} cannot apply: leave out --config (or --from, to train {args.config} from scratch)",
+              file=sys.stderr)
+        return 2
     if args.start_from:  # a further stage: its weights, a fresh optimizer and schedule
         model = load_checkpoint(args.start_from).train()
     else:
-        cfg = micro_config() if args.config == "napari_sam2_micro" else OFFICIAL_CONFIGS[args.config]
+        cfg = _config_named(args.config or "napari_sam2_micro")
+        if cfg is None:
+            print(f"error: unknown --config {args.config!r}: use napari_sam2_micro or one of "
+                  f"{', '.join(sorted(OFFICIAL_CONFIGS))}", file=sys.stderr)
+            return 2
         torch.manual_seed(args.seed)
         model = SAM2Model(cfg)
         match_prompt_and_image_positions(model, torch.Generator().manual_seed(args.seed))
@@ -98,6 +108,10 @@ def _train(args) -> int:
     path = train(model, SimulatedSequences(), _train_config(args), args.out, until=args.until)
     print(f"\ncheckpoint: {path} ({(time.time() - start) / 60:.1f} min)")
     return 0
+
+
+def _config_named(name: str):
+    return micro_config() if name == "napari_sam2_micro" else OFFICIAL_CONFIGS.get(name)
 
 
 def _finetune(args) -> int:
