@@ -17,7 +17,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from common import (DriftingNuclei, Timer, build_ours, build_reference, print_table, random_state,  # first: silences tqdm
+from common import (THREADS, DriftingNuclei, Timer, build_ours, build_reference, print_table, random_state,  # first: silences tqdm
                     run_in_fresh_process, set_threads, start_measured_phase, write_jpegs)
 
 import numpy as np
@@ -58,8 +58,8 @@ def track_reference(jpg_folder: str, weights: str, config: str, image_size: int,
     return dict(setup, frames=count, seconds=timer.seconds)
 
 
-def measure(fn, *args) -> dict:
-    result, peak = run_in_fresh_process(fn, *args)
+def measure(fn, *args, threads: int = THREADS) -> dict:
+    result, peak = run_in_fresh_process(fn, *args, threads=threads)
     return dict(result, peak=peak, growth=peak - result["baseline"], per_frame=result["seconds"] / max(result["frames"] - 1, 1))
 
 
@@ -72,11 +72,12 @@ def main() -> None:
     parser.add_argument("--reference", choices=["auto", "on", "off"], default="auto",
                         help="measure the reference too: auto = only for N <= 100 (it holds every frame in memory)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2, help="torch threads of each measured process")
     parser.add_argument("--workdir", help="where to write the zarr and JPEG frames (default: a temporary folder)")
     args = parser.parse_args()
     lengths = sorted(int(n) for n in args.frames.split(","))
 
-    set_threads()
+    set_threads(args.threads)
     video = DriftingNuclei(args.frame_size, seed=args.seed)
     click = video.clicks[0].tolist()
     rows, ours_peaks, ref_peaks = [], {}, {}
@@ -87,7 +88,8 @@ def main() -> None:
         for n in lengths:
             folder = Path(tmp) / f"n{n}"
             video.write_zarr(folder / "frames.zarr", n)
-            ours = measure(track_ours, str(folder / "frames.zarr"), weights, args.config, args.image_size, click)
+            ours = measure(track_ours, str(folder / "frames.zarr"), weights, args.config, args.image_size, click,
+                           threads=args.threads)
             ours_peaks[n], growths["ours"][n] = ours["peak"], ours["growth"]
             row = [n, ours["baseline"], ours["peak"], ours["growth"], ours["per_frame"]]
             print(f"N={n} ours: baseline {ours['baseline']:.0f} MB, peak {ours['peak']:.0f} MB (loading the weights: {ours['setup_peak']:.0f}), {ours['frames']} frames, {ours['seconds']:.0f} s, "
@@ -96,7 +98,8 @@ def main() -> None:
                 import zarr
 
                 write_jpegs(zarr.open_array(str(folder / "frames.zarr"), mode="r"), folder / "jpg")
-                ref = measure(track_reference, str(folder / "jpg"), weights, args.config, args.image_size, click)
+                ref = measure(track_reference, str(folder / "jpg"), weights, args.config, args.image_size, click,
+                              threads=args.threads)
                 ref_peaks[n], growths["reference"][n] = ref["peak"], ref["growth"]
                 row += [ref["baseline"], ref["peak"], ref["growth"], ref["per_frame"], ours["peak"] / ref["peak"],
                         ours["growth"] / ref["growth"]]

@@ -212,19 +212,19 @@ def start_measured_phase() -> dict:
     return setup
 
 
-def _measured(fn, args, kwargs):
-    set_threads()
+def _measured(fn, args, kwargs, threads):
+    set_threads(threads)
     result = fn(*args, **kwargs)
     return result, high_water_rss_mb()
 
 
-def run_in_fresh_process(fn, *args, **kwargs):
-    """Run fn(*args, **kwargs) in a new (spawned) Python process; returns (its result, the
-    process's peak RSS in MB: since start, or since fn called start_measured_phase).
-    fn must be a module-level function and its result picklable."""
+def run_in_fresh_process(fn, *args, threads: int = THREADS, **kwargs):
+    """Run fn(*args, **kwargs) in a new (spawned) Python process with `threads` torch threads;
+    returns (its result, the process's peak RSS in MB: since start, or since fn called
+    start_measured_phase). fn must be a module-level function and its result picklable."""
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        return pool.submit(_measured, fn, args, kwargs).result()
+        return pool.submit(_measured, fn, args, kwargs, threads).result()
 
 
 class Timer:
