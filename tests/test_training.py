@@ -206,3 +206,31 @@ def test_a_further_stage_refuses_a_configuration_it_cannot_apply(tmp_path, capsy
     assert not (tmp_path / "stage2").exists()  # nothing trained, nothing written
     assert training_cli(["train", "--config", "sam2_hiera_huge", "--out", str(tmp_path / "x")]) == 2
     assert "unknown --config 'sam2_hiera_huge'" in capsys.readouterr().err
+
+
+def _objects_in_two_pieces(data: SimulatedSequences, samples: int) -> int:
+    """How many sampled objects end their 4-frame sequence as two pieces (divided)."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(3)
+    pieces = 0
+    for _ in range(samples):
+        masks = data.sample(4, 3, 64, rng).masks.numpy()  # (K, T, S, S)
+        assert masks[:, 0].reshape(len(masks), -1).any(axis=1).all()  # every object is in frame 0
+        pieces += sum(ndimage.label(m[-1])[1] >= 2 for m in masks)
+    return pieces
+
+
+def test_a_warm_up_lets_short_training_sequences_show_divisions():
+    dividing = dataclasses.replace(SMALL_SIM, division_probability=0.5, division_min_age=0)
+    # a division takes 4 frames from its start to the split: never inside 4 frames from a cold start
+    assert _objects_in_two_pieces(SimulatedSequences(dividing), 6) == 0
+    assert _objects_in_two_pieces(SimulatedSequences(dividing, warmup_frames=6), 6) >= 2
+    with pytest.raises(ValueError, match="warmup_frames must be 0 or more"):
+        SimulatedSequences(dividing, warmup_frames=-1)
+
+
+def test_training_takes_the_division_options_from_the_command_line(tmp_path):
+    code = training_cli(["train", "--out", str(tmp_path / "run"), "--steps", "1", "--frames", "2", "--max-objects", "1",
+                         "--warmup-frames", "3", "--division-probability", "0.2"])
+    assert code == 0 and (tmp_path / "run" / CHECKPOINT_NAME).exists()

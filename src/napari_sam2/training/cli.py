@@ -31,6 +31,10 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--from", dest="start_from", default=None,
                        help="start from this checkpoint's weights (a further training stage) instead of from scratch")
     _common_training(train)
+    train.add_argument("--division-probability", type=float, default=None,
+                       help="chance that a cell starts dividing, per cell per frame (simulator default: 0.01)")
+    train.add_argument("--warmup-frames", type=int, default=0,
+                       help="frames simulated before each sequence starts (cells then divide within short sequences)")
     train.set_defaults(run=_train)
     tune = sub.add_parser("finetune", help="fine-tune a checkpoint on an image stack and its label stack")
     tune.add_argument("--checkpoint", required=True)
@@ -83,7 +87,6 @@ def _train_config(args):
 
 
 def _train(args) -> int:
-    from .data import SimulatedSequences
     from .initialization import match_frame_and_memory_positions, match_prompt_and_image_positions
     from .loop import train
 
@@ -105,9 +108,19 @@ def _train(args) -> int:
         match_prompt_and_image_positions(model, torch.Generator().manual_seed(args.seed))
         match_frame_and_memory_positions(model, torch.Generator().manual_seed(args.seed))
     start = time.time()
-    path = train(model, SimulatedSequences(), _train_config(args), args.out, until=args.until)
+    path = train(model, _simulated_data(args), _train_config(args), args.out, until=args.until)
     print(f"\ncheckpoint: {path} ({(time.time() - start) / 60:.1f} min)")
     return 0
+
+
+def _simulated_data(args):
+    from .data import SimulatedSequences
+    from .simulator import SimulationConfig
+
+    config = SimulationConfig()
+    if args.division_probability is not None:
+        config = replace(config, division_probability=args.division_probability)
+    return SimulatedSequences(config, warmup_frames=args.warmup_frames)
 
 
 def _config_named(name: str):

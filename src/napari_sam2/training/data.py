@@ -60,27 +60,42 @@ FRAME_SIDES = (128, 160, 192, 224, 256)  # varied, so that cells come at varied 
 
 
 class SimulatedSequences:
-    """Fresh simulated time-lapses of varied frame sizes; `seed_offset` shifts the seeds."""
+    """Fresh simulated time-lapses of varied frame sizes; `seed_offset` shifts the seeds.
 
-    def __init__(self, config=None, seed_offset: int = 0):
+    `warmup_frames`: frames simulated before the sequence starts, so that short sequences
+    also show what only happens to cells that have lived a while (a division takes
+    `division_frames` from its start to the split, so without a warm-up a 4-frame sequence
+    never shows a split)."""
+
+    def __init__(self, config=None, seed_offset: int = 0, warmup_frames: int = 0):
         from .simulator import SimulationConfig
 
+        if warmup_frames < 0:
+            raise ValueError(f"warmup_frames must be 0 or more, got {warmup_frames}")
         self.config = config or SimulationConfig()
         self.seed_offset = seed_offset
+        self.warmup_frames = warmup_frames
 
     def sample(self, num_frames: int, max_objects: int, size: int, rng: np.random.Generator) -> Sample:
-        from .simulator import ground_truth_masks, simulate_timelapse
+        from .simulator import simulate_timelapse
 
         while True:
             seed = self.seed_offset + int(rng.integers(TRAINING_SEEDS))
             height, width = (int(rng.choice(FRAME_SIDES)) for _ in range(2))
-            config = replace(self.config, num_frames=num_frames, height=height, width=width)
+            config = replace(self.config, num_frames=self.warmup_frames + num_frames, height=height, width=width)
             sim = simulate_timelapse(config, seed)
-            ids = pick_objects(sim.labels[0], max_objects, rng)
+            frames, labels = sim.frames[self.warmup_frames:], sim.labels[self.warmup_frames:]
+            ids = pick_objects(labels[0], max_objects, rng)
             if ids:
-                truth = ground_truth_masks(sim, ids)
-                masks = np.stack([truth[i] for i in ids])
-                return to_sample(sim.frames, masks, size, rng)
+                masks = np.stack([np.isin(labels, family_of(sim.lineage, i)) for i in ids])
+                return to_sample(frames, masks, size, rng)
+
+
+def family_of(lineage: dict[int, int], cell_id: int) -> list[int]:
+    """The cell and its descendants: its ground truth after it divides."""
+    from .simulator import descendants
+
+    return sorted({cell_id} | descendants(lineage, cell_id))
 
 
 class LabelledStack:
