@@ -17,7 +17,7 @@ import itertools
 import tempfile
 from pathlib import Path
 
-from common import Timer, build_pair, mask_iou, preprocessed, print_table, reference_state, set_threads, small_video  # first: it silences tqdm
+from common import MODEL_PARTS, PartTimer, Timer, build_pair, mask_iou, preprocessed, print_table, reference_state, set_threads, small_video  # first: it silences tqdm
 
 import numpy as np
 import torch
@@ -108,25 +108,32 @@ def main() -> None:
     parser.add_argument("--objects", default="1,10", help="comma-separated numbers of objects")
     parser.add_argument("--frame-size", type=int, default=512, help="side of the synthetic frames in pixels")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--parts", action="store_true", help="also print where the time goes: s/frame per model part")
     args = parser.parse_args()
     counts = [int(k) for k in args.objects.split(",")]
     if args.frames < 2:
         parser.error("--frames must be at least 2")
 
-    set_threads()
+    set_threads(args.threads)
     reference, model, _ = build_pair(args.config, args.image_size, args.seed)
+    part_timers = (PartTimer(model), PartTimer(reference)) if args.parts else ()
     frames, clicks = small_video(args.frames, max(counts), args.frame_size, args.seed)
     inputs = preprocessed(frames, args.image_size)
     tracked = args.frames - 1
     warm_up(reference, model, frames, inputs, clicks)
 
-    rows = []
+    rows, part_rows = [], []
     for count in counts:
         state, ours = new_states(reference, model, frames, inputs, clicks[:count])
+        for timer in part_timers:
+            timer.reset()
         ref_seconds, ref_outputs, our_seconds, our_outputs = time_interleaved(reference, state, ours)
         check = compare(ref_outputs, our_outputs, state)
         rows.append([count, our_seconds / tracked, ref_seconds / tracked, our_seconds / ref_seconds,
                      check["logit"], check["score"], check["iou"], check["present"]])
+        if part_timers:
+            part_rows += part_table_rows(count, part_timers, our_seconds, ref_seconds, tracked)
         print(f"{count} object(s): ours {our_seconds:.1f} s, reference {ref_seconds:.1f} s for {tracked} tracked frames", flush=True)
 
     print_table(
@@ -136,6 +143,18 @@ def main() -> None:
         title=f"{args.config} at {args.image_size}, {args.frames} frames ({tracked} tracked) of "
               f"{args.frame_size}x{args.frame_size}, {torch.get_num_threads()} threads",
     )
+    if part_rows:
+        print_table(["objects", "part", "ours s/frame", "reference s/frame", "ours/reference", "share of ours"], part_rows,
+                    title="where the time of a tracked frame goes (forward hooks on each model part)")
+
+
+def part_table_rows(count: int, part_timers, our_seconds: float, ref_seconds: float, tracked: int) -> list[list]:
+    ours, ref = (timer.seconds for timer in part_timers)
+    rows = [[count, name, ours[name] / tracked, ref[name] / tracked, ours[name] / max(ref[name], 1e-9), ours[name] / our_seconds]
+            for name in MODEL_PARTS]
+    our_rest, ref_rest = our_seconds - sum(ours.values()), ref_seconds - sum(ref.values())
+    rows.append([count, "everything else", our_rest / tracked, ref_rest / tracked, our_rest / max(ref_rest, 1e-9), our_rest / our_seconds])
+    return rows
 
 
 if __name__ == "__main__":

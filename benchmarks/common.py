@@ -236,6 +236,31 @@ class Timer:
         self.seconds = time.perf_counter() - self.start
 
 
+MODEL_PARTS = ("image_encoder", "memory_attention", "memory_encoder", "sam_mask_decoder", "sam_prompt_encoder")
+
+
+class PartTimer:
+    """Seconds spent in each part of a model (the submodules named in MODEL_PARTS, which both
+    implementations have), summed over every call, through forward hooks."""
+
+    def __init__(self, model: torch.nn.Module):
+        self.seconds = dict.fromkeys(MODEL_PARTS, 0.0)
+        self._started: dict[str, float] = {}
+        for name in MODEL_PARTS:
+            part = getattr(model, name)
+            part.register_forward_pre_hook(lambda module, args, name=name: self._start(name))
+            part.register_forward_hook(lambda module, args, out, name=name: self._stop(name))
+
+    def _start(self, name: str) -> None:
+        self._started[name] = time.perf_counter()
+
+    def _stop(self, name: str) -> None:
+        self.seconds[name] += time.perf_counter() - self._started.pop(name)
+
+    def reset(self) -> None:
+        self.seconds = dict.fromkeys(MODEL_PARTS, 0.0)
+
+
 def mask_iou(a: torch.Tensor, b: torch.Tensor) -> float:
     a, b = a > 0, b > 0
     union = (a | b).sum().item()
