@@ -37,10 +37,10 @@ def test_missing_sample_data_says_how_to_make_it(monkeypatch, tmp_path):
 
 
 def test_the_plugin_menu_docks_a_working_tracking_widget(make_napari_viewer, micro_model, video, notifications):
-    """napari hands plugins a proxy of the viewer that refuses private attributes: the widget
-    and its session must work through it."""
+    """napari hands plugins a proxy of the viewer that refuses private attributes: the widget,
+    its session and its clean-up on closing must work through it."""
     frames, _ = video
-    viewer = make_napari_viewer()
+    viewer = make_napari_viewer(show=True)
     _, widget = viewer.window.add_plugin_dock_widget("napari-sam2", "SAM 2 tracking")
     assert isinstance(widget, TrackingWidget)
     viewer.add_image(frames, name="cells")
@@ -49,6 +49,9 @@ def test_the_plugin_menu_docks_a_working_tracking_widget(make_napari_viewer, mic
     widget.start_button.click()
     widget.session.points_layer.add([0, 40, 50])
     assert notifications["error"] == [] and widget.session.tracker.object_ids == (1,)
+    prefetcher = widget.session.prefetcher
+    viewer.close()  # the widget found napari's window without private attributes
+    assert prefetcher.closed
 
 
 def test_a_sessions_store_opens_as_a_labels_layer_through_the_plugin_reader(make_napari_viewer, tmp_path):

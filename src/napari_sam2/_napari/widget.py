@@ -49,8 +49,7 @@ class TrackingWidget(QWidget):
         for event in (napari_viewer.layers.events.inserted, napari_viewer.layers.events.removed):
             event.connect(self._refresh_images)
         self._refresh_images()
-        # napari has no public "closing" event; its main window is `window._qt_window`.
-        self._closing_watcher = ClosingWatcher(napari_viewer.window._qt_window, self.shut_down)
+        self._closing_watcher = ClosingWatcher(self, self.shut_down)
 
     # ---- building ----------------------------------------------------------------------------
 
