@@ -77,25 +77,18 @@ class SimulatedSequences:
         self.warmup_frames = warmup_frames
 
     def sample(self, num_frames: int, max_objects: int, size: int, rng: np.random.Generator) -> Sample:
-        from .simulator import simulate_timelapse
+        from .simulator import ground_truth_masks, simulate_timelapse
 
         while True:
             seed = self.seed_offset + int(rng.integers(TRAINING_SEEDS))
             height, width = (int(rng.choice(FRAME_SIDES)) for _ in range(2))
             config = replace(self.config, num_frames=self.warmup_frames + num_frames, height=height, width=width)
             sim = simulate_timelapse(config, seed)
-            frames, labels = sim.frames[self.warmup_frames:], sim.labels[self.warmup_frames:]
-            ids = pick_objects(labels[0], max_objects, rng)
+            ids = pick_objects(sim.labels[self.warmup_frames], max_objects, rng)
             if ids:
-                masks = np.stack([np.isin(labels, family_of(sim.lineage, i)) for i in ids])
-                return to_sample(frames, masks, size, rng)
-
-
-def family_of(lineage: dict[int, int], cell_id: int) -> list[int]:
-    """The cell and its descendants: its ground truth after it divides."""
-    from .simulator import descendants
-
-    return sorted({cell_id} | descendants(lineage, cell_id))
+                truth = ground_truth_masks(sim, ids, first_frame=self.warmup_frames)
+                masks = np.stack([truth[i] for i in ids])
+                return to_sample(sim.frames[self.warmup_frames:], masks, size, rng)
 
 
 class LabelledStack:

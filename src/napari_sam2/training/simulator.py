@@ -133,21 +133,23 @@ def descendants(lineage: dict[int, int], cell_id: int) -> set[int]:
 
 
 def ground_truth_masks(
-    sim: Simulation, object_ids_in_first_frame: Iterable[int] | None = None,
+    sim: Simulation, object_ids_in_first_frame: Iterable[int] | None = None, first_frame: int = 0,
 ) -> dict[int, np.ndarray]:
-    """Ground truth for tracking evaluation: for each object of frame 0, a ``(T, H, W)`` bool array
-    of the object and all its descendants (after a division the object is its daughters).
+    """Ground truth for tracking evaluation: for each object of `first_frame`, a ``(T, H, W)``
+    bool array, over the frames from `first_frame` on, of the object and all its descendants
+    (after a division the object is its daughters).
 
-    ``object_ids_in_first_frame`` defaults to every label present in frame 0 (ascending).
+    ``object_ids_in_first_frame`` defaults to every label present in that frame (ascending).
     """
+    labels = sim.labels[first_frame:]
     if object_ids_in_first_frame is None:
-        ids = [int(i) for i in np.unique(sim.labels[0]) if i != 0]
+        ids = [int(i) for i in np.unique(labels[0]) if i != 0]
     else:
         ids = [int(i) for i in object_ids_in_first_frame]
     out: dict[int, np.ndarray] = {}
     for oid in ids:
         family = sorted({oid} | descendants(sim.lineage, oid))
-        out[oid] = np.isin(sim.labels, family)
+        out[oid] = np.isin(labels, family)
     return out
 
 
