@@ -232,5 +232,25 @@ def test_a_warm_up_lets_short_training_sequences_show_divisions():
 
 def test_training_takes_the_division_options_from_the_command_line(tmp_path):
     code = training_cli(["train", "--out", str(tmp_path / "run"), "--steps", "1", "--frames", "2", "--max-objects", "1",
-                         "--warmup-frames", "3", "--division-probability", "0.2"])
+                         "--warmup-frames", "3", "--division-probability", "0.2", "--max-frame-step", "3"])
     assert code == 0 and (tmp_path / "run" / CHECKPOINT_NAME).exists()
+
+
+def test_a_frame_step_makes_cells_move_further_between_training_frames():
+    def mean_shift(data: SimulatedSequences) -> float:
+        """Mean distance, in pixels, that an object's centre moves from one frame to the next."""
+        rng = np.random.default_rng(5)
+        shifts = []
+        for _ in range(8):
+            masks = data.sample(3, 3, 64, rng).masks.numpy()
+            for m in masks:
+                if m.any(axis=(1, 2)).all():
+                    centres = np.array([np.argwhere(frame).mean(axis=0) for frame in m])
+                    shifts += list(np.linalg.norm(np.diff(centres, axis=0), axis=1))
+        return float(np.mean(shifts))
+
+    fast = dataclasses.replace(SMALL_SIM, speed_range=(1.0, 1.0), jitter_sigma=0.0)
+    one_step, up_to_four = mean_shift(SimulatedSequences(fast)), mean_shift(SimulatedSequences(fast, max_frame_step=4))
+    assert up_to_four > 1.8 * one_step  # steps 1..4 average 2.5 frames
+    with pytest.raises(ValueError, match="max_frame_step must be 1 or more"):
+        SimulatedSequences(fast, max_frame_step=0)

@@ -35,6 +35,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="chance that a cell starts dividing, per cell per frame (simulator default: 0.01)")
     train.add_argument("--warmup-frames", type=int, default=0,
                        help="frames simulated before each sequence starts (cells then divide within short sequences)")
+    train.add_argument("--max-frame-step", type=int, default=1,
+                       help="keep every s-th simulated frame, s drawn from 1..N per sequence (faster motion and growth)")
     train.set_defaults(run=_train)
     tune = sub.add_parser("finetune", help="fine-tune a checkpoint on an image stack and its label stack")
     tune.add_argument("--checkpoint", required=True)
@@ -120,7 +122,7 @@ def _simulated_data(args):
     config = SimulationConfig()
     if args.division_probability is not None:
         config = replace(config, division_probability=args.division_probability)
-    return SimulatedSequences(config, warmup_frames=args.warmup_frames)
+    return SimulatedSequences(config, warmup_frames=args.warmup_frames, max_frame_step=args.max_frame_step)
 
 
 def _config_named(name: str):

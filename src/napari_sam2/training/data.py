@@ -65,16 +65,25 @@ class SimulatedSequences:
     `warmup_frames`: frames simulated before the sequence starts, so that short sequences
     also show what only happens to cells that have lived a while (a division takes
     `division_frames` from its start to the split, so without a warm-up a 4-frame sequence
-    never shows a split)."""
+    never shows a split).
 
-    def __init__(self, config=None, seed_offset: int = 0, warmup_frames: int = 0):
+    `max_frame_step`: each sequence keeps every s-th simulated frame, s drawn from
+    1..max_frame_step, so cells move and grow up to that many times faster between frames than
+    the simulator's own rates. A short sequence of slow cells can be tracked by keeping last
+    frame's mask where it was; faster ones teach the model to follow the cell (without it,
+    masks of moving cells lag behind and shrink over long time-lapses)."""
+
+    def __init__(self, config=None, seed_offset: int = 0, warmup_frames: int = 0, max_frame_step: int = 1):
         from .simulator import SimulationConfig
 
         if warmup_frames < 0:
             raise ValueError(f"warmup_frames must be 0 or more, got {warmup_frames}")
+        if max_frame_step < 1:
+            raise ValueError(f"max_frame_step must be 1 or more, got {max_frame_step}")
         self.config = config or SimulationConfig()
         self.seed_offset = seed_offset
         self.warmup_frames = warmup_frames
+        self.max_frame_step = max_frame_step
 
     def sample(self, num_frames: int, max_objects: int, size: int, rng: np.random.Generator) -> Sample:
         from .simulator import ground_truth_masks, simulate_timelapse
@@ -82,13 +91,15 @@ class SimulatedSequences:
         while True:
             seed = self.seed_offset + int(rng.integers(TRAINING_SEEDS))
             height, width = (int(rng.choice(FRAME_SIDES)) for _ in range(2))
-            config = replace(self.config, num_frames=self.warmup_frames + num_frames, height=height, width=width)
+            step = int(rng.integers(1, self.max_frame_step + 1)) if self.max_frame_step > 1 else 1
+            kept = slice(self.warmup_frames, None, step)
+            config = replace(self.config, num_frames=self.warmup_frames + (num_frames - 1) * step + 1, height=height, width=width)
             sim = simulate_timelapse(config, seed)
             ids = pick_objects(sim.labels[self.warmup_frames], max_objects, rng)
             if ids:
                 truth = ground_truth_masks(sim, ids, first_frame=self.warmup_frames)
-                masks = np.stack([truth[i] for i in ids])
-                return to_sample(sim.frames[self.warmup_frames:], masks, size, rng)
+                masks = np.stack([truth[i][::step] for i in ids])
+                return to_sample(sim.frames[kept], masks, size, rng)
 
 
 class LabelledStack:
