@@ -91,6 +91,7 @@ class SimulatedSequences:
         while True:
             seed = self.seed_offset + int(rng.integers(TRAINING_SEEDS))
             height, width = (int(rng.choice(FRAME_SIDES)) for _ in range(2))
+            # no draw without frame steps: earlier runs' random streams, and so their stages, repeat exactly
             step = int(rng.integers(1, self.max_frame_step + 1)) if self.max_frame_step > 1 else 1
             kept = slice(self.warmup_frames, None, step)
             config = replace(self.config, num_frames=self.warmup_frames + (num_frames - 1) * step + 1, height=height, width=width)
