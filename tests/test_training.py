@@ -254,3 +254,36 @@ def test_a_frame_step_makes_cells_move_further_between_training_frames():
     assert up_to_four > 1.8 * one_step  # steps 1..4 average 2.5 frames
     with pytest.raises(ValueError, match="max_frame_step must be 1 or more"):
         SimulatedSequences(fast, max_frame_step=0)
+
+
+def test_larger_training_frames_show_smaller_cells_to_the_model():
+    def mean_area(data: SimulatedSequences) -> float:
+        """Mean first-frame object area at the model's input (64 x 64 here)."""
+        rng = np.random.default_rng(9)
+        return float(np.mean([m[0].sum() for _ in range(6) for m in data.sample(1, 3, 64, rng).masks.numpy()]))
+
+    small_frames = mean_area(SimulatedSequences(SMALL_SIM, frame_sides=(96,)))
+    large_frames = mean_area(SimulatedSequences(SMALL_SIM, frame_sides=(192,)))
+    assert large_frames < 0.4 * small_frames  # twice the side: a quarter of the area, give or take the draw
+    with pytest.raises(ValueError, match="frame_sides must be"):
+        SimulatedSequences(SMALL_SIM, frame_sides=(16, 128))
+
+
+def test_training_takes_frame_sides_from_the_command_line(tmp_path, capsys):
+    code = training_cli(["train", "--out", str(tmp_path / "run"), "--steps", "1", "--frames", "2", "--max-objects", "1",
+                         "--frame-sides", "160,192"])
+    assert code == 0 and (tmp_path / "run" / CHECKPOINT_NAME).exists()
+    with pytest.raises(SystemExit):
+        training_cli(["train", "--out", str(tmp_path / "bad"), "--frame-sides", "160,big"])
+    assert "expected whole numbers separated by commas" in capsys.readouterr().err
+
+
+def test_evaluation_at_another_frame_size_from_the_command_line(capsys):
+    code = training_cli(["evaluate", "--sequences", "1", "--frames", "3", "--height", "160", "--width", "96",
+                         "--cells", "2,3", "--threads", "1"])
+    out = capsys.readouterr().out
+    assert code == 0 and "| 1 click |" in out and "| mask |" in out and "160 x 96" in out
+    assert training_cli(["evaluate", "--cells", "4"]) == 2
+    assert "--cells takes LO,HI" in capsys.readouterr().err
+    assert training_cli(["evaluate", "--height", "4"]) == 2
+    assert "height and width must be >= 8" in capsys.readouterr().err

@@ -37,6 +37,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="frames simulated before each sequence starts (cells then divide within short sequences)")
     train.add_argument("--max-frame-step", type=int, default=1,
                        help="keep every s-th simulated frame, s drawn from 1..N per sequence (faster motion and growth)")
+    train.add_argument("--frame-sides", type=_sides, default=None,
+                       help="comma-separated frame sides to draw heights and widths from (default 128,160,192,224,256); "
+                            "larger frames show smaller cells to the model; repeat a side to draw it more often")
     train.set_defaults(run=_train)
     tune = sub.add_parser("finetune", help="fine-tune a checkpoint on an image stack and its label stack")
     tune.add_argument("--checkpoint", required=True)
@@ -49,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--sequences", type=int, default=20)
     evaluate.add_argument("--frames", type=int, default=32)
     evaluate.add_argument("--threads", type=int, default=2)
+    evaluate.add_argument("--height", type=int, default=128, help="frame height, px (larger frames: smaller cells at the model's input)")
+    evaluate.add_argument("--width", type=int, default=128, help="frame width, px")
+    evaluate.add_argument("--cells", type=_sides, default=(5, 9), help="LO,HI cells in the first frame (default 5,9)")
     evaluate.set_defaults(run=_evaluate)
     return parser
 
@@ -122,7 +128,15 @@ def _simulated_data(args):
     config = SimulationConfig()
     if args.division_probability is not None:
         config = replace(config, division_probability=args.division_probability)
-    return SimulatedSequences(config, warmup_frames=args.warmup_frames, max_frame_step=args.max_frame_step)
+    sides = {} if args.frame_sides is None else {"frame_sides": args.frame_sides}
+    return SimulatedSequences(config, warmup_frames=args.warmup_frames, max_frame_step=args.max_frame_step, **sides)
+
+
+def _sides(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(side) for side in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected whole numbers separated by commas, like 192,224,256; got {text!r}")
 
 
 def _config_named(name: str):
@@ -153,9 +167,21 @@ def _evaluate(args) -> int:
     from ..engine.loading import load_model
     from .evaluate import format_table, simulated_benchmark
 
+    from .simulator import SimulationConfig
+
+    if len(args.cells) != 2:
+        print(f"error: --cells takes LO,HI (two numbers), got {','.join(map(str, args.cells))}", file=sys.stderr)
+        return 2
+    try:
+        config = SimulationConfig(height=args.height, width=args.width, num_cells=args.cells)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     model = load_model(args.checkpoint, device="cpu") if args.checkpoint else load_model(device="cpu")
     start = time.time()
-    scores = simulated_benchmark(model, args.sequences, args.frames, progress=lambda i, n: print(f"sequence {i}/{n}", file=sys.stderr))
+    scores = simulated_benchmark(model, args.sequences, args.frames, config=config,
+                                 progress=lambda i, n: print(f"sequence {i}/{n}", file=sys.stderr))
     print(format_table(scores))
-    print(f"({args.sequences} held-out simulated time-lapses of {args.frames} frames; {time.time() - start:.0f} s)")
+    print(f"({args.sequences} held-out simulated time-lapses of {args.frames} frames, {args.height} x {args.width}; "
+          f"{time.time() - start:.0f} s)")
     return 0

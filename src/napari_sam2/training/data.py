@@ -67,30 +67,37 @@ class SimulatedSequences:
     `division_frames` from its start to the split, so without a warm-up a 4-frame sequence
     never shows a split).
 
+    `frame_sides`: the frame heights and widths to draw from (each side drawn on its own); every
+    frame is resized to the model's input, so larger frames show smaller cells to the model.
+
     `max_frame_step`: each sequence keeps every s-th simulated frame, s drawn from
     1..max_frame_step, so cells move and grow up to that many times faster between frames than
     the simulator's own rates. A short sequence of slow cells can be tracked by keeping last
     frame's mask where it was; faster ones teach the model to follow the cell (without it,
     masks of moving cells lag behind and shrink over long time-lapses)."""
 
-    def __init__(self, config=None, seed_offset: int = 0, warmup_frames: int = 0, max_frame_step: int = 1):
+    def __init__(self, config=None, seed_offset: int = 0, warmup_frames: int = 0, max_frame_step: int = 1,
+                 frame_sides: tuple[int, ...] = FRAME_SIDES):
         from .simulator import SimulationConfig
 
         if warmup_frames < 0:
             raise ValueError(f"warmup_frames must be 0 or more, got {warmup_frames}")
         if max_frame_step < 1:
             raise ValueError(f"max_frame_step must be 1 or more, got {max_frame_step}")
+        if not frame_sides or min(frame_sides) < 32:
+            raise ValueError(f"frame_sides must be a non-empty list of sides of 32 px or more, got {tuple(frame_sides)}")
         self.config = config or SimulationConfig()
         self.seed_offset = seed_offset
         self.warmup_frames = warmup_frames
         self.max_frame_step = max_frame_step
+        self.frame_sides = tuple(int(side) for side in frame_sides)
 
     def sample(self, num_frames: int, max_objects: int, size: int, rng: np.random.Generator) -> Sample:
         from .simulator import ground_truth_masks, simulate_timelapse
 
         while True:
             seed = self.seed_offset + int(rng.integers(TRAINING_SEEDS))
-            height, width = (int(rng.choice(FRAME_SIDES)) for _ in range(2))
+            height, width = (int(rng.choice(self.frame_sides)) for _ in range(2))
             # no draw without frame steps: earlier runs' random streams, and so their stages, repeat exactly
             step = int(rng.integers(1, self.max_frame_step + 1)) if self.max_frame_step > 1 else 1
             kept = slice(self.warmup_frames, None, step)

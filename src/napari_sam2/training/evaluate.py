@@ -89,16 +89,20 @@ def format_table(scores: list[Score]) -> str:
 
 
 def simulated_benchmark(model: SAM2Model, num_sequences: int = 20, num_frames: int = 32, min_cells: int = 5,
-                        kinds=PROMPT_KINDS, first_seed: int | None = None, progress=None) -> list[Score]:
+                        kinds=PROMPT_KINDS, first_seed: int | None = None, progress=None, config=None) -> list[Score]:
     """J&F on held-out simulated time-lapses (seeds from EVALUATION_SEEDS on, never trained on):
     every cell present in the first frame is an object; after a division its truth is the
-    union of its descendants."""
+    union of its descendants. `config`: a SimulationConfig (default: the simulator's defaults,
+    128 x 128 frames); its number of frames is replaced by `num_frames`."""
     from dataclasses import replace
 
     from .data import EVALUATION_SEEDS
     from .simulator import SimulationConfig, ground_truth_masks, simulate_timelapse
 
-    config = replace(SimulationConfig(), num_frames=num_frames)
+    config = replace(config or SimulationConfig(), num_frames=num_frames)
+    if config.num_cells[1] < 1:
+        raise ValueError(f"num_cells {config.num_cells} puts no cell in the first frame: nothing to track")
+    min_cells = min(min_cells, config.num_cells[1])
     seed = EVALUATION_SEEDS if first_seed is None else first_seed
     per_sequence = []
     while len(per_sequence) < num_sequences:
