@@ -271,8 +271,10 @@ def test_larger_training_frames_show_smaller_cells_to_the_model():
 
 def test_training_takes_frame_sides_from_the_command_line(tmp_path, capsys):
     code = training_cli(["train", "--out", str(tmp_path / "run"), "--steps", "1", "--frames", "2", "--max-objects", "1",
-                         "--frame-sides", "160,192"])
+                         "--frame-sides", "160,192", "--cluster-fraction", "0.8"])
     assert code == 0 and (tmp_path / "run" / CHECKPOINT_NAME).exists()
+    assert training_cli(["train", "--out", str(tmp_path / "bad"), "--cluster-fraction", "1.5"]) == 2
+    assert "cluster_fraction is a fraction from 0 to 1, got 1.5" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         training_cli(["train", "--out", str(tmp_path / "bad"), "--frame-sides", "160,big"])
     assert "expected whole numbers separated by commas" in capsys.readouterr().err

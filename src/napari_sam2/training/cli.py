@@ -33,6 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     _common_training(train)
     train.add_argument("--division-probability", type=float, default=None,
                        help="chance that a cell starts dividing, per cell per frame (simulator default: 0.01)")
+    train.add_argument("--cluster-fraction", type=float, default=None,
+                       help="fraction of cells placed touching another one (simulator default: 0.35)")
     train.add_argument("--warmup-frames", type=int, default=0,
                        help="frames simulated before each sequence starts (cells then divide within short sequences)")
     train.add_argument("--max-frame-step", type=int, default=1,
@@ -115,8 +117,13 @@ def _train(args) -> int:
         model = SAM2Model(cfg)
         match_prompt_and_image_positions(model, torch.Generator().manual_seed(args.seed))
         match_frame_and_memory_positions(model, torch.Generator().manual_seed(args.seed))
+    try:
+        data = _simulated_data(args)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     start = time.time()
-    path = train(model, _simulated_data(args), _train_config(args), args.out, until=args.until)
+    path = train(model, data, _train_config(args), args.out, until=args.until)
     print(f"\ncheckpoint: {path} ({(time.time() - start) / 60:.1f} min)")
     return 0
 
@@ -128,6 +135,8 @@ def _simulated_data(args):
     config = SimulationConfig()
     if args.division_probability is not None:
         config = replace(config, division_probability=args.division_probability)
+    if args.cluster_fraction is not None:
+        config = replace(config, cluster_fraction=args.cluster_fraction)
     sides = {} if args.frame_sides is None else {"frame_sides": args.frame_sides}
     return SimulatedSequences(config, warmup_frames=args.warmup_frames, max_frame_step=args.max_frame_step, **sides)
 

@@ -99,6 +99,9 @@ class SimulationConfig:
             raise ValueError(f"dtype must be 'uint16' or 'float32', got {self.dtype!r}")
         if self.division_frames < 1:
             raise ValueError("division_frames must be >= 1")
+        for name in ("cluster_fraction", "division_probability"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} is a fraction from 0 to 1, got {getattr(self, name)}")
 
 
 @dataclass
