@@ -175,7 +175,6 @@ def _open_stack(path: str):
 def _evaluate(args) -> int:
     from ..engine.loading import load_model
     from .evaluate import format_table, simulated_benchmark
-
     from .simulator import SimulationConfig
 
     if len(args.cells) != 2:
