@@ -39,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="frames simulated before each sequence starts (cells then divide within short sequences)")
     train.add_argument("--max-frame-step", type=int, default=1,
                        help="keep every s-th simulated frame, s drawn from 1..N per sequence (faster motion and growth)")
-    train.add_argument("--frame-sides", type=_sides, default=None,
+    train.add_argument("--frame-sides", type=_whole_numbers, default=None,
                        help="comma-separated frame sides to draw heights and widths from (default 128,160,192,224,256); "
                             "larger frames show smaller cells to the model; repeat a side to draw it more often")
     train.set_defaults(run=_train)
@@ -56,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--threads", type=int, default=2)
     evaluate.add_argument("--height", type=int, default=128, help="frame height, px (larger frames: smaller cells at the model's input)")
     evaluate.add_argument("--width", type=int, default=128, help="frame width, px")
-    evaluate.add_argument("--cells", type=_sides, default=(5, 9), help="LO,HI cells in the first frame (default 5,9)")
+    evaluate.add_argument("--cells", type=_whole_numbers, default=(5, 9), help="LO,HI cells in the first frame (default 5,9)")
     evaluate.set_defaults(run=_evaluate)
     return parser
 
@@ -137,11 +137,11 @@ def _simulated_data(args):
         config = replace(config, division_probability=args.division_probability)
     if args.cluster_fraction is not None:
         config = replace(config, cluster_fraction=args.cluster_fraction)
-    sides = {} if args.frame_sides is None else {"frame_sides": args.frame_sides}
+    sides = {} if args.frame_whole_numbers is None else {"frame_whole_numbers": args.frame_whole_numbers}
     return SimulatedSequences(config, warmup_frames=args.warmup_frames, max_frame_step=args.max_frame_step, **sides)
 
 
-def _sides(text: str) -> tuple[int, ...]:
+def _whole_numbers(text: str) -> tuple[int, ...]:
     try:
         return tuple(int(side) for side in text.split(","))
     except ValueError:
