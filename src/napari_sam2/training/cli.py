@@ -137,7 +137,7 @@ def _simulated_data(args):
         config = replace(config, division_probability=args.division_probability)
     if args.cluster_fraction is not None:
         config = replace(config, cluster_fraction=args.cluster_fraction)
-    sides = {} if args.frame_whole_numbers is None else {"frame_whole_numbers": args.frame_whole_numbers}
+    sides = {} if args.frame_sides is None else {"frame_sides": args.frame_sides}
     return SimulatedSequences(config, warmup_frames=args.warmup_frames, max_frame_step=args.max_frame_step, **sides)
 
 
