@@ -105,6 +105,11 @@ def _train(args) -> int:
               f"{args.config} cannot apply: leave out --config (or --from, to train {args.config} from scratch)",
               file=sys.stderr)
         return 2
+    try:  # settings first: a bad one is reported before a model is built or loaded
+        data = _simulated_data(args)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     if args.start_from:  # a further stage: its weights, a fresh optimizer and schedule
         model = load_checkpoint(args.start_from).train()
     else:
@@ -117,11 +122,6 @@ def _train(args) -> int:
         model = SAM2Model(cfg)
         match_prompt_and_image_positions(model, torch.Generator().manual_seed(args.seed))
         match_frame_and_memory_positions(model, torch.Generator().manual_seed(args.seed))
-    try:
-        data = _simulated_data(args)
-    except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
     start = time.time()
     path = train(model, data, _train_config(args), args.out, until=args.until)
     print(f"\ncheckpoint: {path} ({(time.time() - start) / 60:.1f} min)")
@@ -129,7 +129,7 @@ def _train(args) -> int:
 
 
 def _simulated_data(args):
-    from .data import SimulatedSequences
+    from .data import FRAME_SIDES, SimulatedSequences
     from .simulator import SimulationConfig
 
     config = SimulationConfig()
@@ -137,8 +137,8 @@ def _simulated_data(args):
         config = replace(config, division_probability=args.division_probability)
     if args.cluster_fraction is not None:
         config = replace(config, cluster_fraction=args.cluster_fraction)
-    sides = {} if args.frame_sides is None else {"frame_sides": args.frame_sides}
-    return SimulatedSequences(config, warmup_frames=args.warmup_frames, max_frame_step=args.max_frame_step, **sides)
+    return SimulatedSequences(config, warmup_frames=args.warmup_frames, max_frame_step=args.max_frame_step,
+                              frame_sides=args.frame_sides or FRAME_SIDES)
 
 
 def _whole_numbers(text: str) -> tuple[int, ...]:
