@@ -37,7 +37,8 @@ def new_states(reference, model, frames, inputs, clicks):
     """Fresh reference state and fresh tracker, each object clicked on frame 0."""
     with tempfile.TemporaryDirectory() as tmp:
         state = reference_state(reference, frames, inputs, Path(tmp) / "jpg")
-    ours = VideoTracker(model, inputs, fill_hole_area=0)  # the reference fills holes only with CUDA
+    # the reference fills holes only with CUDA, and tracks each object alone (no separate memories)
+    ours = VideoTracker(model, inputs, fill_hole_area=0, separate_memories=False)
     prompt_both(reference, state, ours, clicks)
     return state, ours
 

@@ -73,7 +73,7 @@ def test_tracking_along_z_in_a_tzyx_array(micro_model, video):
 
 def test_objects_are_batched_and_equal_to_tracking_each_alone(micro_model, video):
     frames, labels = video
-    together = VideoTracker(micro_model, ArrayFrames(frames))
+    together = VideoTracker(micro_model, ArrayFrames(frames), separate_memories=False)
     for obj in (1, 2, 3):
         together.add_points(0, obj, *centre_click(labels[0], obj))
     joint = track_all(together)
@@ -83,6 +83,38 @@ def test_objects_are_batched_and_equal_to_tracking_each_alone(micro_model, video
         alone.add_points(0, obj, *centre_click(labels[0], obj))
         for frame, result in track_all(alone).items():
             assert torch.allclose(result.low_res_logits[0], joint[frame].low_res_logits[k], atol=1e-4)
+
+
+def memory_of_winning_pixels(model, tracker, frame, logits, k, present=True):
+    """Object k's memory on a frame encoded from the pixels where its logit is the highest of
+    all objects' (argmax at model-input size, then the memory encoder, as SAM 2 does it)."""
+    size = model.cfg.image_size
+    full = torch.nn.functional.interpolate(logits, size=(size, size), mode="bilinear", align_corners=False)
+    wins = full.argmax(0) == k
+    own = torch.where(wins, full[k], full[k].clamp(max=-10.0))[None]
+    mask = torch.sigmoid(own) * model.cfg.memory.sigmoid_scale + model.cfg.memory.sigmoid_bias
+    memory, _ = model.memory_encoder(tracker.features(frame).embedding, mask)
+    return memory if present else memory + model.no_obj_embed_spatial[..., None, None]
+
+
+def test_separate_memories_hold_only_the_pixels_each_object_wins(micro_model, video):
+    frames, labels = video
+    tracker = VideoTracker(micro_model, ArrayFrames(frames), fill_hole_area=0)
+    for obj in (1, 2, 3):
+        tracker.add_points(0, obj, *centre_click(labels[0], obj))
+    results = track_all(tracker, max_frames=3)
+    logits = results[2].low_res_logits  # (3, 1, 4h, 4w), before the next frame prunes nothing
+    overlap = ((logits > 0).sum(0) > 1).float().mean()
+    assert overlap > 0.01, "the test needs masks that overlap (random weights give large ones)"
+    with torch.inference_mode():
+        for k, obj in enumerate((1, 2, 3)):
+            stored = tracker._objects[obj].tracked[2].memory.float()
+            present = bool(results[2].object_scores[k] > 0)
+            expected = memory_of_winning_pixels(micro_model, tracker, 2, logits, k, present)
+            unconstrained = memory_of_winning_pixels(micro_model, tracker, 2, logits[k : k + 1], 0, present)
+            error, change = (stored - expected).abs().max(), (unconstrained - expected).abs().max()
+            print(obj, float(error), float(change))
+            assert error < 2e-2, f"object {obj}"  # stored in bfloat16
 
 
 def test_stop_in_the_middle_then_prompt_and_continue(micro_model, video):

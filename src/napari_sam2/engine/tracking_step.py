@@ -9,7 +9,6 @@ from ..model.tracking import (
     TrackOutput,
     condition_on_memory,
     decode_for_tracking,
-    encode_memory,
     memory_tokens,
 )
 from .memory_selection import max_pointer_offset, pointer_frames, spatial_memory_frames
@@ -38,17 +37,19 @@ def object_memory(model: SAM2Model, track: ObjectTrack, frame: int, direction: i
     return memory_tokens(model, spatial, pointers, offsets, max_pointer_offset(num_frames, cfg.pointers.max_pointers))
 
 
-def track_objects(model: SAM2Model, raw: ImageEmbedding, memories: list[tuple]) -> tuple[TrackOutput, SpatialMemory]:
-    """Track a batch of objects whose memories have the same layout on one frame."""
+def decode_objects(model: SAM2Model, raw: ImageEmbedding, memories: list[tuple]) -> TrackOutput:
+    """Decode a batch of objects whose memories have the same layout on one frame."""
     memory = torch.cat([m[0] for m in memories])
     memory_pe = torch.cat([m[1] for m in memories])
     num_pointer_tokens = memories[0][2]
     batch = memory.shape[0]
     batched_raw = ImageEmbedding(raw.embedding.expand(batch, -1, -1, -1), raw.high_res, raw.position_encoding)
     conditioned = condition_on_memory(model, batched_raw, memory, memory_pe, num_pointer_tokens)
-    out = decode_for_tracking(model, conditioned, raw.high_res, None, None, multimask=True)
-    spatial = encode_memory(model, raw, out.low_res_logits, out.object_score_logits, binarize=False)
-    return out, spatial
+    return decode_for_tracking(model, conditioned, raw.high_res, None, None, multimask=True)
+
+
+def concat_outputs(outputs: list[TrackOutput]) -> TrackOutput:
+    return TrackOutput(*(torch.cat(parts) for parts in zip(*outputs)))
 
 
 def group_by_layout(memories: dict[int, tuple]) -> list[list[int]]:

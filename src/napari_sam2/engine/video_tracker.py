@@ -29,7 +29,7 @@ from .object_track import FrameOutput, ObjectTrack, PointPrompt
 from .postprocess import fill_small_holes
 from .preprocessing import Normalization
 from .prompts import check_prompt, model_points
-from .tracking_step import MEMORY_DTYPE, group_by_layout, object_memory, split_outputs, track_objects
+from .tracking_step import MEMORY_DTYPE, concat_outputs, decode_objects, group_by_layout, object_memory, split_outputs
 
 DIRECTIONS = {"forward": (FORWARD,), "backward": (BACKWARD,), "both": (FORWARD, BACKWARD)}
 
@@ -52,9 +52,15 @@ class VideoTracker:
         feature_cache_size: int = 4,
         feature_store: FeatureStore | None = None,
         precision: str = "float32",
+        separate_memories: bool = True,
     ):
         """precision: "float32" (default), or "bfloat16" / "float16" to run the model under
-        autocast (faster on some hardware; see the benchmarks for speed and agreement)."""
+        autocast (faster on some hardware; see the benchmarks for speed and agreement).
+
+        separate_memories: each pixel of a frame's memory belongs to at most one object, the one
+        with the highest logit there, as in the Labels layer (SAM 2's non_overlap_masks_for_mem_enc).
+        Without it touching cells drift onto each other over time, each remembering some of
+        the other's pixels. False reproduces the reference's default configuration."""
         self.model = model.eval()
         self.precision = check_precision(precision)
         if not hasattr(frames, "hw"):
@@ -63,6 +69,7 @@ class VideoTracker:
         self.num_frames = len(frames)
         self.video_hw = tuple(frames.hw)
         self.fill_hole_area = fill_hole_area
+        self.separate_memories = separate_memories
         self._settings_key = f"{normalization}|{channels}|{precision}"
         self._fingerprint: str | None = None  # of the model's weights, once a store needs it
         self.features = FeatureCache(self._encode_frame, feature_cache_size, feature_store, self._store_key)
@@ -201,7 +208,8 @@ class VideoTracker:
             raise RuntimeError(f"objects {empty} have no prompt on any frame; prompt them or remove them with remove_object")
 
     def _encode_pending_memories(self) -> None:
-        """Prompted frames get their memory (from the binarised mask the user saw) before tracking."""
+        """Prompted frames get their memory (from the binarised mask the user saw) before tracking.
+        Each is the object's own mask, whatever other objects cover: what the user asked for."""
         for track in self._objects.values():
             for frame, output in sorted(track.pending.items()):
                 spatial = encode_memory(self.model, self.features(frame), output.low_res_logits, output.object_score, binarize=True)
@@ -218,16 +226,29 @@ class VideoTracker:
             for obj_id, track in self._objects.items()
             if frame not in track.conditioning
         }
+        ids, outputs = [], []
         for group in group_by_layout(memories):
-            out, spatial = track_objects(self.model, raw, [memories[i] for i in group])
-            out = out._replace(low_res_logits=self._filled(out.low_res_logits))
-            for obj_id, output in zip(group, split_outputs(out, spatial)):
+            out = decode_objects(self.model, raw, [memories[i] for i in group])
+            outputs.append(out._replace(low_res_logits=self._filled(out.low_res_logits)))
+            ids += group
+        if ids:
+            out = concat_outputs(outputs)
+            others = self._logits_of_others(frame, ids) if self.separate_memories else None
+            spatial = encode_memory(self.model, raw, out.low_res_logits, out.object_score_logits, binarize=False,
+                                    separate=self.separate_memories, others=others)
+            for obj_id, output in zip(ids, split_outputs(out, spatial)):
                 self._objects[obj_id].tracked[frame] = output
         keep = frames_still_needed(frame, sign, self.model.cfg.memory.num_maskmem, self.model.cfg.pointers.max_pointers)
         for track in self._objects.values():
             track.directions[frame] = sign
             track.prune(keep)
         return self._frame_result(frame)
+
+    def _logits_of_others(self, frame: int, tracked_ids: list[int]) -> torch.Tensor | None:
+        """(R, 1, 4h, 4w) logits on a frame of the objects not tracked there (prompted there)."""
+        others = [t.latest_output(frame) for i, t in self._objects.items() if i not in tracked_ids]
+        others = [o.low_res_logits for o in others if o is not None]
+        return torch.cat(others) if others else None
 
     # ---- helpers ---------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from .position_encoding import sine_encoding_1d
 from .sam2 import ImageEmbedding, SAM2Model
 
 NO_OBJECT_LOGIT = -1024.0  # mask logits of an object predicted absent
+OVERLAP_LOGIT = -10.0  # where another object's mask is stronger (sigmoid 4.5e-5, as the reference)
 MASK_AS_OUTPUT_SCALE, MASK_AS_OUTPUT_BIAS = 20.0, -10.0  # a binary mask prompt as logits
 
 
@@ -141,6 +142,15 @@ def condition_on_memory(model: SAM2Model, raw: ImageEmbedding, memory, memory_pe
     return out.transpose(1, 2).reshape(B, C, h, w)
 
 
+def only_where_highest(logits: torch.Tensor, others: torch.Tensor | None = None) -> torch.Tensor:
+    """logits (B, 1, H, W) capped at OVERLAP_LOGIT wherever another object's logit is higher,
+    among the batch and `others` (R, 1, H, W); a tie goes to the first (the reference's argmax)."""
+    everyone = logits if others is None else torch.cat([logits, others])
+    owner = everyone.argmax(dim=0, keepdim=True)  # (1, 1, H, W)
+    own = owner == torch.arange(logits.shape[0], device=logits.device)[:, None, None, None]
+    return torch.where(own, logits, logits.clamp(max=OVERLAP_LOGIT))
+
+
 def without_memory(model: SAM2Model, raw: ImageEmbedding) -> torch.Tensor:
     """The embedding of a frame decoded without memory (a first prompt)."""
     return raw.embedding + model.no_mem_embed.view(1, -1, 1, 1)
@@ -152,11 +162,22 @@ def encode_memory(
     low_res_logits: torch.Tensor,
     object_score_logits: torch.Tensor,
     binarize: bool,
+    separate: bool = False,
+    others: torch.Tensor | None = None,
 ) -> SpatialMemory:
     """Memory of a frame from its features and chosen masks (B, 1, 4h, 4w). Masks from clicks
-    are binarised (the memory then holds exactly what the user saw); tracked masks go in soft."""
+    are binarised (the memory then holds exactly what the user saw); tracked masks go in soft.
+
+    separate: each object's memory holds only the pixels where its logit is the highest of the
+    batch's and of `others` (R, 1, 4h, 4w: objects on this frame outside the batch), as SAM 2's
+    `non_overlap_masks_for_mem_enc` does, so touching objects do not pass each other's pixels
+    on to later frames."""
     size = model.cfg.image_size
     full = F.interpolate(low_res_logits, size=(size, size), mode="bilinear", align_corners=False)
+    if separate:
+        if others is not None:
+            others = F.interpolate(others, size=(size, size), mode="bilinear", align_corners=False)
+        full = only_where_highest(full, others)
     mask = (full > 0).float() if binarize else torch.sigmoid(full)
     mask = mask * model.cfg.memory.sigmoid_scale + model.cfg.memory.sigmoid_bias
     features = raw.embedding.expand(low_res_logits.shape[0], -1, -1, -1)

@@ -57,6 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--height", type=int, default=128, help="frame height, px (larger frames: smaller cells at the model's input)")
     evaluate.add_argument("--width", type=int, default=128, help="frame width, px")
     evaluate.add_argument("--cells", type=_whole_numbers, default=(5, 9), help="LO,HI cells in the first frame (default 5,9)")
+    evaluate.add_argument("--overlapping-memories", action="store_true",
+                          help="each object remembers its whole mask, even where another's is stronger (the reference's default)")
     evaluate.set_defaults(run=_evaluate)
     return parser
 
@@ -188,6 +190,7 @@ def _evaluate(args) -> int:
     model = load_model(args.checkpoint, device="cpu") if args.checkpoint else load_model(device="cpu")
     start = time.time()
     scores = simulated_benchmark(model, args.sequences, args.frames, config=config,
+                                 separate_memories=not args.overlapping_memories,
                                  progress=lambda i, n: print(f"sequence {i}/{n}", file=sys.stderr))
     print(format_table(scores))
     print(f"({args.sequences} held-out simulated time-lapses of {args.frames} frames, {args.height} x {args.width}; "

@@ -54,9 +54,11 @@ def _add_clicks(tracker: VideoTracker, obj_id: int, truth: np.ndarray, count: in
         pred = result.masks[obj_id]
 
 
-def track_sequence(model: SAM2Model, frames: np.ndarray, truths: dict[int, np.ndarray], kind: str) -> dict[int, np.ndarray]:
+def track_sequence(model: SAM2Model, frames: np.ndarray, truths: dict[int, np.ndarray], kind: str,
+                   separate_memories: bool = True) -> dict[int, np.ndarray]:
     """frames (T, H, W[, C]); truths: object id -> (T, H, W) bool. Returns predicted masks."""
-    tracker = VideoTracker(model, ArrayFrames(frames, channel_axis=3 if frames.ndim == 4 else None))
+    frame_source = ArrayFrames(frames, channel_axis=3 if frames.ndim == 4 else None)
+    tracker = VideoTracker(model, frame_source, separate_memories=separate_memories)
     prompt_first_frame(tracker, kind, truths)
     pred = {obj_id: np.zeros(truth.shape, bool) for obj_id, truth in truths.items()}
     for result in tracker.propagate(start=0):
@@ -65,11 +67,11 @@ def track_sequence(model: SAM2Model, frames: np.ndarray, truths: dict[int, np.nd
     return pred
 
 
-def evaluate_sequence(model, frames, truths, kinds=PROMPT_KINDS) -> dict[str, list[tuple[float, float]]]:
+def evaluate_sequence(model, frames, truths, kinds=PROMPT_KINDS, separate_memories: bool = True) -> dict[str, list[tuple[float, float]]]:
     """Per prompt kind, the (J, F) of every object of one sequence."""
     scores = {}
     for kind in kinds:
-        pred = track_sequence(model, frames, truths, kind)
+        pred = track_sequence(model, frames, truths, kind, separate_memories)
         scores[kind] = [j_and_f(pred[i], truths[i]) for i in truths]
     return scores
 
@@ -89,11 +91,13 @@ def format_table(scores: list[Score]) -> str:
 
 
 def simulated_benchmark(model: SAM2Model, num_sequences: int = 20, num_frames: int = 32, min_cells: int = 5,
-                        kinds=PROMPT_KINDS, first_seed: int | None = None, progress=None, config=None) -> list[Score]:
+                        kinds=PROMPT_KINDS, first_seed: int | None = None, progress=None, config=None,
+                        separate_memories: bool = True) -> list[Score]:
     """J&F on held-out simulated time-lapses (seeds from EVALUATION_SEEDS on, never trained on):
     every cell present in the first frame is an object; after a division its truth is the
     union of its descendants. `config`: a SimulationConfig (default: the simulator's defaults,
-    128 x 128 frames); its number of frames is replaced by `num_frames`."""
+    128 x 128 frames); its number of frames is replaced by `num_frames`. `separate_memories`:
+    the tracker's setting (see VideoTracker)."""
     from dataclasses import replace
 
     from .data import EVALUATION_SEEDS
@@ -112,7 +116,7 @@ def simulated_benchmark(model: SAM2Model, num_sequences: int = 20, num_frames: i
         if len(ids) < min_cells:
             continue
         truths = ground_truth_masks(sim, ids)
-        per_sequence.append(evaluate_sequence(model, sim.frames, {i: truths[i] for i in ids}, kinds))
+        per_sequence.append(evaluate_sequence(model, sim.frames, {i: truths[i] for i in ids}, kinds, separate_memories))
         if progress:
             progress(len(per_sequence), num_sequences)
     return summarise(per_sequence)
