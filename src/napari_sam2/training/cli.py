@@ -82,6 +82,8 @@ def _common_training(p: argparse.ArgumentParser) -> None:
     p.add_argument("--freeze", default="", help="comma-separated parameter-name prefixes to keep fixed, e.g. image_encoder,sam_mask_decoder")
     p.add_argument("--corrections", type=int, default=7, help="corrective clicks per corrected frame (paper: 7)")
     p.add_argument("--weight-decay", type=float, default=0.1, help="AdamW decay of weight matrices")
+    p.add_argument("--separate-memories", action="store_true",
+                   help="tracked frames remember only the pixels each object wins, as the tracker does by default (not in the paper)")
     p.add_argument("--until", type=int, default=None, help="stop at this step (the schedule still runs to --steps)")
 
 
@@ -92,7 +94,7 @@ def _train_config(args):
 
     weights = LossWeights(focal=args.focal_weight, dice=args.dice_weight, focal_alpha=args.focal_alpha, focal_gamma=args.focal_gamma,
                           embedding_scale=args.embedding_scale_weight)
-    recipe = RecipeConfig(num_frames=args.frames, corrections_per_frame=args.corrections)
+    recipe = RecipeConfig(num_frames=args.frames, corrections_per_frame=args.corrections, separate_memories=args.separate_memories)
     return TrainConfig(steps=args.steps, image_steps=args.image_steps, video_every=args.video_every, lr=args.lr, seed=args.seed,
                        max_objects=args.max_objects, weights=weights, recipe=recipe, weight_decay=args.weight_decay,
                        frozen=tuple(p for p in args.freeze.split(",") if p))

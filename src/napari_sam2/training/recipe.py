@@ -24,6 +24,9 @@ class RecipeConfig:
     max_corrected_frames: int = 2
     corrections_per_frame: int = 7
     prob_correction_from_gt: float = 0.1  # a click drawn from the ground truth, not the errors
+    # Not in the paper: tracked frames' memories keep only the pixels each object wins among the
+    # sequence's objects, as the engine's VideoTracker(separate_memories=True) does.
+    separate_memories: bool = False
 
 
 @dataclass(frozen=True)

@@ -76,7 +76,8 @@ class SequenceRun:
             embedding = without_memory(self.model, raw) if t in self.plan.prompted else self._conditioned(raw, t, K)
             points = self._first_prompt(gt) if t in self.plan.prompted else None
             low, pointer, score = self._decode_and_correct(embedding, raw.high_res, points, gt, t)
-        memory = encode_memory(self.model, raw, low, score, binarize=False)
+        separate = self.recipe.separate_memories and t not in self.plan.prompted
+        memory = encode_memory(self.model, raw, low, score, binarize=False, separate=separate)
         self.memories[t], self.memory_pe, self.pointers[t] = memory.features, memory.position_encoding, pointer
 
     def _first_prompt(self, gt):
