@@ -271,7 +271,7 @@ def test_larger_training_frames_show_smaller_cells_to_the_model():
 
 def test_training_takes_frame_sides_from_the_command_line(tmp_path, capsys):
     code = training_cli(["train", "--out", str(tmp_path / "run"), "--steps", "1", "--frames", "2", "--max-objects", "1",
-                         "--frame-sides", "160,192", "--cluster-fraction", "0.8"])
+                         "--frame-sides", "160,192", "--cluster-fraction", "0.8", "--separate-memories"])
     assert code == 0 and (tmp_path / "run" / CHECKPOINT_NAME).exists()
     assert training_cli(["train", "--out", str(tmp_path / "bad"), "--cluster-fraction", "1.5"]) == 2
     assert "cluster_fraction is a fraction from 0 to 1, got 1.5" in capsys.readouterr().err
@@ -285,7 +285,29 @@ def test_evaluation_at_another_frame_size_from_the_command_line(capsys):
                          "--cells", "2,3", "--threads", "1"])
     out = capsys.readouterr().out
     assert code == 0 and "| 1 click |" in out and "| mask |" in out and "160 x 96" in out
+    assert training_cli(["evaluate", "--sequences", "1", "--frames", "2", "--cells", "2,3", "--threads", "1", "--overlapping-memories"]) == 0
+    assert "| 1 click |" in capsys.readouterr().out
     assert training_cli(["evaluate", "--cells", "4"]) == 2
     assert "--cells takes LO,HI" in capsys.readouterr().err
     assert training_cli(["evaluate", "--height", "4"]) == 2
     assert "height and width must be >= 8" in capsys.readouterr().err
+
+
+def test_separate_memories_in_training_change_the_loss_only_where_objects_compete():
+    """With two objects in a sequence their tracked frames' memories differ when separated;
+    with one object there is nothing to separate and the loss is the same."""
+    model = fresh_model().eval()
+    data = SimulatedSequences(SMALL_SIM, seed_offset=2**30)
+    plan = draw_plan(RecipeConfig(num_frames=4, prob_mask_prompt=0.0), 4, torch.Generator().manual_seed(0))
+
+    def loss(sample, separate: bool) -> float:
+        recipe = RecipeConfig(separate_memories=separate)
+        with torch.no_grad():
+            value, _ = sequence_loss(model, sample.frames, sample.masks, plan, recipe, QUICK.weights, torch.Generator().manual_seed(0))
+        return float(value)
+
+    pair = data.sample(4, 2, model.cfg.image_size, np.random.default_rng(7))
+    assert pair.masks.shape[0] == 2
+    assert loss(pair, True) != pytest.approx(loss(pair, False), rel=1e-6)
+    alone = data.sample(4, 1, model.cfg.image_size, np.random.default_rng(7))
+    assert loss(alone, True) == pytest.approx(loss(alone, False), rel=1e-6)
