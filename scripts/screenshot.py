@@ -14,13 +14,23 @@ import tempfile
 import warnings
 from pathlib import Path
 
-warnings.filterwarnings("ignore", message=".*PyQt5 backend is deprecated.*")  # keep the toast off the picture
+warnings.filterwarnings("ignore", message=".*PyQt5 backend is deprecated.*")  # the console line; its toast is closed below
 import napari  # noqa: E402
 import numpy as np  # noqa: E402
 import tifffile  # noqa: E402
 from scipy import ndimage  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def close_notifications(viewer, app) -> None:
+    """Napari's toasts (such as its PyQt5 deprecation notice) would cover part of the picture."""
+    from napari._qt.dialogs.qt_notification import NapariQtNotification
+
+    for toast in viewer.window._qt_window.findChildren(NapariQtNotification):
+        toast.close()
+    for _ in range(5):
+        app.processEvents()
 
 
 def main() -> None:
@@ -57,6 +67,7 @@ def main() -> None:
     while session.prefetcher.worker is not None:  # moving to the frame may have started one
         app.processEvents()
         time.sleep(0.05)
+    close_notifications(viewer, app)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     viewer.screenshot(args.out, canvas_only=False)
     print(f"saved {args.out}")
