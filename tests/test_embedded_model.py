@@ -7,8 +7,9 @@ import pytest
 import tifffile
 import torch
 
+from engine_labels import reference_labels
 from model_card import stated_jf
-from napari_sam2 import ArrayFrames, VideoTracker, load_model
+from napari_sam2 import load_model
 from napari_sam2.cli import _read_lineage
 from napari_sam2.engine.loading import embedded_model_path
 from napari_sam2.training.evaluate import simulated_benchmark
@@ -37,16 +38,6 @@ def test_the_embedded_model_reaches_its_card_on_held_out_time_lapses():
         assert scores[kind].jf >= stated_jf(kind) - TOLERANCE, (kind, scores[kind], stated_jf(kind))
 
 
-def sample_label_images(model, frames, clicks, separate_memories: bool) -> np.ndarray:
-    tracker = VideoTracker(model, ArrayFrames(frames), separate_memories=separate_memories)
-    for cell, point in clicks.items():
-        tracker.add_points(0, cell, [point], [1])
-    labels = np.zeros(frames.shape, np.uint32)
-    for result in tracker.propagate(start=0):
-        labels[result.frame] = result.label_image()
-    return labels
-
-
 @pytest.mark.slow
 def test_separate_memories_keep_touching_cells_apart_on_the_sample_time_lapse():
     """Every cell of the sample's first frame clicked once, tracked into one label image (one id
@@ -57,11 +48,11 @@ def test_separate_memories_keep_touching_cells_apart_on_the_sample_time_lapse():
     truth = tifffile.imread(SAMPLE / "timelapse_labels.tif")
     lineage = _read_lineage(SAMPLE / "timelapse_lineage.csv")
     cells = [int(c) for c in np.unique(truth[0]) if c > 0]
-    clicks = {cell: central_click(truth[0] == cell)[0] for cell in cells}
+    clicks = [(cell, y, x) for cell in cells for (x, y), _ in [central_click(truth[0] == cell)]]
     model = load_model(device="cpu")
     scores = {}
     for separate in (True, False):
-        labels = sample_label_images(model, frames, clicks, separate)
+        labels = reference_labels(model, frames, clicks, direction="forward", separate_memories=separate)
         per_cell = [j_and_f(labels == c, np.isin(truth, [c, *descendants(lineage, c)])) for c in cells]
         scores[separate] = float(np.mean([(j + f) / 2 for j, f in per_cell]))
     assert scores[True] >= 0.85, scores

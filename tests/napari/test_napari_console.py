@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import napari_sam2 as ns
-from napari_reference import reference_labels
+from engine_labels import reference_labels
 
 
 def test_track_points_on_an_image_layer_into_a_labels_layer(make_napari_viewer, micro_model, video, cell_centres, tmp_path):

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from napari_reference import reference_labels
+from engine_labels import reference_labels
 from napari_sam2._napari.prompt_layers import polygons_mask
 from napari_sam2._napari.session import TrackingSession
 from napari_sam2.storage import LabelsStore

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from qtpy.QtCore import QThreadPool, QTimer
 
-from napari_reference import reference_labels
+from engine_labels import reference_labels
 from napari_sam2._napari.widget import TrackingWidget
 from napari_sam2.storage import LabelsStore
 
