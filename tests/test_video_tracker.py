@@ -103,18 +103,19 @@ def test_separate_memories_hold_only_the_pixels_each_object_wins(micro_model, vi
     for obj in (1, 2, 3):
         tracker.add_points(0, obj, *centre_click(labels[0], obj))
     results = track_all(tracker, max_frames=3)
-    logits = results[2].low_res_logits  # (3, 1, 4h, 4w), before the next frame prunes nothing
+    logits = results[2].low_res_logits  # (3, 1, 4h, 4w)
     overlap = ((logits > 0).sum(0) > 1).float().mean()
     assert overlap > 0.01, "the test needs masks that overlap (random weights give large ones)"
+    changes = []
     with torch.inference_mode():
         for k, obj in enumerate((1, 2, 3)):
             stored = tracker._objects[obj].tracked[2].memory.float()
             present = bool(results[2].object_scores[k] > 0)
             expected = memory_of_winning_pixels(micro_model, tracker, 2, logits, k, present)
             unconstrained = memory_of_winning_pixels(micro_model, tracker, 2, logits[k : k + 1], 0, present)
-            error, change = (stored - expected).abs().max(), (unconstrained - expected).abs().max()
-            print(obj, float(error), float(change))
-            assert error < 2e-2, f"object {obj}"  # stored in bfloat16
+            assert (stored - expected).abs().max() < 2e-2, f"object {obj}"  # stored in bfloat16
+            changes.append(float((unconstrained - expected).abs().max()))
+    assert max(changes) > 0.1, f"separating changed no memory: {changes}"  # the objects that lose pixels
 
 
 def test_stop_in_the_middle_then_prompt_and_continue(micro_model, video):
