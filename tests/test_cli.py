@@ -1,7 +1,9 @@
 """The headless command line: track a TIFF into a Zarr label store and score it."""
 import numpy as np
+import pytest
 import tifffile
 
+from napari_sam2 import cli
 from napari_sam2.cli import main
 from napari_sam2.engine import loading
 from napari_sam2.model import save_checkpoint
@@ -29,3 +31,58 @@ def test_track_without_prompts_says_what_to_give(tmp_path, capsys):
     tifffile.imwrite(tmp_path / "img.tif", np.zeros((2, 8, 8), np.uint16))
     assert main(["track", str(tmp_path / "img.tif"), "--out", str(tmp_path / "o.zarr")]) == 2
     assert "--truth" in capsys.readouterr().err
+
+
+def _tracking_inputs(tmp_path, micro_model, monkeypatch):
+    frames, labels = moving_nuclei_video(5, 96, 128, 2, seed=3, leaving=False)
+    tifffile.imwrite(tmp_path / "img.tif", frames)
+    tifffile.imwrite(tmp_path / "truth.tif", labels)
+    save_checkpoint(micro_model, tmp_path / "model.pt")
+    monkeypatch.setattr(loading, "embedded_model_path", lambda: tmp_path / "model.pt")
+    return ["track", str(tmp_path / "img.tif"), "--truth", str(tmp_path / "truth.tif")]
+
+
+def test_track_never_touches_an_existing_folder_that_is_not_its_store(micro_model, tmp_path, capsys, monkeypatch):
+    command = _tracking_inputs(tmp_path, micro_model, monkeypatch)
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "notes.txt").write_text("x")
+    for extra in ([], ["--overwrite"]):
+        assert main(command + ["--out", str(tmp_path / "d"), *extra]) == 2
+        assert "not a napari-sam2 labels store: it is left as it is" in capsys.readouterr().err
+        assert sorted(p.name for p in (tmp_path / "d").iterdir()) == ["notes.txt"]
+        assert (tmp_path / "d" / "notes.txt").read_text() == "x"
+    (tmp_path / "f.zarr").write_text("y")  # a file is refused the same way
+    assert main(command + ["--out", str(tmp_path / "f.zarr"), "--overwrite"]) == 2
+    assert (tmp_path / "f.zarr").read_text() == "y"
+
+
+def test_track_replaces_its_own_store_only_with_overwrite(micro_model, tmp_path, capsys, monkeypatch):
+    command = _tracking_inputs(tmp_path, micro_model, monkeypatch) + ["--out", str(tmp_path / "out.zarr")]
+    old = LabelsStore.create(tmp_path / "out.zarr", (2, 5, 5))
+    old.write_frame(1, np.full((5, 5), 9, np.uint8))
+    assert main(command) == 2
+    error = capsys.readouterr().err
+    assert "already holds a napari-sam2 labels store" in error and "--overwrite" in error
+    assert LabelsStore.open(tmp_path / "out.zarr", mode="r").read_frame(1)[0, 0] == 9
+    assert main(command + ["--overwrite"]) == 0
+    assert LabelsStore.open(tmp_path / "out.zarr", mode="r").shape == (5, 96, 128)
+    assert sorted(p.name for p in tmp_path.iterdir() if "out" in p.name) == ["out.zarr"]  # no partial left
+
+
+def test_a_failed_run_leaves_no_store_and_an_old_one_as_it_was(micro_model, tmp_path, monkeypatch):
+    command = _tracking_inputs(tmp_path, micro_model, monkeypatch)
+
+    def fails_after_a_frame(self, **kwargs):
+        yield next(iter(original(self, **kwargs)))
+        raise RuntimeError("out of memory")
+
+    original = cli.VideoTracker.propagate
+    monkeypatch.setattr(cli.VideoTracker, "propagate", fails_after_a_frame)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        main(command + ["--out", str(tmp_path / "new.zarr")])
+    old = LabelsStore.create(tmp_path / "old.zarr", (2, 5, 5))
+    old.write_frame(1, np.full((5, 5), 9, np.uint8))
+    with pytest.raises(RuntimeError, match="out of memory"):
+        main(command + ["--out", str(tmp_path / "old.zarr"), "--overwrite"])
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".zarr" or "partial" in p.name) == ["old.zarr"]
+    assert LabelsStore.open(tmp_path / "old.zarr", mode="r").read_frame(1)[0, 0] == 9

@@ -20,7 +20,7 @@ import torch
 from .engine.frames import open_tiff_frames
 from .engine.loading import load_model
 from .engine.video_tracker import VideoTracker
-from .storage.labels_store import LabelsStore
+from .storage.labels_store import check_replaceable, new_labels_store
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,7 +28,10 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(required=True)
     track = sub.add_parser("track", help="track the cells of a time-lapse (or z-stack) TIFF")
     track.add_argument("image", type=Path)
-    track.add_argument("--out", type=Path, required=True, help="Zarr store for the label stack")
+    track.add_argument("--out", type=Path, required=True,
+                       help="Zarr store for the label stack (a new folder; it appears when tracking ends)")
+    track.add_argument("--overwrite", action="store_true",
+                       help="replace the napari-sam2 labels store already at --out (anything else is never replaced)")
     track.add_argument("--truth", type=Path, help="label stack TIFF: clicks from its first frame, and J&F")
     track.add_argument("--points", type=Path, help="CSV of first-frame clicks: obj_id,x,y (instead of --truth)")
     track.add_argument("--lineage", type=Path, help="CSV daughter,parent: after a division, truth = descendants")
@@ -37,13 +40,18 @@ def main(argv: list[str] | None = None) -> int:
     track.set_defaults(run=_track)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except FileExistsError as error:
+        print(error, file=sys.stderr)
+        return 2
 
 
 def _track(args) -> int:
     if args.truth is None and args.points is None:
         print("give --truth (a label stack) or --points (obj_id,x,y per line) to say what to track", file=sys.stderr)
         return 2
+    check_replaceable(args.out, args.overwrite)  # before any work: the answer may be no
     frames = open_tiff_frames(args.image)
     model = load_model(args.model, device="cpu" if args.model is None else None)
     tracker = VideoTracker(model, frames)
@@ -51,14 +59,14 @@ def _track(args) -> int:
     clicks = _clicks_from_truth(truth[0]) if truth is not None else _clicks_from_csv(args.points)
     for obj_id, (x, y) in clicks.items():
         tracker.add_points(0, obj_id, [[x, y]], [1])
-    store = LabelsStore.create(args.out, (len(frames), *tracker.video_hw))
     predicted = {i: np.zeros((len(frames), *tracker.video_hw), bool) for i in clicks} if truth is not None else None
     start = time.time()
-    for result in tracker.propagate(start=0):
-        store.write_frame(result.frame, result.label_image())
-        if predicted is not None:
-            for obj_id, mask in result.masks.items():
-                predicted[obj_id][result.frame] = mask
+    with new_labels_store(args.out, (len(frames), *tracker.video_hw), overwrite=args.overwrite) as store:
+        for result in tracker.propagate(start=0):
+            store.write_frame(result.frame, result.label_image())
+            if predicted is not None:
+                for obj_id, mask in result.masks.items():
+                    predicted[obj_id][result.frame] = mask
     seconds = time.time() - start
     print(f"tracked {len(clicks)} objects through {len(frames)} frames in {seconds:.1f} s "
           f"({len(frames) / seconds:.1f} frames/s); labels written to {args.out}")

@@ -10,12 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..storage import LabelsStore
-from ..storage.labels_store import LABELS_NAME
-
-
-def is_labels_store(path) -> bool:
-    return isinstance(path, (str, os.PathLike)) and (Path(path) / "labels" / LABELS_NAME / "0").is_dir()
+from ..storage import LabelsStore, new_labels_store
+from ..storage.labels_store import is_labels_store
 
 
 def get_reader(path):
@@ -23,7 +19,7 @@ def get_reader(path):
     that napari asks other plugins (a plain OME-Zarr image, say)."""
     if isinstance(path, list):
         return get_reader(path[0]) if len(path) == 1 else None
-    return read_labels_store if is_labels_store(path) else None
+    return read_labels_store if isinstance(path, (str, os.PathLike)) and is_labels_store(path) else None
 
 
 def read_labels_store(path):
@@ -34,7 +30,8 @@ def read_labels_store(path):
 
 
 def write_labels(path: str, data, meta: dict) -> list[str]:
-    """Save a Labels layer as a napari-sam2 store at `path` (".zarr" is added if missing)."""
+    """Save a Labels layer as a napari-sam2 store at `path` (".zarr" is added if missing). A store
+    already there is replaced (napari's Save dialog has asked); anything else there is refused."""
     target = Path(path)
     if target.suffix != ".zarr":
         target = target.with_name(target.name + ".zarr")
@@ -43,7 +40,7 @@ def write_labels(path: str, data, meta: dict) -> list[str]:
         raise ValueError(f"a labels store holds 2-D to 5-D labels, and this layer has {array.ndim} dimensions")
     if array.dtype.kind not in "ui" or (array.dtype.kind == "i" and array.min() < 0):
         raise ValueError(f"labels must be non-negative integers, not {array.dtype}")
-    store = LabelsStore.create(target, array.shape, dtype=np.uint32, scale=meta.get("scale"))
-    for index in np.ndindex(array.shape[:-2]):  # plane by plane: one chunk each
-        store.array[index] = array[index].astype(np.uint32)
+    with new_labels_store(target, array.shape, overwrite=True, dtype=np.uint32, scale=meta.get("scale")) as store:
+        for index in np.ndindex(array.shape[:-2]):  # plane by plane: one chunk each
+            store.array[index] = array[index].astype(np.uint32)
     return [str(target)]

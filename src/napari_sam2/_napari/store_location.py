@@ -6,7 +6,7 @@ import re
 import tempfile
 from pathlib import Path
 
-from ..storage import LabelsStore
+from ..storage import LabelsStore, NotALabelsStore
 from .layout import FrameLayout
 
 STORE_SUFFIX = ".masklets.zarr"
@@ -39,9 +39,9 @@ def open_or_create_store(path, layout: FrameLayout) -> LabelsStore:
         return LabelsStore.create(path, layout.store_shape)
     try:
         store = LabelsStore.open(path)
-    except (KeyError, FileNotFoundError, ValueError) as error:
+    except NotALabelsStore as error:
         raise ValueError(
-            f"{path} exists but is not a napari-sam2 labels store ({error}): choose another location or delete it"
+            f"{error}; or choose another location for this session's labels"
         ) from error
     if store.shape != layout.store_shape:
         raise ValueError(

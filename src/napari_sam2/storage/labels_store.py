@@ -2,6 +2,10 @@
 one chunk per frame, written frame by frame as tracking produces them."""
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +17,34 @@ DEFAULT_AXES = {2: "yx", 3: "tyx", 4: "tzyx", 5: "tczyx"}
 AXIS_TYPES = {"t": "time", "c": "channel", "z": "space", "y": "space", "x": "space"}
 UNDO_NAME = "undo"  # the labels a propagation overwrote, frame by frame, until it is undone or replaced
 UNDO_FRAMES_ATTR = "napari_sam2_undo_frames"
+ARRAY_PATH = f"labels/{LABELS_NAME}/0"
+
+
+class NotALabelsStore(ValueError):
+    """A path that is not a napari-sam2 labels store where one was expected."""
+
+
+def is_labels_store(path) -> bool:
+    """True for a folder laid out as napari-sam2 writes its labels stores."""
+    return (Path(path) / ARRAY_PATH).is_dir()
+
+
+def check_replaceable(path: str | Path, overwrite: bool = False) -> None:
+    """Refuses a `path` that holds anything but a napari-sam2 store, and a store unless `overwrite`:
+    nothing is ever replaced that napari-sam2 did not write, nor without being asked."""
+    path = Path(path)
+    if not path.exists():
+        return
+    if not is_labels_store(path):
+        raise FileExistsError(
+            f"{path} already exists and is not a napari-sam2 labels store: it is left as it is; "
+            "choose a new location for the labels"
+        )
+    if not overwrite:
+        raise FileExistsError(
+            f"{path} already holds a napari-sam2 labels store: choose a new location, or ask to replace "
+            "it (overwrite=True; --overwrite on the command line)"
+        )
 
 
 class LabelsStore:
@@ -24,12 +56,12 @@ class LabelsStore:
 
     def __init__(self, group: zarr.Group):
         self.group = group
-        self.array = group[f"labels/{LABELS_NAME}/0"]
+        self.array = group[ARRAY_PATH]
 
     @classmethod
     def create(cls, path: str | Path, shape: tuple[int, ...], axes: str | None = None, dtype=np.uint32,
                scale: tuple[float, ...] | None = None) -> "LabelsStore":
-        """A new, empty store (an existing one at `path` is replaced). Tracking writes (frames,
+        """A new, empty store; `path` must not exist. Tracking writes (frames,
         rows, columns); any 2-D to 5-D labels can be kept (the napari writer does), one chunk
         per 2-D plane. axes: OME-Zarr axis names, default by dimension ("yx", "tyx", "tzyx", "tczyx")."""
         shape = tuple(int(s) for s in shape)
@@ -39,7 +71,9 @@ class LabelsStore:
                 f"a labels store holds 2 to 5 dimensions named by `axes`, got shape {shape} and axes {axes!r}"
             )
         scale = [1.0] * len(shape) if scale is None else [float(v) for v in scale]
-        root = zarr.open_group(str(path), mode="w")
+        if Path(path).exists():
+            raise FileExistsError(f"{path} already exists: a new labels store needs a new location")
+        root = zarr.open_group(str(path), mode="w-")
         root.attrs["labels"] = [LABELS_NAME]
         group = root.require_group(f"labels/{LABELS_NAME}")
         group.attrs["multiscales"] = [{
@@ -59,6 +93,13 @@ class LabelsStore:
 
     @classmethod
     def open(cls, path: str | Path, mode: str = "r+") -> "LabelsStore":
+        if not Path(path).exists():
+            raise FileNotFoundError(f"there is no labels store at {path}")
+        if not is_labels_store(path):
+            raise NotALabelsStore(
+                f"{path} is not a napari-sam2 labels store (it has no {ARRAY_PATH} array; it holds "
+                f"{_listing(path)}): open a folder written by napari-sam2, e.g. cells.masklets.zarr"
+            )
         return cls(zarr.open_group(str(path), mode=mode))
 
     @property
@@ -66,9 +107,21 @@ class LabelsStore:
         return tuple(self.array.shape)
 
     def write_frame(self, frame: int, labels: np.ndarray) -> None:
+        labels = np.asarray(labels)
         if tuple(labels.shape) != self.shape[1:]:
             raise ValueError(f"frame labels of shape {labels.shape} do not fit the store's frames {self.shape[1:]}")
-        self.array[frame] = labels
+        self.array[frame] = self.checked_labels(labels)
+
+    def checked_labels(self, labels: np.ndarray) -> np.ndarray:
+        """`labels` as the store's dtype, or a ValueError if an id is not a whole number from 0
+        (background) to the largest id the store can hold."""
+        largest = np.iinfo(self.array.dtype).max
+        if labels.dtype.kind not in "uib":
+            raise ValueError(f"labels must be whole numbers (object ids), not {labels.dtype}")
+        if labels.size and (labels.min() < 0 or labels.max() > largest):
+            bad = labels.min() if labels.min() < 0 else labels.max()
+            raise ValueError(f"object id {bad} cannot be stored: ids go from 1 to {largest} (0 is background)")
+        return labels.astype(self.array.dtype, copy=False)
 
     def read_frame(self, frame: int) -> np.ndarray:
         return np.asarray(self.array[frame])
@@ -116,3 +169,28 @@ class LabelsStore:
             self.write_frame(frame, np.asarray(self.group[UNDO_NAME][frame]))
         self.group.attrs[UNDO_FRAMES_ATTR] = []
         return frames
+
+
+def _listing(path) -> str:
+    names = sorted(p.name for p in Path(path).iterdir()) if Path(path).is_dir() else []
+    return ", ".join(names[:8]) + (", ..." if len(names) > 8 else "") if names else "nothing napari-sam2 reads"
+
+
+@contextmanager
+def new_labels_store(path: str | Path, shape: tuple[int, ...], overwrite: bool = False, **create_args):
+    """A new store that appears at `path` only when the block ends without error: it is written in
+    a hidden folder beside `path`, then moved there. A failure or an interruption leaves nothing at
+    `path` (and a store that was there, with `overwrite`, as it was). The store yielded is the
+    one in the hidden folder: open `path` afterwards to use the result."""
+    path = Path(path)
+    check_replaceable(path, overwrite)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
+    try:
+        yield LabelsStore.create(folder / path.name, shape, **create_args)
+        check_replaceable(path, overwrite)  # again: something may have appeared meanwhile
+        if path.exists():
+            shutil.rmtree(path)
+        os.rename(folder / path.name, path)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
