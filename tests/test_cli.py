@@ -8,12 +8,14 @@ from napari_sam2.cli import main
 from napari_sam2.engine import loading
 from napari_sam2.model import save_checkpoint
 from napari_sam2.storage import LabelsStore
+from ome_check import read_as_ome_labels
 from synthetic import moving_nuclei_video
 
 
 def test_track_writes_every_frame_and_prints_j_and_f(micro_model, tmp_path, capsys, monkeypatch):
     frames, labels = moving_nuclei_video(6, 96, 128, 3, seed=2, leaving=False)
-    tifffile.imwrite(tmp_path / "img.tif", frames)
+    tifffile.imwrite(tmp_path / "img.tif", frames, imagej=True, resolution=(1 / 0.65, 1 / 0.65),
+                     metadata={"axes": "ZYX", "spacing": 2.0, "unit": "um"})
     tifffile.imwrite(tmp_path / "truth.tif", labels)
     save_checkpoint(micro_model, tmp_path / "model.pt")
     monkeypatch.setattr(loading, "embedded_model_path", lambda: tmp_path / "model.pt")
@@ -24,7 +26,10 @@ def test_track_writes_every_frame_and_prints_j_and_f(micro_model, tmp_path, caps
     store = LabelsStore.open(tmp_path / "out.zarr", mode="r")
     assert store.shape == (6, 96, 128)
     assert set(np.unique(store.read_frame(0))) <= {0, 1, 2, 3}
-    assert store.group.attrs["labels"] == ["masklets"]
+    on_disk, axes, scale, units = read_as_ome_labels(tmp_path / "out.zarr")
+    np.testing.assert_array_equal(on_disk, store.array[:])
+    assert on_disk.dtype == np.uint16 and axes == "zyx" and units == ("micrometer",) * 3
+    np.testing.assert_allclose(scale, [2.0, 0.65, 0.65])
 
 
 def test_track_without_prompts_says_what_to_give(tmp_path, capsys):

@@ -1,10 +1,12 @@
 """Headless commands over the engine and storage (no napari):
 
     python -m napari_sam2 track IMAGE.tif --out masklets.zarr [--truth LABELS.tif --lineage L.csv]
+    python -m napari_sam2 convert-store OLD.zarr NEW.zarr
 
 Tracks every object of the first frame of the ground truth (one click at its centre) through
 the whole stack, writes the label stack to a Zarr store frame by frame, and, with --truth,
-prints J&F per object and averaged.
+prints J&F per object and averaged. The store is OME-Zarr 0.5 with the TIFF's axis ("t", or "z"
+for an ImageJ/OME z-stack), pixel sizes and units.
 """
 from __future__ import annotations
 
@@ -20,7 +22,9 @@ import torch
 from .engine.frames import open_tiff_frames
 from .engine.loading import load_model
 from .engine.video_tracker import VideoTracker
-from .storage.labels_store import check_replaceable, new_labels_store
+from .storage.labels_store import label_dtype
+from .storage.store_opening import check_replaceable, convert_legacy_store, new_labels_store
+from .storage.tiff_geometry import tiff_geometry
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,6 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     track.add_argument("--model", default=None, help="official name or checkpoint path (default: embedded)")
     track.add_argument("--threads", type=int, default=2)
     track.set_defaults(run=_track)
+    convert = sub.add_parser("convert-store", help="copy a labels store of napari-sam2 0.1 into the OME-Zarr 0.5 layout")
+    convert.add_argument("old", type=Path)
+    convert.add_argument("new", type=Path)
+    convert.set_defaults(run=_convert_store, threads=1)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     try:
@@ -61,7 +69,8 @@ def _track(args) -> int:
         tracker.add_points(0, obj_id, [[x, y]], [1])
     predicted = {i: np.zeros((len(frames), *tracker.video_hw), bool) for i in clicks} if truth is not None else None
     start = time.time()
-    with new_labels_store(args.out, (len(frames), *tracker.video_hw), overwrite=args.overwrite) as store:
+    geometry = {**tiff_geometry(args.image), "dtype": label_dtype(max(clicks, default=0))}
+    with new_labels_store(args.out, (len(frames), *tracker.video_hw), overwrite=args.overwrite, **geometry) as store:
         for result in tracker.propagate(start=0):
             store.write_frame(result.frame, result.label_image())
             if predicted is not None:
@@ -72,6 +81,12 @@ def _track(args) -> int:
           f"({len(frames) / seconds:.1f} frames/s); labels written to {args.out}")
     if truth is not None:
         print(_score_table(predicted, truth, _read_lineage(args.lineage)))
+    return 0
+
+
+def _convert_store(args) -> int:
+    store = convert_legacy_store(args.old, args.new)
+    print(f"{args.old} copied into {args.new}: labels {store.shape} ({store.axes}), prompts; {args.old} is unchanged")
     return 0
 
 

@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from napari_sam2._napari.labels_view import FixedAxesView, labels_layer_data, labels_translate
+from napari_sam2._napari.labels_view import labels_translate
 from napari_sam2._napari.layout import frame_layout, tracking_axes
-from napari_sam2._napari.store_location import default_store_path, open_or_create_store
-from napari_sam2.storage import LabelsStore
+from napari_sam2._napari.store_location import default_store_path
+from napari_sam2.storage import LabelsStore, open_or_create_store
 
 
 def test_a_3d_image_is_tracked_along_its_first_axis():
@@ -46,37 +46,19 @@ def test_the_store_goes_next_to_the_image_file_or_to_a_temporary_folder(tmp_path
 
 
 def test_an_existing_store_is_reopened_and_a_mismatched_one_refused(tmp_path):
-    layout = frame_layout((8, 96, 128))
-    store = open_or_create_store(tmp_path / "a.zarr", layout)
+    shape = (8, 96, 128)
+    store = open_or_create_store(tmp_path / "a.zarr", shape)
     store.write_frame(3, np.full((96, 128), 5, np.uint32))
-    assert open_or_create_store(tmp_path / "a.zarr", layout).read_frame(3)[0, 0] == 5
+    assert open_or_create_store(tmp_path / "a.zarr", shape).read_frame(3)[0, 0] == 5
     LabelsStore.create(tmp_path / "b.zarr", (8, 50, 50))
     with pytest.raises(ValueError, match="holds \\(8, 50, 50\\).*choose another store location"):
-        open_or_create_store(tmp_path / "b.zarr", layout)
+        open_or_create_store(tmp_path / "b.zarr", shape)
     (tmp_path / "c.zarr").mkdir()
     with pytest.raises(ValueError, match="not a napari-sam2 labels store"):
-        open_or_create_store(tmp_path / "c.zarr", layout)
+        open_or_create_store(tmp_path / "c.zarr", shape)
 
 
-def test_a_3d_layer_shows_the_store_array_itself(tmp_path):
-    layout = frame_layout((8, 96, 128))
-    store = LabelsStore.create(tmp_path / "s.zarr", layout.store_shape)
-    assert labels_layer_data(store.array, layout) is store.array
-
-
-def test_the_view_adds_length_1_axes_at_the_fixed_axes(tmp_path):
+def test_a_4d_image_has_a_4d_store_with_length_1_at_the_fixed_axis():
     layout = frame_layout((3, 8, 6, 5), axis=0, current_index=(0, 4, 0, 0))  # t at z = 4
-    store = LabelsStore.create(tmp_path / "s.zarr", layout.store_shape)  # (3, 6, 5)
-    view = FixedAxesView(store.array, layout)
-    assert view.shape == (3, 1, 6, 5) and view.ndim == 4 and view.size == 90
-    store.write_frame(1, np.arange(30, dtype=np.uint32).reshape(6, 5))
-    np.testing.assert_array_equal(view[1, 0], store.read_frame(1))
-    assert view[1].shape == (1, 6, 5) and view[..., 2].shape == (3, 1, 6)
-    assert view[1, 0, 2, 3] == 13
-    np.testing.assert_array_equal(np.asarray(view)[:, 0], store.array[:])
-    view[2, 0, 1, 1] = 7  # painting: ints, index arrays and slices go through to the store
-    view[(np.array([2, 2]), np.array([0, 0]), np.array([0, 5 - 5]), np.array([0, 1]))] = 9
-    view[0] = np.ones((1, 6, 5), np.uint32)
-    assert store.read_frame(2)[1, 1] == 7 and store.read_frame(2)[0, :2].tolist() == [9, 9]
-    assert store.read_frame(0).min() == 1
+    assert layout.store_shape == (3, 1, 6, 5)
     np.testing.assert_array_equal(labels_translate([1, 2.0, 1, 1], [0, 10.0, 0, 0], layout), [0, 18, 0, 0])

@@ -6,6 +6,7 @@ from engine_labels import reference_labels
 from napari_sam2._napari.prompt_layers import polygons_mask
 from napari_sam2._napari.session import TrackingSession
 from napari_sam2.storage import LabelsStore
+from ome_check import read_as_ome_labels
 
 
 def add_click(session, frame, row, col, obj_id=None):
@@ -96,10 +97,11 @@ def test_a_4d_image_is_tracked_along_the_chosen_axis_at_the_current_slice(make_n
     session.points_layer.add(point)  # on another slice of the fixed axis: not this tracking's
     list(session.propagate())
     expected = reference_labels(micro_model, tzyx, [(1, row, col)], axis=axis, fixed={1 - axis: 1})
-    np.testing.assert_array_equal(session.store.array[:], expected)
-    shown = np.asarray(session.labels_layer.data)
-    assert shown.shape[1 - axis] == 1 and session.labels_layer.translate[1 - axis] == 1
-    np.testing.assert_array_equal(np.squeeze(shown, axis=1 - axis), expected)
+    on_disk = session.store.array[:]  # (T, Z, Y, X) with length 1 at the fixed axis
+    assert on_disk.shape[1 - axis] == 1 and session.store.axes == "tzyx"
+    np.testing.assert_array_equal(np.squeeze(on_disk, axis=1 - axis), expected)
+    assert session.labels_layer.data is session.store.array and session.labels_layer.translate[1 - axis] == 1
+    assert session.store.translation[1 - axis] == 1
 
 
 def test_bad_input_gives_errors_that_say_what_to_do(make_napari_viewer, micro_model, video, tmp_path):
@@ -224,3 +226,20 @@ def test_the_frame_on_screen_gets_its_features_in_the_background_so_a_click_is_a
     add_click(session, 5, *cell_centres[1])
     assert session.sync_prompts() == [5]
     assert session.tracker.features.computed == computed  # the click used the prefetched features
+
+
+def test_the_session_writes_valid_ome_zarr_at_the_images_axes_pixel_sizes_and_units(
+        make_napari_viewer, micro_model, video, cell_centres, tmp_path):
+    frames, _ = video
+    viewer = make_napari_viewer()
+    image = viewer.add_image(frames, name="cells", scale=(2.0, 0.5, 0.5), translate=(0, 10, 20),
+                             axis_labels=("z", "y", "x"), units=("micrometer", "micrometer", "micrometer"))
+    session = TrackingSession(viewer, image, micro_model, store_path=tmp_path / "m.zarr")
+    add_click(session, 0, *cell_centres[1])
+    list(session.propagate("forward"))
+    labels, axes, scale, units = read_as_ome_labels(tmp_path / "m.zarr")
+    np.testing.assert_array_equal(labels, session.store.array[:])
+    assert labels.dtype == np.uint16 and labels[1:].any()
+    assert axes == "zyx" and units == ("micrometer",) * 3
+    np.testing.assert_allclose(scale, [2.0, 0.5, 0.5])
+    np.testing.assert_allclose(session.store.translation, [0, 10, 20])

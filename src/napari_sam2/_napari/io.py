@@ -1,7 +1,9 @@
-"""napari reader and writer for napari-sam2 label stores (OME-Zarr labels, one chunk per plane).
+"""napari reader and writer for napari-sam2 label stores (OME-Zarr 0.5 label images, one chunk
+per plane).
 
 The reader opens the store's array itself (nothing is loaded up front, and painting in the layer
-writes to disk when the store is writable); the writer saves any 2-D to 5-D Labels layer.
+writes to disk when the store is writable), at the store's pixel sizes, offset and units; the
+writer saves any 2-D to 5-D Labels layer with the layer's.
 """
 from __future__ import annotations
 
@@ -11,7 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from ..storage import LabelsStore, new_labels_store
-from ..storage.labels_store import is_labels_store
+from ..storage.axes import axes_from_labels, ome_unit
+from ..storage.labels_store import is_labels_store, label_dtype
 
 
 def get_reader(path):
@@ -26,7 +29,10 @@ def read_labels_store(path):
     path = Path(path[0] if isinstance(path, list) else path)
     store = LabelsStore.open(path, mode="r+" if os.access(path, os.W_OK) else "r")
     name = path.name.removesuffix(".zarr").removesuffix(".masklets") + " masklets"
-    return [(store.array, {"name": name, "scale": store.scale}, "labels")]
+    units = [unit or "pixel" for unit in store.units]
+    meta = {"name": name, "scale": store.scale, "translate": store.translation, "axis_labels": tuple(store.axes),
+            "units": units}
+    return [(store.array, meta, "labels")]
 
 
 def write_labels(path: str, data, meta: dict) -> list[str]:
@@ -40,7 +46,11 @@ def write_labels(path: str, data, meta: dict) -> list[str]:
         raise ValueError(f"a labels store holds 2-D to 5-D labels, and this layer has {array.ndim} dimensions")
     if array.dtype.kind not in "ui" or (array.dtype.kind == "i" and array.min() < 0):
         raise ValueError(f"labels must be non-negative integers, not {array.dtype}")
-    with new_labels_store(target, array.shape, overwrite=True, dtype=np.uint32, scale=meta.get("scale")) as store:
+    units = meta.get("units")
+    geometry = {"axes": axes_from_labels(meta.get("axis_labels") or [""] * array.ndim), "scale": meta.get("scale"),
+                "translation": meta.get("translate"), "units": None if units is None else [ome_unit(u) for u in units],
+                "dtype": label_dtype(int(array.max()) if array.size else 0)}
+    with new_labels_store(target, array.shape, overwrite=True, **geometry) as store:
         for index in np.ndindex(array.shape[:-2]):  # plane by plane: one chunk each
-            store.array[index] = array[index].astype(np.uint32)
+            store.array[index] = store.checked_labels(array[index])
     return [str(target)]

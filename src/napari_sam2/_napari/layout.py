@@ -36,9 +36,10 @@ class FrameLayout:
         return self.shape[-2], self.shape[-1]
 
     @property
-    def store_shape(self) -> tuple[int, int, int]:
-        """(frames, rows, columns): the shape of the labels store."""
-        return (self.num_frames, *self.frame_hw)
+    def store_shape(self) -> tuple[int, ...]:
+        """The labels store's shape: the layer's, with length 1 at the fixed axes (the labels of a
+        z-stack tracked at one time point of a (T, Z, Y, X) image are (1, Z, Y, X))."""
+        return tuple(1 if a in self.fixed_dict else n for a, n in enumerate(self.shape))
 
 
 def tracking_axes(shape: tuple[int, ...]) -> list[int]:

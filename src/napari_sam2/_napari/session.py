@@ -11,7 +11,7 @@ from napari.layers import Image
 from ..engine import ArrayFrames, VideoTracker
 from .coords import slice_index
 from .feature_prefetch import FeaturePrefetcher
-from .labels_view import labels_layer_data, labels_translate
+from .labels_view import labels_translate
 from .layout import frame_layout
 from .prompt_record import layers_to_record, restore_layers
 from .prompt_layers import (
@@ -24,7 +24,7 @@ from .prompt_layers import (
     set_current_obj_id,
     shapes_to_prompts,
 )
-from .store_location import default_store_path, open_or_create_store
+from .store_location import default_store_path, open_session_store
 
 DIRECTIONS = ("forward", "backward", "both")
 SIGNS = {"forward": 1, "backward": -1}
@@ -69,7 +69,7 @@ class TrackingSession:
         self.tracker = VideoTracker(model, frames)
         self.store_path = Path(store_path) if store_path else default_store_path(
             image_layer.source.path, image_layer.name, self.layout)
-        self.store = open_or_create_store(self.store_path, self.layout)
+        self.store = open_session_store(self.store_path, image_layer, self.layout)
         self._sent: dict[int, dict[int, ObjectPrompts]] = {}  # what the tracker has been given
         self._resume: tuple[str, int] | None = None  # where a stopped propagation goes on
         self._add_layers()
@@ -82,7 +82,7 @@ class TrackingSession:
         image, layout = self.image_layer, self.layout
         scale, translate = np.asarray(image.scale), np.asarray(image.translate)
         self.labels_layer = self.viewer.add_labels(
-            labels_layer_data(self.store.array, layout), name=f"{image.name} masklets",
+            self.store.array, name=f"{image.name} masklets",
             scale=scale, translate=labels_translate(scale, translate, layout),
         )
         self.shapes_layer = add_prompt_shapes(self.viewer, layout.ndim, f"{image.name} boxes and masks", scale, translate)
@@ -189,11 +189,7 @@ class TrackingSession:
         prompted = {obj_id for objects in prompts.values() for obj_id in objects}
         for obj_id in sorted(set(self.tracker.object_ids) - prompted):
             self.tracker.remove_object(obj_id)
-            for frame in range(self.layout.num_frames):
-                labels = self.store.read_frame(frame)
-                if (labels == obj_id).any():
-                    labels[labels == obj_id] = 0
-                    self.store.write_frame(frame, labels)
+            self.store.erase_label(obj_id)
 
     # ---- propagation -----------------------------------------------------------------------
 

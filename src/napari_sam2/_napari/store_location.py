@@ -1,4 +1,4 @@
-"""Where a session keeps its labels on disk, and opening or creating that store."""
+"""Where a session keeps its labels on disk, and where they sit in the image's world."""
 from __future__ import annotations
 
 import os
@@ -6,7 +6,9 @@ import re
 import tempfile
 from pathlib import Path
 
-from ..storage import LabelsStore, NotALabelsStore
+from ..storage import LabelsStore, open_or_create_store
+from ..storage.axes import axes_from_labels, ome_unit
+from .labels_view import labels_translate
 from .layout import FrameLayout
 
 STORE_SUFFIX = ".masklets.zarr"
@@ -32,21 +34,13 @@ def default_store_path(source_path, layer_name: str, layout: FrameLayout) -> Pat
     return Path(tempfile.mkdtemp(prefix="napari-sam2-")) / store_name(layer_name, layout)
 
 
-def open_or_create_store(path, layout: FrameLayout) -> LabelsStore:
-    """The store at `path`: reopened if it exists (earlier work is kept), else created empty."""
-    path = Path(path)
-    if not path.exists():
-        return LabelsStore.create(path, layout.store_shape)
-    try:
-        store = LabelsStore.open(path)
-    except NotALabelsStore as error:
-        raise ValueError(
-            f"{error}; or choose another location for this session's labels"
-        ) from error
-    if store.shape != layout.store_shape:
-        raise ValueError(
-            f"the labels store {path} holds {store.shape} (frames, rows, columns) but the image tracked "
-            f"along axis {layout.axis} has {layout.store_shape}: choose another store location, or delete "
-            "the store to start again"
-        )
-    return store
+def open_session_store(path, image_layer, layout: FrameLayout) -> LabelsStore:
+    """The session's store at `path` (reopened, or created with the image layer's axis names,
+    pixel sizes, units and offset, translated to the fixed slice of a 4-D image)."""
+    scale = [float(s) for s in image_layer.scale]
+    return open_or_create_store(
+        path, layout.store_shape, f"the image {image_layer.name!r} tracked along axis {layout.axis}",
+        axes=axes_from_labels(image_layer.axis_labels), scale=scale,
+        translation=[float(t) for t in labels_translate(scale, image_layer.translate, layout)],
+        units=[ome_unit(u) for u in getattr(image_layer, "units", [None] * layout.ndim)], frame_axis=layout.axis,
+    )

@@ -1,5 +1,7 @@
 """Storage: what napari-sam2 keeps on disk (Zarr)."""
 from .feature_store import ZarrFeatureStore
-from .labels_store import LabelsStore, NotALabelsStore, new_labels_store
+from .labels_store import LabelsStore, NotALabelsStore
+from .store_opening import convert_legacy_store, new_labels_store, open_or_create_store
 
-__all__ = ["LabelsStore", "NotALabelsStore", "ZarrFeatureStore", "new_labels_store"]
+__all__ = ["LabelsStore", "NotALabelsStore", "ZarrFeatureStore", "convert_legacy_store", "new_labels_store",
+           "open_or_create_store"]

@@ -1,0 +1,49 @@
+"""A TIFF stack's axis names, pixel sizes and units, from its OME-XML or ImageJ metadata, for the
+labels store made from it (tracked axis "z" or "t", scale, units)."""
+from __future__ import annotations
+
+import xml.etree.ElementTree as ElementTree
+
+import tifffile
+
+from .axes import ome_unit
+
+
+def tiff_geometry(path) -> dict:
+    """{"axes", "scale", "units"} for a (frames, rows, columns) TIFF; 1 and no unit where the file
+    does not say."""
+    with tifffile.TiffFile(path) as tif:
+        tracked = "z" if tif.series[0].axes[:1] == "Z" else "t"
+        sizes = _ome_sizes(tif.ome_metadata) if tif.ome_metadata else _imagej_sizes(tif)
+    step, step_unit = sizes.get(tracked, (1.0, None))
+    (row, row_unit), (col, col_unit) = sizes.get("y", (1.0, None)), sizes.get("x", (1.0, None))
+    return {"axes": tracked + "yx", "scale": [step, row, col], "units": [step_unit, row_unit, col_unit]}
+
+
+def _ome_sizes(xml: str) -> dict:
+    pixels = next((e for e in ElementTree.fromstring(xml).iter() if e.tag.endswith("}Pixels")), None)
+    if pixels is None:
+        return {}
+    found = {}
+    for axis, size, unit, default_unit in (("x", "PhysicalSizeX", "PhysicalSizeXUnit", "µm"),
+                                           ("y", "PhysicalSizeY", "PhysicalSizeYUnit", "µm"),
+                                           ("z", "PhysicalSizeZ", "PhysicalSizeZUnit", "µm"),
+                                           ("t", "TimeIncrement", "TimeIncrementUnit", "s")):
+        if size in pixels.attrib:
+            found[axis] = (float(pixels.attrib[size]), ome_unit(pixels.attrib.get(unit, default_unit)))
+    return found
+
+
+def _imagej_sizes(tif: tifffile.TiffFile) -> dict:
+    metadata = tif.imagej_metadata or {}
+    unit = ome_unit(metadata.get("unit"))
+    found = {}
+    for axis, tag in (("x", "XResolution"), ("y", "YResolution")):
+        resolution = tif.pages[0].tags.get(tag)
+        if metadata and resolution is not None and resolution.value[0]:
+            found[axis] = (resolution.value[1] / resolution.value[0], unit)  # pixels per unit -> size
+    if "spacing" in metadata:
+        found["z"] = (float(metadata["spacing"]), unit)
+    if "finterval" in metadata:
+        found["t"] = (float(metadata["finterval"]), "second")
+    return found
