@@ -102,3 +102,27 @@ def test_the_writer_refuses_what_is_not_labels(tmp_path):
         write_labels(str(tmp_path / "x.zarr"), np.full((4, 4), -1), {})
     with pytest.raises(ValueError, match="2-D to 5-D"):
         write_labels(str(tmp_path / "x.zarr"), np.zeros(4, int), {})
+
+
+def test_a_store_opens_without_naming_the_plugin_once_napari_sam2_has_opened_one(make_napari_viewer, tmp_path):
+    """napari's own reader takes every folder: until napari-sam2 has opened or saved a store,
+    napari asks which reader to use (MultipleReaderError here, the dialog in File > Open)."""
+    import numpy as np
+    from napari.errors import MultipleReaderError
+    from napari.settings import get_settings
+
+    from napari_sam2.storage import LabelsStore
+
+    for name in ("first", "second"):
+        LabelsStore.create(tmp_path / f"{name}.masklets.zarr", (3, 8, 8), scale=(1, 0.5, 0.5)).write_frame(
+            1, np.full((8, 8), 4, np.uint8))
+    viewer = make_napari_viewer()
+    with pytest.raises(MultipleReaderError, match="napari-sam2"):
+        viewer.open(str(tmp_path / "first.masklets.zarr"), plugin=None)
+    viewer.open(str(tmp_path / "first.masklets.zarr"), plugin="napari-sam2")
+    (layer,) = viewer.open(str(tmp_path / "second.masklets.zarr"), plugin=None)  # as File > Open does
+    assert layer.__class__.__name__ == "Labels" and layer.name == "second masklets"
+    assert tuple(layer.scale) == (1, 0.5, 0.5) and int(np.asarray(layer.data[1]).max()) == 4
+    get_settings().plugins.extension2reader = {"*.masklets.zarr/": "napari"}  # a user's own choice stays
+    viewer.open(str(tmp_path / "second.masklets.zarr"), plugin="napari-sam2")
+    assert get_settings().plugins.extension2reader == {"*.masklets.zarr/": "napari"}

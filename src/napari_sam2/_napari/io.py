@@ -15,6 +15,7 @@ import numpy as np
 from ..storage import LabelsStore, new_labels_store
 from ..storage.axes import axes_from_labels, ome_unit
 from ..storage.labels_store import is_labels_store, label_dtype
+from .store_location import prefer_napari_sam2_for_stores
 
 
 def get_reader(path):
@@ -28,6 +29,7 @@ def get_reader(path):
 def read_labels_store(path):
     path = Path(path[0] if isinstance(path, list) else path)
     store = LabelsStore.open(path, mode="r+" if os.access(path, os.W_OK) else "r")
+    prefer_napari_sam2_for_stores()
     name = path.name.removesuffix(".zarr").removesuffix(".masklets") + " masklets"
     units = [unit or "pixel" for unit in store.units]
     meta = {"name": name, "scale": store.scale, "translate": store.translation, "axis_labels": tuple(store.axes),
@@ -53,4 +55,5 @@ def write_labels(path: str, data, meta: dict) -> list[str]:
     with new_labels_store(target, array.shape, overwrite=True, **geometry) as store:
         for index in np.ndindex(array.shape[:-2]):  # plane by plane: one chunk each
             store.array[index] = store.checked_labels(array[index])
+    prefer_napari_sam2_for_stores()
     return [str(target)]
