@@ -126,3 +126,28 @@ def test_a_store_opens_without_naming_the_plugin_once_napari_sam2_has_opened_one
     get_settings().plugins.extension2reader = {"*.masklets.zarr/": "napari"}  # a user's own choice stays
     viewer.open(str(tmp_path / "second.masklets.zarr"), plugin="napari-sam2")
     assert get_settings().plugins.extension2reader == {"*.masklets.zarr/": "napari"}
+
+
+def test_the_writer_keeps_the_layers_axes_units_and_the_smallest_type_for_its_ids(make_napari_viewer, tmp_path):
+    import numpy as np
+
+    from ome_check import read_as_ome_labels
+
+    labels = np.zeros((3, 20, 30), np.int64)
+    labels[1, :5] = 70000  # more than uint16 holds
+    viewer = make_napari_viewer()
+    layer = viewer.add_labels(labels, scale=(2.0, 0.5, 0.5), translate=(0, 5, 5), axis_labels=("z", "y", "x"),
+                              units=("micrometer",) * 3)
+    (written,) = layer.save(str(tmp_path / "saved.zarr"), plugin="napari-sam2")
+    on_disk, axes, scale, units = read_as_ome_labels(written)
+    assert on_disk.dtype == np.uint32 and axes == "zyx" and units == ("micrometer",) * 3
+    np.testing.assert_array_equal(on_disk, labels)
+    np.testing.assert_allclose(scale, [2.0, 0.5, 0.5])
+    small = viewer.add_labels(np.ones((3, 20, 30), np.int64))
+    (written,) = small.save(str(tmp_path / "small.zarr"), plugin="napari-sam2")
+    assert read_as_ome_labels(written)[0].dtype == np.uint16
+    (tmp_path / "other.zarr").mkdir()
+    (tmp_path / "other.zarr" / "notes.txt").write_text("x")
+    with pytest.raises(Exception, match="not a napari-sam2 labels store: it is left as it is"):
+        small.save(str(tmp_path / "other.zarr"), plugin="napari-sam2")
+    assert (tmp_path / "other.zarr" / "notes.txt").read_text() == "x"
