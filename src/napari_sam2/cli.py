@@ -42,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     track.add_argument("--model", default=None, help="official name or checkpoint path (default: embedded)")
     track.add_argument("--threads", type=int, default=2)
     track.set_defaults(run=_track)
-    convert = sub.add_parser("convert-store", help="copy a labels store of napari-sam2 0.1 into the OME-Zarr 0.5 layout")
+    convert = sub.add_parser("convert-store",
+                             help="copy a labels store of napari-sam2 0.1 into the OME-Zarr 0.5 layout")
     convert.add_argument("old", type=Path)
     convert.add_argument("new", type=Path)
     convert.set_defaults(run=_convert_store, threads=1)

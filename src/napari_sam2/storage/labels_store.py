@@ -166,7 +166,8 @@ class LabelsStore:
     def _frame_index(self, frame: int) -> tuple[int, ...]:
         """The array index of a frame's plane: `frame` on the frame axis, 0 on the others."""
         if any(n > 1 for a, n in enumerate(self.shape[:-2]) if a != self.frame_axis):
-            raise ValueError(f"this store holds labels of shape {self.shape}, not one series of frames: index its array")
+            raise ValueError(
+                f"this store holds labels of shape {self.shape}, not one series of frames: index its array")
         if not 0 <= frame < self.num_frames:
             raise IndexError(f"frame {frame} is outside the store's frames 0 to {self.num_frames - 1}")
         return tuple(frame if a == self.frame_axis else 0 for a in range(len(self.shape) - 2))
