@@ -15,8 +15,8 @@ import numpy as np
 import torch
 
 from napari_sam2.engine import ArrayFrames, VideoTracker, load_model
-from napari_sam2.training.prompt_simulation import central_click
-from napari_sam2.training.simulator import SimulationConfig, simulate_timelapse
+from napari_sam2.evaluation import central_click
+from napari_sam2.simulation import SimulationConfig, simulate_timelapse
 
 
 def video_with_cells(num_objects: int, num_frames: int, seed: int = 1):

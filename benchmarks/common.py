@@ -18,14 +18,11 @@ os.environ.setdefault("TQDM_DISABLE", "1")  # the reference's progress bars woul
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))  # tests/reference.py (config files, randomize), tests/synthetic.py
-
 from napari_sam2.engine.model_inputs import TensorFrames  # noqa: E402
 from napari_sam2.engine.preprocessing import preprocess  # noqa: E402
 from napari_sam2.model import OFFICIAL_CONFIGS, SAM2Model, load_into  # noqa: E402
-from reference import REFERENCE_CONFIG_FILES, randomize  # noqa: E402
-from synthetic import moving_nuclei_video  # noqa: E402
+from napari_sam2.testing.reference import REFERENCE_CONFIG_FILES, randomize  # noqa: E402
+from napari_sam2.testing.synthetic import moving_nuclei_video  # noqa: E402
 
 THREADS = 2
 
@@ -45,7 +42,7 @@ def _memory_to_float32(module, args, kwargs):
 
 def build_reference(name: str, image_size: int, state: dict | None = None, seed: int = 3):
     """The reference SAM2VideoPredictor on CPU at `image_size`: with `state` loaded, or randomized
-    by `seed` (tests/reference.py). Returns (predictor, state dict)."""
+    by `seed` (napari_sam2.testing.reference). Returns (predictor, state dict)."""
     from sam2.build_sam import build_sam2_video_predictor
 
     torch.manual_seed(seed)
@@ -82,7 +79,7 @@ def random_state(name: str, image_size: int, seed: int = 3) -> dict:
 # ---- frames ---------------------------------------------------------------------------------
 
 def small_video(num_frames: int, num_nuclei: int, size: int = 512, seed: int = 3):
-    """(uint8 frames (T, H, W), one (x, y) click per nucleus on frame 0): tests/synthetic.py's
+    """(uint8 frames (T, H, W), one (x, y) click per nucleus on frame 0): napari_sam2.testing.synthetic's
     moving nuclei, none leaving the view."""
     frames, labels = moving_nuclei_video(num_frames, size, size, num=num_nuclei, seed=seed, leaving=False, dtype=np.uint8)
     return frames, nucleus_clicks(labels[0], num_nuclei)

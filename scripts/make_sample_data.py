@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import tifffile
 
-from napari_sam2.training.simulator import SimulationConfig, simulate_timelapse, simulate_zstack
+from napari_sam2.simulation import SimulationConfig, simulate_timelapse, simulate_zstack, write_lineage
 
 TIMELAPSE_SEED = 2030
 ZSTACK_SEED = 7
@@ -41,8 +41,7 @@ def main(argv: list[str] | None = None) -> None:
     tl = simulate_timelapse(TIMELAPSE_CONFIG, seed=TIMELAPSE_SEED)
     _write(args.out / "timelapse.tif", tl.frames, "TYX")
     _write(args.out / "timelapse_labels.tif", tl.labels, "TYX")
-    lineage = "daughter,parent\n" + "".join(f"{d},{p}\n" for d, p in sorted(tl.lineage.items()))
-    (args.out / "timelapse_lineage.csv").write_text(lineage)
+    write_lineage(args.out / "timelapse_lineage.csv", tl.lineage)
     print(f"z-stack: seed {ZSTACK_SEED}")
     zs = simulate_zstack(ZSTACK_CONFIG, seed=ZSTACK_SEED)
     _write(args.out / "zstack.tif", zs.frames, "ZYX")

@@ -9,7 +9,7 @@ import torch
 
 from tiny_config import MICRO_TEST_CONFIG
 from napari_sam2.model import OFFICIAL_CONFIGS, CheckpointError, SAM2Model, infer_config, load_checkpoint, save_checkpoint
-from reference import build_reference
+from napari_sam2.testing.reference import build_reference
 
 FAST_NAMES = ["sam2.1_hiera_tiny", "sam2_hiera_tiny"]
 

@@ -8,8 +8,8 @@ from napari_sam2.cli import main
 from napari_sam2.engine import loading
 from napari_sam2.model import save_checkpoint
 from napari_sam2.storage import LabelsStore
+from napari_sam2.testing.synthetic import moving_nuclei_video
 from ome_check import read_as_ome_labels
-from synthetic import moving_nuclei_video
 
 
 def test_track_writes_every_frame_and_prints_j_and_f(micro_model, tmp_path, capsys, monkeypatch):

@@ -10,12 +10,11 @@ import torch
 from engine_labels import reference_labels
 from model_card import stated_jf
 from napari_sam2 import load_model
-from napari_sam2.cli import _read_lineage
 from napari_sam2.engine.loading import embedded_model_path
-from napari_sam2.training.evaluate import simulated_benchmark
-from napari_sam2.training.metrics import j_and_f
-from napari_sam2.training.prompt_simulation import central_click
-from napari_sam2.training.simulator import descendants
+from napari_sam2.evaluation import simulated_benchmark
+from napari_sam2.evaluation.metrics import j_and_f
+from napari_sam2.evaluation.prompts import central_click
+from napari_sam2.simulation import descendants, read_lineage
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 
@@ -33,7 +32,7 @@ def test_the_embedded_model_is_shipped_small_and_loads_by_default():
 @pytest.mark.slow
 def test_the_embedded_model_reaches_its_card_on_held_out_time_lapses():
     torch.set_num_threads(2)
-    scores = {s.kind: s for s in simulated_benchmark(load_model(device="cpu"), num_sequences=4, kinds=("1 click", "mask"))}
+    scores = {s.name: s for s in simulated_benchmark(load_model(device="cpu"), num_sequences=4, kinds=("1 click", "mask"))}
     for kind in ("1 click", "mask"):
         assert scores[kind].jf >= stated_jf(kind) - TOLERANCE, (kind, scores[kind], stated_jf(kind))
 
@@ -46,7 +45,7 @@ def test_separate_memories_keep_touching_cells_apart_on_the_sample_time_lapse():
     torch.set_num_threads(2)
     frames = tifffile.imread(SAMPLE / "timelapse.tif")
     truth = tifffile.imread(SAMPLE / "timelapse_labels.tif")
-    lineage = _read_lineage(SAMPLE / "timelapse_lineage.csv")
+    lineage = read_lineage(SAMPLE / "timelapse_lineage.csv")
     cells = [int(c) for c in np.unique(truth[0]) if c > 0]
     clicks = [(cell, y, x) for cell in cells for (x, y), _ in [central_click(truth[0] == cell)]]
     model = load_model(device="cpu")

@@ -11,7 +11,7 @@ from napari_sam2.engine.preprocessing import Normalization
 from napari_sam2.engine.video_tracker import VideoTracker
 from napari_sam2.model import SAM2Model
 from napari_sam2.storage import ZarrFeatureStore
-from synthetic import moving_nuclei_video
+from napari_sam2.testing.synthetic import moving_nuclei_video
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from napari_sam2.engine import ImagePredictor
-from synthetic import nuclei_image, rgb_uint8
+from napari_sam2.testing.synthetic import nuclei_image, rgb_uint8
 
 
 @pytest.fixture()

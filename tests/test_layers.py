@@ -8,16 +8,25 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "napari_sam2"
 
-# What each layer's files may import from this package (besides themselves).
+# What each layer's files may import from this package (besides themselves). A layer is a folder,
+# or a module file ("cli" is cli.py). _napari/ may import everything and is the only place for napari/Qt.
+BELOW_SIMULATION = {"model", "weights", "engine", "storage"}
 ALLOWED = {
     "model": set(),
     "weights": set(),
     "engine": {"model", "weights"},
     "storage": {"model", "weights", "engine"},
-    "training": {"model", "weights", "engine", "storage"},
+    "simulation": set(),
+    "evaluation": BELOW_SIMULATION | {"simulation"},
+    "training": BELOW_SIMULATION | {"simulation", "evaluation"},
+    "cli": BELOW_SIMULATION | {"simulation", "evaluation", "training"},
+    "testing": set(),  # helpers of tests and benchmarks: synthetic data, the reference as an oracle
 }
 NEVER_OUTSIDE_NAPARI = {"napari", "qtpy", "PyQt5", "PySide6", "magicgui", "superqt", "vispy"}
-NO_IO_IN_MODEL = {"numpy", "zarr", "tifffile", "skimage", "napari"}
+NEVER_IMPORTED = {  # third-party packages a layer may not import, besides napari and Qt
+    "model": {"numpy", "zarr", "tifffile", "skimage"},  # pure torch: no array I/O
+    "simulation": {"torch", "zarr", "tifffile", "skimage"},  # numpy and scipy only
+}
 
 
 def imports_of(path: Path) -> set[str]:
@@ -37,21 +46,32 @@ def imports_of(path: Path) -> set[str]:
     return names
 
 
+def files_of(layer: str) -> list[Path]:
+    folder = PACKAGE / layer
+    files = sorted(folder.glob("*.py")) if folder.is_dir() else [PACKAGE / f"{layer}.py"]
+    assert files and all(f.is_file() for f in files), f"no layer {layer} in {PACKAGE}"
+    return files
+
+
+def test_every_part_of_the_package_has_a_layer():
+    parts = {p.stem for p in PACKAGE.iterdir() if (p.is_dir() and (p / "__init__.py").is_file()) or p.suffix == ".py"}
+    assert parts - set(ALLOWED) == {"__init__", "__main__", "_napari"}
+
+
 @pytest.mark.parametrize("layer", sorted(ALLOWED))
 def test_imports_point_one_way(layer):
-    for path in (PACKAGE / layer).glob("*.py"):
+    for path in files_of(layer):
         for name in imports_of(path):
             top, *rest = name.split(".")
-            assert top not in NEVER_OUTSIDE_NAPARI, f"{path.name} imports {name}"
-            if layer == "model":
-                assert top not in NO_IO_IN_MODEL, f"{path.name} imports {name}"
+            assert top not in NEVER_OUTSIDE_NAPARI | NEVER_IMPORTED.get(layer, set()), f"{path.name} imports {name}"
             if top == "napari_sam2" and rest:
                 assert rest[0] in ALLOWED[layer] | {layer}, f"{path.name} imports {name}"
 
 
 def test_library_imports_no_napari_or_qt():
+    modules = ", ".join(f"napari_sam2.{layer}" for layer in sorted(ALLOWED))
     code = (
-        "import sys, napari_sam2, napari_sam2.model, napari_sam2.engine, napari_sam2.weights, napari_sam2.storage;"
+        f"import sys, napari_sam2, {modules};"
         "bad = [m for m in ('napari', 'qtpy', 'PyQt5', 'PySide6', 'magicgui') if m in sys.modules];"
         "print(bad); sys.exit(1 if bad else 0)"
     )

@@ -12,7 +12,7 @@ import napari_sam2 as ns
 from napari_sam2.engine import loading
 from napari_sam2.model import OFFICIAL_CONFIGS, SAM2Model
 from napari_sam2.weights import CheckpointInfo
-from synthetic import nuclei_image
+from napari_sam2.testing.synthetic import nuclei_image
 
 
 @pytest.fixture()

@@ -1,8 +1,9 @@
 import numpy as np
 import torch
 
-from napari_sam2.training.metrics import boundary_measure, j_and_f, region_similarity
-from napari_sam2.training.prompt_simulation import central_click, noisy_boxes, uniform_clicks
+from napari_sam2.evaluation.metrics import boundary_measure, j_and_f, region_similarity
+from napari_sam2.evaluation.prompts import central_click
+from napari_sam2.training.prompt_simulation import noisy_boxes, uniform_clicks
 
 
 def disk(h, w, cy, cx, r):

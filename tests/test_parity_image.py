@@ -8,8 +8,8 @@ import torch
 
 from napari_sam2.engine import ImagePredictor
 from napari_sam2.model import OFFICIAL_CONFIGS, SAM2Model, load_into
-from reference import build_reference, randomize
-from synthetic import rgb_uint8
+from napari_sam2.testing.reference import build_reference, randomize
+from napari_sam2.testing.synthetic import rgb_uint8
 
 TOL = 1e-4
 

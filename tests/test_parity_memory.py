@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from napari_sam2.model import OFFICIAL_CONFIGS, SAM2Model, load_into
-from reference import build_reference, randomize
+from napari_sam2.testing.reference import build_reference, randomize
 
 TOL = 1e-4
 

@@ -16,8 +16,8 @@ from napari_sam2.engine.model_inputs import TensorFrames
 from napari_sam2.engine.preprocessing import preprocess
 from napari_sam2.engine.video_tracker import VideoTracker
 from napari_sam2.model import OFFICIAL_CONFIGS, SAM2Model, load_into
-from reference import REFERENCE_CONFIG_FILES, randomize
-from synthetic import moving_nuclei_video
+from napari_sam2.testing.reference import REFERENCE_CONFIG_FILES, randomize
+from napari_sam2.testing.synthetic import moving_nuclei_video
 
 LOGIT_TOL = 1e-3
 MIN_IOU = 0.999

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from napari_sam2.engine.preprocessing import Normalization, preprocess, to_unit_range
-from synthetic import nuclei_image, rgb_uint8
+from napari_sam2.testing.synthetic import nuclei_image, rgb_uint8
 
 
 def test_uint8_rgb_equals_the_reference_transforms():

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
-from napari_sam2.training.simulator import (
+from napari_sam2.simulation import (
     Simulation,
     SimulationConfig,
     descendants,

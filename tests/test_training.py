@@ -16,7 +16,7 @@ from napari_sam2.training.losses import embedding_scale_loss
 from napari_sam2.training.loop import CHECKPOINT_NAME, TrainConfig, model_for_finetuning, train
 from napari_sam2.training.recipe import RecipeConfig, draw_plan
 from napari_sam2.training.sequence_forward import sequence_loss
-from napari_sam2.training.simulator import SimulationConfig, ground_truth_masks, simulate_timelapse
+from napari_sam2.simulation import SimulationConfig, ground_truth_masks, simulate_timelapse
 
 SMALL_SIM = SimulationConfig(height=96, width=96, num_cells=(3, 4))
 QUICK = TrainConfig(steps=4, image_steps=1, warmup_steps=2, checkpoint_every=2, max_objects=2, recipe=RecipeConfig(num_frames=4))

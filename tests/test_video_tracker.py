@@ -12,7 +12,7 @@ import zarr
 from napari_sam2.engine.frames import ArrayFrames, open_tiff_frames
 from napari_sam2.engine.postprocess import HOLE_FILL_LOGIT, fill_small_holes
 from napari_sam2.engine.video_tracker import VideoTracker
-from synthetic import moving_nuclei_video
+from napari_sam2.testing.synthetic import moving_nuclei_video
 
 
 @pytest.fixture(scope="module")

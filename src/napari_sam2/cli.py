@@ -81,7 +81,7 @@ def _track(args) -> int:
     print(f"tracked {len(clicks)} objects through {len(frames)} frames in {seconds:.1f} s "
           f"({len(frames) / seconds:.1f} frames/s); labels written to {args.out}")
     if truth is not None:
-        print(_score_table(predicted, truth, _read_lineage(args.lineage)))
+        print(_score_table(predicted, truth, args.lineage))
     return 0
 
 
@@ -92,7 +92,7 @@ def _convert_store(args) -> int:
 
 
 def _clicks_from_truth(first: np.ndarray) -> dict[int, tuple[float, float]]:
-    from .training.prompt_simulation import central_click
+    from .evaluation import central_click
 
     ids = [int(i) for i in np.unique(first) if i > 0]
     return {i: central_click(first == i)[0] for i in ids}
@@ -103,26 +103,11 @@ def _clicks_from_csv(path: Path) -> dict[int, tuple[float, float]]:
         return {int(r["obj_id"]): (float(r["x"]), float(r["y"])) for r in csv.DictReader(f)}
 
 
-def _read_lineage(path: Path | None) -> dict[int, int]:
-    if path is None:
-        return {}
-    with open(path) as f:
-        return {int(r["daughter"]): int(r["parent"]) for r in csv.DictReader(f)}
-
-
-def _score_table(predicted: dict[int, np.ndarray], truth, lineage: dict[int, int]) -> str:
-    from .training.metrics import j_and_f
-    from .training.simulator import descendants
+def _score_table(predicted: dict[int, np.ndarray], truth, lineage_csv: Path | None) -> str:
+    """J&F per object and their mean; after a division, an object's truth is its descendants."""
+    from .evaluation import format_table, object_scores
+    from .simulation import family_masks, read_lineage
 
     stack = np.stack([np.asarray(truth[t]) for t in range(len(truth))])
-    lines = ["| object | J | F | J&F |", "|---|---|---|---|"]
-    js, fs = [], []
-    for obj_id, pred in predicted.items():
-        ids = [obj_id, *descendants(lineage, obj_id)]
-        j, f = j_and_f(pred, np.isin(stack, ids))
-        js.append(j)
-        fs.append(f)
-        lines.append(f"| {obj_id} | {j:.3f} | {f:.3f} | {(j + f) / 2:.3f} |")
-    j, f = float(np.mean(js)), float(np.mean(fs))
-    lines.append(f"| **mean** | {j:.3f} | {f:.3f} | {(j + f) / 2:.3f} |")
-    return "\n".join(lines)
+    truths = family_masks(stack, read_lineage(lineage_csv), predicted)
+    return format_table(object_scores(predicted, truths), first_column="object")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from synthetic import moving_nuclei_video
+from napari_sam2.testing.synthetic import moving_nuclei_video
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -9,12 +9,11 @@ import tifffile
 
 from model_card import stated_jf
 from napari_sam2._napari.widget import TrackingWidget
-from napari_sam2.cli import _read_lineage
 from napari_sam2.engine.loading import embedded_model_path
+from napari_sam2.evaluation.metrics import j_and_f
+from napari_sam2.evaluation.prompts import central_click
+from napari_sam2.simulation import descendants, read_lineage
 from napari_sam2.storage import LabelsStore
-from napari_sam2.training.metrics import j_and_f
-from napari_sam2.training.prompt_simulation import central_click
-from napari_sam2.training.simulator import descendants
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data"
 CELLS = (1, 2, 3)  # the first three ids; cells 1 and 3 divide later (truth: the union of daughters)
@@ -36,7 +35,7 @@ def truth_of(labels: np.ndarray, lineage: dict[int, int], cell: int) -> np.ndarr
 def test_three_clicked_cells_are_tracked_through_the_sample_time_lapse(make_napari_viewer, qtbot, tmp_path):
     frames = tifffile.imread(SAMPLE / "timelapse.tif")
     labels = tifffile.imread(SAMPLE / "timelapse_labels.tif")
-    lineage = _read_lineage(SAMPLE / "timelapse_lineage.csv")
+    lineage = read_lineage(SAMPLE / "timelapse_lineage.csv")
     viewer = make_napari_viewer()
     viewer.add_image(frames, name="timelapse")
     viewer.dims.current_step = (0, *viewer.dims.current_step[1:])  # napari opens stacks in the middle

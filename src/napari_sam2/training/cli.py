@@ -134,7 +134,7 @@ def _train(args) -> int:
 
 def _simulated_data(args):
     from .data import FRAME_SIDES, SimulatedSequences
-    from .simulator import SimulationConfig
+    from ..simulation import SimulationConfig
 
     config = SimulationConfig()
     if args.division_probability is not None:
@@ -178,8 +178,8 @@ def _open_stack(path: str):
 
 def _evaluate(args) -> int:
     from ..engine.loading import load_model
-    from .evaluate import format_table, simulated_benchmark
-    from .simulator import SimulationConfig
+    from ..evaluation import format_table, simulated_benchmark
+    from ..simulation import SimulationConfig
 
     if len(args.cells) != 2:
         print(f"error: --cells takes LO,HI (two numbers), got {','.join(map(str, args.cells))}", file=sys.stderr)

@@ -14,10 +14,9 @@ import torch
 import torch.nn.functional as F
 
 from ..engine.preprocessing import Normalization, preprocess
+from ..simulation import TRAINING_SEEDS, SimulationConfig, ground_truth_masks, simulate_timelapse
 
 MIN_OBJECT_PIXELS = 20  # smaller objects are not clickable targets
-TRAINING_SEEDS = 2**30  # training draws simulator seeds below this ...
-EVALUATION_SEEDS = 2**30  # ... evaluation uses seeds from here on: never seen in training
 
 
 @dataclass
@@ -78,8 +77,6 @@ class SimulatedSequences:
 
     def __init__(self, config=None, seed_offset: int = 0, warmup_frames: int = 0, max_frame_step: int = 1,
                  frame_sides: tuple[int, ...] = FRAME_SIDES):
-        from .simulator import SimulationConfig
-
         if warmup_frames < 0:
             raise ValueError(f"warmup_frames must be 0 or more, got {warmup_frames}")
         if max_frame_step < 1:
@@ -93,8 +90,6 @@ class SimulatedSequences:
         self.frame_sides = tuple(int(side) for side in frame_sides)
 
     def sample(self, num_frames: int, max_objects: int, size: int, rng: np.random.Generator) -> Sample:
-        from .simulator import ground_truth_masks, simulate_timelapse
-
         while True:
             seed = self.seed_offset + int(rng.integers(TRAINING_SEEDS))
             height, width = (int(rng.choice(self.frame_sides)) for _ in range(2))

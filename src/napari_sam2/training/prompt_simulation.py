@@ -1,15 +1,14 @@
-"""Simulated user prompts, in the coordinates of the masks given (x, y); all batched over objects.
+"""The training recipe's simulated user prompts, in the coordinates of the masks given (x, y);
+all batched over objects (torch).
 
-Training follows the paper: a first click drawn uniformly inside the object, or a noisy box,
-and corrective clicks drawn uniformly from the error region (a positive click where the object
-was missed, a negative one where the prediction spills over). Evaluation uses the centre of
-the object or of the largest error instead (the most "central" pixel: farthest from the edge).
+As in the paper: a first click drawn uniformly inside the object, or a noisy box, and
+corrective clicks drawn uniformly from the error region (a positive click where the object was
+missed, a negative one where the prediction spills over). Evaluation prompts deterministically
+instead (``evaluation.prompts``).
 """
 from __future__ import annotations
 
-import numpy as np
 import torch
-from scipy import ndimage
 
 
 def uniform_clicks(gt: torch.Tensor, pred: torch.Tensor | None, generator: torch.Generator):
@@ -47,20 +46,3 @@ def noisy_boxes(gt: torch.Tensor, generator: torch.Generator, noise: float = 0.1
     boxes = torch.minimum(boxes.clamp(min=0), torch.tensor([W - 1, H - 1, W - 1, H - 1], dtype=torch.float32))
     labels = torch.tensor([[2, 3]], dtype=torch.int32).repeat(B, 1)
     return boxes.reshape(B, 2, 2), labels
-
-
-def central_click(gt: np.ndarray, pred: np.ndarray | None = None) -> tuple[tuple[float, float], int] | None:
-    """The evaluation click for one object: the pixel deepest inside the largest error region
-    (inside the object for the first click), labelled 1 if missed and 0 if spurious. None when
-    the prediction is already perfect."""
-    pred = np.zeros_like(gt) if pred is None else pred
-    missed = np.pad(gt & ~pred, 1)
-    spurious = np.pad(pred & ~gt, 1)
-    depth_missed = ndimage.distance_transform_edt(missed)[1:-1, 1:-1]
-    depth_spurious = ndimage.distance_transform_edt(spurious)[1:-1, 1:-1]
-    if max(depth_missed.max(), depth_spurious.max()) == 0:
-        return None
-    positive = depth_missed.max() >= depth_spurious.max()
-    depth = depth_missed if positive else depth_spurious
-    y, x = np.unravel_index(np.argmax(depth), depth.shape)
-    return (float(x), float(y)), int(positive)

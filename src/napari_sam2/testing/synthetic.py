@@ -1,4 +1,5 @@
-"""Small synthetic fluorescence images for tests: bright blobs (nuclei) on a dark, noisy background."""
+"""Small synthetic fluorescence images and videos for tests and benchmarks: bright blobs (nuclei) on a
+dark, noisy background, with their labels."""
 from __future__ import annotations
 
 import numpy as np

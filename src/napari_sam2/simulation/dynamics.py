@@ -3,11 +3,10 @@ leaving and entering the field of view, and rendering of one frame (numpy and sc
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .sim_cells import (
+from .cells import (
     Cell,
     cell_shapes,
     daughter_geometry,
@@ -19,9 +18,7 @@ from .sim_cells import (
     render_shapes,
     uniform,
 )
-
-if TYPE_CHECKING:
-    from .simulator import SimulationConfig
+from .config import SimulationConfig
 
 SEPARATION_DECAY = 0.7  # daughters' separation velocity, kept fraction per frame
 ROTATION_PERSISTENCE = 0.9  # frame-to-frame correlation of the rotation speed

@@ -1,4 +1,5 @@
-"""The reference implementation (PyPI `sam2` 1.1.0), used as the oracle of parity tests only."""
+"""The reference implementation (PyPI `sam2` 1.1.0), the oracle of parity tests and benchmarks only
+(a test-only dependency, imported when a reference model is built)."""
 from __future__ import annotations
 
 import torch
