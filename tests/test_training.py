@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 
 import numpy as np
 import pytest
@@ -9,14 +10,17 @@ import tifffile
 import torch
 
 from tiny_config import MICRO_TEST_CONFIG
+from napari_sam2.engine import VideoTracker
 from napari_sam2.model import CheckpointError, SAM2Model, load_checkpoint, save_checkpoint
+from napari_sam2.simulation import SimulationConfig, ground_truth_masks, simulate_timelapse
+from napari_sam2.training.cli import _parser as training_parser
+from napari_sam2.training.cli import _train_config as train_config_of
 from napari_sam2.training.cli import main as training_cli
 from napari_sam2.training.data import LabelledStack, SimulatedSequences
 from napari_sam2.training.losses import embedding_scale_loss
 from napari_sam2.training.loop import CHECKPOINT_NAME, TrainConfig, model_for_finetuning, train
 from napari_sam2.training.recipe import RecipeConfig, draw_plan
 from napari_sam2.training.sequence_forward import sequence_loss
-from napari_sam2.simulation import SimulationConfig, ground_truth_masks, simulate_timelapse
 
 SMALL_SIM = SimulationConfig(height=96, width=96, num_cells=(3, 4))
 QUICK = TrainConfig(steps=4, image_steps=1, warmup_steps=2, checkpoint_every=2, max_objects=2, recipe=RecipeConfig(num_frames=4))
@@ -285,7 +289,7 @@ def test_evaluation_at_another_frame_size_from_the_command_line(capsys):
                          "--cells", "2,3", "--threads", "1"])
     out = capsys.readouterr().out
     assert code == 0 and "| 1 click |" in out and "| mask |" in out and "160 x 96" in out
-    assert training_cli(["evaluate", "--sequences", "1", "--frames", "2", "--cells", "2,3", "--threads", "1", "--overlapping-memories"]) == 0
+    assert training_cli(["evaluate", "--sequences", "1", "--frames", "2", "--cells", "2,3", "--threads", "1", "--no-separate-memories"]) == 0
     assert "| 1 click |" in capsys.readouterr().out
     assert training_cli(["evaluate", "--cells", "4"]) == 2
     assert "--cells takes LO,HI" in capsys.readouterr().err
@@ -311,3 +315,18 @@ def test_separate_memories_in_training_change_the_loss_only_where_objects_compet
     assert loss(pair, True) != pytest.approx(loss(pair, False), rel=1e-6)
     alone = data.sample(4, 1, model.cfg.image_size, np.random.default_rng(7))
     assert loss(alone, True) == pytest.approx(loss(alone, False), rel=1e-6)
+
+
+def test_training_and_evaluation_separate_memories_by_default_as_the_tracker_does():
+    """Issue 14: the default was True in the tracker and False in training, and the flags were
+    --separate-memories (train) and --overlapping-memories (evaluate)."""
+    tracker_default = inspect.signature(VideoTracker).parameters["separate_memories"].default
+    assert RecipeConfig().separate_memories is tracker_default is True
+    parser = training_parser()
+    for command in (["train", "--out", "x"], ["finetune", "--checkpoint", "c", "--images", "i", "--labels", "l", "--out", "x"],
+                    ["evaluate"]):
+        assert parser.parse_args(command).separate_memories is True
+        assert parser.parse_args(command + ["--separate-memories"]).separate_memories is True
+        assert parser.parse_args(command + ["--no-separate-memories"]).separate_memories is False
+    recipe = train_config_of(parser.parse_args(["train", "--out", "x", "--no-separate-memories"])).recipe
+    assert recipe.separate_memories is False

@@ -57,8 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--height", type=int, default=128, help="frame height, px (larger frames: smaller cells at the model's input)")
     evaluate.add_argument("--width", type=int, default=128, help="frame width, px")
     evaluate.add_argument("--cells", type=_whole_numbers, default=(5, 9), help="LO,HI cells in the first frame (default 5,9)")
-    evaluate.add_argument("--overlapping-memories", action="store_true",
-                          help="each object remembers its whole mask, even where another's is stronger (the reference's default)")
+    _separate_memories_flag(evaluate, "tracking")
     evaluate.set_defaults(run=_evaluate)
     return parser
 
@@ -82,9 +81,18 @@ def _common_training(p: argparse.ArgumentParser) -> None:
     p.add_argument("--freeze", default="", help="comma-separated parameter-name prefixes to keep fixed, e.g. image_encoder,sam_mask_decoder")
     p.add_argument("--corrections", type=int, default=7, help="corrective clicks per corrected frame (paper: 7)")
     p.add_argument("--weight-decay", type=float, default=0.1, help="AdamW decay of weight matrices")
-    p.add_argument("--separate-memories", action="store_true",
-                   help="tracked frames remember only the pixels each object wins, as the tracker does by default (not in the paper)")
+    _separate_memories_flag(p, "training")
     p.add_argument("--until", type=int, default=None, help="stop at this step (the schedule still runs to --steps)")
+
+
+def _separate_memories_flag(p: argparse.ArgumentParser, during: str) -> None:
+    """--separate-memories / --no-separate-memories, with the default of RecipeConfig (the tracker's)."""
+    from .recipe import RecipeConfig
+
+    p.add_argument("--separate-memories", action=argparse.BooleanOptionalAction, default=RecipeConfig().separate_memories,
+                   help=f"during {during}, a tracked frame's memory holds only the pixels each object wins (default, as the "
+                        "tracker and the napari plugin run; not in the paper); --no-separate-memories: each object "
+                        "remembers its whole mask, as the reference does")
 
 
 def _train_config(args):
@@ -192,7 +200,7 @@ def _evaluate(args) -> int:
     model = load_model(args.checkpoint, device="cpu") if args.checkpoint else load_model(device="cpu")
     start = time.time()
     scores = simulated_benchmark(model, args.sequences, args.frames, config=config,
-                                 separate_memories=not args.overlapping_memories,
+                                 separate_memories=args.separate_memories,
                                  progress=lambda i, n: print(f"sequence {i}/{n}", file=sys.stderr))
     print(format_table(scores))
     print(f"({args.sequences} held-out simulated time-lapses of {args.frames} frames, {args.height} x {args.width}; "

@@ -25,8 +25,9 @@ class RecipeConfig:
     corrections_per_frame: int = 7
     prob_correction_from_gt: float = 0.1  # a click drawn from the ground truth, not the errors
     # Not in the paper: tracked frames' memories keep only the pixels each object wins among the
-    # sequence's objects, as the engine's VideoTracker(separate_memories=True) does.
-    separate_memories: bool = False
+    # sequence's objects, as the engine's VideoTracker does by default (the same default here, so
+    # that a model learns the memories it will be tracked with; tests/test_training.py checks it).
+    separate_memories: bool = True
 
 
 @dataclass(frozen=True)
