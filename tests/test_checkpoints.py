@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from tiny_config import MICRO_TEST_CONFIG
+from napari_sam2 import load_model
 from napari_sam2.model import OFFICIAL_CONFIGS, CheckpointError, SAM2Model, infer_config, load_checkpoint, save_checkpoint
 from napari_sam2.testing.reference import build_reference
 
@@ -47,6 +48,31 @@ def test_wrong_configuration_names_keys_and_what_the_file_looks_like(tiny21_file
     assert "missing keys" in message and "image_encoder.trunk.blocks.12" in message
     assert "unexpected keys" in message and "no_obj_embed_spatial" in message
     assert "looks like sam2.1_hiera_tiny" in message
+
+
+def test_a_sam21_file_missing_a_key_is_called_incomplete_not_another_model(tiny21_file, tmp_path):
+    """Issue 21: it was "does not fit sam2_hiera_tiny ... looks like sam2_hiera_tiny"."""
+    state = torch.load(tiny21_file, weights_only=True)["model"]
+    del state["no_obj_embed_spatial"]
+    path = tmp_path / "edited.pt"
+    torch.save({"model": state}, path)
+    for config in (None, OFFICIAL_CONFIGS["sam2.1_hiera_tiny"]):
+        with pytest.raises(CheckpointError) as err:
+            load_checkpoint(path, config=config)
+        message = str(err.value)
+        assert "does not fit configuration sam2.1_hiera_tiny" in message and "1 missing keys: no_obj_embed_spatial" in message
+        assert "looks like" not in message and "incomplete" in message
+    assert load_checkpoint(tiny21_file).cfg.name == "sam2.1_hiera_tiny"  # the intact file still loads
+
+
+@pytest.mark.parametrize("content", [b"hello world\nthis is a text file\n", b"e"])
+def test_a_file_that_is_not_a_checkpoint_says_so(tmp_path, content):
+    """Issue 21: text files raised KeyError: 101 or IndexError: pop from empty list from inside torch."""
+    path = tmp_path / "notes.pt"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match="is not a PyTorch checkpoint") as err:
+        load_model(path, device="cpu")
+    assert str(path) in str(err.value)
 
 
 def test_truncated_checkpoint(tiny21_file, tmp_path):

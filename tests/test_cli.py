@@ -91,3 +91,65 @@ def test_a_failed_run_leaves_no_store_and_an_old_one_as_it_was(micro_model, tmp_
         main(command + ["--out", str(tmp_path / "old.zarr"), "--overwrite"])
     assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".zarr" or "partial" in p.name) == ["old.zarr"]
     assert LabelsStore.open(tmp_path / "old.zarr", mode="r").read_frame(1)[0, 0] == 9
+
+
+def _track_clicks(tmp_path, csv_text: str, out: str, capsys):
+    """Runs `track --points` on a small video with the test model; returns (exit code, stderr)."""
+    (tmp_path / f"{out}.csv").write_text(csv_text)
+    code = main(["track", str(tmp_path / "img.tif"), "--points", str(tmp_path / f"{out}.csv"), "--out", str(tmp_path / f"{out}.zarr")])
+    return code, capsys.readouterr().err
+
+
+@pytest.fixture
+def small_video(micro_model, tmp_path, monkeypatch):
+    frames, labels = moving_nuclei_video(5, 96, 128, 2, seed=2, leaving=False)
+    tifffile.imwrite(tmp_path / "img.tif", frames)
+    save_checkpoint(micro_model, tmp_path / "model.pt")
+    monkeypatch.setattr(loading, "embedded_model_path", lambda: tmp_path / "model.pt")
+    return labels
+
+
+def _labels(tmp_path, out: str) -> np.ndarray:
+    store = LabelsStore.open(tmp_path / f"{out}.zarr", mode="r")
+    return np.stack([store.read_frame(t) for t in range(store.shape[0])])
+
+
+@pytest.mark.parametrize("csv_text, named", [
+    ("obj_id,x,y\n1,40,30\n2,50\n", "line 3 ('2,50'): it has 2 values where 3 (obj_id,x,y) are expected"),
+    ("1,40,30\n2,50\n", "line 2 ('2,50'): it has 2 values where 3 (obj_id,x,y) are expected"),
+    ("obj_id,x,y\n1,40,thirty\n", "line 2 ('1,40,thirty'): y is 'thirty', not a number"),
+    ("obj_id,x,y\n1.5,40,30\n", "obj_id must be a whole number from 1, got 1.5"),
+    ("a,b,c\n1,2,3\n", "has neither obj_id,x,y nor 2 or 3 napari axis columns"),
+    ("", "has no clicks"),
+])
+def test_a_bad_points_file_names_the_row_and_writes_nothing(small_video, tmp_path, capsys, csv_text, named):
+    """Issue 21: a short row raised TypeError from float(None), a headerless file KeyError: 'obj_id'."""
+    code, err = _track_clicks(tmp_path, csv_text, "bad", capsys)
+    assert code == 2 and named in err and "bad.csv" in err, err
+    assert not (tmp_path / "bad.zarr").exists()
+    assert _track_clicks(tmp_path, "obj_id,x,y\n1,40,30\n", "bad", capsys)[0] == 0  # the same --out, now good
+
+
+def test_a_click_outside_the_video_is_an_error_before_anything_is_written(small_video, tmp_path, capsys):
+    code, err = _track_clicks(tmp_path, "obj_id,x,y,frame\n1,40,30,9\n", "late", capsys)
+    assert code == 2 and "late.csv" in err and "frame 9" in err, err
+    assert not (tmp_path / "late.zarr").exists()
+
+
+def test_points_with_or_without_header_and_from_napari_give_the_same_labels(small_video, tmp_path, capsys):
+    """Issue 21 (the headerless obj_id,x,y the CLI's own hint suggests) and issue 16 (the CSV
+    napari writes for a Points layer: index,axis-0,axis-1,axis-2[,features], (frame, row, col))."""
+    write_points = pytest.importorskip("napari_builtins.io._write").napari_write_points
+    clicks = [(1, 40.0, 30.0), (2, 80.0, 60.0)]  # obj_id, x, y on frame 0
+    assert _track_clicks(tmp_path, "obj_id,x,y\n" + "".join(f"{i},{x},{y}\n" for i, x, y in clicks), "header", capsys)[0] == 0
+    assert _track_clicks(tmp_path, "".join(f"{i},{x},{y}\n" for i, x, y in clicks), "plain", capsys)[0] == 0
+    napari_points = np.array([[0, y, x] for _, x, y in clicks])
+    write_points(str(tmp_path / "napari.csv"), napari_points, {"properties": {"obj_id": np.array([1, 2])}})
+    write_points(str(tmp_path / "napari_ids.csv"), napari_points, {})  # no obj_id: one object per point
+    for out in ("napari", "napari_ids"):
+        assert main(["track", str(tmp_path / "img.tif"), "--points", str(tmp_path / f"{out}.csv"),
+                     "--out", str(tmp_path / f"{out}.zarr")]) == 0
+    expected = _labels(tmp_path, "header")
+    assert set(np.unique(expected)) == {0, 1, 2}
+    for out in ("plain", "napari", "napari_ids"):
+        np.testing.assert_array_equal(_labels(tmp_path, out), expected)

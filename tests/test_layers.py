@@ -19,7 +19,8 @@ ALLOWED = {
     "simulation": set(),
     "evaluation": BELOW_SIMULATION | {"simulation"},
     "training": BELOW_SIMULATION | {"simulation", "evaluation"},
-    "cli": BELOW_SIMULATION | {"simulation", "evaluation", "training"},
+    "click_table": set(),  # the CLI's --points CSV forms
+    "cli": BELOW_SIMULATION | {"simulation", "evaluation", "training", "click_table"},
     "testing": set(),  # helpers of tests and benchmarks: synthetic data, the reference as an oracle
 }
 NEVER_OUTSIDE_NAPARI = {"napari", "qtpy", "PyQt5", "PySide6", "magicgui", "superqt", "vispy"}

@@ -1,17 +1,17 @@
 """Headless commands over the engine and storage (no napari):
 
     python -m napari_sam2 track IMAGE.tif --out masklets.zarr [--truth LABELS.tif --lineage L.csv]
+    python -m napari_sam2 track IMAGE.tif --out masklets.zarr --points clicks.csv
     python -m napari_sam2 convert-store OLD.zarr NEW.zarr
 
-Tracks every object of the first frame of the ground truth (one click at its centre) through
-the whole stack, writes the label stack to a Zarr store frame by frame, and, with --truth,
-prints J&F per object and averaged. The store is OME-Zarr 0.5 with the TIFF's axis ("t", or "z"
-for an ImageJ/OME z-stack), pixel sizes and units.
+Tracks every object of the first frame of the ground truth (one click at its centre), or the
+clicks of a CSV file (see click_table.py), through the whole stack, writes the label stack to a
+Zarr store frame by frame, and, with --truth, prints J&F per object and averaged. The store is
+OME-Zarr 0.5 with the TIFF's axis ("t", or "z" for an ImageJ/OME z-stack), pixel sizes and units.
 """
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 import time
 from pathlib import Path
@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .click_table import Click, ClickTableError, read_clicks
 from .engine.frames import open_tiff_frames
 from .engine.loading import load_model
 from .engine.video_tracker import VideoTracker
@@ -37,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     track.add_argument("--overwrite", action="store_true",
                        help="replace the napari-sam2 labels store already at --out (anything else is never replaced)")
     track.add_argument("--truth", type=Path, help="label stack TIFF: clicks from its first frame, and J&F")
-    track.add_argument("--points", type=Path, help="CSV of first-frame clicks: obj_id,x,y (instead of --truth)")
+    track.add_argument("--points", type=Path, help="CSV of clicks (instead of --truth): obj_id,x,y per line (header optional; optional columns frame, positive), or the CSV napari saves for a Points layer")
     track.add_argument("--lineage", type=Path, help="CSV daughter,parent: after a division, truth = descendants")
     track.add_argument("--model", default=None, help="official name or checkpoint path (default: embedded)")
     track.add_argument("--threads", type=int, default=2)
@@ -62,23 +63,30 @@ def _track(args) -> int:
         return 2
     check_replaceable(args.out, args.overwrite)  # before any work: the answer may be no
     frames = open_tiff_frames(args.image)
+    truth = open_tiff_frames(args.truth) if args.truth else None
+    try:  # the clicks first: a bad file is reported before the model loads
+        clicks = _clicks_from_truth(truth[0]) if truth is not None else read_clicks(args.points)
+    except ClickTableError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     model = load_model(args.model, device="cpu" if args.model is None else None)
     tracker = VideoTracker(model, frames)
-    truth = open_tiff_frames(args.truth) if args.truth else None
-    clicks = _clicks_from_truth(truth[0]) if truth is not None else _clicks_from_csv(args.points)
-    for obj_id, (x, y) in clicks.items():
-        tracker.add_points(0, obj_id, [[x, y]], [1])
-    predicted = {i: np.zeros((len(frames), *tracker.video_hw), bool) for i in clicks} if truth is not None else None
+    try:
+        objects = _add_clicks(tracker, clicks)
+    except (ValueError, IndexError) as error:  # a click outside the image or the frames: nothing written yet
+        print(f"error: {args.points or args.truth}: {error}", file=sys.stderr)
+        return 2
+    predicted = {i: np.zeros((len(frames), *tracker.video_hw), bool) for i in objects} if truth is not None else None
     start = time.time()
-    geometry = {**tiff_geometry(args.image), "dtype": label_dtype(max(clicks, default=0))}
+    geometry = {**tiff_geometry(args.image), "dtype": label_dtype(max(objects, default=0))}
     with new_labels_store(args.out, (len(frames), *tracker.video_hw), overwrite=args.overwrite, **geometry) as store:
-        for result in tracker.propagate(start=0):
+        for result in tracker.propagate(direction="both"):  # from the earliest clicked frame
             store.write_frame(result.frame, result.label_image())
             if predicted is not None:
                 for obj_id, mask in result.masks.items():
                     predicted[obj_id][result.frame] = mask
     seconds = time.time() - start
-    print(f"tracked {len(clicks)} objects through {len(frames)} frames in {seconds:.1f} s "
+    print(f"tracked {len(objects)} objects through {len(frames)} frames in {seconds:.1f} s "
           f"({len(frames) / seconds:.1f} frames/s); labels written to {args.out}")
     if truth is not None:
         print(_score_table(predicted, truth, args.lineage))
@@ -91,16 +99,22 @@ def _convert_store(args) -> int:
     return 0
 
 
-def _clicks_from_truth(first: np.ndarray) -> dict[int, tuple[float, float]]:
+def _clicks_from_truth(first: np.ndarray) -> list[Click]:
+    """One click at the centre of every object of the truth's first frame."""
     from .evaluation import central_click
 
     ids = [int(i) for i in np.unique(first) if i > 0]
-    return {i: central_click(first == i)[0] for i in ids}
+    return [Click(0, i, *central_click(first == i)[0], positive=True) for i in ids]
 
 
-def _clicks_from_csv(path: Path) -> dict[int, tuple[float, float]]:
-    with open(path) as f:
-        return {int(r["obj_id"]): (float(r["x"]), float(r["y"])) for r in csv.DictReader(f)}
+def _add_clicks(tracker: VideoTracker, clicks: list[Click]) -> list[int]:
+    """Each object's clicks on each frame as one prompt; returns the object ids."""
+    prompts: dict[tuple[int, int], list[Click]] = {}
+    for click in clicks:
+        prompts.setdefault((click.frame, click.obj_id), []).append(click)
+    for (frame, obj_id), group in prompts.items():
+        tracker.add_points(frame, obj_id, [[c.x, c.y] for c in group], [int(c.positive) for c in group])
+    return sorted({click.obj_id for click in clicks})
 
 
 def _score_table(predicted: dict[int, np.ndarray], truth, lineage_csv: Path | None) -> str:

@@ -20,11 +20,18 @@ class CheckpointError(ValueError):
     """A checkpoint file that cannot be used, with what to do about it."""
 
 
+# What torch.save writes first: a zip archive (since torch 1.6), or a pickle (the legacy format,
+# which opens with the pickle protocol opcode). Anything else is not a checkpoint.
+CHECKPOINT_MAGIC = (b"PK\x03\x04", b"\x80")
+SAM21_KEYS = ("no_obj_embed_spatial", "obj_ptr_tpos_proj.weight")  # keys only SAM 2.1 models have
+
+
 def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], SAM2Config | None]:
     """Returns the state dict and, when the file stores one, its configuration."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint file at {path}; check the path, or load an official model by name")
+    _check_magic(path)
     try:
         content = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
@@ -33,12 +40,22 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], SAM2Conf
             f"which could run code when unpickled ({str(err).splitlines()[0]}). Load only files from "
             "sources you trust; re-save the model's state_dict() with torch.save to make a safe file."
         ) from err
-    except (RuntimeError, EOFError, OSError) as err:
+    except (RuntimeError, EOFError, OSError, KeyError, IndexError, ValueError) as err:
         raise CheckpointError(
             f"cannot read {path} ({path.stat().st_size} bytes) as a PyTorch checkpoint: {err}. The file is "
             "probably truncated (an interrupted download) or not a checkpoint; download it again."
         ) from err
     return _unwrap(content, path)
+
+
+def _check_magic(path: Path) -> None:
+    with open(path, "rb") as f:
+        start = f.read(8)
+    if start and not start.startswith(CHECKPOINT_MAGIC):
+        raise CheckpointError(
+            f"{path} is not a PyTorch checkpoint: it starts with {start!r}, not as a file written by "
+            "torch.save does. Choose the checkpoint (.pt) file itself, or load an official model by name."
+        )
 
 
 def _unwrap(content, path: Path) -> tuple[dict[str, torch.Tensor], SAM2Config | None]:
@@ -72,11 +89,11 @@ def _signature(state: dict[str, torch.Tensor]) -> tuple[int, tuple[int, ...], bo
     starts = sorted(int(k.split(".")[3]) for k in state if k.startswith("image_encoder.trunk.blocks.") and k.endswith(".proj.weight") and ".attn." not in k)
     bounds = [0, *starts, num_blocks]
     stages = tuple(b - a for a, b in zip(bounds[:-1], bounds[1:]))
-    return state[key].shape[0], stages, "no_obj_embed_spatial" in state
+    return state[key].shape[0], stages, any(k in state for k in SAM21_KEYS)
 
 
 def _config_signature(cfg: SAM2Config) -> tuple[int, tuple[int, ...], bool]:
-    return cfg.hiera.embed_dim, tuple(cfg.hiera.stages), cfg.memory.no_obj_embed_spatial
+    return cfg.hiera.embed_dim, tuple(cfg.hiera.stages), cfg.memory.no_obj_embed_spatial or cfg.pointers.project_temporal_encoding
 
 
 def load_into(model: SAM2Model, state: dict[str, torch.Tensor]) -> None:
@@ -94,16 +111,27 @@ def _mismatch_message(cfg, state, missing, unexpected, misshaped) -> str:
     def listed(title, items):
         return f"\n  {len(items)} {title}: " + ", ".join(items[:6]) + (" ..." if len(items) > 6 else "") if items else ""
 
-    try:
-        looks_like = f" The file looks like {infer_config(state).name}; load it with that configuration."
-    except CheckpointError:
-        looks_like = ""
     return (
         f"the checkpoint does not fit configuration {cfg.name}:"
         + listed("missing keys", missing)
         + listed("unexpected keys", unexpected)
         + listed("keys of another shape", misshaped)
-        + looks_like
+        + _what_the_file_looks_like(cfg, state)
+    )
+
+
+def _what_the_file_looks_like(cfg: SAM2Config, state: dict[str, torch.Tensor]) -> str:
+    """Another configuration to try, or, when the file's trunk and version are those of `cfg`
+    itself, that the file is damaged (never "does not fit X ... looks like X")."""
+    try:
+        inferred = infer_config(state)
+    except CheckpointError:
+        return ""
+    if inferred.name != cfg.name:
+        return f" The file looks like {inferred.name}; load it with that configuration."
+    return (
+        f" The file has the trunk and version of {cfg.name} but not exactly its keys: it is incomplete or "
+        "was modified. Download it again, or load the file it was made from."
     )
 
 
