@@ -21,8 +21,9 @@ def test_track_writes_every_frame_and_prints_j_and_f(micro_model, tmp_path, caps
     monkeypatch.setattr(loading, "embedded_model_path", lambda: tmp_path / "model.pt")
     code = main(["track", str(tmp_path / "img.tif"), "--truth", str(tmp_path / "truth.tif"), "--out", str(tmp_path / "out.zarr")])
     assert code == 0
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     assert "tracked 3 objects through 6 frames" in out and "| **mean** |" in out
+    assert "tracking: 100%" in err and "6/6" in err  # a progress bar (issue 16)
     store = LabelsStore.open(tmp_path / "out.zarr", mode="r")
     assert store.shape == (6, 96, 128)
     assert set(np.unique(store.read_frame(0))) <= {0, 1, 2, 3}

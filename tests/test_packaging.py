@@ -23,6 +23,7 @@ def test_wheel_contains_manifest_and_model_registry(tmp_path):
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "napari.manifest" in text and "napari_sam2:napari.yaml" in text
+    assert "[console_scripts]" in text and "napari-sam2 = napari_sam2.cli:main" in text  # issue 16
 
 
 def test_npe2_finds_the_manifest():

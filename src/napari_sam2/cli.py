@@ -1,8 +1,10 @@
 """Headless commands over the engine and storage (no napari):
 
-    python -m napari_sam2 track IMAGE.tif --out masklets.zarr [--truth LABELS.tif --lineage L.csv]
-    python -m napari_sam2 track IMAGE.tif --out masklets.zarr --points clicks.csv
-    python -m napari_sam2 convert-store OLD.zarr NEW.zarr
+    napari-sam2 track IMAGE.tif --out masklets.zarr [--truth LABELS.tif --lineage L.csv]
+    napari-sam2 track IMAGE.tif --out masklets.zarr --points clicks.csv
+    napari-sam2 convert-store OLD.zarr NEW.zarr
+
+(`napari-sam2` is the installed console script; `python -m napari_sam2` is the same.)
 
 Tracks every object of the first frame of the ground truth (one click at its centre), or the
 clicks of a CSV file (see click_table.py), through the whole stack, writes the label stack to a
@@ -18,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from .click_table import Click, ClickTableError, read_clicks
 from .engine.frames import open_tiff_frames
@@ -29,7 +32,7 @@ from .storage.tiff_geometry import tiff_geometry
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m napari_sam2")
+    parser = argparse.ArgumentParser(prog="napari-sam2", description="(also: python -m napari_sam2)")
     sub = parser.add_subparsers(required=True)
     track = sub.add_parser("track", help="track the cells of a time-lapse (or z-stack) TIFF")
     track.add_argument("image", type=Path)
@@ -38,7 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     track.add_argument("--overwrite", action="store_true",
                        help="replace the napari-sam2 labels store already at --out (anything else is never replaced)")
     track.add_argument("--truth", type=Path, help="label stack TIFF: clicks from its first frame, and J&F")
-    track.add_argument("--points", type=Path, help="CSV of clicks (instead of --truth): obj_id,x,y per line (header optional; optional columns frame, positive), or the CSV napari saves for a Points layer")
+    track.add_argument("--points", type=Path,
+                       help="CSV of clicks (instead of --truth): obj_id,x,y per line (header optional; optional "
+                            "columns frame, positive), or the CSV napari saves for a Points layer")
     track.add_argument("--lineage", type=Path, help="CSV daughter,parent: after a division, truth = descendants")
     track.add_argument("--model", default=None, help="official name or checkpoint path (default: embedded)")
     track.add_argument("--threads", type=int, default=2)
@@ -80,7 +85,8 @@ def _track(args) -> int:
     start = time.time()
     geometry = {**tiff_geometry(args.image), "dtype": label_dtype(max(objects, default=0))}
     with new_labels_store(args.out, (len(frames), *tracker.video_hw), overwrite=args.overwrite, **geometry) as store:
-        for result in tracker.propagate(direction="both"):  # from the earliest clicked frame
+        frames_tracked = tqdm(tracker.propagate(direction="both"), total=len(frames), desc="tracking", unit="frame")
+        for result in frames_tracked:  # both ways from the earliest clicked frame: every frame once
             store.write_frame(result.frame, result.label_image())
             if predicted is not None:
                 for obj_id, mask in result.masks.items():
