@@ -5,6 +5,7 @@ import tifffile
 
 from napari_sam2 import cli
 from napari_sam2.cli import main
+from napari_sam2.click_table import Click, read_clicks
 from napari_sam2.engine import loading
 from napari_sam2.model import save_checkpoint
 from napari_sam2.storage import LabelsStore
@@ -154,3 +155,9 @@ def test_points_with_or_without_header_and_from_napari_give_the_same_labels(smal
     assert set(np.unique(expected)) == {0, 1, 2}
     for out in ("plain", "napari", "napari_ids"):
         np.testing.assert_array_equal(_labels(tmp_path, out), expected)
+
+
+def test_a_points_file_saved_by_a_spreadsheet_with_a_byte_order_mark_reads(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_bytes("\ufeffobj_id,x,y,positive\r\n1,40,30,false\r\n".encode())
+    assert read_clicks(path) == [Click(frame=0, obj_id=1, x=40.0, y=30.0, positive=False)]

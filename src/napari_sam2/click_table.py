@@ -38,7 +38,7 @@ class ClickTableError(ValueError):
 
 def read_clicks(path: Path) -> list[Click]:
     """Every click of a CSV file, in file order."""
-    with open(path, newline="") as f:
+    with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: a spreadsheet's byte-order mark is not a header
         rows = [(number, row) for number, row in enumerate(csv.reader(f), start=1) if any(v.strip() for v in row)]
     if not rows:
         raise ClickTableError(f"{path} has no clicks: {FORMS}")
