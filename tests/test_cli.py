@@ -122,6 +122,7 @@ def _labels(tmp_path, out: str) -> np.ndarray:
     ("obj_id,x,y\n1,40,thirty\n", "line 2 ('1,40,thirty'): y is 'thirty', not a number"),
     ("obj_id,x,y\n1.5,40,30\n", "obj_id must be a whole number from 1, got 1.5"),
     ("a,b,c\n1,2,3\n", "has neither obj_id,x,y nor 2 or 3 napari axis columns"),
+    ("index,axis-t,axis-1\n0,1,2\n", "has neither obj_id,x,y nor 2 or 3 napari axis columns"),
     ("", "has no clicks"),
 ])
 def test_a_bad_points_file_names_the_row_and_writes_nothing(small_video, tmp_path, capsys, csv_text, named):

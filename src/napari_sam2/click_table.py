@@ -55,7 +55,7 @@ def read_clicks(path: Path) -> list[Click]:
 
 def _row_reader(path: Path, header: tuple[str, ...]):
     """A function reading one row of this header's form into a Click."""
-    axes = sorted((c for c in header if c.startswith("axis-")), key=lambda c: int(c.split("-")[1]))
+    axes = sorted((c for c in header if c.startswith("axis-") and c[5:].isdigit()), key=lambda c: int(c[5:]))
     if {"obj_id", "x", "y"} <= set(header):
         def position(cells: dict) -> tuple[float, float, float]:
             return _number(cells, "frame", "0"), _number(cells, "x"), _number(cells, "y")
