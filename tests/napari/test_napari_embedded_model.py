@@ -47,8 +47,8 @@ def test_three_clicked_cells_are_tracked_through_the_sample_time_lapse(make_napa
         (x, y), _ = central_click(labels[0] == cell)
         widget.new_object_button.click()
         widget.session.points_layer.add([0, y, x])
-    widget.forward_button.click()
-    qtbot.waitUntil(lambda: not widget.runner.running, timeout=TIMEOUT_MS)
+    widget.forward_button.click()  # starts once the clicks are applied
+    qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
 
     layer_data = np.asarray(widget.session.labels_layer.data)
     frames_with_all = sum(set(CELLS) <= set(np.unique(frame)) for frame in layer_data)

@@ -36,7 +36,7 @@ def test_missing_sample_data_says_how_to_make_it(monkeypatch, tmp_path):
         sample_data.timelapse()
 
 
-def test_the_plugin_menu_docks_a_working_tracking_widget(make_napari_viewer, micro_model, video, notifications):
+def test_the_plugin_menu_docks_a_working_tracking_widget(make_napari_viewer, qtbot, micro_model, video, notifications):
     """napari hands plugins a proxy of the viewer that refuses private attributes: the widget,
     its session and its clean-up on closing must work through it."""
     frames, _ = video
@@ -48,6 +48,7 @@ def test_the_plugin_menu_docks_a_working_tracking_widget(make_napari_viewer, mic
     widget.model = micro_model
     widget.start_button.click()
     widget.session.points_layer.add([0, 40, 50])
+    qtbot.waitUntil(lambda: not widget.busy, timeout=60_000)
     assert notifications["error"] == [] and widget.session.tracker.object_ids == (1,)
     prefetcher = widget.session.prefetcher
     viewer.close()  # the widget found napari's window without private attributes

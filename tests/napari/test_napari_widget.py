@@ -33,23 +33,28 @@ def start(make_napari_viewer, micro_model, data, tmp_path, show=False):
     return viewer, widget
 
 
-def click_cells(widget, centres):
+def click_cells(qtbot, widget, centres):
     for row, col in centres.values():
         widget.new_object_button.click()
-        widget.session.points_layer.add([0, row, col])  # applied through the layer's events
+        widget.session.points_layer.add([0, row, col])  # applied through the layer's events, in a worker
+    wait_until_idle(qtbot, widget)
+
+
+def wait_until_idle(qtbot, widget):
+    qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
 
 
 def run(qtbot, widget, button):
     button.click()
     assert widget.runner.running
-    qtbot.waitUntil(lambda: not widget.runner.running, timeout=TIMEOUT_MS)
+    wait_until_idle(qtbot, widget)
     return list(widget.runner.frames_done)
 
 
 def test_clicks_then_propagate_forward_in_a_worker(make_napari_viewer, qtbot, micro_model, video, cell_centres, tmp_path, notifications):
     frames, _ = video
     viewer, widget = start(make_napari_viewer, micro_model, frames, tmp_path)
-    click_cells(widget, cell_centres)
+    click_cells(qtbot, widget, cell_centres)
     session = widget.session
     assert session.tracker.object_ids == (1, 2, 3)  # the layer events applied the clicks
     assert session.labels_layer.selected_label == 3 and str(tmp_path / "cells.zarr") in widget.store_label.text()
@@ -65,7 +70,7 @@ def test_stop_keeps_the_finished_frames_and_propagating_again_completes_them(
         make_napari_viewer, qtbot, micro_model, video, cell_centres, tmp_path, notifications):
     frames, _ = video
     viewer, widget = start(make_napari_viewer, micro_model, slow_frames(frames, 0.2), tmp_path)
-    click_cells(widget, cell_centres)
+    click_cells(qtbot, widget, cell_centres)
     refresh = widget.runner.on_frame
     widget.runner.on_frame = lambda frame: (refresh(frame), widget.stop() if frame >= 2 else None)
     first = run(qtbot, widget, widget.forward_button)
@@ -84,7 +89,7 @@ def test_stop_keeps_the_finished_frames_and_propagating_again_completes_them(
 def test_the_gui_keeps_processing_events_during_propagation(make_napari_viewer, qtbot, micro_model, video, cell_centres, tmp_path):
     frames, _ = video
     viewer, widget = start(make_napari_viewer, micro_model, slow_frames(frames, 0.1), tmp_path)
-    click_cells(widget, {1: cell_centres[1]})
+    click_cells(qtbot, widget, {1: cell_centres[1]})
     ticks, ticks_at_frame = [0], []
     timer = QTimer()
     timer.timeout.connect(lambda: ticks.__setitem__(0, ticks[0] + 1))
@@ -103,7 +108,7 @@ def test_prompts_edited_during_a_propagation_are_applied_after_it(
         make_napari_viewer, qtbot, micro_model, video, cell_centres, tmp_path, notifications):
     frames, _ = video
     viewer, widget = start(make_napari_viewer, micro_model, slow_frames(frames, 0.1), tmp_path)
-    click_cells(widget, {1: cell_centres[1]})
+    click_cells(qtbot, widget, {1: cell_centres[1]})
     refresh = widget.runner.on_frame
 
     def click_another_cell(frame):
@@ -117,17 +122,18 @@ def test_prompts_edited_during_a_propagation_are_applied_after_it(
     assert widget.session.tracker.object_ids == (1, 2) and notifications["error"] == []
 
 
-def test_t_flips_a_click_to_negative_and_it_is_applied(make_napari_viewer, micro_model, video, cell_centres, tmp_path):
+def test_t_flips_a_click_to_negative_and_it_is_applied(make_napari_viewer, qtbot, micro_model, video, cell_centres, tmp_path):
     from napari_sam2._napari.prompt_layers import toggle_selected_positive
 
     frames, _ = video
     viewer, widget = start(make_napari_viewer, micro_model, frames, tmp_path)
-    click_cells(widget, {1: cell_centres[1]})
+    click_cells(qtbot, widget, {1: cell_centres[1]})
     points = widget.session.points_layer
     assert any(str(key) == "T" for key in points.keymap)
     points.selected_data = {0}
     toggle_selected_positive(points)
     assert widget.session.current_prompts()[0][1].labels == (0,)
+    wait_until_idle(qtbot, widget)
     assert widget.session.sync_prompts() == []  # the features event applied it already
 
 
@@ -141,7 +147,7 @@ def test_an_error_while_tracking_is_shown_and_the_widget_can_go_on(
         return block
     failing = da.from_array(frames, chunks=(1, 96, 128)).map_blocks(read, dtype=frames.dtype)
     viewer, widget = start(make_napari_viewer, micro_model, failing, tmp_path)
-    click_cells(widget, {1: cell_centres[1]})
+    click_cells(qtbot, widget, {1: cell_centres[1]})
     assert run(qtbot, widget, widget.forward_button) == [0, 1, 2, 3, 4, 5]
     assert "the disk went away" in notifications["error"][-1]
     assert widget.forward_button.isEnabled() and not widget.stop_button.isEnabled()
@@ -154,6 +160,7 @@ def test_a_box_from_the_shapes_layer_tracks_an_object(make_napari_viewer, qtbot,
     r0, r1, c0, c1 = rows.min() - 2, rows.max() + 2, cols.min() - 2, cols.max() + 2
     widget.new_object_button.click()
     widget.session.shapes_layer.add_rectangles(np.array([[0, r0, c0], [0, r0, c1], [0, r1, c1], [0, r1, c0]], float))
+    wait_until_idle(qtbot, widget)
     assert widget.session.tracker.object_ids == (1,)
     run(qtbot, widget, widget.forward_button)
     expected = reference_labels(micro_model, frames, boxes=[(1, (c0, r0, c1, r1))])
@@ -258,7 +265,7 @@ def test_closing_napari_during_a_propagation_stops_it_and_keeps_the_finished_fra
         make_napari_viewer, qtbot, micro_model, video, cell_centres, tmp_path):
     frames, _ = video
     viewer, widget = start(make_napari_viewer, micro_model, slow_frames(frames, 0.3), tmp_path, show=True)
-    click_cells(widget, cell_centres)
+    click_cells(qtbot, widget, cell_centres)
     widget.forward_button.click()
     qtbot.waitUntil(lambda: len(widget.runner.frames_done) >= 1, timeout=TIMEOUT_MS)
     viewer.close()

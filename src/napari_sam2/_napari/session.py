@@ -136,20 +136,38 @@ class TrackingSession:
 
     def sync_prompts(self) -> list[int]:
         """Apply every frame whose prompts changed since they were last sent; returns those frames."""
-        prompts = self.current_prompts()
-        frames = sorted(f for f in set(prompts) | set(self._sent) if prompts.get(f, {}) != self._sent.get(f, {}))
+        frames = self.send_prompts(self.current_prompts())
+        if frames:
+            self.prompts_changed()
+        return frames
+
+    def edits(self, prompts) -> dict[int, list[int]]:
+        """{frame: ids of the objects whose prompts there differ from what the tracker was sent},
+        for `prompts` as current_prompts gives them."""
+        changed = {}
+        for frame in sorted(set(prompts) | set(self._sent)):
+            now, before = prompts.get(frame, {}), self._sent.get(frame, {})
+            ids = sorted(i for i in set(now) | set(before) if now.get(i) != before.get(i))
+            if ids:
+                changed[frame] = ids
+        return changed
+
+    def send_prompts(self, prompts) -> list[int]:
+        """Send `prompts` (from current_prompts) to the tracker on every frame where they changed
+        and write those frames' labels; returns the frames. It reads and refreshes no layer, so
+        a worker thread may run it (see prompt_worker.py): then call prompts_changed after it,
+        in the main thread."""
+        frames = list(self.edits(prompts))
         for frame in frames:
             self._apply_frame(frame, prompts)
-        if frames:
-            self._prompts_changed()
         return frames
 
     def apply_prompts(self, frame: int, prompts=None) -> None:
         """Send one frame's prompts to the tracker (see _apply_frame) and record the change."""
         self._apply_frame(frame, prompts)
-        self._prompts_changed()
+        self.prompts_changed()
 
-    def _prompts_changed(self) -> None:
+    def prompts_changed(self) -> None:
         """The prompts are saved with the labels; a propagation is no longer the last change."""
         self.store.save_prompts(layers_to_record(self.points_layer, self.shapes_layer))
         self.store.discard_undo()  # undo takes back a propagation only while it is the last change

@@ -22,6 +22,7 @@ from .layout import tracking_axes
 from .model_choice import CHECKPOINT_FILE, model_choices
 from .model_loader import ModelLoader
 from .propagation import PropagationRunner
+from .prompt_worker import PromptWorker
 from .session import TrackingSession, check_trackable, image_data
 
 GIVEN_MODEL = "model given to the widget"
@@ -30,6 +31,15 @@ EDITS = {"added", "removed", "changed"}  # data events that end an edit (not "ad
 USER_ERRORS = (ValueError, IndexError, OSError, RuntimeError)
 # How long closing napari waits for a frame being tracked or a feature being computed.
 CLOSE_WAIT_MS = 60_000
+
+
+def computing_text(edits: dict[int, list[int]]) -> str:
+    """What the prompt worker computes, e.g. "computing object 2 on frame 5..."."""
+    ids = sorted({i for objects in edits.values() for i in objects})
+    frames = sorted(edits)
+    objects = f"object {ids[0]}" if len(ids) == 1 else f"objects {', '.join(map(str, ids))}"
+    where = f"frame {frames[0]}" if len(frames) == 1 else f"frames {', '.join(map(str, frames))}"
+    return f"computing {objects} on {where}..."
 
 
 class TrackingWidget(QWidget):
@@ -42,6 +52,8 @@ class TrackingWidget(QWidget):
         self.session: TrackingSession | None = None
         self.runner = PropagationRunner(self._on_frame, self._on_propagation_done)
         self.loader = ModelLoader(self._on_model_loaded, self._on_model_failed)
+        self.prompt_worker = PromptWorker(self._on_computing, self._on_prompts_applied, self._on_prompts_failed,
+                                          self._on_prompts_idle)
         self._loading_for = None  # (image layer, axis, store) a session waits to start on
         self._models: dict[tuple[str, str], object] = {}
         self._prompts_pending = False  # prompts edited during a propagation: applied after it
@@ -79,15 +91,21 @@ class TrackingWidget(QWidget):
         self.both_button = self._button("Propagate both ways", lambda: self.propagate("both"))
         self.stop_button = self._button("Stop", self.stop)
         self.undo_button = self._button("Undo last propagation", self.undo_propagation)
+        self.status_label = QLabel("")  # what is being computed, or "stopping..."
         self.store_label = QLabel("Labels store: none yet (press Start)")
         self.store_label.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         for widget in (self.start_button, self.new_object_button, self.forward_button, self.backward_button,
-                       self.both_button, self.stop_button, self.undo_button, self.store_label):
+                       self.both_button, self.stop_button, self.undo_button, self.status_label, self.store_label):
             layout.addWidget(widget)
         layout.addStretch()
         self._update_buttons()
+
+    @property
+    def busy(self) -> bool:
+        """Prompts are being applied or a propagation runs (or waits for them)."""
+        return self.runner.running or self.prompt_worker.running
 
     def _update_buttons(self) -> None:
         ready, running = self.session is not None, self.runner.running
@@ -95,7 +113,8 @@ class TrackingWidget(QWidget):
                        self.undo_button):
             button.setEnabled(ready and not running)
         self.start_button.setEnabled(not running and not self.loader.running)
-        self.stop_button.setEnabled(running)
+        self.stop_button.setEnabled(running or bool(self.prompt_worker.waiting_actions))
+        self.undo_button.setEnabled(ready and not running and not self.prompt_worker.running)
 
     # ---- choices -----------------------------------------------------------------------------
 
@@ -213,10 +232,26 @@ class TrackingWidget(QWidget):
         self.apply_prompts()
 
     def apply_prompts(self) -> None:
-        try:
-            self.session.sync_prompts()
-        except USER_ERRORS as error:
-            show_error(str(error))
+        """Send the edited prompts to the tracker in the prompt worker; napari stays responsive."""
+        self.prompt_worker.request(self.session)
+
+    def _on_computing(self, edits) -> None:
+        self.status_label.setText(computing_text(edits))
+        self._update_buttons()
+
+    def _on_prompts_applied(self, session, frames) -> None:
+        if frames:
+            session.prompts_changed()  # saves the prompts and shows the new labels
+
+    def _on_prompts_failed(self, error: Exception) -> None:
+        if not isinstance(error, USER_ERRORS):
+            raise error
+        show_error(str(error))
+
+    def _on_prompts_idle(self) -> None:
+        if not self.runner.running:
+            self.status_label.setText("")
+        self._update_buttons()
 
     def propagate(self, direction: str) -> None:
         """Propagate in a worker thread; the Labels layer is refreshed as each frame is written."""
@@ -226,6 +261,11 @@ class TrackingWidget(QWidget):
             return
         if self.runner.running:
             show_warning("a propagation is running: wait for it to finish or press Stop")
+            return
+        if self.prompt_worker.running:  # the edits being computed come first
+            self.prompt_worker.then(lambda: self.propagate(direction))
+            self.status_label.setText(f"{self.status_label.text()} then propagating {direction}")
+            self._update_buttons()
             return
         try:
             session.sync_prompts()
@@ -241,8 +281,13 @@ class TrackingWidget(QWidget):
         self._update_buttons()
 
     def stop(self) -> None:
-        """Stop after the current frame; frames written so far stay, and propagating again goes on."""
-        self.runner.stop()
+        """Stop after the current frame; frames written so far stay, and propagating again goes on.
+        A propagation waiting for prompts being computed does not start."""
+        self.prompt_worker.cancel_waiting_actions()
+        if self.runner.running:
+            self.runner.stop()
+            self.status_label.setText("stopping...")
+        self._update_buttons()
 
     def undo_propagation(self) -> list[int]:
         """Put back the labels the last propagation changed (see TrackingSession.undo_propagation)."""
@@ -265,9 +310,13 @@ class TrackingWidget(QWidget):
         prefetching, and wait for the workers to end."""
         if self.session is not None:
             self.session.prefetcher.close()
+        self.prompt_worker.close()
         self.runner.stop()
-        # The worker's last signals arrive after this widget's buttons are deleted.
+        # The workers' last signals arrive after this widget's buttons are deleted.
         self.runner.on_frame, self.runner.on_done = (lambda frame: None), (lambda: None)
+        ignore = lambda *args: None  # noqa: E731
+        worker = self.prompt_worker
+        worker.on_started = worker.on_applied = worker.on_failed = worker.on_idle = ignore
         QThreadPool.globalInstance().waitForDone(CLOSE_WAIT_MS)
 
     def _on_frame(self, frame: int) -> None:
@@ -275,6 +324,7 @@ class TrackingWidget(QWidget):
 
     def _on_propagation_done(self) -> None:
         self.session.labels_layer.refresh()
+        self.status_label.setText("")
         self._update_buttons()
         if self._prompts_pending:
             self._prompts_pending = False
