@@ -30,8 +30,8 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str):
-    """`track_layers` and `propagate_now` (napari console scripting) import napari only when used."""
-    if name in ("track_layers", "propagate_now"):
+    """The napari console's functions (see _napari/console.py) import napari only when used."""
+    if name in ("track_layers", "propagate_now", "start_tracking", "propagate_in_background"):
         from ._napari import console
 
         return getattr(console, name)

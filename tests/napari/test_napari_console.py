@@ -48,3 +48,35 @@ def test_console_errors_say_what_to_do(make_napari_viewer, micro_model, video):
         ns.track_layers(viewer, "cells", points=viewer.add_points(name="empty"), model=micro_model)
     with pytest.raises(ValueError, match="must be a Points layer"):
         ns.track_layers(viewer, "cells", points="cells", model=micro_model)
+
+
+def test_the_background_forms_return_at_once_and_give_the_same_labels(make_napari_viewer, qtbot, micro_model, video, cell_centres, tmp_path):
+    frames, _ = video
+    viewer = make_napari_viewer()
+    viewer.add_image(frames, name="cells")
+    clicks = viewer.add_points(np.array([[0, r, c] for r, c in cell_centres.values()]), name="my clicks")
+    tracking = ns.start_tracking(viewer, "cells", points=clicks, model=micro_model, direction="forward",
+                                 store=tmp_path / "m.zarr")
+    assert tracking.running and tracking.session.tracker.object_ids == ()  # nothing decoded in this thread
+    qtbot.waitUntil(lambda: not tracking.running, timeout=60_000)
+    session = tracking.session
+    assert tracking.frames_done == list(range(8)) and tracking.error is None
+    expected = reference_labels(micro_model, frames, [(o, r, c) for o, (r, c) in cell_centres.items()])
+    np.testing.assert_array_equal(np.asarray(session.labels_layer.data), expected)
+    session.points_layer.add([4, *cell_centres[1]])  # a correction, then track again from there
+    again = ns.propagate_in_background(session, "forward", start=4)
+    assert again.running
+    assert again.wait(timeout=60) == [4, 5, 6, 7] and not again.running
+
+
+def test_a_background_run_that_cannot_start_says_why(make_napari_viewer, micro_model, video, tmp_path, monkeypatch):
+    import napari_sam2._napari.console as console
+
+    shown = []
+    monkeypatch.setattr(console, "show_error", shown.append)
+    frames, _ = video
+    viewer = make_napari_viewer()
+    viewer.add_image(frames, name="cells")
+    clicks = viewer.add_points(np.array([[0, 50, 400]]))  # off the image
+    tracking = ns.start_tracking(viewer, "cells", points=clicks, model=micro_model, store=tmp_path / "m.zarr")
+    assert not tracking.running and "outside the image" in str(tracking.error) and len(shown) == 1

@@ -1,19 +1,30 @@
 """Tracking from napari's console (or a script holding a viewer), on layer objects.
 
     import napari_sam2 as ns
-    session = ns.track_layers(viewer, "timelapse", points=viewer.layers["Points"])
-    session.labels_layer                       # the masklets, a view of session.store_path
+    tracking = ns.start_tracking(viewer, "timelapse", points=viewer.layers["Points"])
+    tracking.session.labels_layer              # the masklets, filled in as frames are tracked
 
 The same session the widget drives: its layers take further clicks (corrections), and
-`propagate_now` tracks again. Runs in the calling thread, with napari's progress bar.
+`propagate_in_background` tracks again. Two forms of each:
+- `start_tracking` and `propagate_in_background` return at once: the clicks are decoded and the
+  frames tracked in worker threads, napari stays responsive and shows each frame as it is written;
+  the returned BackgroundTracking tells the progress and can stop.
+- `track_layers` and `propagate_now` block: they run in the calling thread (napari's, from its
+  console) and return when every frame is written; napari is frozen meanwhile. For scripts.
 """
 from __future__ import annotations
+
+import time
 
 import numpy as np
 from napari.layers import Image, Points, Shapes
 from napari.utils import progress
+from napari.utils.notifications import show_error
+from qtpy.QtWidgets import QApplication
 
+from .propagation import PropagationRunner
 from .prompt_layers import OBJ_ID, POSITIVE
+from .prompt_worker import PromptWorker
 from .session import TrackingSession
 
 
@@ -46,7 +57,25 @@ def track_layers(viewer, image, points=None, shapes=None, model=None, axis=None,
     its own object, unless the layer has "obj_id" and "positive" features) and `shapes` (rectangles
     are boxes, polygons and ellipses masks) through `image` (a layer or its name) along `axis`
     (default: the first one), and return the session. model: a loaded model, default the embedded
-    one; store: the Zarr labels store (default next to the image file)."""
+    one; store: the Zarr labels store (default next to the image file).
+
+    Blocks until every frame is tracked (napari is frozen meanwhile): see start_tracking."""
+    session = prompted_session(viewer, image, points, shapes, model, axis, store)
+    propagate_now(session, direction, start)
+    return session
+
+
+def start_tracking(viewer, image, points=None, shapes=None, model=None, axis=None, direction="both",
+                   store=None, start=None) -> BackgroundTracking:
+    """track_layers in worker threads: returns at once, napari stays responsive and the Labels
+    layer (`.session.labels_layer`) fills in frame by frame."""
+    session = prompted_session(viewer, image, points, shapes, model, axis, store)
+    return propagate_in_background(session, direction, start)
+
+
+def prompted_session(viewer, image, points=None, shapes=None, model=None, axis=None, store=None) -> TrackingSession:
+    """A session on `image` whose prompt layers hold the prompts of `points` and `shapes` (see
+    track_layers); nothing is decoded yet."""
     from ..engine import load_model
 
     image = _layer(viewer, image, Image, "image to track")
@@ -71,14 +100,83 @@ def track_layers(viewer, image, points=None, shapes=None, model=None, axis=None,
         features = session.shapes_layer.features
         features.iloc[-len(ids):, features.columns.get_loc(OBJ_ID)] = ids
         session.shapes_layer.features = features
-    propagate_now(session, direction, start)
     return session
 
 
 def propagate_now(session: TrackingSession, direction: str = "both", start: int | None = None) -> list[int]:
-    """Apply the session's prompts and propagate in this thread; returns the frames written."""
+    """Apply the session's prompts and propagate in this thread; returns the frames written.
+    Blocks (napari is frozen until the last frame): see propagate_in_background."""
     session.sync_prompts()
     _, total = session.propagation_plan(direction, start)
     done = [frame for frame in progress(session.propagate(direction, start), total=total, desc=f"Tracking {direction}")]
     session.labels_layer.refresh()
     return done
+
+
+def propagate_in_background(session: TrackingSession, direction: str = "both", start: int | None = None) -> BackgroundTracking:
+    """Apply the session's prompts and propagate in worker threads; returns at once."""
+    return BackgroundTracking(session, direction, start)
+
+
+class BackgroundTracking:
+    """A propagation in worker threads: the session's prompts are decoded first (a PromptWorker),
+    then the frames are tracked (a PropagationRunner, with napari's progress bar), each written to
+    the store and shown as it comes. Errors are shown as napari notifications; one that keeps the
+    propagation from starting is kept in `error`.
+
+    `running`, `frames_done` (the frames written so far), `stop()` (after the frame being
+    tracked), `wait()` (for scripts: blocks until the end, processing napari's events)."""
+
+    def __init__(self, session: TrackingSession, direction: str = "both", start: int | None = None):
+        self.session, self.direction, self.start = session, direction, start
+        self.error: Exception | None = None
+        self.runner = PropagationRunner(self._on_frame, self._on_done)
+        self.prompts = PromptWorker(lambda edits: None, self._on_prompts_applied, self._on_failed, lambda: None)
+        self.prompts.request(session)
+        if self.error is None:  # prompts the layers cannot express are reported, nothing starts
+            self.prompts.then(self._propagate)
+
+    @property
+    def running(self) -> bool:
+        return self.prompts.running or self.runner.running
+
+    @property
+    def frames_done(self) -> list[int]:
+        return list(self.runner.frames_done)
+
+    def stop(self) -> None:
+        self.prompts.cancel_waiting_actions()
+        self.runner.stop()
+
+    def wait(self, timeout: float | None = None) -> list[int]:
+        """Until the propagation ends (or `timeout` seconds); returns the frames written."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.running and (deadline is None or time.monotonic() < deadline):
+            QApplication.processEvents()
+            time.sleep(0.01)
+        return self.frames_done
+
+    def _propagate(self) -> None:
+        session = self.session
+        try:  # the prompt worker has sent every prompt: nothing is decoded here
+            _, total = session.propagation_plan(self.direction, self.start)
+            frames = session.propagate(self.direction, self.start)
+        except ValueError as error:
+            self._on_failed(error)
+            return
+        if total:
+            self.runner.start(frames, total, f"Tracking {self.direction}")
+
+    def _on_prompts_applied(self, session, frames) -> None:
+        if frames:
+            session.prompts_changed()
+
+    def _on_failed(self, error: Exception) -> None:
+        self.error = error
+        show_error(f"tracking did not start: {error}")
+
+    def _on_frame(self, frame: int) -> None:
+        self.session.labels_layer.refresh()
+
+    def _on_done(self) -> None:
+        self.session.labels_layer.refresh()
