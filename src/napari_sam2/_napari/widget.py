@@ -1,5 +1,7 @@
 """The main dock widget: choose an image, a model and an axis, start a tracking session, add
-objects, propagate in a background thread, stop."""
+objects, propagate in a background thread, stop. Prompt edits are decoded in a worker too
+(prompt_worker.py); the tracker is used by one worker at a time: a propagation waits for the
+edits in flight, and edits made during a propagation are applied after it."""
 from __future__ import annotations
 
 from napari.layers import Image
@@ -291,8 +293,9 @@ class TrackingWidget(QWidget):
 
     def undo_propagation(self) -> list[int]:
         """Put back the labels the last propagation changed (see TrackingSession.undo_propagation)."""
-        if self.session is None or self.runner.running:
-            show_warning("nothing to undo now: undo works after a propagation has finished or stopped")
+        if self.session is None or self.busy:
+            show_warning("nothing to undo now: undo works after a propagation has finished or stopped, "
+                         "once the masks being computed are in")
             return []
         try:
             frames = self.session.undo_propagation()
