@@ -111,8 +111,7 @@ class TrackingWidget(QWidget):
 
     def _update_buttons(self) -> None:
         ready, running = self.session is not None, self.runner.running
-        for button in (self.new_object_button, self.forward_button, self.backward_button, self.both_button,
-                       self.undo_button):
+        for button in (self.new_object_button, self.forward_button, self.backward_button, self.both_button):
             button.setEnabled(ready and not running)
         self.start_button.setEnabled(not running and not self.loader.running)
         self.stop_button.setEnabled(running or bool(self.prompt_worker.waiting_actions))
