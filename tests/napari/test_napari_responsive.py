@@ -144,3 +144,25 @@ def test_a_click_with_an_official_size_model_never_stalls_napari(make_napari_vie
     store = widget.session.store.array
     np.testing.assert_array_equal(store[0], engine_labels(model, frames, 0, [(1, row, col)], store.dtype))
     assert widget.session.tracker.features.computed == 1
+
+
+def test_after_a_failed_edit_propagating_decodes_the_prompts_in_the_worker_not_in_napari(
+        make_napari_viewer, qtbot, micro_model, video, cell_centres, tmp_path, notifications):
+    frames, _ = video
+    viewer, widget = start(make_napari_viewer, micro_model, frames, tmp_path)
+    tracker = widget.session.tracker
+    add_points, in_main_thread, failing = tracker.add_points, [], [True]
+
+    def out_of_memory_at_first(*args, **kwargs):
+        in_main_thread.append(threading.current_thread() is threading.main_thread())
+        if failing[0]:
+            raise RuntimeError("out of memory")
+        return add_points(*args, **kwargs)
+    tracker.add_points = out_of_memory_at_first
+    click_cells(qtbot, widget, {1: cell_centres[1]})
+    assert "out of memory" in notifications["error"][-1] and tracker.object_ids == ()
+    failing[0] = False
+    widget.forward_button.click()  # the click is sent again, in the worker, then the propagation
+    wait_until_idle(qtbot, widget)
+    assert tracker.object_ids == (1,) and widget.runner.frames_done == list(range(8))
+    assert not any(in_main_thread)

@@ -263,6 +263,12 @@ class TrackingWidget(QWidget):
         if self.runner.running:
             show_warning("a propagation is running: wait for it to finish or press Stop")
             return
+        try:
+            if session.edits(session.current_prompts()):  # e.g. after a failed edit: decoded in the worker too
+                self.prompt_worker.request(session)
+        except USER_ERRORS as error:
+            show_error(str(error))
+            return
         if self.prompt_worker.running:  # the edits being computed come first
             self.prompt_worker.then(lambda: self.propagate(direction))
             self.status_label.setText(f"{self.status_label.text()} then propagating {direction}")
