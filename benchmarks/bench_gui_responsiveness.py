@@ -105,13 +105,15 @@ def main() -> None:
     click(last, cells[2], "click on a frame whose features are ready")
 
     written = []
-    widget.runner.on_frame = lambda frame, refresh=widget.runner.on_frame: (written.append(time.perf_counter()), refresh(frame))
+    refresh = widget.runner.on_frame
+    widget.runner.on_frame = lambda frame: (written.append(time.perf_counter()), refresh(frame))
     before = time.perf_counter()
     widget.forward_button.click()
     done = watch.run_until(lambda: not busy() and len(written) == args.frames)
     per_frame = np.diff(written).mean() if len(written) > 1 else float("nan")
     rows.append((f"propagation ({len(cells)} objects, {args.frames} frames)", watch.longest_gap(before, done),
-                 watch.longest_gap(before, done, after_first=True), f"first frame {written[0] - before:.1f} s, then {per_frame:.1f} s per frame"))
+                 watch.longest_gap(before, done, after_first=True),
+                 f"first frame {written[0] - before:.1f} s, then {per_frame:.1f} s per frame"))
 
     written.clear()
     widget.forward_button.click()  # again from frame 0; stopped once the first frame is written
@@ -119,7 +121,8 @@ def main() -> None:
     stopped = time.perf_counter()
     widget.stop()
     done = watch.run_until(lambda: not busy())
-    rows.append(("Stop during propagation", watch.longest_gap(stopped, done), watch.longest_gap(stopped, done, after_first=True),
+    rows.append(("Stop during propagation", watch.longest_gap(stopped, done),
+                 watch.longest_gap(stopped, done, after_first=True),
                  f"stopped {done - stopped:.1f} s after Stop, {len(written)} frame(s) written"))
 
     print(f"\nsam2.1_hiera_{args.model} at {model.cfg.image_size} (random weights), {args.threads} torch threads, "

@@ -103,7 +103,12 @@ def test_stop_says_stopping_until_the_frame_being_tracked_is_written(
     click_cells(qtbot, widget, {1: cell_centres[1]})
     shown = []
     refresh = widget.runner.on_frame
-    widget.runner.on_frame = lambda frame: (refresh(frame), frame == 1 and (widget.stop(), shown.append(widget.status_label.text())))
+    def stop_after_frame_1(frame):
+        refresh(frame)
+        if frame == 1:
+            widget.stop()
+            shown.append(widget.status_label.text())
+    widget.runner.on_frame = stop_after_frame_1
     widget.forward_button.click()
     wait_until_idle(qtbot, widget)
     assert shown == ["stopping..."] and widget.status_label.text() == ""
@@ -111,7 +116,8 @@ def test_stop_says_stopping_until_the_frame_being_tracked_is_written(
 
 
 @pytest.mark.slow
-def test_a_click_with_an_official_size_model_never_stalls_napari(make_napari_viewer, qtbot, tmp_path, video, cell_centres):
+def test_a_click_with_an_official_size_model_never_stalls_napari(
+        make_napari_viewer, qtbot, tmp_path, video, cell_centres):
     """sam2.1_hiera_tiny's configuration at 1024 (random weights): one image-encoder pass takes
     seconds on a CPU. Clicking a frame whose features are not ready must not stall the event loop."""
     from napari_sam2.model import SAM2Model, sam21_config

@@ -113,7 +113,8 @@ def propagate_now(session: TrackingSession, direction: str = "both", start: int 
     return done
 
 
-def propagate_in_background(session: TrackingSession, direction: str = "both", start: int | None = None) -> BackgroundTracking:
+def propagate_in_background(session: TrackingSession, direction: str = "both",
+                            start: int | None = None) -> BackgroundTracking:
     """Apply the session's prompts and propagate in worker threads; returns at once."""
     return BackgroundTracking(session, direction, start)
 

@@ -322,9 +322,8 @@ class TrackingWidget(QWidget):
         self.runner.stop()
         # The workers' last signals arrive after this widget's buttons are deleted.
         self.runner.on_frame, self.runner.on_done = (lambda frame: None), (lambda: None)
-        ignore = lambda *args: None  # noqa: E731
         worker = self.prompt_worker
-        worker.on_started = worker.on_applied = worker.on_failed = worker.on_idle = ignore
+        worker.on_started = worker.on_applied = worker.on_failed = worker.on_idle = lambda *args: None
         QThreadPool.globalInstance().waitForDone(CLOSE_WAIT_MS)
 
     def _on_frame(self, frame: int) -> None:
