@@ -51,10 +51,12 @@ def cell_centres(video):
 def notifications(monkeypatch):
     """Messages the widget shows, {"error": [...], "warning": [...], "info": [...]}."""
     import napari_sam2._napari.propagation as propagation
+    import napari_sam2._napari.session as session
     import napari_sam2._napari.widget as widget
 
     shown = {"error": [], "warning": [], "info": []}
     for kind in shown:
         monkeypatch.setattr(widget, f"show_{kind}", shown[kind].append)
     monkeypatch.setattr(propagation, "show_error", shown["error"].append)
+    monkeypatch.setattr(session, "show_warning", shown["warning"].append, raising=False)
     return shown

@@ -177,7 +177,7 @@ def test_bad_input_is_shown_as_an_error_that_says_what_to_do(make_napari_viewer,
     widget.forward_button.click()
     assert "nothing to track yet" in notifications["error"][-1] and not widget.runner.running
     widget.session.points_layer.add([0, 50, 400])
-    assert "outside the image" in notifications["error"][-1] and "delete it" in notifications["error"][-1]
+    assert "outside the image" in notifications["warning"][-1] and "delete it" in notifications["warning"][-1]
 
 
 def widget_loading_with(monkeypatch, make_napari_viewer, video, load):
@@ -268,3 +268,25 @@ def test_closing_napari_during_a_propagation_stops_it_and_keeps_the_finished_fra
     assert written == list(range(len(written))) and 1 <= len(written) < 8  # it stopped
     expected = reference_labels(micro_model, frames, [(o, r, c) for o, (r, c) in cell_centres.items()])
     np.testing.assert_array_equal(store.array[: len(written)], expected[: len(written)])  # nothing lost
+
+
+def test_a_stray_point_or_a_line_is_told_once_and_does_not_block_later_clicks(
+        make_napari_viewer, micro_model, video, cell_centres, tmp_path, notifications):
+    frames, _ = video
+    viewer, widget = start(make_napari_viewer, micro_model, frames, tmp_path)
+    session = widget.session
+    (r1, c1), (r2, c2), (r3, c3) = cell_centres.values()
+    session.points_layer.add([0, r1, c1])
+    widget.new_object_button.click()
+    session.points_layer.add([0, -30, c2])  # above the image: object 2 has no valid prompt
+    session.shapes_layer.add_lines(np.array([[0, 5, 5], [0, 20, 20]], float))
+    widget.new_object_button.click()
+    session.points_layer.add([0, r2, c2])
+    widget.new_object_button.click()
+    session.points_layer.add([0, r3, c3])
+    assert session.tracker.object_ids == (1, 3, 4)
+    assert notifications["error"] == []
+    warnings = notifications["warning"]
+    assert len(warnings) == 2, warnings  # each told once, not again at the later edits
+    assert "clicks" in warnings[0] and "row -30.0" in warnings[0] and "outside the image" in warnings[0]
+    assert "boxes and masks" in warnings[1] and "a line is not a prompt" in warnings[1]

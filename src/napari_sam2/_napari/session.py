@@ -7,6 +7,7 @@ from typing import Iterator
 
 import numpy as np
 from napari.layers import Image
+from napari.utils.notifications import show_warning
 
 from ..engine import ArrayFrames, VideoTracker
 from .coords import slice_index
@@ -72,6 +73,7 @@ class TrackingSession:
         self.store = open_session_store(self.store_path, image_layer, self.layout)
         self._sent: dict[int, dict[int, ObjectPrompts]] = {}  # what the tracker has been given
         self._resume: tuple[str, int] | None = None  # where a stopped propagation goes on
+        self._told_skipped: set[str] = set()  # the skipped prompts already shown to the user
         self._add_layers()
         self._restore_prompts()
         self.prefetcher = FeaturePrefetcher(self.tracker)
@@ -128,11 +130,21 @@ class TrackingSession:
     # ---- prompts ---------------------------------------------------------------------------
 
     def current_prompts(self) -> dict[int, dict[int, ObjectPrompts]]:
-        """Every prompt in the prompt layers, {frame: {obj_id: ObjectPrompts}}."""
+        """Every valid prompt in the prompt layers, {frame: {obj_id: ObjectPrompts}}; the others
+        are skipped (and told about), so that one stray point does not block the rest."""
         points, shapes = self.points_layer, self.shapes_layer
-        clicks = points_to_clicks(points.data, points.features, self.layout)
-        boxes, polygons = shapes_to_prompts(shapes.data, shapes.shape_type, shapes.features, self.layout)
+        clicks, bad_points = points_to_clicks(points.data, points.features, self.layout)
+        boxes, polygons, bad_shapes = shapes_to_prompts(shapes.data, shapes.shape_type, shapes.features, self.layout)
+        self._tell_skipped([f"In the layer {points.name!r}, {why}" for why in bad_points]
+                           + [f"In the layer {shapes.name!r}, {why}" for why in bad_shapes])
         return collect_prompts(clicks, boxes, polygons)
+
+    def _tell_skipped(self, messages: list[str]) -> None:
+        """Each skipped prompt is told once, not again at every later edit while it stays."""
+        for message in messages:
+            if message not in self._told_skipped:
+                show_warning(message)
+        self._told_skipped = set(messages)
 
     def sync_prompts(self) -> list[int]:
         """Apply every frame whose prompts changed since they were last sent; returns those frames."""
