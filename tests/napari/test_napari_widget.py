@@ -290,3 +290,19 @@ def test_a_stray_point_or_a_line_is_told_once_and_does_not_block_later_clicks(
     assert len(warnings) == 2, warnings  # each told once, not again at the later edits
     assert "clicks" in warnings[0] and "row -30.0" in warnings[0] and "outside the image" in warnings[0]
     assert "boxes and masks" in warnings[1] and "a line is not a prompt" in warnings[1]
+
+
+def test_an_image_with_nan_pixels_is_refused_at_start_in_plain_words(make_napari_viewer, micro_model, video, tmp_path, notifications):
+    frames, _ = video
+    with_nan = frames.astype(np.float32)
+    with_nan[:, :10, :] = np.nan  # e.g. the empty border a registration leaves
+    viewer = make_napari_viewer()
+    viewer.add_image(with_nan, name="registered")
+    widget = TrackingWidget(viewer, model=micro_model)
+    widget.store_edit.setText(str(tmp_path / "registered.zarr"))
+    widget.start_button.click()
+    assert widget.session is None
+    message = notifications["error"][-1]
+    assert "'registered' cannot be tracked" in message and "1,280 pixels that hold no number (NaN)" in message
+    assert "Remove NaNs" in message
+    assert not (tmp_path / "registered.zarr").exists()  # no store is made for an image refused

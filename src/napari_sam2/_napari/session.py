@@ -10,6 +10,7 @@ from napari.layers import Image
 from napari.utils.notifications import show_warning
 
 from ..engine import ArrayFrames, VideoTracker
+from ..engine.preprocessing import check_finite
 from .coords import slice_index
 from .feature_prefetch import FeaturePrefetcher
 from .labels_view import labels_translate
@@ -57,6 +58,17 @@ def check_trackable(viewer, image_layer, axis=None, current_index=None):
     return frame_layout(shape, image_layer.rgb, axis, index, image_layer.name)
 
 
+def check_sample_frames(frames, on_screen: int, name: str) -> None:
+    """Refuse at Start an image whose pixels the model cannot read (NaN), rather than failing at
+    every click. Only the first, the last and the frame on screen are read: a large lazy (dask)
+    image is not read whole; a bad frame elsewhere is refused when it is reached."""
+    for frame in sorted({0, min(max(on_screen, 0), len(frames) - 1), len(frames) - 1}):
+        try:
+            check_finite(np.asarray(frames[frame]))
+        except ValueError as error:
+            raise ValueError(f"{name!r} cannot be tracked: on frame {frame}, {error}") from error
+
+
 class TrackingSession:
     """Tracks objects through `image_layer` along `axis` (default: the first non-spatial one);
     other non-spatial axes stay at the viewer's current index (or `current_index`)."""
@@ -67,6 +79,7 @@ class TrackingSession:
         data = image_data(image_layer)
         frames = ArrayFrames(data, axis=self.layout.axis, fixed=self.layout.fixed_dict,
                              channel_axis=data.ndim - 1 if image_layer.rgb else None)
+        check_sample_frames(frames, viewer_index(viewer, image_layer)[self.layout.axis], image_layer.name)
         self.tracker = VideoTracker(model, frames)
         self.store_path = Path(store_path) if store_path else default_store_path(
             image_layer.source.path, image_layer.name, self.layout)
