@@ -13,6 +13,7 @@ import numpy as np
 from napari.layers import Image, Points, Shapes
 from napari.utils import progress
 
+from .closing import ClosingWatcher
 from .prompt_layers import OBJ_ID, POSITIVE
 from .session import TrackingSession
 
@@ -54,6 +55,7 @@ def track_layers(viewer, image, points=None, shapes=None, model=None, axis=None,
     if (points is None or not len(points.data)) and (shapes is None or not len(shapes.data)):
         raise ValueError("no prompts: give a Points layer with a click on each object (or a Shapes layer with boxes)")
     session = TrackingSession(viewer, image, model if model is not None else load_model(), axis=axis, store_path=store)
+    session.closing_watcher = ClosingWatcher(viewer.window._qt_window, session.close)  # as the widget's
     next_id = max(session.object_ids_in_use(), default=0) + 1
     if points is not None and len(points.data):
         ids = _obj_ids(points, len(points.data), next_id)

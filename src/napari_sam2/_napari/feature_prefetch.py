@@ -3,6 +3,9 @@ the frames, so that a click there is answered without waiting for the image enco
 from __future__ import annotations
 
 from napari.qt.threading import create_worker
+from qtpy.QtCore import QThreadPool
+
+CLOSE_WAIT_MS = 60_000  # how long closing waits for the frame being computed
 
 
 class FeaturePrefetcher:
@@ -16,8 +19,10 @@ class FeaturePrefetcher:
         self.closed = False  # for good: napari is closing
 
     def close(self) -> None:
-        """No new worker from now on (the caller waits for a running one to end)."""
+        """No new worker from now on, and wait for every worker to end (a worker still running,
+        even only emitting its last signal, when Qt is torn down aborts the whole process)."""
         self.closed, self._pending = True, None
+        QThreadPool.globalInstance().waitForDone(CLOSE_WAIT_MS)
 
     def request(self, frame: int) -> None:
         if self.closed or not self.enabled or not 0 <= frame < self.tracker.num_frames or frame in self.tracker.features:

@@ -113,6 +113,14 @@ class TrackingSession:
         if record and restore_layers(record, self.points_layer, self.shapes_layer):
             self.sync_prompts()
 
+    def close(self) -> None:
+        """napari is closing: compute no more features in the background, and wait for the frame
+        being computed (a worker left running when Qt is torn down aborts the process)."""
+        if self.prefetcher.closed:
+            return
+        self.viewer.dims.events.current_step.disconnect(self._on_step)
+        self.prefetcher.close()
+
     def _on_step(self, event=None) -> None:
         """The viewer moved: compute the features of the frame now on screen in the background."""
         index = viewer_index(self.viewer, self.image_layer)

@@ -263,12 +263,12 @@ class TrackingWidget(QWidget):
         """Napari is closing: a worker still running when Qt is torn down aborts the process,
         so stop the propagation after its current frame (which is written), start no more
         prefetching, and wait for the workers to end."""
-        if self.session is not None:
-            self.session.prefetcher.close()
         self.runner.stop()
         # The worker's last signals arrive after this widget's buttons are deleted.
         self.runner.on_frame, self.runner.on_done = (lambda frame: None), (lambda: None)
-        QThreadPool.globalInstance().waitForDone(CLOSE_WAIT_MS)
+        if self.session is not None:
+            self.session.close()  # waits for every worker
+        QThreadPool.globalInstance().waitForDone(CLOSE_WAIT_MS)  # e.g. a model still loading
 
     def _on_frame(self, frame: int) -> None:
         self.session.labels_layer.refresh()
