@@ -306,3 +306,26 @@ def test_an_image_with_nan_pixels_is_refused_at_start_in_plain_words(make_napari
     assert "'registered' cannot be tracked" in message and "1,280 pixels that hold no number (NaN)" in message
     assert "Remove NaNs" in message
     assert not (tmp_path / "registered.zarr").exists()  # no store is made for an image refused
+
+
+def test_an_image_without_a_file_keeps_its_store_in_the_data_folder_and_reopening_finds_it(
+        make_napari_viewer, micro_model, video, cell_centres, data_folder, notifications):
+    frames, _ = video
+    viewer = make_napari_viewer()
+    viewer.add_image(frames, name="cells")  # made in Python: no file to put the store beside
+    widget = TrackingWidget(viewer, model=micro_model)
+    widget.start_button.click()
+    store = data_folder / "stores" / "cells.masklets.zarr"
+    assert widget.session.store_path == store and store.is_dir()
+    warning = notifications["warning"][-1]
+    assert str(store) in warning and "not opened from a file" in warning and "Opening this image again" in warning
+    row, col = cell_centres[1]
+    widget.session.points_layer.add([0, row, col])
+    viewer.close()
+
+    again = make_napari_viewer()  # napari opened again on the same image
+    again.add_image(frames, name="cells")
+    widget = TrackingWidget(again, model=micro_model)
+    widget.start_button.click()
+    assert widget.session.store_path == store
+    np.testing.assert_allclose(widget.session.points_layer.data, [[0, row, col]])  # the work is found

@@ -81,8 +81,7 @@ class TrackingSession:
                              channel_axis=data.ndim - 1 if image_layer.rgb else None)
         check_sample_frames(frames, viewer_index(viewer, image_layer)[self.layout.axis], image_layer.name)
         self.tracker = VideoTracker(model, frames)
-        self.store_path = Path(store_path) if store_path else default_store_path(
-            image_layer.source.path, image_layer.name, self.layout)
+        self.store_path = Path(store_path) if store_path else self._default_store_path()
         self.store = open_session_store(self.store_path, image_layer, self.layout)
         self._sent: dict[int, dict[int, ObjectPrompts]] = {}  # what the tracker has been given
         self._resume: tuple[str, int] | None = None  # where a stopped propagation goes on
@@ -92,6 +91,13 @@ class TrackingSession:
         self.prefetcher = FeaturePrefetcher(self.tracker)
         viewer.dims.events.current_step.connect(self._on_step)
         self._on_step()
+
+    def _default_store_path(self) -> Path:
+        path, why_there = default_store_path(self.image_layer.source.path, self.image_layer.name, self.layout)
+        if why_there:
+            show_warning(f"The labels are kept in {path}, because {why_there}. Opening this image again "
+                         "finds them there; to keep them elsewhere, choose a 'Labels store' before Start.")
+        return path
 
     def _add_layers(self) -> None:
         image, layout = self.image_layer, self.layout

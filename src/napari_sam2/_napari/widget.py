@@ -64,7 +64,7 @@ class TrackingWidget(QWidget):
         self.model_combo.addItems([GIVEN_MODEL] if self.model is not None else model_choices())
         self.model_combo.setEnabled(self.model is None)
         self.checkpoint_edit = QLineEdit(placeholderText="checkpoint .pt file")
-        self.store_edit = QLineEdit(placeholderText="default: next to the image file, or a temporary folder")
+        self.store_edit = QLineEdit(placeholderText="default: next to the image file, or napari-sam2's data folder")
         checkpoint_row = QHBoxLayout()
         checkpoint_row.addWidget(self.checkpoint_edit)
         checkpoint_row.addWidget(self._button("Browse...", self._browse_checkpoint))
