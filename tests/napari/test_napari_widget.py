@@ -329,3 +329,30 @@ def test_an_image_without_a_file_keeps_its_store_in_the_data_folder_and_reopenin
     widget.start_button.click()
     assert widget.session.store_path == store
     np.testing.assert_allclose(widget.session.points_layer.data, [[0, row, col]])  # the work is found
+
+
+def test_starting_again_replaces_the_session_and_deleted_labels_can_be_shown_again(
+        make_napari_viewer, qtbot, micro_model, video, cell_centres, tmp_path, notifications):
+    frames, _ = video
+    viewer, widget = start(make_napari_viewer, micro_model, slow_frames(frames, 0.2), tmp_path)
+    first = widget.session
+    click_cells(widget, cell_centres)
+    widget.start_button.click()  # Start again on the same image and store
+    second = widget.session
+    names = [layer.name for layer in viewer.layers]
+    assert names == ["cells", "cells tracked labels", "cells boxes and masks", "cells clicks"], names
+    assert first.points_layer not in viewer.layers and first.prefetcher.closed  # the first session is closed
+    assert len(second.points_layer.data) == 3 and second.tracker.object_ids == (1, 2, 3)  # prompts reopened
+    (row, col) = cell_centres[3]
+    assert second.labels_layer.selected_label == 3  # the object being edited when the first one ended
+    second.points_layer.add([2, row, col])  # a click in the shown layer is applied
+    assert 2 in second.tracker.conditioning_frames(3)
+
+    widget.forward_button.click()
+    qtbot.waitUntil(lambda: len(widget.runner.frames_done) >= 1, timeout=TIMEOUT_MS)
+    viewer.layers.remove(second.labels_layer)  # deleted during the propagation
+    qtbot.waitUntil(lambda: not widget.runner.running, timeout=TIMEOUT_MS)
+    assert widget.show_button.isEnabled()
+    widget.show_button.click()
+    assert second.labels_layer in viewer.layers and np.asarray(second.labels_layer.data)[7].any()
+    assert notifications["error"] == []

@@ -2,7 +2,7 @@
 
     import napari_sam2 as ns
     session = ns.track_layers(viewer, "timelapse", points=viewer.layers["Points"])
-    session.labels_layer                       # the masklets, a view of session.store_path
+    session.labels_layer                       # the tracked labels (one id per object), a view of session.store_path
 
 The same session the widget drives: its layers take further clicks (corrections), and
 `propagate_now` tracks again. Runs in the calling thread, with napari's progress bar.

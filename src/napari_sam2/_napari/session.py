@@ -2,6 +2,7 @@
 and the layers that show them. No Qt widgets here: the dock widget drives a session."""
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 from typing import Iterator
 
@@ -58,6 +59,23 @@ def check_trackable(viewer, image_layer, axis=None, current_index=None):
     return frame_layout(shape, image_layer.rgb, axis, index, image_layer.name)
 
 
+OPEN_SESSIONS: weakref.WeakSet[TrackingSession] = weakref.WeakSet()  # sessions whose layers are shown
+
+
+def replace_earlier_sessions(image_layer, store_path: Path) -> None:
+    """One session per image and per store: an earlier session on this image or this store is
+    closed and its layers removed. Its prompts and labels are in its store, which a session on
+    the same store reopens; two sessions writing one store, or prompts in a layer that no session
+    reads, would lose work."""
+    for earlier in [s for s in OPEN_SESSIONS if s.image_layer is image_layer or same_path(s.store_path, store_path)]:
+        earlier.close()
+        earlier.remove_layers()
+
+
+def same_path(a: Path, b: Path) -> bool:
+    return Path(a).resolve() == Path(b).resolve()
+
+
 def check_sample_frames(frames, on_screen: int, name: str) -> None:
     """Refuse at Start an image whose pixels the model cannot read (NaN), rather than failing at
     every click. Only the first, the last and the frame on screen are read: a large lazy (dask)
@@ -82,6 +100,7 @@ class TrackingSession:
         check_sample_frames(frames, viewer_index(viewer, image_layer)[self.layout.axis], image_layer.name)
         self.tracker = VideoTracker(model, frames)
         self.store_path = Path(store_path) if store_path else self._default_store_path()
+        replace_earlier_sessions(image_layer, self.store_path)
         self.store = open_session_store(self.store_path, image_layer, self.layout)
         self._sent: dict[int, dict[int, ObjectPrompts]] = {}  # what the tracker has been given
         self._resume: tuple[str, int] | None = None  # where a stopped propagation goes on
@@ -91,6 +110,7 @@ class TrackingSession:
         self.prefetcher = FeaturePrefetcher(self.tracker)
         viewer.dims.events.current_step.connect(self._on_step)
         self._on_step()
+        OPEN_SESSIONS.add(self)
 
     def _default_store_path(self) -> Path:
         path, why_there = default_store_path(self.image_layer.source.path, self.image_layer.name, self.layout)
@@ -103,7 +123,7 @@ class TrackingSession:
         image, layout = self.image_layer, self.layout
         scale, translate = np.asarray(image.scale), np.asarray(image.translate)
         self.labels_layer = self.viewer.add_labels(
-            self.store.array, name=f"{image.name} masklets",
+            self.store.array, name=f"{image.name} tracked labels",
             scale=scale, translate=labels_translate(scale, translate, layout),
         )
         self.shapes_layer = add_prompt_shapes(self.viewer, layout.ndim, f"{image.name} boxes and masks", scale, translate)
@@ -117,6 +137,8 @@ class TrackingSession:
         tracking goes on where it was left."""
         record = self.store.load_prompts()
         if record and restore_layers(record, self.points_layer, self.shapes_layer):
+            # the object new prompts get, as it was saved, is the one the Labels layer selects
+            self.labels_layer.selected_label = int(self.points_layer.feature_defaults[OBJ_ID].iloc[0])
             self.sync_prompts()
 
     def close(self) -> None:
@@ -124,8 +146,26 @@ class TrackingSession:
         being computed (a worker left running when Qt is torn down aborts the process)."""
         if self.prefetcher.closed:
             return
+        OPEN_SESSIONS.discard(self)
         self.viewer.dims.events.current_step.disconnect(self._on_step)
         self.prefetcher.close()
+
+    def layers(self) -> tuple:
+        return self.labels_layer, self.shapes_layer, self.points_layer
+
+    def remove_layers(self) -> None:
+        for layer in self.layers():
+            if layer in self.viewer.layers:
+                self.viewer.layers.remove(layer)
+
+    def show_layers(self) -> list[str]:
+        """Put back the session's layers that were deleted from the viewer (e.g. the Labels layer
+        during a propagation: the labels are still in the store); returns their names."""
+        missing = [layer for layer in self.layers() if layer not in self.viewer.layers]
+        for layer in missing:
+            self.viewer.layers.append(layer)
+        self.labels_layer.refresh()
+        return [layer.name for layer in missing]
 
     def _on_step(self, event=None) -> None:
         """The viewer moved: compute the features of the frame now on screen in the background."""

@@ -79,12 +79,13 @@ class TrackingWidget(QWidget):
         self.both_button = self._button("Propagate both ways", lambda: self.propagate("both"))
         self.stop_button = self._button("Stop", self.stop)
         self.undo_button = self._button("Undo last propagation", self.undo_propagation)
+        self.show_button = self._button("Show the labels again", self.show_layers)
         self.store_label = QLabel("Labels store: none yet (press Start)")
         self.store_label.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         for widget in (self.start_button, self.new_object_button, self.forward_button, self.backward_button,
-                       self.both_button, self.stop_button, self.undo_button, self.store_label):
+                       self.both_button, self.stop_button, self.undo_button, self.show_button, self.store_label):
             layout.addWidget(widget)
         layout.addStretch()
         self._update_buttons()
@@ -94,6 +95,7 @@ class TrackingWidget(QWidget):
         for button in (self.new_object_button, self.forward_button, self.backward_button, self.both_button,
                        self.undo_button):
             button.setEnabled(ready and not running)
+        self.show_button.setEnabled(ready)
         self.start_button.setEnabled(not running and not self.loader.running)
         self.stop_button.setEnabled(running)
 
@@ -145,7 +147,8 @@ class TrackingWidget(QWidget):
     # ---- actions -----------------------------------------------------------------------------
 
     def start_session(self) -> TrackingSession | None:
-        """A new session on the chosen image; earlier sessions' layers stay in the viewer."""
+        """A new session on the chosen image. An earlier session on this image or store is
+        replaced: its layers go, and the new session reopens the store with its prompts."""
         if self.runner.running:
             show_warning("a propagation is running: wait for it to finish or press Stop, then start again")
             return None
@@ -256,6 +259,14 @@ class TrackingWidget(QWidget):
             return []
         show_info(f"undone: the labels of {len(frames)} frames are back as before the propagation")
         return frames
+
+    def show_layers(self) -> list[str]:
+        """Put back the session's layers deleted from the viewer (the labels stay in the store)."""
+        if self.session is None:
+            return []
+        shown = self.session.show_layers()
+        show_info(f"shown again: {', '.join(shown)}" if shown else "the session's layers are all in the viewer")
+        return shown
 
     # ---- closing ---------------------------------------------------------------------------
 
