@@ -356,3 +356,32 @@ def test_starting_again_replaces_the_session_and_deleted_labels_can_be_shown_aga
     widget.show_button.click()
     assert second.labels_layer in viewer.layers and np.asarray(second.labels_layer.data)[7].any()
     assert notifications["error"] == []
+
+
+def test_the_widget_explains_itself_and_shows_its_progress(
+        make_napari_viewer, qtbot, micro_model, video, cell_centres, tmp_path):
+    from qtpy.QtWidgets import QAbstractButton, QComboBox, QLineEdit
+
+    frames, _ = video
+    viewer = make_napari_viewer()
+    viewer.add_image(slow_frames(frames, 0.2), name="cells", contrast_limits=(0, 1000))
+    widget = TrackingWidget(viewer, model=micro_model)
+    controls = widget.findChildren(QAbstractButton) + widget.findChildren(QComboBox) + widget.findChildren(QLineEdit)
+    assert len(controls) >= 14 and all(control.toolTip() for control in controls)
+    assert "press 'Start tracking this image'" in widget.help_label.text()
+    widget.store_edit.setText(str(tmp_path / "cells.zarr"))
+    widget.start_button.click()
+    assert "Editing object 1: click the centre of a cell in the layer 'cells clicks'" in widget.help_label.text()
+    assert widget.session.points_layer.current_size < 13  # a click does not hide a small cell
+    click_cells(widget, cell_centres)
+    assert "Editing object 3 (3 objects so far)" in widget.help_label.text()
+    assert all(size < 13 for size in widget.session.points_layer.size)
+    assert widget.progress_bar.isHidden()
+
+    widget.forward_button.click()
+    qtbot.waitUntil(lambda: len(widget.runner.frames_done) >= 2, timeout=TIMEOUT_MS)
+    assert not widget.progress_bar.isHidden() and widget.progress_bar.maximum() == 8
+    assert widget.progress_bar.value() >= 2 and "/ 8 frames, about" in widget.progress_label.text()
+    assert "Tracking" in widget.help_label.text()
+    qtbot.waitUntil(lambda: not widget.runner.running, timeout=TIMEOUT_MS)
+    assert widget.progress_bar.isHidden()

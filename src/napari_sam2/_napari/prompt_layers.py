@@ -25,6 +25,7 @@ from .layout import FrameLayout
 POSITIVE, OBJ_ID = "positive", "obj_id"
 POSITIVE_COLOR, NEGATIVE_COLOR = "lime", "magenta"
 TOGGLE_KEY = "t"
+POINT_SIZE = 4  # pixels across: a click stays smaller than a 13-pixel cell (napari's default is 10)
 PROMPT_ERRORS = (ValueError, IndexError)  # what the engine's checks raise for a bad prompt
 
 
@@ -175,7 +176,8 @@ def add_prompt_points(viewer, ndim: int, name: str, scale=None, translate=None, 
         features={POSITIVE: np.zeros(0, bool), OBJ_ID: np.zeros(0, int)},
         feature_defaults={POSITIVE: True, OBJ_ID: obj_id},
         face_color=POSITIVE, face_color_cycle={True: POSITIVE_COLOR, False: NEGATIVE_COLOR},
-        border_color="white", text={"string": "{obj_id}", "color": "white", "anchor": "upper_left", "size": 8},
+        size=POINT_SIZE, border_width=0.15, border_color="white",
+        text={"string": "{obj_id}", "color": "white", "anchor": "upper_left", "size": 8},
     )
     layer.bind_key(TOGGLE_KEY, toggle_selected_positive, overwrite=True)
     layer.mode = "add"

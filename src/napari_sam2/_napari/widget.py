@@ -2,6 +2,8 @@
 objects, propagate in a background thread, stop."""
 from __future__ import annotations
 
+import time
+
 from napari.layers import Image
 from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtCore import QThreadPool
@@ -12,6 +14,7 @@ from qtpy.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QProgressBar,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -23,6 +26,7 @@ from .model_choice import CHECKPOINT_FILE, model_choices
 from .model_loader import ModelLoader
 from .propagation import PropagationRunner
 from .session import TrackingSession, check_trackable, image_data
+from .widget_text import TOOLTIPS, next_step, progress_text
 
 GIVEN_MODEL = "model given to the widget"
 EDITS = {"added", "removed", "changed"}  # data events that end an edit (not "adding", ...)
@@ -45,6 +49,7 @@ class TrackingWidget(QWidget):
         self._loading_for = None  # (image layer, axis, store) a session waits to start on
         self._models: dict[tuple[str, str], object] = {}
         self._prompts_pending = False  # prompts edited during a propagation: applied after it
+        self._run_started = 0.0  # time.monotonic() when the current propagation started
         self._build()
         for event in (napari_viewer.layers.events.inserted, napari_viewer.layers.events.removed):
             event.connect(self._refresh_images)
@@ -65,9 +70,9 @@ class TrackingWidget(QWidget):
         self.model_combo.setEnabled(self.model is None)
         self.checkpoint_edit = QLineEdit(placeholderText="checkpoint .pt file")
         self.store_edit = QLineEdit(placeholderText="default: next to the image file, or napari-sam2's data folder")
-        checkpoint_row = QHBoxLayout()
+        checkpoint_row, browse = QHBoxLayout(), self._button("Browse...", self._browse_checkpoint)
         checkpoint_row.addWidget(self.checkpoint_edit)
-        checkpoint_row.addWidget(self._button("Browse...", self._browse_checkpoint))
+        checkpoint_row.addWidget(browse)
         form = QFormLayout()
         for label, field in (("Image", self.image_combo), ("Track along", self.axis_combo),
                              ("Model", self.model_combo), ("Checkpoint", checkpoint_row), ("Labels store", self.store_edit)):
@@ -81,14 +86,38 @@ class TrackingWidget(QWidget):
         self.undo_button = self._button("Undo last propagation", self.undo_propagation)
         self.show_button = self._button("Show the labels again", self.show_layers)
         self.store_label = QLabel("Labels store: none yet (press Start)")
-        self.store_label.setWordWrap(True)
+        self.help_label, self.progress_label = QLabel(), QLabel()
+        self.progress_bar = QProgressBar()
+        for label in (self.store_label, self.help_label, self.progress_label):
+            label.setWordWrap(True)
+        self._set_tooltips(browse)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.help_label)
         layout.addLayout(form)
         for widget in (self.start_button, self.new_object_button, self.forward_button, self.backward_button,
-                       self.both_button, self.stop_button, self.undo_button, self.show_button, self.store_label):
+                       self.both_button, self.stop_button, self.progress_bar, self.progress_label,
+                       self.undo_button, self.show_button, self.store_label):
             layout.addWidget(widget)
         layout.addStretch()
         self._update_buttons()
+
+    def _set_tooltips(self, browse: QPushButton) -> None:
+        for name, widget in (("image", self.image_combo), ("axis", self.axis_combo), ("model", self.model_combo),
+                             ("checkpoint", self.checkpoint_edit), ("browse", browse), ("store", self.store_edit),
+                             ("start", self.start_button), ("new_object", self.new_object_button),
+                             ("forward", self.forward_button), ("backward", self.backward_button),
+                             ("both", self.both_button), ("stop", self.stop_button), ("undo", self.undo_button),
+                             ("show", self.show_button), ("progress", self.progress_bar)):
+            widget.setToolTip(TOOLTIPS[name])
+
+    def _update_help(self, event=None) -> None:
+        """The next step, and the object the next click belongs to."""
+        session = self.session
+        if session is None:
+            self.help_label.setText(next_step(False, False))
+            return
+        self.help_label.setText(next_step(True, self.runner.running, session.labels_layer.selected_label,
+                                          len(session.object_ids_in_use()), session.points_layer.name))
 
     def _update_buttons(self) -> None:
         ready, running = self.session is not None, self.runner.running
@@ -98,6 +127,9 @@ class TrackingWidget(QWidget):
         self.show_button.setEnabled(ready)
         self.start_button.setEnabled(not running and not self.loader.running)
         self.stop_button.setEnabled(running)
+        self.progress_bar.setVisible(running)
+        self.progress_label.setVisible(running)
+        self._update_help()
 
     # ---- choices -----------------------------------------------------------------------------
 
@@ -192,6 +224,8 @@ class TrackingWidget(QWidget):
         for layer in (self.session.points_layer, self.session.shapes_layer):
             layer.events.data.connect(self._on_prompts_changed)
             layer.events.features.connect(self._on_prompts_changed)
+        self.session.labels_layer.events.selected_label.connect(self._update_help)
+        self.session.points_layer.events.data.connect(self._update_help)
         self.store_label.setText(f"Labels store: {self.session.store_path}")
         self._update_buttons()
         return self.session
@@ -241,6 +275,9 @@ class TrackingWidget(QWidget):
             show_info(f"the {direction} propagation had already reached the last frame; press again to redo it")
             return
         self.runner.start(frames, total, f"Tracking {direction}")
+        self._run_started = time.monotonic()
+        self.progress_bar.setRange(0, total)
+        self._show_progress()
         self._update_buttons()
 
     def stop(self) -> None:
@@ -283,6 +320,12 @@ class TrackingWidget(QWidget):
 
     def _on_frame(self, frame: int) -> None:
         self.session.labels_layer.refresh()
+        self._show_progress()
+
+    def _show_progress(self) -> None:
+        done = len(self.runner.frames_done)
+        self.progress_bar.setValue(done)
+        self.progress_label.setText(progress_text(done, self.progress_bar.maximum(), time.monotonic() - self._run_started))
 
     def _on_propagation_done(self) -> None:
         self.session.labels_layer.refresh()
