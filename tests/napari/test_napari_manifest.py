@@ -121,7 +121,7 @@ def test_a_store_opens_without_naming_the_plugin_once_napari_sam2_has_opened_one
         viewer.open(str(tmp_path / "first.masklets.zarr"), plugin=None)
     viewer.open(str(tmp_path / "first.masklets.zarr"), plugin="napari-sam2")
     (layer,) = viewer.open(str(tmp_path / "second.masklets.zarr"), plugin=None)  # as File > Open does
-    assert layer.__class__.__name__ == "Labels" and layer.name == "second masklets"
+    assert layer.__class__.__name__ == "Labels" and layer.name == "second tracked labels"
     assert tuple(layer.scale) == (1, 0.5, 0.5) and int(np.asarray(layer.data[1]).max()) == 4
     get_settings().plugins.extension2reader = {"*.masklets.zarr/": "napari"}  # a user's own choice stays
     viewer.open(str(tmp_path / "second.masklets.zarr"), plugin="napari-sam2")
