@@ -87,7 +87,8 @@ def test_closing_napari_after_the_console_api_exits_cleanly(tmp_path):
     """The reported abort (exit 134) happens only in a process of its own, at its end."""
     tests = Path(__file__).resolve().parents[1]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tests), os.environ.get("PYTHONPATH", "")])}
-    done = subprocess.run([sys.executable, str(Path(__file__).with_name("close_after_console.py")), str(tmp_path / "m.zarr")],
+    script = Path(__file__).with_name("close_after_console.py")
+    done = subprocess.run([sys.executable, str(script), str(tmp_path / "m.zarr")],
                           env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "computed at close: True" in done.stdout  # closing waited for the frame being computed

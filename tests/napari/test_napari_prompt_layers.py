@@ -93,7 +93,8 @@ def test_boxes_past_the_border_are_clipped_and_lines_and_shapes_off_the_image_ar
                                                  pd.DataFrame({"obj_id": [2, 1, 3, 3]}), LAYOUT)
     assert boxes == {(0, 1): (100.0, -0.5, 127.5, 30.0)} and polygons == {}
     assert len(skipped) == 3
-    assert re.search("line from row 5.0, column 5.0 on frame 0 \\(obj_id 2\\) is skipped: a line is not a prompt", skipped[0])
+    line_skipped = "line from row 5.0, column 5.0 on frame 0 \\(obj_id 2\\) is skipped: a line is not a prompt"
+    assert re.search(line_skipped, skipped[0])
     assert "the box is outside the image" in skipped[1] and "covers no pixel" in skipped[2]
 
 

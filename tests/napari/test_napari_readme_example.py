@@ -34,7 +34,7 @@ def cell_under(labels: np.ndarray, point) -> int:
 
 def test_the_readme_console_example_clicks_cells_and_corrects_the_same_cell(
         make_napari_viewer, micro_model, tmp_path, monkeypatch):
-    monkeypatch.setattr(engine, "load_model", lambda *args, **kwargs: micro_model)  # fast; the slow test uses the real one
+    monkeypatch.setattr(engine, "load_model", lambda *args, **kwargs: micro_model)  # the slow test: the real one
     session = run_example(make_napari_viewer(), tmp_path, monkeypatch)
     truth = tifffile.imread(TRUTH)
     clicks, obj_ids = session.points_layer.data, list(session.points_layer.features["obj_id"])
@@ -48,7 +48,8 @@ def test_the_readme_console_example_clicks_cells_and_corrects_the_same_cell(
 
 @pytest.mark.slow
 @pytest.mark.skipif(not embedded_model_path().is_file(), reason="the embedded model is not in this installation yet")
-def test_the_readme_console_example_tracks_the_clicked_cells_with_the_embedded_model(make_napari_viewer, tmp_path, monkeypatch):
+def test_the_readme_console_example_tracks_the_clicked_cells_with_the_embedded_model(
+        make_napari_viewer, tmp_path, monkeypatch):
     session = run_example(make_napari_viewer(), tmp_path, monkeypatch)
     truth, tracked = tifffile.imread(TRUTH), np.asarray(session.labels_layer.data)
     for point, obj_id in zip(session.points_layer.data, session.points_layer.features["obj_id"]):

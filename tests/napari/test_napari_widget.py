@@ -292,7 +292,8 @@ def test_a_stray_point_or_a_line_is_told_once_and_does_not_block_later_clicks(
     assert "boxes and masks" in warnings[1] and "a line is not a prompt" in warnings[1]
 
 
-def test_an_image_with_nan_pixels_is_refused_at_start_in_plain_words(make_napari_viewer, micro_model, video, tmp_path, notifications):
+def test_an_image_with_nan_pixels_is_refused_at_start_in_plain_words(
+        make_napari_viewer, micro_model, video, tmp_path, notifications):
     frames, _ = video
     with_nan = frames.astype(np.float32)
     with_nan[:, :10, :] = np.nan  # e.g. the empty border a registration leaves

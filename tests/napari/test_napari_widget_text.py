@@ -4,7 +4,8 @@ from napari_sam2._napari.widget_text import next_step, progress_text
 
 def test_the_next_step_follows_the_session():
     assert "press 'Start tracking this image'" in next_step(False, False)
-    assert next_step(True, False, 1, 0, "cells clicks").startswith("Editing object 1: click the centre of a cell in the layer 'cells clicks'")
+    first = "Editing object 1: click the centre of a cell in the layer 'cells clicks'"
+    assert next_step(True, False, 1, 0, "cells clicks").startswith(first)
     assert next_step(True, False, 4, 3).startswith("Editing object 4 (3 objects so far)")
     assert "'Stop' keeps the frames done" in next_step(True, True, 4, 3)
 

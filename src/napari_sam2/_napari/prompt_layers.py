@@ -84,7 +84,8 @@ def points_to_clicks(data, features, layout: FrameLayout) -> tuple[dict[tuple[in
             key = _frame_and_object(frame, obj_id, layout)
             check_points([(x, y)], [1], layout.frame_hw)
         except PROMPT_ERRORS as error:
-            skipped.append(_skipped(f"the point at row {y:.1f}, column {x:.1f} on frame {frame} (obj_id {obj_id})", error))
+            what = f"the point at row {y:.1f}, column {x:.1f} on frame {frame} (obj_id {obj_id})"
+            skipped.append(_skipped(what, error))
             continue
         points, labels = clicks.setdefault(key, ([], []))
         points.append((x, y))

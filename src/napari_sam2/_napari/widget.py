@@ -325,7 +325,8 @@ class TrackingWidget(QWidget):
     def _show_progress(self) -> None:
         done = len(self.runner.frames_done)
         self.progress_bar.setValue(done)
-        self.progress_label.setText(progress_text(done, self.progress_bar.maximum(), time.monotonic() - self._run_started))
+        elapsed = time.monotonic() - self._run_started
+        self.progress_label.setText(progress_text(done, self.progress_bar.maximum(), elapsed))
 
     def _on_propagation_done(self) -> None:
         self.session.labels_layer.refresh()
