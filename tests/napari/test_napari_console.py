@@ -93,3 +93,18 @@ def test_closing_napari_after_the_console_api_exits_cleanly(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     assert "computed at close: True" in done.stdout  # closing waited for the frame being computed
     assert "has been deleted" not in done.stderr
+
+
+def test_tracking_the_same_image_again_from_the_console_replaces_the_earlier_session(
+        make_napari_viewer, micro_model, video, cell_centres, tmp_path):
+    frames, _ = video
+    viewer = make_napari_viewer()
+    viewer.add_image(frames, name="cells")
+    clicks = viewer.add_points(np.array([[0, *cell_centres[1]]]), name="my clicks")
+    first = ns.track_layers(viewer, "cells", points=clicks, model=micro_model, direction="forward",
+                            store=tmp_path / "m.zarr")
+    second = ns.track_layers(viewer, "cells", points=clicks, model=micro_model, direction="forward",
+                             store=tmp_path / "m.zarr")
+    names = [layer.name for layer in viewer.layers]
+    assert names == ["cells", "my clicks", "cells tracked labels", "cells boxes and masks", "cells clicks"], names
+    assert first.prefetcher.closed and second.labels_layer in viewer.layers

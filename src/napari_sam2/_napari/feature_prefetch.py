@@ -18,11 +18,12 @@ class FeaturePrefetcher:
         self.enabled = True  # off while a propagation uses the tracker
         self.closed = False  # for good: napari is closing
 
-    def close(self) -> None:
-        """No new worker from now on, and wait for every worker to end (a worker still running,
-        even only emitting its last signal, when Qt is torn down aborts the whole process)."""
+    def close(self, wait: bool = True) -> None:
+        """No new worker from now on; with `wait`, wait for every worker to end (a worker still
+        running, even only emitting its last signal, when Qt is torn down aborts the process)."""
         self.closed, self._pending = True, None
-        QThreadPool.globalInstance().waitForDone(CLOSE_WAIT_MS)
+        if wait:
+            QThreadPool.globalInstance().waitForDone(CLOSE_WAIT_MS)
 
     def request(self, frame: int) -> None:
         if self.closed or not self.enabled or not 0 <= frame < self.tracker.num_frames or frame in self.tracker.features:

@@ -68,7 +68,7 @@ def replace_earlier_sessions(image_layer, store_path: Path) -> None:
     the same store reopens; two sessions writing one store, or prompts in a layer that no session
     reads, would lose work."""
     for earlier in [s for s in OPEN_SESSIONS if s.image_layer is image_layer or same_path(s.store_path, store_path)]:
-        earlier.close()
+        earlier.close(wait=False)
         earlier.remove_layers()
 
 
@@ -141,14 +141,15 @@ class TrackingSession:
             self.labels_layer.selected_label = int(self.points_layer.feature_defaults[OBJ_ID].iloc[0])
             self.sync_prompts()
 
-    def close(self) -> None:
-        """napari is closing: compute no more features in the background, and wait for the frame
-        being computed (a worker left running when Qt is torn down aborts the process)."""
+    def close(self, wait: bool = True) -> None:
+        """Compute no more features in the background. When napari closes (`wait`), wait for the
+        workers to end: one left running when Qt is torn down aborts the process. A session
+        replaced by a new one does not wait (a propagation of another image may be running)."""
         if self.prefetcher.closed:
             return
         OPEN_SESSIONS.discard(self)
         self.viewer.dims.events.current_step.disconnect(self._on_step)
-        self.prefetcher.close()
+        self.prefetcher.close(wait)
 
     def layers(self) -> tuple:
         return self.labels_layer, self.shapes_layer, self.points_layer
