@@ -12,7 +12,7 @@ from qtpy.QtWidgets import QApplication
 
 import napari_sam2 as ns
 from napari_sam2.model import SAM2Model
-from synthetic import moving_nuclei_video
+from napari_sam2.testing.synthetic import moving_nuclei_video
 from tiny_config import MICRO_TEST_CONFIG
 
 torch.manual_seed(0)
