@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from napari_sam2.engine import ImagePredictor
+from napari_sam2.engine.prompts import clip_box, inside_image
 from napari_sam2.testing.synthetic import nuclei_image, rgb_uint8
 
 
@@ -91,3 +92,10 @@ def test_a_bad_image_is_refused_and_the_previous_one_stays(predictor, image, mes
     assert predictor.image_hw == (120, 160)
     after = predictor.predict(points=[[80, 60]], labels=[1])
     np.testing.assert_array_equal(before.low_res_logits, after.low_res_logits)
+
+
+def test_inside_and_clipping_follow_napari_pixel_edges():
+    assert inside_image(-0.5, 95.5, (96, 128)) and inside_image(127.4, 0, (96, 128))
+    assert not inside_image(128.0, 10, (96, 128)) and not inside_image(10, -0.6, (96, 128))
+    assert clip_box((-10, 5, 50, 200), (96, 128)) == (-0.5, 5, 50, 95.5)
+    assert clip_box((130, 5, 150, 20), (96, 128)) is None

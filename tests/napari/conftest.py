@@ -3,8 +3,6 @@
 No __init__.py in this folder on purpose: with tests/ on sys.path, a package named `napari`
 here would hide the real napari.
 """
-import tempfile
-
 import numpy as np
 import pytest
 import torch
@@ -22,11 +20,10 @@ def one_torch_thread():
 
 
 @pytest.fixture(autouse=True)
-def temporary_folder(monkeypatch, tmp_path):
-    """Default stores go to a temporary folder: keep them inside the test's own."""
-    folder = tmp_path / "tmp"
-    folder.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+def data_folder(monkeypatch, tmp_path):
+    """Default stores of images without a file go to napari-sam2's data folder: the test's own."""
+    folder = tmp_path / "napari-sam2 data"
+    monkeypatch.setenv("NAPARI_SAM2_DATA_DIR", str(folder))
     return folder
 
 
@@ -51,10 +48,12 @@ def cell_centres(video):
 def notifications(monkeypatch):
     """Messages the widget shows, {"error": [...], "warning": [...], "info": [...]}."""
     import napari_sam2._napari.propagation as propagation
+    import napari_sam2._napari.session as session
     import napari_sam2._napari.widget as widget
 
     shown = {"error": [], "warning": [], "info": []}
     for kind in shown:
         monkeypatch.setattr(widget, f"show_{kind}", shown[kind].append)
     monkeypatch.setattr(propagation, "show_error", shown["error"].append)
+    monkeypatch.setattr(session, "show_warning", shown["warning"].append, raising=False)
     return shown

@@ -1,4 +1,10 @@
 """Console scripting on layer objects: napari_sam2.track_layers and propagate_now."""
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -77,6 +83,60 @@ def test_a_background_run_that_cannot_start_says_why(make_napari_viewer, micro_m
     frames, _ = video
     viewer = make_napari_viewer()
     viewer.add_image(frames, name="cells")
-    clicks = viewer.add_points(np.array([[0, 50, 400]]))  # off the image
+    clicks = viewer.add_points(np.array([[0, 50, 400]]))  # off the image: skipped (and told), so nothing to track
     tracking = ns.start_tracking(viewer, "cells", points=clicks, model=micro_model, store=tmp_path / "m.zarr")
-    assert not tracking.running and "outside the image" in str(tracking.error) and len(shown) == 1
+    assert not tracking.running and "nothing to track" in str(tracking.error) and len(shown) == 1
+
+
+def test_closing_napari_after_the_console_api_waits_for_the_feature_worker(
+        make_napari_viewer, qtbot, micro_model, video, cell_centres, tmp_path):
+    frames, _ = video
+    viewer = make_napari_viewer(show=True)
+    viewer.add_image(frames, name="cells")
+    clicks = viewer.add_points(np.array([[0, *cell_centres[1]]]))
+    session = ns.track_layers(viewer, "cells", points=clicks, model=micro_model, direction="forward", start=6,
+                              store=tmp_path / "m.zarr")
+    started, computed = [], []
+    prefetch = session.tracker.prefetch
+
+    def slow_prefetch(frame):
+        started.append(frame)
+        time.sleep(0.5)
+        prefetch(frame)
+        computed.append(frame)
+
+    session.tracker.prefetch = slow_prefetch
+    viewer.dims.set_current_step(0, 1)  # moving the time slider computes frame 3 in a worker
+    qtbot.waitUntil(lambda: started == [1], timeout=60_000)
+    viewer.close()
+    assert computed == [1] and session.prefetcher.closed  # waited for; no other worker starts
+    session.prefetcher.request(4)
+    qtbot.wait(700)
+    assert started == [1]
+
+
+def test_closing_napari_after_the_console_api_exits_cleanly(tmp_path):
+    """The reported abort (exit 134) happens only in a process of its own, at its end."""
+    tests = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tests), os.environ.get("PYTHONPATH", "")])}
+    script = Path(__file__).with_name("close_after_console.py")
+    done = subprocess.run([sys.executable, str(script), str(tmp_path / "m.zarr")],
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "computed at close: True" in done.stdout  # closing waited for the frame being computed
+    assert "has been deleted" not in done.stderr
+
+
+def test_tracking_the_same_image_again_from_the_console_replaces_the_earlier_session(
+        make_napari_viewer, micro_model, video, cell_centres, tmp_path):
+    frames, _ = video
+    viewer = make_napari_viewer()
+    viewer.add_image(frames, name="cells")
+    clicks = viewer.add_points(np.array([[0, *cell_centres[1]]]), name="my clicks")
+    first = ns.track_layers(viewer, "cells", points=clicks, model=micro_model, direction="forward",
+                            store=tmp_path / "m.zarr")
+    second = ns.track_layers(viewer, "cells", points=clicks, model=micro_model, direction="forward",
+                             store=tmp_path / "m.zarr")
+    names = [layer.name for layer in viewer.layers]
+    assert names == ["cells", "my clicks", "cells tracked labels", "cells boxes and masks", "cells clicks"], names
+    assert first.prefetcher.closed and second.labels_layer in viewer.layers

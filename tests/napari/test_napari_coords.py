@@ -3,9 +3,7 @@ import numpy as np
 import pytest
 
 from napari_sam2._napari.coords import (
-    clip_xyxy,
     frame_xy_to_napari_point,
-    inside_frame,
     napari_point_to_frame_xy,
     napari_vertices_to_rows_cols,
     napari_vertices_to_xyxy,
@@ -40,10 +38,3 @@ def test_rectangle_vertices_become_an_xyxy_box():
     vertices = np.array([[0, 10, 20], [0, 10, 60], [0, 40, 60], [0, 40, 20]])  # (frame, row, col)
     assert napari_vertices_to_xyxy(vertices, (1, 2)) == (20, 10, 60, 40)
     np.testing.assert_array_equal(napari_vertices_to_rows_cols(vertices, (1, 2)), vertices[:, 1:])
-
-
-def test_inside_and_clipping_follow_napari_pixel_edges():
-    assert inside_frame(-0.5, 95.5, (96, 128)) and inside_frame(127.4, 0, (96, 128))
-    assert not inside_frame(128.0, 10, (96, 128)) and not inside_frame(10, -0.6, (96, 128))
-    assert clip_xyxy((-10, 5, 50, 200), (96, 128)) == (-0.5, 5, 50, 95.5)
-    assert clip_xyxy((130, 5, 150, 20), (96, 128)) is None

@@ -1,4 +1,6 @@
 """Which axes are tracked, where the labels are stored, and the N-D view of the store."""
+import os
+
 import numpy as np
 import pytest
 
@@ -34,15 +36,19 @@ def test_a_spatial_axis_cannot_be_tracked():
         frame_layout((8, 96, 128), axis=2)
 
 
-def test_the_store_goes_next_to_the_image_file_or_to_a_temporary_folder(tmp_path):
+def test_the_store_goes_next_to_the_image_file_or_to_the_data_folder(tmp_path, data_folder, monkeypatch):
     layout = frame_layout((8, 96, 128))
     image = tmp_path / "cells.ome.tif"
     image.touch()
-    assert default_store_path(image, "cells", layout) == tmp_path / "cells.masklets.zarr"
-    temporary = default_store_path(None, "my cells", layout)
-    assert temporary.name == "my_cells.masklets.zarr" and temporary.parent.is_dir()
+    assert default_store_path(image, "cells", layout) == (tmp_path / "cells.masklets.zarr", None)
+    path, why = default_store_path(None, "my cells", layout)
+    assert path == data_folder / "stores" / "my_cells.masklets.zarr" and "not opened from a file" in why
+    assert default_store_path(None, "my cells", layout)[0] == path  # the same place every time
     four_d = frame_layout((3, 8, 96, 128), axis=1, current_index=(2, 0, 0, 0))
-    assert default_store_path(image, "cells", four_d).name == "cells_axis1_0-2.masklets.zarr"
+    assert default_store_path(image, "cells", four_d)[0].name == "cells_axis1_0-2.masklets.zarr"
+    monkeypatch.setattr(os, "access", lambda path, mode: False)  # a read-only folder (tests may run as root)
+    path, why = default_store_path(image, "cells", layout)
+    assert path == data_folder / "stores" / "cells.masklets.zarr" and f"folder {tmp_path} cannot be written" in why
 
 
 def test_an_existing_store_is_reopened_and_a_mismatched_one_refused(tmp_path):

@@ -64,7 +64,7 @@ def test_a_sessions_store_opens_as_a_labels_layer_through_the_plugin_reader(make
     store.write_frame(3, np.full((30, 40), 7, np.uint32))
     viewer = make_napari_viewer()
     (layer,) = viewer.open(str(tmp_path / "cells.masklets.zarr"), plugin="napari-sam2")
-    assert layer.__class__.__name__ == "Labels" and layer.name == "cells masklets"
+    assert layer.__class__.__name__ == "Labels" and layer.name == "cells tracked labels"
     assert layer.data.shape == (5, 30, 40) and int(np.asarray(layer.data[3]).max()) == 7
     assert not np.asarray(layer.data[2]).any()
     layer.data[1, 0, 0] = 4  # painting writes to disk: the layer is the store
@@ -122,7 +122,7 @@ def test_a_store_opens_without_naming_the_plugin_once_napari_sam2_has_opened_one
         viewer.open(str(tmp_path / "first.masklets.zarr"), plugin=None)
     viewer.open(str(tmp_path / "first.masklets.zarr"), plugin="napari-sam2")
     (layer,) = viewer.open(str(tmp_path / "second.masklets.zarr"), plugin=None)  # as File > Open does
-    assert layer.__class__.__name__ == "Labels" and layer.name == "second masklets"
+    assert layer.__class__.__name__ == "Labels" and layer.name == "second tracked labels"
     assert tuple(layer.scale) == (1, 0.5, 0.5) and int(np.asarray(layer.data[1]).max()) == 4
     get_settings().plugins.extension2reader = {"*.masklets.zarr/": "napari"}  # a user's own choice stays
     viewer.open(str(tmp_path / "second.masklets.zarr"), plugin="napari-sam2")

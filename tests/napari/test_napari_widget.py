@@ -184,7 +184,7 @@ def test_bad_input_is_shown_as_an_error_that_says_what_to_do(make_napari_viewer,
     widget.forward_button.click()
     assert "nothing to track yet" in notifications["error"][-1] and not widget.runner.running
     widget.session.points_layer.add([0, 50, 400])
-    assert "outside the image" in notifications["error"][-1] and "delete it" in notifications["error"][-1]
+    assert "outside the image" in notifications["warning"][-1] and "delete it" in notifications["warning"][-1]
 
 
 def widget_loading_with(monkeypatch, make_napari_viewer, video, load):
@@ -275,3 +275,124 @@ def test_closing_napari_during_a_propagation_stops_it_and_keeps_the_finished_fra
     assert written == list(range(len(written))) and 1 <= len(written) < 8  # it stopped
     expected = reference_labels(micro_model, frames, [(o, r, c) for o, (r, c) in cell_centres.items()])
     np.testing.assert_array_equal(store.array[: len(written)], expected[: len(written)])  # nothing lost
+
+
+def test_a_stray_point_or_a_line_is_told_once_and_does_not_block_later_clicks(
+        make_napari_viewer, qtbot, micro_model, video, cell_centres, tmp_path, notifications):
+    frames, _ = video
+    viewer, widget = start(make_napari_viewer, micro_model, frames, tmp_path)
+    session = widget.session
+    (r1, c1), (r2, c2), (r3, c3) = cell_centres.values()
+    session.points_layer.add([0, r1, c1])
+    widget.new_object_button.click()
+    session.points_layer.add([0, -30, c2])  # above the image: object 2 has no valid prompt
+    session.shapes_layer.add_lines(np.array([[0, 5, 5], [0, 20, 20]], float))
+    widget.new_object_button.click()
+    session.points_layer.add([0, r2, c2])
+    widget.new_object_button.click()
+    session.points_layer.add([0, r3, c3])
+    qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)  # clicks are decoded in a worker
+    assert session.tracker.object_ids == (1, 3, 4)
+    assert notifications["error"] == []
+    warnings = notifications["warning"]
+    assert len(warnings) == 2, warnings  # each told once, not again at the later edits
+    assert "clicks" in warnings[0] and "row -30.0" in warnings[0] and "outside the image" in warnings[0]
+    assert "boxes and masks" in warnings[1] and "a line is not a prompt" in warnings[1]
+
+
+def test_an_image_with_nan_pixels_is_refused_at_start_in_plain_words(
+        make_napari_viewer, micro_model, video, tmp_path, notifications):
+    frames, _ = video
+    with_nan = frames.astype(np.float32)
+    with_nan[:, :10, :] = np.nan  # e.g. the empty border a registration leaves
+    viewer = make_napari_viewer()
+    viewer.add_image(with_nan, name="registered")
+    widget = TrackingWidget(viewer, model=micro_model)
+    widget.store_edit.setText(str(tmp_path / "registered.zarr"))
+    widget.start_button.click()
+    assert widget.session is None
+    message = notifications["error"][-1]
+    assert "'registered' cannot be tracked" in message and "1,280 pixels that hold no number (NaN)" in message
+    assert "Remove NaNs" in message
+    assert not (tmp_path / "registered.zarr").exists()  # no store is made for an image refused
+
+
+def test_an_image_without_a_file_keeps_its_store_in_the_data_folder_and_reopening_finds_it(
+        make_napari_viewer, qtbot, micro_model, video, cell_centres, data_folder, notifications):
+    frames, _ = video
+    viewer = make_napari_viewer()
+    viewer.add_image(frames, name="cells")  # made in Python: no file to put the store beside
+    widget = TrackingWidget(viewer, model=micro_model)
+    widget.start_button.click()
+    store = data_folder / "stores" / "cells.masklets.zarr"
+    assert widget.session.store_path == store and store.is_dir()
+    warning = notifications["warning"][-1]
+    assert str(store) in warning and "not opened from a file" in warning and "Opening this image again" in warning
+    row, col = cell_centres[1]
+    widget.session.points_layer.add([0, row, col])
+    qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)  # decoded and saved with the labels
+    viewer.close()
+
+    again = make_napari_viewer()  # napari opened again on the same image
+    again.add_image(frames, name="cells")
+    widget = TrackingWidget(again, model=micro_model)
+    widget.start_button.click()
+    assert widget.session.store_path == store
+    np.testing.assert_allclose(widget.session.points_layer.data, [[0, row, col]])  # the work is found
+
+
+def test_starting_again_replaces_the_session_and_deleted_labels_can_be_shown_again(
+        make_napari_viewer, qtbot, micro_model, video, cell_centres, tmp_path, notifications):
+    frames, _ = video
+    viewer, widget = start(make_napari_viewer, micro_model, slow_frames(frames, 0.2), tmp_path)
+    first = widget.session
+    click_cells(qtbot, widget, cell_centres)
+    widget.start_button.click()  # Start again on the same image and store
+    second = widget.session
+    names = [layer.name for layer in viewer.layers]
+    assert names == ["cells", "cells tracked labels", "cells boxes and masks", "cells clicks"], names
+    assert first.points_layer not in viewer.layers and first.prefetcher.closed  # the first session is closed
+    assert len(second.points_layer.data) == 3 and second.tracker.object_ids == (1, 2, 3)  # prompts reopened
+    (row, col) = cell_centres[3]
+    assert second.labels_layer.selected_label == 3  # the object being edited when the first one ended
+    second.points_layer.add([2, row, col])  # a click in the shown layer is applied
+    qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
+    assert 2 in second.tracker.conditioning_frames(3)
+
+    widget.forward_button.click()
+    qtbot.waitUntil(lambda: len(widget.runner.frames_done) >= 1, timeout=TIMEOUT_MS)
+    viewer.layers.remove(second.labels_layer)  # deleted during the propagation
+    qtbot.waitUntil(lambda: not widget.runner.running, timeout=TIMEOUT_MS)
+    assert widget.show_button.isEnabled()
+    widget.show_button.click()
+    assert second.labels_layer in viewer.layers and np.asarray(second.labels_layer.data)[7].any()
+    assert notifications["error"] == []
+
+
+def test_the_widget_explains_itself_and_shows_its_progress(
+        make_napari_viewer, qtbot, micro_model, video, cell_centres, tmp_path):
+    from qtpy.QtWidgets import QAbstractButton, QComboBox, QLineEdit
+
+    frames, _ = video
+    viewer = make_napari_viewer()
+    viewer.add_image(slow_frames(frames, 0.2), name="cells", contrast_limits=(0, 1000))
+    widget = TrackingWidget(viewer, model=micro_model)
+    controls = widget.findChildren(QAbstractButton) + widget.findChildren(QComboBox) + widget.findChildren(QLineEdit)
+    assert len(controls) >= 14 and all(control.toolTip() for control in controls)
+    assert "press 'Start tracking this image'" in widget.help_label.text()
+    widget.store_edit.setText(str(tmp_path / "cells.zarr"))
+    widget.start_button.click()
+    assert "Editing object 1: click the centre of a cell in the layer 'cells clicks'" in widget.help_label.text()
+    assert widget.session.points_layer.current_size < 13  # a click does not hide a small cell
+    click_cells(qtbot, widget, cell_centres)
+    assert "Editing object 3 (3 objects so far)" in widget.help_label.text()
+    assert all(size < 13 for size in widget.session.points_layer.size)
+    assert widget.progress_bar.isHidden()
+
+    widget.forward_button.click()
+    qtbot.waitUntil(lambda: len(widget.runner.frames_done) >= 2, timeout=TIMEOUT_MS)
+    assert not widget.progress_bar.isHidden() and widget.progress_bar.maximum() == 8
+    assert widget.progress_bar.value() >= 2 and "/ 8 frames, about" in widget.progress_label.text()
+    assert "Tracking" in widget.help_label.text()
+    qtbot.waitUntil(lambda: not widget.runner.running, timeout=TIMEOUT_MS)
+    assert widget.progress_bar.isHidden()

@@ -2,10 +2,14 @@
 down (a worker thread still running then aborts the whole process)."""
 from __future__ import annotations
 
+import inspect
+import weakref
 from typing import Callable
 
 from qtpy.QtCore import QEvent, QObject
 from qtpy.QtWidgets import QMainWindow, QWidget
+
+CLOSE_WAIT_MS = 60_000  # how long closing napari waits for a frame being tracked or computed
 
 
 def ancestors_of(widget: QWidget) -> list[QWidget]:
@@ -30,10 +34,16 @@ class ClosingWatcher(QObject):
 
     def __init__(self, widget: QWidget, on_closed: Callable[[], None]):
         super().__init__(widget)
-        self.on_closed = on_closed
-        self.widget = widget
-        self.watched: list[QWidget] = []
+        # Everything held weakly: the widget (through Qt) owns this watcher, and a strong
+        # reference to the window or to a session (which holds the viewer) would keep a closed
+        # viewer alive.
+        self._on_closed = weakref.WeakMethod(on_closed) if inspect.ismethod(on_closed) else (lambda: on_closed)
+        self._watched: list[weakref.ref] = []
         self._watch_ancestors()
+
+    @property
+    def watched(self) -> list[QWidget]:
+        return [w for w in (ref() for ref in self._watched) if w is not None]
 
     @property
     def window(self) -> QMainWindow | None:
@@ -45,12 +55,14 @@ class ClosingWatcher(QObject):
         if kind == QEvent.Type.ParentChange:
             self._watch_ancestors()
         elif kind == QEvent.Type.Hide and watched is self.window and not watched.isVisible():
-            self.on_closed()
+            on_closed = self._on_closed()
+            if on_closed is not None:
+                on_closed()
         return False  # the widgets handle their events as always
 
     def _watch_ancestors(self) -> None:
         for widget in self.watched:
             widget.removeEventFilter(self)
-        self.watched = ancestors_of(self.widget)
+        self._watched = [weakref.ref(w) for w in ancestors_of(self.parent())]
         for widget in self.watched:
             widget.installEventFilter(self)

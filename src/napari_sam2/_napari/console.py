@@ -2,7 +2,7 @@
 
     import napari_sam2 as ns
     tracking = ns.start_tracking(viewer, "timelapse", points=viewer.layers["Points"])
-    tracking.session.labels_layer              # the masklets, filled in as frames are tracked
+    tracking.session.labels_layer              # the tracked labels (one id per object), filled in as frames are tracked
 
 The same session the widget drives: its layers take further clicks (corrections), and
 `propagate_in_background` tracks again. Two forms of each:
@@ -20,8 +20,10 @@ import numpy as np
 from napari.layers import Image, Points, Shapes
 from napari.utils import progress
 from napari.utils.notifications import show_error
+from qtpy.QtCore import QThreadPool
 from qtpy.QtWidgets import QApplication
 
+from .closing import CLOSE_WAIT_MS, ClosingWatcher
 from .propagation import PropagationRunner
 from .prompt_layers import OBJ_ID, POSITIVE
 from .prompt_worker import PromptWorker
@@ -83,6 +85,7 @@ def prompted_session(viewer, image, points=None, shapes=None, model=None, axis=N
     if (points is None or not len(points.data)) and (shapes is None or not len(shapes.data)):
         raise ValueError("no prompts: give a Points layer with a click on each object (or a Shapes layer with boxes)")
     session = TrackingSession(viewer, image, model if model is not None else load_model(), axis=axis, store_path=store)
+    session.closing_watcher = ClosingWatcher(viewer.window._qt_window, session.close)  # as the widget's
     next_id = max(session.object_ids_in_use(), default=0) + 1
     if points is not None and len(points.data):
         ids = _obj_ids(points, len(points.data), next_id)
@@ -133,21 +136,50 @@ class BackgroundTracking:
         self.error: Exception | None = None
         self.runner = PropagationRunner(self._on_frame, self._on_done)
         self.prompts = PromptWorker(lambda edits: None, self._on_prompts_applied, self._on_failed, lambda: None)
-        self.prompts.request(session)
+        # Closing napari mid-run: end these workers too before Qt is torn down, as the widget does.
+        self.closing_watcher = ClosingWatcher(session.viewer.window._qt_window, self._shut_down)
+        self._queued, self._after = True, []  # runs to start when this one ends
+        # One run at a time on a session's tracker: a run asked for during another starts after it.
+        earlier, session.background = getattr(session, "background", None), self
+        if earlier is not None and earlier.running:
+            earlier._after.append(self._begin)
+        else:
+            self._begin()
+
+    def _begin(self) -> None:
+        if not self._queued:  # stopped while it waited
+            self._finished()
+            return
+        self._queued = False
+        self.prompts.request(self.session)
         if self.error is None:  # prompts the layers cannot express are reported, nothing starts
             self.prompts.then(self._propagate)
+        else:
+            self._finished()
+
+    def _finished(self) -> None:
+        after, self._after = self._after, []
+        for begin in after:
+            begin()
 
     @property
     def running(self) -> bool:
-        return self.prompts.running or self.runner.running
+        return self._queued or self.prompts.running or self.runner.running
 
     @property
     def frames_done(self) -> list[int]:
         return list(self.runner.frames_done)
 
     def stop(self) -> None:
+        self._queued = False
         self.prompts.cancel_waiting_actions()
         self.runner.stop()
+
+    def _shut_down(self) -> None:
+        self.stop()
+        self.prompts.close()
+        self.runner.on_frame, self.runner.on_done = (lambda frame: None), (lambda: None)
+        QThreadPool.globalInstance().waitForDone(CLOSE_WAIT_MS)
 
     def wait(self, timeout: float | None = None) -> list[int]:
         """Until the propagation ends (or `timeout` seconds); returns the frames written."""
@@ -167,6 +199,8 @@ class BackgroundTracking:
             return
         if total:
             self.runner.start(frames, total, f"Tracking {self.direction}")
+        else:
+            self._finished()
 
     def _on_prompts_applied(self, session, frames) -> None:
         if frames:
@@ -175,9 +209,11 @@ class BackgroundTracking:
     def _on_failed(self, error: Exception) -> None:
         self.error = error
         show_error(f"tracking did not start: {error}")
+        self._finished()
 
     def _on_frame(self, frame: int) -> None:
         self.session.labels_layer.refresh()
 
     def _on_done(self) -> None:
         self.session.labels_layer.refresh()
+        self._finished()

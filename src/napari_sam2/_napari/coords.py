@@ -48,20 +48,3 @@ def napari_vertices_to_rows_cols(vertices, spatial_axes: tuple[int, int]) -> np.
     """(N, 2) (row, col) vertices: the order skimage.draw takes."""
     v = np.asarray(vertices, dtype=float)
     return np.stack([v[:, spatial_axes[0]], v[:, spatial_axes[1]]], axis=1)
-
-
-def inside_frame(x: float, y: float, frame_hw: tuple[int, int]) -> bool:
-    """Whether (x, y) falls on a pixel of the frame (pixel edges at -0.5 and size - 0.5)."""
-    height, width = frame_hw
-    return -0.5 <= x <= width - 0.5 and -0.5 <= y <= height - 0.5
-
-
-def clip_xyxy(box, frame_hw: tuple[int, int]) -> tuple[float, float, float, float] | None:
-    """A box clipped to the frame (boxes are often drawn past the border); None if nothing is left."""
-    height, width = frame_hw
-    x0, y0, x1, y1 = box
-    x0, x1 = max(x0, -0.5), min(x1, width - 0.5)
-    y0, y1 = max(y0, -0.5), min(y1, height - 0.5)
-    if x1 <= x0 or y1 <= y0:
-        return None
-    return float(x0), float(y0), float(x1), float(y1)

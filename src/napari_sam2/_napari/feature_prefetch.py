@@ -3,6 +3,9 @@ the frames, so that a click there is answered without waiting for the image enco
 from __future__ import annotations
 
 from napari.qt.threading import create_worker
+from qtpy.QtCore import QThreadPool
+
+from .closing import CLOSE_WAIT_MS
 
 
 class FeaturePrefetcher:
@@ -15,9 +18,12 @@ class FeaturePrefetcher:
         self.enabled = True  # off while a propagation uses the tracker
         self.closed = False  # for good: napari is closing
 
-    def close(self) -> None:
-        """No new worker from now on (the caller waits for a running one to end)."""
+    def close(self, wait: bool = True) -> None:
+        """No new worker from now on; with `wait`, wait for every worker to end (a worker still
+        running, even only emitting its last signal, when Qt is torn down aborts the process)."""
         self.closed, self._pending = True, None
+        if wait:
+            QThreadPool.globalInstance().waitForDone(CLOSE_WAIT_MS)
 
     def request(self, frame: int) -> None:
         if self.closed or not self.enabled or not 0 <= frame < self.tracker.num_frames or frame in self.tracker.features:

@@ -30,7 +30,7 @@ def read_labels_store(path):
     path = Path(path[0] if isinstance(path, list) else path)
     store = LabelsStore.open(path, mode="r+" if os.access(path, os.W_OK) else "r")
     prefer_napari_sam2_for_stores()
-    name = path.name.removesuffix(".zarr").removesuffix(".masklets") + " masklets"
+    name = path.name.removesuffix(".zarr").removesuffix(".masklets") + " tracked labels"
     units = [unit or "pixel" for unit in store.units]
     meta = {"name": name, "scale": store.scale, "translate": store.translation, "axis_labels": tuple(store.axes),
             "units": units}

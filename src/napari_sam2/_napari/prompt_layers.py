@@ -12,9 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 from skimage.draw import polygon as draw_polygon
 
+from ..engine.prompts import check_frame_index, check_obj_id, check_points, clip_box
 from .coords import (
-    clip_xyxy,
-    inside_frame,
     napari_point_to_frame_xy,
     napari_vertices_to_rows_cols,
     napari_vertices_to_xyxy,
@@ -26,6 +25,8 @@ from .layout import FrameLayout
 POSITIVE, OBJ_ID = "positive", "obj_id"
 POSITIVE_COLOR, NEGATIVE_COLOR = "lime", "magenta"
 TOGGLE_KEY = "t"
+POINT_SIZE = 4  # pixels across: a click stays smaller than a 13-pixel cell (napari's default is 10)
+PROMPT_ERRORS = (ValueError, IndexError)  # what the engine's checks raise for a bad prompt
 
 
 @dataclass(frozen=True)
@@ -48,40 +49,48 @@ def _feature(features, name: str, count: int, default) -> np.ndarray:
     return np.full(count, default)
 
 
-def _check_obj_id(obj_id, what: str) -> int:
-    if not float(obj_id).is_integer() or obj_id < 1:
-        raise ValueError(f"{what} has obj_id {obj_id}: object ids are label values 1, 2, ...; set it to 1 or more")
-    return int(obj_id)
+def _label_value(obj_id):
+    """A whole-number obj_id feature (napari may hold it as a float) as an int, for the engine's check."""
+    return int(obj_id) if float(obj_id).is_integer() else float(obj_id)
 
 
-def _check_frame(frame: int, layout: FrameLayout, what: str) -> None:
-    if not 0 <= frame < layout.num_frames:
-        raise ValueError(f"{what} is on frame {frame}, outside the image's frames 0 to {layout.num_frames - 1}: delete it")
+def _frame_and_object(frame: int, obj_id, layout: FrameLayout) -> tuple[int, int]:
+    """(frame, obj_id) checked by the engine's rules; raises what the engine raises."""
+    obj_id = _label_value(obj_id)
+    check_frame_index(frame, layout.num_frames)
+    check_obj_id(obj_id)
+    return frame, obj_id
 
 
-def points_to_clicks(data, features, layout: FrameLayout) -> dict[tuple[int, int], tuple[list, list]]:
-    """{(frame, obj_id): ([(x, y), ...], [1 or 0, ...])} from a Points layer's data and features.
-    Points off the fixed slice of an untracked axis are not this tracking's and are skipped."""
+def _skipped(what: str, error: Exception) -> str:
+    return f"{what} is skipped: {error}. Move it onto the image, fix its obj_id, or delete it"
+
+
+def points_to_clicks(data, features, layout: FrameLayout) -> tuple[dict[tuple[int, int], tuple[list, list]], list[str]]:
+    """({(frame, obj_id): ([(x, y), ...], [1 or 0, ...])}, [why a point was skipped, ...]) from a
+    Points layer's data and features. A point the engine would refuse (off the image, on no frame,
+    a bad obj_id) is skipped and named, so that it does not block the others. Points off the fixed
+    slice of an untracked axis are not this tracking's and are left out silently."""
     data = np.asarray(data, dtype=float).reshape(-1, layout.ndim)
     positive = _feature(features, POSITIVE, len(data), True).astype(bool)
     obj_ids = _feature(features, OBJ_ID, len(data), 1)
     clicks: dict[tuple[int, int], tuple[list, list]] = {}
+    skipped = []
     for point, is_positive, obj_id in zip(data, positive, obj_ids):
         if not on_fixed_slice(point, layout.fixed_dict):
             continue
         frame, x, y = napari_point_to_frame_xy(point, layout.axis, layout.spatial_axes)
-        what = f"the click at row {y:.1f}, column {x:.1f}"
-        _check_frame(frame, layout, what)
-        if not inside_frame(x, y, layout.frame_hw):
-            height, width = layout.frame_hw
-            raise ValueError(
-                f"{what} on frame {frame} is outside the image ({height} rows x {width} columns): "
-                "move it onto the image or delete it"
-            )
-        points, labels = clicks.setdefault((frame, _check_obj_id(obj_id, what)), ([], []))
+        try:
+            key = _frame_and_object(frame, obj_id, layout)
+            check_points([(x, y)], [1], layout.frame_hw)
+        except PROMPT_ERRORS as error:
+            what = f"the point at row {y:.1f}, column {x:.1f} on frame {frame} (obj_id {obj_id})"
+            skipped.append(_skipped(what, error))
+            continue
+        points, labels = clicks.setdefault(key, ([], []))
         points.append((x, y))
         labels.append(1 if is_positive else 0)
-    return clicks
+    return clicks, skipped
 
 
 def ellipse_outline(corners_rc: np.ndarray, num: int = 64) -> np.ndarray:
@@ -104,35 +113,46 @@ def polygons_mask(polygons, frame_hw: tuple[int, int]) -> np.ndarray:
 
 
 def shapes_to_prompts(data, shape_types, features, layout: FrameLayout):
-    """From a Shapes layer: ({(frame, obj_id): XYXY box}, {(frame, obj_id): [polygon, ...]}).
-    Boxes are clipped to the frame; with two boxes for one object on one frame, the last drawn
-    wins (the model takes one box). Polygons are (row, col) vertices; ellipses become polygons."""
+    """From a Shapes layer: ({(frame, obj_id): XYXY box}, {(frame, obj_id): [polygon, ...]},
+    [why a shape was skipped, ...]). Boxes are clipped to the frame; with two boxes for one object
+    on one frame, the last drawn wins (the model takes one box). Polygons are (row, col) vertices;
+    ellipses become polygons. Lines and paths, shapes off the image and bad obj_ids are skipped
+    and named, so that they do not block the other prompts."""
     obj_ids = _feature(features, OBJ_ID, len(data), 1)
     boxes: dict[tuple[int, int], tuple] = {}
     polygons: dict[tuple[int, int], list] = {}
+    skipped = []
     for vertices, kind, obj_id in zip(data, shape_types, obj_ids):
         vertices = np.asarray(vertices, dtype=float)
         if not on_fixed_slice(vertices[0], layout.fixed_dict):
             continue
         frame = slice_index(vertices[0][layout.axis])
-        what = f"a {kind} in the shapes layer"
-        _check_frame(frame, layout, what)
-        key = (frame, _check_obj_id(obj_id, what))
-        if kind == "rectangle":
-            box = clip_xyxy(napari_vertices_to_xyxy(vertices, layout.spatial_axes), layout.frame_hw)
-            if box is None:
-                raise ValueError(f"the box on frame {frame} is outside the image: move it onto the image or delete it")
-            boxes[key] = box
-        elif kind in ("polygon", "ellipse"):
-            rc = napari_vertices_to_rows_cols(vertices, layout.spatial_axes)
-            rc = ellipse_outline(rc) if kind == "ellipse" else rc
-            polygons.setdefault(key, []).append(tuple(map(tuple, rc.tolist())))
-        else:
-            raise ValueError(
-                f"{what} on frame {frame} is not a prompt: draw rectangles (boxes) or polygons and "
-                f"ellipses (masks), and delete the {kind}"
-            )
-    return boxes, polygons
+        try:
+            key = _frame_and_object(frame, obj_id, layout)
+            _add_shape(key, kind, vertices, layout, boxes, polygons)
+        except PROMPT_ERRORS as error:
+            row, col = napari_vertices_to_rows_cols(vertices[:1], layout.spatial_axes)[0]
+            what = f"the {kind} from row {row:.1f}, column {col:.1f} on frame {frame} (obj_id {obj_id})"
+            skipped.append(_skipped(what, error))
+    return boxes, polygons, skipped
+
+
+def _add_shape(key, kind: str, vertices: np.ndarray, layout: FrameLayout, boxes: dict, polygons: dict) -> None:
+    """One shape into `boxes` or `polygons`, or a ValueError saying why it is not a prompt."""
+    if kind == "rectangle":
+        box = clip_box(napari_vertices_to_xyxy(vertices, layout.spatial_axes), layout.frame_hw)
+        if box is None:
+            raise ValueError("the box is outside the image")
+        boxes[key] = box
+    elif kind in ("polygon", "ellipse"):
+        rc = napari_vertices_to_rows_cols(vertices, layout.spatial_axes)
+        rc = ellipse_outline(rc) if kind == "ellipse" else rc
+        polygon = tuple(map(tuple, rc.tolist()))
+        if not polygons_mask([polygon], layout.frame_hw).any():
+            raise ValueError(f"the {kind} covers no pixel of the image")
+        polygons.setdefault(key, []).append(polygon)
+    else:
+        raise ValueError(f"a {kind} is not a prompt: draw rectangles (boxes) or polygons and ellipses (masks)")
 
 
 def collect_prompts(clicks, boxes, polygons) -> dict[int, dict[int, ObjectPrompts]]:
@@ -157,7 +177,8 @@ def add_prompt_points(viewer, ndim: int, name: str, scale=None, translate=None, 
         features={POSITIVE: np.zeros(0, bool), OBJ_ID: np.zeros(0, int)},
         feature_defaults={POSITIVE: True, OBJ_ID: obj_id},
         face_color=POSITIVE, face_color_cycle={True: POSITIVE_COLOR, False: NEGATIVE_COLOR},
-        border_color="white", text={"string": "{obj_id}", "color": "white", "anchor": "upper_left", "size": 8},
+        size=POINT_SIZE, border_width=0.15, border_color="white",
+        text={"string": "{obj_id}", "color": "white", "anchor": "upper_left", "size": 8},
     )
     layer.bind_key(TOGGLE_KEY, toggle_selected_positive, overwrite=True)
     layer.mode = "add"

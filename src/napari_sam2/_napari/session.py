@@ -2,13 +2,16 @@
 and the layers that show them. No Qt widgets here: the dock widget drives a session."""
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 from napari.layers import Image
+from napari.utils.notifications import show_warning
 
 from ..engine import ArrayFrames, VideoTracker
+from ..engine.preprocessing import check_finite
 from .coords import slice_index
 from .feature_prefetch import FeaturePrefetcher
 from .labels_view import labels_translate
@@ -56,6 +59,34 @@ def check_trackable(viewer, image_layer, axis=None, current_index=None):
     return frame_layout(shape, image_layer.rgb, axis, index, image_layer.name)
 
 
+OPEN_SESSIONS: weakref.WeakSet[TrackingSession] = weakref.WeakSet()  # sessions whose layers are shown
+
+
+def replace_earlier_sessions(image_layer, store_path: Path) -> None:
+    """One session per image and per store: an earlier session on this image or this store is
+    closed and its layers removed. Its prompts and labels are in its store, which a session on
+    the same store reopens; two sessions writing one store, or prompts in a layer that no session
+    reads, would lose work."""
+    for earlier in [s for s in OPEN_SESSIONS if s.image_layer is image_layer or same_path(s.store_path, store_path)]:
+        earlier.close(wait=False)
+        earlier.remove_layers()
+
+
+def same_path(a: Path, b: Path) -> bool:
+    return Path(a).resolve() == Path(b).resolve()
+
+
+def check_sample_frames(frames, on_screen: int, name: str) -> None:
+    """Refuse at Start an image whose pixels the model cannot read (NaN), rather than failing at
+    every click. Only the first, the last and the frame on screen are read: a large lazy (dask)
+    image is not read whole; a bad frame elsewhere is refused when it is reached."""
+    for frame in sorted({0, min(max(on_screen, 0), len(frames) - 1), len(frames) - 1}):
+        try:
+            check_finite(np.asarray(frames[frame]))
+        except ValueError as error:
+            raise ValueError(f"{name!r} cannot be tracked: on frame {frame}, {error}") from error
+
+
 class TrackingSession:
     """Tracks objects through `image_layer` along `axis` (default: the first non-spatial one);
     other non-spatial axes stay at the viewer's current index (or `current_index`)."""
@@ -66,23 +97,33 @@ class TrackingSession:
         data = image_data(image_layer)
         frames = ArrayFrames(data, axis=self.layout.axis, fixed=self.layout.fixed_dict,
                              channel_axis=data.ndim - 1 if image_layer.rgb else None)
+        check_sample_frames(frames, viewer_index(viewer, image_layer)[self.layout.axis], image_layer.name)
         self.tracker = VideoTracker(model, frames)
-        self.store_path = Path(store_path) if store_path else default_store_path(
-            image_layer.source.path, image_layer.name, self.layout)
+        self.store_path = Path(store_path) if store_path else self._default_store_path()
+        replace_earlier_sessions(image_layer, self.store_path)
         self.store = open_session_store(self.store_path, image_layer, self.layout)
         self._sent: dict[int, dict[int, ObjectPrompts]] = {}  # what the tracker has been given
         self._resume: tuple[str, int] | None = None  # where a stopped propagation goes on
+        self._told_skipped: set[str] = set()  # the skipped prompts already shown to the user
         self._add_layers()
         self._restore_prompts()
         self.prefetcher = FeaturePrefetcher(self.tracker)
         viewer.dims.events.current_step.connect(self._on_step)
         self._on_step()
+        OPEN_SESSIONS.add(self)
+
+    def _default_store_path(self) -> Path:
+        path, why_there = default_store_path(self.image_layer.source.path, self.image_layer.name, self.layout)
+        if why_there:
+            show_warning(f"The labels are kept in {path}, because {why_there}. Opening this image again "
+                         "finds them there; to keep them elsewhere, choose a 'Labels store' before Start.")
+        return path
 
     def _add_layers(self) -> None:
         image, layout = self.image_layer, self.layout
         scale, translate = np.asarray(image.scale), np.asarray(image.translate)
         self.labels_layer = self.viewer.add_labels(
-            self.store.array, name=f"{image.name} masklets",
+            self.store.array, name=f"{image.name} tracked labels",
             scale=scale, translate=labels_translate(scale, translate, layout),
         )
         self.shapes_layer = add_prompt_shapes(self.viewer, layout.ndim, f"{image.name} boxes and masks", scale, translate)
@@ -96,7 +137,36 @@ class TrackingSession:
         tracking goes on where it was left."""
         record = self.store.load_prompts()
         if record and restore_layers(record, self.points_layer, self.shapes_layer):
+            # the object new prompts get, as it was saved, is the one the Labels layer selects
+            self.labels_layer.selected_label = int(self.points_layer.feature_defaults[OBJ_ID].iloc[0])
             self.sync_prompts()
+
+    def close(self, wait: bool = True) -> None:
+        """Compute no more features in the background. When napari closes (`wait`), wait for the
+        workers to end: one left running when Qt is torn down aborts the process. A session
+        replaced by a new one does not wait (a propagation of another image may be running)."""
+        if self.prefetcher.closed:
+            return
+        OPEN_SESSIONS.discard(self)
+        self.viewer.dims.events.current_step.disconnect(self._on_step)
+        self.prefetcher.close(wait)
+
+    def layers(self) -> tuple:
+        return self.labels_layer, self.shapes_layer, self.points_layer
+
+    def remove_layers(self) -> None:
+        for layer in self.layers():
+            if layer in self.viewer.layers:
+                self.viewer.layers.remove(layer)
+
+    def show_layers(self) -> list[str]:
+        """Put back the session's layers that were deleted from the viewer (e.g. the Labels layer
+        during a propagation: the labels are still in the store); returns their names."""
+        missing = [layer for layer in self.layers() if layer not in self.viewer.layers]
+        for layer in missing:
+            self.viewer.layers.append(layer)
+        self.labels_layer.refresh()
+        return [layer.name for layer in missing]
 
     def _on_step(self, event=None) -> None:
         """The viewer moved: compute the features of the frame now on screen in the background."""
@@ -128,11 +198,21 @@ class TrackingSession:
     # ---- prompts ---------------------------------------------------------------------------
 
     def current_prompts(self) -> dict[int, dict[int, ObjectPrompts]]:
-        """Every prompt in the prompt layers, {frame: {obj_id: ObjectPrompts}}."""
+        """Every valid prompt in the prompt layers, {frame: {obj_id: ObjectPrompts}}; the others
+        are skipped (and told about), so that one stray point does not block the rest."""
         points, shapes = self.points_layer, self.shapes_layer
-        clicks = points_to_clicks(points.data, points.features, self.layout)
-        boxes, polygons = shapes_to_prompts(shapes.data, shapes.shape_type, shapes.features, self.layout)
+        clicks, bad_points = points_to_clicks(points.data, points.features, self.layout)
+        boxes, polygons, bad_shapes = shapes_to_prompts(shapes.data, shapes.shape_type, shapes.features, self.layout)
+        self._tell_skipped([f"In the layer {points.name!r}, {why}" for why in bad_points]
+                           + [f"In the layer {shapes.name!r}, {why}" for why in bad_shapes])
         return collect_prompts(clicks, boxes, polygons)
+
+    def _tell_skipped(self, messages: list[str]) -> None:
+        """Each skipped prompt is told once, not again at every later edit while it stays."""
+        for message in messages:
+            if message not in self._told_skipped:
+                show_warning(message)
+        self._told_skipped = set(messages)
 
     def sync_prompts(self) -> list[int]:
         """Apply every frame whose prompts changed since they were last sent; returns those frames."""

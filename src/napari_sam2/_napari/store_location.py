@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from pathlib import Path
 
+import platformdirs
 from napari.settings import get_settings
 
 from ..storage import LabelsStore, open_or_create_store
@@ -16,6 +16,7 @@ from .layout import FrameLayout
 
 STORE_SUFFIX = ".masklets.zarr"
 STORE_PATTERN = f"*{STORE_SUFFIX}{os.sep}"  # napari matches a folder's real path, with a separator at its end
+DATA_DIR_VARIABLE = "NAPARI_SAM2_DATA_DIR"
 
 
 def store_name(stem: str, layout: FrameLayout) -> str:
@@ -27,15 +28,25 @@ def store_name(stem: str, layout: FrameLayout) -> str:
     return name + STORE_SUFFIX
 
 
-def default_store_path(source_path, layer_name: str, layout: FrameLayout) -> Path:
-    """Next to the image file if the layer came from one (and that folder is writable), so the
-    labels stay with the data; otherwise in a new temporary folder."""
+def data_folder() -> Path:
+    """Where stores of images without a writable folder are kept, for good: the user's data
+    folder for napari-sam2 (e.g. ~/.local/share/napari-sam2/stores), or $NAPARI_SAM2_DATA_DIR."""
+    return Path(os.environ.get(DATA_DIR_VARIABLE) or platformdirs.user_data_dir("napari-sam2")) / "stores"
+
+
+def default_store_path(source_path, layer_name: str, layout: FrameLayout) -> tuple[Path, str | None]:
+    """(store path, why it is not next to the image, or None). Next to the image file if the layer
+    came from one and that folder is writable, so the labels stay with the data; otherwise in the
+    data folder, named after the layer, where opening the same image again finds it."""
     if source_path:
         source = Path(source_path)
         stem = source.name.split(".")[0] if source.name.split(".")[0] else source.stem
         if os.access(source.parent, os.W_OK):
-            return source.parent / store_name(stem, layout)
-    return Path(tempfile.mkdtemp(prefix="napari-sam2-")) / store_name(layer_name, layout)
+            return source.parent / store_name(stem, layout), None
+        why = f"the image's folder {source.parent} cannot be written to"
+    else:
+        why = f"the image {layer_name!r} was not opened from a file (a sample, or an array made in Python)"
+    return data_folder() / store_name(layer_name, layout), why
 
 
 def open_session_store(path, image_layer, layout: FrameLayout) -> LabelsStore:

@@ -4,6 +4,8 @@ objects, propagate in a background thread, stop. Prompt edits are decoded in a w
 edits in flight, and edits made during a propagation are applied after it."""
 from __future__ import annotations
 
+import time
+
 from napari.layers import Image
 from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtCore import QThreadPool
@@ -14,25 +16,25 @@ from qtpy.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QProgressBar,
     QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
-from .closing import ClosingWatcher
+from .closing import CLOSE_WAIT_MS, ClosingWatcher
 from .layout import tracking_axes
 from .model_choice import CHECKPOINT_FILE, model_choices
 from .model_loader import ModelLoader
 from .propagation import PropagationRunner
 from .prompt_worker import PromptWorker
 from .session import TrackingSession, check_trackable, image_data
+from .widget_text import TOOLTIPS, next_step, progress_text
 
 GIVEN_MODEL = "model given to the widget"
 EDITS = {"added", "removed", "changed"}  # data events that end an edit (not "adding", ...)
 # What a user can fix: bad input, a missing or undownloadable model file (OSError, RuntimeError).
 USER_ERRORS = (ValueError, IndexError, OSError, RuntimeError)
-# How long closing napari waits for a frame being tracked or a feature being computed.
-CLOSE_WAIT_MS = 60_000
 
 
 def computing_text(edits: dict[int, list[int]]) -> str:
@@ -59,6 +61,7 @@ class TrackingWidget(QWidget):
         self._loading_for = None  # (image layer, axis, store) a session waits to start on
         self._models: dict[tuple[str, str], object] = {}
         self._prompts_pending = False  # prompts edited during a propagation: applied after it
+        self._run_started = 0.0  # time.monotonic() when the current propagation started
         self._build()
         for event in (napari_viewer.layers.events.inserted, napari_viewer.layers.events.removed):
             event.connect(self._refresh_images)
@@ -78,10 +81,10 @@ class TrackingWidget(QWidget):
         self.model_combo.addItems([GIVEN_MODEL] if self.model is not None else model_choices())
         self.model_combo.setEnabled(self.model is None)
         self.checkpoint_edit = QLineEdit(placeholderText="checkpoint .pt file")
-        self.store_edit = QLineEdit(placeholderText="default: next to the image file, or a temporary folder")
-        checkpoint_row = QHBoxLayout()
+        self.store_edit = QLineEdit(placeholderText="default: next to the image file, or napari-sam2's data folder")
+        checkpoint_row, browse = QHBoxLayout(), self._button("Browse...", self._browse_checkpoint)
         checkpoint_row.addWidget(self.checkpoint_edit)
-        checkpoint_row.addWidget(self._button("Browse...", self._browse_checkpoint))
+        checkpoint_row.addWidget(browse)
         form = QFormLayout()
         for label, field in (("Image", self.image_combo), ("Track along", self.axis_combo),
                              ("Model", self.model_combo), ("Checkpoint", checkpoint_row), ("Labels store", self.store_edit)):
@@ -93,13 +96,20 @@ class TrackingWidget(QWidget):
         self.both_button = self._button("Propagate both ways", lambda: self.propagate("both"))
         self.stop_button = self._button("Stop", self.stop)
         self.undo_button = self._button("Undo last propagation", self.undo_propagation)
+        self.show_button = self._button("Show the labels again", self.show_layers)
         self.status_label = QLabel("")  # what is being computed, or "stopping..."
         self.store_label = QLabel("Labels store: none yet (press Start)")
-        self.store_label.setWordWrap(True)
+        self.help_label, self.progress_label = QLabel(), QLabel()
+        self.progress_bar = QProgressBar()
+        for label in (self.store_label, self.help_label, self.progress_label):
+            label.setWordWrap(True)
+        self._set_tooltips(browse)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.help_label)
         layout.addLayout(form)
         for widget in (self.start_button, self.new_object_button, self.forward_button, self.backward_button,
-                       self.both_button, self.stop_button, self.undo_button, self.status_label, self.store_label):
+                       self.both_button, self.stop_button, self.status_label, self.progress_bar, self.progress_label,
+                       self.undo_button, self.show_button, self.store_label):
             layout.addWidget(widget)
         layout.addStretch()
         self._update_buttons()
@@ -109,13 +119,35 @@ class TrackingWidget(QWidget):
         """Prompts are being applied or a propagation runs (or waits for them)."""
         return self.runner.running or self.prompt_worker.running
 
+    def _set_tooltips(self, browse: QPushButton) -> None:
+        for name, widget in (("image", self.image_combo), ("axis", self.axis_combo), ("model", self.model_combo),
+                             ("checkpoint", self.checkpoint_edit), ("browse", browse), ("store", self.store_edit),
+                             ("start", self.start_button), ("new_object", self.new_object_button),
+                             ("forward", self.forward_button), ("backward", self.backward_button),
+                             ("both", self.both_button), ("stop", self.stop_button), ("undo", self.undo_button),
+                             ("show", self.show_button), ("progress", self.progress_bar)):
+            widget.setToolTip(TOOLTIPS[name])
+
+    def _update_help(self, event=None) -> None:
+        """The next step, and the object the next click belongs to."""
+        session = self.session
+        if session is None:
+            self.help_label.setText(next_step(False, False))
+            return
+        self.help_label.setText(next_step(True, self.runner.running, session.labels_layer.selected_label,
+                                          len(session.object_ids_in_use()), session.points_layer.name))
+
     def _update_buttons(self) -> None:
         ready, running = self.session is not None, self.runner.running
         for button in (self.new_object_button, self.forward_button, self.backward_button, self.both_button):
             button.setEnabled(ready and not running)
+        self.show_button.setEnabled(ready)
         self.start_button.setEnabled(not running and not self.loader.running)
         self.stop_button.setEnabled(running or bool(self.prompt_worker.waiting_actions))
         self.undo_button.setEnabled(ready and not running and not self.prompt_worker.running)
+        self.progress_bar.setVisible(running)
+        self.progress_label.setVisible(running)
+        self._update_help()
 
     # ---- choices -----------------------------------------------------------------------------
 
@@ -165,7 +197,8 @@ class TrackingWidget(QWidget):
     # ---- actions -----------------------------------------------------------------------------
 
     def start_session(self) -> TrackingSession | None:
-        """A new session on the chosen image; earlier sessions' layers stay in the viewer."""
+        """A new session on the chosen image. An earlier session on this image or store is
+        replaced: its layers go, and the new session reopens the store with its prompts."""
         if self.runner.running:
             show_warning("a propagation is running: wait for it to finish or press Stop, then start again")
             return None
@@ -209,6 +242,8 @@ class TrackingWidget(QWidget):
         for layer in (self.session.points_layer, self.session.shapes_layer):
             layer.events.data.connect(self._on_prompts_changed)
             layer.events.features.connect(self._on_prompts_changed)
+        self.session.labels_layer.events.selected_label.connect(self._update_help)
+        self.session.points_layer.events.data.connect(self._update_help)
         self.store_label.setText(f"Labels store: {self.session.store_path}")
         self._update_buttons()
         return self.session
@@ -285,6 +320,9 @@ class TrackingWidget(QWidget):
             show_info(f"the {direction} propagation had already reached the last frame; press again to redo it")
             return
         self.runner.start(frames, total, f"Tracking {direction}")
+        self._run_started = time.monotonic()
+        self.progress_bar.setRange(0, total)
+        self._show_progress()
         self._update_buttons()
 
     def stop(self) -> None:
@@ -310,24 +348,39 @@ class TrackingWidget(QWidget):
         show_info(f"undone: the labels of {len(frames)} frames are back as before the propagation")
         return frames
 
+    def show_layers(self) -> list[str]:
+        """Put back the session's layers deleted from the viewer (the labels stay in the store)."""
+        if self.session is None:
+            return []
+        shown = self.session.show_layers()
+        show_info(f"shown again: {', '.join(shown)}" if shown else "the session's layers are all in the viewer")
+        return shown
+
     # ---- closing ---------------------------------------------------------------------------
 
     def shut_down(self) -> None:
         """Napari is closing: a worker still running when Qt is torn down aborts the process,
         so stop the propagation after its current frame (which is written), start no more
         prefetching, and wait for the workers to end."""
-        if self.session is not None:
-            self.session.prefetcher.close()
         self.prompt_worker.close()
         self.runner.stop()
         # The workers' last signals arrive after this widget's buttons are deleted.
         self.runner.on_frame, self.runner.on_done = (lambda frame: None), (lambda: None)
         worker = self.prompt_worker
         worker.on_started = worker.on_applied = worker.on_failed = worker.on_idle = lambda *args: None
-        QThreadPool.globalInstance().waitForDone(CLOSE_WAIT_MS)
+        if self.session is not None:
+            self.session.close()  # waits for its feature worker
+        QThreadPool.globalInstance().waitForDone(CLOSE_WAIT_MS)  # the workers above, or a model still loading
 
     def _on_frame(self, frame: int) -> None:
         self.session.labels_layer.refresh()
+        self._show_progress()
+
+    def _show_progress(self) -> None:
+        done = len(self.runner.frames_done)
+        self.progress_bar.setValue(done)
+        elapsed = time.monotonic() - self._run_started
+        self.progress_label.setText(progress_text(done, self.progress_bar.maximum(), elapsed))
 
     def _on_propagation_done(self) -> None:
         self.session.labels_layer.refresh()

@@ -49,15 +49,25 @@ def as_channels_last(image: np.ndarray, channel_axis: int | None) -> np.ndarray:
     return np.moveaxis(image, axis, -1)
 
 
+def check_finite(image: np.ndarray) -> None:
+    """Refuse NaN or infinite pixels (left by registration, deconvolution or a division by zero):
+    they would spread through the model and every mask would fail."""
+    if image.dtype.kind == "f" and not np.isfinite(image).all():
+        bad = int((~np.isfinite(image)).sum())
+        raise ValueError(
+            f"the image has {bad:,} pixels that hold no number (NaN) or an infinite value, and the model "
+            "cannot read them; replace them by 0 or the background (Fiji: Process > Math > Remove NaNs; "
+            "Python: numpy.nan_to_num) and open the image again"
+        )
+
+
 def check_values(image: np.ndarray) -> None:
     """Refuse images the model cannot see anything in, with the reason."""
     if image.size == 0 or min(image.shape[:2]) < 2:
         raise ValueError(f"the image is too small to segment: shape {image.shape}")
     if image.dtype.kind not in "uif b":
         raise ValueError(f"unsupported pixel type {image.dtype}; use an integer or float image")
-    if image.dtype.kind == "f" and not np.isfinite(image).all():
-        bad = int((~np.isfinite(image)).sum())
-        raise ValueError(f"the image has {bad} NaN or infinite pixels; replace them (e.g. np.nan_to_num) first")
+    check_finite(image)
     lo, hi = image.min(), image.max()
     if lo == hi:
         raise ValueError(f"the image is constant (every pixel is {lo}); there is nothing to segment")

@@ -29,8 +29,30 @@ class Prompt:
         return len(self.points) == 0 and self.box is None and self.mask is None
 
 
-def _inside(x: float, y: float, hw: tuple[int, int]) -> bool:
+def inside_image(x: float, y: float, hw: tuple[int, int]) -> bool:
+    """Whether (x, y) falls on a pixel of the image (pixel edges at -0.5 and size - 0.5)."""
     return -0.5 <= x <= hw[1] - 0.5 and -0.5 <= y <= hw[0] - 0.5
+
+
+def clip_box(box, hw: tuple[int, int]) -> tuple[float, float, float, float] | None:
+    """An XYXY box clipped to the image's pixel edges (boxes are often drawn past the border);
+    None if nothing is left."""
+    x0, y0, x1, y1 = box
+    x0, x1 = max(x0, -0.5), min(x1, hw[1] - 0.5)
+    y0, y1 = max(y0, -0.5), min(y1, hw[0] - 0.5)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    return float(x0), float(y0), float(x1), float(y1)
+
+
+def check_frame_index(frame, num_frames: int) -> None:
+    if not isinstance(frame, (int, np.integer)) or not 0 <= frame < num_frames:
+        raise IndexError(f"frame {frame!r} is outside the video, which has frames 0 to {num_frames - 1}")
+
+
+def check_obj_id(obj_id) -> None:
+    if not isinstance(obj_id, (int, np.integer)) or obj_id <= 0:
+        raise ValueError(f"object ids are positive integers (label values; 0 is background), got {obj_id!r}")
 
 
 def check_points(points, labels, hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -47,7 +69,7 @@ def check_points(points, labels, hw: tuple[int, int]) -> tuple[np.ndarray, np.nd
     if not np.isin(labs, (0, 1)).all():
         raise ValueError(f"labels must be 1 (positive) or 0 (negative), got {sorted(set(labs.tolist()))}")
     for x, y in pts:
-        if not (np.isfinite(x) and np.isfinite(y)) or not _inside(x, y, hw):
+        if not (np.isfinite(x) and np.isfinite(y)) or not inside_image(x, y, hw):
             raise ValueError(
                 f"point (x={x:g}, y={y:g}) is outside the image (width {hw[1]}, height {hw[0]}); "
                 "points are (x, y) = (column, row) in pixels"
@@ -67,7 +89,7 @@ def check_box(box, hw: tuple[int, int]) -> np.ndarray | None:
             f"box (x0={x0:g}, y0={y0:g}, x1={x1:g}, y1={y1:g}) has zero area or reversed corners; "
             "give the top-left corner first, then the bottom-right (x0 < x1, y0 < y1)"
         )
-    if not (_inside(x0, y0, hw) and _inside(x1, y1, hw)):
+    if not (inside_image(x0, y0, hw) and inside_image(x1, y1, hw)):
         raise ValueError(f"box ({x0:g}, {y0:g}, {x1:g}, {y1:g}) reaches outside the image (width {hw[1]}, height {hw[0]})")
     return b
 

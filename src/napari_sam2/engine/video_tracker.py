@@ -28,7 +28,7 @@ from .model_inputs import PreprocessedFrames
 from .object_track import FrameOutput, ObjectTrack, PointPrompt
 from .postprocess import fill_small_holes
 from .preprocessing import Normalization
-from .prompts import check_prompt, model_points
+from .prompts import check_frame_index, check_obj_id, check_prompt, model_points
 from .tracking_step import MEMORY_DTYPE, concat_outputs, decode_objects, group_by_layout, object_memory, split_outputs
 
 DIRECTIONS = {"forward": (FORWARD,), "backward": (BACKWARD,), "both": (FORWARD, BACKWARD)}
@@ -91,8 +91,8 @@ class VideoTracker:
         that frame. With clear=True (default) they replace that frame's earlier clicks for the
         object. On a frame already tracked this is a correction: the frame becomes a
         conditioning frame, decoded with the object's memory and its previous mask."""
-        self._check_frame(frame)
-        self._check_obj_id(obj_id)
+        check_frame_index(frame, self.num_frames)
+        check_obj_id(obj_id)
         prompt = check_prompt(self.video_hw, points, labels, box)
         coords, point_labels = model_points(prompt, self.video_hw, self.model.cfg.image_size)
         track = self._objects.get(obj_id) or ObjectTrack(obj_id)
@@ -112,8 +112,8 @@ class VideoTracker:
 
     def add_mask(self, frame: int, obj_id: int, mask) -> FrameResult:
         """A mask prompt (H, W) for one object on one frame; it is taken as that frame's output."""
-        self._check_frame(frame)
-        self._check_obj_id(obj_id)
+        check_frame_index(frame, self.num_frames)
+        check_obj_id(obj_id)
         prompt = check_prompt(self.video_hw, mask=mask)
         size = self.model.cfg.image_size
         mask_tensor = torch.from_numpy(prompt.mask.astype(np.float32))[None, None]
@@ -134,7 +134,7 @@ class VideoTracker:
     def clear_frame(self, frame: int, obj_id: int | None = None) -> FrameResult:
         """Remove the prompts on a frame (of one object, or of all). The frame stops being a
         conditioning frame; what it produced stays as an ordinary tracked frame."""
-        self._check_frame(frame)
+        check_frame_index(frame, self.num_frames)
         for track in [self._track_of(obj_id)] if obj_id is not None else list(self._objects.values()):
             track.points.pop(frame, None)
             track.masks.pop(frame, None)
@@ -151,7 +151,7 @@ class VideoTracker:
     def prefetch(self, frame: int) -> None:
         """Compute a frame's image features now (e.g. in a background thread while a user looks
         at it), so that prompts there are decoded without waiting for the image encoder."""
-        self._check_frame(frame)
+        check_frame_index(frame, self.num_frames)
         if frame not in self.features:
             with self._running():
                 self.features(frame)
@@ -181,7 +181,7 @@ class VideoTracker:
         self._check_ready_to_propagate()
         if start is None:
             start = min(min(self.conditioning_frames(i)) for i in self._objects)
-        self._check_frame(start)
+        check_frame_index(start, self.num_frames)
         with self._running():
             self._encode_pending_memories()
         for step, sign in enumerate(DIRECTIONS[direction]):
@@ -301,14 +301,6 @@ class VideoTracker:
                 scores.append(output.object_score.reshape(()).cpu())
         stacked = torch.cat(logits) if logits else torch.zeros(0, 1, side, side)
         return FrameResult(frame, self.object_ids, stacked, torch.stack(scores) if scores else torch.zeros(0), self.video_hw)
-
-    def _check_frame(self, frame: int) -> None:
-        if not isinstance(frame, (int, np.integer)) or not 0 <= frame < self.num_frames:
-            raise IndexError(f"frame {frame!r} is outside the video, which has frames 0 to {self.num_frames - 1}")
-
-    def _check_obj_id(self, obj_id: int) -> None:
-        if not isinstance(obj_id, (int, np.integer)) or obj_id <= 0:
-            raise ValueError(f"object ids are positive integers (label values; 0 is background), got {obj_id!r}")
 
     def _track_of(self, obj_id: int) -> ObjectTrack:
         if obj_id not in self._objects:

@@ -1,0 +1,51 @@
+"""What the dock widget says to explain itself: tooltips, the next step, the progress of a run.
+Plain strings, so they are tested without Qt."""
+from __future__ import annotations
+
+TOOLTIPS = {
+    "image": "The time-lapse or z-stack to track: an image layer of the viewer.",
+    "axis": "The axis whose slices are tracked one after the other: time for a time-lapse, z for a z-stack.",
+    "model": "The SAM 2 model. 'embedded' is small, trained for microscopy and comes with the plugin; "
+             "the official SAM 2.1 models are downloaded once; or a checkpoint file of your own.",
+    "checkpoint": "A SAM 2 checkpoint file (.pt) of your own, used with the model 'checkpoint file'.",
+    "browse": "Choose a checkpoint file.",
+    "store": "The folder (.zarr) where the tracked labels and your clicks are saved as you go. Empty: next "
+             "to the image file, or in napari-sam2's data folder for an image without a writable folder. "
+             "Starting on the same store again brings the work back.",
+    "start": "Adds three layers for this image: clicks, boxes and masks, and the tracked labels (one label "
+             "value per object). Starting again on the same image reopens its work.",
+    "new_object": "The next clicks belong to a new object (the next label value): press it before you click "
+                  "each new cell.",
+    "forward": "Track every object from the frames you clicked to the last frame, in the background.",
+    "backward": "Track every object from the frames you clicked back to the first frame, in the background.",
+    "both": "Track every object forward to the last frame, then backward to the first.",
+    "stop": "Stop after the frame being tracked. The frames done are kept; propagating again goes on from there.",
+    "undo": "Put back the labels as they were before the last propagation (one level; a click after the "
+            "propagation makes it final).",
+    "show": "Put the tracked labels (and the clicks and boxes layers) back in the layer list if they were "
+            "deleted; the labels themselves are kept on disk.",
+    "progress": "Frames tracked in this run, out of the frames it covers.",
+}
+
+
+def next_step(started: bool, running: bool, obj_id: int = 1, objects: int = 0, clicks_layer: str = "") -> str:
+    """One line saying what to do now (and which object the next click belongs to)."""
+    if not started:
+        return "Choose the image to track, then press 'Start tracking this image'."
+    if running:
+        return "Tracking: the labels fill in frame by frame. 'Stop' keeps the frames done."
+    if objects == 0:
+        return (f"Editing object {obj_id}: click the centre of a cell in the layer '{clicks_layer}'. "
+                "Press 'New object' before clicking the next cell.")
+    return (f"Editing object {obj_id} ({objects} object{'s' if objects > 1 else ''} so far). Press 'New object' "
+            "and click the next cell, or propagate. A click on another frame corrects the object there; "
+            "'t' turns the selected click into a negative one (outside the cell).")
+
+
+def progress_text(done: int, total: int, elapsed_s: float) -> str:
+    """e.g. "12 / 40 frames, about 1 min 5 s left" (the time left from the pace so far)."""
+    text = f"{done} / {total} frames"
+    if 0 < done < total:
+        left = round(elapsed_s / done * (total - done))
+        text += f", about {left // 60} min {left % 60} s left" if left >= 60 else f", about {left} s left"
+    return text
