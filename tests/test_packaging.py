@@ -1,29 +1,82 @@
-"""An installed wheel carries the npe2 manifest and the models/ data, not only a checkout."""
+"""What ships: a wheel carries the npe2 manifest, the model data and the sample data, also when it
+is built from the sdist (as pip does when no wheel is published, and as conda-forge does)."""
+import os
 import subprocess
 import sys
+import sysconfig
+import tarfile
 import zipfile
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = {
+    "napari_sam2/napari.yaml",
+    "napari_sam2/_models/checkpoints.tsv",
+    "napari_sam2/_models/napari_sam2_micro.pt",
+    "napari_sam2/_models/MODEL_CARD.md",
+    "napari_sam2/_sample_data/zstack.tif",
+    "napari_sam2/_sample_data/zstack_labels.tif",
+    "napari_sam2/_sample_data/timelapse.tif",
+}
+
+
+def build(args: list[str], out: Path) -> Path:
+    """Run `python -m build` without isolation (the shared venv has hatchling); the one artifact made."""
+    subprocess.run([sys.executable, "-m", "build", "--no-isolation", "-q", "-o", str(out), *args],
+                   check=True, capture_output=True)
+    (artifact,) = out.iterdir()
+    return artifact
+
+
+def wheel_from_sdist(tmp_path: Path) -> Path:
+    sdist = build(["--sdist", str(ROOT)], tmp_path / "sdist")
+    with tarfile.open(sdist) as tar:
+        tar.extractall(tmp_path / "unpacked", filter="data")
+    (source,) = (tmp_path / "unpacked").iterdir()
+    return build(["--wheel", str(source)], tmp_path / "wheel")
+
+
+def fresh_venv_with(wheel: Path, where: Path) -> Path:
+    """A new virtual environment holding only `wheel`; its dependencies (torch...) are seen
+    through a .pth file pointing at this interpreter's site-packages, not installed again."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(where)], check=True)
+    python = where / "bin" / "python"
+    fresh_site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                                check=True, capture_output=True, text=True).stdout.strip()
+    (Path(fresh_site) / "shared_dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps",
+                    "--no-index", str(wheel)], check=True, capture_output=True)
+    return python
 
 
 @pytest.mark.slow
-def test_wheel_contains_manifest_and_model_registry(tmp_path):
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(ROOT)],
-        check=True,
-    )
-    (wheel,) = tmp_path.glob("napari_sam2-*.whl")
+def test_wheel_built_from_the_sdist_installs_and_runs(tmp_path):
+    wheel = wheel_from_sdist(tmp_path)
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert "napari_sam2/napari.yaml" in names
-    assert "napari_sam2/_models/checkpoints.tsv" in names
-    assert "napari_sam2/_models/napari_sam2_micro.pt" in names and "napari_sam2/_models/MODEL_CARD.md" in names
-    entry_points = next(n for n in names if n.endswith("entry_points.txt"))
-    text = zipfile.ZipFile(wheel).read(entry_points).decode()
-    assert "napari.manifest" in text and "napari_sam2:napari.yaml" in text
-    assert "[console_scripts]" in text and "napari-sam2 = napari_sam2.cli:main" in text  # issue 16
+    assert SHIPPED <= names, sorted(SHIPPED - names)
+    entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
+    assert "napari.manifest" in entry_points and "napari_sam2:napari.yaml" in entry_points
+    assert "[console_scripts]" in entry_points and "napari-sam2 = napari_sam2.cli:main" in entry_points
+
+    python = fresh_venv_with(wheel, tmp_path / "venv")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the source tree must not be seen
+    check = ("import napari_sam2, torch; from napari_sam2._napari.sample_data import sample_path;"
+             "print(napari_sam2.__file__); print(sample_path('zstack.tif'));"
+             "print(type(napari_sam2.load_model(device='cpu')).__name__)")
+    lines = subprocess.run([str(python), "-c", check], check=True, capture_output=True, text=True,
+                           env=env, cwd=tmp_path).stdout.split()
+    package_file, sample, model_class = lines
+    assert package_file.startswith(str(tmp_path / "venv")), package_file
+    assert sample.startswith(str(tmp_path / "venv")), sample
+    assert model_class == "SAM2Model"
+
+    labels = Path(sample).with_name("zstack_labels.tif")
+    track = subprocess.run([str(python), "-m", "napari_sam2", "track", sample, "--truth", str(labels),
+                            "--out", str(tmp_path / "out.zarr")], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert track.returncode == 0, track.stderr
+    assert "| **mean** |" in track.stdout and (tmp_path / "out.zarr").is_dir()
 
 
 def test_npe2_finds_the_manifest():

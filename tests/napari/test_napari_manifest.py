@@ -7,7 +7,7 @@ import pytest
 from napari_sam2._napari import sample_data
 from napari_sam2._napari.widget import TrackingWidget
 
-MANIFEST = Path(__file__).resolve().parents[2] / "napari.yaml"
+MANIFEST = Path(__file__).resolve().parents[2] / "src" / "napari_sam2" / "napari.yaml"
 
 
 def test_the_manifest_is_valid_and_names_the_widget_and_samples():
