@@ -1,16 +1,20 @@
 """What ships: a wheel carries the npe2 manifest, the model data and the sample data, also when it
 is built from the sdist (as pip does when no wheel is published, and as conda-forge does)."""
+import ast
 import os
+import re
 import subprocess
 import sys
 import sysconfig
 import tarfile
+import tomllib
 import zipfile
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "src" / "napari_sam2"
 SHIPPED = {
     "napari_sam2/napari.yaml",
     "napari_sam2/_models/checkpoints.tsv",
@@ -84,3 +88,38 @@ def test_npe2_finds_the_manifest():
 
     manifest = npe2.PluginManifest.from_distribution("napari-sam2")
     assert manifest.name == "napari-sam2"
+
+
+def third_party_distributions(files) -> set[str]:
+    """The distributions (normalised names) that the top-level imports of `files` come from."""
+    from importlib.metadata import packages_distributions
+
+    owners = packages_distributions()
+    found = set()
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                tops = [alias.name.split(".")[0] for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                tops = [node.module.split(".")[0]]
+            else:
+                continue
+            for top in tops:
+                if top not in sys.stdlib_module_names and top != "napari_sam2":
+                    found.update(canonical(d) for d in owners[top])
+    return found
+
+
+def canonical(requirement: str) -> str:
+    return re.split(r"[\[<>=!~; ]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+
+
+def test_declared_dependencies_are_the_imported_ones():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    core = {canonical(r) for r in project["dependencies"]}
+    plugin = {canonical(r) for r in project["optional-dependencies"]["napari"]}
+    files = list(PACKAGE.rglob("*.py"))
+    library = third_party_distributions(f for f in files if "_napari" not in f.parts)
+    assert library == core, f"imported but undeclared: {library - core}; declared but unused: {core - library}"
+    napari_only = third_party_distributions(f for f in files if "_napari" in f.parts) - core
+    assert napari_only == plugin, f"imported but undeclared: {napari_only - plugin}; declared but unused: {plugin - napari_only}"
