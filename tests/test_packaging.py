@@ -118,9 +118,13 @@ def canonical(requirement: str) -> str:
 def test_declared_dependencies_are_the_imported_ones():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     core = {canonical(r) for r in project["dependencies"]}
-    plugin = {canonical(r) for r in project["optional-dependencies"]["napari"]}
+    extras = {name: {canonical(r) for r in reqs} for name, reqs in project["optional-dependencies"].items()}
     files = list(PACKAGE.rglob("*.py"))
-    library = third_party_distributions(f for f in files if "_napari" not in f.parts)
+    library = third_party_distributions(f for f in files if not {"_napari", "testing"} & set(f.parts))
     assert library == core, f"imported but undeclared: {library - core}; declared but unused: {core - library}"
-    napari_only = third_party_distributions(f for f in files if "_napari" in f.parts) - core
-    assert napari_only == plugin, f"imported but undeclared: {napari_only - plugin}; declared but unused: {plugin - napari_only}"
+    plugin = third_party_distributions(f for f in files if "_napari" in f.parts) - core
+    assert plugin == extras["napari"], (
+        f"imported but undeclared: {plugin - extras['napari']}; declared but unused: {extras['napari'] - plugin}")
+    # napari_sam2.testing serves the tests only: what it imports comes with the test extra
+    for_tests = third_party_distributions(f for f in files if "testing" in f.parts)
+    assert for_tests <= core | extras["napari"] | extras["test"], for_tests - core - extras["napari"] - extras["test"]
