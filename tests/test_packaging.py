@@ -78,7 +78,8 @@ def test_wheel_built_from_the_sdist_installs_and_runs(tmp_path):
 
     clicks = tmp_path / "clicks.csv"  # one nucleus: the run shows the install works, not how well it tracks
     clicks.write_text("obj_id,x,y\n2,29,165\n")
-    track = subprocess.run([str(python), "-m", "napari_sam2", "track", sample, "--points", str(clicks),
+    console_script = python.with_name("napari-sam2")
+    track = subprocess.run([str(console_script), "track", sample, "--points", str(clicks),
                             "--out", str(tmp_path / "out.zarr")], capture_output=True, text=True, env=env, cwd=tmp_path)
     assert track.returncode == 0, track.stderr
     assert "tracked 1 objects through 24 frames" in track.stdout and (tmp_path / "out.zarr").is_dir()
