@@ -13,7 +13,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "napari_sam2"
 BELOW_SIMULATION = {"model", "weights", "engine", "storage"}
 ALLOWED = {
     "model": set(),
-    "weights": set(),
+    "_shipped_data": set(),  # where models/ and sample_data/ are, installed or in a checkout
+    "weights": {"_shipped_data"},
     "engine": {"model", "weights"},
     "storage": {"model", "weights", "engine"},
     "simulation": set(),

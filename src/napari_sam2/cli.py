@@ -6,7 +6,8 @@
 
 (`napari-sam2` is the installed console script; `python -m napari_sam2` is the same.)
 
-Tracks every object of the first frame of the ground truth (one click at its centre), or the
+Tracks every object of the ground truth (one click at its centre: for a time-lapse the objects
+of frame 0, clicked there; for a z-stack every object, on the slice where it is largest), or the
 clicks of a CSV file (see click_table.py), through the whole stack, writes the label stack to a
 Zarr store frame by frame, and, with --truth, prints J&F per object and averaged. The store is
 OME-Zarr 0.5 with the TIFF's axis ("t", or "z" for an ImageJ/OME z-stack), pixel sizes and units.
@@ -40,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
                        help="Zarr store for the label stack (a new folder; it appears when tracking ends)")
     track.add_argument("--overwrite", action="store_true",
                        help="replace the napari-sam2 labels store already at --out (anything else is never replaced)")
-    track.add_argument("--truth", type=Path, help="label stack TIFF: clicks from its first frame, and J&F")
+    track.add_argument("--truth", type=Path, help="label stack TIFF: clicks from it (z-stack: each object's largest slice), and J&F")
     track.add_argument("--points", type=Path,
                        help="CSV of clicks (instead of --truth): obj_id,x,y per line (header optional; optional "
                             "columns frame, positive), or the CSV napari saves for a Points layer")
@@ -69,8 +70,9 @@ def _track(args) -> int:
     check_replaceable(args.out, args.overwrite)  # before any work: the answer may be no
     frames = open_tiff_frames(args.image)
     truth = open_tiff_frames(args.truth) if args.truth else None
+    geometry = tiff_geometry(args.image)
     try:  # the clicks first: a bad file is reported before the model loads
-        clicks = _clicks_from_truth(truth[0]) if truth is not None else read_clicks(args.points)
+        clicks = _clicks_from_truth(truth, geometry["axes"][0]) if truth is not None else read_clicks(args.points)
     except ClickTableError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -83,7 +85,7 @@ def _track(args) -> int:
         return 2
     predicted = {i: np.zeros((len(frames), *tracker.video_hw), bool) for i in objects} if truth is not None else None
     start = time.time()
-    geometry = {**tiff_geometry(args.image), "dtype": label_dtype(max(objects, default=0))}
+    geometry["dtype"] = label_dtype(max(objects, default=0))
     with new_labels_store(args.out, (len(frames), *tracker.video_hw), overwrite=args.overwrite, **geometry) as store:
         frames_tracked = tqdm(tracker.propagate(direction="both"), total=len(frames), desc="tracking", unit="frame")
         for result in frames_tracked:  # both ways from the earliest clicked frame: every frame once
@@ -105,12 +107,19 @@ def _convert_store(args) -> int:
     return 0
 
 
-def _clicks_from_truth(first: np.ndarray) -> list[Click]:
-    """One click at the centre of every object of the truth's first frame."""
+def _clicks_from_truth(truth, tracked_axis: str) -> list[Click]:
+    """One click per object at its centre. Along z, every object of the stack on the slice where
+    it is largest (most nuclei are absent from the first slice); along t, the objects of frame 0
+    on frame 0 (cells born later are scored as their parent's descendants)."""
     from .evaluation import central_click
 
-    ids = [int(i) for i in np.unique(first) if i > 0]
-    return [Click(0, i, *central_click(first == i)[0], positive=True) for i in ids]
+    if tracked_axis != "z":
+        first = np.asarray(truth[0])
+        return [Click(0, int(i), *central_click(first == i)[0], positive=True) for i in np.unique(first) if i > 0]
+    stack = np.stack([np.asarray(truth[z]) for z in range(len(truth))])  # (Z, H, W)
+    areas = np.stack([np.bincount(plane.ravel(), minlength=int(stack.max()) + 1) for plane in stack])  # (Z, ids)
+    largest = {int(i): int(np.argmax(areas[:, i])) for i in np.unique(stack) if i > 0}
+    return [Click(z, i, *central_click(stack[z] == i)[0], positive=True) for i, z in largest.items()]
 
 
 def _add_clicks(tracker: VideoTracker, clicks: list[Click]) -> list[int]:

@@ -7,7 +7,7 @@ import pytest
 from napari_sam2._napari import sample_data
 from napari_sam2._napari.widget import TrackingWidget
 
-MANIFEST = Path(__file__).resolve().parents[2] / "napari.yaml"
+MANIFEST = Path(__file__).resolve().parents[2] / "src" / "napari_sam2" / "napari.yaml"
 
 
 def test_the_manifest_is_valid_and_names_the_widget_and_samples():
@@ -152,3 +152,20 @@ def test_the_writer_keeps_the_layers_axes_units_and_the_smallest_type_for_its_id
     with pytest.raises(Exception, match="not a napari-sam2 labels store: it is left as it is"):
         small.save(str(tmp_path / "other.zarr"), plugin="napari-sam2")
     assert (tmp_path / "other.zarr" / "notes.txt").read_text() == "x"
+
+
+def test_the_manifest_has_categories_an_icon_and_a_layers_menu_entry(make_napari_viewer):
+    from importlib import resources
+
+    manifest = npe2.PluginManifest.from_file(MANIFEST)
+    assert {str(c) for c in manifest.categories} == {"Segmentation", "Annotation"}
+    package, resource = manifest.icon.split(":")
+    assert (resources.files(package) / resource).is_file()
+    assert [item.command for item in manifest.contributions.menus["napari/layers/track"]] == [
+        "napari-sam2.tracking_widget"]
+    make_napari_viewer()  # registers the plugins' menus with napari's app
+    from napari._app_model import get_app_model
+
+    commands = [item.command.id for item in get_app_model().menus.get_menu("napari/layers/track")
+                if hasattr(item, "command")]
+    assert "napari-sam2.tracking_widget" in commands

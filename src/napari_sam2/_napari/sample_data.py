@@ -1,27 +1,22 @@
 """Sample data for File > Open Sample: the simulated time-lapse and z-stack of sample_data/."""
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
-import napari_sam2
-
-SAMPLE_FOLDERS = ("_sample_data", "sample_data")
+from .._shipped_data import shipped_folder, shipped_folder_candidates
 
 
 def sample_folder() -> Path:
-    """The sample_data folder: inside the package if it ships one, else at the top of the
+    """The sample_data folder: inside the package of a wheel install, else at the top of the
     repository of an editable install."""
-    candidates = [Path(str(resources.files("napari_sam2") / name)) for name in SAMPLE_FOLDERS]
-    candidates.append(Path(napari_sam2.__file__).resolve().parents[2] / "sample_data")
-    for folder in candidates:
-        if folder.is_dir():
-            return folder
-    raise FileNotFoundError(
-        "the napari-sam2 sample data is not in this installation (looked in "
-        f"{', '.join(str(c) for c in candidates)}); regenerate it with "
-        "`python scripts/make_sample_data.py` in a checkout of the repository"
-    )
+    folder = shipped_folder("sample_data")
+    if folder is None:
+        raise FileNotFoundError(
+            "the napari-sam2 sample data is not in this installation (looked in "
+            f"{', '.join(str(c) for c in shipped_folder_candidates('sample_data'))}); regenerate it with "
+            "`python scripts/make_sample_data.py` in a checkout of the repository"
+        )
+    return folder
 
 
 def sample_path(file_name: str) -> Path:

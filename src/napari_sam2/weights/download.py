@@ -1,22 +1,21 @@
 """Fetch an official checkpoint into a local cache, verified and atomically.
 
 The cache never holds a half-written or unverified file under a checkpoint's
-final name: the download streams into a ``.part`` file in the same folder, is
-checked for size and SHA-256, and only then renamed onto the final name (a
-rename within one folder is atomic).  The ``.part`` file is removed on every
-failure, Ctrl-C included.
+final name: pooch streams the download into a temporary file in the same folder,
+checks its SHA-256, and only then moves it onto the final name (a rename within
+one folder is atomic).  The temporary file is removed on every failure, Ctrl-C
+included.
 """
 
 from __future__ import annotations
 
 import hashlib
-import http.client
 import os
-import tempfile
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import IO, Callable
+
+import pooch
+import requests
 
 from .registry import CheckpointInfo
 
@@ -27,8 +26,6 @@ ProgressCallback = Callable[[int, int], None]
 _HASH_CHUNK = 1024 * 1024
 # Smaller than the hashing chunk so the progress callback moves smoothly.
 _DOWNLOAD_CHUNK = 64 * 1024
-# Network failures (socket.timeout is an OSError; IncompleteRead is not).
-_NETWORK_ERRORS = (urllib.error.URLError, OSError, ConnectionError, http.client.IncompleteRead)
 
 
 class CheckpointDownloadError(RuntimeError):
@@ -103,58 +100,61 @@ def _manual_hint(info: CheckpointInfo, target: Path) -> str:
 def _download_verified(
     info: CheckpointInfo, target: Path, progress: ProgressCallback | None, timeout: float
 ) -> None:
-    part = tempfile.NamedTemporaryFile(
-        dir=target.parent, prefix=f".{info.filename}.", suffix=".part", delete=False
-    )
-    part_path = Path(part.name)
-    done = False
-    try:
-        with part:
-            digest, num_bytes = _stream_into(info, target, part, progress, timeout)
-        _check_download(info, target, digest, num_bytes)
-        os.chmod(part_path, 0o644)  # NamedTemporaryFile makes it owner-only
-        os.replace(part_path, target)
-        done = True
-    finally:
-        if not done:
-            part_path.unlink(missing_ok=True)
+    """pooch streams the body into a temporary file beside ``target``, checks its SHA-256 and
+    only then moves it onto ``target``; the temporary file is removed on any failure. What
+    arrives passes through a ``_Received`` on the way, for progress and for our messages."""
+    received = _Received(info, target, progress)
+    http = pooch.HTTPDownloader(progressbar=False, chunk_size=_DOWNLOAD_CHUNK, timeout=timeout,
+                                headers={"User-Agent": "napari-sam2"})
 
+    def download(url: str, output_file: str, pooch_instance) -> None:
+        with open(output_file, "w+b") as out:
+            received.out = out
+            http(url, received, pooch_instance)
 
-def _stream_into(
-    info: CheckpointInfo,
-    target: Path,
-    out: IO[bytes],
-    progress: ProgressCallback | None,
-    timeout: float,
-) -> tuple[str, int]:
-    """Copy the body at ``info.url`` into ``out``; return its SHA-256 and length."""
-    digest = hashlib.sha256()
-    num_bytes = 0
-    request = urllib.request.Request(info.url, headers={"User-Agent": "napari-sam2"})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            # Stop a little past the expected size: enough to know it is wrong.
-            while num_bytes <= info.num_bytes:
-                chunk = response.read(_DOWNLOAD_CHUNK)
-                if not chunk:
-                    break
-                digest.update(chunk)
-                _write(out, chunk, target)
-                num_bytes += len(chunk)
-                if progress is not None:
-                    progress(num_bytes, info.num_bytes)
-    except urllib.error.HTTPError as exc:
+        pooch.retrieve(info.url, known_hash=f"sha256:{info.sha256.lower()}", fname=target.name,
+                       path=target.parent, downloader=download)
+    except requests.exceptions.HTTPError as exc:
+        response = exc.response
         raise CheckpointDownloadError(
             f"could not download {info.name} from {info.url}: the server answered "
-            f"HTTP {exc.code} ({exc.reason}); {_manual_hint(info, target)}"
+            f"HTTP {response.status_code} ({response.reason}); {_manual_hint(info, target)}"
         ) from exc
-    except _NETWORK_ERRORS as exc:
-        reason = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
+    except (ValueError, requests.exceptions.ChunkedEncodingError) as exc:
+        # pooch's hash check failed, or the connection was cut mid-body: say which, with numbers.
+        _check_download(info, target, received.digest.hexdigest(), received.num_bytes)
+        raise CheckpointDownloadError(f"could not download {info.name} from {info.url} ({exc}); "
+                                      f"{_manual_hint(info, target)}") from exc
+    except requests.exceptions.RequestException as exc:
         raise CheckpointDownloadError(
-            f"could not download {info.name} from {info.url} ({reason}); "
+            f"could not download {info.name} from {info.url} ({type(exc).__name__}: {exc}); "
             f"this machine may be offline; {_manual_hint(info, target)}"
         ) from exc
-    return digest.hexdigest(), num_bytes
+    os.chmod(target, 0o644)  # pooch's temporary file is owner-only
+
+
+class _Received:
+    """The file-like object pooch's downloader writes the body into: hashes and counts the
+    bytes, reports progress, writes them on to ``out`` and stops a body that runs too long."""
+
+    def __init__(self, info: CheckpointInfo, target: Path, progress: ProgressCallback | None) -> None:
+        self.info, self.target, self.progress = info, target, progress
+        self.out: IO[bytes] | None = None
+        self.digest = hashlib.sha256()
+        self.num_bytes = 0
+
+    def write(self, chunk: bytes) -> None:
+        self.digest.update(chunk)
+        self.num_bytes += len(chunk)
+        if self.num_bytes > self.info.num_bytes:  # enough to know it is wrong
+            _check_download(self.info, self.target, self.digest.hexdigest(), self.num_bytes)
+        _write(self.out, chunk, self.target)
+        if self.progress is not None:
+            self.progress(self.num_bytes, self.info.num_bytes)
+
+    def flush(self) -> None:
+        self.out.flush()
 
 
 def _write(out: IO[bytes], chunk: bytes, target: Path) -> None:

@@ -1,8 +1,7 @@
 """The official SAM 2 / SAM 2.1 checkpoints that this package knows how to load.
 
-The list lives in ``models/checkpoints.tsv`` at the top of the repository.  The
-package reaches it through the ``napari_sam2/_models`` symlink, which is also how
-an installed wheel carries it, so the same lookup works editable and installed.
+The list lives in ``models/checkpoints.tsv`` at the top of the repository, which a
+wheel carries as ``napari_sam2/_models`` (see ``napari_sam2._shipped_data``).
 """
 
 from __future__ import annotations
@@ -11,8 +10,9 @@ import csv
 import functools
 import io
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
+
+from .._shipped_data import shipped_folder, shipped_folder_candidates
 
 __all__ = ["CheckpointInfo", "checkpoint_info", "models_dir", "official_checkpoints"]
 
@@ -40,14 +40,14 @@ class CheckpointInfo:
 
 def models_dir() -> Path:
     """The folder holding the model data shipped with the package."""
-    folder = resources.files("napari_sam2") / "_models"
-    if not folder.is_dir():
+    folder = shipped_folder("models")
+    if folder is None:
+        looked_in = ", ".join(str(c) for c in shipped_folder_candidates("models"))
         raise FileNotFoundError(
-            f"napari_sam2 is missing its model data folder {folder}; "
+            f"napari_sam2 is missing its model data folder (looked in {looked_in}); "
             "the installation looks incomplete, reinstall napari-sam2"
         )
-    # Traversable -> Path: both the editable and the wheel install are on disk.
-    return Path(str(folder))
+    return folder
 
 
 def _parse_row(row: dict[str, str], line: int) -> CheckpointInfo:
