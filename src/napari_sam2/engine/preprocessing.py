@@ -107,6 +107,11 @@ def to_model_input(unit_rgb: np.ndarray, size: int) -> torch.Tensor:
     normalised with the ImageNet mean and standard deviation."""
     x = torch.from_numpy(np.ascontiguousarray(unit_rgb.transpose(2, 0, 1))).unsqueeze(0)
     x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+    return imagenet_normalize(x)
+
+
+def imagenet_normalize(x: torch.Tensor) -> torch.Tensor:
+    """(1, 3, h, w) float in [0, 1] -> the same normalised with the ImageNet mean and std."""
     mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
     return (x - mean) / std

@@ -1,0 +1,70 @@
+"""The size of cells: the one a model works best at, an estimate from the image, and the factor
+to resample an image by so that its cells come to the model at the size it prefers.
+
+The preferred size is the one rule: the size cells had at the model's input in training, as
+cellpose rescales images to its training diameter. The embedded model was trained
+(models/MODEL_CARD.md) on simulated nuclei of radius 6 to 14 px (mean diameter 20 px) in frames
+of 128, 160, 192, 224 or 256 px a side resized to its 256 px input: x 2 to x 1, x 1.42 on average,
+so a nucleus came to it 28 px across on average. Official models (1024 px input) are given the
+same fraction of their input, so that a tile holds as many cells whatever the model.
+tests/test_scale.py checks these numbers against the simulator's and the trainer's defaults.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from skimage.feature import blob_log
+
+from ..model import SAM2Config
+
+TRAINED_MEAN_DIAMETER = 20.0  # px: 2 x the mean of the simulator's radius_range (6, 14)
+TRAINED_FRAME_SIDES = (128, 160, 192, 224, 256)  # training.data.FRAME_SIDES (engine may not import training)
+TRAINED_INPUT_SIDE = 256  # the embedded model's input, the frames above were resized to
+ESTIMATE_MAX_SIDE = 512  # the estimate looks at a central crop at most this large (about 2 s on one core)
+BLOB_THRESHOLD = 0.4  # of the strongest answer: weaker ones are chromatin texture or noise (measured on simulated nuclei)
+
+
+def preferred_cell_diameter(cfg: SAM2Config) -> float:
+    """Cell diameter (px at the model's input) the model segments best: 28.3 px for a 256 px input,
+    the mean size of the training nuclei after resizing their frames to the input."""
+    mean_enlargement = float(np.mean([TRAINED_INPUT_SIDE / side for side in TRAINED_FRAME_SIDES]))
+    return TRAINED_MEAN_DIAMETER * mean_enlargement * cfg.image_size / TRAINED_INPUT_SIDE
+
+
+def check_cell_diameter(diameter: float, image_hw: tuple[int, int] | None = None) -> float:
+    """A usable diameter in pixels of the image, or a ValueError saying what to give instead."""
+    try:
+        value = float(diameter)
+    except (TypeError, ValueError):
+        raise ValueError(f"cell_diameter must be a number of pixels, got {diameter!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"cell_diameter must be a positive number of pixels (a typical cell's width in the image), "
+                         f"got {diameter!r}; leave it out (None) to have it estimated from the image")
+    if image_hw is not None and value > min(image_hw):
+        raise ValueError(f"cell_diameter {value:g} px is larger than the image ({image_hw[0]} x {image_hw[1]} px): "
+                         "give a typical cell's width in pixels of this image, or leave it out to have it estimated")
+    return value
+
+
+def resample_factor(cell_diameter: float, cfg: SAM2Config) -> float:
+    """Factor by which to resample an image whose cells span `cell_diameter` px."""
+    return preferred_cell_diameter(cfg) / cell_diameter
+
+
+def estimate_cell_diameter(unit_image: np.ndarray) -> float:
+    """Typical diameter (px) of the bright blobs of a (H, W) image in [0, 1]: the median size of the
+    scale-space maxima of the normalised Laplacian of Gaussian (a disc of radius r answers best at
+    sigma = r / sqrt 2). Raises ValueError when it finds none."""
+    image = _central_crop(np.asarray(unit_image, np.float32), ESTIMATE_MAX_SIDE)
+    max_sigma = max(2.0, min(image.shape) / 8)
+    blobs = blob_log(image, min_sigma=1.5, max_sigma=max_sigma, num_sigma=16, log_scale=True,
+                     threshold=None, threshold_rel=BLOB_THRESHOLD, exclude_border=False)
+    if len(blobs) == 0:
+        raise ValueError("no cells were found to estimate their size from; give cell_diameter (px) yourself")
+    return float(2 * math.sqrt(2) * np.median(blobs[:, 2]))
+
+
+def _central_crop(image: np.ndarray, side: int) -> np.ndarray:
+    top, left = (max(0, (n - side) // 2) for n in image.shape)
+    return image[top:top + side, left:left + side]

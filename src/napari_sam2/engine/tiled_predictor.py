@@ -1,0 +1,119 @@
+"""Segmentation of one image of any size with cells at the size the model prefers: the image is
+resampled by (preferred diameter / cell diameter), cut into overlapping tiles of the model's
+input (engine/tiling.py), and each prompt is decoded in the tile that holds it nearest its
+centre. A tile's features are computed the first time a prompt falls in it, once. Masks come
+back at the image's resolution."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..model import SAM2Model
+from .image_predictor import ImagePredictor, Prediction
+from .preprocessing import Normalization, as_channels_last, check_values, imagenet_normalize, select_rgb, to_unit_range
+from .prompts import check_prompt
+from .scale import check_cell_diameter, estimate_cell_diameter, preferred_cell_diameter, resample_factor
+from .tiling import LocalLogits, TilePlan, cut_tile, plan_tiles, tile_logits_to_original
+
+
+class TiledImagePredictor:
+    """`set_image` then `predict(points, labels)` (or a box), like `ImagePredictor`, at any image size.
+
+    cell_diameter: a typical cell's width in pixels of the images to come; None estimates it from
+    each image (`cell_diameter_used` tells what was used). Coordinates are (x, y) pixels of the
+    original image, boxes XYXY, labels 1 positive / 0 negative."""
+
+    def __init__(self, model: SAM2Model, cell_diameter: float | None = None, mask_threshold: float = 0.0,
+                 normalization: Normalization = Normalization(), precision: str = "float32"):
+        self.model = model.eval()
+        self.cell_diameter = None if cell_diameter is None else check_cell_diameter(cell_diameter)
+        self.mask_threshold = mask_threshold
+        self.normalization = normalization
+        self.precision = precision
+        self.cell_diameter_used: float | None = None
+        self.plan: TilePlan | None = None
+        self._scaled: torch.Tensor | None = None  # (1, 3, H', W') in [0, 1]
+        self._tile_predictors: dict[tuple[int, int], ImagePredictor] = {}
+
+    @property
+    def tiles_embedded(self) -> list[tuple[int, int]]:
+        """(top, left) of the tiles whose features have been computed, in that order."""
+        return list(self._tile_predictors)
+
+    def set_image(self, image: np.ndarray, channel_axis: int | None = None, channels: tuple[int, ...] | None = None) -> None:
+        """Resample the image and plan its tiles (features come later, per tile, with prompts)."""
+        hwc = as_channels_last(image, channel_axis)
+        check_values(hwc)
+        unit = to_unit_range(select_rgb(hwc, channels), self.normalization)  # (H, W, 3)
+        hw = (hwc.shape[0], hwc.shape[1])
+        diameter = (estimate_cell_diameter(unit.mean(axis=-1)) if self.cell_diameter is None
+                    else check_cell_diameter(self.cell_diameter, hw))
+        cfg = self.model.cfg
+        self.plan = plan_tiles(hw, resample_factor(diameter, cfg), cfg.image_size, math.ceil(preferred_cell_diameter(cfg)))
+        tensor = torch.from_numpy(np.ascontiguousarray(unit.transpose(2, 0, 1)))[None]
+        self._scaled = F.interpolate(tensor, size=self.plan.scaled_hw, mode="bilinear", align_corners=False, antialias=True)
+        self.cell_diameter_used = diameter
+        self._tile_predictors = {}
+
+    def predict(self, points=None, labels=None, box=None, multimask: bool = True,
+                return_logits: bool = False) -> Prediction:
+        """Masks (M, H, W) at the image's resolution, decoded in one tile; `low_res_logits` are
+        that tile's. Prompts of one object must fit in one tile (a few cells across)."""
+        local, prediction = self.predict_local(points, labels, box, multimask)
+        full = local.full(self.plan.image_hw)
+        masks = full if return_logits else full > self.mask_threshold
+        return prediction._replace(masks=masks.numpy())
+
+    def predict_local(self, points=None, labels=None, box=None, multimask: bool = True) -> tuple[LocalLogits, Prediction]:
+        """The masks' logits over the original pixels of the tile used only (cheap on large images),
+        and the tile's Prediction."""
+        if self.plan is None:
+            raise RuntimeError("no image set: call set_image(image) before predict(...)")
+        prompt = check_prompt(self.plan.image_hw, points, labels, box)
+        corners = [prompt.points] + ([prompt.box.reshape(2, 2)] if prompt.box is not None else [])
+        xy = np.concatenate(corners)
+        if len(xy) == 0:
+            raise ValueError("give points or a box: the tiled predictor needs a place to decode")
+        top, left = self.plan.tile_for(xy)
+        tile_points = self._in_tile(prompt.points, top, left) if len(prompt.points) else None
+        tile_box = self._in_tile(prompt.box.reshape(2, 2), top, left).reshape(4) if prompt.box is not None else None
+        tile_labels = prompt.labels if tile_points is not None else None
+        prediction = self._tile_predictor(top, left).predict(tile_points, tile_labels, tile_box, multimask=multimask,
+                                                             return_logits=True)
+        return tile_logits_to_original(torch.from_numpy(prediction.masks), self.plan, top, left), prediction
+
+    def _in_tile(self, xy: np.ndarray, top: int, left: int) -> np.ndarray:
+        """Original (N, 2) points -> the tile's (x, y); refused if one falls outside the tile."""
+        inside = self.plan.to_scaled(xy) - np.array([left, top])
+        side = self.plan.tile
+        if (inside < -0.5).any() or (inside > side - 0.5).any():
+            raise ValueError(f"the prompts of one object span more than one tile ({side} px after resampling to "
+                             f"cell diameter {self.cell_diameter_used:g} px); prompt a single cell, or give a larger "
+                             "cell_diameter")
+        return inside.astype(np.float32)
+
+    def _tile_predictor(self, top: int, left: int) -> ImagePredictor:
+        """The tile's predictor, its features computed on first use."""
+        if (top, left) not in self._tile_predictors:
+            predictor = ImagePredictor(self.model, self.mask_threshold, self.normalization, self.precision)
+            tile = imagenet_normalize(cut_tile(self._scaled, top, left, self.plan.tile))
+            predictor.set_model_input(tile, (self.plan.tile, self.plan.tile))
+            self._tile_predictors[(top, left)] = predictor
+        return self._tile_predictors[(top, left)]
+
+
+def label_image(image_hw: tuple[int, int], objects: dict[int, LocalLogits], threshold: float = 0.0) -> np.ndarray:
+    """One label image from each object's logits (one mask each): a pixel goes to the object with
+    the highest logit there, if above `threshold`; 0 elsewhere."""
+    best = torch.full(image_hw, threshold, dtype=torch.float32)
+    labels = torch.zeros(image_hw, dtype=torch.int64)
+    for obj_id, local in objects.items():
+        y0, y1, x0, x1 = local.box
+        logits = local.logits[0]
+        wins = logits > best[y0:y1, x0:x1]
+        best[y0:y1, x0:x1] = torch.where(wins, logits, best[y0:y1, x0:x1])
+        labels[y0:y1, x0:x1][wins] = obj_id
+    return labels.numpy()
