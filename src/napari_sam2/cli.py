@@ -2,6 +2,7 @@
 
     napari-sam2 track IMAGE.tif --out masklets.zarr [--truth LABELS.tif --lineage L.csv]
     napari-sam2 track IMAGE.tif --out masklets.zarr --points clicks.csv
+    napari-sam2 segment IMAGE.tif --points clicks.csv --out labels.tif [--cell-diameter D]
     napari-sam2 convert-store OLD.zarr NEW.zarr
 
 (`napari-sam2` is the installed console script; `python -m napari_sam2` is the same.)
@@ -20,14 +21,19 @@ import time
 from pathlib import Path
 
 import numpy as np
+import tifffile
 import torch
 from tqdm import tqdm
 
 from .click_table import Click, ClickTableError, read_clicks
 from .engine.frames import open_tiff_frames
 from .engine.loading import load_model
+from .engine.scale import check_cell_diameter
+from .engine.tiled_predictor import TiledImagePredictor, label_image
+from .engine.tiling import LocalLogits
 from .engine.video_tracker import VideoTracker
 from .storage.labels_store import label_dtype
+from .storage.labels_tiff import check_tiff_replaceable, write_labels_tiff
 from .storage.store_opening import check_replaceable, convert_legacy_store, new_labels_store
 from .storage.tiff_geometry import tiff_geometry
 
@@ -49,6 +55,19 @@ def main(argv: list[str] | None = None) -> int:
     track.add_argument("--model", default=None, help="official name or checkpoint path (default: embedded)")
     track.add_argument("--threads", type=int, default=2)
     track.set_defaults(run=_track)
+    segment = sub.add_parser("segment", help="segment the clicked cells of one image (any size) into a labels TIFF")
+    segment.add_argument("image", type=Path, help="a 2-D image, or 2-D with channels last (TIFF)")
+    segment.add_argument("--points", type=Path, required=True,
+                         help="CSV of clicks: obj_id,x,y per line (header optional; optional column positive), "
+                              "or the CSV napari saves for a Points layer")
+    segment.add_argument("--out", type=Path, required=True, help="labels TIFF to write (a new file)")
+    segment.add_argument("--overwrite", action="store_true",
+                         help="replace the labels TIFF napari-sam2 wrote at --out (anything else is never replaced)")
+    segment.add_argument("--cell-diameter", type=float, default=None,
+                         help="a typical cell's width in pixels (default: estimated from the image)")
+    segment.add_argument("--model", default=None, help="official name or checkpoint path (default: embedded)")
+    segment.add_argument("--threads", type=int, default=2)
+    segment.set_defaults(run=_segment)
     convert = sub.add_parser("convert-store",
                              help="copy a labels store of napari-sam2 0.1 into the OME-Zarr 0.5 layout")
     convert.add_argument("old", type=Path)
@@ -99,6 +118,49 @@ def _track(args) -> int:
     if truth is not None:
         print(_score_table(predicted, truth, args.lineage))
     return 0
+
+
+def _segment(args) -> int:
+    check_tiff_replaceable(args.out, args.overwrite)  # before any work: the answer may be no
+    try:  # the clicks and the diameter first: bad input is reported before the model loads
+        clicks = _clicks_by_object(read_clicks(args.points))
+        predictor_args = {} if args.cell_diameter is None else {"cell_diameter": check_cell_diameter(args.cell_diameter)}
+    except (ClickTableError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    image = tifffile.imread(args.image)
+    predictor = TiledImagePredictor(load_model(args.model, device="cpu" if args.model is None else None), **predictor_args)
+    try:
+        predictor.set_image(image)
+        objects = {obj_id: _best_mask(predictor, group) for obj_id, group in clicks.items()}
+    except ValueError as error:  # a click outside the image, an image the model cannot read: nothing written
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    labels = label_image(predictor.plan.image_hw, objects)
+    write_labels_tiff(args.out, labels, overwrite=args.overwrite)
+    print(f"segmented {len(objects)} objects (cell diameter {predictor.cell_diameter_used:.1f} px"
+          f"{'' if args.cell_diameter else ', estimated'}; {len(predictor.tiles_embedded)} of "
+          f"{len(predictor.plan.tiles)} tiles embedded); labels written to {args.out}")
+    return 0
+
+
+def _clicks_by_object(clicks: list[Click]) -> dict[int, list[Click]]:
+    """Each object's clicks; segment reads one image, so every click must be on frame 0."""
+    by_object: dict[int, list[Click]] = {}
+    for click in clicks:
+        if click.frame != 0:
+            raise ValueError(f"object {click.obj_id} has a click on frame {click.frame}, but segment reads one image "
+                             "(frame 0); use track for a time-lapse or z-stack")
+        by_object.setdefault(click.obj_id, []).append(click)
+    return by_object
+
+
+def _best_mask(predictor: TiledImagePredictor, group: list[Click]) -> LocalLogits:
+    """The object's best-scored mask (of 3 for one click, the only one for several)."""
+    local, prediction = predictor.predict_local([[c.x, c.y] for c in group], [int(c.positive) for c in group],
+                                                multimask=len(group) == 1)
+    best = int(np.argmax(prediction.scores))
+    return LocalLogits(local.box, local.logits[best:best + 1])
 
 
 def _convert_store(args) -> int:

@@ -1,0 +1,145 @@
+"""Scale-aware single images (issue 17): the cell diameter, the tile plan, the way back to the
+original pixels, and the tiled predictor's prompts and errors."""
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from scipy import ndimage
+
+from napari_sam2.engine.scale import (
+    TRAINED_FRAME_SIDES, TRAINED_INPUT_SIDE, TRAINED_MEAN_DIAMETER, check_cell_diameter, estimate_cell_diameter,
+    preferred_cell_diameter,
+)
+from napari_sam2.engine.preprocessing import Normalization, to_unit_range
+from napari_sam2.engine.tiled_predictor import TiledImagePredictor
+from napari_sam2.engine.tiling import plan_tiles, tile_logits_to_original
+from napari_sam2.model import micro_config
+from napari_sam2.simulation import EVALUATION_SEEDS, SimulationConfig, simulate_timelapse
+from napari_sam2.testing.synthetic import nuclei_image
+from napari_sam2.training.data import FRAME_SIDES
+
+
+def test_preferred_diameter_is_the_training_nuclei_size_at_the_input():
+    assert TRAINED_FRAME_SIDES == FRAME_SIDES
+    assert TRAINED_MEAN_DIAMETER == sum(SimulationConfig().radius_range)  # 2 x the mean radius
+    assert TRAINED_INPUT_SIDE == micro_config().image_size
+    assert preferred_cell_diameter(micro_config()) == pytest.approx(28.3, abs=0.05)
+    assert preferred_cell_diameter(replace(micro_config(), image_size=1024)) == pytest.approx(4 * 28.3, abs=0.2)
+
+
+@pytest.mark.parametrize("factor", [0.37, 1.0, 1.41, 2.9])
+@pytest.mark.parametrize("hw", [(100, 60), (256, 256), (700, 1333)])
+def test_tile_plan_covers_the_image_and_holds_every_point_away_from_inner_edges(hw, factor):
+    plan = plan_tiles(hw, factor, tile=256, halo=29)
+    covered = np.zeros(plan.scaled_hw, bool)
+    for top, left in plan.tiles:
+        covered[top:top + 256, left:left + 256] = True
+    assert covered.all()
+    rng = np.random.default_rng(0)
+    for xy in rng.uniform(-0.5, np.array(hw[::-1]) - 0.5, size=(200, 2)):
+        top, left = plan.tile_for(xy[None])
+        x, y = plan.to_scaled(xy[None])[0] - (left, top)
+        for inside, start, length in ((x, left, plan.scaled_hw[1]), (y, top, plan.scaled_hw[0])):
+            near_edge = min(inside - (0 if start == 0 else 29), (min(256, length - start) - 1) - inside + (0 if start + 256 >= length else -29))
+            assert near_edge >= -0.5  # at least a halo from an edge that is not the image's
+
+
+def test_tile_logits_come_back_at_each_original_pixel_place():
+    plan = plan_tiles((300, 500), 1.7, tile=256, halo=29)
+    top, left = plan.tiles[-1]
+    yy, xx = torch.meshgrid(torch.arange(256.0), torch.arange(256.0), indexing="ij")
+    local = tile_logits_to_original(torch.stack([xx + left, yy + top]), plan, top, left)  # scaled x, y
+    y0, y1, x0, x1 = local.box
+    assert (y1, x1) == (300, 500) and y0 > 0 and x0 > 0
+    fy, fx = plan.factors
+    # each pixel's centre in scaled pixels; the tile's edge pixels stand for the half pixel beyond
+    expected_x = np.clip((np.arange(x0, x1) + 0.5) * fx - 0.5, left, plan.scaled_hw[1] - 1)
+    expected_y = np.clip((np.arange(y0, y1) + 0.5) * fy - 0.5, top, plan.scaled_hw[0] - 1)
+    np.testing.assert_allclose(local.logits[0, 0].numpy(), expected_x, atol=1e-3)
+    np.testing.assert_allclose(local.logits[1, :, 0].numpy(), expected_y, atol=1e-3)
+
+
+@pytest.mark.parametrize("radius_range", [(6.0, 8.0), (9.0, 11.0), (12.0, 14.0)])
+def test_diameter_estimate_on_simulated_nuclei(radius_range):
+    config = replace(SimulationConfig(), height=384, width=384, num_frames=1, num_cells=(30, 30),
+                     radius_range=radius_range)
+    sim = simulate_timelapse(config, EVALUATION_SEEDS + 17)
+    _, areas = np.unique(sim.labels[0][sim.labels[0] > 0], return_counts=True)
+    true = np.median(2 * np.sqrt(areas / np.pi))
+    unit = to_unit_range(sim.frames[0][..., None], Normalization())[..., 0]
+    assert estimate_cell_diameter(unit) == pytest.approx(true, rel=0.2)
+
+
+@pytest.mark.parametrize("diameter", [0, -5, float("nan"), float("inf"), "big"])
+def test_bad_diameters_are_refused_with_the_value(micro_model, diameter):
+    with pytest.raises(ValueError, match="cell_diameter"):
+        TiledImagePredictor(micro_model, cell_diameter=diameter)
+
+
+def test_a_diameter_larger_than_the_image_is_refused(micro_model):
+    predictor = TiledImagePredictor(micro_model, cell_diameter=130)
+    image, _ = nuclei_image(120, 160, num=3)
+    with pytest.raises(ValueError, match=r"larger than the image \(120 x 160 px\)"):
+        predictor.set_image(image)
+    assert check_cell_diameter(120, (120, 160)) == 120
+
+
+def test_features_only_for_tiles_with_prompts_and_masks_at_the_image_size(micro_model):
+    image, _ = nuclei_image(300, 420, num=4, seed=1)
+    predictor = TiledImagePredictor(micro_model, cell_diameter=7.0)  # x 4: about 3 x 4 tiles of 256
+    predictor.set_image(image)
+    assert len(predictor.plan.tiles) > 4 and predictor.tiles_embedded == []
+    first = predictor.predict(points=[[30, 40]], labels=[1])
+    predictor.predict(points=[[33, 41]], labels=[1])
+    assert first.masks.shape == (3, 300, 420) and first.masks.dtype == bool
+    assert len(predictor.tiles_embedded) == 1
+    predictor.predict(points=[[400, 280]], labels=[1])
+    assert len(predictor.tiles_embedded) == 2
+
+
+def test_an_image_smaller_than_the_model_input_is_padded_not_refused(micro_model):
+    image, _ = nuclei_image(60, 90, num=2, seed=3)
+    predictor = TiledImagePredictor(micro_model, cell_diameter=28.3)  # factor 1: a 60 x 90 corner of one tile
+    predictor.set_image(image)
+    assert predictor.plan.tiles == [(0, 0)]
+    assert predictor.predict(points=[[45, 30]], labels=[1]).masks.shape == (3, 60, 90)
+
+
+def test_prompts_of_one_object_across_tiles_are_refused(micro_model):
+    image, _ = nuclei_image(300, 800, num=3)
+    predictor = TiledImagePredictor(micro_model, cell_diameter=10.0)
+    predictor.set_image(image)
+    with pytest.raises(ValueError, match="span more than one tile"):
+        predictor.predict(points=[[10, 10], [790, 290]], labels=[1, 1], multimask=False)
+    with pytest.raises(ValueError, match="outside the image"):
+        predictor.predict(points=[[900, 10]], labels=[1])
+
+
+def _disc_image(hw, centres, radius, seed=0):
+    """Blurred bright discs on a dark noisy background, and their labels."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:hw[0], 0:hw[1]]
+    labels = np.zeros(hw, np.int32)
+    for i, (x, y) in enumerate(centres, start=1):
+        labels[(xx - x) ** 2 + (yy - y) ** 2 <= radius ** 2] = i
+    signal = ndimage.gaussian_filter((labels > 0).astype(np.float32), 1.0)
+    return (100 + 800 * signal + rng.normal(0, 20, hw)).clip(0).astype(np.uint16), labels
+
+
+def test_a_cell_across_a_tile_border_has_one_unbroken_mask():
+    from napari_sam2.engine import load_model
+
+    model = load_model(None, device="cpu")
+    hw, radius = (300, 440), 14  # a diameter of 28.3 px: factor 1, tiles at x = 0 (to 255) and 184
+    predictor = TiledImagePredictor(model, cell_diameter=28.3)
+    centres = [(252, 150), (184, 50), (220, 240), (380, 200), (60, 100)]  # across x = 255, 184, and the middle
+    image, labels = _disc_image(hw, centres, radius)
+    predictor.set_image(image)
+    assert predictor.plan.lefts == (0, 184) and predictor.plan.tops == (0, 44)
+    for obj_id, (x, y) in enumerate(centres, start=1):
+        p = predictor.predict(points=[[x, y]], labels=[1])
+        mask = p.masks[int(np.argmax(p.scores))]
+        truth = labels == obj_id
+        assert ndimage.label(mask)[1] == 1, f"cell {obj_id}'s mask is broken"
+        assert (mask & truth).sum() / (mask | truth).sum() > 0.8
