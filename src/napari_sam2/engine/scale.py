@@ -14,15 +14,17 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from skimage.feature import blob_log
+from scipy import ndimage
+from skimage.filters import threshold_otsu
+from skimage.measure import label, regionprops
 
 from ..model import SAM2Config
 
 TRAINED_MEAN_DIAMETER = 20.0  # px: 2 x the mean of the simulator's radius_range (6, 14)
 TRAINED_FRAME_SIDES = (128, 160, 192, 224, 256)  # training.data.FRAME_SIDES (engine may not import training)
 TRAINED_INPUT_SIDE = 256  # the embedded model's input, the frames above were resized to
-ESTIMATE_MAX_SIDE = 512  # the estimate looks at a central crop at most this large (about 2 s on one core)
-BLOB_THRESHOLD = 0.4  # of the strongest answer: weaker ones are chromatin texture or noise (measured on simulated nuclei)
+MIN_OBJECT_AREA = 20  # px: smaller foreground specks are debris or noise, not cells
+MIN_SOLIDITY = 0.9  # an object filling less of its convex hull is taken for touching cells
 
 
 def preferred_cell_diameter(cfg: SAM2Config) -> float:
@@ -53,18 +55,15 @@ def resample_factor(cell_diameter: float, cfg: SAM2Config) -> float:
 
 
 def estimate_cell_diameter(unit_image: np.ndarray) -> float:
-    """Typical diameter (px) of the bright blobs of a (H, W) image in [0, 1]: the median size of the
-    scale-space maxima of the normalised Laplacian of Gaussian (a disc of radius r answers best at
-    sigma = r / sqrt 2). Raises ValueError when it finds none."""
-    image = _central_crop(np.asarray(unit_image, np.float32), ESTIMATE_MAX_SIDE)
-    max_sigma = max(2.0, min(image.shape) / 8)
-    blobs = blob_log(image, min_sigma=1.5, max_sigma=max_sigma, num_sigma=16, log_scale=True,
-                     threshold=None, threshold_rel=BLOB_THRESHOLD, exclude_border=False)
-    if len(blobs) == 0:
+    """Typical diameter (px) of the bright objects of a (H, W) image in [0, 1]: the median over
+    the objects of Otsu's foreground (smoothed, holes filled) of the diameter of the disc of the
+    same area, or, for an object that is not convex (touching cells), of its largest inscribed
+    disc. Raises ValueError when there are no objects."""
+    smooth = ndimage.gaussian_filter(np.asarray(unit_image, np.float32), 1.0)  # camera noise, not texture
+    foreground = ndimage.binary_fill_holes(smooth > threshold_otsu(smooth))
+    depth = ndimage.distance_transform_edt(foreground)
+    diameters = [2 * math.sqrt(region.area / math.pi) if region.solidity > MIN_SOLIDITY else 2 * region.intensity_max
+                 for region in regionprops(label(foreground), intensity_image=depth) if region.area >= MIN_OBJECT_AREA]
+    if not diameters:
         raise ValueError("no cells were found to estimate their size from; give cell_diameter (px) yourself")
-    return float(2 * math.sqrt(2) * np.median(blobs[:, 2]))
-
-
-def _central_crop(image: np.ndarray, side: int) -> np.ndarray:
-    top, left = (max(0, (n - side) // 2) for n in image.shape)
-    return image[top:top + side, left:left + side]
+    return float(np.median(diameters))
