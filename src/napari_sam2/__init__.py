@@ -7,6 +7,7 @@ Scripting API (imports no napari), with `ns` this package (import napari_sam2 as
     predictor.set_image(image)                         # 2-D or (H, W, C); uint8/uint16/float
     pred = predictor.predict(points=[[120, 80]], labels=[1])
     mask = pred.masks[pred.scores.argmax()]
+    predictor = ns.TiledImagePredictor(model, cell_diameter=None)  # any frame size: cells resampled, tiled
 
     tracker = ns.VideoTracker(model, ns.ArrayFrames(stack, axis=0))   # T or Z first
     tracker.add_points(frame=0, obj_id=1, points=[[120, 80]], labels=[1])
@@ -19,6 +20,7 @@ from .engine import (
     ImagePredictor,
     Normalization,
     Prediction,
+    TiledImagePredictor,
     VideoTracker,
     load_model,
     open_tiff_frames,

@@ -6,10 +6,11 @@ from .image_predictor import ImagePredictor, Prediction
 from .loading import load_model
 from .model_inputs import PreprocessedFrames, TensorFrames
 from .preprocessing import Normalization, preprocess
+from .tiled_predictor import TiledImagePredictor
 from .video_tracker import VideoTracker
 
 __all__ = [
     "ArrayFrames", "FrameResult", "FrameSource", "ImagePredictor", "Normalization", "Prediction",
-    "PreprocessedFrames", "TensorFrames", "VideoTracker", "default_device", "load_model", "open_tiff_frames",
+    "PreprocessedFrames", "TensorFrames", "TiledImagePredictor", "VideoTracker", "default_device", "load_model", "open_tiff_frames",
     "preprocess",
 ]
