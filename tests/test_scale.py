@@ -157,3 +157,16 @@ def test_diameter_estimate_on_real_confocal_nuclei():
     true = np.median(2 * np.sqrt(areas / np.pi))  # 45.9 px
     unit = to_unit_range(image[..., None], Normalization())[..., 0]
     assert estimate_cell_diameter(unit) == pytest.approx(true, rel=0.2)
+
+
+def test_official_models_get_tiles_of_their_1024_input():
+    from napari_sam2.model import SAM2Model, sam21_config
+
+    torch.manual_seed(0)
+    model = SAM2Model(sam21_config("tiny")).eval()  # random weights: the plan and the shapes only
+    image, _ = nuclei_image(300, 450, num=3)
+    predictor = TiledImagePredictor(model, cell_diameter=30)  # x 3.77: about 1130 x 1700 px, 2 x 2 tiles
+    predictor.set_image(image)
+    assert predictor.plan.tile == 1024 and predictor.plan.halo == 114 and len(predictor.plan.tiles) == 4
+    assert predictor.predict(points=[[100, 80]], labels=[1]).masks.shape == (3, 300, 450)
+    assert predictor.tiles_embedded == [(0, 0)]
