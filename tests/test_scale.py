@@ -170,3 +170,14 @@ def test_official_models_get_tiles_of_their_1024_input():
     assert predictor.plan.tile == 1024 and predictor.plan.halo == 114 and len(predictor.plan.tiles) == 4
     assert predictor.predict(points=[[100, 80]], labels=[1]).masks.shape == (3, 300, 450)
     assert predictor.tiles_embedded == [(0, 0)]
+
+
+def test_label_image_gives_each_pixel_to_the_highest_logit_above_the_threshold():
+    from napari_sam2.engine.tiled_predictor import label_image
+    from napari_sam2.engine.tiling import LocalLogits
+
+    first = LocalLogits((0, 4, 0, 4), torch.full((1, 4, 4), 2.0))
+    second = LocalLogits((2, 6, 2, 6), torch.tensor([[[3.0, 1.0, -1.0, -1.0]] * 4]))
+    labels = label_image((6, 6), {5: first, 9: second})
+    assert labels[0, 0] == 5 and labels[3, 2] == 9 and labels[3, 3] == 5  # 3 beats 2; 1 does not
+    assert labels[5, 5] == 0 and labels[5, 3] == 9 and labels[5, 4] == 0  # below 0: background
