@@ -1,0 +1,149 @@
+"""Finding the cells of a frame without clicks, with the model itself (SAM's automatic mask
+generation, for cells): a grid of one-click prompts decoded in batches over one image embedding,
+candidates kept by predicted IoU, stability, object score and cell-like size, then overlap
+suppression and a label image with one id per cell."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..model import ImageEmbedding, SAM2Model
+from .device import autocast, check_precision
+from .instance_masks import label_image, mask_iou_matrix, support, suppress_overlaps
+from .preprocessing import Normalization, preprocess
+from .prompts import Prompt, model_points
+
+
+@dataclass(frozen=True)
+class DetectionParams:
+    """How cells are found. Defaults measured on held-out simulated nuclei with the embedded model
+    (benchmarks/bench_cell_detection.py); sizes are in pixels of the frame as given."""
+
+    points_per_side: int = 32  # grid of points_per_side**2 one-click prompts spread over the frame
+    points_per_batch: int = 128  # prompts decoded at once (memory: 3 x this many frame-sized masks)
+    multimask: bool = True  # keep the model's 3 masks per click as candidates (whole / part / cluster)
+    min_predicted_iou: float = 0.5  # the model's own estimate of its mask's IoU
+    min_stability: float = 0.9  # IoU of the mask at logit thresholds +-stability_offset
+    stability_offset: float = 1.0  # logit shift for the stability score
+    min_object_score: float = 0.0  # object-score logit: > 0 where the model sees an object
+    click_inside: bool = True  # keep a mask only if it holds its own click (clicks on background
+    # give masks elsewhere or nothing: the embedded model's predicted IoU does not tell them apart)
+    min_area: int = 30  # smallest cell, px (also applied after overlaps are resolved)
+    max_area_fraction: float = 0.1  # largest cell as a fraction of the frame's area
+    max_overlap_iou: float = 0.5  # mask IoU above which the lower-scored of two candidates goes
+    min_support: int = 2  # clicks whose masks agree (IoU > max_overlap_iou) on a cell: a cell draws
+    # the same mask from several clicks, a background blob answers one click only
+    precision: str = "float32"  # "bfloat16" / "float16" run the model in reduced precision
+
+    def __post_init__(self) -> None:
+        if self.points_per_side < 1 or self.points_per_batch < 1:
+            raise ValueError(f"points_per_side and points_per_batch must be >= 1, got "
+                             f"{self.points_per_side} and {self.points_per_batch}")
+        if not 0.0 < self.max_area_fraction <= 1.0:
+            raise ValueError(f"max_area_fraction is a fraction of the frame (0, 1], got {self.max_area_fraction}")
+        check_precision(self.precision)
+
+
+class CellDetections(NamedTuple):
+    """The cells found in one frame."""
+
+    labels: np.ndarray  # (H, W) int32, 0 background, cells 1..K numbered by decreasing score
+    scores: np.ndarray  # (K,) float32 predicted IoU of cell k + 1
+
+
+class _Candidates(NamedTuple):
+    masks: np.ndarray  # (N, H, W) bool
+    scores: np.ndarray  # (N,) predicted IoU
+    clicks: np.ndarray  # (N,) index of the grid click each candidate answers
+
+
+def grid_points(hw: tuple[int, int], per_side: int) -> np.ndarray:
+    """(per_side**2, 2) (x, y) pixel centres of a per_side x per_side grid of equal cells."""
+    steps = (np.arange(per_side) + 0.5) / per_side  # fractions of the side, never on the border
+    ys, xs = np.meshgrid(steps * hw[0] - 0.5, steps * hw[1] - 0.5, indexing="ij")
+    return np.stack([xs.ravel(), ys.ravel()], axis=1).astype(np.float32)
+
+
+def stability_scores(logits: torch.Tensor, threshold: float, offset: float) -> torch.Tensor:
+    """(B, H, W) logits -> (B,): IoU of the mask at threshold + offset with the one at threshold - offset
+    (the first lies inside the second, so the IoU is a ratio of areas)."""
+    inner = (logits > threshold + offset).flatten(1).sum(1)
+    outer = (logits > threshold - offset).flatten(1).sum(1)
+    return inner.float() / outer.float().clamp(min=1)
+
+
+@torch.no_grad()
+def _decode_batch(model: SAM2Model, embedding: ImageEmbedding, points: np.ndarray, hw: tuple[int, int],
+                  params: DetectionParams) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One click per prompt -> ((B*M, H, W) logits at the frame's size, (B*M,) predicted IoU,
+    (B*M,) object-score logits)."""
+    grid = Prompt(points, np.ones(len(points), np.int32), None, None)
+    xy, labels = model_points(grid, hw, model.cfg.image_size)  # (1, B, 2), (1, B)
+    xy, labels = xy.reshape(-1, 1, 2), labels.reshape(-1, 1)  # B prompts of one click each
+    device = model.device
+    with autocast(params.precision, device):
+        out = model.decode(embedding, (xy.to(device), labels.to(device)), None, None, params.multimask)
+    b, m = out.iou_scores.shape
+    logits = F.interpolate(out.mask_logits.float(), size=hw, mode="bilinear", align_corners=False)
+    object_scores = out.object_score_logits.float().expand(b, m)
+    return logits.reshape(b * m, *hw), out.iou_scores.float().reshape(-1), object_scores.reshape(-1)
+
+
+def _at_clicks(logits: torch.Tensor, points: np.ndarray) -> torch.Tensor:
+    """(B*M, H, W) logits of B clicks x M masks -> (B*M,) logit at each mask's own click."""
+    hw = logits.shape[-2:]
+    cols = np.clip(np.rint(points[:, 0]), 0, hw[1] - 1).astype(np.int64)
+    rows = np.clip(np.rint(points[:, 1]), 0, hw[0] - 1).astype(np.int64)
+    per_click = len(logits) // len(points)
+    index = torch.arange(len(logits))
+    return logits[index, torch.from_numpy(rows).repeat_interleave(per_click),
+                  torch.from_numpy(cols).repeat_interleave(per_click)]
+
+
+def _keep(logits: torch.Tensor, ious: torch.Tensor, object_scores: torch.Tensor, points: np.ndarray,
+          threshold: float, params: DetectionParams) -> torch.Tensor:
+    """(B*M,) bool: the candidates that pass every filter."""
+    area = (logits > threshold).flatten(1).sum(1)
+    max_area = params.max_area_fraction * logits.shape[-2] * logits.shape[-1]
+    inside = _at_clicks(logits, points) > threshold if params.click_inside else torch.ones_like(ious, dtype=torch.bool)
+    return (inside & (ious >= params.min_predicted_iou)
+            & (stability_scores(logits, threshold, params.stability_offset) >= params.min_stability)
+            & (object_scores > params.min_object_score)
+            & (area >= params.min_area) & (area <= max_area))
+
+
+def _candidates(model: SAM2Model, embedding: ImageEmbedding, hw: tuple[int, int], params: DetectionParams,
+                threshold: float) -> _Candidates:
+    points = grid_points(hw, params.points_per_side)
+    masks, scores, clicks = [], [], []
+    for start in range(0, len(points), params.points_per_batch):
+        batch = points[start:start + params.points_per_batch]
+        logits, ious, object_scores = _decode_batch(model, embedding, batch, hw, params)
+        keep = _keep(logits, ious, object_scores, batch, threshold, params)
+        masks.append((logits[keep] > threshold).cpu().numpy())
+        scores.append(ious[keep].cpu().numpy())
+        per_click = len(keep) // len(batch)
+        clicks.append((start + np.arange(len(keep)) // per_click)[keep.cpu().numpy()])
+    return _Candidates(np.concatenate(masks), np.concatenate(scores), np.concatenate(clicks))
+
+
+@torch.no_grad()
+def detect_cells(model: SAM2Model, image: np.ndarray, params: DetectionParams = DetectionParams(),
+                 channel_axis: int | None = None, channels: tuple[int, ...] | None = None,
+                 normalization: Normalization = Normalization(), mask_threshold: float = 0.0) -> CellDetections:
+    """Find the cells of one frame (2-D, or (H, W, C)) with no prompt: the image is embedded once,
+    then a grid of clicks is decoded in batches. Returns a label image with one id per cell (no
+    overlaps: a shared pixel goes to the better-scored cell) and each cell's predicted IoU."""
+    tensor, hw = preprocess(image, model.cfg.image_size, channel_axis, channels, normalization)
+    with autocast(params.precision, model.device):
+        embedding = model.encode_image(tensor.to(model.device))
+    found = _candidates(model.eval(), embedding, hw, params, mask_threshold)
+    iou = mask_iou_matrix(found.masks)  # (N, N)
+    kept = suppress_overlaps(iou, found.scores, params.max_overlap_iou)
+    kept = kept[support(iou, found.clicks, kept, params.max_overlap_iou) >= params.min_support]
+    labels, scores = label_image(found.masks[kept], found.scores[kept], params.min_area)
+    return CellDetections(labels, scores)
