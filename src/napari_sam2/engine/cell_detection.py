@@ -13,8 +13,8 @@ import torch.nn.functional as F
 
 from ..model import ImageEmbedding, SAM2Model
 from .device import autocast, check_precision
-from .instance_masks import label_image, mask_iou_matrix, support, suppress_overlaps
-from .preprocessing import Normalization, preprocess
+from .instance_masks import label_image, mask_overlap_matrices, support, suppress_overlaps
+from .preprocessing import Normalization, as_channels_last, preprocess
 from .prompts import Prompt, model_points
 
 
@@ -23,7 +23,7 @@ class DetectionParams:
     """How cells are found. Defaults measured on held-out simulated nuclei with the embedded model
     (benchmarks/bench_cell_detection.py); sizes are in pixels of the frame as given."""
 
-    points_per_side: int = 32  # grid of points_per_side**2 one-click prompts spread over the frame
+    points_per_side: int = 16  # grid of points_per_side**2 one-click prompts spread over the frame
     points_per_batch: int = 128  # prompts decoded at once (memory: 3 x this many frame-sized masks)
     multimask: bool = True  # keep the model's 3 masks per click as candidates (whole / part / cluster)
     min_predicted_iou: float = 0.5  # the model's own estimate of its mask's IoU
@@ -35,7 +35,8 @@ class DetectionParams:
     min_area: int = 30  # smallest cell, px (also applied after overlaps are resolved)
     max_area_fraction: float = 0.1  # largest cell as a fraction of the frame's area
     max_overlap_iou: float = 0.5  # mask IoU above which the lower-scored of two candidates goes
-    min_support: int = 2  # clicks whose masks agree (IoU > max_overlap_iou) on a cell: a cell draws
+    max_contained: float = 0.5  # ... or this fraction of the smaller one inside the other (a part of a cell)
+    min_support: int = 1  # clicks whose masks agree (IoU > max_overlap_iou) on a cell: a cell draws
     # the same mask from several clicks, a background blob answers one click only
     precision: str = "float32"  # "bfloat16" / "float16" run the model in reduced precision
 
@@ -138,12 +139,16 @@ def detect_cells(model: SAM2Model, image: np.ndarray, params: DetectionParams = 
     """Find the cells of one frame (2-D, or (H, W, C)) with no prompt: the image is embedded once,
     then a grid of clicks is decoded in batches. Returns a label image with one id per cell (no
     overlaps: a shared pixel goes to the better-scored cell) and each cell's predicted IoU."""
+    hwc = as_channels_last(image, channel_axis)
+    if np.ptp(hwc) == 0:  # a blank frame holds no cell; in a time-lapse it must not stop the run
+        return CellDetections(np.zeros(hwc.shape[:2], np.int32), np.zeros(0, np.float32))
     tensor, hw = preprocess(image, model.cfg.image_size, channel_axis, channels, normalization)
     with autocast(params.precision, model.device):
         embedding = model.encode_image(tensor.to(model.device))
     found = _candidates(model.eval(), embedding, hw, params, mask_threshold)
-    iou = mask_iou_matrix(found.masks)  # (N, N)
-    kept = suppress_overlaps(iou, found.scores, params.max_overlap_iou)
+    iou, contained = mask_overlap_matrices(found.masks)  # (N, N) each
+    overlapping = (iou > params.max_overlap_iou) | (contained > params.max_contained)
+    kept = suppress_overlaps(overlapping, found.scores)
     kept = kept[support(iou, found.clicks, kept, params.max_overlap_iou) >= params.min_support]
     labels, scores = label_image(found.masks[kept], found.scores[kept], params.min_area)
     return CellDetections(labels, scores)

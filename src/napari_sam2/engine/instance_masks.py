@@ -7,21 +7,22 @@ import torch
 from scipy import ndimage
 
 
-def mask_iou_matrix(masks: np.ndarray) -> np.ndarray:
-    """(N, H, W) bool -> (N, N) IoU of every pair of masks."""
-    flat = torch.from_numpy(masks.reshape(len(masks), -1)).float()  # (N, H*W)
+def mask_overlap_matrices(masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(N, H, W) bool -> ((N, N) IoU, (N, N) intersection over the smaller mask) of every pair."""
+    flat = torch.from_numpy(masks.reshape(len(masks), masks[0].size if len(masks) else 0)).float()  # (N, H*W)
     inter = flat @ flat.T  # (N, N) pixels in both
     area = flat.sum(1)
     union = area[:, None] + area[None, :] - inter
-    return (inter / union.clamp(min=1)).numpy()
+    smaller = torch.minimum(area[:, None], area[None, :])
+    return (inter / union.clamp(min=1)).numpy(), (inter / smaller.clamp(min=1)).numpy()
 
 
-def suppress_overlaps(iou: np.ndarray, scores: np.ndarray, max_iou: float) -> np.ndarray:
-    """Greedy non-maximum suppression on the (N, N) mask IoU matrix: indices of the kept masks,
-    best score first. A mask goes when it overlaps a kept, better mask with IoU above max_iou."""
+def suppress_overlaps(overlapping: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Greedy non-maximum suppression: indices of the kept masks, best score first. A mask goes
+    when it overlaps (the (N, N) bool matrix `overlapping`) a kept, better mask."""
     kept: list[int] = []
     for index in np.argsort(-scores, kind="stable"):
-        if not kept or iou[index, kept].max() <= max_iou:
+        if not kept or not overlapping[index, kept].any():
             kept.append(int(index))
     return np.asarray(kept, np.int64)
 
