@@ -4,16 +4,17 @@ candidates kept by predicted IoU, stability, object score and cell-like size, th
 suppression and a label image with one id per cell."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy import ndimage
 
 from ..model import ImageEmbedding, SAM2Model
 from .device import autocast, check_precision
-from .instance_masks import label_image, mask_overlap_matrices, support, suppress_overlaps
+from .instance_masks import label_image, mask_overlap_matrices, suppress_overlaps
 from .preprocessing import Normalization, as_channels_last, preprocess
 from .prompts import Prompt, model_points
 
@@ -36,8 +37,8 @@ class DetectionParams:
     max_area_fraction: float = 0.1  # largest cell as a fraction of the frame's area
     max_overlap_iou: float = 0.5  # mask IoU above which the lower-scored of two candidates goes
     max_contained: float = 0.5  # ... or this fraction of the smaller one inside the other (a part of a cell)
-    min_support: int = 1  # clicks whose masks agree (IoU > max_overlap_iou) on a cell: a cell draws
-    # the same mask from several clicks, a background blob answers one click only
+    refine: bool = True  # click again at the deepest point of each kept mask (a central click gives
+    # the model's best mask; grid clicks near a cell's edge give parts of it), then suppress again
     precision: str = "float32"  # "bfloat16" / "float16" run the model in reduced precision
 
     def __post_init__(self) -> None:
@@ -59,7 +60,6 @@ class CellDetections(NamedTuple):
 class _Candidates(NamedTuple):
     masks: np.ndarray  # (N, H, W) bool
     scores: np.ndarray  # (N,) predicted IoU
-    clicks: np.ndarray  # (N,) index of the grid click each candidate answers
 
 
 def grid_points(hw: tuple[int, int], per_side: int) -> np.ndarray:
@@ -117,19 +117,35 @@ def _keep(logits: torch.Tensor, ious: torch.Tensor, object_scores: torch.Tensor,
             & (area >= params.min_area) & (area <= max_area))
 
 
-def _candidates(model: SAM2Model, embedding: ImageEmbedding, hw: tuple[int, int], params: DetectionParams,
-                threshold: float) -> _Candidates:
-    points = grid_points(hw, params.points_per_side)
-    masks, scores, clicks = [], [], []
+def central_points(masks: np.ndarray) -> np.ndarray:
+    """(N, H, W) bool -> (N, 2) (x, y) of each mask's pixel farthest from its edge."""
+    points = np.zeros((len(masks), 2), np.float32)
+    for index, mask in enumerate(masks):
+        depth = ndimage.distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
+        y, x = np.unravel_index(np.argmax(depth), depth.shape)
+        points[index] = x, y
+    return points
+
+
+def _candidates(model: SAM2Model, embedding: ImageEmbedding, hw: tuple[int, int], points: np.ndarray,
+                params: DetectionParams, threshold: float) -> _Candidates:
+    """The masks answering one click at each of points (N, 2) that pass every filter."""
+    masks, scores = [], []
     for start in range(0, len(points), params.points_per_batch):
         batch = points[start:start + params.points_per_batch]
         logits, ious, object_scores = _decode_batch(model, embedding, batch, hw, params)
         keep = _keep(logits, ious, object_scores, batch, threshold, params)
         masks.append((logits[keep] > threshold).cpu().numpy())
         scores.append(ious[keep].cpu().numpy())
-        per_click = len(keep) // len(batch)
-        clicks.append((start + np.arange(len(keep)) // per_click)[keep.cpu().numpy()])
-    return _Candidates(np.concatenate(masks), np.concatenate(scores), np.concatenate(clicks))
+    if not masks:
+        return _Candidates(np.zeros((0, *hw), bool), np.zeros(0, np.float32))
+    return _Candidates(np.concatenate(masks), np.concatenate(scores))
+
+
+def _suppress(found: _Candidates, params: DetectionParams) -> _Candidates:
+    iou, contained = mask_overlap_matrices(found.masks)  # (N, N) each
+    kept = suppress_overlaps((iou > params.max_overlap_iou) | (contained > params.max_contained), found.scores)
+    return _Candidates(found.masks[kept], found.scores[kept])
 
 
 @torch.no_grad()
@@ -145,10 +161,12 @@ def detect_cells(model: SAM2Model, image: np.ndarray, params: DetectionParams = 
     tensor, hw = preprocess(image, model.cfg.image_size, channel_axis, channels, normalization)
     with autocast(params.precision, model.device):
         embedding = model.encode_image(tensor.to(model.device))
-    found = _candidates(model.eval(), embedding, hw, params, mask_threshold)
-    iou, contained = mask_overlap_matrices(found.masks)  # (N, N) each
-    overlapping = (iou > params.max_overlap_iou) | (contained > params.max_contained)
-    kept = suppress_overlaps(overlapping, found.scores)
-    kept = kept[support(iou, found.clicks, kept, params.max_overlap_iou) >= params.min_support]
-    labels, scores = label_image(found.masks[kept], found.scores[kept], params.min_area)
+    model = model.eval()
+    found = _suppress(_candidates(model, embedding, hw, grid_points(hw, params.points_per_side), params,
+                                  mask_threshold), params)
+    if params.refine and len(found.scores):
+        central = _candidates(model, embedding, hw, central_points(found.masks), replace(params, multimask=False),
+                              mask_threshold)
+        found = _suppress(central, params)
+    labels, scores = label_image(found.masks, found.scores, params.min_area)
     return CellDetections(labels, scores)

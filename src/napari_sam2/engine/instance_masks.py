@@ -27,12 +27,6 @@ def suppress_overlaps(overlapping: np.ndarray, scores: np.ndarray) -> np.ndarray
     return np.asarray(kept, np.int64)
 
 
-def support(iou: np.ndarray, sources: np.ndarray, kept: np.ndarray, min_iou: float) -> np.ndarray:
-    """(K,) for each kept mask, how many distinct sources (e.g. clicks) gave a mask matching it
-    (IoU above min_iou, itself included)."""
-    return np.array([len(np.unique(sources[iou[k] > min_iou])) for k in kept], np.int64)
-
-
 def _largest_piece(mask: np.ndarray) -> np.ndarray:
     pieces, count = ndimage.label(mask)
     if count <= 1:
