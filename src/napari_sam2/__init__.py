@@ -13,16 +13,23 @@ Scripting API (imports no napari), with `ns` this package (import napari_sam2 as
     tracker.add_points(frame=0, obj_id=1, points=[[120, 80]], labels=[1])
     for result in tracker.propagate():                 # streams frame by frame
         labels = result.label_image()
+
+    cells = ns.detect_cells(model, frame).labels       # every cell of a frame, no clicks
+    seeds = ns.masks_from_labels(cellpose_labels, frame.shape)   # {id: mask}, one mask prompt each
 """
 from .engine import (
     ArrayFrames,
+    CellDetections,
+    DetectionParams,
     FrameResult,
     ImagePredictor,
     Normalization,
     Prediction,
     TiledImagePredictor,
     VideoTracker,
+    detect_cells,
     load_model,
+    masks_from_labels,
     open_tiff_frames,
 )
 from .storage import ZarrFeatureStore
@@ -40,6 +47,7 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'napari_sam2' has no attribute {name!r}")
 
 __all__ = [
-    "ArrayFrames", "FrameResult", "ImagePredictor", "Normalization", "Prediction", "SAM2Config", "SAM2Model",
-    "VideoTracker", "ZarrFeatureStore", "load_checkpoint", "load_model", "open_tiff_frames", "save_checkpoint",
+    "ArrayFrames", "CellDetections", "DetectionParams", "FrameResult", "ImagePredictor", "Normalization",
+    "Prediction", "SAM2Config", "SAM2Model", "VideoTracker", "ZarrFeatureStore", "detect_cells", "load_checkpoint",
+    "load_model", "masks_from_labels", "open_tiff_frames", "save_checkpoint",
 ]
