@@ -21,8 +21,9 @@ from .prompts import Prompt, model_points
 
 @dataclass(frozen=True)
 class DetectionParams:
-    """How cells are found. Defaults measured on held-out simulated nuclei with the embedded model
-    (benchmarks/bench_cell_detection.py); sizes are in pixels of the frame as given."""
+    """How cells are found. Defaults chosen with the embedded model on held-out simulated nuclei
+    (seeds 2^30 + 0..9, benchmarks/bench_cell_detection.py: radius 6-14 px in 128 px frames); sizes
+    are in pixels of the frame as given, so large frames or large cells want resampling first."""
 
     points_per_side: int = 16  # grid of points_per_side**2 one-click prompts spread over the frame
     points_per_batch: int = 128  # prompts decoded at once (memory: 3 x this many frame-sized masks)
@@ -45,6 +46,8 @@ class DetectionParams:
         if self.points_per_side < 1 or self.points_per_batch < 1:
             raise ValueError(f"points_per_side and points_per_batch must be >= 1, got "
                              f"{self.points_per_side} and {self.points_per_batch}")
+        if self.refinements < 0:
+            raise ValueError(f"refinements counts second clicks: 0 or more, got {self.refinements}")
         if not 0.0 < self.max_area_fraction <= 1.0:
             raise ValueError(f"max_area_fraction is a fraction of the frame (0, 1], got {self.max_area_fraction}")
         check_precision(self.precision)
