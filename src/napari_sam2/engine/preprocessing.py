@@ -17,6 +17,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .indices import axis_index
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 MAX_CHANNELS = 16  # a longer last axis is a stack or channels-first, not channels
@@ -45,7 +47,7 @@ def as_channels_last(image: np.ndarray, channel_axis: int | None) -> np.ndarray:
             f"the last axis of shape {image.shape} has {image.shape[-1]} entries, too many for channels; "
             "if the channels come first pass channel_axis=0, and for a stack of frames pass one frame"
         )
-    axis = -1 if channel_axis is None else channel_axis
+    axis = -1 if channel_axis is None else axis_index(channel_axis, image.ndim, "channel_axis")
     return np.moveaxis(image, axis, -1)
 
 
