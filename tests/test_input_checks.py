@@ -10,7 +10,7 @@ from napari_sam2.engine import ImagePredictor
 from napari_sam2.engine.frames import ArrayFrames
 from napari_sam2.engine.preprocessing import preprocess
 from napari_sam2.engine.video_tracker import VideoTracker
-from synthetic import moving_nuclei_video, nuclei_image
+from napari_sam2.testing.synthetic import moving_nuclei_video, nuclei_image
 
 
 @pytest.mark.parametrize(
