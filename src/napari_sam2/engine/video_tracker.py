@@ -105,7 +105,7 @@ class VideoTracker:
         track.points[frame] = PointPrompt(coords, point_labels)
         track.masks.pop(frame, None)
         track.pending[frame] = output
-        return self._frame_result(frame)
+        return self._frame_result(frame).checked(obj_id, prompt, self.model.cfg.image_size)
 
     def add_box(self, frame: int, obj_id: int, box) -> FrameResult:
         return self.add_points(frame, obj_id, box=box)
