@@ -74,7 +74,8 @@ def main() -> None:
     print(f"z-stack {stack.shape} {stack.dtype}, {len(np.unique(truth)) - 1} nuclei")
     for scope in ("frame", "video"):
         result = scores(track_stack(model, stack, truth, scope), truth)
-        print(f"scope={scope}: " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in result.items()))
+        shown = (f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in result.items())
+        print(f"scope={scope}: " + ", ".join(shown))
 
 
 if __name__ == "__main__":

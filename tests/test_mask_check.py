@@ -47,7 +47,8 @@ def model():
 
 def small_cells(side: int):
     """One simulated frame of side x side with 20 cells of about 450 pixels."""
-    config = SimulationConfig(height=side, width=side, num_frames=2, num_cells=(20, 20), radius_range=(11, 13), enter_rate=0)
+    config = SimulationConfig(height=side, width=side, num_frames=2, num_cells=(20, 20), radius_range=(11, 13),
+                              enter_rate=0)
     return simulate_timelapse(config, seed=3)
 
 

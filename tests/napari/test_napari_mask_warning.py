@@ -27,7 +27,8 @@ def embedded_model():
 def click_first_cell(viewer, side: int, embedded_model, tmp_path):
     """A session on a simulated time-lapse of side x side with 20 cells of ~450 pixels, one click
     on a cell of frame 0 (the first object)."""
-    config = SimulationConfig(height=side, width=side, num_frames=2, num_cells=(20, 20), radius_range=(11, 13), enter_rate=0)
+    config = SimulationConfig(height=side, width=side, num_frames=2, num_cells=(20, 20), radius_range=(11, 13),
+                              enter_rate=0)
     sim = simulate_timelapse(config, seed=3)
     session = TrackingSession(viewer, viewer.add_image(sim.frames, name="cells"), embedded_model,
                               store_path=tmp_path / f"{side}.zarr")

@@ -27,8 +27,10 @@ def mask_warning_text(result, obj_id: int) -> str | None:
     if warning.kind == EMPTY:
         found = "the model found nothing where you prompted"
     else:
-        found = f"its mask covers {warning.area:,} pixels, more than the {warning.limit:,} expected for {warning.compared_with}"
-    return f"object {obj_id} on frame {result.frame}: {found}. {WHAT_TO_DO[warning.kind].format(hint=warning.scale_hint())}."
+        found = (f"its mask covers {warning.area:,} pixels, "
+                 f"more than the {warning.limit:,} expected for {warning.compared_with}")
+    advice = WHAT_TO_DO[warning.kind].format(hint=warning.scale_hint())
+    return f"object {obj_id} on frame {result.frame}: {found}. {advice}."
 
 
 def warn_about_mask(result, obj_id: int) -> None:

@@ -31,5 +31,6 @@ def video_levels(frames: FrameSource, norm: Normalization, channels: tuple[int, 
     ]).astype(np.float32)  # (N, K)
     finite = pixels[np.isfinite(pixels).all(axis=1)]
     if len(finite) == 0:
-        raise ValueError("the sampled frames of the video have no finite pixels: replace NaN (e.g. np.nan_to_num) first")
+        raise ValueError("the sampled frames of the video have no finite pixels: "
+                         "replace NaN (e.g. np.nan_to_num) first")
     return channel_levels(finite, norm)
