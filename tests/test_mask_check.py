@@ -9,8 +9,8 @@ import torch
 from napari_sam2 import ArrayFrames, ImagePredictor, VideoTracker, load_model
 from napari_sam2.engine.mask_check import EMPTY, MAX_FRAME_FRACTION, TOO_LARGE, mask_warning
 from napari_sam2.engine.prompts import check_prompt
-from napari_sam2.training.prompt_simulation import central_click
-from napari_sam2.training.simulator import SimulationConfig, simulate_timelapse
+from napari_sam2.evaluation import central_click
+from napari_sam2.simulation import SimulationConfig, simulate_timelapse
 
 HW = (200, 300)
 

@@ -8,8 +8,8 @@ from napari_sam2 import load_model
 from napari_sam2._napari.session import TrackingSession
 from napari_sam2.engine import FrameResult
 from napari_sam2.engine.prompts import check_prompt
-from napari_sam2.training.prompt_simulation import central_click
-from napari_sam2.training.simulator import SimulationConfig, simulate_timelapse
+from napari_sam2.evaluation import central_click
+from napari_sam2.simulation import SimulationConfig, simulate_timelapse
 
 
 @pytest.fixture
