@@ -43,7 +43,7 @@ def test_a_channel_axis_outside_the_image_is_refused():
 def test_frame_sources_take_whole_number_frames_only():
     frames = ArrayFrames(np.arange(6 * 4 * 5).reshape(6, 4, 5))
     np.testing.assert_array_equal(frames[np.float64(2.0)], frames[2])
-    with pytest.raises(TypeError, match="the frame must be an integer, got 2.5"):
+    with pytest.raises(ValueError, match="the frame must be an integer, got 2.5"):
         frames[2.5]
     with pytest.raises(IndexError, match="frames 0 to 5"):
         frames[6]
@@ -77,17 +77,17 @@ def test_float_frames_and_ids_from_napari_are_taken_when_whole(micro_model, vide
 @pytest.mark.parametrize(
     "call, error, message",
     [
-        (lambda t, c: t.add_points(2.5, 1, *c), TypeError, "the frame must be an integer, got 2.5"),
-        (lambda t, c: t.add_points(1, 1.5, *c), TypeError, "the object id must be an integer, got 1.5"),
+        (lambda t, c: t.add_points(2.5, 1, *c), ValueError, "the frame must be an integer, got 2.5"),
+        (lambda t, c: t.add_points(1, 1.5, *c), ValueError, "object ids are positive integers.*got 1.5"),
         (lambda t, c: t.add_points("1", 1, *c), TypeError, "the frame must be an integer"),
-        (lambda t, c: t.add_mask(0.5, 1, np.ones((96, 128), bool)), TypeError, "the frame must be an integer"),
-        (lambda t, c: t.clear_frame(1.25), TypeError, "the frame must be an integer"),
-        (lambda t, c: t.prefetch(3.5), TypeError, "the frame must be an integer"),
-        (lambda t, c: next(t.propagate(start=0.5)), TypeError, "the frame must be an integer"),
+        (lambda t, c: t.add_mask(0.5, 1, np.ones((96, 128), bool)), ValueError, "the frame must be an integer"),
+        (lambda t, c: t.clear_frame(1.25), ValueError, "the frame must be an integer"),
+        (lambda t, c: t.prefetch(3.5), ValueError, "the frame must be an integer"),
+        (lambda t, c: next(t.propagate(start=0.5)), ValueError, "the frame must be an integer"),
         (lambda t, c: t.add_points(1, 1, [[20, 20, 1]], [1]), ValueError, r"points must be \(x, y\) pixel pairs"),
         (lambda t, c: next(t.propagate(max_frames=-3)), ValueError, "max_frames must be 1 or more, got -3"),
         (lambda t, c: next(t.propagate(max_frames=0)), ValueError, "max_frames must be 1 or more"),
-        (lambda t, c: next(t.propagate(max_frames=2.5)), TypeError, "max_frames must be an integer"),
+        (lambda t, c: next(t.propagate(max_frames=2.5)), ValueError, "max_frames must be an integer"),
     ],
     ids=["float frame", "float id", "text frame", "mask frame", "clear frame", "prefetch", "start",
          "point width", "negative max_frames", "zero max_frames", "float max_frames"],

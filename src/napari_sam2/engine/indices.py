@@ -9,13 +9,14 @@ import numbers
 
 
 def as_integer(value, what: str) -> int:
-    """`value` as an int if it is a whole number (2 or 2.0), else a TypeError naming `what`."""
+    """`value` as an int if it is a whole number (2 or 2.0); a ValueError for other numbers
+    (2.5), a TypeError for what is not a number ("2")."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"the {what} must be an integer, got {value!r}")
     if isinstance(value, numbers.Integral):
         return int(value)
     if not float(value).is_integer():
-        raise TypeError(f"the {what} must be an integer, got {value!r}")
+        raise ValueError(f"the {what} must be an integer, got {value!r}")
     return int(value)
 
 

@@ -54,7 +54,10 @@ def check_frame_index(frame, num_frames: int) -> int:
 
 def check_obj_id(obj_id) -> int:
     """The object id as an int: a label value 1, 2, ... (whole-number floats accepted)."""
-    number = as_integer(obj_id, "object id")
+    try:
+        number = as_integer(obj_id, "object id")
+    except (TypeError, ValueError):
+        number = 0
     if number <= 0:
         raise ValueError(f"object ids are positive integers (label values; 0 is background), got {obj_id!r}")
     return number
