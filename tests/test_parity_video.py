@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from napari_sam2.engine.model_inputs import TensorFrames
-from napari_sam2.engine.preprocessing import preprocess
+from napari_sam2.engine.preprocessing import REFERENCE, preprocess
 from napari_sam2.engine.video_tracker import VideoTracker
 from napari_sam2.model import OFFICIAL_CONFIGS, SAM2Model, load_into
 from napari_sam2.testing.reference import REFERENCE_CONFIG_FILES, randomize
@@ -48,7 +48,7 @@ class VideoPair:
         frames, self.labels = moving_nuclei_video(num_frames, seed=seed, dtype=np.uint8)
         rgb = np.repeat(frames[..., None], 3, axis=-1)
         self.hw = frames.shape[1:]
-        tensor = torch.cat([preprocess(f, image_size)[0] for f in rgb])
+        tensor = torch.cat([preprocess(f, image_size, norm=REFERENCE)[0] for f in rgb])  # the reference's uint8 / 255
         self.state = self._reference_state(rgb, tensor, tmp_path)
         # The reference fills holes only with its CUDA extension (skipped on CPU): so do we here.
         # Separate memories off: in sam2 1.1.0 each object is tracked alone, so its

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from napari_sam2.engine.preprocessing import Normalization, preprocess, to_unit_range
+from napari_sam2.engine.preprocessing import REFERENCE, Normalization, preprocess, to_unit_rgb
 from napari_sam2.testing.synthetic import nuclei_image, rgb_uint8
 
 
@@ -11,7 +11,7 @@ def test_uint8_rgb_equals_the_reference_transforms():
 
     image = rgb_uint8(seed=3, height=300, width=500)
     reference = SAM2Transforms(resolution=1024, mask_threshold=0.0)(image)[None]
-    ours, hw = preprocess(image, 1024)
+    ours, hw = preprocess(image, 1024, norm=REFERENCE)
     assert hw == (300, 500)
     assert ours.shape == reference.shape == (1, 3, 1024, 1024)
     assert torch.allclose(ours, reference, atol=1e-6, rtol=0)
@@ -20,7 +20,7 @@ def test_uint8_rgb_equals_the_reference_transforms():
 def test_uint16_keeps_its_contrast():
     image, labels = nuclei_image(200, 260, num=5, seed=1, dtype=np.uint16)
     assert image.max() < 4096  # a 12-bit camera in a 16-bit container: /65535 would be nearly black
-    unit = to_unit_range(np.repeat(image[..., None], 3, -1), Normalization())
+    unit = to_unit_rgb(image[..., None], Normalization())
     assert unit.min() == 0.0 and unit.max() == 1.0
     assert unit[labels > 0].mean() > 3 * unit[labels == 0].mean()
 
@@ -35,12 +35,21 @@ def test_grayscale_is_repeated_into_rgb_and_float_works():
     assert torch.allclose(unnormalised[0], unnormalised[2], atol=1e-5)
 
 
-def test_two_channels_become_red_and_green():
+def test_photograph_mode_makes_two_channels_red_and_green():
     a, _ = nuclei_image(64, 64, num=2, seed=4)
     b, _ = nuclei_image(64, 64, num=2, seed=5)
-    tensor, _ = preprocess(np.stack([a, b], -1), 64)
+    tensor, _ = preprocess(np.stack([a, b], -1), 64, norm=REFERENCE)
     blue = tensor[0, 2] * 0.225 + 0.406
     assert torch.allclose(blue, torch.zeros_like(blue), atol=1e-5)
+
+
+def test_microscopy_mode_merges_channels_into_the_brightest_as_grey():
+    a, _ = nuclei_image(64, 64, num=2, seed=4)
+    b, _ = nuclei_image(64, 64, num=2, seed=5)
+    unit = to_unit_rgb(np.stack([a, b // 3], -1), Normalization())
+    expected = np.maximum(to_unit_rgb(a[..., None], Normalization()), to_unit_rgb(b[..., None] // 3, Normalization()))
+    np.testing.assert_allclose(unit, expected, atol=1e-6)
+    assert np.array_equal(unit[..., 0], unit[..., 2])  # grey: the same in R, G and B
 
 
 def test_more_channels_pick_three_and_channels_first():

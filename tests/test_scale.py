@@ -11,7 +11,7 @@ from napari_sam2.engine.scale import (
     TRAINED_FRAME_SIDES, TRAINED_INPUT_SIDE, TRAINED_MEAN_DIAMETER, check_cell_diameter, estimate_cell_diameter,
     preferred_cell_diameter,
 )
-from napari_sam2.engine.preprocessing import Normalization, to_unit_range
+from napari_sam2.engine.preprocessing import Normalization, to_unit_rgb
 from napari_sam2.engine.tiled_predictor import TiledImagePredictor
 from napari_sam2.engine.tiling import plan_tiles, tile_logits_to_original
 from napari_sam2.model import micro_config
@@ -67,7 +67,7 @@ def test_diameter_estimate_on_simulated_nuclei(radius_range):
     sim = simulate_timelapse(config, EVALUATION_SEEDS + 17)
     _, areas = np.unique(sim.labels[0][sim.labels[0] > 0], return_counts=True)
     true = np.median(2 * np.sqrt(areas / np.pi))
-    unit = to_unit_range(sim.frames[0][..., None], Normalization())[..., 0]
+    unit = to_unit_rgb(sim.frames[0][..., None], Normalization())[..., 0]
     assert estimate_cell_diameter(unit) == pytest.approx(true, rel=0.15)
 
 
@@ -155,7 +155,7 @@ def test_diameter_estimate_on_real_confocal_nuclei():
     image, labels = tifffile.imread(folder / "nuclei.tif")[30], tifffile.imread(folder / "nuclei_label.tif")[30]
     _, areas = np.unique(labels[labels > 0], return_counts=True)
     true = np.median(2 * np.sqrt(areas / np.pi))  # 45.9 px
-    unit = to_unit_range(image[..., None], Normalization())[..., 0]
+    unit = to_unit_rgb(image[..., None], Normalization())[..., 0]
     assert estimate_cell_diameter(unit) == pytest.approx(true, rel=0.2)
 
 

@@ -16,6 +16,7 @@ from .coords import slice_index
 from .feature_prefetch import FeaturePrefetcher
 from .labels_view import labels_translate
 from .layout import frame_layout
+from .mask_warnings import warn_about_mask
 from .prompt_record import layers_to_record, restore_layers
 from .prompt_layers import (
     OBJ_ID,
@@ -280,6 +281,7 @@ class TrackingSession:
             points = np.asarray(prompts.points) if prompts.points else None
             labels = np.asarray(prompts.labels) if prompts.points else None
             result = self.tracker.add_points(frame, obj_id, points=points, labels=labels, box=prompts.box)
+            warn_about_mask(result, obj_id)  # an empty or implausibly large mask: say what to do
         return result
 
     def _remove_unprompted_objects(self, prompts) -> None:

@@ -1,11 +1,14 @@
 """What the tracker hands out for one frame."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from .mask_check import MaskWarning, mask_warning
+from .prompts import Prompt
 
 
 @dataclass(frozen=True)
@@ -15,6 +18,9 @@ class FrameResult:
     low_res_logits: torch.Tensor  # (K, 1, 4h, 4w) model-resolution logits, one per object
     object_scores: torch.Tensor  # (K,) logits: > 0 where the object is predicted present
     video_hw: tuple[int, int]
+    # object id -> why its mask looks wrong (empty, implausibly large), for the object prompted
+    # on this frame by the call that returned this result (mask_check.py); empty otherwise
+    warnings: dict[int, MaskWarning] = field(default_factory=dict)
 
     def logits(self) -> torch.Tensor:
         """(K, H, W) logits at the video's resolution."""
@@ -39,3 +45,11 @@ class FrameResult:
         ids = np.asarray(self.object_ids, dtype=dtype)
         labels[covered] = ids[best[covered]]
         return labels
+
+    def checked(self, obj_id: int, prompt: Prompt, model_side: int) -> FrameResult:
+        """This result with `warnings` saying whether obj_id's mask is plausible for `prompt`
+        (decoded by a model whose input has model_side pixels a side)."""
+        k = self.object_ids.index(obj_id)
+        logits = F.interpolate(self.low_res_logits[k : k + 1], size=self.video_hw, mode="bilinear", align_corners=False)
+        warning = mask_warning((logits[0, 0] > 0).cpu().numpy(), prompt, model_side)
+        return self if warning is None else replace(self, warnings={obj_id: warning})

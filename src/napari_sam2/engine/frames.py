@@ -11,6 +11,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from .indices import as_integer, axis_index, frame_index
+
 
 @runtime_checkable
 class FrameSource(Protocol):
@@ -31,9 +33,10 @@ class ArrayFrames:
     def __init__(self, array, axis: int = 0, channel_axis: int | None = None, fixed: dict[int, int] | None = None):
         self.array = array
         ndim = len(array.shape)
-        self.axis = axis % ndim
-        self.channel_axis = None if channel_axis is None else channel_axis % ndim
-        self.fixed = {a % ndim: i for a, i in (fixed or {}).items()}
+        self.axis = axis_index(axis, ndim, "axis")
+        self.channel_axis = None if channel_axis is None else axis_index(channel_axis, ndim, "channel_axis")
+        self.fixed = {axis_index(a, ndim, "an axis in fixed"): as_integer(i, f"fixed index of axis {a}")
+                      for a, i in (fixed or {}).items()}
         self._check_axes(ndim)
 
     def _check_axes(self, ndim: int) -> None:
@@ -62,10 +65,8 @@ class ArrayFrames:
         return shape if self.channel_axis is None else shape + (int(self.array.shape[self.channel_axis]),)
 
     def __getitem__(self, index: int) -> np.ndarray:
-        if not -len(self) <= index < len(self):
-            raise IndexError(f"frame {index} is outside the video's {len(self)} frames")
         key = [slice(None)] * len(self.array.shape)
-        key[self.axis] = index % len(self)
+        key[self.axis] = frame_index(index, len(self))
         for a, i in self.fixed.items():
             key[a] = i
         frame = np.asarray(self.array[tuple(key)])  # reads this frame only (dask/zarr/tiff lazily)

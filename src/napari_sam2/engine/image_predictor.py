@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 from ..model import ImageEmbedding, SAM2Model
 from .device import autocast, check_precision
+from .mask_check import MaskWarning, mask_warning
 from .preprocessing import Normalization, preprocess
 from .prompts import check_prompt, mask_to_logits, model_points
 
@@ -20,6 +21,7 @@ class Prediction(NamedTuple):
     scores: np.ndarray  # (M,) predicted IoU of each mask
     low_res_logits: np.ndarray  # (M, 4h, 4w) logits, to pass back as `mask_logits` to refine
     object_score: float  # logit; > 0 where the model believes the object is present
+    warnings: tuple[MaskWarning | None, ...] = ()  # (M,) per mask: empty or implausibly large (mask_check.py)
 
 
 class ImagePredictor:
@@ -105,10 +107,11 @@ class ImagePredictor:
         with autocast(self.precision, device):
             out = self.model.decode(self._embedding, points, None, logits_prompt, multimask)
         full = F.interpolate(out.mask_logits.float(), size=self._image_hw, mode="bilinear", align_corners=False)[0]
-        masks = full if return_logits else full > self.mask_threshold
+        binary = (full > self.mask_threshold).cpu().numpy()
         return Prediction(
-            masks.cpu().numpy(),
+            full.cpu().numpy() if return_logits else binary,
             out.iou_scores[0].float().cpu().numpy(),
             out.mask_logits[0].float().clamp(-32.0, 32.0).cpu().numpy(),
             float(out.object_score_logits[0, 0]),
+            tuple(mask_warning(mask, prompt, self.image_size) for mask in binary),
         )

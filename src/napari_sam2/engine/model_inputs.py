@@ -7,12 +7,15 @@ import numpy as np
 import torch
 
 from .frames import FrameSource
-from .preprocessing import Normalization, preprocess
+from .preprocessing import VIDEO, Normalization, preprocess
+from .video_levels import video_levels
 
 
 class PreprocessedFrames:
     """Reads a frame from a FrameSource and preprocesses it (see preprocessing.py) on demand.
-    Every frame must have the shape of frame 0: a video whose frames change shape is refused."""
+    Every frame must have the shape of frame 0: a video whose frames change shape is refused.
+    With Normalization(scope="video") every frame is stretched between the same levels,
+    measured once on a sample of frames."""
 
     def __init__(self, frames: FrameSource, size: int, normalization: Normalization = Normalization(),
                  channels: tuple[int, ...] | None = None):
@@ -26,6 +29,7 @@ class PreprocessedFrames:
         self.frame_shape = tuple(self._read(0).shape)
         if len(self.frame_shape) not in (2, 3):
             raise ValueError(f"frames must be (H, W) or (H, W, C), got frame 0 of shape {self.frame_shape}")
+        self.levels = video_levels(frames, normalization, channels) if normalization.scope == VIDEO else None
 
     def __len__(self) -> int:
         return len(self.frames)
@@ -40,8 +44,10 @@ class PreprocessedFrames:
         return self._last[1]
 
     def digest(self, index: int) -> str:
-        """A hash of the frame's pixels, so cached features are never served for other content."""
-        return array_digest(self._read(index))
+        """A hash of the frame's pixels (and of the video's levels, which change what the model
+        sees), so cached features are never served for other content."""
+        digest = array_digest(self._read(index))
+        return digest if self.levels is None else f"{digest}-{array_digest(self.levels)[:16]}"
 
     def __getitem__(self, index: int) -> torch.Tensor:
         frame = self._read(index)
@@ -50,7 +56,7 @@ class PreprocessedFrames:
                 f"frame {index} has shape {tuple(frame.shape)} but frame 0 has {self.frame_shape}; "
                 "every frame of a video must have the same shape"
             )
-        tensor, _ = preprocess(frame, self.size, channels=self.channels, norm=self.normalization)
+        tensor, _ = preprocess(frame, self.size, channels=self.channels, norm=self.normalization, levels=self.levels)
         return tensor
 
 

@@ -1,13 +1,22 @@
 """From a microscopy image to the model's input: intensities to [0, 1], channels to RGB,
 resize to the model's square input, ImageNet normalisation.
 
-The rule, decided once (see README, "Image normalisation"):
-- uint8 images are divided by 255, exactly like the reference `sam2` does for photographs;
-- every other dtype (uint16, int, float) is stretched per channel between its 0.5th and
-  99.5th percentiles and clipped to [0, 1], so 16-bit data keeps its contrast whatever the
-  camera's range;
-- 1 channel is repeated into R, G and B; 2 channels become R and G (B = 0); 3 are RGB; more
-  than 3 need `channels=` to pick three (by default the first three).
+The rule, decided once (see README, "Image normalisation"). Two modes:
+- "microscopy" (the default): every dtype, uint8 included, is stretched per channel between its
+  0.5th and 99.5th percentiles and clipped to [0, 1], so a dim 8-bit frame (maximum 60) or a
+  12-bit camera in a 16-bit container keeps its contrast; several channels (an RGB export of a
+  fluorescence channel in orange or green, or a merge of stains) become one grey image, the
+  brightest stretched channel at each pixel, repeated into R, G and B: the colour of a
+  fluorescence image is its display lookup table, not information, and an orange nucleus must
+  look like the same nucleus in grey. `channels=` picks which channels are merged.
+- "photograph": the reference `sam2`'s preprocessing, for photograph-like RGB (brightfield,
+  histology) and for the parity tests: uint8 divided by 255 exactly; other dtypes stretched
+  per channel; 1 channel repeated into R, G and B, 2 channels become R and G (B = 0), 3 are RGB,
+  more need `channels=` to pick three (by default the first three).
+
+Percentiles come from each frame by default, or (scope="video") from a sample of the video's
+frames, the same levels for every frame: an empty, out-of-focus slice of a z-stack then stays
+dark instead of having its noise stretched to full contrast.
 """
 from __future__ import annotations
 
@@ -17,17 +26,40 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .indices import axis_index
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 MAX_CHANNELS = 16  # a longer last axis is a stack or channels-first, not channels
+MICROSCOPY, PHOTOGRAPH = "microscopy", "photograph"
+FRAME, VIDEO = "frame", "video"
 
 
 @dataclass(frozen=True)
 class Normalization:
-    """How intensities are brought to [0, 1] for dtypes other than uint8."""
+    """How intensities are brought to [0, 1] and channels to the model's RGB (module docstring).
+
+    mode: "microscopy" (default) or "photograph" (the reference's uint8 / 255 and colour).
+    scope: "frame" (percentiles of each frame) or "video" (of a sample of the whole video's
+    frames; a single image is its own video)."""
 
     low_percentile: float = 0.5
     high_percentile: float = 99.5
+    mode: str = MICROSCOPY
+    scope: str = FRAME
+
+    def __post_init__(self) -> None:
+        if self.mode not in (MICROSCOPY, PHOTOGRAPH):
+            raise ValueError(f"normalization mode must be {MICROSCOPY!r} or {PHOTOGRAPH!r}, got {self.mode!r}")
+        if self.scope not in (FRAME, VIDEO):
+            raise ValueError(f"normalization scope must be {FRAME!r} or {VIDEO!r}, got {self.scope!r}")
+        if not 0 <= self.low_percentile < self.high_percentile <= 100:
+            raise ValueError(
+                f"percentiles must satisfy 0 <= low < high <= 100, got {self.low_percentile} and {self.high_percentile}"
+            )
+
+
+REFERENCE = Normalization(mode=PHOTOGRAPH)  # exactly the reference sam2's preprocessing of uint8 RGB
 
 
 def as_channels_last(image: np.ndarray, channel_axis: int | None) -> np.ndarray:
@@ -45,7 +77,7 @@ def as_channels_last(image: np.ndarray, channel_axis: int | None) -> np.ndarray:
             f"the last axis of shape {image.shape} has {image.shape[-1]} entries, too many for channels; "
             "if the channels come first pass channel_axis=0, and for a stack of frames pass one frame"
         )
-    axis = -1 if channel_axis is None else channel_axis
+    axis = -1 if channel_axis is None else axis_index(channel_axis, image.ndim, "channel_axis")
     return np.moveaxis(image, axis, -1)
 
 
@@ -73,33 +105,55 @@ def check_values(image: np.ndarray) -> None:
         raise ValueError(f"the image is constant (every pixel is {lo}); there is nothing to segment")
 
 
-def select_rgb(image: np.ndarray, channels: tuple[int, ...] | None) -> np.ndarray:
-    """(H, W, C) -> (H, W, 3) by the channel rule in the module docstring."""
+def pick_channels(image: np.ndarray, channels: tuple[int, ...] | None, mode: str) -> np.ndarray:
+    """(H, W, C) -> (H, W, K): the channels named by `channels` (1 to 3 of them), else every
+    channel in microscopy mode (all are merged) and the first three for a photograph."""
     num = image.shape[-1]
     if channels is not None:
         if not 1 <= len(channels) <= 3 or any(not -num <= c < num for c in channels):
             raise ValueError(f"channels={channels} must name 1 to 3 of the image's {num} channels")
-        image = image[..., list(channels)]
-        num = image.shape[-1]
-    if num == 1:
-        return np.repeat(image, 3, axis=-1)
-    if num == 2:
-        return np.concatenate([image, np.zeros_like(image[..., :1])], axis=-1)
-    return image[..., :3]
+        return image[..., list(channels)]
+    return image if mode == MICROSCOPY else image[..., :3]
 
 
-def to_unit_range(rgb: np.ndarray, norm: Normalization) -> np.ndarray:
-    """(H, W, 3) any dtype -> float32 in [0, 1]."""
-    if rgb.dtype == np.uint8:
-        return rgb.astype(np.float32) / 255.0
-    out = np.empty(rgb.shape, dtype=np.float32)
-    for c in range(rgb.shape[-1]):
-        channel = rgb[..., c].astype(np.float32)
-        lo, hi = np.percentile(channel, [norm.low_percentile, norm.high_percentile])
-        if hi <= lo:  # a flat channel (e.g. the empty blue of a 2-channel image)
-            lo, hi = channel.min(), channel.max()
-        out[..., c] = np.clip((channel - lo) / (hi - lo), 0, 1) if hi > lo else 0.0
+def channel_levels(pixels: np.ndarray, norm: Normalization) -> np.ndarray:
+    """(..., K) intensities -> (K, 2) float32 (low, high) per channel: the norm's percentiles,
+    or the channel's minimum and maximum where the percentiles meet (a nearly flat channel)."""
+    flat = pixels.reshape(-1, pixels.shape[-1]).astype(np.float32)
+    levels = np.percentile(flat, [norm.low_percentile, norm.high_percentile], axis=0).T
+    meet = levels[:, 1] <= levels[:, 0]
+    levels[meet] = np.stack([flat.min(0), flat.max(0)], 1)[meet]
+    return levels.astype(np.float32)
+
+
+def stretch(image: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """(H, W, K) -> float32 in [0, 1], channel k mapped from levels[k] = (low, high); a flat
+    channel (low == high, e.g. the empty blue of a green image) becomes 0."""
+    out = np.zeros(image.shape, dtype=np.float32)
+    for c, (lo, hi) in enumerate(levels):
+        if hi > lo:
+            out[..., c] = np.clip((image[..., c].astype(np.float32) - lo) / (hi - lo), 0, 1)
     return out
+
+
+def as_rgb(image: np.ndarray) -> np.ndarray:
+    """(H, W, K) with K = 1, 2 or 3 -> (H, W, 3): 1 repeated, 2 with an empty blue, 3 as is."""
+    if image.shape[-1] == 1:
+        return np.repeat(image, 3, axis=-1)
+    if image.shape[-1] == 2:
+        return np.concatenate([image, np.zeros_like(image[..., :1])], axis=-1)
+    return image
+
+
+def to_unit_rgb(picked: np.ndarray, norm: Normalization, levels: np.ndarray | None = None) -> np.ndarray:
+    """(H, W, K) picked channels -> (H, W, 3) float32 in [0, 1] by the norm's mode; `levels`
+    (K, 2) are fixed ones (a video's), else the image's own percentiles."""
+    if norm.mode == PHOTOGRAPH and picked.dtype == np.uint8:
+        return as_rgb(picked).astype(np.float32) / 255.0
+    unit = stretch(picked, channel_levels(picked, norm) if levels is None else levels)
+    if norm.mode == MICROSCOPY:
+        return np.repeat(unit.max(axis=-1, keepdims=True), 3, axis=-1)  # the brightest channel, as grey
+    return as_rgb(unit)
 
 
 def to_model_input(unit_rgb: np.ndarray, size: int) -> torch.Tensor:
@@ -123,9 +177,12 @@ def preprocess(
     channel_axis: int | None = None,
     channels: tuple[int, ...] | None = None,
     norm: Normalization = Normalization(),
+    levels: np.ndarray | None = None,
 ) -> tuple[torch.Tensor, tuple[int, int]]:
-    """Any supported image -> ((1, 3, size, size) float32 model input, the image's (H, W))."""
+    """Any supported image -> ((1, 3, size, size) float32 model input, the image's (H, W)).
+    levels: fixed (low, high) per picked channel (see video_levels), else the image's own."""
     hwc = as_channels_last(image, channel_axis)
     check_values(hwc)
-    tensor = to_model_input(to_unit_range(select_rgb(hwc, channels), norm), size)
+    picked = pick_channels(hwc, channels, norm.mode)
+    tensor = to_model_input(to_unit_rgb(picked, norm, levels), size)
     return tensor, (hwc.shape[0], hwc.shape[1])

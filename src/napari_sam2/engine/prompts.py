@@ -12,6 +12,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .indices import as_integer, frame_index
+
 MASK_PROMPT_LOGIT = 10.0  # a binary mask prompt becomes logits of +-10 (sigmoid ~ 0 or 1)
 
 
@@ -45,14 +47,37 @@ def clip_box(box, hw: tuple[int, int]) -> tuple[float, float, float, float] | No
     return float(x0), float(y0), float(x1), float(y1)
 
 
-def check_frame_index(frame, num_frames: int) -> None:
-    if not isinstance(frame, (int, np.integer)) or not 0 <= frame < num_frames:
-        raise IndexError(f"frame {frame!r} is outside the video, which has frames 0 to {num_frames - 1}")
+def check_frame_index(frame, num_frames: int) -> int:
+    """The frame as an int (2.0 from napari is 2), or an error naming the frames (indices.py)."""
+    return frame_index(frame, num_frames)
 
 
-def check_obj_id(obj_id) -> None:
-    if not isinstance(obj_id, (int, np.integer)) or obj_id <= 0:
+def check_obj_id(obj_id) -> int:
+    """The object id as an int: a label value 1, 2, ... (whole-number floats accepted)."""
+    try:
+        number = as_integer(obj_id, "object id")
+    except (TypeError, ValueError):
+        number = 0
+    if number <= 0:
         raise ValueError(f"object ids are positive integers (label values; 0 is background), got {obj_id!r}")
+    return number
+
+
+def as_xy_points(points) -> np.ndarray:
+    """One (x, y) point or a list of them -> (N, 2) float32; the shape is checked before any
+    reshape, so [[20, 20, 1]] (a point with a third value) is named, not reshaped into garbage."""
+    try:
+        array = np.asarray(points, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise ValueError(f"points must be (x, y) pairs of numbers, e.g. [[120, 80]], got {points!r}") from None
+    if array.size == 0:
+        return np.zeros((0, 2), np.float32)
+    if array.ndim not in (1, 2) or array.shape[-1] != 2:
+        raise ValueError(
+            f"points must be (x, y) pixel pairs, one row per point, as an (N, 2) array, e.g. [[120, 80]]; "
+            f"got shape {array.shape}"
+        )
+    return array.reshape(-1, 2)
 
 
 def check_points(points, labels, hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -60,9 +85,7 @@ def check_points(points, labels, hw: tuple[int, int]) -> tuple[np.ndarray, np.nd
         return np.zeros((0, 2), np.float32), np.zeros((0,), np.int32)
     if points is None or labels is None:
         raise ValueError("points and labels go together: give both (labels: 1 positive, 0 negative) or neither")
-    pts = np.asarray(points, dtype=np.float32).reshape(-1, 2) if np.size(points) else np.zeros((0, 2), np.float32)
-    if np.asarray(points).ndim not in (1, 2) or np.asarray(points).shape[-1] != 2:
-        raise ValueError(f"points must be (N, 2) as (x, y) pixels, got shape {np.shape(points)}")
+    pts = as_xy_points(points)
     labs = np.asarray(labels).reshape(-1)
     if len(labs) != len(pts):
         raise ValueError(f"{len(pts)} points but {len(labs)} labels; give one label (1 positive, 0 negative) per point")

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from ..model import SAM2Model
 from .image_predictor import ImagePredictor, Prediction
-from .preprocessing import Normalization, as_channels_last, check_values, imagenet_normalize, select_rgb, to_unit_range
+from .preprocessing import Normalization, as_channels_last, check_values, imagenet_normalize, pick_channels, to_unit_rgb
 from .prompts import check_prompt
 from .scale import check_cell_diameter, estimate_cell_diameter, preferred_cell_diameter, resample_factor
 from .tiling import LocalLogits, TilePlan, cut_tile, plan_tiles, tile_logits_to_original
@@ -47,7 +47,7 @@ class TiledImagePredictor:
         """Resample the image and plan its tiles (features come later, per tile, with prompts)."""
         hwc = as_channels_last(image, channel_axis)
         check_values(hwc)
-        unit = to_unit_range(select_rgb(hwc, channels), self.normalization)  # (H, W, 3)
+        unit = to_unit_rgb(pick_channels(hwc, channels, self.normalization.mode), self.normalization)  # (H, W, 3)
         hw = (hwc.shape[0], hwc.shape[1])
         diameter = (estimate_cell_diameter(unit.mean(axis=-1)) if self.cell_diameter is None
                     else check_cell_diameter(self.cell_diameter, hw))

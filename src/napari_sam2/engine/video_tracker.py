@@ -23,6 +23,7 @@ from .device import autocast, check_precision
 from .feature_cache import FeatureCache, FeatureStore
 from .frame_result import FrameResult
 from .frames import FrameSource
+from .indices import positive_count
 from .memory_selection import BACKWARD, FORWARD, frames_still_needed
 from .model_inputs import PreprocessedFrames
 from .object_track import FrameOutput, ObjectTrack, PointPrompt
@@ -91,8 +92,7 @@ class VideoTracker:
         that frame. With clear=True (default) they replace that frame's earlier clicks for the
         object. On a frame already tracked this is a correction: the frame becomes a
         conditioning frame, decoded with the object's memory and its previous mask."""
-        check_frame_index(frame, self.num_frames)
-        check_obj_id(obj_id)
+        frame, obj_id = check_frame_index(frame, self.num_frames), check_obj_id(obj_id)
         prompt = check_prompt(self.video_hw, points, labels, box)
         coords, point_labels = model_points(prompt, self.video_hw, self.model.cfg.image_size)
         track = self._objects.get(obj_id) or ObjectTrack(obj_id)
@@ -105,15 +105,14 @@ class VideoTracker:
         track.points[frame] = PointPrompt(coords, point_labels)
         track.masks.pop(frame, None)
         track.pending[frame] = output
-        return self._frame_result(frame)
+        return self._frame_result(frame).checked(obj_id, prompt, self.model.cfg.image_size)
 
     def add_box(self, frame: int, obj_id: int, box) -> FrameResult:
         return self.add_points(frame, obj_id, box=box)
 
     def add_mask(self, frame: int, obj_id: int, mask) -> FrameResult:
         """A mask prompt (H, W) for one object on one frame; it is taken as that frame's output."""
-        check_frame_index(frame, self.num_frames)
-        check_obj_id(obj_id)
+        frame, obj_id = check_frame_index(frame, self.num_frames), check_obj_id(obj_id)
         prompt = check_prompt(self.video_hw, mask=mask)
         size = self.model.cfg.image_size
         mask_tensor = torch.from_numpy(prompt.mask.astype(np.float32))[None, None]
@@ -134,7 +133,7 @@ class VideoTracker:
     def clear_frame(self, frame: int, obj_id: int | None = None) -> FrameResult:
         """Remove the prompts on a frame (of one object, or of all). The frame stops being a
         conditioning frame; what it produced stays as an ordinary tracked frame."""
-        check_frame_index(frame, self.num_frames)
+        frame = check_frame_index(frame, self.num_frames)
         for track in [self._track_of(obj_id)] if obj_id is not None else list(self._objects.values()):
             track.points.pop(frame, None)
             track.masks.pop(frame, None)
@@ -151,7 +150,7 @@ class VideoTracker:
     def prefetch(self, frame: int) -> None:
         """Compute a frame's image features now (e.g. in a background thread while a user looks
         at it), so that prompts there are decoded without waiting for the image encoder."""
-        check_frame_index(frame, self.num_frames)
+        frame = check_frame_index(frame, self.num_frames)
         if frame not in self.features:
             with self._running():
                 self.features(frame)
@@ -178,10 +177,11 @@ class VideoTracker:
         """
         if direction not in DIRECTIONS:
             raise ValueError(f"direction must be one of {sorted(DIRECTIONS)}, got {direction!r}")
+        max_frames = None if max_frames is None else positive_count(max_frames, "max_frames")
         self._check_ready_to_propagate()
         if start is None:
             start = min(min(self.conditioning_frames(i)) for i in self._objects)
-        check_frame_index(start, self.num_frames)
+        start = check_frame_index(start, self.num_frames)
         with self._running():
             self._encode_pending_memories()
         for step, sign in enumerate(DIRECTIONS[direction]):

@@ -1,0 +1,61 @@
+"""A click whose mask is implausible shows a napari warning saying what to do (issue 15, defect 8)."""
+import numpy as np
+import pytest
+import torch
+
+import napari_sam2._napari.mask_warnings as mask_warnings
+from napari_sam2 import load_model
+from napari_sam2._napari.session import TrackingSession
+from napari_sam2.engine import FrameResult
+from napari_sam2.engine.prompts import check_prompt
+from napari_sam2.evaluation import central_click
+from napari_sam2.simulation import SimulationConfig, simulate_timelapse
+
+
+@pytest.fixture
+def warnings_shown(monkeypatch):
+    shown = []
+    monkeypatch.setattr(mask_warnings, "show_warning", shown.append)
+    return shown
+
+
+@pytest.fixture(scope="module")
+def embedded_model():
+    return load_model(device="cpu")
+
+
+def click_first_cell(viewer, side: int, embedded_model, tmp_path):
+    """A session on a simulated time-lapse of side x side with 20 cells of ~450 pixels, one click
+    on a cell of frame 0 (the first object)."""
+    config = SimulationConfig(height=side, width=side, num_frames=2, num_cells=(20, 20), radius_range=(11, 13),
+                              enter_rate=0)
+    sim = simulate_timelapse(config, seed=3)
+    session = TrackingSession(viewer, viewer.add_image(sim.frames, name="cells"), embedded_model,
+                              store_path=tmp_path / f"{side}.zarr")
+    (x, y), _ = central_click(sim.labels[0] == np.unique(sim.labels[0])[1])
+    session.points_layer.add([0, y, x])
+    session.sync_prompts()
+    return session
+
+
+def test_a_click_on_a_tiny_cell_of_a_large_frame_warns(make_napari_viewer, embedded_model, warnings_shown, tmp_path):
+    click_first_cell(make_napari_viewer(), 2048, embedded_model, tmp_path)
+    assert len(warnings_shown) == 1
+    text = warnings_shown[0]
+    assert text.startswith("object 1 on frame 0: its mask covers") and "crop the image to a region" in text
+    assert "the model sees this frame 8 times smaller" in text and "press 't' to make it negative" in text
+
+
+def test_a_click_on_a_cell_that_fits_does_not_warn(make_napari_viewer, embedded_model, warnings_shown, tmp_path):
+    session = click_first_cell(make_napari_viewer(), 256, embedded_model, tmp_path)
+    assert warnings_shown == [] and (session.store.read_frame(0) == 1).any()
+
+
+def test_an_empty_mask_says_the_model_found_nothing(warnings_shown):
+    nothing = FrameResult(4, (1, 2), torch.full((2, 1, 16, 16), -10.0), torch.full((2,), -10.0), (96, 128))
+    result = nothing.checked(2, check_prompt((96, 128), points=[[60, 50]], labels=[1]), 256)
+    mask_warnings.warn_about_mask(result, 1)  # object 1 was not prompted: nothing to say
+    mask_warnings.warn_about_mask(result, 2)
+    assert len(warnings_shown) == 1
+    assert warnings_shown[0].startswith("object 2 on frame 4: the model found nothing where you prompted")
+    assert "crop the image" in warnings_shown[0]
