@@ -310,18 +310,19 @@ class TrackingWidget(QWidget):
             self._update_buttons()
             return
         try:
-            session.sync_prompts()
-            _, total = session.propagation_plan(direction)
-            frames = session.propagate(direction)
+            propagation = session.propagate(direction)
         except USER_ERRORS as error:
             show_error(str(error))
             return
-        if total == 0:
-            show_info(f"the {direction} propagation had already reached the last frame; press again to redo it")
+        plan = propagation.plan
+        if not plan.runs:
+            show_info(f"nothing to track {direction}: every object is already tracked that way from its prompts "
+                      "to the end; add or correct a prompt to track again")
             return
-        self.runner.start(frames, total, f"Tracking {direction}")
+        show_info(f"tracking {plan.describe()}")
+        self.runner.start(propagation, plan.num_frames, f"Tracking {plan.describe()}")
         self._run_started = time.monotonic()
-        self.progress_bar.setRange(0, total)
+        self.progress_bar.setRange(0, plan.num_frames)
         self._show_progress()
         self._update_buttons()
 

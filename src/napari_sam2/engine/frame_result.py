@@ -1,4 +1,4 @@
-"""What the tracker hands out for one frame."""
+"""What the tracker hands out for one frame, and how it goes onto stored labels."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -15,6 +15,7 @@ class FrameResult:
     low_res_logits: torch.Tensor  # (K, 1, 4h, 4w) model-resolution logits, one per object
     object_scores: torch.Tensor  # (K,) logits: > 0 where the object is predicted present
     video_hw: tuple[int, int]
+    updated_ids: tuple[int, ...] = ()  # what the result is about: the object just prompted, or those tracked here
 
     def logits(self) -> torch.Tensor:
         """(K, H, W) logits at the video's resolution."""
@@ -39,3 +40,18 @@ class FrameResult:
         ids = np.asarray(self.object_ids, dtype=dtype)
         labels[covered] = ids[best[covered]]
         return labels
+
+    def paint_onto(self, stored: np.ndarray) -> np.ndarray:
+        """`stored` (H, W) labels with this result applied: the updated objects' old pixels are
+        cleared and they get the pixels they win now (label_image's rule, among every object
+        with an output here); every other pixel keeps its stored label. The one rule for
+        writing a result, so that a prompt edit or a propagation changes only what it is about."""
+        if stored.shape != tuple(self.video_hw):
+            raise ValueError(f"stored labels of shape {stored.shape} do not fit the frame's {tuple(self.video_hw)}")
+        painted = stored.copy()
+        updated = np.asarray(self.updated_ids, dtype=stored.dtype)
+        painted[np.isin(stored, updated)] = 0
+        winners = self.label_image(stored.dtype)
+        won = np.isin(winners, updated)
+        painted[won] = winners[won]
+        return painted

@@ -20,7 +20,7 @@ import torch
 from ..model import SAM2Model
 from ..model.frame_steps import SpatialMemory, TrackOutput
 from ..model.position_encoding import sine_encoding_1d
-from .memory_selection import max_pointer_offset, pointer_frames, spatial_memory_frames
+from .memory_selection import BACKWARD, FORWARD, max_pointer_offset, pointer_frames, spatial_memory_frames
 
 MEMORY_DTYPE = torch.bfloat16  # stored memories: half the RAM, and what the reference does
 
@@ -58,6 +58,8 @@ class ObjectMemory:
     conditioning: dict[int, MemoryEntry] = field(default_factory=dict)  # prompted frames
     tracked: dict[int, MemoryEntry] = field(default_factory=dict)  # propagated frames still usable
     directions: dict[int, int] = field(default_factory=dict)  # frame -> direction a propagation passed it in
+    # direction -> frames whose output is up to date for tracking on in that direction
+    covered: dict[int, set[int]] = field(default_factory=lambda: {FORWARD: set(), BACKWARD: set()})
 
     # ---- reading -----------------------------------------------------------------------------
 
@@ -67,6 +69,19 @@ class ObjectMemory:
     def latest(self, frame: int) -> MemoryEntry | None:
         """The freshest output on a frame: a new prompt's, else the conditioning, else tracked one."""
         return self.pending.get(frame) or self.conditioning.get(frame) or self.tracked.get(frame)
+
+    def start(self, direction: int, num_frames: int, also_covered: frozenset[int] = frozenset()) -> int | None:
+        """Where tracking in `direction` should begin for this object: the first frame, from its
+        first prompted frame in that direction on, not tracked that way since the prompts before
+        it changed (also_covered: frames an earlier run of the same propagation covers). None:
+        up to date to the video's end."""
+        prompted = self.conditioning_frames()
+        if not prompted:
+            return None
+        first = prompted[0] if direction == FORWARD else prompted[-1]
+        end = num_frames if direction == FORWARD else -1
+        covered = self.covered[direction] | also_covered
+        return next((f for f in range(first, end, direction) if f not in covered), None)
 
     def view(self) -> "MemoryView":
         return MemoryView(MappingProxyType(self.conditioning), MappingProxyType(self.tracked))
@@ -78,6 +93,7 @@ class ObjectMemory:
         """A prompt's output on a frame; its memory is encoded before the next propagation.
         clicks or mask: what was given (it replaces the other kind of prompt on that frame)."""
         self._drop_prompts(frame)
+        self._outdate_after(frame)
         if clicks is not None:
             self.clicks[frame] = clicks
         if mask is not None:
@@ -99,6 +115,9 @@ class ObjectMemory:
         if entry is not None:
             self.tracked[frame] = entry
         self.directions[frame] = direction
+        self.covered[direction].add(frame)
+        if frame in self.conditioning:  # a prompt's output does not depend on the direction
+            self.covered[-direction].add(frame)
 
     def prune(self, keep: range) -> None:
         """Forget tracked outputs outside `keep` (the window the next frames can still use)."""
@@ -108,6 +127,7 @@ class ObjectMemory:
     def unprompt(self, frame: int) -> None:
         """The frame's prompts are removed: what it produced stays as an ordinary tracked frame."""
         self._drop_prompts(frame)
+        self._outdate_after(frame)
         self.pending.pop(frame, None)
         entry = self.conditioning.pop(frame, None)
         if entry is not None:
@@ -118,9 +138,16 @@ class ObjectMemory:
         self.clicks.pop(frame, None)
         self.mask_prompts.pop(frame, None)
 
+    def _outdate_after(self, frame: int) -> None:
+        """The prompts on `frame` changed: what was tracked from there on, either way, is out of date."""
+        self.covered[FORWARD] = {f for f in self.covered[FORWARD] if f < frame}
+        self.covered[BACKWARD] = {f for f in self.covered[BACKWARD] if f > frame}
+
     def forget_tracked(self) -> None:
         self.tracked.clear()
         self.directions.clear()
+        for frames in self.covered.values():
+            frames.clear()
 
     # ---- assembly ----------------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ from .device import autocast, check_precision
 from .feature_cache import FeatureCache, FeatureStore
 from .frame_result import FrameResult
 from .frames import FrameSource
-from .memory_selection import BACKWARD, FORWARD, frames_still_needed
+from .memory_selection import frames_still_needed
 from .memory_bank import (
     MEMORY_DTYPE,
     ClickPrompt,
@@ -40,9 +40,8 @@ from .memory_bank import (
 from .model_inputs import PreprocessedFrames
 from .postprocess import fill_small_holes
 from .preprocessing import Normalization
+from .propagation_plan import PropagationPlan, Run, direction_signs, make_run
 from .prompts import check_frame_index, check_obj_id, check_prompt, model_points
-
-DIRECTIONS = {"forward": (FORWARD,), "backward": (BACKWARD,), "both": (FORWARD, BACKWARD)}
 
 
 class VideoTracker:
@@ -117,7 +116,7 @@ class VideoTracker:
             output = self._decode_clicks(track, frame, coords, point_labels)
         self._objects[obj_id] = track
         track.prompt(frame, output, clicks=ClickPrompt(coords, point_labels))
-        return self._frame_result(frame)
+        return self._frame_result(frame, (obj_id,))
 
     def add_box(self, frame: int, obj_id: int, box) -> FrameResult:
         return self.add_points(frame, obj_id, box=box)
@@ -138,7 +137,7 @@ class VideoTracker:
             out = mask_as_output(self.model, raw, mask_tensor)
             output = MemoryEntry(self._filled(out.low_res_logits), out.pointer, out.object_score_logits)
         self._objects.setdefault(obj_id, ObjectMemory(obj_id)).prompt(frame, output, mask=mask_tensor)
-        return self._frame_result(frame)
+        return self._frame_result(frame, (obj_id,))
 
     def clear_frame(self, frame: int, obj_id: int | None = None) -> FrameResult:
         """Remove the prompts on a frame (of one object, or of all). The frame stops being a
@@ -146,7 +145,7 @@ class VideoTracker:
         check_frame_index(frame, self.num_frames)
         for track in [self._track_of(obj_id)] if obj_id is not None else list(self._objects.values()):
             track.unprompt(frame)
-        return self._frame_result(frame)
+        return self._frame_result(frame, ())
 
     def remove_object(self, obj_id: int) -> None:
         del self._objects[self._track_of(obj_id).obj_id]
@@ -171,36 +170,58 @@ class VideoTracker:
 
     # ---- propagation -----------------------------------------------------------------------
 
-    def propagate(self, start: int | None = None, direction: str = "forward", max_frames: int | None = None) -> Iterator[FrameResult]:
-        """Track every object frame by frame, yielding each frame's result as soon as it exists.
-
-        start: first frame (default: the earliest conditioning frame); direction: "forward",
-        "backward" or "both" (forward, then backward from start); max_frames: at most this many
-        frames per direction. Stopping the iteration between frames leaves the tracker usable.
-        """
-        if direction not in DIRECTIONS:
-            raise ValueError(f"direction must be one of {sorted(DIRECTIONS)}, got {direction!r}")
+    def plan(self, direction: str = "forward", start: int | None = None, max_frames: int | None = None) -> PropagationPlan:
+        """Which frames `propagate` will track. direction: "forward", "backward" or "both"
+        (forward, then backward). By default each object is tracked from its own prompts: from
+        the first frame (in that direction, at or after its first prompted frame) not yet
+        tracked that way since its prompts there changed, so a new object or a correction is
+        tracked from where it was prompted and a stopped run goes on where it stopped; an object
+        already tracked to the video's end is left as it is. start: track every object from this
+        frame instead (backward from start - 1 after the forward run of "both"), as SAM 2 does.
+        max_frames: at most this many frames per direction."""
+        signs = direction_signs(direction)
         self._check_ready_to_propagate()
-        if start is None:
-            start = min(min(self.conditioning_frames(i)) for i in self._objects)
-        check_frame_index(start, self.num_frames)
+        if start is not None:
+            check_frame_index(start, self.num_frames)
+        runs: list[Run] = []
+        for step, sign in enumerate(signs):
+            if start is not None:
+                joins = dict.fromkeys(self._objects, start if step == 0 else start + sign)
+            else:
+                joins = self._own_starts(sign, runs)
+            run = make_run(sign, joins, self.num_frames, max_frames)
+            if run.frames:
+                runs.append(run)
+        return PropagationPlan(direction, tuple(runs))
+
+    def _own_starts(self, sign: int, earlier: list[Run]) -> dict[int, int]:
+        """obj_id -> the frame tracking in `sign` begins at for it, after the `earlier` runs (whose
+        passing over its prompted frames makes those up to date both ways)."""
+        starts = {}
+        for obj_id, track in self._objects.items():
+            done = frozenset(f for f in track.conditioning_frames() if any(r.tracks(obj_id, f) for r in earlier))
+            first = track.start(sign, self.num_frames, done)
+            if first is not None:
+                starts[obj_id] = first
+        return starts
+
+    def propagate(self, direction: str = "forward", start: int | None = None, max_frames: int | None = None) -> Iterator[FrameResult]:
+        """Track the objects frame by frame over `plan(direction, start, max_frames)`, yielding
+        each frame's result as soon as it exists. Stopping the iteration between frames leaves
+        the tracker usable, and the next default propagation goes on from there."""
+        return self.run(self.plan(direction, start, max_frames))
+
+    def run(self, plan: PropagationPlan) -> Iterator[FrameResult]:
+        """Track over a plan (see `plan`), yielding each frame's result; a result's updated_ids
+        are the objects tracked on its frame."""
         with self._running():
             self._encode_pending_memories()
-        for step, sign in enumerate(DIRECTIONS[direction]):
-            first = start if step == 0 else start + sign
-            for frame in self._frame_order(first, sign, max_frames):
+        for run in plan.runs:
+            for frame in run.frames:
+                tracked_ids = [i for i in run.objects_on(frame) if i in self._objects]
                 with self._running():
-                    result = self._track_frame(frame, sign)
+                    result = self._track_frame(frame, run.direction, tracked_ids)
                 yield result
-
-    def _frame_order(self, first: int, sign: int, max_frames: int | None) -> range:
-        last = self.num_frames - 1 if sign == FORWARD else 0
-        if not 0 <= first < self.num_frames:
-            return range(0)
-        count = abs(last - first) + 1
-        if max_frames is not None:
-            count = min(count, max_frames)
-        return range(first, first + sign * count, sign)
 
     def _check_ready_to_propagate(self) -> None:
         if not self._objects:
@@ -218,11 +239,12 @@ class VideoTracker:
                 self._memory_pe = spatial.position_encoding
                 track.condition(frame, spatial.features.to(MEMORY_DTYPE))
 
-    def _track_frame(self, frame: int, sign: int) -> FrameResult:
+    def _track_frame(self, frame: int, sign: int, tracked_ids: list[int]) -> FrameResult:
         raw = self.features(frame)
+        tracks = {obj_id: self._objects[obj_id] for obj_id in tracked_ids}
         memories = {
             obj_id: self._memory_tokens(track, frame, sign)
-            for obj_id, track in self._objects.items()
+            for obj_id, track in tracks.items()
             if frame not in track.conditioning
         }
         ids, outputs = [], []
@@ -238,10 +260,10 @@ class VideoTracker:
                                     separate=self.separate_memories, others=others)
             entries = dict(zip(ids, entries_of(out, spatial)))
         keep = frames_still_needed(frame, sign, self.model.cfg.memory.num_maskmem, self.model.cfg.pointers.max_pointers)
-        for obj_id, track in self._objects.items():
+        for obj_id, track in tracks.items():
             track.passed(frame, sign, entries.get(obj_id))
             track.prune(keep)
-        return self._frame_result(frame)
+        return self._frame_result(frame, tuple(tracked_ids))
 
     def _memory_tokens(self, track: ObjectMemory, frame: int, direction: int) -> MemoryTokens:
         return track.memory_tokens(self.model, frame, direction, self.num_frames, self._memory_pe)
@@ -296,7 +318,8 @@ class VideoTracker:
         with self._running():
             return self.model.encode_image_raw(self.inputs[frame].to(self.model.device))
 
-    def _frame_result(self, frame: int) -> FrameResult:
+    def _frame_result(self, frame: int, updated_ids: tuple[int, ...]) -> FrameResult:
+        """Every object's latest output on the frame ("no object" where it has none there)."""
         side = 4 * self.model.cfg.embedding_size
         logits, scores = [], []
         for track in self._objects.values():
@@ -308,7 +331,8 @@ class VideoTracker:
                 logits.append(output.low_res_logits.cpu())
                 scores.append(output.object_score.reshape(()).cpu())
         stacked = torch.cat(logits) if logits else torch.zeros(0, 1, side, side)
-        return FrameResult(frame, self.object_ids, stacked, torch.stack(scores) if scores else torch.zeros(0), self.video_hw)
+        scores = torch.stack(scores) if scores else torch.zeros(0)
+        return FrameResult(frame, self.object_ids, stacked, scores, self.video_hw, updated_ids)
 
     def _track_of(self, obj_id: int) -> ObjectMemory:
         if obj_id not in self._objects:
