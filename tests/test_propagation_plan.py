@@ -122,3 +122,34 @@ def test_a_winning_other_object_keeps_its_pixels_from_the_updated_one():
     result = FrameResult(0, (1, 2), logits, torch.ones(2), (40, 40), (2,))
     painted = result.paint_onto(stored)
     assert painted[20, 20] == 0 and painted[20, 30] == 2 and not (painted == 1).any()
+
+
+def test_a_stop_ends_a_run_between_model_calls_and_the_tracker_goes_on_from_that_frame(micro_model, video):
+    """Issue 22: a stop takes effect at the next model call, not after a whole multi-object
+    frame; the frame in progress is dropped and the next run gives what an uninterrupted one does."""
+    frames, labels = video
+    uninterrupted = VideoTracker(micro_model, ArrayFrames(frames))
+    stopped = VideoTracker(micro_model, ArrayFrames(frames))
+    for tracker in (uninterrupted, stopped):
+        click(tracker, labels, 0, 1)
+        click(tracker, labels, 1, 2)  # on frame 3 the two memories differ in size: two decoder calls
+    expected = {r.frame: r.low_res_logits for r in uninterrupted.propagate()}
+    run = stopped.propagate()
+    assert [next(run).frame for _ in range(3)] == [0, 1, 2]
+    decoder_calls = []
+
+    def stop_after_the_call(*args):  # the user presses Stop while the first group is decoded
+        decoder_calls.append(1)
+        stopped.request_stop()
+
+    hook = micro_model.sam_mask_decoder.register_forward_hook(stop_after_the_call)
+    try:
+        assert list(run) == []  # frame 3 is dropped
+    finally:
+        hook.remove()
+    assert len(decoder_calls) == 1  # the second object's decoding never started
+    assert stopped.plan().describe() == "frames 3 -> 9"
+    rest = {r.frame: r.low_res_logits for r in stopped.propagate()}
+    assert sorted(rest) == list(range(3, 10))
+    for frame, logits in rest.items():
+        assert torch.equal(logits, expected[frame])

@@ -173,6 +173,8 @@ class BackgroundTracking:
     def stop(self) -> None:
         self._queued = False
         self.prompts.cancel_waiting_actions()
+        if self.runner.running:
+            self.session.tracker.request_stop()  # at its next model call
         self.runner.stop()
 
     def _shut_down(self) -> None:

@@ -316,13 +316,16 @@ class TrackingSession:
         if not continuing:
             self.store.begin_undoable()  # a continued run adds to the undo of the run it continues
         self.prefetcher.enabled = False  # the propagation computes the features it needs
+        written = 0
         try:
             for result in self.tracker.run(plan):
                 labels = result.paint_onto(self.store.read_frame(result.frame))
                 self.store.write_frame_undoable(result.frame, labels)
                 self._resume = plan.direction  # stopped after this frame: the next run extends its undo
+                written += 1
                 yield result.frame
-            self._resume = None
+            if written == plan.num_frames:  # not stopped by tracker.request_stop
+                self._resume = None
         finally:
             self.prefetcher.enabled = True
 

@@ -327,10 +327,12 @@ class TrackingWidget(QWidget):
         self._update_buttons()
 
     def stop(self) -> None:
-        """Stop after the current frame; frames written so far stay, and propagating again goes on.
-        A propagation waiting for prompts being computed does not start."""
+        """Stop at the tracker's next model call (the frame under way is dropped); frames written
+        so far stay, and propagating again goes on from the first frame not written. A
+        propagation waiting for prompts being computed does not start."""
         self.prompt_worker.cancel_waiting_actions()
         if self.runner.running:
+            self.session.tracker.request_stop()
             self.runner.stop()
             self.status_label.setText("stopping...")
         self._update_buttons()

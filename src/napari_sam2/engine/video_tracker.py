@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import threading
 from typing import Iterator
 
 import numpy as np
@@ -42,6 +43,10 @@ from .postprocess import fill_small_holes
 from .preprocessing import Normalization
 from .propagation_plan import PropagationPlan, Run, direction_signs, make_run
 from .prompts import check_frame_index, check_obj_id, check_prompt, model_points
+
+
+class _StopRequested(Exception):
+    """request_stop() was called during a frame: its work is dropped."""
 
 
 class VideoTracker:
@@ -85,6 +90,7 @@ class VideoTracker:
         self.features = FeatureCache(self._encode_frame, feature_cache_size, feature_store, self._store_key)
         self._objects: dict[int, ObjectMemory] = {}
         self._memory_pe: torch.Tensor | None = None  # the same for every frame and object
+        self._stop_requested = threading.Event()  # set from another thread to end a run early
 
     # ---- objects and prompts -------------------------------------------------------------
 
@@ -214,14 +220,28 @@ class VideoTracker:
     def run(self, plan: PropagationPlan) -> Iterator[FrameResult]:
         """Track over a plan (see `plan`), yielding each frame's result; a result's updated_ids
         are the objects tracked on its frame."""
+        self._stop_requested.clear()
         with self._running():
             self._encode_pending_memories()
         for run in plan.runs:
             for frame in run.frames:
                 tracked_ids = [i for i in run.objects_on(frame) if i in self._objects]
-                with self._running():
-                    result = self._track_frame(frame, run.direction, tracked_ids)
+                try:
+                    with self._running():
+                        result = self._track_frame(frame, run.direction, tracked_ids)
+                except _StopRequested:
+                    return
                 yield result
+
+    def request_stop(self) -> None:
+        """End the running propagation (from another thread) at its next model call rather than
+        after the whole frame: the frame in progress is dropped, so the tracker is as after the
+        last frame yielded, and the next default propagation goes on from that frame."""
+        self._stop_requested.set()
+
+    def _between_model_calls(self) -> None:
+        if self._stop_requested.is_set():
+            raise _StopRequested
 
     def _check_ready_to_propagate(self) -> None:
         if not self._objects:
@@ -241,6 +261,7 @@ class VideoTracker:
 
     def _track_frame(self, frame: int, sign: int, tracked_ids: list[int]) -> FrameResult:
         raw = self.features(frame)
+        self._between_model_calls()  # nothing of this frame is recorded until its last model call
         tracks = {obj_id: self._objects[obj_id] for obj_id in tracked_ids}
         memories = {
             obj_id: self._memory_tokens(track, frame, sign)
@@ -252,6 +273,7 @@ class VideoTracker:
             out = self._decode_with_memory(raw, batch_tokens([memories[i] for i in group]))
             outputs.append(out._replace(low_res_logits=self._filled(out.low_res_logits)))
             ids += group
+            self._between_model_calls()
         entries = {}
         if ids:
             out = concat_outputs(outputs)
