@@ -9,7 +9,7 @@ import torch
 from napari_sam2.engine.frame_result import FrameResult
 from napari_sam2.engine.frames import ArrayFrames
 from napari_sam2.engine.video_tracker import VideoTracker
-from synthetic import moving_nuclei_video
+from napari_sam2.testing.synthetic import moving_nuclei_video
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ import tifffile
 
 from napari_sam2._napari.session import TrackingSession
 from napari_sam2.engine.loading import embedded_model_path, load_model
-from napari_sam2.training.prompt_simulation import central_click
-from synthetic import moving_nuclei_video
+from napari_sam2.evaluation.prompts import central_click
+from napari_sam2.testing.synthetic import moving_nuclei_video
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data"
 TIMEOUT_MS = 120_000

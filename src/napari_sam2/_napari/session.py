@@ -247,9 +247,10 @@ class TrackingSession:
         self.prompts_changed()
 
     def prompts_changed(self) -> None:
-        """The prompts are saved with the labels; a propagation is no longer the last change."""
+        """The prompts are saved with the labels; the last propagation (or erase) is no longer the
+        last change, so undo no longer takes it back, and the user is told."""
         self.store.save_prompts(layers_to_record(self.points_layer, self.shapes_layer))
-        if self.store.undoable_frames:  # undo takes back a propagation only while it is the last change
+        if self.store.undoable_frames:
             self.store.discard_undo()
             show_info("the last propagation is final now: a prompt was edited after it, so undo no longer takes it back")
         self.labels_layer.refresh()
