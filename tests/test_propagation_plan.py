@@ -22,32 +22,36 @@ def click(tracker, labels, frame, obj_id):
     return tracker.add_points(frame, obj_id, [[float(xs.mean()), float(ys.mean())]], [1])
 
 
+def prompted(model, video, *clicks) -> VideoTracker:
+    """A tracker of the video with a click per (frame, obj_id)."""
+    frames, labels = video
+    tracker = VideoTracker(model, ArrayFrames(frames))
+    for frame, obj_id in clicks:
+        click(tracker, labels, frame, obj_id)
+    return tracker
+
+
 def tracked_ids(tracker, **kwargs) -> dict[int, tuple[int, ...]]:
     """frame -> the objects a propagation tracked there, in the order of the frames."""
     return {r.frame: r.updated_ids for r in tracker.propagate(**kwargs)}
 
 
 def test_a_new_object_after_a_both_ways_run_is_tracked_from_its_own_prompt(micro_model, video):
-    frames, labels = video
-    tracker = VideoTracker(micro_model, ArrayFrames(frames))
-    click(tracker, labels, 4, 1)
+    tracker = prompted(micro_model, video, (4, 1))
     assert tracker.plan("both").describe() == "frames 4 -> 9, then 3 -> 0"
     tracked_ids(tracker, direction="both")
-    click(tracker, labels, 7, 2)  # a new object on a later frame
+    click(tracker, video[1], 7, 2)  # a new object on a later frame
     plan = tracker.plan("backward")
     assert plan.describe() == "frames 7 -> 0" and plan.num_frames == 8
     assert tracked_ids(tracker, direction="backward") == {f: (2,) for f in range(7, -1, -1)}
 
 
 def test_a_correction_restarts_forward_from_the_corrected_frame(micro_model, video):
-    frames, labels = video
-    tracker = VideoTracker(micro_model, ArrayFrames(frames))
-    click(tracker, labels, 0, 1)
-    click(tracker, labels, 0, 2)
+    tracker = prompted(micro_model, video, (0, 1), (0, 2))
     tracked_ids(tracker)
     assert tracker.plan("forward").runs == ()  # up to date: nothing to track again
     assert tracker.plan("forward").describe() == "no frames"
-    click(tracker, labels, 6, 1)  # a correction of object 1
+    click(tracker, video[1], 6, 1)  # a correction of object 1
     assert tracker.plan("forward").describe() == "frames 6 -> 9"
     assert tracked_ids(tracker) == {f: (1,) for f in range(6, 10)}
     # the correction reaches back too; frame 6 itself is its prompt's, the same either way
@@ -55,10 +59,7 @@ def test_a_correction_restarts_forward_from_the_corrected_frame(micro_model, vid
 
 
 def test_an_object_is_not_tracked_before_its_first_prompt(micro_model, video):
-    frames, labels = video
-    tracker = VideoTracker(micro_model, ArrayFrames(frames))
-    click(tracker, labels, 0, 1)
-    click(tracker, labels, 3, 2)
+    tracker = prompted(micro_model, video, (0, 1), (3, 2))
     ids = tracked_ids(tracker)
     assert [ids[f] for f in range(10)] == [(1,)] * 3 + [(1, 2)] * 7
     ids = tracked_ids(tracker, direction="backward")  # object 2 backward from its prompt; 1 is done
@@ -66,9 +67,7 @@ def test_an_object_is_not_tracked_before_its_first_prompt(micro_model, video):
 
 
 def test_a_stopped_run_goes_on_where_it_stopped(micro_model, video):
-    frames, labels = video
-    tracker = VideoTracker(micro_model, ArrayFrames(frames))
-    click(tracker, labels, 5, 1)
+    tracker = prompted(micro_model, video, (5, 1))
     run = tracker.propagate(direction="both")
     assert [next(run).frame for _ in range(3)] == [5, 6, 7]
     run.close()
@@ -80,10 +79,7 @@ def test_a_stopped_run_goes_on_where_it_stopped(micro_model, video):
 
 
 def test_a_start_frame_tracks_every_object_from_it(micro_model, video):
-    frames, labels = video
-    tracker = VideoTracker(micro_model, ArrayFrames(frames))
-    click(tracker, labels, 0, 1)
-    click(tracker, labels, 3, 2)
+    tracker = prompted(micro_model, video, (0, 1), (3, 2))
     assert tracker.plan("forward", start=0).describe() == "frames 0 -> 9"
     assert set(tracked_ids(tracker, start=0).values()) == {(1, 2)}
     assert tracker.plan("both", start=4, max_frames=2).describe() == "frames 4 -> 5, then 3 -> 2"
@@ -127,12 +123,8 @@ def test_a_winning_other_object_keeps_its_pixels_from_the_updated_one():
 def test_a_stop_ends_a_run_between_model_calls_and_the_tracker_goes_on_from_that_frame(micro_model, video):
     """Issue 22: a stop takes effect at the next model call, not after a whole multi-object
     frame; the frame in progress is dropped and the next run gives what an uninterrupted one does."""
-    frames, labels = video
-    uninterrupted = VideoTracker(micro_model, ArrayFrames(frames))
-    stopped = VideoTracker(micro_model, ArrayFrames(frames))
-    for tracker in (uninterrupted, stopped):
-        click(tracker, labels, 0, 1)
-        click(tracker, labels, 1, 2)  # on frame 3 the two memories differ in size: two decoder calls
+    # on frame 3 the two objects' memories differ in size: two decoder calls
+    uninterrupted, stopped = (prompted(micro_model, video, (0, 1), (1, 2)) for _ in range(2))
     expected = {r.frame: r.low_res_logits for r in uninterrupted.propagate()}
     run = stopped.propagate()
     assert [next(run).frame for _ in range(3)] == [0, 1, 2]
