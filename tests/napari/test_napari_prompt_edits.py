@@ -92,12 +92,21 @@ def test_propagation_covers_each_object_from_its_own_prompts(make_napari_viewer,
         qtbot.waitUntil(lambda: not widget.runner.running, timeout=TIMEOUT_MS)
         return list(widget.runner.frames_done)
 
-    click_at(session, 19, truth[0] == 1)  # random weights: any place will do
+    def click(frame, cell, obj_id=None):  # decoded in the widget's prompt worker
+        (x, y), _ = central_click(truth[0] == cell)  # random weights: any place will do
+        if obj_id is None:
+            widget.new_object_button.click()
+        else:
+            session.labels_layer.selected_label = obj_id
+        session.points_layer.add([frame, y, x])
+        qtbot.waitUntil(lambda: not widget.prompt_worker.running, timeout=TIMEOUT_MS)
+
+    click(19, 1)
     assert run(widget.both_button) == [*range(19, 40), *range(18, -1, -1)]
-    click_at(session, 30, truth[0] == 2)
+    click(30, 2)
     assert run(widget.backward_button) == list(range(30, -1, -1))
     assert "tracking frames 30 -> 0" in notifications["info"]
-    click_at(session, 25, truth[0] == 1, obj_id=1)
+    click(25, 1, obj_id=1)
     assert run(widget.forward_button) == list(range(25, 40))
     assert "tracking frames 25 -> 39" in notifications["info"]
     assert notifications["error"] == []
