@@ -6,6 +6,7 @@ import tifffile
 
 from napari_sam2.cli import main
 from napari_sam2.engine import loading
+from napari_sam2.engine.propagation_plan import PropagationPlan
 from napari_sam2.model import save_checkpoint
 
 
@@ -36,7 +37,9 @@ def test_truth_clicks_find_the_nuclei_of_every_slice_of_a_z_stack(micro_model, t
     clicked = []
     monkeypatch.setattr("napari_sam2.engine.video_tracker.VideoTracker.add_points",
                         lambda self, frame, obj_id, points, labels, **kw: clicked.append((frame, obj_id, points)))
-    monkeypatch.setattr("napari_sam2.engine.video_tracker.VideoTracker.propagate", lambda self, **kw: iter(()))
+    monkeypatch.setattr("napari_sam2.engine.video_tracker.VideoTracker.plan",
+                        lambda self, direction, *args: PropagationPlan(direction, ()))
+    monkeypatch.setattr("napari_sam2.engine.video_tracker.VideoTracker.run", lambda self, plan: iter(()))
     assert main(["track", str(tmp_path / "img.tif"), "--truth", str(tmp_path / "truth.tif"),
                  "--out", str(tmp_path / "out.zarr")]) == 0
     assert tracked in capsys.readouterr().out

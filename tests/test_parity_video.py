@@ -79,6 +79,9 @@ class VideoPair:
             assert iou >= MIN_IOU, f"frame {frame} object {obj_ids[k]}: IoU {iou}"
 
     def propagate_both(self, **kwargs):
+        """The same propagation in both; a start frame is always given, since the reference
+        tracks every object from it (our default tracks each object from its own prompts)."""
+        kwargs.setdefault("start", 0)
         reverse = kwargs.pop("direction", "forward") == "backward"
         ref = list(self.reference.propagate_in_video(self.state, reverse=reverse, **{
             {"start": "start_frame_idx"}.get(k, k): v for k, v in kwargs.items()}))

@@ -109,7 +109,7 @@ def test_separate_memories_hold_only_the_pixels_each_object_wins(micro_model, vi
     changes = []
     with torch.inference_mode():
         for k, obj in enumerate((1, 2, 3)):
-            stored = tracker._objects[obj].tracked[2].memory.float()
+            stored = tracker.memory_view(obj).tracked[2].memory.float()
             present = bool(results[2].object_scores[k] > 0)
             expected = memory_of_winning_pixels(micro_model, tracker, 2, logits, k, present)
             unconstrained = memory_of_winning_pixels(micro_model, tracker, 2, logits[k : k + 1], 0, present)
@@ -143,11 +143,11 @@ def test_memory_stays_bounded_on_a_long_video(micro_model):
     tracker.add_points(0, 2, *centre_click(labels[0], 2))
     most_kept = 0
     for _ in tracker.propagate():
-        most_kept = max(most_kept, *(len(t.tracked) for t in tracker._objects.values()))
-        assert len(tracker.features._entries) <= 3
+        most_kept = max(most_kept, *(len(tracker.memory_view(i).tracked) for i in tracker.object_ids))
+        assert sum(frame in tracker.features for frame in range(60)) <= 3
     assert most_kept <= 15  # the window memory selection can still use, not the whole video
     for _ in tracker.propagate(start=59, direction="backward"):
-        most_kept = max(most_kept, *(len(t.tracked) for t in tracker._objects.values()))
+        most_kept = max(most_kept, *(len(tracker.memory_view(i).tracked) for i in tracker.object_ids))
     assert most_kept <= 15
 
 
@@ -206,7 +206,7 @@ def test_bad_input_is_refused_and_loses_nothing(micro_model, video):
         tracker.add_points(1, 1, [[500, 5]], [1])
     with pytest.raises(ValueError, match="direction"):
         next(tracker.propagate(direction="sideways"))
-    after = track_all(tracker)
+    after = track_all(tracker, start=0)  # tracked again from its prompt
     for frame in before:
         assert torch.equal(before[frame].low_res_logits, after[frame].low_res_logits)
 

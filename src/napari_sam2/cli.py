@@ -106,12 +106,15 @@ def _track(args) -> int:
     start = time.time()
     geometry["dtype"] = label_dtype(max(objects, default=0))
     with new_labels_store(args.out, (len(frames), *tracker.video_hw), overwrite=args.overwrite, **geometry) as store:
-        frames_tracked = tqdm(tracker.propagate(direction="both"), total=len(frames), desc="tracking", unit="frame")
-        for result in frames_tracked:  # both ways from the earliest clicked frame: every frame once
-            store.write_frame(result.frame, result.label_image())
+        # Each object both ways from its own prompted frame: a frame can come twice (forward for
+        # some objects, backward for others), so each result is painted onto what is stored.
+        plan = tracker.plan("both")
+        for result in tqdm(tracker.run(plan), total=plan.num_frames, desc="tracking", unit="frame"):
+            store.write_frame(result.frame, result.paint_onto(store.read_frame(result.frame)))
             if predicted is not None:
-                for obj_id, mask in result.masks.items():
-                    predicted[obj_id][result.frame] = mask
+                masks = result.masks
+                for obj_id in result.updated_ids:
+                    predicted[obj_id][result.frame] = masks[obj_id]
     seconds = time.time() - start
     print(f"tracked {len(objects)} objects through {len(frames)} frames in {seconds:.1f} s "
           f"({len(frames) / seconds:.1f} frames/s); labels written to {args.out}")

@@ -109,9 +109,9 @@ def prompted_session(viewer, image, points=None, shapes=None, model=None, axis=N
 def propagate_now(session: TrackingSession, direction: str = "both", start: int | None = None) -> list[int]:
     """Apply the session's prompts and propagate in this thread; returns the frames written.
     Blocks (napari is frozen until the last frame): see propagate_in_background."""
-    session.sync_prompts()
-    _, total = session.propagation_plan(direction, start)
-    done = [frame for frame in progress(session.propagate(direction, start), total=total, desc=f"Tracking {direction}")]
+    propagation = session.propagate(direction, start)
+    plan = propagation.plan
+    done = list(progress(propagation, total=plan.num_frames, desc=f"Tracking {plan.describe()}"))
     session.labels_layer.refresh()
     return done
 
@@ -173,6 +173,8 @@ class BackgroundTracking:
     def stop(self) -> None:
         self._queued = False
         self.prompts.cancel_waiting_actions()
+        if self.runner.running:
+            self.session.tracker.request_stop()  # at its next model call
         self.runner.stop()
 
     def _shut_down(self) -> None:
@@ -192,13 +194,13 @@ class BackgroundTracking:
     def _propagate(self) -> None:
         session = self.session
         try:  # the prompt worker has sent every prompt: nothing is decoded here
-            _, total = session.propagation_plan(self.direction, self.start)
-            frames = session.propagate(self.direction, self.start)
+            propagation = session.propagate(self.direction, self.start)
         except ValueError as error:
             self._on_failed(error)
             return
-        if total:
-            self.runner.start(frames, total, f"Tracking {self.direction}")
+        plan = propagation.plan
+        if plan.runs:
+            self.runner.start(propagation, plan.num_frames, f"Tracking {plan.describe()}")
         else:
             self._finished()
 

@@ -8,10 +8,11 @@ from typing import Iterator
 
 import numpy as np
 from napari.layers import Image
-from napari.utils.notifications import show_warning
+from napari.utils.notifications import show_info, show_warning
 
 from ..engine import ArrayFrames, VideoTracker
 from ..engine.preprocessing import check_finite
+from ..engine.propagation_plan import PropagationPlan
 from .coords import slice_index
 from .feature_prefetch import FeaturePrefetcher
 from .labels_view import labels_translate
@@ -30,8 +31,6 @@ from .prompt_layers import (
 )
 from .store_location import default_store_path, open_session_store
 
-DIRECTIONS = ("forward", "backward", "both")
-SIGNS = {"forward": 1, "backward": -1}
 NO_IMAGE = (
     "there is no image layer to track: open a time-lapse or a z-stack (File > Open, or "
     "File > Open Sample > SAM 2 for microscopy) and choose it"
@@ -104,7 +103,7 @@ class TrackingSession:
         replace_earlier_sessions(image_layer, self.store_path)
         self.store = open_session_store(self.store_path, image_layer, self.layout)
         self._sent: dict[int, dict[int, ObjectPrompts]] = {}  # what the tracker has been given
-        self._resume: tuple[str, int] | None = None  # where a stopped propagation goes on
+        self._resume: str | None = None  # the direction of a stopped propagation, which the next one extends
         self._told_skipped: set[str] = set()  # the skipped prompts already shown to the user
         self._add_layers()
         self._restore_prompts()
@@ -249,28 +248,32 @@ class TrackingSession:
         self.prompts_changed()
 
     def prompts_changed(self) -> None:
-        """The prompts are saved with the labels; a propagation is no longer the last change."""
+        """The prompts are saved with the labels; the last propagation (or erase) is no longer the
+        last change, so undo no longer takes it back, and the user is told."""
         self.store.save_prompts(layers_to_record(self.points_layer, self.shapes_layer))
-        self.store.discard_undo()  # undo takes back a propagation only while it is the last change
+        if self.store.undoable_frames:
+            self.store.discard_undo()
+            show_info("the last propagation is final now: a prompt was edited after it, so undo no longer takes it back")
         self.labels_layer.refresh()
 
     def _apply_frame(self, frame: int, prompts=None) -> None:
         """Send the frame's prompts to the tracker (each object whose prompts changed since last
-        sent; deleted ones are cleared) and write the frame's labels to the store."""
+        sent; deleted ones are cleared) and paint the objects they changed onto the frame's
+        stored labels (FrameResult.paint_onto: every other object keeps its pixels)."""
         prompts = self.current_prompts() if prompts is None else prompts
         self._remove_unprompted_objects(prompts)
         now, before = prompts.get(frame, {}), self._sent.get(frame, {})
-        result = None
         for obj_id in sorted(set(before) - set(now)):
             if obj_id in self.tracker.object_ids:
-                result = self.tracker.clear_frame(frame, obj_id)
-        for obj_id, object_prompts in sorted(now.items()):
-            if before.get(obj_id) != object_prompts:
-                result = self._send(frame, obj_id, object_prompts)
+                self.tracker.clear_frame(frame, obj_id)  # its labels stay: what it produced stays tracked
+        results = [self._send(frame, obj_id, p) for obj_id, p in sorted(now.items()) if before.get(obj_id) != p]
         self._sent[frame] = now
-        self._resume = None  # new prompts: a stopped propagation cannot simply go on
-        if result is not None:
-            self.store.write_frame(frame, result.label_image(self.store.array.dtype))
+        self._resume = None  # new prompts: a stopped propagation's undo is not extended
+        if results:
+            labels = self.store.read_frame(frame)
+            for result in results:
+                labels = result.paint_onto(labels)
+            self.store.write_frame(frame, labels)
 
     def _send(self, frame: int, obj_id: int, prompts: ObjectPrompts):
         """A mask first (it becomes the frame's output), then clicks and box, which refine it."""
@@ -293,54 +296,39 @@ class TrackingSession:
 
     # ---- propagation -----------------------------------------------------------------------
 
-    def propagation_plan(self, direction: str = "forward", start: int | None = None) -> tuple[int | None, int]:
-        """(first frame, number of frames) the next propagation in `direction` will track. After
-        a stopped propagation in the same direction, it goes on after the last frame written."""
-        if direction not in DIRECTIONS:
-            raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}, not {direction!r}")
-        num = self.layout.num_frames
-        if start is not None and not 0 <= start < num:
-            raise ValueError(f"frame {start} is outside the image's frames 0 to {num - 1}")
-        if start is None and self._resume is not None and self._resume[0] == direction:
-            start = self._resume[1]
-            if not 0 <= start < num:
-                return start, 0
-        first = start
-        if first is None and self.tracker.object_ids:
-            first = min(min(self.tracker.conditioning_frames(o)) for o in self.tracker.object_ids)
-        if first is None:
-            return None, 0
-        return start, {"forward": num - first, "backward": first + 1, "both": num}[direction]
-
-    def propagate(self, direction: str = "forward", start: int | None = None) -> Iterator[int]:
-        """Track every object frame by frame, writing each frame's labels to the store; yields
-        the frame indices as they are written. Stopping between frames keeps what is written."""
+    def propagate(self, direction: str = "forward", start: int | None = None) -> "Propagation":
+        """Apply the prompts, then track over the tracker's plan (VideoTracker.plan: each object
+        from its own prompts, or every object from `start`), painting each frame's tracked objects
+        onto the store. Returns the Propagation: its `plan` says which frames it covers;
+        iterating it tracks them and yields each frame once written. Stopping between frames
+        keeps what is written, and propagating the same way again goes on from there."""
         self.sync_prompts()
         if not self.tracker.object_ids:
             raise ValueError(
                 f"there is nothing to track yet: click a cell in the layer {self.points_layer.name!r} (or draw a "
                 f"box or polygon in {self.shapes_layer.name!r}), then propagate"
             )
-        continuing = start is None and self._resume is not None and self._resume[0] == direction
-        start, total = self.propagation_plan(direction, start)
-        if total == 0:  # a stopped run had already reached the last frame
-            self._resume = None
-            return iter(())
-        return self._run(direction, start, continuing)
+        continuing = start is None and self._resume == direction
+        plan = self.tracker.plan(direction, start)
+        return Propagation(plan, self._run(plan, continuing))
 
-    def _run(self, direction: str, start: int | None, continuing: bool) -> Iterator[int]:
+    def _run(self, plan: PropagationPlan, continuing: bool) -> Iterator[int]:
+        if not plan.runs:
+            return
         self._resume = None
-        sign = SIGNS.get(direction)  # "both" is not resumed: it starts again
         if not continuing:
-            self.store.begin_undoable()  # a resumed run adds to the undo of the run it continues
+            self.store.begin_undoable()  # a continued run adds to the undo of the run it continues
         self.prefetcher.enabled = False  # the propagation computes the features it needs
+        written = 0
         try:
-            for result in self.tracker.propagate(start=start, direction=direction):
-                self.store.write_frame_undoable(result.frame, result.label_image(self.store.array.dtype))
-                if sign is not None:
-                    self._resume = (direction, result.frame + sign)
+            for result in self.tracker.run(plan):
+                labels = result.paint_onto(self.store.read_frame(result.frame))
+                self.store.write_frame_undoable(result.frame, labels)
+                self._resume = plan.direction  # stopped after this frame: the next run extends its undo
+                written += 1
                 yield result.frame
-            self._resume = None
+            if written == plan.num_frames:  # not stopped by tracker.request_stop
+                self._resume = None
         finally:
             self.prefetcher.enabled = True
 
@@ -355,3 +343,20 @@ class TrackingSession:
         self._resume = None
         self.labels_layer.refresh()
         return frames
+
+
+class Propagation:
+    """One propagation of a session: `plan` says which frames it covers (plan.describe(), e.g.
+    "frames 30 -> 0"); iterating it tracks them, yielding each frame once written; close() stops."""
+
+    def __init__(self, plan: PropagationPlan, frames: Iterator[int]):
+        self.plan, self._frames = plan, frames
+
+    def __iter__(self) -> "Propagation":
+        return self
+
+    def __next__(self) -> int:
+        return next(self._frames)
+
+    def close(self) -> None:
+        self._frames.close()

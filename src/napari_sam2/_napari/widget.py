@@ -310,26 +310,29 @@ class TrackingWidget(QWidget):
             self._update_buttons()
             return
         try:
-            session.sync_prompts()
-            _, total = session.propagation_plan(direction)
-            frames = session.propagate(direction)
+            propagation = session.propagate(direction)
         except USER_ERRORS as error:
             show_error(str(error))
             return
-        if total == 0:
-            show_info(f"the {direction} propagation had already reached the last frame; press again to redo it")
+        plan = propagation.plan
+        if not plan.runs:
+            show_info(f"nothing to track {direction}: every object is already tracked that way from its prompts "
+                      "to the end; add or correct a prompt to track again")
             return
-        self.runner.start(frames, total, f"Tracking {direction}")
+        show_info(f"tracking {plan.describe()}")
+        self.runner.start(propagation, plan.num_frames, f"Tracking {plan.describe()}")
         self._run_started = time.monotonic()
-        self.progress_bar.setRange(0, total)
+        self.progress_bar.setRange(0, plan.num_frames)
         self._show_progress()
         self._update_buttons()
 
     def stop(self) -> None:
-        """Stop after the current frame; frames written so far stay, and propagating again goes on.
-        A propagation waiting for prompts being computed does not start."""
+        """Stop at the tracker's next model call (the frame under way is dropped); frames written
+        so far stay, and propagating again goes on from the first frame not written. A
+        propagation waiting for prompts being computed does not start."""
         self.prompt_worker.cancel_waiting_actions()
         if self.runner.running:
+            self.session.tracker.request_stop()
             self.runner.stop()
             self.status_label.setText("stopping...")
         self._update_buttons()

@@ -1,4 +1,4 @@
-"""What the tracker hands out for one frame."""
+"""What the tracker hands out for one frame, and how it goes onto stored labels."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
@@ -18,6 +18,7 @@ class FrameResult:
     low_res_logits: torch.Tensor  # (K, 1, 4h, 4w) model-resolution logits, one per object
     object_scores: torch.Tensor  # (K,) logits: > 0 where the object is predicted present
     video_hw: tuple[int, int]
+    updated_ids: tuple[int, ...] = ()  # what the result is about: the object just prompted, or those tracked here
     # object id -> why its mask looks wrong (empty, implausibly large), for the object prompted
     # on this frame by the call that returned this result (mask_check.py); empty otherwise
     warnings: dict[int, MaskWarning] = field(default_factory=dict)
@@ -53,3 +54,18 @@ class FrameResult:
         logits = F.interpolate(self.low_res_logits[k : k + 1], size=self.video_hw, mode="bilinear", align_corners=False)
         warning = mask_warning((logits[0, 0] > 0).cpu().numpy(), prompt, model_side)
         return self if warning is None else replace(self, warnings={obj_id: warning})
+
+    def paint_onto(self, stored: np.ndarray) -> np.ndarray:
+        """`stored` (H, W) labels with this result applied: the updated objects' old pixels are
+        cleared and they get the pixels they win now (label_image's rule, among every object
+        with an output here); every other pixel keeps its stored label. The one rule for
+        writing a result, so that a prompt edit or a propagation changes only what it is about."""
+        if stored.shape != tuple(self.video_hw):
+            raise ValueError(f"stored labels of shape {stored.shape} do not fit the frame's {tuple(self.video_hw)}")
+        painted = stored.copy()
+        updated = np.asarray(self.updated_ids, dtype=stored.dtype)
+        painted[np.isin(stored, updated)] = 0
+        winners = self.label_image(stored.dtype)
+        won = np.isin(winners, updated)
+        painted[won] = winners[won]
+        return painted

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import threading
 from typing import Iterator
 
 import numpy as np
@@ -11,8 +12,10 @@ import torch
 import torch.nn.functional as F
 
 from ..model import ImageEmbedding, SAM2Model, model_fingerprint
-from ..model.tracking import (
+from ..model.frame_steps import (
     NO_OBJECT_LOGIT,
+    TrackOutput,
+    concat_outputs,
     condition_on_memory,
     decode_for_tracking,
     encode_memory,
@@ -24,15 +27,27 @@ from .feature_cache import FeatureCache, FeatureStore
 from .frame_result import FrameResult
 from .frames import FrameSource
 from .indices import positive_count
-from .memory_selection import BACKWARD, FORWARD, frames_still_needed
+from .memory_selection import frames_still_needed
+from .memory_bank import (
+    MEMORY_DTYPE,
+    ClickPrompt,
+    MemoryEntry,
+    MemoryTokens,
+    MemoryView,
+    ObjectMemory,
+    batch_tokens,
+    entries_of,
+    group_by_layout,
+)
 from .model_inputs import PreprocessedFrames
-from .object_track import FrameOutput, ObjectTrack, PointPrompt
 from .postprocess import fill_small_holes
 from .preprocessing import Normalization
+from .propagation_plan import PropagationPlan, Run, direction_signs, make_run
 from .prompts import check_frame_index, check_obj_id, check_prompt, model_points
-from .tracking_step import MEMORY_DTYPE, concat_outputs, decode_objects, group_by_layout, object_memory, split_outputs
 
-DIRECTIONS = {"forward": (FORWARD,), "backward": (BACKWARD,), "both": (FORWARD, BACKWARD)}
+
+class _StopRequested(Exception):
+    """request_stop() was called during a frame: its work is dropped."""
 
 
 class VideoTracker:
@@ -74,8 +89,9 @@ class VideoTracker:
         self._settings_key = f"{normalization}|{channels}|{precision}"
         self._fingerprint: str | None = None  # of the model's weights, once a store needs it
         self.features = FeatureCache(self._encode_frame, feature_cache_size, feature_store, self._store_key)
-        self._objects: dict[int, ObjectTrack] = {}
+        self._objects: dict[int, ObjectMemory] = {}
         self._memory_pe: torch.Tensor | None = None  # the same for every frame and object
+        self._stop_requested = threading.Event()  # set from another thread to end a run early
 
     # ---- objects and prompts -------------------------------------------------------------
 
@@ -84,8 +100,11 @@ class VideoTracker:
         return tuple(self._objects)
 
     def conditioning_frames(self, obj_id: int) -> list[int]:
-        track = self._track_of(obj_id)
-        return sorted(set(track.conditioning) | set(track.pending))
+        return self._track_of(obj_id).conditioning_frames()
+
+    def memory_view(self, obj_id: int) -> MemoryView:
+        """A read-only look at what the tracker remembers of an object (frame -> MemoryEntry)."""
+        return self._track_of(obj_id).view()
 
     def add_points(self, frame: int, obj_id: int, points=None, labels=None, box=None, clear: bool = True) -> FrameResult:
         """Clicks (and/or a box) for one object on one frame; returns every object's masks on
@@ -95,17 +114,15 @@ class VideoTracker:
         frame, obj_id = check_frame_index(frame, self.num_frames), check_obj_id(obj_id)
         prompt = check_prompt(self.video_hw, points, labels, box)
         coords, point_labels = model_points(prompt, self.video_hw, self.model.cfg.image_size)
-        track = self._objects.get(obj_id) or ObjectTrack(obj_id)
-        old = track.points.get(frame)
+        track = self._objects.get(obj_id) or ObjectMemory(obj_id)
+        old = track.clicks.get(frame)
         if not clear and old is not None:
             coords, point_labels = torch.cat([old.coords, coords], 1), torch.cat([old.labels, point_labels], 1)
         with self._running():
             output = self._decode_clicks(track, frame, coords, point_labels)
         self._objects[obj_id] = track
-        track.points[frame] = PointPrompt(coords, point_labels)
-        track.masks.pop(frame, None)
-        track.pending[frame] = output
-        return self._frame_result(frame).checked(obj_id, prompt, self.model.cfg.image_size)
+        track.prompt(frame, output, clicks=ClickPrompt(coords, point_labels))
+        return self._frame_result(frame, (obj_id,)).checked(obj_id, prompt, self.model.cfg.image_size)
 
     def add_box(self, frame: int, obj_id: int, box) -> FrameResult:
         return self.add_points(frame, obj_id, box=box)
@@ -123,26 +140,17 @@ class VideoTracker:
         with self._running():
             raw = self.features(frame)
             out = mask_as_output(self.model, raw, mask_tensor)
-            output = FrameOutput(self._filled(out.low_res_logits), out.pointer, out.object_score_logits)
-        track = self._objects.setdefault(obj_id, ObjectTrack(obj_id))
-        track.masks[frame] = mask_tensor
-        track.points.pop(frame, None)
-        track.pending[frame] = output
-        return self._frame_result(frame)
+            output = MemoryEntry(self._filled(out.low_res_logits), out.pointer, out.object_score_logits)
+        self._objects.setdefault(obj_id, ObjectMemory(obj_id)).prompt(frame, output, mask=mask_tensor)
+        return self._frame_result(frame, (obj_id,))
 
     def clear_frame(self, frame: int, obj_id: int | None = None) -> FrameResult:
         """Remove the prompts on a frame (of one object, or of all). The frame stops being a
         conditioning frame; what it produced stays as an ordinary tracked frame."""
         frame = check_frame_index(frame, self.num_frames)
         for track in [self._track_of(obj_id)] if obj_id is not None else list(self._objects.values()):
-            track.points.pop(frame, None)
-            track.masks.pop(frame, None)
-            track.pending.pop(frame, None)
-            output = track.conditioning.pop(frame, None)
-            if output is not None:
-                track.tracked[frame] = output
-                track.directions.pop(frame, None)
-        return self._frame_result(frame)
+            track.unprompt(frame)
+        return self._frame_result(frame, ())
 
     def remove_object(self, obj_id: int) -> None:
         del self._objects[self._track_of(obj_id).obj_id]
@@ -159,8 +167,7 @@ class VideoTracker:
         """Forget every propagated output; prompts and conditioning frames stay. After the labels
         of a propagation were thrown away (undo), the next one starts from the prompts alone."""
         for track in self._objects.values():
-            track.tracked.clear()
-            track.directions.clear()
+            track.forget_tracked()
 
     def reset(self) -> None:
         """Forget every object and prompt (cached image features stay)."""
@@ -168,42 +175,78 @@ class VideoTracker:
 
     # ---- propagation -----------------------------------------------------------------------
 
-    def propagate(self, start: int | None = None, direction: str = "forward", max_frames: int | None = None) -> Iterator[FrameResult]:
-        """Track every object frame by frame, yielding each frame's result as soon as it exists.
-
-        start: first frame (default: the earliest conditioning frame); direction: "forward",
-        "backward" or "both" (forward, then backward from start); max_frames: at most this many
-        frames per direction. Stopping the iteration between frames leaves the tracker usable.
-        """
-        if direction not in DIRECTIONS:
-            raise ValueError(f"direction must be one of {sorted(DIRECTIONS)}, got {direction!r}")
+    def plan(self, direction: str = "forward", start: int | None = None, max_frames: int | None = None) -> PropagationPlan:
+        """Which frames `propagate` will track. direction: "forward", "backward" or "both"
+        (forward, then backward). By default each object is tracked from its own prompts: from
+        the first frame (in that direction, at or after its first prompted frame) not yet
+        tracked that way since its prompts there changed, so a new object or a correction is
+        tracked from where it was prompted and a stopped run goes on where it stopped; an object
+        already tracked to the video's end is left as it is. start: track every object from this
+        frame instead (backward from start - 1 after the forward run of "both"), as SAM 2 does.
+        max_frames: at most this many frames per direction."""
+        signs = direction_signs(direction)
         max_frames = None if max_frames is None else positive_count(max_frames, "max_frames")
         self._check_ready_to_propagate()
-        if start is None:
-            start = min(min(self.conditioning_frames(i)) for i in self._objects)
-        start = check_frame_index(start, self.num_frames)
+        if start is not None:
+            start = check_frame_index(start, self.num_frames)
+        runs: list[Run] = []
+        for step, sign in enumerate(signs):
+            if start is not None:
+                joins = dict.fromkeys(self._objects, start if step == 0 else start + sign)
+            else:
+                joins = self._own_starts(sign, runs)
+            run = make_run(sign, joins, self.num_frames, max_frames)
+            if run.frames:
+                runs.append(run)
+        return PropagationPlan(direction, tuple(runs))
+
+    def _own_starts(self, sign: int, earlier: list[Run]) -> dict[int, int]:
+        """obj_id -> the frame tracking in `sign` begins at for it, after the `earlier` runs (whose
+        passing over its prompted frames makes those up to date both ways)."""
+        starts = {}
+        for obj_id, track in self._objects.items():
+            done = frozenset(f for f in track.conditioning_frames() if any(r.tracks(obj_id, f) for r in earlier))
+            first = track.start(sign, self.num_frames, done)
+            if first is not None:
+                starts[obj_id] = first
+        return starts
+
+    def propagate(self, direction: str = "forward", start: int | None = None, max_frames: int | None = None) -> Iterator[FrameResult]:
+        """Track the objects frame by frame over `plan(direction, start, max_frames)`, yielding
+        each frame's result as soon as it exists. Stopping the iteration between frames leaves
+        the tracker usable, and the next default propagation goes on from there."""
+        return self.run(self.plan(direction, start, max_frames))
+
+    def run(self, plan: PropagationPlan) -> Iterator[FrameResult]:
+        """Track over a plan (see `plan`), yielding each frame's result; a result's updated_ids
+        are the objects tracked on its frame."""
+        self._stop_requested.clear()
         with self._running():
             self._encode_pending_memories()
-        for step, sign in enumerate(DIRECTIONS[direction]):
-            first = start if step == 0 else start + sign
-            for frame in self._frame_order(first, sign, max_frames):
-                with self._running():
-                    result = self._track_frame(frame, sign)
+        for run in plan.runs:
+            for frame in run.frames:
+                tracked_ids = [i for i in run.objects_on(frame) if i in self._objects]
+                try:
+                    with self._running():
+                        result = self._track_frame(frame, run.direction, tracked_ids)
+                except _StopRequested:
+                    return
                 yield result
 
-    def _frame_order(self, first: int, sign: int, max_frames: int | None) -> range:
-        last = self.num_frames - 1 if sign == FORWARD else 0
-        if not 0 <= first < self.num_frames:
-            return range(0)
-        count = abs(last - first) + 1
-        if max_frames is not None:
-            count = min(count, max_frames)
-        return range(first, first + sign * count, sign)
+    def request_stop(self) -> None:
+        """End the running propagation (from another thread) at its next model call rather than
+        after the whole frame: the frame in progress is dropped, so the tracker is as after the
+        last frame yielded, and the next default propagation goes on from that frame."""
+        self._stop_requested.set()
+
+    def _between_model_calls(self) -> None:
+        if self._stop_requested.is_set():
+            raise _StopRequested
 
     def _check_ready_to_propagate(self) -> None:
         if not self._objects:
             raise RuntimeError("there is nothing to track: add points, a box or a mask for at least one object first")
-        empty = [i for i, t in self._objects.items() if not (t.conditioning or t.pending)]
+        empty = [i for i, t in self._objects.items() if not t.conditioning_frames()]
         if empty:
             raise RuntimeError(f"objects {empty} have no prompt on any frame; prompt them or remove them with remove_object")
 
@@ -211,61 +254,70 @@ class VideoTracker:
         """Prompted frames get their memory (from the binarised mask the user saw) before tracking.
         Each is the object's own mask, whatever other objects cover: what the user asked for."""
         for track in self._objects.values():
-            for frame, output in sorted(track.pending.items()):
+            for frame, output in track.pending_prompts():
                 spatial = encode_memory(self.model, self.features(frame), output.low_res_logits, output.object_score, binarize=True)
                 self._memory_pe = spatial.position_encoding
-                output.memory = spatial.features.to(MEMORY_DTYPE)
-                track.conditioning[frame] = output
-                track.tracked.pop(frame, None)
-            track.pending.clear()
+                track.condition(frame, spatial.features.to(MEMORY_DTYPE))
 
-    def _track_frame(self, frame: int, sign: int) -> FrameResult:
+    def _track_frame(self, frame: int, sign: int, tracked_ids: list[int]) -> FrameResult:
         raw = self.features(frame)
+        self._between_model_calls()  # nothing of this frame is recorded until its last model call
+        tracks = {obj_id: self._objects[obj_id] for obj_id in tracked_ids}
         memories = {
-            obj_id: object_memory(self.model, track, frame, sign, self.num_frames, self._memory_pe)
-            for obj_id, track in self._objects.items()
+            obj_id: self._memory_tokens(track, frame, sign)
+            for obj_id, track in tracks.items()
             if frame not in track.conditioning
         }
         ids, outputs = [], []
         for group in group_by_layout(memories):
-            out = decode_objects(self.model, raw, [memories[i] for i in group])
+            out = self._decode_with_memory(raw, batch_tokens([memories[i] for i in group]))
             outputs.append(out._replace(low_res_logits=self._filled(out.low_res_logits)))
             ids += group
+            self._between_model_calls()
+        entries = {}
         if ids:
             out = concat_outputs(outputs)
             others = self._logits_of_others(frame, ids) if self.separate_memories else None
             spatial = encode_memory(self.model, raw, out.low_res_logits, out.object_score_logits, binarize=False,
                                     separate=self.separate_memories, others=others)
-            for obj_id, output in zip(ids, split_outputs(out, spatial)):
-                self._objects[obj_id].tracked[frame] = output
+            entries = dict(zip(ids, entries_of(out, spatial)))
         keep = frames_still_needed(frame, sign, self.model.cfg.memory.num_maskmem, self.model.cfg.pointers.max_pointers)
-        for track in self._objects.values():
-            track.directions[frame] = sign
+        for obj_id, track in tracks.items():
+            track.passed(frame, sign, entries.get(obj_id))
             track.prune(keep)
-        return self._frame_result(frame)
+        return self._frame_result(frame, tuple(tracked_ids))
+
+    def _memory_tokens(self, track: ObjectMemory, frame: int, direction: int) -> MemoryTokens:
+        return track.memory_tokens(self.model, frame, direction, self.num_frames, self._memory_pe)
+
+    def _decode_with_memory(self, raw: ImageEmbedding, memory: MemoryTokens) -> TrackOutput:
+        """Decode a batch of objects (one per row of `memory`) on one frame without prompts."""
+        batch = memory.memory.shape[0]
+        batched_raw = ImageEmbedding(raw.embedding.expand(batch, -1, -1, -1), raw.high_res, raw.position_encoding)
+        conditioned = condition_on_memory(self.model, batched_raw, *memory)
+        return decode_for_tracking(self.model, conditioned, raw.high_res, None, None, multimask=True)
 
     def _logits_of_others(self, frame: int, tracked_ids: list[int]) -> torch.Tensor | None:
         """(R, 1, 4h, 4w) logits on a frame of the objects not tracked there (prompted there)."""
-        others = [t.latest_output(frame) for i, t in self._objects.items() if i not in tracked_ids]
+        others = [t.latest(frame) for i, t in self._objects.items() if i not in tracked_ids]
         others = [o.low_res_logits for o in others if o is not None]
         return torch.cat(others) if others else None
 
     # ---- helpers ---------------------------------------------------------------------------
 
-    def _decode_clicks(self, track: ObjectTrack, frame: int, coords, labels) -> FrameOutput:
+    def _decode_clicks(self, track: ObjectMemory, frame: int, coords, labels) -> MemoryEntry:
         device = self.model.device
         raw = self.features(frame)
-        previous = track.latest_output(frame)
+        previous = track.latest(frame)
         prev_logits = None if previous is None else previous.low_res_logits.clamp(-32.0, 32.0)
         if frame in track.directions and self._memory_pe is not None:
-            memory = object_memory(self.model, track, frame, track.directions[frame], self.num_frames, self._memory_pe)
-            embedding = condition_on_memory(self.model, raw, *memory)
+            embedding = condition_on_memory(self.model, raw, *self._memory_tokens(track, frame, track.directions[frame]))
         else:
             embedding = without_memory(self.model, raw)
         multimask = coords.shape[1] <= 1
         points = (coords.to(device), labels.to(device))
         out = decode_for_tracking(self.model, embedding, raw.high_res, points, prev_logits, multimask)
-        return FrameOutput(self._filled(out.low_res_logits), out.pointer, out.object_score_logits)
+        return MemoryEntry(self._filled(out.low_res_logits), out.pointer, out.object_score_logits)
 
     def _filled(self, logits: torch.Tensor) -> torch.Tensor:
         return fill_small_holes(logits, self.fill_hole_area)
@@ -288,11 +340,12 @@ class VideoTracker:
         with self._running():
             return self.model.encode_image_raw(self.inputs[frame].to(self.model.device))
 
-    def _frame_result(self, frame: int) -> FrameResult:
+    def _frame_result(self, frame: int, updated_ids: tuple[int, ...]) -> FrameResult:
+        """Every object's latest output on the frame ("no object" where it has none there)."""
         side = 4 * self.model.cfg.embedding_size
         logits, scores = [], []
         for track in self._objects.values():
-            output = track.latest_output(frame)
+            output = track.latest(frame)
             if output is None:
                 logits.append(torch.full((1, 1, side, side), NO_OBJECT_LOGIT))
                 scores.append(torch.tensor(NO_OBJECT_LOGIT))
@@ -300,9 +353,10 @@ class VideoTracker:
                 logits.append(output.low_res_logits.cpu())
                 scores.append(output.object_score.reshape(()).cpu())
         stacked = torch.cat(logits) if logits else torch.zeros(0, 1, side, side)
-        return FrameResult(frame, self.object_ids, stacked, torch.stack(scores) if scores else torch.zeros(0), self.video_hw)
+        scores = torch.stack(scores) if scores else torch.zeros(0)
+        return FrameResult(frame, self.object_ids, stacked, scores, self.video_hw, updated_ids)
 
-    def _track_of(self, obj_id: int) -> ObjectTrack:
+    def _track_of(self, obj_id: int) -> ObjectMemory:
         if obj_id not in self._objects:
             raise KeyError(f"unknown object id {obj_id!r}; known ids: {list(self._objects)}")
         return self._objects[obj_id]

@@ -1,8 +1,9 @@
-"""The per-frame computations of video tracking, as pure functions of a SAM2Model.
+"""The model calls that make one frame of video tracking, as pure functions of a SAM2Model:
+decode (and choose among the candidate masks), condition on memory, encode a new memory.
 
-Which memories a frame sees is decided by the engine (memory bank); these functions only
-turn given memories, features and prompts into masks, object pointers and new memories.
-Batches hold several objects on the same frame.
+Which memories a frame sees, and their assembly into tokens, is the engine's memory bank;
+these functions only turn given memories, features and prompts into masks, object pointers
+and new memories. Batches hold several objects on the same frame.
 """
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
-from .position_encoding import sine_encoding_1d
 from .sam2 import ImageEmbedding, SAM2Model
 
 NO_OBJECT_LOGIT = -1024.0  # mask logits of an object predicted absent
@@ -43,17 +43,32 @@ def no_click(batch: int, device) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.zeros(batch, 1, 2, device=device), -torch.ones(batch, 1, dtype=torch.int32, device=device)
 
 
-def decode_for_tracking(
+class Candidates(NamedTuple):
+    """The decoder's candidate masks for a batch of objects on one frame (one, or three with
+    multimask), absent objects' masks set to NO_OBJECT_LOGIT."""
+
+    mask_logits: torch.Tensor  # (B, M, 4h, 4w)
+    iou_scores: torch.Tensor  # (B, M) predicted IoU
+    mask_tokens: torch.Tensor  # (B, M, C)
+    object_score_logits: torch.Tensor  # (B, 1)
+
+    def best(self) -> torch.Tensor:
+        """(B,) the candidate each object keeps: the highest predicted IoU (the only one
+        without multimask)."""
+        return self.iou_scores.argmax(dim=-1)
+
+
+def decode_candidates(
     model: SAM2Model,
     embedding: torch.Tensor,
     high_res: list[torch.Tensor],
     points: tuple[torch.Tensor, torch.Tensor] | None,
     mask_logits: torch.Tensor | None,
     multimask: bool,
-) -> TrackOutput:
+) -> Candidates:
     """Decode a batch of objects on one frame. embedding (B, C, h, w) is the memory-conditioned
     (or no-memory) embedding; points ((B, N, 2), (B, N)) in model-input pixels or None;
-    mask_logits (B, 1, H', W') or None. With multimask the mask of highest predicted IoU wins."""
+    mask_logits (B, 1, H', W') or None."""
     batch = embedding.shape[0]
     if points is None:
         points = no_click(batch, embedding.device)
@@ -63,14 +78,26 @@ def decode_for_tracking(
     out = model.decode(ImageEmbedding(embedding, high_res, None), points, None, mask_logits, multimask)
     present = out.object_score_logits > 0  # (B, 1)
     logits = torch.where(present[:, :, None, None], out.mask_logits, NO_OBJECT_LOGIT).float()
-    token = out.mask_tokens[:, 0]
-    if multimask:
-        rows = torch.arange(batch, device=logits.device)
-        best = out.iou_scores.argmax(dim=-1)
-        logits = logits[rows, best].unsqueeze(1)
-        token = out.mask_tokens[rows, best]
-    pointer = _pointer_for_presence(model, model.obj_ptr_proj(token), present)
-    return TrackOutput(logits, pointer.float(), out.object_score_logits.float())
+    return Candidates(logits, out.iou_scores, out.mask_tokens, out.object_score_logits)
+
+
+def chosen_output(model: SAM2Model, candidates: Candidates) -> TrackOutput:
+    """The kept candidate of each object, with its object pointer."""
+    rows = torch.arange(candidates.mask_logits.shape[0], device=candidates.mask_logits.device)
+    best = candidates.best()
+    present = candidates.object_score_logits > 0
+    pointer = _pointer_for_presence(model, model.obj_ptr_proj(candidates.mask_tokens[rows, best]), present)
+    logits = candidates.mask_logits[rows, best].unsqueeze(1)
+    return TrackOutput(logits, pointer.float(), candidates.object_score_logits.float())
+
+
+def decode_for_tracking(model: SAM2Model, embedding, high_res, points, mask_logits, multimask: bool) -> TrackOutput:
+    """decode_candidates, keeping each object's best candidate."""
+    return chosen_output(model, decode_candidates(model, embedding, high_res, points, mask_logits, multimask))
+
+
+def concat_outputs(outputs: list[TrackOutput]) -> TrackOutput:
+    return TrackOutput(*(torch.cat(parts) for parts in zip(*outputs)))
 
 
 def mask_as_output(model: SAM2Model, raw: ImageEmbedding, mask: torch.Tensor) -> TrackOutput:
@@ -84,53 +111,6 @@ def mask_as_output(model: SAM2Model, raw: ImageEmbedding, mask: torch.Tensor) ->
     present = mask.flatten(1).gt(0).any(dim=1, keepdim=True)
     score = MASK_AS_OUTPUT_SCALE * present.float() + MASK_AS_OUTPUT_BIAS
     return TrackOutput(low, _pointer_for_presence(model, decoded.pointer, present), score)
-
-
-def memory_tokens(
-    model: SAM2Model,
-    spatial: list[tuple[SpatialMemory, int]],
-    pointers: torch.Tensor | None,
-    pointer_offsets: list[int],
-    max_offset: int,
-) -> tuple[torch.Tensor, torch.Tensor, int]:
-    """Assemble the memory a frame attends to.
-
-    spatial: memories with their temporal slot (0..num_maskmem-1, the slot picks a learnt
-    temporal encoding); pointers (B, P, C) with their signed or absolute frame offsets.
-    Returns memory and its encoding (B, M, mem_dim) and the number of pointer tokens (last).
-    """
-    mem_dim = model.cfg.memory.mem_dim
-    tokens, encodings = [], []
-    for memory, slot in spatial:
-        batch = memory.features.shape[0]
-        tokens.append(memory.features.float().flatten(2).transpose(1, 2))
-        pe = memory.position_encoding.flatten(2).transpose(1, 2) + model.maskmem_tpos_enc[slot].view(1, 1, mem_dim)
-        encodings.append(pe.expand(batch, -1, -1))
-    num_pointer_tokens = 0
-    if pointers is not None and pointers.shape[1]:
-        ptr_tokens, ptr_pe = _pointer_tokens(model, pointers, pointer_offsets, max_offset)
-        tokens.append(ptr_tokens)
-        encodings.append(ptr_pe)
-        num_pointer_tokens = ptr_tokens.shape[1]
-    return torch.cat(tokens, dim=1), torch.cat(encodings, dim=1), num_pointer_tokens
-
-
-def _pointer_tokens(model, pointers, offsets, max_offset):
-    """(B, P, C) pointers -> (B, P * C / mem_dim, mem_dim) tokens: each pointer is split into
-    C / mem_dim tokens that share its temporal encoding."""
-    B, P, C = pointers.shape
-    mem_dim = model.cfg.memory.mem_dim
-    cfg = model.cfg.pointers
-    if cfg.temporal_encoding:
-        positions = torch.tensor(offsets, dtype=torch.float32, device=pointers.device) / max(max_offset, 1)
-        dim = C if cfg.project_temporal_encoding else mem_dim
-        pe = model.obj_ptr_tpos_proj(sine_encoding_1d(positions, dim))  # (P, mem_dim)
-    else:
-        pe = pointers.new_zeros(P, mem_dim)
-    split = C // mem_dim
-    tokens = pointers.reshape(B, P * split, mem_dim)
-    pe = pe.repeat_interleave(split, dim=0).unsqueeze(0).expand(B, -1, -1)
-    return tokens, pe
 
 
 def condition_on_memory(model: SAM2Model, raw: ImageEmbedding, memory, memory_pe, num_pointer_tokens: int) -> torch.Tensor:
