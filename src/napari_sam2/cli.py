@@ -17,24 +17,20 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import tifffile
 import torch
-from tqdm import tqdm
 
 from .click_table import Click, ClickTableError, read_clicks
 from .engine.frames import open_tiff_frames
-from .engine.loading import load_model
 from .engine.scale import check_cell_diameter
 from .engine.tiled_predictor import TiledImagePredictor, label_image
 from .engine.tiling import LocalLogits
-from .engine.video_tracker import VideoTracker
-from .storage.labels_store import label_dtype
+from .file_tracking import BadClick, model_from, track_file
 from .storage.labels_tiff import check_tiff_replaceable, write_labels_tiff
-from .storage.store_opening import check_replaceable, convert_legacy_store, new_labels_store
+from .storage.store_opening import check_replaceable, convert_legacy_store
 from .storage.tiff_geometry import tiff_geometry
 
 
@@ -87,36 +83,23 @@ def _track(args) -> int:
         print("give --truth (a label stack) or --points (obj_id,x,y per line) to say what to track", file=sys.stderr)
         return 2
     check_replaceable(args.out, args.overwrite)  # before any work: the answer may be no
-    frames = open_tiff_frames(args.image)
     truth = open_tiff_frames(args.truth) if args.truth else None
-    geometry = tiff_geometry(args.image)
     try:  # the clicks first: a bad file is reported before the model loads
-        clicks = _clicks_from_truth(truth, geometry["axes"][0]) if truth is not None else read_clicks(args.points)
+        tracked_axis = tiff_geometry(args.image)["axes"][0]
+        clicks = _clicks_from_truth(truth, tracked_axis) if truth is not None else read_clicks(args.points)
     except ClickTableError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    model = load_model(args.model, device="cpu" if args.model is None else None)
-    tracker = VideoTracker(model, frames)
     try:
-        objects = _add_clicks(tracker, clicks)
-    except (ValueError, IndexError) as error:  # a click outside the image or the frames: nothing written yet
+        tracked = track_file(args.image, args.out, clicks, model_from(args.model), args.overwrite,
+                             keep_masks=truth is not None)
+    except BadClick as error:  # a click outside the image or the frames: nothing written
         print(f"error: {args.points or args.truth}: {error}", file=sys.stderr)
         return 2
-    predicted = {i: np.zeros((len(frames), *tracker.video_hw), bool) for i in objects} if truth is not None else None
-    start = time.time()
-    geometry["dtype"] = label_dtype(max(objects, default=0))
-    with new_labels_store(args.out, (len(frames), *tracker.video_hw), overwrite=args.overwrite, **geometry) as store:
-        frames_tracked = tqdm(tracker.propagate(direction="both"), total=len(frames), desc="tracking", unit="frame")
-        for result in frames_tracked:  # both ways from the earliest clicked frame: every frame once
-            store.write_frame(result.frame, result.label_image())
-            if predicted is not None:
-                for obj_id, mask in result.masks.items():
-                    predicted[obj_id][result.frame] = mask
-    seconds = time.time() - start
-    print(f"tracked {len(objects)} objects through {len(frames)} frames in {seconds:.1f} s "
-          f"({len(frames) / seconds:.1f} frames/s); labels written to {args.out}")
+    print(f"tracked {len(tracked.objects)} objects through {tracked.frames} frames in {tracked.seconds:.1f} s "
+          f"({tracked.frames / tracked.seconds:.1f} frames/s); labels written to {args.out}")
     if truth is not None:
-        print(_score_table(predicted, truth, args.lineage))
+        print(_score_table(tracked.masks, truth, args.lineage))
     return 0
 
 
@@ -129,7 +112,7 @@ def _segment(args) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     image = tifffile.imread(args.image)
-    predictor = TiledImagePredictor(load_model(args.model, device="cpu" if args.model is None else None), **predictor_args)
+    predictor = TiledImagePredictor(model_from(args.model), **predictor_args)
     try:
         predictor.set_image(image)
         objects = {obj_id: _best_mask(predictor, group) for obj_id, group in clicks.items()}
@@ -182,16 +165,6 @@ def _clicks_from_truth(truth, tracked_axis: str) -> list[Click]:
     areas = np.stack([np.bincount(plane.ravel(), minlength=int(stack.max()) + 1) for plane in stack])  # (Z, ids)
     largest = {int(i): int(np.argmax(areas[:, i])) for i in np.unique(stack) if i > 0}
     return [Click(z, i, *central_click(stack[z] == i)[0], positive=True) for i, z in largest.items()]
-
-
-def _add_clicks(tracker: VideoTracker, clicks: list[Click]) -> list[int]:
-    """Each object's clicks on each frame as one prompt; returns the object ids."""
-    prompts: dict[tuple[int, int], list[Click]] = {}
-    for click in clicks:
-        prompts.setdefault((click.frame, click.obj_id), []).append(click)
-    for (frame, obj_id), group in prompts.items():
-        tracker.add_points(frame, obj_id, [[c.x, c.y] for c in group], [int(c.positive) for c in group])
-    return sorted({click.obj_id for click in clicks})
 
 
 def _score_table(predicted: dict[int, np.ndarray], truth, lineage_csv: Path | None) -> str:
