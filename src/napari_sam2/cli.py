@@ -3,6 +3,7 @@
     napari-sam2 track IMAGE.tif --out masklets.zarr [--truth LABELS.tif --lineage L.csv]
     napari-sam2 track IMAGE.tif --out masklets.zarr --points clicks.csv
     napari-sam2 segment IMAGE.tif --points clicks.csv --out labels.tif [--cell-diameter D]
+    napari-sam2 batch plate/*.tif --points-dir clicks/ --out tracked/ [--scheduler tcp://host:8786]
     napari-sam2 convert-store OLD.zarr NEW.zarr
 
 (`napari-sam2` is the installed console script; `python -m napari_sam2` is the same.)
@@ -64,6 +65,24 @@ def main(argv: list[str] | None = None) -> int:
     segment.add_argument("--model", default=None, help="official name or checkpoint path (default: embedded)")
     segment.add_argument("--threads", type=int, default=2)
     segment.set_defaults(run=_segment)
+    batch = sub.add_parser("batch", help="track many time-lapse TIFFs, one job per file, on a Dask cluster",
+                           description="Tracks each TIFF into OUT/<file stem>.zarr on a local Dask cluster, or on "
+                                       "the one at --scheduler. A file whose store is already in OUT is skipped: run "
+                                       "the command again to resume. Clicks come from CSV files (automatic seeding "
+                                       "is not in the command line yet).")
+    batch.add_argument("inputs", nargs="+", help="TIFF files, folders of TIFFs, or glob patterns ('plate/*.tif')")
+    batch.add_argument("--out", type=Path, required=True, help="folder for the stores, one <file stem>.zarr per file")
+    clicks = batch.add_mutually_exclusive_group(required=True)
+    clicks.add_argument("--points-dir", type=Path, help="folder of <file stem>.csv click files (forms as track --points)")
+    clicks.add_argument("--points", type=Path, help="one click CSV for every file (forms as track --points)")
+    batch.add_argument("--scheduler", help="address of a running Dask scheduler (tcp://host:8786); default: a "
+                                           "local cluster on this machine")
+    batch.add_argument("--workers", type=int, default=None,
+                       help="local worker processes, each tracking one file at a time (default: cores / threads)")
+    batch.add_argument("--threads-per-worker", type=int, default=1, dest="threads",
+                       help="torch threads of each job (default 1)")
+    batch.add_argument("--model", default=None, help="official name or checkpoint path (default: embedded)")
+    batch.set_defaults(run=_batch)
     convert = sub.add_parser("convert-store",
                              help="copy a labels store of napari-sam2 0.1 into the OME-Zarr 0.5 layout")
     convert.add_argument("old", type=Path)
@@ -144,6 +163,24 @@ def _best_mask(predictor: TiledImagePredictor, group: list[Click]) -> LocalLogit
                                                 multimask=len(group) == 1)
     best = int(np.argmax(prediction.scores))
     return LocalLogits(local.box, local.logits[best:best + 1])
+
+
+def _batch(args) -> int:
+    from .batch import default_workers, format_rows, local_client, track_files
+
+    if args.scheduler:
+        from dask.distributed import Client
+
+        cluster = Client(args.scheduler)
+    else:
+        cluster = local_client(args.workers or default_workers(args.threads))
+    with cluster as client:
+        print(f"Dask dashboard: {client.dashboard_link}", flush=True)
+        rows = track_files(args.inputs, args.out, client, args.points_dir, args.points, args.model, args.threads)
+    print(format_rows(rows))
+    failed = sum(row.status.startswith("failed") for row in rows)
+    print(f"{len(rows) - failed} of {len(rows)} files tracked or already there; stores in {args.out}")
+    return 1 if failed else 0
 
 
 def _convert_store(args) -> int:
