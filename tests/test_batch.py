@@ -109,3 +109,17 @@ def test_a_job_whose_worker_dies_is_run_again(plate, client, tmp_path):
     assert [r.status for r in rows] == ["done"] * FILES
     np.testing.assert_array_equal(LabelsStore.open(out / "well3.zarr", mode="r").array[:],
                                   serial_labels(plate, "well3", tmp_path))
+
+
+def test_the_command_prints_the_dashboard_and_the_table_and_fails_if_a_file_failed(plate, tmp_path, capsys):
+    from napari_sam2.cli import main
+
+    (tmp_path / "empty.tif").write_bytes(b"")
+    images = [str(plate / "images" / "well0.tif"), str(tmp_path / "empty.tif")]
+    code = main(["batch", *images, "--points", str(plate / "clicks" / "well0.csv"), "--out", str(tmp_path / "out"),
+                 "--workers", "1"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "Dask dashboard: http" in out and "| file | frames | objects | seconds | status |" in out
+    assert "well0.tif | 4 | 2 |" in out and "empty.tif | - | - | - | failed: " in out
+    assert "1 of 2 files tracked or already there" in out
