@@ -21,7 +21,9 @@ ALLOWED = {
     "evaluation": BELOW_SIMULATION | {"simulation"},
     "training": BELOW_SIMULATION | {"simulation", "evaluation"},
     "click_table": set(),  # the CLI's --points CSV forms
-    "cli": BELOW_SIMULATION | {"simulation", "evaluation", "training", "click_table"},
+    "file_tracking": {"model", "weights", "engine", "storage", "click_table"},  # one file's job: track and batch
+    "batch": BELOW_SIMULATION | {"evaluation", "click_table", "file_tracking"},  # many files on Dask
+    "cli": BELOW_SIMULATION | {"simulation", "evaluation", "training", "click_table", "file_tracking", "batch"},
     "testing": set(),  # helpers of tests and benchmarks: synthetic data, the reference as an oracle
 }
 NEVER_OUTSIDE_NAPARI = {"napari", "qtpy", "PyQt5", "PySide6", "magicgui", "superqt", "vispy"}

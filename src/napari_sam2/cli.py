@@ -3,6 +3,7 @@
     napari-sam2 track IMAGE.tif --out masklets.zarr [--truth LABELS.tif --lineage L.csv]
     napari-sam2 track IMAGE.tif --out masklets.zarr --points clicks.csv
     napari-sam2 segment IMAGE.tif --points clicks.csv --out labels.tif [--cell-diameter D]
+    napari-sam2 batch plate/*.tif --points-dir clicks/ --out tracked/ [--scheduler tcp://host:8786]
     napari-sam2 convert-store OLD.zarr NEW.zarr
 
 (`napari-sam2` is the installed console script; `python -m napari_sam2` is the same.)
@@ -17,24 +18,20 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import tifffile
 import torch
-from tqdm import tqdm
 
 from .click_table import Click, ClickTableError, read_clicks
 from .engine.frames import open_tiff_frames
-from .engine.loading import load_model
 from .engine.scale import check_cell_diameter
 from .engine.tiled_predictor import TiledImagePredictor, label_image
 from .engine.tiling import LocalLogits
-from .engine.video_tracker import VideoTracker
-from .storage.labels_store import label_dtype
+from .file_tracking import BadClick, model_from, track_file
 from .storage.labels_tiff import check_tiff_replaceable, write_labels_tiff
-from .storage.store_opening import check_replaceable, convert_legacy_store, new_labels_store
+from .storage.store_opening import check_replaceable, convert_legacy_store
 from .storage.tiff_geometry import tiff_geometry
 
 
@@ -68,6 +65,24 @@ def main(argv: list[str] | None = None) -> int:
     segment.add_argument("--model", default=None, help="official name or checkpoint path (default: embedded)")
     segment.add_argument("--threads", type=int, default=2)
     segment.set_defaults(run=_segment)
+    batch = sub.add_parser("batch", help="track many time-lapse TIFFs, one job per file, on a Dask cluster",
+                           description="Tracks each TIFF into OUT/<file stem>.zarr on a local Dask cluster, or on "
+                                       "the one at --scheduler. A file whose store is already in OUT is skipped: run "
+                                       "the command again to resume. Clicks come from CSV files (automatic seeding "
+                                       "is not in the command line yet).")
+    batch.add_argument("inputs", nargs="+", help="TIFF files, folders of TIFFs, or glob patterns ('plate/*.tif')")
+    batch.add_argument("--out", type=Path, required=True, help="folder for the stores, one <file stem>.zarr per file")
+    clicks = batch.add_mutually_exclusive_group(required=True)
+    clicks.add_argument("--points-dir", type=Path, help="folder of <file stem>.csv click files (forms as track --points)")
+    clicks.add_argument("--points", type=Path, help="one click CSV for every file (forms as track --points)")
+    batch.add_argument("--scheduler", help="address of a running Dask scheduler (tcp://host:8786); default: a "
+                                           "local cluster on this machine")
+    batch.add_argument("--workers", type=int, default=None,
+                       help="local worker processes, each tracking one file at a time (default: cores / threads)")
+    batch.add_argument("--threads-per-worker", type=int, default=1, dest="threads",
+                       help="torch threads of each job (default 1)")
+    batch.add_argument("--model", default=None, help="official name or checkpoint path (default: embedded)")
+    batch.set_defaults(run=_batch)
     convert = sub.add_parser("convert-store",
                              help="copy a labels store of napari-sam2 0.1 into the OME-Zarr 0.5 layout")
     convert.add_argument("old", type=Path)
@@ -87,39 +102,23 @@ def _track(args) -> int:
         print("give --truth (a label stack) or --points (obj_id,x,y per line) to say what to track", file=sys.stderr)
         return 2
     check_replaceable(args.out, args.overwrite)  # before any work: the answer may be no
-    frames = open_tiff_frames(args.image)
     truth = open_tiff_frames(args.truth) if args.truth else None
-    geometry = tiff_geometry(args.image)
     try:  # the clicks first: a bad file is reported before the model loads
-        clicks = _clicks_from_truth(truth, geometry["axes"][0]) if truth is not None else read_clicks(args.points)
+        tracked_axis = tiff_geometry(args.image)["axes"][0]
+        clicks = _clicks_from_truth(truth, tracked_axis) if truth is not None else read_clicks(args.points)
     except ClickTableError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    model = load_model(args.model, device="cpu" if args.model is None else None)
-    tracker = VideoTracker(model, frames)
     try:
-        objects = _add_clicks(tracker, clicks)
-    except (ValueError, IndexError) as error:  # a click outside the image or the frames: nothing written yet
+        tracked = track_file(args.image, args.out, clicks, model_from(args.model), args.overwrite,
+                             keep_masks=truth is not None)
+    except BadClick as error:  # a click outside the image or the frames: nothing written
         print(f"error: {args.points or args.truth}: {error}", file=sys.stderr)
         return 2
-    predicted = {i: np.zeros((len(frames), *tracker.video_hw), bool) for i in objects} if truth is not None else None
-    start = time.time()
-    geometry["dtype"] = label_dtype(max(objects, default=0))
-    with new_labels_store(args.out, (len(frames), *tracker.video_hw), overwrite=args.overwrite, **geometry) as store:
-        # Each object both ways from its own prompted frame: a frame can come twice (forward for
-        # some objects, backward for others), so each result is painted onto what is stored.
-        plan = tracker.plan("both")
-        for result in tqdm(tracker.run(plan), total=plan.num_frames, desc="tracking", unit="frame"):
-            store.write_frame(result.frame, result.paint_onto(store.read_frame(result.frame)))
-            if predicted is not None:
-                masks = result.masks
-                for obj_id in result.updated_ids:
-                    predicted[obj_id][result.frame] = masks[obj_id]
-    seconds = time.time() - start
-    print(f"tracked {len(objects)} objects through {len(frames)} frames in {seconds:.1f} s "
-          f"({len(frames) / seconds:.1f} frames/s); labels written to {args.out}")
+    print(f"tracked {len(tracked.objects)} objects through {tracked.frames} frames in {tracked.seconds:.1f} s "
+          f"({tracked.frames / tracked.seconds:.1f} frames/s); labels written to {args.out}")
     if truth is not None:
-        print(_score_table(predicted, truth, args.lineage))
+        print(_score_table(tracked.masks, truth, args.lineage))
     return 0
 
 
@@ -132,7 +131,7 @@ def _segment(args) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     image = tifffile.imread(args.image)
-    predictor = TiledImagePredictor(load_model(args.model, device="cpu" if args.model is None else None), **predictor_args)
+    predictor = TiledImagePredictor(model_from(args.model), **predictor_args)
     try:
         predictor.set_image(image)
         objects = {obj_id: _best_mask(predictor, group) for obj_id, group in clicks.items()}
@@ -166,6 +165,24 @@ def _best_mask(predictor: TiledImagePredictor, group: list[Click]) -> LocalLogit
     return LocalLogits(local.box, local.logits[best:best + 1])
 
 
+def _batch(args) -> int:
+    from .batch import default_workers, format_rows, local_client, track_files
+
+    if args.scheduler:
+        from dask.distributed import Client
+
+        cluster = Client(args.scheduler)
+    else:
+        cluster = local_client(args.workers or default_workers(args.threads))
+    with cluster as client:
+        print(f"Dask dashboard: {client.dashboard_link}", flush=True)
+        rows = track_files(args.inputs, args.out, client, args.points_dir, args.points, args.model, args.threads)
+    print(format_rows(rows))
+    failed = sum(row.status.startswith("failed") for row in rows)
+    print(f"{len(rows) - failed} of {len(rows)} files tracked or already there; stores in {args.out}")
+    return 1 if failed else 0
+
+
 def _convert_store(args) -> int:
     store = convert_legacy_store(args.old, args.new)
     print(f"{args.old} copied into {args.new}: labels {store.shape} ({store.axes}), prompts; {args.old} is unchanged")
@@ -185,16 +202,6 @@ def _clicks_from_truth(truth, tracked_axis: str) -> list[Click]:
     areas = np.stack([np.bincount(plane.ravel(), minlength=int(stack.max()) + 1) for plane in stack])  # (Z, ids)
     largest = {int(i): int(np.argmax(areas[:, i])) for i in np.unique(stack) if i > 0}
     return [Click(z, i, *central_click(stack[z] == i)[0], positive=True) for i, z in largest.items()]
-
-
-def _add_clicks(tracker: VideoTracker, clicks: list[Click]) -> list[int]:
-    """Each object's clicks on each frame as one prompt; returns the object ids."""
-    prompts: dict[tuple[int, int], list[Click]] = {}
-    for click in clicks:
-        prompts.setdefault((click.frame, click.obj_id), []).append(click)
-    for (frame, obj_id), group in prompts.items():
-        tracker.add_points(frame, obj_id, [[c.x, c.y] for c in group], [int(c.positive) for c in group])
-    return sorted({click.obj_id for click in clicks})
 
 
 def _score_table(predicted: dict[int, np.ndarray], truth, lineage_csv: Path | None) -> str:

@@ -1,0 +1,87 @@
+"""One file's tracking job, shared by `track` and `batch`: the clicks of one TIFF tracked through
+all its frames (read lazily) into a labels store that appears only when tracking ends."""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from .click_table import Click
+from .engine.frames import open_tiff_frames
+from .engine.loading import load_model
+from .engine.video_tracker import VideoTracker
+from .storage.labels_store import label_dtype
+from .storage.store_opening import check_replaceable, new_labels_store
+from .storage.tiff_geometry import tiff_geometry
+
+_models: dict[str | None, object] = {}
+_models_lock = threading.Lock()
+
+
+def model_from(spec: str | None):
+    """The model named by `spec`: an official name, a checkpoint path, or None for the embedded
+    one, on the CPU (where it is fast enough)."""
+    return load_model(spec, device="cpu" if spec is None else None)
+
+
+def cached_model(spec: str | None):
+    """model_from(spec), loaded once per process: a batch worker runs many files with one model."""
+    with _models_lock:  # two threads of one worker must not load it twice
+        if spec not in _models:
+            _models[spec] = model_from(spec)
+        return _models[spec]
+
+
+class BadClick(ValueError):
+    """A click the image cannot take (outside it, or on a frame it does not have)."""
+
+
+@dataclass(frozen=True)
+class FileTracked:
+    frames: int
+    objects: list[int]
+    seconds: float  # tracking and writing, without loading the model
+    masks: dict[int, np.ndarray] | None  # obj_id -> (frames, H, W) bool, when asked for
+
+
+def track_file(image: Path, out: Path, clicks: list[Click], model, overwrite: bool = False,
+               keep_masks: bool = False, progress: bool = True) -> FileTracked:
+    """Tracks `clicks` through every frame of the TIFF `image` into the labels store `out`.
+    A click outside the image or the frames raises BadClick before anything is written; a failure while tracking leaves nothing at `out`."""
+    check_replaceable(out, overwrite)  # before any work: the answer may be no
+    frames = open_tiff_frames(image)
+    geometry = tiff_geometry(image)
+    tracker = VideoTracker(model, frames)
+    try:
+        objects = _add_clicks(tracker, clicks)
+    except (ValueError, IndexError) as error:
+        raise BadClick(str(error)) from error
+    masks = {i: np.zeros((len(frames), *tracker.video_hw), bool) for i in objects} if keep_masks else None
+    start = time.time()
+    geometry["dtype"] = label_dtype(max(objects, default=0))
+    with new_labels_store(out, (len(frames), *tracker.video_hw), overwrite=overwrite, **geometry) as store:
+        # Each object both ways from its own prompted frame: a frame can come twice (forward for
+        # some objects, backward for others), so each result is painted onto what is stored.
+        plan = tracker.plan("both")
+        for result in tqdm(tracker.run(plan), total=plan.num_frames, desc="tracking", unit="frame",
+                           disable=not progress):
+            store.write_frame(result.frame, result.paint_onto(store.read_frame(result.frame)))
+            if masks is not None:
+                frame_masks = result.masks
+                for obj_id in result.updated_ids:
+                    masks[obj_id][result.frame] = frame_masks[obj_id]
+    return FileTracked(len(frames), objects, time.time() - start, masks)
+
+
+def _add_clicks(tracker: VideoTracker, clicks: list[Click]) -> list[int]:
+    """Each object's clicks on each frame as one prompt; returns the object ids."""
+    prompts: dict[tuple[int, int], list[Click]] = {}
+    for click in clicks:
+        prompts.setdefault((click.frame, click.obj_id), []).append(click)
+    for (frame, obj_id), group in prompts.items():
+        tracker.add_points(frame, obj_id, [[c.x, c.y] for c in group], [int(c.positive) for c in group])
+    return sorted({click.obj_id for click in clicks})

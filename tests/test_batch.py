@@ -1,0 +1,125 @@
+"""Many files on a Dask cluster (issue 20): each output equals the file tracked alone, a rerun
+skips what is done, a failing file fails alone, a job whose worker dies is run again."""
+import os
+import threading
+import time
+
+import numpy as np
+import pytest
+import tifffile
+import torch
+from dask.distributed import WorkerPlugin
+
+from napari_sam2.batch import local_client, track_files
+from napari_sam2.click_table import read_clicks
+from napari_sam2.evaluation import central_click
+from napari_sam2.file_tracking import model_from, track_file
+from napari_sam2.storage import LabelsStore
+from napari_sam2.testing.synthetic import moving_nuclei_video
+
+FILES = 6
+
+
+@pytest.fixture(scope="module")
+def plate(tmp_path_factory):
+    """FILES small time-lapses (4 frames of 96 x 128, 2 nuclei) with a click CSV each."""
+    folder = tmp_path_factory.mktemp("plate")
+    (folder / "images").mkdir()
+    (folder / "clicks").mkdir()
+    for i in range(FILES):
+        frames, labels = moving_nuclei_video(4, 96, 128, 2, seed=i, leaving=False)
+        tifffile.imwrite(folder / "images" / f"well{i}.tif", frames, photometric="minisblack")
+        rows = [f"{j},{x},{y}" for j in np.unique(labels[0])[1:] for x, y in [central_click(labels[0] == j)[0]]]
+        (folder / "clicks" / f"well{i}.csv").write_text("obj_id,x,y\n" + "\n".join(rows) + "\n")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def client():
+    with local_client(2) as client:
+        yield client
+
+
+def serial_labels(plate, stem, tmp_path):
+    """The file tracked alone in this process, as `track` does, with the workers' one torch thread."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        out = tmp_path / "serial" / f"{stem}.zarr"
+        track_file(plate / "images" / f"{stem}.tif", out, read_clicks(plate / "clicks" / f"{stem}.csv"),
+                   model_from(None), progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    return LabelsStore.open(out, mode="r").array[:]
+
+
+def test_every_file_as_alone_a_rerun_skips_all_and_a_bad_file_fails_alone(plate, client, tmp_path):
+    bad = tmp_path / "broken.tif"
+    bad.write_bytes(b"not a tiff at all")
+    (tmp_path / "clicks").mkdir()
+    for csv in (plate / "clicks").iterdir():
+        (tmp_path / "clicks" / csv.name).write_text(csv.read_text())
+    (tmp_path / "clicks" / "broken.csv").write_text((plate / "clicks" / "well0.csv").read_text())
+    inputs = [plate / "images", str(bad)]
+
+    rows = track_files(inputs, tmp_path / "out", client, points_dir=tmp_path / "clicks", progress=False)
+    assert [os.path.basename(r.file) for r in rows] == [f"well{i}.tif" for i in range(FILES)] + ["broken.tif"]
+    assert [(r.frames, r.objects, r.status) for r in rows[:FILES]] == [(4, 2, "done")] * FILES
+    assert rows[-1].status.startswith("failed: TiffFileError") and "not a TIFF file" in rows[-1].status
+    assert not (tmp_path / "out" / "broken.zarr").exists()
+    for i in range(FILES):
+        batch = LabelsStore.open(tmp_path / "out" / f"well{i}.zarr", mode="r").array[:]
+        np.testing.assert_array_equal(batch, serial_labels(plate, f"well{i}", tmp_path))
+        assert batch.max() == 2
+
+    written = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "out").rglob("*")}
+    again = track_files(inputs, tmp_path / "out", client, points_dir=tmp_path / "clicks", progress=False)
+    assert [r.status for r in again[:FILES]] == ["skipped (already tracked)"] * FILES
+    assert again[-1].status == rows[-1].status
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "out").rglob("*")} == written
+
+
+class DieMidJob(WorkerPlugin):
+    """Ends the worker process (as a crash or an out-of-memory kill would) once the job of `stem`
+    has begun writing its store, the first time only (`marker` remembers)."""
+
+    def __init__(self, stem, out_dir, marker):
+        self.stem, self.out_dir, self.marker = stem, out_dir, marker
+
+    def transition(self, key, start, finish, **kwargs):
+        if finish == "executing" and f"-{self.stem}-" in str(key) and not self.marker.exists():
+            self.marker.touch()
+            threading.Thread(target=self._die_once_writing, daemon=True).start()
+
+    def _die_once_writing(self):
+        while not any(self.out_dir.glob(f".{self.stem}.zarr.*.partial/{self.stem}.zarr/zarr.json")):
+            time.sleep(0.002)
+        os._exit(1)
+
+
+def test_a_job_whose_worker_dies_is_run_again(plate, client, tmp_path):
+    out = tmp_path / "out"
+    client.register_plugin(DieMidJob("well3", out, tmp_path / "died"), name="die-mid-job")
+    try:
+        rows = track_files([plate / "images"], out, client, points_dir=plate / "clicks", progress=False)
+    finally:
+        client.unregister_worker_plugin("die-mid-job")
+    assert (tmp_path / "died").exists()
+    assert list(out.glob(".well3.zarr.*.partial")), "the worker was to die while writing the store"
+    assert [r.status for r in rows] == ["done"] * FILES
+    np.testing.assert_array_equal(LabelsStore.open(out / "well3.zarr", mode="r").array[:],
+                                  serial_labels(plate, "well3", tmp_path))
+
+
+def test_the_command_prints_the_dashboard_and_the_table_and_fails_if_a_file_failed(plate, tmp_path, capsys):
+    from napari_sam2.cli import main
+
+    (tmp_path / "empty.tif").write_bytes(b"")
+    images = [str(plate / "images" / "well0.tif"), str(tmp_path / "empty.tif")]
+    code = main(["batch", *images, "--points", str(plate / "clicks" / "well0.csv"), "--out", str(tmp_path / "out"),
+                 "--workers", "1"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "Dask dashboard: http" in out and "| file | frames | objects | seconds | status |" in out
+    assert "well0.tif | 4 | 2 |" in out and "empty.tif | - | - | - | failed: " in out
+    assert "1 of 2 files tracked or already there" in out
