@@ -59,11 +59,12 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
+    from qtpy.QtWidgets import QApplication
+
     import napari
     from napari_sam2._napari.sample_data import sample_path
     from napari_sam2._napari.widget import TrackingWidget
     from napari_sam2.model import SAM2Model, sam21_config
-    from qtpy.QtWidgets import QApplication
 
     torch.manual_seed(0)
     model = SAM2Model(sam21_config(args.model)).eval()

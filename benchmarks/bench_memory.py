@@ -17,12 +17,22 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from common import (THREADS, DriftingNuclei, Timer, build_ours, build_reference, print_table, random_state,  # first: silences tqdm
-                    run_in_fresh_process, set_threads, start_measured_phase, write_jpegs)
-
 import numpy as np
 import torch
 
+from common import (  # first: silences tqdm
+    THREADS,
+    DriftingNuclei,
+    Timer,
+    build_ours,
+    build_reference,
+    print_table,
+    random_state,
+    run_in_fresh_process,
+    set_threads,
+    start_measured_phase,
+    write_jpegs,
+)
 from napari_sam2.engine.frames import ArrayFrames
 from napari_sam2.engine.video_tracker import VideoTracker
 
@@ -92,7 +102,8 @@ def main() -> None:
                            threads=args.threads)
             ours_peaks[n], growths["ours"][n] = ours["peak"], ours["growth"]
             row = [n, ours["baseline"], ours["peak"], ours["growth"], ours["per_frame"]]
-            print(f"N={n} ours: baseline {ours['baseline']:.0f} MB, peak {ours['peak']:.0f} MB (loading the weights: {ours['setup_peak']:.0f}), {ours['frames']} frames, {ours['seconds']:.0f} s, "
+            print(f"N={n} ours: baseline {ours['baseline']:.0f} MB, peak {ours['peak']:.0f} MB "
+                  f"(loading the weights: {ours['setup_peak']:.0f}), {ours['frames']} frames, {ours['seconds']:.0f} s, "
                   f"image encoder ran {ours['encoder_runs']} times", flush=True)
             if args.reference == "on" or (args.reference == "auto" and n <= 100):
                 import zarr
@@ -103,7 +114,9 @@ def main() -> None:
                 ref_peaks[n], growths["reference"][n] = ref["peak"], ref["growth"]
                 row += [ref["baseline"], ref["peak"], ref["growth"], ref["per_frame"], ours["peak"] / ref["peak"],
                         ours["growth"] / ref["growth"]]
-                print(f"N={n} reference: baseline {ref['baseline']:.0f} MB, peak {ref['peak']:.0f} MB (loading the weights: {ref['setup_peak']:.0f}), {ref['frames']} frames, {ref['seconds']:.0f} s", flush=True)
+                print(f"N={n} reference: baseline {ref['baseline']:.0f} MB, peak {ref['peak']:.0f} MB "
+                      f"(loading the weights: {ref['setup_peak']:.0f}), {ref['frames']} frames, {ref['seconds']:.0f} s",
+                      flush=True)
             else:
                 row += ["-"] * 6
             rows.append(row)

@@ -17,12 +17,19 @@ import argparse
 import contextlib
 import traceback
 
-from common import (Timer, build_ours, mask_iou, preprocessed, print_table, random_state,  # first: silences tqdm
-                    set_threads, small_video)
-
 import numpy as np
 import torch
 
+from common import (  # first: silences tqdm
+    Timer,
+    build_ours,
+    mask_iou,
+    preprocessed,
+    print_table,
+    random_state,
+    set_threads,
+    small_video,
+)
 from napari_sam2.engine.video_tracker import VideoTracker
 
 

@@ -17,11 +17,21 @@ import itertools
 import tempfile
 from pathlib import Path
 
-from common import MODEL_PARTS, PartTimer, Timer, build_pair, mask_iou, preprocessed, print_table, reference_state, set_threads, small_video  # first: it silences tqdm
-
 import numpy as np
 import torch
 
+from common import (  # first: it silences tqdm
+    MODEL_PARTS,
+    PartTimer,
+    Timer,
+    build_pair,
+    mask_iou,
+    preprocessed,
+    print_table,
+    reference_state,
+    set_threads,
+    small_video,
+)
 from napari_sam2.engine.video_tracker import VideoTracker
 
 
@@ -135,7 +145,8 @@ def main() -> None:
                      check["logit"], check["score"], check["iou"], check["present"]])
         if part_timers:
             part_rows += part_table_rows(count, part_timers, our_seconds, ref_seconds, tracked)
-        print(f"{count} object(s): ours {our_seconds:.1f} s, reference {ref_seconds:.1f} s for {tracked} tracked frames", flush=True)
+        print(f"{count} object(s): ours {our_seconds:.1f} s, reference {ref_seconds:.1f} s for {tracked} tracked frames",
+              flush=True)
 
     print_table(
         ["objects", "ours s/frame", "reference s/frame", "ours/reference", "max |logit diff|", "max |score diff|",
@@ -154,7 +165,8 @@ def part_table_rows(count: int, part_timers, our_seconds: float, ref_seconds: fl
     rows = [[count, name, ours[name] / tracked, ref[name] / tracked, ours[name] / max(ref[name], 1e-9), ours[name] / our_seconds]
             for name in MODEL_PARTS]
     our_rest, ref_rest = our_seconds - sum(ours.values()), ref_seconds - sum(ref.values())
-    rows.append([count, "everything else", our_rest / tracked, ref_rest / tracked, our_rest / max(ref_rest, 1e-9), our_rest / our_seconds])
+    rows.append([count, "everything else", our_rest / tracked, ref_rest / tracked, our_rest / max(ref_rest, 1e-9),
+                 our_rest / our_seconds])
     return rows
 
 

@@ -9,16 +9,17 @@ frame (its centre, from the sample's ground truth), propagates forward with the 
 from __future__ import annotations
 
 import argparse
-import time
 import tempfile
+import time
 import warnings
 from pathlib import Path
 
 warnings.filterwarnings("ignore", message=".*PyQt5 backend is deprecated.*")  # the console line; its toast is closed below
-import napari  # noqa: E402
 import numpy as np  # noqa: E402
 import tifffile  # noqa: E402
 from scipy import ndimage  # noqa: E402
+
+import napari  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

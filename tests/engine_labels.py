@@ -5,7 +5,8 @@ import numpy as np
 from napari_sam2 import ArrayFrames, VideoTracker
 
 
-def reference_labels(model, frames, clicks=(), boxes=(), direction="forward", separate_memories=True, **frame_kwargs) -> np.ndarray:
+def reference_labels(model, frames, clicks=(), boxes=(), direction="forward", separate_memories=True,
+                     **frame_kwargs) -> np.ndarray:
     """(T, H, W) label images of an uninterrupted propagation. clicks: (obj_id, row, col) on
     frame 0, in that order; boxes: (obj_id, XYXY) on frame 0."""
     tracker = VideoTracker(model, ArrayFrames(frames, **frame_kwargs), separate_memories=separate_memories)

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from tiny_config import MICRO_TEST_CONFIG
 from napari_sam2 import load_model
 from napari_sam2.model import OFFICIAL_CONFIGS, CheckpointError, SAM2Model, infer_config, load_checkpoint, save_checkpoint
 from napari_sam2.testing.reference import build_reference
+from tiny_config import MICRO_TEST_CONFIG
 
 FAST_NAMES = ["sam2.1_hiera_tiny", "sam2_hiera_tiny"]
 

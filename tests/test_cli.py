@@ -98,7 +98,8 @@ def test_a_failed_run_leaves_no_store_and_an_old_one_as_it_was(micro_model, tmp_
 def _track_clicks(tmp_path, csv_text: str, out: str, capsys):
     """Runs `track --points` on a small video with the test model; returns (exit code, stderr)."""
     (tmp_path / f"{out}.csv").write_text(csv_text)
-    code = main(["track", str(tmp_path / "img.tif"), "--points", str(tmp_path / f"{out}.csv"), "--out", str(tmp_path / f"{out}.zarr")])
+    code = main(["track", str(tmp_path / "img.tif"), "--points", str(tmp_path / f"{out}.csv"),
+                 "--out", str(tmp_path / f"{out}.zarr")])
     return code, capsys.readouterr().err
 
 

@@ -1,17 +1,15 @@
 """The on-disk feature cache: reused when everything matches, never served stale."""
-import dataclasses
 
-import numpy as np
 import pytest
 import torch
 
-from tiny_config import MICRO_TEST_CONFIG
 from napari_sam2.engine.frames import ArrayFrames
 from napari_sam2.engine.preprocessing import Normalization
 from napari_sam2.engine.video_tracker import VideoTracker
 from napari_sam2.model import SAM2Model
 from napari_sam2.storage import ZarrFeatureStore
 from napari_sam2.testing.synthetic import moving_nuclei_video
+from tiny_config import MICRO_TEST_CONFIG
 
 
 @pytest.fixture(scope="module")

@@ -4,15 +4,14 @@ import http.server
 import threading
 from functools import partial
 
-import numpy as np
 import pytest
 import torch
 
 import napari_sam2 as ns
 from napari_sam2.engine import loading
 from napari_sam2.model import OFFICIAL_CONFIGS, SAM2Model
-from napari_sam2.weights import CheckpointInfo
 from napari_sam2.testing.synthetic import nuclei_image
+from napari_sam2.weights import CheckpointInfo
 
 
 @pytest.fixture()

@@ -111,7 +111,8 @@ def test_clicks_box_correction_forward_then_backward(name, tmp_path):
     pair.propagate_both()
     correction = dict(points=np.array([[70.0, 90.0]], np.float32), labels=np.array([1], np.int32))
     with torch.inference_mode():
-        pair.compare(ref.add_new_points_or_box(state, 7, 1, **correction), ours.add_points(7, 1, correction["points"], correction["labels"]))
+        pair.compare(ref.add_new_points_or_box(state, 7, 1, **correction),
+                     ours.add_points(7, 1, correction["points"], correction["labels"]))
     assert ours.conditioning_frames(1) == [0, 7]
     pair.propagate_both(start=7)
     pair.propagate_both(start=last, direction="backward")

@@ -30,7 +30,8 @@ def test_grayscale_is_repeated_into_rgb_and_float_works():
     tensor, hw = preprocess(image, 128)
     assert hw == (64, 80)
     assert torch.equal(tensor[0, 0] * 0.229 + 0.485, tensor[0, 0] * 0.229 + 0.485)
-    unnormalised = tensor[0] * torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1) + torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1)
+    unnormalised = (tensor[0] * torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1)
+                    + torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1))
     assert torch.allclose(unnormalised[0], unnormalised[1], atol=1e-5)
     assert torch.allclose(unnormalised[0], unnormalised[2], atol=1e-5)
 

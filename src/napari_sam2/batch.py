@@ -98,7 +98,8 @@ def track_files(paths: list[str | Path], out_dir: str | Path, client: Client | N
     futures = {client.submit(run_job, job, model, torch_threads, retries=RETRIES, pure=False,
                              key=f"track-{job.image.stem}-{uuid.uuid4().hex[:8]}"): job for job in jobs}
     rows = {}
-    for future in tqdm(as_completed(futures, loop=client.loop), total=len(futures), desc="files", unit="file", disable=not progress):
+    for future in tqdm(as_completed(futures, loop=client.loop), total=len(futures), desc="files", unit="file",
+                       disable=not progress):
         rows[futures[future]] = _row(futures[future], future)
     return [rows[job] for job in jobs]
 

@@ -26,8 +26,9 @@ import torch
 
 from .click_table import Click, ClickTableError, read_clicks
 from .engine.frames import open_tiff_frames
+from .engine.label_rule import winning_labels
 from .engine.scale import check_cell_diameter
-from .engine.tiled_predictor import TiledImagePredictor, label_image
+from .engine.tiled_predictor import TiledImagePredictor
 from .engine.tiling import LocalLogits
 from .file_tracking import BadClick, model_from, track_file
 from .storage.labels_tiff import check_tiff_replaceable, write_labels_tiff
@@ -44,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
                        help="Zarr store for the label stack (a new folder; it appears when tracking ends)")
     track.add_argument("--overwrite", action="store_true",
                        help="replace the napari-sam2 labels store already at --out (anything else is never replaced)")
-    track.add_argument("--truth", type=Path, help="label stack TIFF: clicks from it (z-stack: each object's largest slice), and J&F")
+    track.add_argument("--truth", type=Path,
+                       help="label stack TIFF: clicks from it (z-stack: each object's largest slice), and J&F")
     track.add_argument("--points", type=Path,
                        help="CSV of clicks (instead of --truth): obj_id,x,y per line (header optional; optional "
                             "columns frame, positive), or the CSV napari saves for a Points layer")
@@ -138,7 +140,7 @@ def _segment(args) -> int:
     except ValueError as error:  # a click outside the image, an image the model cannot read: nothing written
         print(f"error: {error}", file=sys.stderr)
         return 2
-    labels = label_image(predictor.plan.image_hw, objects)
+    labels = winning_labels(predictor.plan.image_hw, objects)
     write_labels_tiff(args.out, labels, overwrite=args.overwrite)
     print(f"segmented {len(objects)} objects (cell diameter {predictor.cell_diameter_used:.1f} px"
           f"{'' if args.cell_diameter else ', estimated'}; {len(predictor.tiles_embedded)} of "

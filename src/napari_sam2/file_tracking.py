@@ -51,7 +51,8 @@ class FileTracked:
 def track_file(image: Path, out: Path, clicks: list[Click], model, overwrite: bool = False,
                keep_masks: bool = False, progress: bool = True) -> FileTracked:
     """Tracks `clicks` through every frame of the TIFF `image` into the labels store `out`.
-    A click outside the image or the frames raises BadClick before anything is written; a failure while tracking leaves nothing at `out`."""
+    A click outside the image or the frames raises BadClick before anything is written;
+    a failure while tracking leaves nothing at `out`."""
     check_replaceable(out, overwrite)  # before any work: the answer may be no
     frames = open_tiff_frames(image)
     geometry = tiff_geometry(image)

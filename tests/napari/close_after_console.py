@@ -4,16 +4,16 @@ aborts the process."""
 import sys
 import time
 
-import napari
 import numpy as np
 import torch
 from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QApplication
-from tiny_config import MICRO_TEST_CONFIG
 
+import napari
 import napari_sam2 as ns
 from napari_sam2.model import SAM2Model
 from napari_sam2.testing.synthetic import moving_nuclei_video
+from tiny_config import MICRO_TEST_CONFIG
 
 torch.manual_seed(0)
 frames, labels = moving_nuclei_video(8, 96, 128, 3)

@@ -57,3 +57,4 @@ def notifications(monkeypatch):
     monkeypatch.setattr(propagation, "show_error", shown["error"].append)
     monkeypatch.setattr(session, "show_warning", shown["warning"].append, raising=False)
     return shown
+

@@ -2,7 +2,6 @@
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +9,7 @@ import pytest
 
 import napari_sam2 as ns
 from engine_labels import reference_labels
+from slow_work import slow_prefetch
 
 
 def test_track_points_on_an_image_layer_into_a_labels_layer(make_napari_viewer, micro_model, video, cell_centres, tmp_path):
@@ -56,7 +56,8 @@ def test_console_errors_say_what_to_do(make_napari_viewer, micro_model, video):
         ns.track_layers(viewer, "cells", points="cells", model=micro_model)
 
 
-def test_the_background_forms_return_at_once_and_give_the_same_labels(make_napari_viewer, qtbot, micro_model, video, cell_centres, tmp_path):
+def test_the_background_forms_return_at_once_and_give_the_same_labels(make_napari_viewer, qtbot, micro_model, video, cell_centres,
+                                                                      tmp_path):
     frames, _ = video
     viewer = make_napari_viewer()
     viewer.add_image(frames, name="cells")
@@ -96,16 +97,7 @@ def test_closing_napari_after_the_console_api_waits_for_the_feature_worker(
     clicks = viewer.add_points(np.array([[0, *cell_centres[1]]]))
     session = ns.track_layers(viewer, "cells", points=clicks, model=micro_model, direction="forward", start=6,
                               store=tmp_path / "m.zarr")
-    started, computed = [], []
-    prefetch = session.tracker.prefetch
-
-    def slow_prefetch(frame):
-        started.append(frame)
-        time.sleep(0.5)
-        prefetch(frame)
-        computed.append(frame)
-
-    session.tracker.prefetch = slow_prefetch
+    started, computed = slow_prefetch(session.tracker)
     viewer.dims.set_current_step(0, 1)  # moving the time slider computes frame 3 in a worker
     qtbot.waitUntil(lambda: started == [1], timeout=60_000)
     viewer.close()

@@ -22,7 +22,8 @@ def test_the_manifest_is_valid_and_names_the_widget_and_samples():
     manifest.validate_imports()  # every python_name imports
 
 
-@pytest.mark.parametrize("key,shape,labels", [("timelapse", (40, 192, 256), ("t", "y", "x")), ("zstack", (24, 192, 256), ("z", "y", "x"))])
+@pytest.mark.parametrize("key,shape,labels", [("timelapse", (40, 192, 256), ("t", "y", "x")),
+                                              ("zstack", (24, 192, 256), ("z", "y", "x"))])
 def test_sample_data_opens_in_a_viewer(make_napari_viewer, key, shape, labels):
     viewer = make_napari_viewer()
     viewer.open_sample("napari-sam2", key)

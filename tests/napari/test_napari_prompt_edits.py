@@ -112,7 +112,8 @@ def test_propagation_covers_each_object_from_its_own_prompts(make_napari_viewer,
     assert notifications["error"] == []
 
 
-def test_reopening_a_store_keeps_every_object_on_the_prompted_frames(make_napari_viewer, micro_model, video, cell_centres, tmp_path):
+def test_reopening_a_store_keeps_every_object_on_the_prompted_frames(make_napari_viewer, micro_model, video, cell_centres,
+                                                                     tmp_path):
     """Defect 1 on reopening: the restored prompts are applied again, and the other objects'
     pixels on their frames stay (the store is as it was left)."""
     frames, _ = video

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 from qtpy.QtCore import QTimer
+from test_napari_widget import TIMEOUT_MS, click_cells, slow_frames, start, wait_until_idle
 
 from napari_sam2 import ArrayFrames, VideoTracker
-from test_napari_widget import TIMEOUT_MS, click_cells, slow_frames, start, wait_until_idle
 
 
 class EncoderGate:

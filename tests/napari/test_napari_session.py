@@ -79,7 +79,8 @@ def test_an_rgb_time_lapse_is_tracked_with_its_colours(make_napari_viewer, micro
 
 
 @pytest.mark.parametrize("axis", [0, 1])
-def test_a_4d_image_is_tracked_along_the_chosen_axis_at_the_current_slice(make_napari_viewer, micro_model, video, cell_centres, axis):
+def test_a_4d_image_is_tracked_along_the_chosen_axis_at_the_current_slice(make_napari_viewer, micro_model, video, cell_centres,
+                                                                          axis):
     frames, _ = video
     tzyx = np.stack([frames[::-1], frames])  # (2, 8, 96, 128)
     if axis == 0:

@@ -3,12 +3,12 @@ import time
 
 import dask.array as da
 import numpy as np
-import pytest
 from qtpy.QtCore import QThreadPool, QTimer
 
 from engine_labels import reference_labels
 from napari_sam2._napari.widget import TrackingWidget
 from napari_sam2.storage import LabelsStore
+from slow_work import slow_prefetch
 
 TIMEOUT_MS = 60_000
 
@@ -51,7 +51,8 @@ def run(qtbot, widget, button):
     return list(widget.runner.frames_done)
 
 
-def test_clicks_then_propagate_forward_in_a_worker(make_napari_viewer, qtbot, micro_model, video, cell_centres, tmp_path, notifications):
+def test_clicks_then_propagate_forward_in_a_worker(make_napari_viewer, qtbot, micro_model, video, cell_centres, tmp_path,
+                                                   notifications):
     frames, _ = video
     viewer, widget = start(make_napari_viewer, micro_model, frames, tmp_path)
     click_cells(qtbot, widget, cell_centres)
@@ -86,7 +87,8 @@ def test_stop_keeps_the_finished_frames_and_propagating_again_completes_them(
     assert notifications["error"] == []
 
 
-def test_the_gui_keeps_processing_events_during_propagation(make_napari_viewer, qtbot, micro_model, video, cell_centres, tmp_path):
+def test_the_gui_keeps_processing_events_during_propagation(make_napari_viewer, qtbot, micro_model, video, cell_centres,
+                                                            tmp_path):
     frames, _ = video
     viewer, widget = start(make_napari_viewer, micro_model, slow_frames(frames, 0.1), tmp_path)
     click_cells(qtbot, widget, {1: cell_centres[1]})
@@ -243,16 +245,7 @@ def test_closing_napari_waits_for_the_feature_worker_and_starts_no_other(
     frames, _ = video
     viewer, widget = start(make_napari_viewer, micro_model, frames, tmp_path, show=True)
     session = widget.session
-    started, computed = [], []
-    prefetch = session.tracker.prefetch
-
-    def slow_prefetch(frame):
-        started.append(frame)
-        time.sleep(0.5)
-        prefetch(frame)
-        computed.append(frame)
-
-    session.tracker.prefetch = slow_prefetch
+    started, computed = slow_prefetch(session.tracker)
     viewer.dims.set_current_step(0, 5)
     qtbot.waitUntil(lambda: started == [5], timeout=TIMEOUT_MS)  # computing frame 5 in a worker
     viewer.close()

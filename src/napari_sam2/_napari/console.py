@@ -24,9 +24,9 @@ from qtpy.QtCore import QThreadPool
 from qtpy.QtWidgets import QApplication
 
 from .closing import CLOSE_WAIT_MS, ClosingWatcher
-from .propagation import PropagationRunner
 from .prompt_layers import OBJ_ID, POSITIVE
 from .prompt_worker import PromptWorker
+from .propagation import PropagationRunner
 from .session import TrackingSession
 
 

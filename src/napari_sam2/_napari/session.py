@@ -18,7 +18,6 @@ from .feature_prefetch import FeaturePrefetcher
 from .labels_view import labels_translate
 from .layout import frame_layout
 from .mask_warnings import warn_about_mask
-from .prompt_record import layers_to_record, restore_layers
 from .prompt_layers import (
     OBJ_ID,
     ObjectPrompts,
@@ -29,6 +28,7 @@ from .prompt_layers import (
     set_current_obj_id,
     shapes_to_prompts,
 )
+from .prompt_record import layers_to_record, restore_layers
 from .store_location import default_store_path, open_session_store
 
 NO_IMAGE = (

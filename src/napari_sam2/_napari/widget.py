@@ -26,8 +26,8 @@ from .closing import CLOSE_WAIT_MS, ClosingWatcher
 from .layout import tracking_axes
 from .model_choice import CHECKPOINT_FILE, model_choices
 from .model_loader import ModelLoader
-from .propagation import PropagationRunner
 from .prompt_worker import PromptWorker
+from .propagation import PropagationRunner
 from .session import TrackingSession, check_trackable, image_data
 from .widget_text import TOOLTIPS, next_step, progress_text
 

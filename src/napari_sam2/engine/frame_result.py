@@ -7,8 +7,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .label_rule import winning_labels
 from .mask_check import MaskWarning, mask_warning
 from .prompts import Prompt
+from .tiling import LocalLogits
 
 
 @dataclass(frozen=True)
@@ -37,15 +39,10 @@ class FrameResult:
 
     def label_image(self, dtype=np.uint32) -> np.ndarray:
         """(H, W) labels: each pixel gets the id of the object with the highest positive logit."""
-        logits = self.logits()
-        labels = np.zeros(self.video_hw, dtype=dtype)
-        if not self.object_ids:
-            return labels
-        best = logits.argmax(dim=0).cpu().numpy()
-        covered = (logits.max(dim=0).values > 0).cpu().numpy()
-        ids = np.asarray(self.object_ids, dtype=dtype)
-        labels[covered] = ids[best[covered]]
-        return labels
+        logits, (height, width) = self.logits().cpu(), self.video_hw
+        whole_frame = {obj_id: LocalLogits((0, height, 0, width), logits[k : k + 1])
+                       for k, obj_id in enumerate(self.object_ids)}
+        return winning_labels(self.video_hw, whole_frame, dtype=dtype)
 
     def checked(self, obj_id: int, prompt: Prompt, model_side: int) -> FrameResult:
         """This result with `warnings` saying whether obj_id's mask is plausible for `prompt`

@@ -76,7 +76,8 @@ class ArrayFrames:
         return frame
 
 
-def open_tiff_frames(path: str | Path, axis: int = 0, channel_axis: int | None = None, fixed: dict[int, int] | None = None) -> ArrayFrames:
+def open_tiff_frames(path: str | Path, axis: int = 0, channel_axis: int | None = None,
+                     fixed: dict[int, int] | None = None) -> ArrayFrames:
     """Frames of a TIFF file, read lazily page by page through tifffile's zarr interface."""
     import tifffile
     import zarr

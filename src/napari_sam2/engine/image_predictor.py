@@ -91,7 +91,8 @@ class ImagePredictor:
         side = 4 * self.model.cfg.embedding_size
         m = torch.as_tensor(np.asarray(mask_logits), dtype=torch.float32)
         if m.shape[-2:] != (side, side) or m.numel() != side * side:
-            raise ValueError(f"mask_logits must be (1, {side}, {side}) low-resolution logits from a previous prediction, got {tuple(m.shape)}")
+            raise ValueError(f"mask_logits must be (1, {side}, {side}) low-resolution logits from a previous prediction, "
+                             f"got {tuple(m.shape)}")
         return m.reshape(1, 1, side, side)
 
     @torch.no_grad()

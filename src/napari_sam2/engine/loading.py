@@ -7,8 +7,8 @@ from typing import Callable
 import torch
 
 from ..model import OFFICIAL_CONFIGS, SAM2Model, load_checkpoint
-from .device import default_device
 from ..weights import checkpoint_info, ensure_checkpoint, models_dir, official_checkpoints
+from .device import default_device
 
 EMBEDDED_MODEL_FILE = "napari_sam2_micro.pt"
 

@@ -42,7 +42,8 @@ def check_cell_diameter(diameter: float, image_hw: tuple[int, int] | None = None
         raise ValueError(f"cell_diameter must be a number of pixels, got {diameter!r}") from None
     if not math.isfinite(value) or value <= 0:
         raise ValueError(f"cell_diameter must be a positive number of pixels (a typical cell's width in the image), "
-                         f"got {diameter!r}; leave it out (cell_diameter=None, no --cell-diameter) to have it estimated from the image")
+                         f"got {diameter!r}; leave it out (cell_diameter=None, no --cell-diameter) "
+                         f"to have it estimated from the image")
     if image_hw is not None and value > min(image_hw):
         raise ValueError(f"cell_diameter {value:g} px is larger than the image ({image_hw[0]} x {image_hw[1]} px): "
                          "give a typical cell's width in pixels of this image, or leave it out to have it estimated")

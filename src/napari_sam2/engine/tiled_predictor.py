@@ -103,17 +103,3 @@ class TiledImagePredictor:
             predictor.set_model_input(tile, (self.plan.tile, self.plan.tile))
             self._tile_predictors[(top, left)] = predictor
         return self._tile_predictors[(top, left)]
-
-
-def label_image(image_hw: tuple[int, int], objects: dict[int, LocalLogits], threshold: float = 0.0) -> np.ndarray:
-    """One label image from each object's logits (one mask each): a pixel goes to the object with
-    the highest logit there, if above `threshold`; 0 elsewhere."""
-    best = torch.full(image_hw, threshold, dtype=torch.float32)
-    labels = torch.zeros(image_hw, dtype=torch.int64)
-    for obj_id, local in objects.items():
-        y0, y1, x0, x1 = local.box
-        logits = local.logits[0]
-        wins = logits > best[y0:y1, x0:x1]
-        best[y0:y1, x0:x1] = torch.where(wins, logits, best[y0:y1, x0:x1])
-        labels[y0:y1, x0:x1][wins] = obj_id
-    return labels.numpy()

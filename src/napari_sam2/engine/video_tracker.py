@@ -25,9 +25,7 @@ from ..model.frame_steps import (
 from .device import autocast, check_precision
 from .feature_cache import FeatureCache, FeatureStore
 from .frame_result import FrameResult
-from .frames import FrameSource
 from .indices import positive_count
-from .memory_selection import frames_still_needed
 from .memory_bank import (
     MEMORY_DTYPE,
     ClickPrompt,
@@ -39,11 +37,12 @@ from .memory_bank import (
     entries_of,
     group_by_layout,
 )
+from .memory_selection import frames_still_needed
 from .model_inputs import PreprocessedFrames
 from .postprocess import fill_small_holes
 from .preprocessing import Normalization
-from .propagation_plan import PropagationPlan, Run, direction_signs, make_run
 from .prompts import check_frame_index, check_obj_id, check_prompt, model_points
+from .propagation_plan import PropagationPlan, Run, direction_signs, make_run
 
 
 class _StopRequested(Exception):
@@ -211,7 +210,8 @@ class VideoTracker:
                 starts[obj_id] = first
         return starts
 
-    def propagate(self, direction: str = "forward", start: int | None = None, max_frames: int | None = None) -> Iterator[FrameResult]:
+    def propagate(self, direction: str = "forward", start: int | None = None,
+                  max_frames: int | None = None) -> Iterator[FrameResult]:
         """Track the objects frame by frame over `plan(direction, start, max_frames)`, yielding
         each frame's result as soon as it exists. Stopping the iteration between frames leaves
         the tracker usable, and the next default propagation goes on from there."""
@@ -255,7 +255,8 @@ class VideoTracker:
         Each is the object's own mask, whatever other objects cover: what the user asked for."""
         for track in self._objects.values():
             for frame, output in track.pending_prompts():
-                spatial = encode_memory(self.model, self.features(frame), output.low_res_logits, output.object_score, binarize=True)
+                spatial = encode_memory(self.model, self.features(frame), output.low_res_logits, output.object_score,
+                                        binarize=True)
                 self._memory_pe = spatial.position_encoding
                 track.condition(frame, spatial.features.to(MEMORY_DTYPE))
 

@@ -35,7 +35,8 @@ def object_scores(predicted: dict[int, np.ndarray], truths: dict[int, np.ndarray
     return rows + [mean_score("**mean**", list(pairs.values()))]
 
 
-def evaluate_sequence(model, frames, truths, kinds=PROMPT_KINDS, separate_memories: bool = True) -> dict[str, list[tuple[float, float]]]:
+def evaluate_sequence(model, frames, truths, kinds=PROMPT_KINDS,
+                      separate_memories: bool = True) -> dict[str, list[tuple[float, float]]]:
     """Per prompt kind, the (J, F) of every object of one sequence."""
     scores = {}
     for kind in kinds:

@@ -26,6 +26,7 @@ from .sam2 import ImageEmbedding, SAM2Model
 __all__ = [
     "CheckpointError", "DecoderConfig", "DecoderOutput", "HieraConfig", "ImageEmbedding", "MemoryConfig",
     "OFFICIAL_CONFIGS", "ObjectPointerConfig", "PyramidFeatures", "SAM2Config", "SAM2Model",
-    "infer_config", "load_checkpoint", "micro_config", "model_fingerprint", "load_into", "read_checkpoint", "sam2_config", "sam21_config",
+    "infer_config", "load_checkpoint", "micro_config", "model_fingerprint", "load_into", "read_checkpoint", "sam2_config",
+    "sam21_config",
     "save_checkpoint",
 ]

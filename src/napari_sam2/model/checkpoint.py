@@ -86,7 +86,8 @@ def _signature(state: dict[str, torch.Tensor]) -> tuple[int, tuple[int, ...], bo
     if key not in state:
         raise CheckpointError(f"this is not a SAM 2 state dict: it has no {key!r} (first keys: {list(state)[:5]})")
     num_blocks = 1 + max(int(k.split(".")[3]) for k in state if k.startswith("image_encoder.trunk.blocks."))
-    starts = sorted(int(k.split(".")[3]) for k in state if k.startswith("image_encoder.trunk.blocks.") and k.endswith(".proj.weight") and ".attn." not in k)
+    starts = sorted(int(k.split(".")[3]) for k in state
+                    if k.startswith("image_encoder.trunk.blocks.") and k.endswith(".proj.weight") and ".attn." not in k)
     bounds = [0, *starts, num_blocks]
     stages = tuple(b - a for a, b in zip(bounds[:-1], bounds[1:]))
     return state[key].shape[0], stages, any(k in state for k in SAM21_KEYS)
@@ -101,7 +102,8 @@ def load_into(model: SAM2Model, state: dict[str, torch.Tensor]) -> None:
     own = model.state_dict()
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
-    misshaped = [f"{k}: file {tuple(state[k].shape)} vs model {tuple(own[k].shape)}" for k in own if k in state and state[k].shape != own[k].shape]
+    misshaped = [f"{k}: file {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
+                 for k in own if k in state and state[k].shape != own[k].shape]
     if missing or unexpected or misshaped:
         raise CheckpointError(_mismatch_message(model.cfg, state, missing, unexpected, misshaped))
     model.load_state_dict(state, strict=True)

@@ -54,7 +54,8 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--sequences", type=int, default=20)
     evaluate.add_argument("--frames", type=int, default=32)
     evaluate.add_argument("--threads", type=int, default=2)
-    evaluate.add_argument("--height", type=int, default=128, help="frame height, px (larger frames: smaller cells at the model's input)")
+    evaluate.add_argument("--height", type=int, default=128,
+                          help="frame height, px (larger frames: smaller cells at the model's input)")
     evaluate.add_argument("--width", type=int, default=128, help="frame width, px")
     evaluate.add_argument("--cells", type=_whole_numbers, default=(5, 9), help="LO,HI cells in the first frame (default 5,9)")
     _separate_memories_flag(evaluate, "tracking")
@@ -78,7 +79,8 @@ def _common_training(p: argparse.ArgumentParser) -> None:
     p.add_argument("--embedding-scale-weight", type=float, default=0.0,
                    help="weight of a loss holding the image embedding's RMS near 1 (not in the paper; used from scratch)")
     p.add_argument("--frames", type=int, default=8, help="frames per training sequence (paper: 8)")
-    p.add_argument("--freeze", default="", help="comma-separated parameter-name prefixes to keep fixed, e.g. image_encoder,sam_mask_decoder")
+    p.add_argument("--freeze", default="",
+                   help="comma-separated parameter-name prefixes to keep fixed, e.g. image_encoder,sam_mask_decoder")
     p.add_argument("--corrections", type=int, default=7, help="corrective clicks per corrected frame (paper: 7)")
     p.add_argument("--weight-decay", type=float, default=0.1, help="AdamW decay of weight matrices")
     _separate_memories_flag(p, "training")
@@ -96,13 +98,14 @@ def _separate_memories_flag(p: argparse.ArgumentParser, during: str) -> None:
 
 
 def _train_config(args):
-    from .losses import LossWeights
     from .loop import TrainConfig
+    from .losses import LossWeights
     from .recipe import RecipeConfig
 
-    weights = LossWeights(focal=args.focal_weight, dice=args.dice_weight, focal_alpha=args.focal_alpha, focal_gamma=args.focal_gamma,
-                          embedding_scale=args.embedding_scale_weight)
-    recipe = RecipeConfig(num_frames=args.frames, corrections_per_frame=args.corrections, separate_memories=args.separate_memories)
+    weights = LossWeights(focal=args.focal_weight, dice=args.dice_weight, focal_alpha=args.focal_alpha,
+                          focal_gamma=args.focal_gamma, embedding_scale=args.embedding_scale_weight)
+    recipe = RecipeConfig(num_frames=args.frames, corrections_per_frame=args.corrections,
+                          separate_memories=args.separate_memories)
     return TrainConfig(steps=args.steps, image_steps=args.image_steps, video_every=args.video_every, lr=args.lr, seed=args.seed,
                        max_objects=args.max_objects, weights=weights, recipe=recipe, weight_decay=args.weight_decay,
                        frozen=tuple(p for p in args.freeze.split(",") if p))
@@ -141,8 +144,8 @@ def _train(args) -> int:
 
 
 def _simulated_data(args):
-    from .data import FRAME_SIDES, SimulatedSequences
     from ..simulation import SimulationConfig
+    from .data import FRAME_SIDES, SimulatedSequences
 
     config = SimulationConfig()
     if args.division_probability is not None:

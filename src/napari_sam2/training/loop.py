@@ -168,7 +168,8 @@ class ProgressBar:
         filled = int(30 * step / self.total)
         line = (f"step {step}/{self.total} [{'#' * filled}{'.' * (30 - filled)}] loss {self.smoothed:.3f} "
                 f"(focal {parts['focal']:.3f} dice {parts['dice']:.3f} iou {parts['iou']:.3f} "
-                f"presence {parts['presence']:.3f} emb rms {parts.get('embedding_rms', float('nan')):.2f}) {rate:.2f} s/step, {left / 60:.0f} min left")
+                f"presence {parts['presence']:.3f} emb rms {parts.get('embedding_rms', float('nan')):.2f}) "
+                f"{rate:.2f} s/step, {left / 60:.0f} min left")
         if self.stream.isatty():
             self.stream.write("\r" + line)
         elif step % self.every == 0 or step == self.total:

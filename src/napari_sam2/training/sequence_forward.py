@@ -24,7 +24,8 @@ from .recipe import RecipeConfig, SequencePlan
 
 
 def frame_features(features: ImageEmbedding, t: int) -> ImageEmbedding:
-    return ImageEmbedding(features.embedding[t : t + 1], [h[t : t + 1] for h in features.high_res], features.position_encoding[t : t + 1])
+    return ImageEmbedding(features.embedding[t : t + 1], [h[t : t + 1] for h in features.high_res],
+                          features.position_encoding[t : t + 1])
 
 
 class SequenceRun:
@@ -74,7 +75,7 @@ class SequenceRun:
         """Decode, then (on corrected frames) add a click where the kept mask is wrong and decode
         again from it; every decoding is scored."""
         corrections = self.recipe.corrections_per_frame if t in self.plan.corrected else 0
-        out = None
+        out = candidates = high = None  # the previous decoding's, from the second step on
         for step in range(1 + corrections):
             if step:
                 from_gt = float(torch.rand((), generator=self.generator)) < self.recipe.prob_correction_from_gt
