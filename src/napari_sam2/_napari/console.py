@@ -141,12 +141,15 @@ class BackgroundTracking:
         self._queued, self._after = True, []  # runs to start when this one ends
         # One run at a time on a session's tracker: a run asked for during another starts after it.
         earlier, session.background = getattr(session, "background", None), self
+        self._earlier = None  # held until this run begins: nothing else may hold the run it waits for
         if earlier is not None and earlier.running:
+            self._earlier = earlier
             earlier._after.append(self._begin)
         else:
             self._begin()
 
     def _begin(self) -> None:
+        self._earlier = None
         if not self._queued:  # stopped while it waited
             self._finished()
             return
