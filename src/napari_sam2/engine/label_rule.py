@@ -14,6 +14,11 @@ def winning_labels(image_hw: tuple[int, int], objects: dict[int, LocalLogits], t
                    dtype=np.int64) -> np.ndarray:
     """(H, W) labels from each object's logits (one mask each, placed by its box); 0 elsewhere.
     On a tie the object met first keeps the pixel."""
+    largest = np.iinfo(dtype).max
+    too_large = [obj_id for obj_id in objects if obj_id > largest]
+    if too_large:  # a cast would wrap them onto other ids silently
+        raise ValueError(f"object ids {too_large} do not fit in {np.dtype(dtype).name} labels (at most {largest}); "
+                         "use ids up to that, or labels of a wider type")
     best = torch.full(image_hw, threshold, dtype=torch.float32)
     labels = torch.zeros(image_hw, dtype=torch.int64)
     for obj_id, local in objects.items():
