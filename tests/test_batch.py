@@ -105,7 +105,8 @@ def test_a_job_whose_worker_dies_is_run_again(plate, client, tmp_path):
     finally:
         client.unregister_worker_plugin("die-mid-job")
     assert (tmp_path / "died").exists()
-    assert list(out.glob(".well3.zarr.*.partial")), "the worker was to die while writing the store"
+    # The dying worker had begun writing (DieMidJob waits for it); the job run again deleted that first.
+    assert not list(out.glob(".well3.zarr.*.partial")), "what the dead worker half-wrote is left behind"
     assert [r.status for r in rows] == ["done"] * FILES
     np.testing.assert_array_equal(LabelsStore.open(out / "well3.zarr", mode="r").array[:],
                                   serial_labels(plate, "well3", tmp_path))
@@ -123,3 +124,21 @@ def test_the_command_prints_the_dashboard_and_the_table_and_fails_if_a_file_fail
     assert "Dask dashboard: http" in out and "| file | frames | objects | seconds | status |" in out
     assert "well0.tif | 4 | 2 |" in out and "empty.tif | - | - | - | failed: " in out
     assert "1 of 2 files tracked or already there" in out
+
+
+def test_each_series_of_a_multi_position_ome_tiff_is_a_job_and_the_bar_counts_frames(plate, client, tmp_path, capsys):
+    positions = [tifffile.imread(plate / "images" / f"well{i}.tif") for i in (1, 2)]
+    with tifffile.TiffWriter(tmp_path / "plate.ome.tif", ome=True) as tif:
+        for frames in positions:
+            tif.write(frames, photometric="minisblack", metadata={"axes": "TYX", "PhysicalSizeX": 0.5,
+                                                                 "PhysicalSizeY": 0.5})
+    (tmp_path / "clicks").mkdir()
+    for k, i in enumerate((1, 2)):
+        (tmp_path / "clicks" / f"plate.ome_s{k}.csv").write_text((plate / "clicks" / f"well{i}.csv").read_text())
+    rows = track_files([tmp_path / "plate.ome.tif"], tmp_path / "out", client, points_dir=tmp_path / "clicks")
+    assert [(r.file.endswith(f"[series {k}]"), r.frames, r.status) for k, r in enumerate(rows)] == [(True, 4, "done")] * 2
+    for k, i in enumerate((1, 2)):
+        store = LabelsStore.open(tmp_path / "out" / f"plate.ome_s{k}.zarr", mode="r")
+        np.testing.assert_array_equal(store.array[:], serial_labels(plate, f"well{i}", tmp_path))
+        assert store.scale[-1] == 0.5
+    assert "8/8" in capsys.readouterr().err  # the bar: frames of both series

@@ -3,26 +3,32 @@
     napari-sam2 batch plate/*.tif --points-dir clicks/ --out tracked/ [--scheduler tcp://host:8786]
 
 Each job writes OUT_DIR/<stem>.zarr through file_tracking.track_file (the `track` command's job),
-so a store appears only when its file is tracked to the end. A job whose store is already there
+so a store appears only when its file is tracked to the end. A multi-series (multi-position
+OME-) TIFF gives a job per series, OUT_DIR/<stem>_s<k>.zarr. A job whose store is already there
 is skipped (run the command again to resume); a worker that dies has its job run again
-elsewhere by the scheduler; a file that fails fails alone, with its error in the table.
+elsewhere by the scheduler (what the dead worker had half-written is deleted first); a file that
+fails fails alone, with its error in the table. The progress bar counts frames across jobs, as
+the workers report them.
 """
 from __future__ import annotations
 
 import glob
 import os
+import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from dask.distributed import Client, LocalCluster, as_completed
+from dask.distributed import Client, LocalCluster, Queue
 from tqdm import tqdm
 
 from .click_table import read_clicks
 from .file_tracking import cached_model, track_file
 from .storage.labels_store import LabelsStore, is_labels_store
+from .storage.store_opening import remove_abandoned_partials
+from .storage.tiff_geometry import tiff_series_frames
 
 TIFF_SUFFIXES = (".tif", ".tiff")
 RETRIES = 1  # an error raised by a job is tried once more (a worker that dies: the scheduler's allowed-failures)
@@ -42,6 +48,17 @@ class Job:
     image: Path
     points: Path
     out: Path
+    series: int = 0  # the image series of a multi-series TIFF
+    frames: int = 0  # as the file's header says (0 if it cannot be read: the job will fail and say why)
+
+    @property
+    def name(self) -> str:
+        return self.out.name.removesuffix(".zarr")
+
+    @property
+    def shown(self) -> str:
+        """The file (and series) as the table shows it."""
+        return str(self.image) if self.out.name == f"{self.image.stem}.zarr" else f"{self.image} [series {self.series}]"
 
 
 def tiff_inputs(inputs: list[str | Path]) -> list[Path]:
@@ -61,28 +78,51 @@ def tiff_inputs(inputs: list[str | Path]) -> list[Path]:
 
 def plan_jobs(images: list[Path], out_dir: Path, points_dir: Path | None = None,
               points: Path | None = None) -> list[Job]:
-    """A job per image: its clicks are `points` (the same for every file) or `points_dir/<stem>.csv`."""
+    """A job per image, or per series of a multi-series TIFF (named <stem>_s<k>): its clicks are
+    `points` (the same for every job) or `points_dir/<job name>.csv`."""
     if (points_dir is None) == (points is None):
         raise ValueError("give the clicks either as one CSV for every file (points) or as a folder of "
                          "<file stem>.csv files (points_dir)")
-    stems = [image.stem for image in images]
-    twice = sorted({s for s in stems if stems.count(s) > 1})
+    jobs = []
+    for image in images:
+        series_frames = _series_frames(image)
+        names = [image.stem] if len(series_frames) == 1 else [f"{image.stem}_s{k}" for k in range(len(series_frames))]
+        jobs += [Job(image, points or points_dir / f"{name}.csv", out_dir / f"{name}.zarr", k, frames)
+                 for k, (name, frames) in enumerate(zip(names, series_frames))]
+    names = [job.name for job in jobs]
+    twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise ValueError(f"files with the same name {twice} would write the same store in {out_dir}: "
                          "give them different names or track them into different folders")
-    return [Job(image, points or points_dir / f"{image.stem}.csv", out_dir / f"{image.stem}.zarr")
-            for image in images]
+    return jobs
 
 
-def run_job(job: Job, model: str | None, torch_threads: int) -> JobRow:
-    """One file, on a worker: skipped if its store is there (it appears only once complete)."""
+def _series_frames(image: Path) -> list[int]:
+    """Frames per series; [0] for a file that cannot be read here (its job fails with the reason)."""
+    try:
+        return tiff_series_frames(image)
+    except Exception:  # noqa: BLE001 - any unreadable file: the job itself reports the error
+        return [0]
+
+
+def run_job(job: Job, model: str | None, torch_threads: int, progress_queue: str | None = None) -> JobRow:
+    """One file (series), on a worker: skipped if its store is there (it appears only once
+    complete). Frames done go to the Dask queue named `progress_queue` as (job name, frames)."""
     if is_labels_store(job.out):
         store = LabelsStore.open(job.out, mode="r")
-        return JobRow(str(job.image), store.shape[0], None, None, "skipped (already tracked)")
+        _report(progress_queue, job, store.shape[0])
+        return JobRow(job.shown, store.shape[0], None, None, "skipped (already tracked)")
+    remove_abandoned_partials(job.out)  # a worker that died on this job: nobody else writes job.out
     torch.set_num_threads(torch_threads)
     clicks = read_clicks(job.points)  # before the model: a bad file is refused at once
-    tracked = track_file(job.image, job.out, clicks, cached_model(model), progress=False)
-    return JobRow(str(job.image), tracked.frames, len(tracked.objects), tracked.seconds, "done")
+    tracked = track_file(job.image, job.out, clicks, cached_model(model), progress=False, series=job.series,
+                         on_frame=lambda done: _report(progress_queue, job, done))
+    return JobRow(job.shown, tracked.frames, len(tracked.objects), tracked.seconds, "done")
+
+
+def _report(queue_name: str | None, job: Job, frames_done: int) -> None:
+    if queue_name is not None:
+        Queue(queue_name).put((job.name, frames_done))
 
 
 def track_files(paths: list[str | Path], out_dir: str | Path, client: Client | None = None,
@@ -95,13 +135,31 @@ def track_files(paths: list[str | Path], out_dir: str | Path, client: Client | N
     if client is None:
         with local_client(default_workers(torch_threads)) as own:
             return track_files(paths, out_dir, own, points_dir, points, model, torch_threads, progress)
-    futures = {client.submit(run_job, job, model, torch_threads, retries=RETRIES, pure=False,
-                             key=f"track-{job.image.stem}-{uuid.uuid4().hex[:8]}"): job for job in jobs}
-    rows = {}
-    for future in tqdm(as_completed(futures, loop=client.loop), total=len(futures), desc="files", unit="file",
-                       disable=not progress):
-        rows[futures[future]] = _row(futures[future], future)
+    queue = Queue(f"napari-sam2-progress-{uuid.uuid4().hex}", client=client) if progress else None
+    futures = {client.submit(run_job, job, model, torch_threads, queue and queue.name, retries=RETRIES, pure=False,
+                             key=f"track-{job.name}-{uuid.uuid4().hex[:8]}"): job for job in jobs}
+    with tqdm(total=sum(job.frames for job in jobs), desc="tracking", unit="frame", disable=not progress) as bar:
+        rows = _follow(futures, queue, bar)
     return [rows[job] for job in jobs]
+
+
+def _follow(futures: dict, queue: Queue | None, bar: tqdm) -> dict[Job, JobRow]:
+    """Each job's row, taken as soon as it ends (a result left on a worker that dies later would
+    be computed again, and its job then found "already tracked"); the bar moves as workers report
+    frames, a job run again after its worker died counting each frame once (the most reported)."""
+    rows: dict[Job, JobRow] = {}
+    done_per_job: dict[str, int] = {}
+    while True:
+        for future, job in futures.items():
+            if job not in rows and future.done():
+                rows[job] = _row(job, future)
+        while queue is not None and queue.qsize() > 0:
+            for name, frames in queue.get(batch=True):
+                done_per_job[name] = max(done_per_job.get(name, 0), frames)
+        bar.update(sum(done_per_job.values()) - bar.n)
+        if len(rows) == len(futures):
+            return rows
+        time.sleep(0.1)
 
 
 def _row(job: Job, future) -> JobRow:
@@ -110,7 +168,7 @@ def _row(job: Job, future) -> JobRow:
         return future.result()
     error = future.exception() if future.status == "error" else None
     reason = f"{type(error).__name__}: {error}" if error is not None else future.status
-    return JobRow(str(job.image), None, None, None, f"failed: {reason}")
+    return JobRow(job.shown, None, None, None, f"failed: {reason}")
 
 
 def default_workers(torch_threads: int) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,13 +50,14 @@ class FileTracked:
 
 
 def track_file(image: Path, out: Path, clicks: list[Click], model, overwrite: bool = False,
-               keep_masks: bool = False, progress: bool = True) -> FileTracked:
-    """Tracks `clicks` through every frame of the TIFF `image` into the labels store `out`.
-    A click outside the image or the frames raises BadClick before anything is written;
-    a failure while tracking leaves nothing at `out`."""
+               keep_masks: bool = False, progress: bool = True, series: int = 0,
+               on_frame: Callable[[int], None] | None = None) -> FileTracked:
+    """Tracks `clicks` through every frame of the TIFF `image` (its image `series`) into the labels
+    store `out`; `on_frame(results so far)` after each tracked frame. A click outside the image or
+    the frames raises BadClick before anything is written; a failure while tracking leaves nothing at `out`."""
     check_replaceable(out, overwrite)  # before any work: the answer may be no
-    frames = open_tiff_frames(image)
-    geometry = tiff_geometry(image)
+    frames = open_tiff_frames(image, series=series)
+    geometry = tiff_geometry(image, series)
     tracker = VideoTracker(model, frames)
     try:
         objects = _add_clicks(tracker, clicks)
@@ -68,9 +70,11 @@ def track_file(image: Path, out: Path, clicks: list[Click], model, overwrite: bo
         # Each object both ways from its own prompted frame: a frame can come twice (forward for
         # some objects, backward for others), so each result is painted onto what is stored.
         plan = tracker.plan("both")
-        for result in tqdm(tracker.run(plan), total=plan.num_frames, desc="tracking", unit="frame",
-                           disable=not progress):
+        for done, result in enumerate(tqdm(tracker.run(plan), total=plan.num_frames, desc="tracking", unit="frame",
+                                           disable=not progress), start=1):
             store.write_frame(result.frame, result.paint_onto(store.read_frame(result.frame)))
+            if on_frame is not None:
+                on_frame(min(done, len(frames)))  # a frame tracked both ways counts once in the total
             if masks is not None:
                 frame_masks = result.masks
                 for obj_id in result.updated_ids:

@@ -77,12 +77,13 @@ class ArrayFrames:
 
 
 def open_tiff_frames(path: str | Path, axis: int = 0, channel_axis: int | None = None,
-                     fixed: dict[int, int] | None = None) -> ArrayFrames:
-    """Frames of a TIFF file, read lazily page by page through tifffile's zarr interface."""
+                     fixed: dict[int, int] | None = None, series: int = 0) -> ArrayFrames:
+    """Frames of a TIFF file, read lazily page by page through tifffile's zarr interface;
+    `series`: which image of a multi-series (e.g. multi-position OME-) TIFF."""
     import tifffile
     import zarr
 
-    store = tifffile.imread(str(path), aszarr=True)
+    store = tifffile.imread(str(path), aszarr=True, series=series)
     array = zarr.open(store, mode="r")
     if isinstance(array, zarr.Group):  # a pyramid: take full resolution
         array = array["0"]

@@ -13,6 +13,24 @@ import zarr
 
 from .labels_store import LEGACY_ARRAY_PATH, PROMPTS_ATTR, LabelsStore, label_dtype, store_kind
 
+PARTIAL_SUFFIX = ".partial"  # hidden folders beside a store being written: .<name>.<random>.partial
+
+
+def partial_folders(path: str | Path) -> list[Path]:
+    """The hidden folders where stores for `path` were being written (new_labels_store)."""
+    path = Path(path)
+    return sorted(path.parent.glob(f".{path.name}.*{PARTIAL_SUFFIX}")) if path.parent.is_dir() else []
+
+
+def remove_abandoned_partials(path: str | Path) -> list[Path]:
+    """Deletes what a writer of `path` that was killed left behind (a process ended by the system,
+    a batch worker that died): call it only where no other writer of `path` can be running, as a
+    batch job does before it starts. Returns what was deleted."""
+    found = partial_folders(path)
+    for folder in found:
+        shutil.rmtree(folder, ignore_errors=True)
+    return found
+
 
 def check_replaceable(path: str | Path, overwrite: bool = False) -> None:
     """Refuses a `path` that holds anything but a napari-sam2 store, and a store unless `overwrite`:
@@ -39,7 +57,7 @@ def new_labels_store(path: str | Path, shape: tuple[int, ...], overwrite: bool =
     path = Path(path)
     check_replaceable(path, overwrite)
     path.parent.mkdir(parents=True, exist_ok=True)
-    folder = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
+    folder = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=PARTIAL_SUFFIX, dir=path.parent))
     try:
         yield LabelsStore.create(folder / path.name, shape, **create_args)
         check_replaceable(path, overwrite)  # again: something may have appeared meanwhile

@@ -9,19 +9,20 @@ import tifffile
 from .axes import ome_unit
 
 
-def tiff_geometry(path) -> dict:
-    """{"axes", "scale", "units"} for a (frames, rows, columns) TIFF; 1 and no unit where the file
-    does not say."""
+def tiff_geometry(path, series: int = 0) -> dict:
+    """{"axes", "scale", "units"} for a (frames, rows, columns) TIFF (its image `series`); 1 and no
+    unit where the file does not say."""
     with tifffile.TiffFile(path) as tif:
-        tracked = "z" if tif.series[0].axes[:1] == "Z" else "t"
-        sizes = _ome_sizes(tif.ome_metadata) if tif.ome_metadata else _imagej_sizes(tif)
+        tracked = "z" if tif.series[series].axes[:1] == "Z" else "t"
+        sizes = _ome_sizes(tif.ome_metadata, series) if tif.ome_metadata else _imagej_sizes(tif)
     step, step_unit = sizes.get(tracked, (1.0, None))
     (row, row_unit), (col, col_unit) = sizes.get("y", (1.0, None)), sizes.get("x", (1.0, None))
     return {"axes": tracked + "yx", "scale": [step, row, col], "units": [step_unit, row_unit, col_unit]}
 
 
-def _ome_sizes(xml: str) -> dict:
-    pixels = next((e for e in ElementTree.fromstring(xml).iter() if e.tag.endswith("}Pixels")), None)
+def _ome_sizes(xml: str, series: int = 0) -> dict:
+    every_pixels = [e for e in ElementTree.fromstring(xml).iter() if e.tag.endswith("}Pixels")]  # one per image
+    pixels = every_pixels[series] if series < len(every_pixels) else None
     if pixels is None:
         return {}
     found = {}
@@ -47,3 +48,10 @@ def _imagej_sizes(tif: tifffile.TiffFile) -> dict:
     if "finterval" in metadata:
         found["t"] = (float(metadata["finterval"]), "second")
     return found
+
+
+def tiff_series_frames(path) -> list[int]:
+    """The number of frames (first axis) of each image series of a TIFF: one entry for a plain
+    TIFF, one per position for a multi-series OME-TIFF."""
+    with tifffile.TiffFile(path) as tif:
+        return [int(series.shape[0]) if series.shape else 1 for series in tif.series]
