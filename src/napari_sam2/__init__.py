@@ -16,13 +16,20 @@ Scripting API (imports no napari), with `ns` this package (import napari_sam2 as
 
     cells = ns.detect_cells(model, frame).labels       # every cell of a frame, no clicks
     seeds = ns.masks_from_labels(cellpose_labels, frame.shape)   # {id: mask}, one mask prompt each
+    labels, lineage = ns.track_all_cells(model, stack)  # every cell tracked: new cells, divisions, ends
+    for finished in ns.CellTracker(model, stack).run():  # the same, streamed frame by frame
+        finished.labels, finished.started, finished.ended
 """
 from .engine import (
     ArrayFrames,
     CellDetections,
+    CellFrame,
+    CellTracker,
+    CellTrackingParams,
     DetectionParams,
     FrameResult,
     ImagePredictor,
+    Lineage,
     Normalization,
     Prediction,
     TiledImagePredictor,
@@ -31,6 +38,7 @@ from .engine import (
     load_model,
     masks_from_labels,
     open_tiff_frames,
+    track_all_cells,
 )
 from .model import SAM2Config, SAM2Model, load_checkpoint, save_checkpoint
 from .storage import ZarrFeatureStore
@@ -48,8 +56,8 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "ArrayFrames", "CellDetections", "DetectionParams", "FrameResult", "ImagePredictor", "Normalization",
-    "Prediction", "SAM2Config", "SAM2Model", "TiledImagePredictor", "VideoTracker", "ZarrFeatureStore", "detect_cells",
-    "load_checkpoint",
-    "load_model", "masks_from_labels", "open_tiff_frames", "save_checkpoint",
+    "ArrayFrames", "CellDetections", "CellFrame", "CellTracker", "CellTrackingParams", "detect_cells",
+    "DetectionParams", "FrameResult", "ImagePredictor", "Lineage", "load_checkpoint", "load_model",
+    "masks_from_labels", "Normalization", "open_tiff_frames", "Prediction", "SAM2Config", "SAM2Model",
+    "save_checkpoint", "TiledImagePredictor", "track_all_cells", "VideoTracker", "ZarrFeatureStore",
 ]

@@ -1,5 +1,7 @@
 """The engine: image predictor and video tracker over the pure-torch model."""
 from .cell_detection import CellDetections, DetectionParams, detect_cells
+from .cell_lineage import Lineage, Track
+from .cell_tracker import CellFrame, CellTracker, CellTrackingParams, track_all_cells
 from .device import default_device
 from .frame_result import FrameResult
 from .frames import ArrayFrames, FrameSource, open_tiff_frames
@@ -12,7 +14,8 @@ from .tiled_predictor import TiledImagePredictor
 from .video_tracker import VideoTracker
 
 __all__ = [
-    "ArrayFrames", "CellDetections", "DetectionParams", "FrameResult", "FrameSource", "ImagePredictor",
-    "Normalization", "Prediction", "PreprocessedFrames", "TensorFrames", "TiledImagePredictor", "VideoTracker",
-    "default_device", "detect_cells", "load_model", "masks_from_labels", "open_tiff_frames", "preprocess",
+    "ArrayFrames", "CellDetections", "CellFrame", "CellTracker", "CellTrackingParams", "default_device",
+    "detect_cells", "DetectionParams", "FrameResult", "FrameSource", "ImagePredictor", "Lineage", "load_model",
+    "masks_from_labels", "Normalization", "open_tiff_frames", "Prediction", "preprocess", "PreprocessedFrames",
+    "TensorFrames", "TiledImagePredictor", "Track", "track_all_cells", "VideoTracker",
 ]

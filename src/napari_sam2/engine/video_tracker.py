@@ -151,6 +151,10 @@ class VideoTracker:
             track.unprompt(frame)
         return self._frame_result(frame, ())
 
+    def frame_result(self, frame: int) -> FrameResult:
+        """Every object's latest output on a frame, as it stands now (prompted or tracked)."""
+        return self._frame_result(check_frame_index(frame, self.num_frames), ())
+
     def remove_object(self, obj_id: int) -> None:
         del self._objects[self._track_of(obj_id).obj_id]
 

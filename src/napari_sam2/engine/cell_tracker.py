@@ -1,0 +1,310 @@
+"""Track every cell of a time-lapse (or every nucleus along a z-stack) with no clicks: the cells of
+the first frame come from the model's own detection (cell_detection.py) or from an existing
+segmentation (one mask prompt per label), the video tracker follows each as an object of its own,
+and on each frame the events of track_events.py happen in this order:
+
+1. every live track is tracked onto the frame (one step of the video tracker);
+2. divisions (unless divisions=False): a track whose mask holds two daughters ends, and each
+   daughter starts a track with a new id, its parent recorded, prompted with its own mask;
+3. new cells: detections of the frame that no track covers start tracks (cells entering the field,
+   cells missed before);
+4. ends: a track with no pixels of its own (fewer than min_area) on end_after frames in a row ends
+   and its memory is dropped, so the cost of a frame follows the cells present, not all cells seen.
+
+Ids are never reused. The lineage (cell_lineage.Lineage) grows as frames finish and always agrees
+with the label images handed out (Lineage.check)."""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import numpy as np
+
+from ..model import SAM2Model
+from .cell_detection import DetectionParams, detect_cells
+from .cell_lineage import NO_PARENT, Lineage
+from .frame_result import FrameResult
+from .indices import positive_count
+from .label_seeds import masks_from_labels
+from .preprocessing import Normalization
+from .prompts import check_frame_index
+from .track_events import areas_of, daughters_of, uncovered_cells
+from .video_tracker import VideoTracker
+
+
+@dataclass(frozen=True)
+class CellTrackingParams:
+    """Every threshold of automatic cell tracking. Areas are in pixels of the frames as given.
+
+    Division rule (divisions=True): a tracked mask holding two daughters, found as two separate
+    connected pieces of the mask, or else as two detections with min_inside of their area inside
+    the mask; each daughter has min_area pixels or more and min_daughter_fraction of the pair's
+    area, the pair is at most max_division_growth times the parent's area on the frame before, and
+    the tracked mask fills at most max_solidity of its convex hull (pinched: a dividing cell).
+    The parent's track ends on the frame before; the daughters start on this one."""
+
+    detection: DetectionParams = field(default_factory=DetectionParams)  # how the model finds cells
+    detect_every: int = 1  # look for new cells (and daughters among detections) every this many frames
+    min_area: int = 30  # fewest pixels of a cell: below it a track is absent on the frame
+    max_covered: float = 0.3  # a detection with more of it under existing tracks is no new cell
+    end_after: int = 2  # frames in a row a track may be absent before it ends
+    min_daughter_fraction: float = 0.25  # the smaller daughter's share of the two daughters' area
+    min_inside: float = 0.6  # share of a detection inside a tracked mask for it to be a daughter
+    max_division_growth: float = 1.6  # daughters' total area over the parent's on the frame before
+    max_solidity: float = 0.86  # simulated daughters at birth fill 0.75-0.88 of their hull (both
+    # together), single nuclei 0.85-1 (median 0.95)
+
+    def __post_init__(self) -> None:
+        positive_count(self.detect_every, "detect_every")
+        positive_count(self.end_after, "end_after")
+        positive_count(self.min_area, "min_area")
+        for name in ("max_covered", "min_daughter_fraction", "min_inside", "max_solidity"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} is a fraction from 0 to 1, got {getattr(self, name)}")
+        if self.max_division_growth <= 0:
+            raise ValueError(f"max_division_growth is a ratio of areas, > 0; got {self.max_division_growth}")
+
+
+@dataclass(frozen=True)
+class CellFrame:
+    """One finished frame of automatic tracking."""
+
+    frame: int
+    labels: np.ndarray  # (H, W) uint32 label image of this frame, one id per track
+    started: tuple[int, ...]  # tracks that begin on this frame (new cells and daughters)
+    ended: tuple[int, ...]  # tracks found ended on this frame: divided parents (last frame: the one
+    # before) and tracks absent end_after frames in a row (last frame: lineage.tracks[id].end)
+
+
+class _Stopped(Exception):
+    """request_stop() was called: the frame in progress is dropped."""
+
+
+class CellTracker:
+    """Tracks every cell of frames (T, H, W) (an array or a FrameSource) forward from a first frame.
+
+    seeds: None (the model finds the cells of the first frame), an (H, W) label image of the first
+    frame (its ids become the tracks' ids), or a (T, H, W) label stack (e.g. cellpose output: its
+    first frame seeds the tracks, every later frame gives the detections new cells come from).
+    divisions=False for z-stacks (3-D labels along z: a nucleus never divides along z)."""
+
+    def __init__(self, model: SAM2Model, frames, params: CellTrackingParams = CellTrackingParams(), seeds=None,
+                 normalization: Normalization | None = None, precision: str = "float32", divisions: bool = True,
+                 channels: tuple[int, ...] | None = None):
+        self.normalization = normalization or Normalization()
+        self.video = VideoTracker(model, frames, self.normalization, channels=channels, precision=precision)
+        self.frames = frames
+        self.channels = channels
+        self.params = params
+        self.divisions = divisions
+        self.seeds = _checked_seeds(seeds, self.video.num_frames, self.video.video_hw)
+        self.lineage = Lineage()  # live: grows as frames finish
+        self._next_frame: int | None = None  # the frame run() goes on at (None before the first run)
+        self._first_frame = 0  # the frame the first run began at
+        self._next_id = 1
+        self._absent: dict[int, int] = {}  # live track -> frames absent in a row
+        self._areas: dict[int, int] = {}  # live track -> pixels on the last finished frame
+        self._parents: dict[int, int] = {}  # daughter not yet in the lineage -> its parent
+        self._stop = threading.Event()
+
+    @property
+    def num_frames(self) -> int:
+        return self.video.num_frames
+
+    @property
+    def next_frame(self) -> int:
+        """The frame the next run() begins at when not told otherwise."""
+        return 0 if self._next_frame is None else self._next_frame
+
+    def add_cell(self, points=None, labels=None, box=None, mask=None) -> int:
+        """A cell clicked (points (x, y) with labels 1/0, a box XYXY, or a mask (H, W)) on the frame
+        the next run() begins at; it is tracked from there like every other cell. Returns its id."""
+        track_id = self._new_id()
+        if mask is not None:
+            self.video.add_mask(self.next_frame, track_id, mask)
+        else:
+            self.video.add_points(self.next_frame, track_id, points, labels, box)
+        self._absent[track_id] = 0
+        return track_id
+
+    def run(self, start: int | None = None) -> Iterator[CellFrame]:
+        """Track forward frame by frame, yielding each finished frame. start=None goes on after the
+        last finished frame (frame 0 at first); a first run may begin at any frame."""
+        frame = self._start_frame(start)
+        self._stop.clear()
+        while frame < self.num_frames and not self._stop.is_set():
+            try:
+                finished = self._step(frame)
+            except _Stopped:
+                return
+            self._next_frame = frame = frame + 1
+            yield finished
+
+    def request_stop(self) -> None:
+        """Thread-safe: run() returns after the frame in progress (which is dropped if the model is
+        still working on it); the next run() goes on from there."""
+        self._stop.set()
+        self.video.request_stop()
+
+    # ---- one frame ---------------------------------------------------------------------------
+
+    def _step(self, frame: int) -> CellFrame:
+        first = self._next_frame is None
+        if self.video.object_ids:
+            self._track_onto(frame)
+        ended: list[int] = []
+        if first and self.seeds is not None:
+            self._seed(frame)
+        detections = self._detections(frame, first)
+        if self.divisions and not first:
+            ended += self._divide(frame, detections)
+        if detections is not None:
+            self._add_new_cells(frame, detections)
+        labels = self._labels(frame)
+        ended += self._end_absent(labels)
+        started = self._record(frame, labels)
+        return CellFrame(frame, labels, tuple(started), tuple(i for i in ended if i in self.lineage))
+
+    def _track_onto(self, frame: int) -> FrameResult:
+        for result in self.video.propagate("forward", start=frame, max_frames=1):
+            if self._stop.is_set():
+                raise _Stopped
+            return result
+        raise _Stopped  # the video tracker stopped inside the frame
+
+    def _seed(self, frame: int) -> None:
+        """The seeds' labels of the first frame become tracks with their own ids."""
+        first_labels = self.seeds if self.seeds.ndim == 2 else self.seeds[frame]
+        if self.seeds.ndim == 3 and not first_labels.any():
+            return  # a stack may start with an empty frame; its later frames bring the cells
+        for seed_id, mask in masks_from_labels(first_labels, self.video.video_hw).items():
+            track_id = seed_id if seed_id not in self.video.object_ids and seed_id >= self._next_id else self._new_id()
+            self._next_id = max(self._next_id, track_id + 1)
+            self._start(frame, track_id, mask)
+
+    def _detections(self, frame: int, first: bool) -> np.ndarray | None:
+        """(H, W) labels of the cells found on frame, or None on a frame not looked at."""
+        if first and self.seeds is not None:
+            return None  # the seeds are this frame's cells
+        if self.seeds is not None and self.seeds.ndim == 3:
+            return self.seeds[frame]
+        if not first and (frame - self._first_frame) % self.params.detect_every:
+            return None
+        image = np.asarray(self.frames[frame])
+        return detect_cells(self.video.model, image, self.params.detection, channel_axis=2 if image.ndim == 3 else None,
+                            channels=self.channels, normalization=self.normalization).labels
+
+    def _divide(self, frame: int, detections: np.ndarray | None) -> list[int]:
+        """Ends each track that divided on frame and starts its daughters; returns the parents."""
+        labels, p = self._labels(frame), self.params
+        parents = []
+        for track_id in self.video.object_ids:
+            mask = labels == track_id
+            daughters = daughters_of(mask, detections, self._areas.get(track_id, int(mask.sum())), p.min_area,
+                                     p.min_daughter_fraction, p.min_inside, p.max_division_growth,
+                                     p.max_solidity)
+            if daughters is None:
+                continue
+            self._drop(track_id)
+            parents.append(track_id)
+            for daughter in daughters:
+                self._parents[self._start(frame, self._new_id(), daughter)] = track_id
+        return parents
+
+    def _add_new_cells(self, frame: int, detections: np.ndarray) -> None:
+        for mask in uncovered_cells(detections, self._labels(frame), self.params.max_covered, self.params.min_area):
+            self._start(frame, self._new_id(), mask)
+
+    def _labels(self, frame: int) -> np.ndarray:
+        """(H, W) uint32: each pixel to the live track with the highest positive logit there."""
+        if not self.video.object_ids:
+            return np.zeros(self.video.video_hw, np.uint32)
+        return self.video.frame_result(frame).label_image(np.uint32)
+
+    def _end_absent(self, labels: np.ndarray) -> list[int]:
+        """Clears the pixels of tracks absent on this frame (in place) and ends those absent
+        end_after frames in a row; returns the ended tracks."""
+        ended = []
+        for track_id, area in areas_of(labels, self.video.object_ids).items():
+            if area >= self.params.min_area:
+                self._absent[track_id], self._areas[track_id] = 0, area
+                continue
+            labels[labels == track_id] = 0
+            self._absent[track_id] = self._absent.get(track_id, 0) + 1
+            if self._absent[track_id] >= self.params.end_after:
+                self._drop(track_id)
+                ended.append(track_id)
+        return ended
+
+    def _record(self, frame: int, labels: np.ndarray) -> list[int]:
+        """The lineage after this frame's labels; returns the tracks that begin here."""
+        started = []
+        for track_id in np.unique(labels[labels != 0]).tolist():
+            if track_id in self.lineage:
+                self.lineage.extend(track_id, frame)
+                continue
+            parent = self._parents.pop(track_id, NO_PARENT)
+            self.lineage.begin(track_id, frame, parent if parent in self.lineage else NO_PARENT)
+            started.append(track_id)
+        return started
+
+    # ---- bookkeeping -------------------------------------------------------------------------
+
+    def _start(self, frame: int, track_id: int, mask: np.ndarray) -> int:
+        self.video.add_mask(frame, track_id, mask)
+        self._absent[track_id] = 0
+        self._areas[track_id] = int(mask.sum())
+        return track_id
+
+    def _drop(self, track_id: int) -> None:
+        """The track ends: its memory goes (a frame's cost follows the live cells only)."""
+        self.video.remove_object(track_id)
+        self._absent.pop(track_id, None)
+        self._areas.pop(track_id, None)
+
+    def _new_id(self) -> int:
+        """An id no track has had (ids are never reused)."""
+        track_id = max(self._next_id, self.lineage.next_id())
+        self._next_id = track_id + 1
+        return track_id
+
+    def _start_frame(self, start: int | None) -> int:
+        if start is None:
+            return self.next_frame
+        start = check_frame_index(start, self.num_frames)
+        if self._next_frame is not None and start != self._next_frame:
+            raise ValueError(f"this tracker has finished frames up to {self._next_frame - 1}; it can only go on at "
+                             f"frame {self._next_frame} (start=None), not at {start}: make a new CellTracker "
+                             "to track again from another frame")
+        prompted = {f for i in self.video.object_ids for f in self.video.conditioning_frames(i)}
+        if self._next_frame is None and prompted - {start}:
+            raise ValueError(f"cells were added on frame {sorted(prompted)[0]} but the run would begin at {start}; "
+                             "add cells on the frame tracking begins at")
+        if self._next_frame is None:
+            self._first_frame = start
+        return start
+
+
+def _checked_seeds(seeds, num_frames: int, hw: tuple[int, int]) -> np.ndarray | None:
+    """Seeds as given (None, an (H, W) label image or a (T, H, W) stack), checked against the video."""
+    if seeds is None:
+        return None
+    seeds = np.asarray(seeds)
+    if seeds.shape not in (tuple(hw), (num_frames, *hw)):
+        raise ValueError(f"the seeds have shape {seeds.shape} but the video is {num_frames} frames of {tuple(hw)} "
+                         f"(height, width): give the labels of the first frame {tuple(hw)} or a label stack "
+                         f"{(num_frames, *hw)} of the same video, not resized or cropped")
+    if not np.issubdtype(seeds.dtype, np.integer):
+        raise ValueError(f"seeds are label images of integer ids (0 = background), got dtype {seeds.dtype}")
+    return seeds
+
+
+def track_all_cells(model: SAM2Model, frames, **kwargs) -> tuple[np.ndarray, Lineage]:
+    """Every cell of frames tracked: ((T, H, W) uint32 labels, one id per track; the lineage).
+    kwargs go to CellTracker (params, seeds, normalization, precision, divisions, channels)."""
+    tracker = CellTracker(model, frames, **kwargs)
+    labels = np.zeros((tracker.num_frames, *tracker.video.video_hw), np.uint32)
+    for finished in tracker.run():
+        labels[finished.frame] = finished.labels
+    return labels, tracker.lineage

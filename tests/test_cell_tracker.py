@@ -1,0 +1,206 @@
+"""Tracking every cell: seeding without clicks or from labels, new cells, divisions, ends, streaming
+with stop and resume, z-stacks, bad input; on simulated time-lapses with the embedded model."""
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from napari_sam2.engine import load_model
+from napari_sam2.engine.cell_tracker import CellTracker, CellTrackingParams, track_all_cells
+from napari_sam2.engine.track_events import daughters_of, uncovered_cells
+from napari_sam2.evaluation.detection import detection_counts
+from napari_sam2.simulation import EVALUATION_SEEDS, SimulationConfig, simulate_timelapse, simulate_zstack
+
+QUIET = SimulationConfig(height=96, width=96, num_frames=8, division_probability=0.0, enter_rate=0.0)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_model(device="cpu")
+
+
+def _disk(hw, centre, radius):
+    yy, xx = np.mgrid[: hw[0], : hw[1]]
+    return (yy - centre[0]) ** 2 + (xx - centre[1]) ** 2 <= radius**2
+
+
+def _best_iou(mask: np.ndarray, labels: np.ndarray) -> tuple[int, float]:
+    """The label overlapping mask most, and its IoU with mask."""
+    ids, counts = np.unique(labels[mask], return_counts=True)
+    best = int(ids[np.argmax(counts)])
+    if best == 0:
+        return 0, 0.0
+    return best, float((mask & (labels == best)).sum() / (mask | (labels == best)).sum())
+
+
+def _first_sequence(config: SimulationConfig, wanted, tries: int = 40):
+    for seed in range(EVALUATION_SEEDS + 700, EVALUATION_SEEDS + 700 + tries):
+        sim = simulate_timelapse(config, seed)
+        if wanted(sim):
+            return sim
+    raise AssertionError(f"no held-out sequence of {config} in {tries} seeds has what the test needs")
+
+
+# ---- the rules on label images (no model) ------------------------------------------------------
+
+
+def test_a_mask_of_two_separate_cell_sized_pieces_divided():
+    hw = (60, 60)
+    left, right = _disk(hw, (30, 18), 8), _disk(hw, (30, 42), 8)
+    daughters = daughters_of(left | right, None, previous_area=int((left | right).sum()), min_area=30,
+                             min_daughter_fraction=0.25, min_inside=0.6, max_division_growth=1.6, max_solidity=0.86)
+    assert daughters is not None
+    assert {int(d.sum()) for d in daughters} == {int(left.sum())}
+
+
+def test_a_chipped_edge_or_a_grab_of_a_neighbour_is_no_division():
+    hw = (60, 60)
+    cell, chip = _disk(hw, (30, 25), 10), _disk(hw, (30, 45), 3)
+    rule = dict(min_area=10, min_daughter_fraction=0.25, min_inside=0.6, max_division_growth=1.6, max_solidity=0.86)
+    assert daughters_of(cell | chip, None, previous_area=int(cell.sum()), **rule) is None
+    neighbour = _disk(hw, (30, 47), 10)
+    grown = cell | neighbour  # one mask over two cells, twice the area of the frame before
+    assert daughters_of(grown, None, previous_area=int(cell.sum()), **rule) is None
+
+
+def test_two_detections_inside_one_touching_mask_are_its_daughters():
+    hw = (60, 60)
+    left, right = _disk(hw, (30, 22), 8), _disk(hw, (30, 37), 8)  # touching: one connected mask
+    detections = left.astype(np.int32) + 2 * (right & ~left)
+    daughters = daughters_of(left | right, detections, previous_area=int((left | right).sum()), min_area=30,
+                             min_daughter_fraction=0.25, min_inside=0.6, max_division_growth=1.6, max_solidity=0.86)
+    assert daughters is not None and not (daughters[0] & daughters[1]).any()
+
+
+def test_only_uncovered_detections_are_new_cells():
+    hw = (40, 80)
+    tracked = _disk(hw, (20, 20), 8).astype(np.uint32) * 5
+    detections = _disk(hw, (20, 22), 8).astype(np.int32) + 2 * _disk(hw, (20, 60), 8)
+    new = uncovered_cells(detections, tracked, max_covered=0.3, min_area=30)
+    assert len(new) == 1 and new[0][20, 60] and not new[0][20, 22]
+
+
+# ---- tracking with the embedded model ---------------------------------------------------------------
+
+
+def test_seeds_from_truth_labels_track_every_cell(model):
+    sim = simulate_timelapse(QUIET, EVALUATION_SEEDS + 600)
+    labels, lineage = track_all_cells(model, sim.frames, seeds=sim.labels[0])
+    assert lineage.check(labels) == []
+    for cell in np.unique(sim.labels[0])[1:]:
+        for t in range(len(sim.frames)):
+            truth = sim.labels[t] == cell
+            if truth.sum() >= 30:
+                track, iou = _best_iou(truth, labels[t])
+                assert track == cell and iou >= 0.5, (cell, t, track, iou)
+
+
+def test_cells_are_found_without_seeds_and_the_lineage_agrees_with_the_labels(model):
+    sim = simulate_timelapse(QUIET, EVALUATION_SEEDS + 601)
+    tracker = CellTracker(model, sim.frames)
+    frames = list(tracker.run())
+    labels = np.stack([f.labels for f in frames])
+    assert [f.frame for f in frames] == list(range(len(sim.frames)))
+    assert tracker.lineage.check(labels) == []
+    assert detection_counts(labels[0].astype(np.int32), sim.labels[0]).recall >= 0.5
+    assert set(frames[0].started) == set(np.unique(labels[0])[1:].tolist())
+
+
+def test_a_division_gives_the_parent_two_daughters(model):
+    config = replace(QUIET, num_frames=16, division_probability=0.15, division_min_age=3, num_cells=(3, 5))
+    sim = _first_sequence(config, lambda s: any(s.birth_frames[d] <= 12 for d in s.lineage))
+    labels, lineage = track_all_cells(model, sim.frames, seeds=sim.labels)  # seeds: a label stack
+    assert lineage.check(labels) == []
+    found = set()
+    for parent, daughters in lineage.divisions().items():
+        assert len(daughters) == 2 and lineage.tracks[daughters[0]].start == lineage.tracks[parent].end + 1
+        start = lineage.tracks[daughters[0]].start
+        truth_daughters = {_best_iou(labels[start] == d, sim.labels[start])[0] for d in daughters}
+        truth_parent = {sim.lineage.get(d) for d in truth_daughters}
+        if len(truth_daughters) == 2 and truth_parent == {parent}:  # seeds keep the truth's ids
+            found.add(parent)
+    assert found & set(sim.lineage.values()), (lineage.divisions(), sim.lineage)
+
+
+def test_a_cell_entering_later_gets_a_track_of_its_own(model):
+    config = replace(QUIET, num_frames=16, enter_rate=0.4)
+
+    def entered(sim):  # cells that came in from a border (not daughters) and are well inside at the end
+        last = sim.labels[-1]
+        return [c for c in np.unique(last)[1:]
+                if c not in sim.labels[0] and c not in sim.lineage and (last == c).sum() >= 150]
+
+    sim = _first_sequence(config, lambda s: len(entered(s)) > 0)
+    labels, lineage = track_all_cells(model, sim.frames, seeds=sim.labels[0])
+    assert lineage.check(labels) == []
+    cell = entered(sim)[0]
+    track, iou = _best_iou(sim.labels[-1] == cell, labels[-1])
+    assert iou >= 0.5 and track not in np.unique(sim.labels[0]), (cell, track, iou)
+    assert lineage.tracks[track].start > 0
+
+
+def test_stop_and_resume_give_the_uninterrupted_result(model):
+    sim = simulate_timelapse(replace(QUIET, num_frames=6), EVALUATION_SEEDS + 602)
+    whole, _ = track_all_cells(model, sim.frames, seeds=sim.labels[0])
+    tracker = CellTracker(model, sim.frames, seeds=sim.labels[0])
+    first = []
+    for finished in tracker.run():
+        first.append(finished)
+        if finished.frame == 2:
+            tracker.request_stop()
+    assert [f.frame for f in first] == [0, 1, 2]
+    rest = list(tracker.run())
+    assert [f.frame for f in rest] == [3, 4, 5]
+    np.testing.assert_array_equal(np.stack([f.labels for f in first + rest]), whole)
+    with pytest.raises(ValueError, match="frame 6"):
+        list(tracker.run(start=1))
+
+
+def test_a_z_stack_is_tracked_along_z_without_divisions(model):
+    sim = simulate_zstack(SimulationConfig(height=96, width=96, num_frames=12), EVALUATION_SEEDS + 603)
+    labels, lineage = track_all_cells(model, sim.frames, seeds=sim.labels, divisions=False)
+    assert lineage.check(labels) == [] and lineage.divisions() == {}
+    assert len(lineage) >= 1
+
+
+# ---- bad input --------------------------------------------------------------------------------------
+
+
+def test_seeds_of_another_shape_name_both_shapes(model):
+    sim = simulate_timelapse(replace(QUIET, num_frames=3), EVALUATION_SEEDS + 604)
+    with pytest.raises(ValueError, match=r"\(3, 96, 80\).*3 frames of \(96, 96\)"):
+        CellTracker(model, sim.frames, seeds=np.zeros((3, 96, 80), np.int32))
+    with pytest.raises(ValueError, match="integer"):
+        CellTracker(model, sim.frames, seeds=sim.labels[0].astype(np.float32))
+
+
+def test_an_empty_first_frame_tracks_cells_from_when_they_appear(model):
+    sim = simulate_timelapse(replace(QUIET, num_frames=4), EVALUATION_SEEDS + 605)
+    frames = sim.frames.copy()
+    frames[0] = 100  # a blank frame: no cell
+    tracker = CellTracker(model, frames)
+    finished = list(tracker.run())
+    assert finished[0].labels.max() == 0 and finished[0].started == ()
+    assert finished[1].started and tracker.lineage.tracks[finished[1].started[0]].start == 1
+
+
+def test_a_one_frame_video_gives_one_frame(model):
+    sim = simulate_timelapse(replace(QUIET, num_frames=1), EVALUATION_SEEDS + 606)
+    labels, lineage = track_all_cells(model, sim.frames)
+    assert labels.shape == sim.frames.shape and lineage.check(labels) == []
+    assert all(t.start == t.end == 0 for t in lineage.tracks.values())
+
+
+def test_a_frame_full_of_touching_cells_gives_one_label_per_cell(model):
+    crowded = replace(QUIET, num_frames=3, num_cells=(25, 25), cluster_fraction=1.0, radius_range=(7.0, 9.0))
+    sim = simulate_timelapse(crowded, EVALUATION_SEEDS + 607)
+    labels, lineage = track_all_cells(model, sim.frames, seeds=sim.labels[0])
+    assert lineage.check(labels) == []
+    assert len(np.unique(labels[0])) - 1 >= 0.8 * (len(np.unique(sim.labels[0])) - 1)
+
+
+def test_params_refuse_impossible_values():
+    with pytest.raises(ValueError, match="max_covered"):
+        CellTrackingParams(max_covered=1.5)
+    with pytest.raises(ValueError, match="end_after"):
+        CellTrackingParams(end_after=0)
