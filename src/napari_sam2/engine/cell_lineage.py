@@ -129,3 +129,41 @@ def frame_spans(labels: np.ndarray) -> dict[int, tuple[int, int]]:
 def _ids_in(frame: np.ndarray) -> Iterable[int]:
     ids = np.unique(frame)
     return (int(i) for i in ids[ids != 0])
+
+
+def split_at_gaps(labels: np.ndarray, lineage: Lineage) -> tuple[np.ndarray, Lineage]:
+    """The stack (T, H, W) and lineage with every gap closed the Cell Tracking Challenge way: a CTC
+    track is on every frame from its start to its end, so a track that is absent for some frames
+    continues after the gap under a new id whose parent is the part before it (a parent link with
+    one daughter, not a division). The divisions of a split track start from its last part.
+    Returns new arrays; `labels` and `lineage` are left as they are."""
+    frames_of: dict[int, list[int]] = {}
+    for t, frame in enumerate(labels):
+        for track_id in _ids_in(frame):
+            frames_of.setdefault(track_id, []).append(t)
+    out_labels, out = labels.copy(), Lineage()
+    next_id = max([lineage.next_id(), *(i + 1 for i in frames_of)])
+    last_part: dict[int, int] = {}  # track id -> id of its last part after splitting
+    for track_id in sorted(frames_of, key=lambda i: (frames_of[i][0], i)):
+        parent = lineage.tracks[track_id].parent if track_id in lineage else NO_PARENT
+        parent = last_part.get(parent, parent)
+        for k, run in enumerate(_runs(frames_of[track_id])):
+            part_id = track_id if k == 0 else next_id
+            if k:
+                next_id += 1
+                for t in run:
+                    out_labels[t][labels[t] == track_id] = part_id
+            out.tracks[part_id] = Track(part_id, run[0], run[-1], parent)
+            parent = last_part[track_id] = part_id
+    return out_labels, out
+
+
+def _runs(frames: list[int]) -> list[list[int]]:
+    """Sorted frame numbers cut where they jump: [3, 4, 7, 8] -> [[3, 4], [7, 8]]."""
+    runs = [[frames[0]]]
+    for t in frames[1:]:
+        if t == runs[-1][-1] + 1:
+            runs[-1].append(t)
+        else:
+            runs.append([t])
+    return runs

@@ -46,11 +46,18 @@ def _dense(labels: np.ndarray) -> tuple[np.ndarray, int]:
     return np.searchsorted(ids, labels), len(ids)
 
 
-def label_ious(predicted: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """(P, T) IoU of every predicted cell with every true cell (in increasing id order)."""
+def label_overlaps(predicted: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """(P + 1, T + 1) pixel counts of every predicted cell (rows, background first, then increasing
+    ids) in every true cell (columns, likewise): intersections, and areas in the background row/column
+    sums."""
     pred, n_pred = _dense(predicted)
     true, n_true = _dense(truth)
-    inter = np.bincount((pred * n_true + true).ravel(), minlength=n_pred * n_true).reshape(n_pred, n_true)
+    return np.bincount((pred * n_true + true).ravel(), minlength=n_pred * n_true).reshape(n_pred, n_true)
+
+
+def label_ious(predicted: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """(P, T) IoU of every predicted cell with every true cell (in increasing id order)."""
+    inter = label_overlaps(predicted, truth)
     union = inter.sum(1, keepdims=True) + inter.sum(0, keepdims=True) - inter
     return (inter / np.maximum(union, 1))[1:, 1:]
 
