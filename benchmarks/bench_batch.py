@@ -9,32 +9,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import tifffile
-import torch
 
+from common import cpu_description
 from napari_sam2.batch import local_client, track_files
 from napari_sam2.evaluation import central_click
 from napari_sam2.testing.synthetic import moving_nuclei_video
-
-CPU_FLAGS_SHOWN = ("avx", "avx2", "avx512f", "avx512_bf16", "amx_bf16", "fma", "neon", "asimd")
-
-
-def cpu_description() -> str:
-    """The processor, torch's vector capability and the SIMD flags of /proc/cpuinfo (Linux)."""
-    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")),
-                 platform.processor())
-    flags = next((set(line.split(":", 1)[1].split()) for line in cpuinfo.splitlines()
-                  if line.startswith(("flags", "Features"))), set())
-    shown = [f for f in CPU_FLAGS_SHOWN if f in flags]
-    return (f"{model}; {os.cpu_count()} cores; torch {torch.__version__} capability "
-            f"{torch.backends.cpu.get_cpu_capability()}; flags: {' '.join(shown) or 'none of ' + str(CPU_FLAGS_SHOWN)}")
 
 
 def write_plate(folder: Path, files: int, frames: int, height: int, width: int) -> None:

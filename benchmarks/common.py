@@ -8,6 +8,7 @@ import concurrent.futures
 import dataclasses
 import multiprocessing
 import os
+import platform
 import resource
 import sys
 import time
@@ -222,6 +223,23 @@ def run_in_fresh_process(fn, *args, threads: int = THREADS, **kwargs):
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
         return pool.submit(_measured, fn, args, kwargs, threads).result()
+
+
+CPU_FLAGS_SHOWN = ("avx", "avx2", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16", "fma", "neon", "asimd")
+
+
+def cpu_description() -> str:
+    """The processor, torch's version, vector capability and threads, and the SIMD flags of
+    /proc/cpuinfo (Linux): what a speed or accuracy table depends on."""
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")),
+                 platform.processor())
+    flags = next((set(line.split(":", 1)[1].split()) for line in cpuinfo.splitlines()
+                  if line.startswith(("flags", "Features"))), set())
+    shown = [f for f in CPU_FLAGS_SHOWN if f in flags]
+    return (f"{model}; {os.cpu_count()} cores; torch {torch.__version__} capability "
+            f"{torch.backends.cpu.get_cpu_capability()}, {torch.get_num_threads()} threads; "
+            f"flags: {' '.join(shown) or 'none of ' + str(CPU_FLAGS_SHOWN)}")
 
 
 class Timer:
