@@ -28,7 +28,7 @@ import numpy as np
 from common import cpu_description  # before torch and traccuracy: it silences tqdm (read when imported)
 from napari_sam2.engine.cell_lineage import NO_PARENT, Lineage
 from napari_sam2.evaluation.peer_trackers import laptrack_cells, trackpy_cells
-from napari_sam2.evaluation.tracking_metrics import DivisionCounts, tracking_scores
+from napari_sam2.evaluation.tracking_metrics import DivisionCounts, points_in_one_track, tracking_scores
 from napari_sam2.simulation import EVALUATION_SEEDS, Simulation, SimulationConfig, simulate_timelapse
 
 # Busier than the simulator's defaults: divisions and entering cells in every 40-frame sequence
@@ -148,18 +148,6 @@ def real_timelapse():
     return tifffile.imread(folder / "2D_timelapse.tif"), np.load(folder / "timelapse_track.npy")
 
 
-def points_kept(labels: np.ndarray, tracks: np.ndarray) -> dict[int, tuple[int, int]]:
-    """True track id -> (its points inside the predicted track that holds most of them, its points)."""
-    out = {}
-    for track_id in np.unique(tracks[:, 0]).astype(int):
-        rows = tracks[tracks[:, 0] == track_id]
-        t, y, x = (np.clip(np.rint(rows[:, k]).astype(int), 0, n - 1) for k, n in zip((1, 2, 3), labels.shape))
-        hit = labels[t, y, x]
-        ids, counts = np.unique(hit[hit > 0], return_counts=True)
-        out[track_id] = (int(counts.max()) if len(ids) else 0, len(rows))
-    return out
-
-
 def run_real(trackers: dict) -> dict:
     try:
         frames, tracks = real_timelapse()
@@ -173,7 +161,7 @@ def run_real(trackers: dict) -> dict:
         start = time.perf_counter()
         labels, lineage = track(frames)
         seconds = time.perf_counter() - start
-        kept = points_kept(labels, tracks)
+        kept = points_in_one_track(labels, tracks)
         inside, total = sum(k for k, _ in kept.values()), sum(n for _, n in kept.values())
         whole = sum(k == n for k, n in kept.values())
         print(f"| {name} | {inside}/{total} points ({inside / total:.3f}) in one predicted track per true track; "

@@ -6,7 +6,11 @@ import pytest
 pytest.importorskip("traccuracy")
 
 from napari_sam2.engine.cell_lineage import Lineage, split_at_gaps  # noqa: E402
-from napari_sam2.evaluation.tracking_metrics import segmentation_score, tracking_scores  # noqa: E402
+from napari_sam2.evaluation.tracking_metrics import (  # noqa: E402
+    points_in_one_track,
+    segmentation_score,
+    tracking_scores,
+)
 from napari_sam2.simulation import SimulationConfig, simulate_timelapse  # noqa: E402
 
 
@@ -101,3 +105,21 @@ def test_gaps_are_closed_by_a_new_track_with_a_parent(truth):
     assert two_daughters == lineage.divisions()  # the gap link is no division; the divisions stay
     scores = tracking_scores(gapped, Lineage.from_labels(gapped, lineage.parents()), labels, lineage)
     assert 0.9 < scores.det < 1.0
+
+
+def test_points_in_one_track_counts_the_points_of_the_best_predicted_track(truth):
+    labels, lineage = truth
+    cell = bystander(lineage)
+    track = lineage.tracks[cell]
+    points = []
+    for t in range(track.start, track.end + 1):
+        ys, xs = np.nonzero(labels[t] == cell)
+        points.append((7, t, ys[len(ys) // 2], xs[len(xs) // 2]))
+    points = np.asarray(points + [(7, 0, -5.0, 3.0)], float)  # and one point outside the frame
+    assert points_in_one_track(labels, points) == {7: (len(points) - 1, len(points))}
+    relabelled = labels.copy()
+    late = track.start + 3
+    relabelled[late:][relabelled[late:] == cell] = lineage.next_id()  # the track changes id on frame `late`
+    kept = max(3, track.end + 1 - late)
+    assert points_in_one_track(relabelled, points) == {7: (kept, len(points))}
+    assert points_in_one_track(np.zeros_like(labels), points) == {7: (0, len(points))}

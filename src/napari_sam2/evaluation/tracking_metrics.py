@@ -118,6 +118,21 @@ def segmentation_score(labels: np.ndarray, truth_labels: np.ndarray) -> float:
     return float(np.mean(ious)) if ious else 1.0
 
 
+def points_in_one_track(labels: np.ndarray, tracks: np.ndarray) -> dict[int, tuple[int, int]]:
+    """How well a label stack (T, H, W) follows point tracks (N, 4) of rows (track id, frame, y, x),
+    e.g. hand-clicked centroids: true track id -> (how many of its points lie inside the one predicted
+    track holding most of them, how many points it has). Points outside the stack count as missed."""
+    out = {}
+    for track_id in np.unique(tracks[:, 0]).astype(int):
+        rows = tracks[tracks[:, 0] == track_id]
+        t, y, x = (np.rint(rows[:, k]).astype(int) for k in (1, 2, 3))
+        inside = (t >= 0) & (t < labels.shape[0]) & (y >= 0) & (y < labels.shape[1]) & (x >= 0) & (x < labels.shape[2])
+        hit = labels[t[inside], y[inside], x[inside]]
+        _, counts = np.unique(hit[hit > 0], return_counts=True)
+        out[int(track_id)] = (int(counts.max(initial=0)), len(rows))
+    return out
+
+
 def _tracking_graph(folder: Path, labels: np.ndarray, lineage: Lineage) -> TrackingGraph:
     """The traccuracy graph of a result, read back from the CTC folder it makes (gaps closed as CTC
     wants: split_at_gaps)."""
