@@ -29,7 +29,7 @@ import numpy as np
 from common import cpu_description  # before torch and traccuracy: it silences tqdm (read when imported)
 from napari_sam2.engine.cell_lineage import NO_PARENT, Lineage
 from napari_sam2.evaluation.peer_trackers import LinkingParams, laptrack_cells, trackpy_cells
-from napari_sam2.evaluation.tracking_metrics import DivisionCounts, points_in_one_track, tracking_scores
+from napari_sam2.evaluation.tracking_metrics import CTC_ERRORS, DivisionCounts, points_in_one_track, tracking_scores
 from napari_sam2.simulation import EVALUATION_SEEDS, Simulation, SimulationConfig, simulate_timelapse
 
 # Busier than the simulator's defaults: divisions and entering cells in every 40-frame sequence
@@ -106,7 +106,7 @@ def run_simulated(args, trackers: dict) -> dict:
             per_sequence[name].append(dict(seed=sim.seed, seconds=seconds, **scores.as_dict()))
             print(f"  seed {sim.seed} {name}: TRA {scores.tra:.3f} DET {scores.det:.3f} SEG {scores.seg:.3f} "
                   f"divisions {scores.divisions.found}/{scores.divisions.true} found, "
-                  f"{scores.divisions.predicted} predicted; {seconds:.1f} s", flush=True)
+                  f"{scores.divisions.predicted} predicted; errors {scores.errors}; {seconds:.1f} s", flush=True)
     summary = {name: summarize(rows) for name, rows in per_sequence.items()}
     print_summary(summary, f"means over {len(sims)} held-out simulated sequences (divisions pooled)")
     return dict(seeds=[s.seed for s in sims], skipped=skipped, per_sequence=per_sequence, summary=summary)
@@ -116,7 +116,8 @@ def summarize(rows: list[dict]) -> dict:
     divisions = sum((DivisionCounts(r["divisions_found"], r["divisions_found_exact"], r["divisions_true"],
                                     r["divisions_predicted"]) for r in rows), DivisionCounts())
     means = {key: float(np.mean([r[key] for r in rows])) for key in ("tra", "det", "lnk", "seg", "seconds")}
-    return means | dict(division_precision=divisions.precision, division_recall=divisions.recall,
+    errors = {key: int(sum(r[key] for r in rows)) for key in CTC_ERRORS}
+    return means | errors | dict(division_precision=divisions.precision, division_recall=divisions.recall,
                         division_f1=divisions.f1, division_f1_exact=divisions.f1_exact,
                         divisions_found=divisions.found, divisions_true=divisions.true,
                         divisions_predicted=divisions.predicted)
@@ -130,6 +131,9 @@ def print_summary(summary: dict, title: str) -> None:
         print(f"| {name} | {s['tra']:.3f} | {s['det']:.3f} | {s['seg']:.3f} | {s['lnk']:.3f} | "
               f"{_precision(s)} | {s['division_recall']:.3f} | {s['division_f1']:.3f} | "
               f"{s['division_f1_exact']:.3f} | {s['seconds']:.1f} |")
+    print("\nCTC errors summed over the sequences (cells missed, extra, merged; links missed, extra, wrong kind):")
+    for name, s in summary.items():
+        print(f"  {name}: " + ", ".join(f"{key} {s[key]}" for key in CTC_ERRORS))
 
 
 def _precision(summary: dict) -> str:

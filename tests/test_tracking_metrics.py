@@ -36,6 +36,7 @@ def test_the_truth_scores_perfectly(truth):
     labels, lineage = truth
     scores = tracking_scores(labels, lineage, labels, lineage)
     assert (scores.tra, scores.det, scores.lnk, scores.seg) == (1.0, 1.0, 1.0, 1.0)
+    assert not any(scores.errors.values())
     assert scores.divisions.true == len(lineage.divisions()) >= 2
     assert scores.divisions.f1 == scores.divisions.f1_exact == 1.0
 
@@ -48,7 +49,7 @@ def test_a_track_cut_in_two_costs_linking_only(truth):
     damaged = labels.copy()
     damaged[middle:][damaged[middle:] == cut] = lineage.next_id()
     scores = tracking_scores(damaged, Lineage.from_labels(damaged, lineage.parents()), labels, lineage)
-    assert scores.tra < 1.0 and scores.lnk < 1.0
+    assert scores.tra < 1.0 and scores.lnk < 1.0 and scores.errors["fn_edges"] == 1
     assert scores.det == 1.0 and scores.seg == 1.0 and scores.divisions.f1 == 1.0
 
 
@@ -68,6 +69,8 @@ def test_a_deleted_cell_costs_detection_and_segmentation(truth):
     damaged = np.where(labels == gone, 0, labels)
     scores = tracking_scores(damaged, Lineage.from_labels(damaged, lineage.parents()), labels, lineage)
     assert scores.det < 1.0 and scores.seg < 1.0 and scores.tra < 1.0
+    track = lineage.tracks[gone]
+    assert scores.errors["fn_nodes"] == track.end - track.start + 1 and scores.errors["fp_nodes"] == 0
     assert scores.divisions.f1 == 1.0
 
 

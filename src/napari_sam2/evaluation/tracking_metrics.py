@@ -29,6 +29,7 @@ from ..storage.ctc_folder import TRACKS_FILE, write_ctc_folder
 from .detection import MATCH_IOU, label_overlaps
 
 DIVISION_MATCH_IOU = MATCH_IOU  # above 0.5 IoU a true cell matches at most one predicted cell
+CTC_ERRORS = ("fn_nodes", "fp_nodes", "ns_nodes", "fn_edges", "fp_edges", "ws_edges")  # traccuracy's names
 DIVISION_FRAME_BUFFER = 2  # frames a division may be found early or late (traccuracy's documented example)
 
 
@@ -73,6 +74,9 @@ class TrackingScores:
     lnk: float
     seg: float
     divisions: DivisionCounts
+    errors: dict[str, int]  # the CTC error counts behind TRA: cells missed (fn_nodes), extra (fp_nodes),
+    # merged (ns_nodes: one predicted cell over several true ones), links missed, extra, and of wrong kind
+
 
     def as_dict(self) -> dict[str, float]:
         """Every score and count, flat (for a JSON file)."""
@@ -80,7 +84,7 @@ class TrackingScores:
         return dict(tra=self.tra, det=self.det, lnk=self.lnk, seg=self.seg, division_precision=d.precision,
                     division_recall=d.recall, division_f1=d.f1, division_f1_exact=d.f1_exact,
                     divisions_found=d.found, divisions_found_exact=d.found_exact, divisions_true=d.true,
-                    divisions_predicted=d.predicted)
+                    divisions_predicted=d.predicted) | self.errors
 
 
 def tracking_scores(labels: np.ndarray, lineage: Lineage, truth_labels: np.ndarray,
@@ -101,7 +105,7 @@ def tracking_scores(labels: np.ndarray, lineage: Lineage, truth_labels: np.ndarr
                                true=int(exact["Total GT Divisions"]), predicted=int(exact["Total Predicted Divisions"]))
     return TrackingScores(tra=float(ctc["results"]["TRA"]), det=float(ctc["results"]["DET"]),
                           lnk=float(ctc["results"]["LNK"]), seg=segmentation_score(labels, truth_labels),
-                          divisions=divisions)
+                          divisions=divisions, errors={k: int(ctc["results"][k]) for k in CTC_ERRORS})
 
 
 def segmentation_score(labels: np.ndarray, truth_labels: np.ndarray) -> float:
