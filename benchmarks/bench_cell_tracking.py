@@ -20,6 +20,7 @@ import argparse
 import json
 import logging
 import time
+import traceback
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -100,10 +101,15 @@ def run_simulated(args, trackers: dict) -> dict:
         truth = Lineage.from_labels(sim.labels, sim.lineage)
         for name, track in trackers.items():
             start = time.perf_counter()
-            labels, lineage = track(sim.frames)
-            seconds = time.perf_counter() - start
-            scores = tracking_scores(labels, lineage, sim.labels, truth)
-            per_sequence[name].append(dict(seed=sim.seed, seconds=seconds, **scores.as_dict()))
+            try:
+                labels, lineage = track(sim.frames)
+                seconds = time.perf_counter() - start
+                scores, failure = tracking_scores(labels, lineage, sim.labels, truth), None
+            except Exception as error:  # a run that fails scores as no result, and the run goes on
+                traceback.print_exc()
+                seconds, failure = time.perf_counter() - start, f"{type(error).__name__}: {error}"
+                scores = tracking_scores(np.zeros_like(sim.labels), Lineage(), sim.labels, truth)
+            per_sequence[name].append(dict(seed=sim.seed, seconds=seconds, failure=failure, **scores.as_dict()))
             print(f"  seed {sim.seed} {name}: TRA {scores.tra:.3f} DET {scores.det:.3f} SEG {scores.seg:.3f} "
                   f"divisions {scores.divisions.found}/{scores.divisions.true} found, "
                   f"{scores.divisions.predicted} predicted; errors {scores.errors}; {seconds:.1f} s", flush=True)
@@ -117,20 +123,21 @@ def summarize(rows: list[dict]) -> dict:
                                     r["divisions_predicted"]) for r in rows), DivisionCounts())
     means = {key: float(np.mean([r[key] for r in rows])) for key in ("tra", "det", "lnk", "seg", "seconds")}
     errors = {key: int(sum(r[key] for r in rows)) for key in CTC_ERRORS}
-    return means | errors | dict(division_precision=divisions.precision, division_recall=divisions.recall,
-                        division_f1=divisions.f1, division_f1_exact=divisions.f1_exact,
-                        divisions_found=divisions.found, divisions_true=divisions.true,
-                        divisions_predicted=divisions.predicted)
+    return means | errors | dict(failed=sum(r["failure"] is not None for r in rows),
+                                 division_precision=divisions.precision, division_recall=divisions.recall,
+                                 division_f1=divisions.f1, division_f1_exact=divisions.f1_exact,
+                                 divisions_found=divisions.found, divisions_true=divisions.true,
+                                 divisions_predicted=divisions.predicted)
 
 
 def print_summary(summary: dict, title: str) -> None:
     print(f"\n{title}")
-    print("| method | TRA | DET | SEG | LNK | division P | division R | division F1 | F1 exact frame | s/sequence |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| method | TRA | DET | SEG | LNK | division P | division R | division F1 | F1 exact frame | s/sequence | failed |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name, s in summary.items():
         print(f"| {name} | {s['tra']:.3f} | {s['det']:.3f} | {s['seg']:.3f} | {s['lnk']:.3f} | "
               f"{_precision(s)} | {s['division_recall']:.3f} | {s['division_f1']:.3f} | "
-              f"{s['division_f1_exact']:.3f} | {s['seconds']:.1f} |")
+              f"{s['division_f1_exact']:.3f} | {s['seconds']:.1f} | {s['failed']} |")
     print("\nCTC errors summed over the sequences (cells missed, extra, merged; links missed, extra, wrong kind):")
     for name, s in summary.items():
         print(f"  {name}: " + ", ".join(f"{key} {s[key]}" for key in CTC_ERRORS))
