@@ -73,6 +73,7 @@ def main() -> None:
         rows.append([cells, f"{frames.shape[2]} x {frames.shape[1]}", ours, ours_cells, peer, peer_cells, ours / peer])
         results.append(dict(cells=cells, side=frames.shape[1], frames=args.frames, ours_fps=ours,
                             ours_tracks_last_frame=ours_cells, laptrack_fps=peer, laptrack_cells_last_frame=peer_cells))
+        print(f"  {cells} cells: ours {ours:.3g} fps, laptrack {peer:.3g} fps", flush=True)
     print_table(["cells", "frame px", "ours fps", "ours cells (last frame)", "laptrack fps", "laptrack cells", "ours / laptrack"],
                 rows, title=f"{args.frames} frames per time-lapse, {args.threads} torch thread(s)")
     args.json.write_text(json.dumps(dict(cpu=cpu_description(), results=results), indent=1))
