@@ -7,7 +7,7 @@ the same run on the same frames, the laptrack pipeline (Otsu + watershed + laptr
 Frames: held-out simulated time-lapses (seed EVALUATION_SEEDS) with N cells on frame 0 and a frame
 side that holds them at the simulator's usual density (about AREA_PER_CELL px^2 per cell: 7 cells
 in 128 x 128 px). Ours: time from the tracker's construction to its last frame (seeding included)
-divided into the frame count; the model's loading is not timed. The laptrack pipeline is timed as
+divided into the frame count; the model's loading is not timed, nor a first warm-up run of each. The laptrack pipeline is timed as
 a whole (segmentation and linking), as it needs every frame before it links."""
 from __future__ import annotations
 
@@ -65,6 +65,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     model = load_model(device="cpu")
     print(cpu_description())
+    warm_up = frames_with(10, 2, args.seed)  # first calls pay for imports and JIT compilation: untimed
+    ours_fps(model, warm_up), laptrack_fps(warm_up)
     rows, results = [], []
     for cells in (int(c) for c in args.cells.split(",")):
         frames = frames_with(cells, args.frames, args.seed)
