@@ -5,7 +5,9 @@ from dataclasses import dataclass
 import geff
 import numpy as np
 import pytest
+import tifffile
 
+from napari_sam2.cli import main
 from napari_sam2.engine.cell_lineage import Lineage
 from napari_sam2.file_tracking import write_cell_tracking
 from napari_sam2.storage import LabelsStore
@@ -58,3 +60,24 @@ def test_one_run_writes_the_store_with_its_lineage_and_every_output(dividing_seq
     assert metadata.related_objects[0].path.endswith("cells.zarr/0")
     with pytest.raises(FileExistsError, match="overwrite"):
         outputs.check()
+
+
+def test_export_writes_the_outputs_of_a_store_and_refuses_what_is_not_its_own(dividing_sequence, tmp_path, capsys):
+    sim = dividing_sequence
+    write_cell_tracking(TruthReplay(sim), sim.frames, tmp_path / "cells.zarr", TrackingOutputs(), {"axes": "tyx"},
+                        progress=False)
+    tifffile.imwrite(tmp_path / "img.tif", sim.frames)
+    (tmp_path / "notes.csv").write_text("mine\n")
+    store = str(tmp_path / "cells.zarr")
+    assert main(["export", store, "--csv", str(tmp_path / "notes.csv"), "--ctc", str(tmp_path / "01_RES")]) == 2
+    assert "not a measurements table napari-sam2 wrote" in capsys.readouterr().err
+    assert (tmp_path / "notes.csv").read_text() == "mine\n" and not (tmp_path / "01_RES").exists()
+    assert main(["export", store, "--csv", str(tmp_path / "cells.csv"), "--image", str(tmp_path / "img.tif"),
+                 "--ctc", str(tmp_path / "01_RES")]) == 0
+    table = read_measurements_csv(tmp_path / "cells.csv")
+    first = (table["frame"] == 0) & (table["track_id"] == table["track_id"][0])
+    assert table["mean_intensity"][first][0] == pytest.approx(sim.frames[0][sim.labels[0] == table["track_id"][0]].mean())
+    assert read_ctc_folder(tmp_path / "01_RES")[1].tracks == Lineage.from_labels(sim.labels, sim.lineage).tracks
+    LabelsStore.create(tmp_path / "clicked.zarr", (2, 8, 8))
+    assert main(["export", str(tmp_path / "clicked.zarr"), "--ctc", str(tmp_path / "02_RES")]) == 2
+    assert "have no lineage" in capsys.readouterr().err

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import tifffile
 from tqdm import tqdm
 
 from .click_table import Click
@@ -118,3 +119,20 @@ def write_cell_tracking(tracker, frames, out: Path, outputs: TrackingOutputs, ge
     seconds = time.time() - start
     written = outputs.write(LabelsStore.open(out, mode="r"), tracker.lineage, frames)
     return CellsTracked(len(frames), len(tracker.lineage), len(tracker.lineage.divisions()), seconds, written)
+
+
+def track_cells_file(image: Path, out: Path, model, outputs: TrackingOutputs, seeds: Path | None = None,
+                     overwrite: bool = False, progress: bool = True) -> CellsTracked:
+    """Every cell of the TIFF `image` tracked (found by the model, or from the label TIFF `seeds`:
+    one label image of the first frame, or a label stack of every frame) into the store `out`,
+    and `outputs` written from it. Every output path is checked first, and bad seeds are refused,
+    before any work; along z (a z-stack) there are no divisions."""
+    from .engine.cell_tracker import CellTracker
+
+    check_replaceable(out, overwrite)
+    outputs.check()
+    frames = open_tiff_frames(image)
+    geometry = tiff_geometry(image)
+    seed_labels = None if seeds is None else tifffile.imread(seeds)
+    tracker = CellTracker(model, frames, seeds=seed_labels, divisions=geometry["axes"][0] != "z")
+    return write_cell_tracking(tracker, frames, out, outputs, geometry, overwrite, progress)
