@@ -1,7 +1,9 @@
 """The main dock widget: choose an image, a model and an axis, start a tracking session, add
 objects, propagate in a background thread, stop. Prompt edits are decoded in a worker too
 (prompt_worker.py); the tracker is used by one worker at a time: a propagation waits for the
-edits in flight, and edits made during a propagation are applied after it."""
+edits in flight, and edits made during a propagation are applied after it. The "All cells"
+section (cell_panel.py) tracks every cell without clicks in the same worker, and corrects and
+exports the lineage (cell_tracking.py)."""
 from __future__ import annotations
 
 import time
@@ -22,6 +24,8 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from .cell_panel import CellPanel, check_edit_ids
+from .cell_tracking import CellTracking
 from .closing import CLOSE_WAIT_MS, ClosingWatcher
 from .layout import tracking_axes
 from .model_choice import CHECKPOINT_FILE, model_choices
@@ -54,6 +58,8 @@ class TrackingWidget(QWidget):
         self.viewer = napari_viewer
         self.model = model
         self.session: TrackingSession | None = None
+        self.cells: CellTracking | None = None  # the session's tracking of every cell, where its image allows
+        self._cells_running = False  # the runner tracks every cell (not a propagation of clicked objects)
         self.runner = PropagationRunner(self._on_frame, self._on_propagation_done)
         self.loader = ModelLoader(self._on_model_loaded, self._on_model_failed)
         self.prompt_worker = PromptWorker(self._on_computing, self._on_prompts_applied, self._on_prompts_failed,
@@ -103,13 +109,14 @@ class TrackingWidget(QWidget):
         self.progress_bar = QProgressBar()
         for label in (self.store_label, self.help_label, self.progress_label):
             label.setWordWrap(True)
+        self.cell_panel = CellPanel(self)
         self._set_tooltips(browse)
         layout = QVBoxLayout(self)
         layout.addWidget(self.help_label)
         layout.addLayout(form)
         for widget in (self.start_button, self.new_object_button, self.forward_button, self.backward_button,
                        self.both_button, self.stop_button, self.status_label, self.progress_bar, self.progress_label,
-                       self.undo_button, self.show_button, self.store_label):
+                       self.undo_button, self.show_button, self.store_label, self.cell_panel):
             layout.addWidget(widget)
         layout.addStretch()
         self._update_buttons()
@@ -147,6 +154,10 @@ class TrackingWidget(QWidget):
         self.undo_button.setEnabled(ready and not running and not self.prompt_worker.running)
         self.progress_bar.setVisible(running)
         self.progress_label.setVisible(running)
+        cells = self.cells is not None
+        self.cell_panel.track_button.setEnabled(cells and not running)
+        for button in self.cell_panel.edit_buttons():
+            button.setEnabled(cells and not self.busy)
         self._update_help()
 
     # ---- choices -----------------------------------------------------------------------------
@@ -245,6 +256,11 @@ class TrackingWidget(QWidget):
         self.session.labels_layer.events.selected_label.connect(self._update_help)
         self.session.points_layer.events.data.connect(self._update_help)
         self.store_label.setText(f"Labels store: {self.session.store_path}")
+        try:
+            self.cells = CellTracking(self.session)
+        except ValueError as error:  # an image whose cells cannot all be tracked (e.g. 4-D): clicks only
+            self.cells = None
+            self.cell_panel.setToolTip(str(error))
         self._update_buttons()
         return self.session
 
@@ -278,6 +294,8 @@ class TrackingWidget(QWidget):
     def _on_prompts_applied(self, session, frames) -> None:
         if frames:
             session.prompts_changed()  # saves the prompts and shows the new labels
+            if self.cells is not None and session is self.session:
+                self.cells.clicks_changed()  # a clicked cell is a track too
 
     def _on_prompts_failed(self, error: Exception) -> None:
         if not isinstance(error, USER_ERRORS):
@@ -332,7 +350,10 @@ class TrackingWidget(QWidget):
         propagation waiting for prompts being computed does not start."""
         self.prompt_worker.cancel_waiting_actions()
         if self.runner.running:
-            self.session.tracker.request_stop()
+            if self._cells_running:
+                self.cells.request_stop()
+            else:
+                self.session.tracker.request_stop()
             self.runner.stop()
             self.status_label.setText("stopping...")
         self._update_buttons()
@@ -348,6 +369,8 @@ class TrackingWidget(QWidget):
         except USER_ERRORS as error:
             show_error(str(error))
             return []
+        if self.cells is not None:
+            self.cells.refresh()  # the lineage went back with the labels
         show_info(f"undone: the labels of {len(frames)} frames are back as before the propagation")
         return frames
 
@@ -377,6 +400,8 @@ class TrackingWidget(QWidget):
 
     def _on_frame(self, frame: int) -> None:
         self.session.labels_layer.refresh()
+        if self._cells_running:
+            self.cells.frame_done(frame)
         self._show_progress()
 
     def _show_progress(self) -> None:
@@ -387,8 +412,71 @@ class TrackingWidget(QWidget):
 
     def _on_propagation_done(self) -> None:
         self.session.labels_layer.refresh()
+        if self._cells_running:
+            self._cells_running = False
+            self._tell_lineage()
+        elif self.cells is not None:
+            self.cells.clicks_changed()  # a clicked cell propagated is a track too
         self.status_label.setText("")
         self._update_buttons()
         if self._prompts_pending:
             self._prompts_pending = False
             self.apply_prompts()
+
+    # ---- every cell ------------------------------------------------------------------------
+
+    def track_all_cells(self) -> None:
+        """Track every cell in the worker (or go on after a Stop); the Labels and Tracks layers
+        fill in as frames finish."""
+        if self.cells is None or self.runner.running:
+            show_warning("start a session on a time-lapse or z-stack first, and wait for a run to end")
+            return
+        if self.prompt_worker.running:
+            self.prompt_worker.then(self.track_all_cells)
+            return
+        total = self.cells.frames_left() or self.session.store.num_frames
+        self._cells_running = True
+        self.runner.start(self.cells.run(), total, "Tracking all cells")
+        self._run_started = time.monotonic()
+        self.progress_bar.setRange(0, total)
+        self._show_progress()
+        self._update_buttons()
+
+    def _tell_lineage(self) -> None:
+        lineage = self.session.store.load_lineage()
+        if lineage is not None:
+            show_info(f"{len(lineage)} tracks, {len(lineage.divisions())} divisions so far")
+
+    def edit_tracks(self, kind: str) -> None:
+        """A correction of the lineage on the typed ids (or the selected label): "delete", "join",
+        "division" or "undo_division"."""
+        if self.cells is None or self.busy:
+            show_warning("corrections wait until tracking ends (or press Stop)")
+            return
+        try:
+            ids = self.cell_panel.typed_ids() or [int(self.session.labels_layer.selected_label)]
+            check_edit_ids(kind, ids)
+            edit = {"delete": lambda: self.cells.delete(*ids), "join": lambda: self.cells.join(*ids),
+                    "division": lambda: self.cells.mark_division(ids[0], ids[1:]),
+                    "undo_division": lambda: self.cells.undo_division(*ids)}[kind]
+            edit()
+        except USER_ERRORS as error:
+            show_error(str(error))
+            return
+        self._tell_lineage()
+
+    def undo_cell_edit(self) -> list[int]:
+        if self.cells is None or self.busy:
+            show_warning("nothing to undo while tracking runs")
+            return []
+        frames = self.cells.undo()
+        show_info(f"undone: the labels of {len(frames)} frames and the lineage are back as before")
+        return frames
+
+    def export_cells(self, kind: str, path) -> None:
+        try:
+            written = self.cells.export(kind, path)
+        except USER_ERRORS as error:  # also FileExistsError: a path it may not replace
+            show_error(str(error))
+            return
+        show_info(f"written: {written}")
