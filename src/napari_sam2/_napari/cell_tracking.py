@@ -31,7 +31,7 @@ class CellTracking:
         self.finished = 0  # frames the current run has finished
         self.tracks = TracksView(session.viewer, session.labels_layer, f"{session.image_layer.name} tracks")
         if self.store.load_lineage() is not None:  # a reopened store shows its tracks
-            self.tracks.show_all(self._label_frames(), self.store.load_lineage())
+            self.tracks.show_all(self.store.frames, self.store.load_lineage())
 
     # ---- tracking ----------------------------------------------------------------------------
 
@@ -92,7 +92,7 @@ class CellTracking:
         the lineage follows the labels, keeping every parent it had."""
         lineage = self.store.load_lineage()
         if lineage is not None:
-            self.store.save_lineage(Lineage.from_labels(self._label_frames(), lineage.parents()))
+            self.store.save_lineage(Lineage.from_labels(self.store.frames, lineage.parents()))
             self.refresh()
 
     def refresh(self) -> None:
@@ -100,10 +100,7 @@ class CellTracking:
         self.tracker = None  # its memory no longer matches the labels: the next run starts over
         self.session.labels_layer.refresh()
         lineage = self.store.load_lineage()
-        self.tracks.show_all(self._label_frames(), lineage or Lineage())
-
-    def _label_frames(self) -> Iterator:
-        return (self.store.read_frame(t) for t in range(self.store.num_frames))
+        self.tracks.show_all(self.store.frames, lineage or Lineage())
 
     # ---- exports -------------------------------------------------------------------------------
 

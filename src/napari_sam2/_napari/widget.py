@@ -389,6 +389,8 @@ class TrackingWidget(QWidget):
         so stop the propagation after its current frame (which is written), start no more
         prefetching, and wait for the workers to end."""
         self.prompt_worker.close()
+        if self.cells is not None:
+            self.cells.request_stop()
         self.runner.stop()
         # The workers' last signals arrive after this widget's buttons are deleted.
         self.runner.on_frame, self.runner.on_done = (lambda frame: None), (lambda: None)

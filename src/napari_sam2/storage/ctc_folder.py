@@ -53,12 +53,13 @@ def check_ctc_replaceable(path: str | Path, overwrite: bool = False) -> None:
 
 
 def write_ctc_folder(path: str | Path, labels: np.ndarray, lineage: Lineage, overwrite: bool = False) -> None:
-    """Labels (T, H, W) with one id per track, and their lineage, as a CTC result folder at `path`."""
+    """Labels (T, H, W) with one id per track, and their lineage, as a CTC result folder at `path`.
+    labels: an array, or any sequence of frames (e.g. LabelsStore.frames: read one at a time)."""
     problems = lineage.check(labels)
     if problems:
         raise ValueError("the labels and the lineage do not agree, so no CTC result was written: "
                          + "; ".join(problems[:5]) + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""))
-    largest = int(labels.max(initial=0))
+    largest = max((int(np.max(frame, initial=0)) for frame in labels), default=0)
     if largest > CTC_MAX_ID:
         raise ValueError(f"track id {largest} does not fit the 16-bit masks of the Cell Tracking Challenge "
                          f"format (at most {CTC_MAX_ID}); renumber the tracks first")

@@ -187,6 +187,11 @@ class LabelsStore:
     def read_frame(self, frame: int) -> np.ndarray:
         return np.asarray(self.array[self._frame_index(frame)])
 
+    @property
+    def frames(self) -> "StoreFrames":
+        """The frames as a read-only sequence, each read from disk when asked for."""
+        return StoreFrames(self)
+
     def checked_labels(self, labels: np.ndarray) -> np.ndarray:
         """`labels` as the store's dtype, or a ValueError if an id is not a whole number from 0
         (background) to the largest id the store can hold."""
@@ -273,6 +278,19 @@ class LabelsStore:
             self.group.attrs[LINEAGE_ATTR] = recorded["rows"]
         self.group.attrs.update({UNDO_FRAMES_ATTR: [], UNDO_LINEAGE_ATTR: None})
         return frames
+
+
+class StoreFrames:
+    """A store's frames: len() and [t] (the (H, W) labels of frame t); iterating reads one at a time."""
+
+    def __init__(self, store: LabelsStore):
+        self.store = store
+
+    def __len__(self) -> int:
+        return self.store.num_frames
+
+    def __getitem__(self, frame: int) -> np.ndarray:
+        return self.store.read_frame(frame)  # IndexError past the end: ends an iteration
 
 
 def _lineage_from_rows(rows) -> Lineage | None:

@@ -34,10 +34,10 @@ class TrackingOutputs:
         the images (T, H, W) for the CSV's mean intensity. Returns the paths written."""
         written = []
         if self.ctc is not None:
-            write_ctc_folder(self.ctc, store.array[:], lineage, self.overwrite)  # (T, H, W): one uint16 TIFF per frame
+            write_ctc_folder(self.ctc, store.frames, lineage, self.overwrite)
             written.append(self.ctc)
         if self.geff is not None or self.csv is not None:
-            table = measure_cells((store.read_frame(t) for t in range(store.num_frames)), lineage, frames)
+            table = measure_cells(store.frames, lineage, frames)
             if self.geff is not None:
                 labels_array = Path(store.group.store.root) / ARRAY_PATH
                 write_geff(self.geff, table, lineage, self.overwrite, labels_path=labels_array)
