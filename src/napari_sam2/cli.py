@@ -169,6 +169,8 @@ def _track_cells(args) -> int:
     if args.truth or args.points:
         print("--auto tracks every cell without clicks: leave out --truth and --points (or --auto)", file=sys.stderr)
         return 2
+    check_replaceable(args.out, args.overwrite)  # before any work: the answer may be no
+    _outputs(args).check()
     try:
         done = track_cells_file(args.image, args.out, model_from(args.model), _outputs(args), args.seeds,
                                 args.overwrite)

@@ -14,6 +14,7 @@ import tifffile
 from tqdm import tqdm
 
 from .click_table import Click
+from .engine.cell_tracker import CellTracker
 from .engine.frames import open_tiff_frames
 from .engine.loading import load_model
 from .engine.video_tracker import VideoTracker
@@ -127,8 +128,6 @@ def track_cells_file(image: Path, out: Path, model, outputs: TrackingOutputs, se
     one label image of the first frame, or a label stack of every frame) into the store `out`,
     and `outputs` written from it. Every output path is checked first, and bad seeds are refused,
     before any work; along z (a z-stack) there are no divisions."""
-    from .engine.cell_tracker import CellTracker
-
     check_replaceable(out, overwrite)
     outputs.check()
     frames = open_tiff_frames(image)

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from ..engine.cell_lineage import Lineage
+from ..engine.cell_tracker import CellTracker
 from ..engine.lineage_edits import LabelFrames, delete_track, join_tracks, mark_division, undo_division
 from ..storage.store_edits import edit_store, store_lineage
 from ..storage.tracking_outputs import TrackingOutputs
@@ -41,8 +42,6 @@ class CellTracking:
     def run(self) -> Iterator[int]:
         """Track (or go on tracking) every cell, writing each finished frame and the lineage so
         far to the store; yields each frame once written. Runs in a worker thread."""
-        from ..engine.cell_tracker import CellTracker
-
         if self.tracker is None:
             self.store.begin_undoable()
             self.tracker = CellTracker(self.session.tracker.model, self.session.frames,
