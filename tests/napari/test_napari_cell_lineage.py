@@ -7,7 +7,9 @@ import pytest
 
 from napari_sam2._napari.widget import TrackingWidget
 from napari_sam2.engine.cell_lineage import Lineage
+from napari_sam2.engine.cell_tracker import track_all_cells
 from napari_sam2.engine.loading import embedded_model_path, load_model
+from napari_sam2.simulation import EVALUATION_SEEDS, SimulationConfig, simulate_timelapse
 from napari_sam2.storage import LabelsStore
 from napari_sam2.storage.ctc_folder import read_ctc_folder
 from napari_sam2.storage.measurements_csv import read_measurements_csv
@@ -106,3 +108,37 @@ def test_a_missed_cell_added_with_a_click_becomes_a_track(make_napari_viewer, qt
     assert lineage.check(stack_of(store)) == []
     assert new_id in set(widget.cells.tracks.layer.data[:, 0])
     assert notifications["error"] == []
+
+
+def test_track_all_cells_in_the_worker_with_stop_and_resume(make_napari_viewer, qtbot, embedded_model, tmp_path,
+                                                            notifications):
+    sim = simulate_timelapse(SimulationConfig(height=96, width=96, num_frames=6, division_probability=0.0,
+                                              enter_rate=0.0), EVALUATION_SEEDS + 611)
+    viewer = make_napari_viewer()
+    viewer.add_image(sim.frames, name="cells")
+    widget = TrackingWidget(viewer, model=embedded_model)
+    widget.store_edit.setText(str(tmp_path / "cells.zarr"))
+    widget.start_button.click()
+    store, refresh, points = widget.session.store, widget.runner.on_frame, []
+
+    def watch(frame):  # the Tracks layer has this frame's cells once it is written; stop after frame 2
+        refresh(frame)
+        points.append((frame, int((widget.cells.tracks.layer.data[:, 1] == frame).sum())))
+        if frame == 2 and len(points) == 3:
+            widget.stop()
+
+    widget.runner.on_frame = watch
+    widget.cell_panel.track_button.click()
+    assert widget.runner.running
+    qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
+    assert [f for f, _ in points] == [0, 1, 2] and not store.read_frame(3).any()
+    widget.cell_panel.track_button.click()  # goes on after frame 2
+    qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
+    assert [f for f, _ in points] == list(range(6))
+    whole, lineage = track_all_cells(embedded_model, sim.frames)  # the same, uninterrupted
+    np.testing.assert_array_equal(stack_of(store), whole)
+    assert store.load_lineage().tracks == lineage.tracks
+    assert all(n == len(np.unique(whole[f])) - 1 for f, n in points)
+    assert notifications["error"] == [] and notifications["info"][-1].endswith("divisions so far")
+    widget.cell_panel.undo_button.click()  # the run taken back
+    assert not stack_of(store).any() and store.load_lineage() is None
