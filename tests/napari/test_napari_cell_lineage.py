@@ -142,3 +142,27 @@ def test_track_all_cells_in_the_worker_with_stop_and_resume(make_napari_viewer, 
     assert notifications["error"] == [] and notifications["info"][-1].endswith("divisions so far")
     widget.cell_panel.undo_button.click()  # the run taken back
     assert not stack_of(store).any() and store.load_lineage() is None
+
+
+def test_seeds_from_a_labels_layer_and_seeds_that_do_not_fit(make_napari_viewer, qtbot, embedded_model, tmp_path,
+                                                            notifications):
+    sim = simulate_timelapse(SimulationConfig(height=96, width=96, num_frames=4, division_probability=0.0,
+                                              enter_rate=0.0), EVALUATION_SEEDS + 612)
+    viewer = make_napari_viewer()
+    viewer.add_image(sim.frames, name="cells")
+    viewer.add_labels(sim.labels[0, :50], name="cropped")
+    viewer.add_labels(sim.labels[0], name="cellpose")
+    widget = TrackingWidget(viewer, model=embedded_model)
+    widget.store_edit.setText(str(tmp_path / "cells.zarr"))
+    widget.start_button.click()
+    panel = widget.cell_panel
+    assert [panel.seeds_combo.itemText(i) for i in range(panel.seeds_combo.count())] == [
+        "cells found by the model", "cropped", "cellpose"]  # not the session's own labels
+    panel.seeds_combo.setCurrentText("cropped")
+    panel.track_button.click()
+    assert not widget.runner.running and "the seeds have shape (50, 96)" in notifications["error"][-1]
+    panel.seeds_combo.setCurrentText("cellpose")
+    panel.track_button.click()
+    qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
+    first = widget.session.store.read_frame(0)
+    assert set(np.unique(first)[1:]) == set(np.unique(sim.labels[0])[1:])  # the seeds' ids are the tracks'

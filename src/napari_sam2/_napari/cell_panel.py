@@ -3,12 +3,16 @@ Corrections act on the track ids typed in (or the Labels layer's selected label)
 delete track 4, "4 9" to join track 9 onto 4, "4 9 12" to mark that 4 divided into 9 and 12."""
 from __future__ import annotations
 
-from qtpy.QtWidgets import QFileDialog, QGridLayout, QGroupBox, QLineEdit, QPushButton, QVBoxLayout
+import numpy as np
+from qtpy.QtWidgets import QComboBox, QFileDialog, QGridLayout, QGroupBox, QLineEdit, QPushButton, QVBoxLayout
 
 from .cell_tracking import EXPORTS
 
 EXPORT_TITLES = {"ctc": "Export CTC folder...", "geff": "Export GEFF...", "csv": "Export CSV..."}
+FOUND_BY_MODEL = "cells found by the model"
 EDIT_TOOLTIPS = {
+    "seeds": "Where the cells of the first frame come from: found by the model, or a Labels layer (e.g. cellpose "
+             "or StarDist output) of the first frame or of every frame, one label per cell.",
     "track": "Find every cell with the model, follow it through the frames, and record divisions (a daughter gets "
              "a new label, its parent is kept) and cells entering later. 'Stop' keeps the frames done; pressing "
              "again goes on. The Tracks layer shows the lineage.",
@@ -41,6 +45,9 @@ class CellPanel(QGroupBox):
         super().__init__("All cells")
         self.owner = owner
         self.track_button = self._button("Track all cells", owner.track_all_cells, "track")
+        self.seeds_combo = QComboBox()
+        self.seeds_combo.setToolTip(EDIT_TOOLTIPS["seeds"])
+        self._seed_layers: dict[str, object] = {}
         self.ids_edit = QLineEdit(placeholderText="track ids, e.g. 4 or 4 9 12 (empty: the selected label)")
         self.ids_edit.setToolTip(EDIT_TOOLTIPS["ids"])
         self.delete_button = self._button("Delete track", lambda: owner.edit_tracks("delete"), "delete")
@@ -56,7 +63,7 @@ class CellPanel(QGroupBox):
                                     self.undo_division_button, self.undo_button, *self.export_buttons.values())):
             grid.addWidget(button, i // 2, i % 2)
         layout = QVBoxLayout(self)
-        for widget in (self.track_button, self.ids_edit):
+        for widget in (self.seeds_combo, self.track_button, self.ids_edit):
             layout.addWidget(widget)
         layout.addLayout(grid)
 
@@ -69,6 +76,20 @@ class CellPanel(QGroupBox):
     def edit_buttons(self) -> list[QPushButton]:
         return [self.delete_button, self.join_button, self.division_button, self.undo_division_button,
                 self.undo_button, *self.export_buttons.values()]
+
+    def set_seed_layers(self, layers: list) -> None:
+        """The Labels layers the seeds may come from (the choice is kept if still there)."""
+        current = self.seeds_combo.currentText()
+        self._seed_layers = {layer.name: layer for layer in layers}
+        self.seeds_combo.clear()
+        self.seeds_combo.addItems([FOUND_BY_MODEL, *self._seed_layers])
+        if current in self._seed_layers:
+            self.seeds_combo.setCurrentText(current)
+
+    def chosen_seeds(self) -> np.ndarray | None:
+        """The chosen Labels layer's labels, or None: the model finds the cells."""
+        layer = self._seed_layers.get(self.seeds_combo.currentText())
+        return None if layer is None else np.asarray(layer.data)
 
     def typed_ids(self) -> list[int]:
         """The ids typed in (a ValueError naming what is not an id)."""

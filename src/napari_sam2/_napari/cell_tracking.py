@@ -39,14 +39,19 @@ class CellTracking:
     def frames_left(self) -> int:
         return self.store.num_frames - self.finished
 
-    def run(self) -> Iterator[int]:
-        """Track (or go on tracking) every cell, writing each finished frame and the lineage so
-        far to the store; yields each frame once written. Runs in a worker thread."""
+    def start(self, seeds=None) -> Iterator[int]:
+        """A run that tracks every cell (or goes on after a stop, when nothing changed since):
+        iterating it writes each finished frame and the lineage so far to the store and yields
+        the frame (in a worker thread). seeds: None (the model finds the cells), or labels of the
+        first frame (H, W) or of every frame (T, H, W); bad seeds raise a ValueError here."""
         if self.tracker is None:
-            self.store.begin_undoable()
-            self.tracker = CellTracker(self.session.tracker.model, self.session.frames,
+            self.tracker = CellTracker(self.session.tracker.model, self.session.frames, seeds=seeds,
                                        divisions=self.store.axes[self.store.frame_axis] != "z")  # none along z
+            self.store.begin_undoable()
             self.finished = 0
+        return self._run()
+
+    def _run(self) -> Iterator[int]:
         for cell_frame in self.tracker.run():
             self.store.write_frame_undoable(cell_frame.frame, cell_frame.labels)
             self.store.save_lineage(self.tracker.lineage)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from napari.layers import Image
+from napari.layers import Image, Labels
 from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtCore import QThreadPool
 from qtpy.QtWidgets import (
@@ -71,7 +71,9 @@ class TrackingWidget(QWidget):
         self._build()
         for event in (napari_viewer.layers.events.inserted, napari_viewer.layers.events.removed):
             event.connect(self._refresh_images)
+            event.connect(self._refresh_seeds)
         self._refresh_images()
+        self._refresh_seeds()
         self._closing_watcher = ClosingWatcher(self, self.shut_down)
 
     # ---- building ----------------------------------------------------------------------------
@@ -256,6 +258,7 @@ class TrackingWidget(QWidget):
         self.session.labels_layer.events.selected_label.connect(self._update_help)
         self.session.points_layer.events.data.connect(self._update_help)
         self.store_label.setText(f"Labels store: {self.session.store_path}")
+        self._refresh_seeds()  # not the session's own labels
         try:
             self.cells = CellTracking(self.session)
         except ValueError as error:  # an image whose cells cannot all be tracked (e.g. 4-D): clicks only
@@ -436,13 +439,24 @@ class TrackingWidget(QWidget):
         if self.prompt_worker.running:
             self.prompt_worker.then(self.track_all_cells)
             return
-        total = self.cells.frames_left() or self.session.store.num_frames
+        try:
+            frames = self.cells.start(self.cell_panel.chosen_seeds())
+        except USER_ERRORS as error:  # seeds that do not fit the image
+            show_error(str(error))
+            return
+        total = self.cells.frames_left()
         self._cells_running = True
-        self.runner.start(self.cells.run(), total, "Tracking all cells")
+        self.runner.start(frames, total, "Tracking all cells")
         self._run_started = time.monotonic()
         self.progress_bar.setRange(0, total)
         self._show_progress()
         self._update_buttons()
+
+    def _refresh_seeds(self, event=None) -> None:
+        """Labels layers that can seed the cells: all but the session's own tracked labels."""
+        own = self.session.labels_layer if self.session is not None else None
+        self.cell_panel.set_seed_layers([layer for layer in self.viewer.layers
+                                         if isinstance(layer, Labels) and layer is not own])
 
     def _tell_lineage(self) -> None:
         lineage = self.session.store.load_lineage()
