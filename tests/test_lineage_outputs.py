@@ -9,6 +9,7 @@ import zarr
 from napari_sam2.engine.cell_lineage import Lineage
 from napari_sam2.engine.cell_measurements import measure_cells
 from napari_sam2.engine.track_graph import tracks_layer_data
+from napari_sam2.simulation import SimulationConfig, simulate_zstack
 from napari_sam2.storage import LabelsStore
 from napari_sam2.storage.geff_file import write_geff
 from napari_sam2.storage.measurements_csv import read_measurements_csv, write_measurements_csv
@@ -102,3 +103,13 @@ def test_the_store_keeps_the_lineage_and_undo_puts_it_back(truth, tmp_path):
     store.save_lineage(Lineage())
     store.undo()
     assert LabelsStore.open(tmp_path / "s.zarr").load_lineage().tracks == lineage.tracks
+
+
+def test_a_z_stack_geff_has_z_as_a_space_axis(tmp_path):
+    sim = simulate_zstack(SimulationConfig(num_frames=10), seed=1)
+    lineage = Lineage.from_labels(sim.labels)
+    write_geff(tmp_path / "z.geff", measure_cells(sim.labels, lineage), lineage, frame_axis="z")
+    graph, metadata = geff.read(str(tmp_path / "z.geff"))
+    assert [(a.name, a.type) for a in metadata.axes] == [("z", "space"), ("y", "space"), ("x", "space")]
+    assert {graph.nodes[n]["z"] for n in graph.nodes} == set(range(10)) - {
+        z for z in range(10) if not sim.labels[z].any()}

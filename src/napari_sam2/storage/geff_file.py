@@ -19,9 +19,8 @@ from ..engine.track_graph import track_edges
 from .output_place import written_beside
 
 MARK = "napari_sam2"  # a key of the metadata's "extra": a GEFF napari-sam2 wrote
-NODE_PROPS = {"frame": "t", "y": "y", "x": "x", "area": "area", "track_id": "track_id",
+NODE_PROPS = {"y": "y", "x": "x", "area": "area", "track_id": "track_id",
               "mean_intensity": "mean_intensity"}  # measurements table column -> GEFF node property
-AXES = (Axis(name="t", type="time"), Axis(name="y", type="space"), Axis(name="x", type="space"))
 
 
 def geff_kind(path: str | Path) -> str:
@@ -48,17 +47,21 @@ def check_geff_replaceable(path: str | Path, overwrite: bool = False) -> None:
 
 
 def write_geff(path: str | Path, table: dict[str, np.ndarray], lineage: Lineage, overwrite: bool = False,
-               labels_path: str | Path | None = None) -> None:
+               labels_path: str | Path | None = None, frame_axis: str = "t") -> None:
     """The measurements `table` (cell_measurements.measure_cells) and `lineage` as a GEFF at
-    `path`; `labels_path`: the label array whose ids are the track ids (recorded in the metadata)."""
+    `path`; `labels_path`: the label array whose ids are the track ids (recorded in the metadata);
+    frame_axis: what the frames are, "t" (time) or "z" (a z-stack tracked along z: space)."""
     check_geff_replaceable(path, overwrite)  # before any work: the answer may be no
     edges, is_division = track_edges(table, lineage)
+    columns = {"frame": frame_axis, **NODE_PROPS}
     node_props = {prop: {"values": np.asarray(table[column]), "missing": None}
-                  for column, prop in NODE_PROPS.items() if column in table}
+                  for column, prop in columns.items() if column in table}
+    axes = [Axis(name=frame_axis, type="time" if frame_axis == "t" else "space"),
+            Axis(name="y", type="space"), Axis(name="x", type="space")]
     edge_props = {"division": {"values": is_division, "missing": None}}
     related = None if labels_path is None else [
         RelatedObject(type="labels", path=os.path.relpath(labels_path, path), node_prop="track_id")]
-    metadata = GeffMetadata(geff_version=geff.__version__, directed=True, axes=list(AXES),
+    metadata = GeffMetadata(geff_version=geff.__version__, directed=True, axes=axes,
                             track_node_props={"tracklet": "track_id"}, related_objects=related,
                             node_props_metadata={}, edge_props_metadata={}, extra={MARK: {"tracks": len(lineage)}})
     node_ids = np.arange(len(table["track_id"]), dtype=np.uint64)  # node i is the table's row i

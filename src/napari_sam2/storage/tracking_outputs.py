@@ -40,7 +40,8 @@ class TrackingOutputs:
             table = measure_cells(store.frames, lineage, frames)
             if self.geff is not None:
                 labels_array = Path(store.group.store.root) / ARRAY_PATH
-                write_geff(self.geff, table, lineage, self.overwrite, labels_path=labels_array)
+                write_geff(self.geff, table, lineage, self.overwrite, labels_path=labels_array,
+                           frame_axis=store.axes[store.frame_axis])
                 written.append(self.geff)
             if self.csv is not None:
                 write_measurements_csv(self.csv, table, self.overwrite)
