@@ -5,6 +5,7 @@ import geff
 import numpy as np
 import pytest
 import zarr
+from geff.validate.data import ValidationConfig
 
 from napari_sam2.engine.cell_lineage import Lineage
 from napari_sam2.engine.cell_measurements import measure_cells
@@ -40,9 +41,13 @@ def test_measurements_are_each_cells_pixels(truth):
 def test_geff_read_back_by_geff_has_the_simulators_divisions(truth, tmp_path):
     sim, lineage, table = truth
     write_geff(tmp_path / "tracks.geff", table, lineage, labels_path=tmp_path / "labels.zarr" / "0")
-    graph, metadata = geff.read(str(tmp_path / "tracks.geff"))
+    checks = ValidationConfig(graph=True, tracklet=True, lineage=True)  # geff's own: ids, edges, tracklets, lineages
+    graph, metadata = geff.read(str(tmp_path / "tracks.geff"), data_validation=checks)
     assert graph.number_of_nodes() == len(table["frame"])
     assert [a.name for a in metadata.axes] == ["t", "y", "x"]
+    one_daughter = [p for p, d in lineage.divisions().items() if len(d) == 1]
+    assert one_daughter  # this sequence has a division with a daughter never seen: no GEFF tracklets then
+    assert metadata.track_node_props == {"lineage": "lineage_id"}
     node = graph.nodes[0]
     assert (node["t"], node["track_id"], node["area"]) == (table["frame"][0], table["track_id"][0], table["area"][0])
     between_tracks = [(graph.nodes[u], graph.nodes[v]) for u, v in graph.edges
@@ -113,3 +118,13 @@ def test_a_z_stack_geff_has_z_as_a_space_axis(tmp_path):
     assert [(a.name, a.type) for a in metadata.axes] == [("z", "space"), ("y", "space"), ("x", "space")]
     assert {graph.nodes[n]["z"] for n in graph.nodes} == set(range(10)) - {
         z for z in range(10) if not sim.labels[z].any()}
+
+
+def test_track_ids_are_geff_tracklets_when_every_division_has_two_daughters(truth, tmp_path):
+    sim, lineage, table = truth
+    parents = {d: p for d, p in lineage.parents().items() if len(lineage.daughters(p)) == 2}
+    two_daughters = Lineage.from_labels(sim.labels, parents)
+    write_geff(tmp_path / "t.geff", table, two_daughters)
+    checks = ValidationConfig(graph=True, tracklet=True, lineage=True)
+    _, metadata = geff.read(str(tmp_path / "t.geff"), data_validation=checks)
+    assert metadata.track_node_props == {"lineage": "lineage_id", "tracklet": "track_id"}
