@@ -7,25 +7,10 @@ import numpy as np
 from qtpy.QtWidgets import QComboBox, QFileDialog, QGridLayout, QGroupBox, QLineEdit, QPushButton, QVBoxLayout
 
 from .cell_tracking import EXPORTS
+from .widget_text import CELL_TOOLTIPS
 
 EXPORT_TITLES = {"ctc": "Export CTC folder...", "geff": "Export GEFF...", "csv": "Export CSV..."}
 FOUND_BY_MODEL = "cells found by the model"
-EDIT_TOOLTIPS = {
-    "seeds": "Where the cells of the first frame come from: found by the model, or a Labels layer (e.g. cellpose "
-             "or StarDist output) of the first frame or of every frame, one label per cell.",
-    "track": "Find every cell with the model, follow it through the frames, and record divisions (a daughter gets "
-             "a new label, its parent is kept) and cells entering later. 'Stop' keeps the frames done; pressing "
-             "again goes on. The Tracks layer shows the lineage.",
-    "ids": "Track ids (label values) the corrections act on; empty: the label selected in the Labels layer.",
-    "delete": "Erase the track (one id) from every frame; its daughters become tracks of their own.",
-    "join": "Two ids, earlier then later: one cell tracked as two; the later track takes the earlier's id.",
-    "division": "Parent then daughters: 'P D1 D2', or 'P D' when the parent's label went on as one daughter "
-                "(its part from D's first frame becomes the other daughter).",
-    "undo_division": "The daughters of the parent (one id) become tracks of their own.",
-    "undo": "Take back the last run or correction, labels and lineage (one level).",
-    "export": "Write the labels and the lineage: a Cell Tracking Challenge folder (maskTTT.tif, res_track.txt), "
-              "GEFF (the lineage graph) or a CSV of per-cell, per-frame measurements.",
-}
 
 EDIT_IDS = {"delete": ((1,), "one id"), "join": ((2,), "two ids, earlier then later"),
             "division": ((2, 3), "a parent and one or two daughters"), "undo_division": ((1,), "one id, the parent")}
@@ -46,10 +31,10 @@ class CellPanel(QGroupBox):
         self.owner = owner
         self.track_button = self._button("Track all cells", owner.track_all_cells, "track")
         self.seeds_combo = QComboBox()
-        self.seeds_combo.setToolTip(EDIT_TOOLTIPS["seeds"])
+        self.seeds_combo.setToolTip(CELL_TOOLTIPS["seeds"])
         self._seed_layers: dict[str, object] = {}
         self.ids_edit = QLineEdit(placeholderText="track ids, e.g. 4 or 4 9 12 (empty: the selected label)")
-        self.ids_edit.setToolTip(EDIT_TOOLTIPS["ids"])
+        self.ids_edit.setToolTip(CELL_TOOLTIPS["ids"])
         self.delete_button = self._button("Delete track", lambda: owner.edit_tracks("delete"), "delete")
         self.join_button = self._button("Join tracks", lambda: owner.edit_tracks("join"), "join")
         self.division_button = self._button("Mark division", lambda: owner.edit_tracks("division"), "division")
@@ -69,7 +54,7 @@ class CellPanel(QGroupBox):
 
     def _button(self, text: str, slot, tooltip: str) -> QPushButton:
         button = QPushButton(text)
-        button.setToolTip(EDIT_TOOLTIPS[tooltip])
+        button.setToolTip(CELL_TOOLTIPS[tooltip])
         button.clicked.connect(lambda checked=False: slot())
         return button
 

@@ -53,7 +53,8 @@ def delete_track(frames: LabelFrames, lineage: Lineage, track_id: int) -> Lineag
 
 
 def join_tracks(frames: LabelFrames, lineage: Lineage, earlier: int, later: int) -> Lineage:
-    """One cell tracked as two: `later` takes `earlier`'s id (and its daughters go with it)."""
+    """One cell tracked as two: `later` takes `earlier`'s id (and its daughters go with it); the
+    joined track keeps `earlier`'s parent, and a parent `later` had loses it as a daughter."""
     first, second = _track(lineage, earlier), _track(lineage, later)
     if first.end >= second.start:
         raise LineageEditError(f"tracks {earlier} (frames {first.start}-{first.end}) and {later} (frames "
