@@ -62,6 +62,8 @@ def test_tracks_layer_corrections_and_exports(make_napari_viewer, qtbot, embedde
     np.testing.assert_array_equal(stack_of(store), sim.labels)
     assert store.load_lineage().tracks == truth.tracks and tracks.graph[daughters[0]] == [parent]
 
+    panel.ids_edit.setText("")  # the label selected in the Labels layer
+    widget.session.labels_layer.selected_label = parent
     panel.undo_division_button.click()
     assert store.load_lineage().daughters(parent) == [] and daughters[0] not in tracks.graph
     panel.ids_edit.setText(" ".join(map(str, [parent, *daughters])))
