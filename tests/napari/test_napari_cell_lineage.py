@@ -168,3 +168,18 @@ def test_seeds_from_a_labels_layer_and_seeds_that_do_not_fit(make_napari_viewer,
     qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
     first = widget.session.store.read_frame(0)
     assert set(np.unique(first)[1:]) == set(np.unique(sim.labels[0])[1:])  # the seeds' ids are the tracks'
+
+
+def test_a_store_with_a_lineage_opens_with_its_tracks(make_napari_viewer, dividing_sequence, tmp_path):
+    sim = dividing_sequence
+    store = LabelsStore.create(tmp_path / "cells.masklets.zarr", sim.labels.shape)
+    for t, labels in enumerate(sim.labels):
+        store.write_frame(t, labels)
+    lineage = Lineage.from_labels(sim.labels, sim.lineage)
+    store.save_lineage(lineage)
+    viewer = make_napari_viewer()
+    labels_layer, tracks_layer = viewer.open(str(tmp_path / "cells.masklets.zarr"), plugin="napari-sam2")
+    assert (labels_layer.name, tracks_layer.name) == ("cells tracked labels", "cells tracked tracks")
+    assert tracks_layer.graph == {d: [p] for d, p in lineage.parents().items()}
+    LabelsStore.create(tmp_path / "clicked.masklets.zarr", sim.labels.shape)  # no lineage: labels only
+    assert len(viewer.open(str(tmp_path / "clicked.masklets.zarr"), plugin="napari-sam2")) == 1

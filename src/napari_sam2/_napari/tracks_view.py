@@ -9,6 +9,8 @@ from ..engine.cell_lineage import Lineage
 from ..engine.cell_measurements import concatenate, measure_frame
 from ..engine.track_graph import tracks_layer_data
 
+TAIL_FRAMES = 10  # how many frames of each track's past the layer draws
+
 
 class TracksView:
     def __init__(self, viewer, labels_layer, name: str):
@@ -43,6 +45,6 @@ class TracksView:
     def _add(self, data: np.ndarray, graph: dict[int, list[int]]) -> None:
         labels = self.labels_layer  # (frames, rows, columns): its last three axes are the tracks' (t, y, x)
         self.layer = self.viewer.add_tracks(data, graph=graph, name=self.name, scale=labels.scale[-3:],
-                                            translate=labels.translate[-3:], tail_length=10)
+                                            translate=labels.translate[-3:], tail_length=TAIL_FRAMES)
         layers = self.viewer.layers
         layers.move(layers.index(self.layer), layers.index(labels) + 1)  # just above the labels
