@@ -9,7 +9,7 @@ import tifffile
 from napari_sam2 import file_tracking
 from napari_sam2.cli import main
 from napari_sam2.engine.loading import embedded_model_path
-from napari_sam2.simulation import EVALUATION_SEEDS, SimulationConfig, simulate_timelapse
+from napari_sam2.simulation import EVALUATION_SEEDS, SimulationConfig, simulate_timelapse, simulate_zstack
 from napari_sam2.storage import LabelsStore
 from napari_sam2.storage.ctc_folder import read_ctc_folder
 from napari_sam2.storage.measurements_csv import read_measurements_csv
@@ -72,3 +72,16 @@ def test_outputs_without_auto_say_to_add_it(sequence, tmp_path, capsys):
     assert main(["track", str(folder / "img.tif"), "--out", str(tmp_path / "o.zarr"),
                  "--ctc", str(tmp_path / "01_RES")]) == 2
     assert "add --auto" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # the model looks for nuclei on every slice: about a minute on a shared CPU
+def test_a_z_stack_is_tracked_along_z_without_divisions(tmp_path, capsys):
+    sim = simulate_zstack(SimulationConfig(height=96, width=96, num_frames=8), EVALUATION_SEEDS + 613)
+    tifffile.imwrite(tmp_path / "stack.tif", sim.frames, imagej=True, metadata={"axes": "ZYX", "spacing": 2.0})
+    assert main(["track", str(tmp_path / "stack.tif"), "--auto", "--out", str(tmp_path / "nuclei.zarr"),
+                 "--geff", str(tmp_path / "nuclei.geff")]) == 0
+    assert "(0 divisions)" in capsys.readouterr().out
+    store = LabelsStore.open(tmp_path / "nuclei.zarr", mode="r")
+    assert store.axes == "zyx" and store.load_lineage().divisions() == {}
+    _, metadata = geff.read(str(tmp_path / "nuclei.geff"))
+    assert [(a.name, a.type) for a in metadata.axes] == [("z", "space"), ("y", "space"), ("x", "space")]
