@@ -80,7 +80,7 @@ def test_tracks_layer_corrections_and_exports(make_napari_viewer, qtbot, embedde
     notifications["error"].clear()
 
     for kind, name in (("ctc", "01_RES"), ("geff", "cells.geff"), ("csv", "cells.csv")):
-        widget.export_cells(kind, tmp_path / name)
+        widget.cell_panel.export(kind, tmp_path / name)
     assert read_ctc_folder(tmp_path / "01_RES")[1].tracks == truth.tracks
     graph, _ = geff.read(str(tmp_path / "cells.geff"))
     assert graph.number_of_nodes() == len(tracks.data)
@@ -88,7 +88,7 @@ def test_tracks_layer_corrections_and_exports(make_napari_viewer, qtbot, embedde
     first = table["track_id"] == table["track_id"][0]
     assert table["mean_intensity"][first][0] == pytest.approx(
         sim.frames[table["frame"][first][0]][sim.labels[table["frame"][first][0]] == table["track_id"][0]].mean())
-    widget.export_cells("csv", tmp_path / "cells.csv")  # there already: refused, not replaced
+    widget.cell_panel.export("csv", tmp_path / "cells.csv")  # there already: refused, not replaced
     assert "choose a new file" in notifications["error"][-1]
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from napari.layers import Image, Labels
+from napari.layers import Image
 from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtCore import QThreadPool
 from qtpy.QtWidgets import (
@@ -24,7 +24,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from .cell_panel import CellPanel, check_edit_ids
+from .cell_panel import CellPanel
 from .cell_tracking import CellTracking
 from .closing import CLOSE_WAIT_MS, ClosingWatcher
 from .layout import tracking_axes
@@ -33,12 +33,11 @@ from .model_loader import ModelLoader
 from .prompt_worker import PromptWorker
 from .propagation import PropagationRunner
 from .session import TrackingSession, check_trackable, image_data
+from .user_errors import USER_ERRORS
 from .widget_text import TOOLTIPS, next_step, progress_text
 
 GIVEN_MODEL = "model given to the widget"
 EDITS = {"added", "removed", "changed"}  # data events that end an edit (not "adding", ...)
-# What a user can fix: bad input, a missing or undownloadable model file (OSError, RuntimeError).
-USER_ERRORS = (ValueError, IndexError, OSError, RuntimeError)
 
 
 def computing_text(edits: dict[int, list[int]]) -> str:
@@ -71,9 +70,9 @@ class TrackingWidget(QWidget):
         self._build()
         for event in (napari_viewer.layers.events.inserted, napari_viewer.layers.events.removed):
             event.connect(self._refresh_images)
-            event.connect(self._refresh_seeds)
+            event.connect(self.cell_panel.refresh_seeds)
         self._refresh_images()
-        self._refresh_seeds()
+        self.cell_panel.refresh_seeds()
         self._closing_watcher = ClosingWatcher(self, self.shut_down)
 
     # ---- building ----------------------------------------------------------------------------
@@ -258,7 +257,7 @@ class TrackingWidget(QWidget):
         self.session.labels_layer.events.selected_label.connect(self._update_help)
         self.session.points_layer.events.data.connect(self._update_help)
         self.store_label.setText(f"Labels store: {self.session.store_path}")
-        self._refresh_seeds()  # not the session's own labels
+        self.cell_panel.refresh_seeds()  # not the session's own labels
         try:
             self.cells = CellTracking(self.session)
         except ValueError as error:  # an image whose cells cannot all be tracked (e.g. 4-D): clicks only
@@ -341,9 +340,15 @@ class TrackingWidget(QWidget):
                       "to the end; add or correct a prompt to track again")
             return
         show_info(f"tracking {plan.describe()}")
-        self.runner.start(propagation, plan.num_frames, f"Tracking {plan.describe()}")
+        self.start_run(propagation, plan.num_frames, f"Tracking {plan.describe()}")
+
+    def start_run(self, frames, total: int, description: str, cells: bool = False) -> None:
+        """Run `frames` (an iterator tracking and writing one frame per step) in the worker, with
+        the progress bar; `cells`: it tracks every cell (CellTracking.start), not clicked objects."""
+        self._cells_running = cells
+        self.runner.start(frames, total, description)
         self._run_started = time.monotonic()
-        self.progress_bar.setRange(0, plan.num_frames)
+        self.progress_bar.setRange(0, total)
         self._show_progress()
         self._update_buttons()
 
@@ -419,7 +424,7 @@ class TrackingWidget(QWidget):
         self.session.labels_layer.refresh()
         if self._cells_running:
             self._cells_running = False
-            self._tell_lineage()
+            self.cell_panel.tell_lineage()
         elif self.cells is not None:
             self.cells.clicks_changed()  # a clicked cell propagated is a track too
         self.status_label.setText("")
@@ -427,72 +432,3 @@ class TrackingWidget(QWidget):
         if self._prompts_pending:
             self._prompts_pending = False
             self.apply_prompts()
-
-    # ---- every cell ------------------------------------------------------------------------
-
-    def track_all_cells(self) -> None:
-        """Track every cell in the worker (or go on after a Stop); the Labels and Tracks layers
-        fill in as frames finish."""
-        if self.cells is None or self.runner.running:
-            show_warning("start a session on a time-lapse or z-stack first, and wait for a run to end")
-            return
-        if self.prompt_worker.running:
-            self.prompt_worker.then(self.track_all_cells)
-            return
-        try:
-            frames = self.cells.start(self.cell_panel.chosen_seeds())
-        except USER_ERRORS as error:  # seeds that do not fit the image
-            show_error(str(error))
-            return
-        total = self.cells.frames_left()
-        self._cells_running = True
-        self.runner.start(frames, total, "Tracking all cells")
-        self._run_started = time.monotonic()
-        self.progress_bar.setRange(0, total)
-        self._show_progress()
-        self._update_buttons()
-
-    def _refresh_seeds(self, event=None) -> None:
-        """Labels layers that can seed the cells: all but the session's own tracked labels."""
-        own = self.session.labels_layer if self.session is not None else None
-        self.cell_panel.set_seed_layers([layer for layer in self.viewer.layers
-                                         if isinstance(layer, Labels) and layer is not own])
-
-    def _tell_lineage(self) -> None:
-        lineage = self.session.store.load_lineage()
-        if lineage is not None:
-            show_info(f"{len(lineage)} tracks, {len(lineage.divisions())} divisions so far")
-
-    def edit_tracks(self, kind: str) -> None:
-        """A correction of the lineage on the typed ids (or the selected label): "delete", "join",
-        "division" or "undo_division"."""
-        if self.cells is None or self.busy:
-            show_warning("corrections wait until tracking ends (or press Stop)")
-            return
-        try:
-            ids = self.cell_panel.typed_ids() or [int(self.session.labels_layer.selected_label)]
-            check_edit_ids(kind, ids)
-            edit = {"delete": lambda: self.cells.delete(*ids), "join": lambda: self.cells.join(*ids),
-                    "division": lambda: self.cells.mark_division(ids[0], ids[1:]),
-                    "undo_division": lambda: self.cells.undo_division(*ids)}[kind]
-            edit()
-        except USER_ERRORS as error:
-            show_error(str(error))
-            return
-        self._tell_lineage()
-
-    def undo_cell_edit(self) -> list[int]:
-        if self.cells is None or self.busy:
-            show_warning("nothing to undo while tracking runs")
-            return []
-        frames = self.cells.undo()
-        show_info(f"undone: the labels of {len(frames)} frames and the lineage are back as before")
-        return frames
-
-    def export_cells(self, kind: str, path) -> None:
-        try:
-            written = self.cells.export(kind, path)
-        except USER_ERRORS as error:  # also FileExistsError: a path it may not replace
-            show_error(str(error))
-            return
-        show_info(f"written: {written}")
