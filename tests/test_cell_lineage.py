@@ -4,18 +4,7 @@ import pytest
 import tifffile
 
 from napari_sam2.engine.cell_lineage import Lineage
-from napari_sam2.simulation import SimulationConfig, simulate_timelapse
 from napari_sam2.storage.ctc_folder import read_ctc_folder, write_ctc_folder
-
-
-@pytest.fixture(scope="module")
-def dividing_sequence():
-    config = SimulationConfig(num_frames=30, division_probability=0.06, enter_rate=0.1)
-    for seed in range(20):
-        sim = simulate_timelapse(config, seed=seed)
-        if sim.lineage:
-            return sim
-    raise AssertionError("no simulated sequence with a division in 20 seeds")
 
 
 def test_lineage_from_truth_agrees_with_the_stack(dividing_sequence):

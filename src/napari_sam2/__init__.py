@@ -19,6 +19,10 @@ Scripting API (imports no napari), with `ns` this package (import napari_sam2 as
     labels, lineage = ns.track_all_cells(model, stack)  # every cell tracked: new cells, divisions, ends
     for finished in ns.CellTracker(model, stack).run():  # the same, streamed frame by frame
         finished.labels, finished.started, finished.ended
+    ns.write_ctc_folder("01_RES", labels, lineage)    # Cell Tracking Challenge result folder
+    table = ns.measure_cells(labels, lineage, stack)   # per cell per frame: centroid, area, intensity
+    ns.write_measurements_csv("cells.csv", table)
+    ns.write_geff("cells.geff", table, lineage)       # the lineage graph (geff package)
 """
 from .engine import (
     ArrayFrames,
@@ -40,8 +44,12 @@ from .engine import (
     open_tiff_frames,
     track_all_cells,
 )
+from .engine.cell_measurements import measure_cells
 from .model import SAM2Config, SAM2Model, load_checkpoint, save_checkpoint
 from .storage import ZarrFeatureStore
+from .storage.ctc_folder import write_ctc_folder
+from .storage.geff_file import write_geff
+from .storage.measurements_csv import write_measurements_csv
 
 __version__ = "0.1.0"
 
@@ -58,6 +66,7 @@ def __getattr__(name: str):
 __all__ = [
     "ArrayFrames", "CellDetections", "CellFrame", "CellTracker", "CellTrackingParams", "detect_cells",
     "DetectionParams", "FrameResult", "ImagePredictor", "Lineage", "load_checkpoint", "load_model",
-    "masks_from_labels", "Normalization", "open_tiff_frames", "Prediction", "SAM2Config", "SAM2Model",
-    "save_checkpoint", "TiledImagePredictor", "track_all_cells", "VideoTracker", "ZarrFeatureStore",
+    "masks_from_labels", "measure_cells", "Normalization", "open_tiff_frames", "Prediction", "SAM2Config", "SAM2Model",
+    "save_checkpoint", "TiledImagePredictor", "track_all_cells", "VideoTracker", "write_ctc_folder",
+    "write_geff", "write_measurements_csv", "ZarrFeatureStore",
 ]

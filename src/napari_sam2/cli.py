@@ -2,6 +2,9 @@
 
     napari-sam2 track IMAGE.tif --out masklets.zarr [--truth LABELS.tif --lineage L.csv]
     napari-sam2 track IMAGE.tif --out masklets.zarr --points clicks.csv
+    napari-sam2 track IMAGE.tif --auto --out cells.zarr [--ctc 01_RES] [--geff cells.geff] [--csv cells.csv]
+                                [--seeds LABELS.tif]
+    napari-sam2 export cells.zarr [--ctc 01_RES] [--geff cells.geff] [--csv cells.csv --image IMAGE.tif]
     napari-sam2 segment IMAGE.tif --points clicks.csv --out labels.tif [--cell-diameter D]
     napari-sam2 batch plate/*.tif --points-dir clicks/ --out tracked/ [--scheduler tcp://host:8786]
     napari-sam2 convert-store OLD.zarr NEW.zarr
@@ -13,6 +16,11 @@ of frame 0, clicked there; for a z-stack every object, on the slice where it is 
 clicks of a CSV file (see click_table.py), through the whole stack, writes the label stack to a
 Zarr store frame by frame, and, with --truth, prints J&F per object and averaged. The store is
 OME-Zarr 0.5 with the TIFF's axis ("t", or "z" for an ImageJ/OME z-stack), pixel sizes and units.
+
+With --auto (or --seeds) every cell is tracked, with no clicks: found by the model on the first
+frame, entering later, dividing (a daughter gets a new id, its parent recorded); the lineage is
+kept in the store, and written with the labels as a Cell Tracking Challenge folder, GEFF and a
+CSV of per-cell measurements. `export` writes those again from a store (e.g. after corrections).
 """
 from __future__ import annotations
 
@@ -30,10 +38,13 @@ from .engine.label_rule import winning_labels
 from .engine.scale import check_cell_diameter
 from .engine.tiled_predictor import TiledImagePredictor
 from .engine.tiling import LocalLogits
-from .file_tracking import BadClick, model_from, track_file
+from .file_tracking import BadClick, model_from, track_cells_file, track_file
+from .storage.labels_store import LabelsStore
 from .storage.labels_tiff import check_tiff_replaceable, write_labels_tiff
+from .storage.store_edits import store_lineage
 from .storage.store_opening import check_replaceable, convert_legacy_store
 from .storage.tiff_geometry import tiff_geometry
+from .storage.tracking_outputs import TrackingOutputs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,6 +62,12 @@ def main(argv: list[str] | None = None) -> int:
                        help="CSV of clicks (instead of --truth): obj_id,x,y per line (header optional; optional "
                             "columns frame, positive), or the CSV napari saves for a Points layer")
     track.add_argument("--lineage", type=Path, help="CSV daughter,parent: after a division, truth = descendants")
+    track.add_argument("--auto", action="store_true",
+                       help="track every cell, with no clicks: cells found by the model, new cells, divisions")
+    track.add_argument("--seeds", type=Path,
+                       help="with --auto: a label TIFF of the first frame (H, W) or of every frame (T, H, W), e.g. "
+                            "cellpose output, instead of finding the cells with the model")
+    _add_output_arguments(track)
     track.add_argument("--model", default=None, help="official name or checkpoint path (default: embedded)")
     track.add_argument("--threads", type=int, default=2)
     track.set_defaults(run=_track)
@@ -85,6 +102,13 @@ def main(argv: list[str] | None = None) -> int:
                        help="torch threads of each job (default 1)")
     batch.add_argument("--model", default=None, help="official name or checkpoint path (default: embedded)")
     batch.set_defaults(run=_batch)
+    export = sub.add_parser("export", help="write the CTC folder, GEFF or CSV of a store tracked with --auto")
+    export.add_argument("store", type=Path, help="a labels store with a lineage (track --auto, or the napari plugin)")
+    export.add_argument("--image", type=Path, help="the TIFF the store was tracked on: the CSV's mean intensities")
+    export.add_argument("--overwrite", action="store_true",
+                        help="replace outputs napari-sam2 wrote before (anything else is never replaced)")
+    _add_output_arguments(export)
+    export.set_defaults(run=_export, threads=1)
     convert = sub.add_parser("convert-store",
                              help="copy a labels store of napari-sam2 0.1 into the OME-Zarr 0.5 layout")
     convert.add_argument("old", type=Path)
@@ -99,7 +123,24 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def _add_output_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--ctc", type=Path, help="Cell Tracking Challenge result folder (maskTTT.tif, res_track.txt)")
+    parser.add_argument("--geff", type=Path, help="GEFF zarr of the lineage graph (a node per cell per frame)")
+    parser.add_argument("--csv", type=Path,
+                        help="CSV of per-cell, per-frame measurements (frame, track_id, parent, y, x, area, "
+                             "mean_intensity)")
+
+
+def _outputs(args) -> TrackingOutputs:
+    return TrackingOutputs(args.ctc, args.geff, args.csv, args.overwrite)
+
+
 def _track(args) -> int:
+    if args.auto or args.seeds:
+        return _track_cells(args)
+    if args.ctc or args.geff or args.csv:
+        print("--ctc, --geff and --csv describe a lineage: add --auto to track every cell", file=sys.stderr)
+        return 2
     if args.truth is None and args.points is None:
         print("give --truth (a label stack) or --points (obj_id,x,y per line) to say what to track", file=sys.stderr)
         return 2
@@ -121,6 +162,40 @@ def _track(args) -> int:
           f"({tracked.frames / tracked.seconds:.1f} frames/s); labels written to {args.out}")
     if truth is not None:
         print(_score_table(tracked.masks, truth, args.lineage))
+    return 0
+
+
+def _track_cells(args) -> int:
+    if args.truth or args.points:
+        print("--auto tracks every cell without clicks: leave out --truth and --points (or --auto)", file=sys.stderr)
+        return 2
+    check_replaceable(args.out, args.overwrite)  # before any work: the answer may be no
+    _outputs(args).check()
+    try:
+        done = track_cells_file(args.image, args.out, model_from(args.model), _outputs(args), args.seeds,
+                                args.overwrite)
+    except ValueError as error:  # bad seeds, an image the model cannot read: no store written
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"tracked {done.tracks} tracks ({done.divisions} divisions) through {done.frames} frames in "
+          f"{done.seconds:.1f} s ({done.frames / done.seconds:.1f} frames/s); labels and lineage written to {args.out}"
+          + "".join(f"; {path}" for path in done.written))
+    return 0
+
+
+def _export(args) -> int:
+    outputs = _outputs(args)
+    if outputs == TrackingOutputs(overwrite=args.overwrite):
+        print("say what to write: --ctc, --geff and/or --csv", file=sys.stderr)
+        return 2
+    outputs.check()
+    try:
+        store = LabelsStore.open(args.store, mode="r")
+        written = outputs.write(store, store_lineage(store), open_tiff_frames(args.image) if args.image else None)
+    except (ValueError, FileNotFoundError) as error:  # no store, no lineage, an image of another size, ...
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"written from {args.store}: " + ", ".join(str(path) for path in written))
     return 0
 
 

@@ -1,5 +1,6 @@
 """One file's tracking job, shared by `track` and `batch`: the clicks of one TIFF tracked through
-all its frames (read lazily) into a labels store that appears only when tracking ends."""
+all its frames (read lazily) into a labels store that appears only when tracking ends; or every
+cell of it (`track --auto`), with its lineage and the outputs made from it."""
 from __future__ import annotations
 
 import threading
@@ -9,15 +10,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import tifffile
 from tqdm import tqdm
 
 from .click_table import Click
+from .engine.cell_tracker import CellTracker
 from .engine.frames import open_tiff_frames
 from .engine.loading import load_model
 from .engine.video_tracker import VideoTracker
-from .storage.labels_store import label_dtype
+from .storage.labels_store import LabelsStore, label_dtype
 from .storage.store_opening import check_replaceable, new_labels_store
 from .storage.tiff_geometry import tiff_geometry
+from .storage.tracking_outputs import TrackingOutputs
 
 _models: dict[str | None, object] = {}
 _models_lock = threading.Lock()
@@ -90,3 +94,44 @@ def _add_clicks(tracker: VideoTracker, clicks: list[Click]) -> list[int]:
     for (frame, obj_id), group in prompts.items():
         tracker.add_points(frame, obj_id, [[c.x, c.y] for c in group], [int(c.positive) for c in group])
     return sorted({click.obj_id for click in clicks})
+
+
+@dataclass(frozen=True)
+class CellsTracked:
+    frames: int
+    tracks: int
+    divisions: int
+    seconds: float  # tracking and writing the store, without loading the model
+    written: list[Path]  # the outputs besides the store
+
+
+def write_cell_tracking(tracker, frames, out: Path, outputs: TrackingOutputs, geometry: dict,
+                        overwrite: bool = False, progress: bool = True) -> CellsTracked:
+    """Runs `tracker` (a CellTracker: `run()` yields each finished frame's labels, `lineage`
+    grows) into the labels store `out`, which appears with its lineage only when tracking ends,
+    then writes `outputs` from it. A failure while tracking leaves nothing at `out`."""
+    start = time.time()
+    shape = (len(frames), *np.asarray(frames[0]).shape[:2])
+    with new_labels_store(out, shape, overwrite=overwrite, dtype=np.uint32, **geometry) as store:
+        for cell_frame in tqdm(tracker.run(), total=len(frames), desc="tracking cells", unit="frame",
+                               disable=not progress):
+            store.write_frame(cell_frame.frame, cell_frame.labels)
+        store.save_lineage(tracker.lineage)
+    seconds = time.time() - start
+    written = outputs.write(LabelsStore.open(out, mode="r"), tracker.lineage, frames)
+    return CellsTracked(len(frames), len(tracker.lineage), len(tracker.lineage.divisions()), seconds, written)
+
+
+def track_cells_file(image: Path, out: Path, model, outputs: TrackingOutputs, seeds: Path | None = None,
+                     overwrite: bool = False, progress: bool = True) -> CellsTracked:
+    """Every cell of the TIFF `image` tracked (found by the model, or from the label TIFF `seeds`:
+    one label image of the first frame, or a label stack of every frame) into the store `out`,
+    and `outputs` written from it. Every output path is checked first, and bad seeds are refused,
+    before any work; along z (a z-stack) there are no divisions."""
+    check_replaceable(out, overwrite)
+    outputs.check()
+    frames = open_tiff_frames(image)
+    geometry = tiff_geometry(image)
+    seed_labels = None if seeds is None else tifffile.imread(seeds)
+    tracker = CellTracker(model, frames, seeds=seed_labels, divisions=geometry["axes"][0] != "z")
+    return write_cell_tracking(tracker, frames, out, outputs, geometry, overwrite, progress)

@@ -10,9 +10,12 @@ import torch
 from napari_sam2.testing.synthetic import moving_nuclei_video
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(autouse=True)
 def one_torch_thread():
-    """The micro model is tiny: one thread is fastest, and the machine may be shared."""
+    """The micro model is tiny: one thread is fastest, and the machine may be shared. Set before
+    every test: the first numba kernel of a napari Labels layer (e.g. int32 labels) sets torch's
+    threads to the number of cores, and a test after it would compare its workers' results (one
+    thread) with the main thread's (two): the sums differ in the last bits, and so the masks."""
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
@@ -47,6 +50,7 @@ def cell_centres(video):
 @pytest.fixture
 def notifications(monkeypatch):
     """Messages the widget shows, {"error": [...], "warning": [...], "info": [...]}."""
+    import napari_sam2._napari.cell_panel as cell_panel
     import napari_sam2._napari.propagation as propagation
     import napari_sam2._napari.session as session
     import napari_sam2._napari.widget as widget
@@ -54,6 +58,7 @@ def notifications(monkeypatch):
     shown = {"error": [], "warning": [], "info": []}
     for kind in shown:
         monkeypatch.setattr(widget, f"show_{kind}", shown[kind].append)
+        monkeypatch.setattr(cell_panel, f"show_{kind}", shown[kind].append)
     monkeypatch.setattr(propagation, "show_error", shown["error"].append)
     monkeypatch.setattr(session, "show_warning", shown["warning"].append, raising=False)
     return shown

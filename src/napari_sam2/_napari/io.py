@@ -2,8 +2,9 @@
 per plane).
 
 The reader opens the store's array itself (nothing is loaded up front, and painting in the layer
-writes to disk when the store is writable), at the store's pixel sizes, offset and units; the
-writer saves any 2-D to 5-D Labels layer with the layer's.
+writes to disk when the store is writable), at the store's pixel sizes, offset and units, and
+shows the lineage of a store of tracked cells as a Tracks layer; the writer saves any 2-D to 5-D
+Labels layer with the layer's.
 """
 from __future__ import annotations
 
@@ -12,10 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ..engine.cell_measurements import measure_cells
+from ..engine.track_graph import tracks_layer_data
 from ..storage import LabelsStore, new_labels_store
 from ..storage.axes import axes_from_labels, ome_unit
 from ..storage.labels_store import is_labels_store, label_dtype
 from .store_location import prefer_napari_sam2_for_stores
+from .tracks_view import TAIL_FRAMES
 
 
 def get_reader(path):
@@ -34,7 +38,18 @@ def read_labels_store(path):
     units = [unit or "pixel" for unit in store.units]
     meta = {"name": name, "scale": store.scale, "translate": store.translation, "axis_labels": tuple(store.axes),
             "units": units}
-    return [(store.array, meta, "labels")]
+    return [(store.array, meta, "labels"), *_tracks_layer(store, name.removesuffix(" labels"))]
+
+
+def _tracks_layer(store: LabelsStore, name: str) -> list[tuple]:
+    """The store's lineage as a Tracks layer, if it has one (frames, rows, columns only)."""
+    lineage = store.load_lineage()
+    if lineage is None or len(store.shape) != 3:
+        return []
+    data, graph = tracks_layer_data(measure_cells(store.frames, lineage), lineage)
+    meta = {"name": name + " tracks", "graph": graph, "scale": store.scale, "translate": store.translation,
+            "tail_length": TAIL_FRAMES}
+    return [(data, meta, "tracks")] if len(data) else []
 
 
 def write_labels(path: str, data, meta: dict) -> list[str]:

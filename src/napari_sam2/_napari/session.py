@@ -95,10 +95,10 @@ class TrackingSession:
         self.layout = check_trackable(viewer, image_layer, axis, current_index)
         self.viewer, self.image_layer = viewer, image_layer
         data = image_data(image_layer)
-        frames = ArrayFrames(data, axis=self.layout.axis, fixed=self.layout.fixed_dict,
-                             channel_axis=data.ndim - 1 if image_layer.rgb else None)
-        check_sample_frames(frames, viewer_index(viewer, image_layer)[self.layout.axis], image_layer.name)
-        self.tracker = VideoTracker(model, frames)
+        self.frames = ArrayFrames(data, axis=self.layout.axis, fixed=self.layout.fixed_dict,
+                                  channel_axis=data.ndim - 1 if image_layer.rgb else None)
+        check_sample_frames(self.frames, viewer_index(viewer, image_layer)[self.layout.axis], image_layer.name)
+        self.tracker = VideoTracker(model, self.frames)
         self.store_path = Path(store_path) if store_path else self._default_store_path()
         replace_earlier_sessions(image_layer, self.store_path)
         self.store = open_session_store(self.store_path, image_layer, self.layout)
@@ -177,7 +177,9 @@ class TrackingSession:
     # ---- objects ---------------------------------------------------------------------------
 
     def object_ids_in_use(self) -> set[int]:
-        ids = set(self.tracker.object_ids)
+        """The ids of clicked objects, and of the tracks of cells tracked without clicks."""
+        lineage = self.store.load_lineage()
+        ids = set(self.tracker.object_ids) | (set(lineage.tracks) if lineage is not None else set())
         for layer in (self.points_layer, self.shapes_layer):
             if len(layer.data):
                 ids.update(int(i) for i in layer.features[OBJ_ID])

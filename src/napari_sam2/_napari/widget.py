@@ -1,7 +1,9 @@
 """The main dock widget: choose an image, a model and an axis, start a tracking session, add
 objects, propagate in a background thread, stop. Prompt edits are decoded in a worker too
 (prompt_worker.py); the tracker is used by one worker at a time: a propagation waits for the
-edits in flight, and edits made during a propagation are applied after it."""
+edits in flight, and edits made during a propagation are applied after it. The "All cells"
+section (cell_panel.py) tracks every cell without clicks in the same worker, and corrects and
+exports the lineage (cell_tracking.py)."""
 from __future__ import annotations
 
 import time
@@ -22,6 +24,8 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from .cell_panel import CellPanel
+from .cell_tracking import CellTracking
 from .closing import CLOSE_WAIT_MS, ClosingWatcher
 from .layout import tracking_axes
 from .model_choice import CHECKPOINT_FILE, model_choices
@@ -29,12 +33,11 @@ from .model_loader import ModelLoader
 from .prompt_worker import PromptWorker
 from .propagation import PropagationRunner
 from .session import TrackingSession, check_trackable, image_data
+from .user_errors import USER_ERRORS
 from .widget_text import TOOLTIPS, next_step, progress_text
 
 GIVEN_MODEL = "model given to the widget"
 EDITS = {"added", "removed", "changed"}  # data events that end an edit (not "adding", ...)
-# What a user can fix: bad input, a missing or undownloadable model file (OSError, RuntimeError).
-USER_ERRORS = (ValueError, IndexError, OSError, RuntimeError)
 
 
 def computing_text(edits: dict[int, list[int]]) -> str:
@@ -54,6 +57,8 @@ class TrackingWidget(QWidget):
         self.viewer = napari_viewer
         self.model = model
         self.session: TrackingSession | None = None
+        self.cells: CellTracking | None = None  # the session's tracking of every cell, where its image allows
+        self._cells_running = False  # the runner tracks every cell (not a propagation of clicked objects)
         self.runner = PropagationRunner(self._on_frame, self._on_propagation_done)
         self.loader = ModelLoader(self._on_model_loaded, self._on_model_failed)
         self.prompt_worker = PromptWorker(self._on_computing, self._on_prompts_applied, self._on_prompts_failed,
@@ -65,7 +70,9 @@ class TrackingWidget(QWidget):
         self._build()
         for event in (napari_viewer.layers.events.inserted, napari_viewer.layers.events.removed):
             event.connect(self._refresh_images)
+            event.connect(self.cell_panel.refresh_seeds)
         self._refresh_images()
+        self.cell_panel.refresh_seeds()
         self._closing_watcher = ClosingWatcher(self, self.shut_down)
 
     # ---- building ----------------------------------------------------------------------------
@@ -103,13 +110,14 @@ class TrackingWidget(QWidget):
         self.progress_bar = QProgressBar()
         for label in (self.store_label, self.help_label, self.progress_label):
             label.setWordWrap(True)
+        self.cell_panel = CellPanel(self)
         self._set_tooltips(browse)
         layout = QVBoxLayout(self)
         layout.addWidget(self.help_label)
         layout.addLayout(form)
         for widget in (self.start_button, self.new_object_button, self.forward_button, self.backward_button,
                        self.both_button, self.stop_button, self.status_label, self.progress_bar, self.progress_label,
-                       self.undo_button, self.show_button, self.store_label):
+                       self.undo_button, self.show_button, self.store_label, self.cell_panel):
             layout.addWidget(widget)
         layout.addStretch()
         self._update_buttons()
@@ -147,6 +155,10 @@ class TrackingWidget(QWidget):
         self.undo_button.setEnabled(ready and not running and not self.prompt_worker.running)
         self.progress_bar.setVisible(running)
         self.progress_label.setVisible(running)
+        cells = self.cells is not None
+        self.cell_panel.track_button.setEnabled(cells and not running)
+        for button in self.cell_panel.edit_buttons():
+            button.setEnabled(cells and not self.busy)
         self._update_help()
 
     # ---- choices -----------------------------------------------------------------------------
@@ -245,6 +257,12 @@ class TrackingWidget(QWidget):
         self.session.labels_layer.events.selected_label.connect(self._update_help)
         self.session.points_layer.events.data.connect(self._update_help)
         self.store_label.setText(f"Labels store: {self.session.store_path}")
+        self.cell_panel.refresh_seeds()  # not the session's own labels
+        try:
+            self.cells = CellTracking(self.session)
+        except ValueError as error:  # an image whose cells cannot all be tracked (e.g. 4-D): clicks only
+            self.cells = None
+            self.cell_panel.setToolTip(str(error))
         self._update_buttons()
         return self.session
 
@@ -278,6 +296,8 @@ class TrackingWidget(QWidget):
     def _on_prompts_applied(self, session, frames) -> None:
         if frames:
             session.prompts_changed()  # saves the prompts and shows the new labels
+            if self.cells is not None and session is self.session:
+                self.cells.clicks_changed()  # a clicked cell is a track too
 
     def _on_prompts_failed(self, error: Exception) -> None:
         if not isinstance(error, USER_ERRORS):
@@ -320,9 +340,15 @@ class TrackingWidget(QWidget):
                       "to the end; add or correct a prompt to track again")
             return
         show_info(f"tracking {plan.describe()}")
-        self.runner.start(propagation, plan.num_frames, f"Tracking {plan.describe()}")
+        self.start_run(propagation, plan.num_frames, f"Tracking {plan.describe()}")
+
+    def start_run(self, frames, total: int, description: str, cells: bool = False) -> None:
+        """Run `frames` (an iterator tracking and writing one frame per step) in the worker, with
+        the progress bar; `cells`: it tracks every cell (CellTracking.start), not clicked objects."""
+        self._cells_running = cells
+        self.runner.start(frames, total, description)
         self._run_started = time.monotonic()
-        self.progress_bar.setRange(0, plan.num_frames)
+        self.progress_bar.setRange(0, total)
         self._show_progress()
         self._update_buttons()
 
@@ -332,7 +358,10 @@ class TrackingWidget(QWidget):
         propagation waiting for prompts being computed does not start."""
         self.prompt_worker.cancel_waiting_actions()
         if self.runner.running:
-            self.session.tracker.request_stop()
+            if self._cells_running:
+                self.cells.request_stop()
+            else:
+                self.session.tracker.request_stop()
             self.runner.stop()
             self.status_label.setText("stopping...")
         self._update_buttons()
@@ -348,6 +377,8 @@ class TrackingWidget(QWidget):
         except USER_ERRORS as error:
             show_error(str(error))
             return []
+        if self.cells is not None:
+            self.cells.refresh()  # the lineage went back with the labels
         show_info(f"undone: the labels of {len(frames)} frames are back as before the propagation")
         return frames
 
@@ -366,6 +397,8 @@ class TrackingWidget(QWidget):
         so stop the propagation after its current frame (which is written), start no more
         prefetching, and wait for the workers to end."""
         self.prompt_worker.close()
+        if self.cells is not None:
+            self.cells.request_stop()
         self.runner.stop()
         # The workers' last signals arrive after this widget's buttons are deleted.
         self.runner.on_frame, self.runner.on_done = (lambda frame: None), (lambda: None)
@@ -377,6 +410,8 @@ class TrackingWidget(QWidget):
 
     def _on_frame(self, frame: int) -> None:
         self.session.labels_layer.refresh()
+        if self._cells_running:
+            self.cells.frame_done(frame)
         self._show_progress()
 
     def _show_progress(self) -> None:
@@ -387,6 +422,11 @@ class TrackingWidget(QWidget):
 
     def _on_propagation_done(self) -> None:
         self.session.labels_layer.refresh()
+        if self._cells_running:
+            self._cells_running = False
+            self.cell_panel.tell_lineage()
+        elif self.cells is not None:
+            self.cells.clicks_changed()  # a clicked cell propagated is a track too
         self.status_label.setText("")
         self._update_buttons()
         if self._prompts_pending:

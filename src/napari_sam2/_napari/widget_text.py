@@ -27,6 +27,24 @@ TOOLTIPS = {
     "progress": "Frames tracked in this run, out of the frames it covers.",
 }
 
+# the "All cells" section (cell_panel.py)
+CELL_TOOLTIPS = {
+    "seeds": "Where the cells of the first frame come from: found by the model, or a Labels layer (e.g. cellpose "
+             "or StarDist output) of the first frame or of every frame, one label per cell.",
+    "track": "Find every cell with the model, follow it through the frames, and record divisions (a daughter gets "
+             "a new label, its parent is kept) and cells entering later. 'Stop' keeps the frames done; pressing "
+             "again goes on. The Tracks layer shows the lineage.",
+    "ids": "Track ids (label values) the corrections act on; empty: the label selected in the Labels layer.",
+    "delete": "Erase the track (one id) from every frame; its daughters become tracks of their own.",
+    "join": "Two ids, earlier then later: one cell tracked as two; the later track takes the earlier's id.",
+    "division": "Parent then daughters: 'P D1 D2', or 'P D' when the parent's label went on as one daughter "
+                "(its part from D's first frame becomes the other daughter).",
+    "undo_division": "The daughters of the parent (one id) become tracks of their own.",
+    "undo": "Take back the last run or correction, labels and lineage (one level).",
+    "export": "Write the labels and the lineage: a Cell Tracking Challenge folder (maskTTT.tif, res_track.txt), "
+              "GEFF (the lineage graph) or a CSV of per-cell, per-frame measurements.",
+}
+
 
 def next_step(started: bool, running: bool, obj_id: int = 1, objects: int = 0, clicks_layer: str = "") -> str:
     """One line saying what to do now (and which object the next click belongs to)."""

@@ -4,9 +4,6 @@ evaluation tools and traccuracy read. Written the way our stores are: nothing re
 napari-sam2 did not write, nor without being asked; the folder appears only once complete."""
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +11,7 @@ import tifffile
 
 from ..engine.cell_lineage import Lineage, Track
 from .labels_tiff import SOFTWARE_TAG
+from .output_place import written_beside
 
 TRACKS_FILE = "res_track.txt"
 CTC_MAX_ID = np.iinfo(np.uint16).max  # CTC masks are 16-bit
@@ -55,30 +53,23 @@ def check_ctc_replaceable(path: str | Path, overwrite: bool = False) -> None:
 
 
 def write_ctc_folder(path: str | Path, labels: np.ndarray, lineage: Lineage, overwrite: bool = False) -> None:
-    """Labels (T, H, W) with one id per track, and their lineage, as a CTC result folder at `path`."""
+    """Labels (T, H, W) with one id per track, and their lineage, as a CTC result folder at `path`.
+    labels: an array, or any sequence of frames (e.g. LabelsStore.frames: read one at a time)."""
     problems = lineage.check(labels)
     if problems:
         raise ValueError("the labels and the lineage do not agree, so no CTC result was written: "
                          + "; ".join(problems[:5]) + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""))
-    largest = int(labels.max(initial=0))
+    largest = max((int(np.max(frame, initial=0)) for frame in labels), default=0)
     if largest > CTC_MAX_ID:
         raise ValueError(f"track id {largest} does not fit the 16-bit masks of the Cell Tracking Challenge "
                          f"format (at most {CTC_MAX_ID}); renumber the tracks first")
-    path = Path(path)
-    check_ctc_replaceable(path, overwrite)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
-    try:
+    check_ctc_replaceable(path, overwrite)  # before any work: the answer may be no
+    with written_beside(path, lambda: check_ctc_replaceable(path, overwrite)) as partial:
+        partial.mkdir()
         for t, frame in enumerate(labels):
             tifffile.imwrite(partial / mask_name(t, len(labels)), frame.astype(np.uint16), software=SOFTWARE_TAG)
         rows = "".join(" ".join(str(v) for v in row) + "\n" for row in lineage.ctc_rows())
         (partial / TRACKS_FILE).write_text(rows)
-        check_ctc_replaceable(path, overwrite)  # again: something may have appeared meanwhile
-        if path.exists():
-            shutil.rmtree(path)
-        os.rename(partial, path)
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
 
 
 def read_ctc_folder(path: str | Path, tracks_file: str = TRACKS_FILE) -> tuple[np.ndarray, Lineage]:

@@ -6,6 +6,9 @@ frame as tracking produces them, with the prompts and the undo data beside the l
       0/                     the labels, e.g. (t, y, x), or (t, z, y, x) with the fixed axis of
                              length 1, translated to the slice it was tracked at
       undo/                  the labels a propagation overwrote, until it is undone or replaced
+
+The lineage of tracked cells (tracks, parents: engine/cell_lineage.py), when there is one, is kept
+in the group's attributes as CTC rows (L, B, E, P), beside the labels it describes.
 """
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from ome_zarr_models.v05.image_label import ImageLabel, ImageLabelAttrs
 from ome_zarr_models.v05.image_label_types import Label
 from ome_zarr_models.v05.multiscales import Dataset, Multiscale
 
+from ..engine.cell_lineage import Lineage, Track
 from .axes import AXIS_TYPES, default_axes
 
 LABELS_NAME = "masklets"
@@ -26,6 +30,8 @@ UNDO_NAME = "undo"
 STORE_ATTR = "napari_sam2"  # {"frame_axis": i}: marks the folder as ours
 PROMPTS_ATTR = "napari_sam2_prompts"  # the prompts that made the labels, JSON
 UNDO_FRAMES_ATTR = "napari_sam2_undo_frames"
+LINEAGE_ATTR = "napari_sam2_lineage"  # [[L, B, E, P], ...]: the tracks of the labels, with their parents
+UNDO_LINEAGE_ATTR = "napari_sam2_undo_lineage"  # the lineage as it was when the undo began
 LEGACY_ARRAY_PATH = f"labels/{LABELS_NAME}/0"  # stores written before OME-Zarr 0.5
 
 
@@ -181,6 +187,11 @@ class LabelsStore:
     def read_frame(self, frame: int) -> np.ndarray:
         return np.asarray(self.array[self._frame_index(frame)])
 
+    @property
+    def frames(self) -> "StoreFrames":
+        """The frames as a read-only sequence, each read from disk when asked for."""
+        return StoreFrames(self)
+
     def checked_labels(self, labels: np.ndarray) -> np.ndarray:
         """`labels` as the store's dtype, or a ValueError if an id is not a whole number from 0
         (background) to the largest id the store can hold."""
@@ -204,6 +215,17 @@ class LabelsStore:
     def load_prompts(self) -> dict | None:
         return self.group.attrs.asdict().get(PROMPTS_ATTR)
 
+    # ---- lineage ---------------------------------------------------------------------------
+
+    def save_lineage(self, lineage: Lineage | None) -> None:
+        """Keep the lineage of the labels (None: the labels have none); written atomically."""
+        self.group.attrs[LINEAGE_ATTR] = None if lineage is None else [list(row) for row in lineage.ctc_rows()]
+
+    def load_lineage(self) -> Lineage | None:
+        """The lineage saved with the labels, or None (a store of clicked objects, or one written
+        before lineages were kept)."""
+        return _lineage_from_rows(self.group.attrs.asdict().get(LINEAGE_ATTR))
+
     # ---- undo of one propagation -----------------------------------------------------------
 
     def begin_undoable(self) -> None:
@@ -212,7 +234,8 @@ class LabelsStore:
         if UNDO_NAME not in self.group:
             self.group.create_array(UNDO_NAME, shape=self.shape, chunks=self.array.chunks,
                                     dtype=self.array.dtype, fill_value=0)
-        self.group.attrs[UNDO_FRAMES_ATTR] = []
+        # the lineage as it is now, wrapped: a store without one records {"rows": None}
+        self.group.attrs.update({UNDO_FRAMES_ATTR: [], UNDO_LINEAGE_ATTR: {"rows": self.group.attrs.get(LINEAGE_ATTR)}})
 
     def write_frame_undoable(self, frame: int, labels: np.ndarray) -> None:
         """Like write_frame, first copying the frame's labels aside (once per recording)."""
@@ -241,17 +264,39 @@ class LabelsStore:
         return list(self.group.attrs.asdict().get(UNDO_FRAMES_ATTR, []))
 
     def discard_undo(self) -> None:
-        if self.undoable_frames:
-            self.group.attrs[UNDO_FRAMES_ATTR] = []
+        if self.undoable_frames or self.group.attrs.get(UNDO_LINEAGE_ATTR):
+            self.group.attrs.update({UNDO_FRAMES_ATTR: [], UNDO_LINEAGE_ATTR: None})
 
     def undo(self) -> list[int]:
         """Put back the labels of every frame written since begin_undoable; returns those frames.
-        A second undo does nothing (one level)."""
+        The lineage goes back to what it was then. A second undo does nothing (one level)."""
         frames = self.undoable_frames
         for frame in frames:
             self.write_frame(frame, np.asarray(self.group[UNDO_NAME][self._frame_index(frame)]))
-        self.group.attrs[UNDO_FRAMES_ATTR] = []
+        recorded = self.group.attrs.get(UNDO_LINEAGE_ATTR)
+        if recorded:
+            self.group.attrs[LINEAGE_ATTR] = recorded["rows"]
+        self.group.attrs.update({UNDO_FRAMES_ATTR: [], UNDO_LINEAGE_ATTR: None})
         return frames
+
+
+class StoreFrames:
+    """A store's frames: len() and [t] (the (H, W) labels of frame t); iterating reads one at a time."""
+
+    def __init__(self, store: LabelsStore):
+        self.store = store
+
+    def __len__(self) -> int:
+        return self.store.num_frames
+
+    def __getitem__(self, frame: int) -> np.ndarray:
+        return self.store.read_frame(frame)  # IndexError past the end: ends an iteration
+
+
+def _lineage_from_rows(rows) -> Lineage | None:
+    if rows is None:
+        return None
+    return Lineage({int(row[0]): Track(*(int(v) for v in row)) for row in rows})
 
 
 def _listing(path) -> str:

@@ -2,9 +2,7 @@
 one set of rules for the napari session, the napari writer and the command line."""
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -12,8 +10,7 @@ import numpy as np
 import zarr
 
 from .labels_store import LEGACY_ARRAY_PATH, PROMPTS_ATTR, LabelsStore, label_dtype, store_kind
-
-PARTIAL_SUFFIX = ".partial"  # hidden folders beside a store being written: .<name>.<random>.partial
+from .output_place import PARTIAL_SUFFIX, written_beside
 
 
 def partial_folders(path: str | Path) -> list[Path]:
@@ -54,18 +51,9 @@ def new_labels_store(path: str | Path, shape: tuple[int, ...], overwrite: bool =
     a hidden folder beside `path`, then moved there. A failure or an interruption leaves nothing at
     `path` (and a store that was there, with `overwrite`, as it was). The store yielded is the
     one in the hidden folder: open `path` afterwards to use the result."""
-    path = Path(path)
     check_replaceable(path, overwrite)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    folder = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=PARTIAL_SUFFIX, dir=path.parent))
-    try:
-        yield LabelsStore.create(folder / path.name, shape, **create_args)
-        check_replaceable(path, overwrite)  # again: something may have appeared meanwhile
-        if path.exists():
-            shutil.rmtree(path)
-        os.rename(folder / path.name, path)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    with written_beside(path, lambda: check_replaceable(path, overwrite)) as partial:
+        yield LabelsStore.create(partial, shape, **create_args)
 
 
 def open_or_create_store(path: str | Path, shape: tuple[int, ...], source: str = "the image",

@@ -1,0 +1,87 @@
+"""`track --auto`: every cell of a simulated time-lapse tracked by the embedded model from the
+command line into the store and every output, and the bad input that must lose nothing."""
+
+import geff
+import numpy as np
+import pytest
+import tifffile
+
+from napari_sam2 import file_tracking
+from napari_sam2.cli import main
+from napari_sam2.engine.loading import embedded_model_path
+from napari_sam2.simulation import EVALUATION_SEEDS, SimulationConfig, simulate_timelapse, simulate_zstack
+from napari_sam2.storage import LabelsStore
+from napari_sam2.storage.ctc_folder import read_ctc_folder
+from napari_sam2.storage.measurements_csv import read_measurements_csv
+
+pytestmark = pytest.mark.skipif(not embedded_model_path().is_file(), reason="the embedded model is not here")
+SMALL = SimulationConfig(height=96, width=96, num_frames=8, division_probability=0.0, enter_rate=0.0)
+
+
+@pytest.fixture(scope="module")
+def sequence(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("auto")
+    sim = simulate_timelapse(SMALL, EVALUATION_SEEDS + 610)
+    tifffile.imwrite(folder / "img.tif", sim.frames)
+    tifffile.imwrite(folder / "seeds.tif", sim.labels[0].astype(np.uint16))
+    return sim, folder
+
+
+def test_track_auto_writes_the_store_with_its_lineage_and_every_output(sequence, tmp_path, capsys):
+    sim, folder = sequence
+    out = {"--out": tmp_path / "cells.zarr", "--ctc": tmp_path / "01_RES", "--geff": tmp_path / "cells.geff",
+           "--csv": tmp_path / "cells.csv"}
+    command = ["track", str(folder / "img.tif"), "--auto", "--seeds", str(folder / "seeds.tif")]
+    assert main(command + [str(v) for pair in out.items() for v in pair]) == 0
+    printed, err = capsys.readouterr()
+    assert "tracking cells: 100%" in err and "through 8 frames" in printed
+    store = LabelsStore.open(out["--out"], mode="r")
+    labels, lineage = store.array[:], store.load_lineage()
+    assert lineage.check(labels) == [] and set(np.unique(sim.labels[0])[1:]) <= set(lineage.tracks)
+    ctc_labels, ctc_lineage = read_ctc_folder(out["--ctc"])
+    np.testing.assert_array_equal(ctc_labels, labels)
+    assert ctc_lineage.tracks == lineage.tracks
+    graph, _ = geff.read(str(out["--geff"]))
+    table = read_measurements_csv(out["--csv"])
+    assert graph.number_of_nodes() == len(table["frame"]) == sum(len(np.unique(f)) - 1 for f in labels)
+
+
+def test_seeds_of_another_shape_are_refused_and_nothing_is_written(sequence, tmp_path, capsys):
+    sim, folder = sequence
+    tifffile.imwrite(tmp_path / "small.tif", sim.labels[0, :64].astype(np.uint16))
+    code = main(["track", str(folder / "img.tif"), "--auto", "--seeds", str(tmp_path / "small.tif"),
+                 "--out", str(tmp_path / "cells.zarr"), "--ctc", str(tmp_path / "01_RES")])
+    assert code == 2
+    assert "the seeds have shape (64, 96) but the video is 8 frames of (96, 96)" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["small.tif"]
+
+
+def test_an_output_that_is_not_ours_is_refused_before_any_work(sequence, tmp_path, capsys, monkeypatch):
+    _, folder = sequence
+    monkeypatch.setattr(file_tracking, "load_model", lambda *a, **k: pytest.fail("the model was loaded"))
+    (tmp_path / "notes.csv").write_text("my notes\n")
+    code = main(["track", str(folder / "img.tif"), "--auto", "--out", str(tmp_path / "cells.zarr"),
+                 "--csv", str(tmp_path / "notes.csv")])
+    assert code == 2 and "not a measurements table napari-sam2 wrote" in capsys.readouterr().err
+    assert (tmp_path / "notes.csv").read_text() == "my notes\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.csv"]
+
+
+def test_outputs_without_auto_say_to_add_it(sequence, tmp_path, capsys):
+    _, folder = sequence
+    assert main(["track", str(folder / "img.tif"), "--out", str(tmp_path / "o.zarr"),
+                 "--ctc", str(tmp_path / "01_RES")]) == 2
+    assert "add --auto" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # the model looks for nuclei on every slice: about a minute on a shared CPU
+def test_a_z_stack_is_tracked_along_z_without_divisions(tmp_path, capsys):
+    sim = simulate_zstack(SimulationConfig(height=96, width=96, num_frames=8), EVALUATION_SEEDS + 613)
+    tifffile.imwrite(tmp_path / "stack.tif", sim.frames, imagej=True, metadata={"axes": "ZYX", "spacing": 2.0})
+    assert main(["track", str(tmp_path / "stack.tif"), "--auto", "--out", str(tmp_path / "nuclei.zarr"),
+                 "--geff", str(tmp_path / "nuclei.geff")]) == 0
+    assert "(0 divisions)" in capsys.readouterr().out
+    store = LabelsStore.open(tmp_path / "nuclei.zarr", mode="r")
+    assert store.axes == "zyx" and store.load_lineage().divisions() == {}
+    _, metadata = geff.read(str(tmp_path / "nuclei.geff"))
+    assert [(a.name, a.type) for a in metadata.axes] == [("z", "space"), ("y", "space"), ("x", "space")]
