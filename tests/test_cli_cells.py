@@ -85,3 +85,17 @@ def test_a_z_stack_is_tracked_along_z_without_divisions(tmp_path, capsys):
     assert store.axes == "zyx" and store.load_lineage().divisions() == {}
     _, metadata = geff.read(str(tmp_path / "nuclei.geff"))
     assert [(a.name, a.type) for a in metadata.axes] == [("z", "space"), ("y", "space"), ("x", "space")]
+
+
+def test_truth_with_auto_only_scores_the_result(sequence, tmp_path, capsys):
+    sim, folder = sequence
+    tifffile.imwrite(folder / "truth.tif", sim.labels.astype(np.uint16))
+    command = ["track", str(folder / "img.tif"), "--auto", "--seeds", str(folder / "seeds.tif"),
+               "--truth", str(folder / "truth.tif"), "--out", str(tmp_path / "cells.zarr")]
+    assert main(command) == 0
+    printed = capsys.readouterr().out
+    line = next(row for row in printed.splitlines() if row.startswith("Cell Tracking Challenge scores"))
+    tra = float(line.split("TRA ")[1].split(",")[0])
+    assert 0.8 < tra <= 1.0  # seeded with the true first frame, no division, no entering cell
+    seeds_only = LabelsStore.open(tmp_path / "cells.zarr", mode="r").load_lineage()
+    assert set(seeds_only.tracks) >= set(np.unique(sim.labels[0])[1:])

@@ -57,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     track.add_argument("--overwrite", action="store_true",
                        help="replace the napari-sam2 labels store already at --out (anything else is never replaced)")
     track.add_argument("--truth", type=Path,
-                       help="label stack TIFF: clicks from it (z-stack: each object's largest slice), and J&F")
+                       help="label stack TIFF: clicks from it (z-stack: each object's largest slice), and J&F; "
+                            "with --auto, only to score the result (Cell Tracking Challenge TRA, DET, SEG, divisions)")
     track.add_argument("--points", type=Path,
                        help="CSV of clicks (instead of --truth): obj_id,x,y per line (header optional; optional "
                             "columns frame, positive), or the CSV napari saves for a Points layer")
@@ -166,8 +167,8 @@ def _track(args) -> int:
 
 
 def _track_cells(args) -> int:
-    if args.truth or args.points:
-        print("--auto tracks every cell without clicks: leave out --truth and --points (or --auto)", file=sys.stderr)
+    if args.points:
+        print("--auto tracks every cell without clicks: leave out --points (or --auto)", file=sys.stderr)
         return 2
     check_replaceable(args.out, args.overwrite)  # before any work: the answer may be no
     _outputs(args).check()
@@ -180,7 +181,26 @@ def _track_cells(args) -> int:
     print(f"tracked {done.tracks} tracks ({done.divisions} divisions) through {done.frames} frames in "
           f"{done.seconds:.1f} s ({done.frames / done.seconds:.1f} frames/s); labels and lineage written to {args.out}"
           + "".join(f"; {path}" for path in done.written))
+    if args.truth:
+        print(_cell_tracking_scores(args.out, args.truth, args.lineage))
     return 0
+
+
+def _cell_tracking_scores(store_path: Path, truth_path: Path, lineage_csv: Path | None) -> str:
+    """The Cell Tracking Challenge scores of the store's labels and lineage against the truth (the
+    truth plays no part in the tracking: it is read only now)."""
+    from .engine.cell_lineage import Lineage
+    from .evaluation.tracking_metrics import tracking_scores
+    from .simulation import read_lineage
+
+    store = LabelsStore.open(store_path, mode="r")
+    truth = tifffile.imread(truth_path)
+    scores = tracking_scores(store.array[:], store_lineage(store), truth,
+                             Lineage.from_labels(truth, read_lineage(lineage_csv)))
+    d = scores.divisions
+    return (f"Cell Tracking Challenge scores against {truth_path}: TRA {scores.tra:.3f}, DET {scores.det:.3f}, "
+            f"SEG {scores.seg:.3f}, LNK {scores.lnk:.3f}; divisions: {d.found} of {d.true} found, "
+            f"{d.predicted} predicted (precision {d.precision:.3f}, recall {d.recall:.3f}, F1 {d.f1:.3f})")
 
 
 def _export(args) -> int:
