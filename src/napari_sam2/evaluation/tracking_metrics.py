@@ -13,6 +13,8 @@ Both sides go through the CTC result folder format (storage/ctc_folder.py) and t
 loader, so what is scored is what a user's CTC folder would hold."""
 from __future__ import annotations
 
+import contextlib
+import io
 import tempfile
 from dataclasses import astuple, dataclass
 from pathlib import Path
@@ -93,12 +95,14 @@ def tracking_scores(labels: np.ndarray, lineage: Lineage, truth_labels: np.ndarr
     if labels.shape != truth_labels.shape:
         raise ValueError(f"the tracking result has shape {labels.shape} but the ground truth {truth_labels.shape}: "
                          "score a result of the very frames the truth annotates")
-    with tempfile.TemporaryDirectory(prefix="tracking-scores-") as folder:
+    # traccuracy draws a progress bar per step on stderr: noise around the one line of scores
+    with tempfile.TemporaryDirectory(prefix="tracking-scores-") as folder, contextlib.redirect_stderr(io.StringIO()):
         truth = _tracking_graph(Path(folder) / "truth", truth_labels, truth_lineage)
         result = _tracking_graph(Path(folder) / "result", labels, lineage)
-    (ctc,), _ = run_metrics(gt_data=truth, pred_data=result, matcher=CTCMatcher(), metrics=[CTCMetrics()])
-    (div,), _ = run_metrics(gt_data=truth, pred_data=result, matcher=IOUMatcher(DIVISION_MATCH_IOU, one_to_one=True),
-                            metrics=[DivisionMetrics(max_frame_buffer=DIVISION_FRAME_BUFFER)])
+        (ctc,), _ = run_metrics(gt_data=truth, pred_data=result, matcher=CTCMatcher(), metrics=[CTCMetrics()])
+        (div,), _ = run_metrics(gt_data=truth, pred_data=result,
+                                matcher=IOUMatcher(DIVISION_MATCH_IOU, one_to_one=True),
+                                metrics=[DivisionMetrics(max_frame_buffer=DIVISION_FRAME_BUFFER)])
     buffered, exact = div["results"][f"Frame Buffer {DIVISION_FRAME_BUFFER}"], div["results"]["Frame Buffer 0"]
     divisions = DivisionCounts(found=int(buffered["True Positive Divisions"]),
                                found_exact=int(exact["True Positive Divisions"]),
