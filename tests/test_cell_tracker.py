@@ -4,6 +4,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from napari_sam2.engine import load_model
 from napari_sam2.engine.cell_tracker import CellTracker, CellTrackingParams, track_all_cells
@@ -86,7 +87,7 @@ def test_only_uncovered_detections_are_new_cells():
 def test_seeds_from_truth_labels_track_every_cell(model):
     sim = simulate_timelapse(QUIET, EVALUATION_SEEDS + 600)
     labels, lineage = track_all_cells(model, sim.frames, seeds=sim.labels[0])
-    assert lineage.check(labels) == []
+    assert lineage.check(labels) == [] and _tracks_with_gaps(labels) == []
     for cell in np.unique(sim.labels[0])[1:]:
         for t in range(len(sim.frames)):
             truth = sim.labels[t] == cell
@@ -137,6 +138,28 @@ def test_a_cell_entering_later_gets_a_track_of_its_own(model):
     track, iou = _best_iou(sim.labels[-1] == cell, labels[-1])
     assert iou >= 0.5 and track not in np.unique(sim.labels[0]), (cell, track, iou)
     assert lineage.tracks[track].start > 0
+
+
+def _tracks_with_gaps(labels: np.ndarray) -> list[int]:
+    """Labels missing on a frame between their first and last: a Cell Tracking Challenge folder
+    cannot hold them (a track is continuous; a gap is a new track with the old one as parent)."""
+    present = [set(np.unique(frame).tolist()) - {0} for frame in labels]
+    ids = set().union(*present)
+    spans = {i: [t for t, p in enumerate(present) if i in p] for i in ids}
+    return sorted(i for i, frames in spans.items() if frames[-1] - frames[0] + 1 != len(frames))
+
+
+def test_a_cell_hidden_on_one_frame_goes_on_as_a_new_track_with_the_old_as_parent(model):
+    sim = simulate_timelapse(QUIET, EVALUATION_SEEDS + 608)
+    frames = sim.frames.copy()
+    cell = int(np.unique(sim.labels[3])[1])
+    hidden = ndimage.binary_dilation(sim.labels[3] == cell, iterations=3)
+    frames[3][hidden] = np.median(frames[3][sim.labels[3] == 0]).astype(frames.dtype)  # background there
+    labels, lineage = track_all_cells(model, frames, seeds=sim.labels[0])
+    assert lineage.check(labels) == [] and _tracks_with_gaps(labels) == []
+    after, iou = _best_iou(sim.labels[5] == cell, labels[5])
+    assert iou >= 0.5 and lineage.tracks[after].parent == cell and lineage.daughters(cell) == [after]
+    assert lineage.tracks[cell].end == 2
 
 
 def test_stop_and_resume_give_the_uninterrupted_result(model):
