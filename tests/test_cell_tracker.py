@@ -8,7 +8,7 @@ from scipy import ndimage
 
 from napari_sam2.engine import load_model
 from napari_sam2.engine.cell_tracker import CellTracker, CellTrackingParams, track_all_cells
-from napari_sam2.engine.track_events import daughters_of, uncovered_cells
+from napari_sam2.engine.track_events import split_of, uncovered_cells
 from napari_sam2.evaluation.detection import detection_counts
 from napari_sam2.simulation import EVALUATION_SEEDS, SimulationConfig, simulate_timelapse, simulate_zstack
 
@@ -45,32 +45,51 @@ def _first_sequence(config: SimulationConfig, wanted, tries: int = 40):
 # ---- the rules on label images (no model) ------------------------------------------------------
 
 
+RULE = dict(min_area=30, min_daughter_fraction=0.25, min_inside=0.6, max_division_growth=1.6, max_solidity=0.86,
+            min_own_share=0.75)
+
+
 def test_a_mask_of_two_separate_cell_sized_pieces_divided():
     hw = (60, 60)
     left, right = _disk(hw, (30, 18), 8), _disk(hw, (30, 42), 8)
-    daughters = daughters_of(left | right, None, previous_area=int((left | right).sum()), min_area=30,
-                             min_daughter_fraction=0.25, min_inside=0.6, max_division_growth=1.6, max_solidity=0.86)
-    assert daughters is not None
-    assert {int(d.sum()) for d in daughters} == {int(left.sum())}
+    split = split_of(left | right, None, previous_area=int((left | right).sum()), **RULE)
+    assert split is not None and split.division
+    assert {int(split.first.sum()), int(split.second.sum())} == {int(left.sum())}
 
 
-def test_a_chipped_edge_or_a_grab_of_a_neighbour_is_no_division():
+def test_a_chipped_edge_is_nothing_and_a_grab_of_a_neighbour_no_division():
     hw = (60, 60)
     cell, chip = _disk(hw, (30, 25), 10), _disk(hw, (30, 45), 3)
-    rule = dict(min_area=10, min_daughter_fraction=0.25, min_inside=0.6, max_division_growth=1.6, max_solidity=0.86)
-    assert daughters_of(cell | chip, None, previous_area=int(cell.sum()), **rule) is None
-    neighbour = _disk(hw, (30, 47), 10)
-    grown = cell | neighbour  # one mask over two cells, twice the area of the frame before
-    assert daughters_of(grown, None, previous_area=int(cell.sum()), **rule) is None
+    assert split_of(cell | chip, None, previous_area=int(cell.sum()), **RULE) is None
+    neighbour = _disk(hw, (30, 44), 9)
+    grown = cell | neighbour  # one pinched mask over two touching cells, twice the area of the frame before
+    detections = cell.astype(np.int32) + 2 * (neighbour & ~cell)
+    split = split_of(grown, detections, previous_area=int(cell.sum()), **RULE)
+    assert split is not None and not split.division
+    assert split.first[30, 25] and split.second[30, 46]
+
+
+def test_a_large_cell_that_swallowed_a_small_neighbour_gives_it_back():
+    hw = (60, 60)
+    cell, small = _disk(hw, (30, 26), 14), _disk(hw, (30, 42), 5)
+    detections = cell.astype(np.int32) + 2 * (small & ~cell)
+    split = split_of(cell | small, detections, previous_area=int(cell.sum()), **RULE)
+    assert split is not None and not split.division and split.second[30, 44]
+
+
+def test_a_round_cell_cut_in_two_by_detection_is_one_cell():
+    hw = (60, 60)
+    cell = _disk(hw, (30, 30), 12)
+    halves = cell.astype(np.int32) + (cell & (np.mgrid[:60, :60][1] > 30))  # ids 1 and 2
+    assert split_of(cell, halves, previous_area=int(cell.sum()), **RULE) is None
 
 
 def test_two_detections_inside_one_touching_mask_are_its_daughters():
     hw = (60, 60)
     left, right = _disk(hw, (30, 22), 8), _disk(hw, (30, 37), 8)  # touching: one connected mask
     detections = left.astype(np.int32) + 2 * (right & ~left)
-    daughters = daughters_of(left | right, detections, previous_area=int((left | right).sum()), min_area=30,
-                             min_daughter_fraction=0.25, min_inside=0.6, max_division_growth=1.6, max_solidity=0.86)
-    assert daughters is not None and not (daughters[0] & daughters[1]).any()
+    split = split_of(left | right, detections, previous_area=int((left | right).sum()), **RULE)
+    assert split is not None and split.division and not (split.first & split.second).any()
 
 
 def test_only_uncovered_detections_are_new_cells():

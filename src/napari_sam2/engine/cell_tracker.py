@@ -4,8 +4,10 @@ segmentation (one mask prompt per label), the video tracker follows each as an o
 and on each frame the events of track_events.py happen in this order:
 
 1. every live track is tracked onto the frame (one step of the video tracker);
-2. divisions (unless divisions=False): a track whose mask holds two daughters ends, and each
-   daughter starts a track with a new id, its parent recorded, prompted with its own mask;
+2. two cells in one mask: a division (unless divisions=False): the track ends, and each daughter
+   starts a track with a new id, its parent recorded, prompted with its own mask; or a mask that
+   grew over a neighbour: the track is prompted again with its own piece, the other piece starts a
+   track of its own;
 3. new cells: detections of the frame that no track covers start tracks (cells entering the field,
    cells missed before);
 4. ends: a track with no pixels of its own (fewer than min_area) on end_after frames in a row ends
@@ -33,7 +35,7 @@ from .indices import positive_count
 from .label_seeds import masks_from_labels
 from .preprocessing import Normalization
 from .prompts import check_frame_index
-from .track_events import areas_of, daughters_of, uncovered_cells
+from .track_events import Split, areas_of, split_of, uncovered_cells
 from .video_tracker import VideoTracker
 
 
@@ -56,6 +58,8 @@ class CellTrackingParams:
     min_daughter_fraction: float = 0.25  # the smaller daughter's share of the two daughters' area
     min_inside: float = 0.6  # share of a detection inside a tracked mask for it to be a daughter
     max_division_growth: float = 1.6  # daughters' total area over the parent's on the frame before
+    min_own_share: float = 0.75  # a mask holding two detections, the larger this share of the track's
+    # area on the frame before, grew over a neighbour (parts of one cell are each smaller)
     max_solidity: float = 0.86  # simulated daughters at birth fill 0.75-0.88 of their hull (both
     # together), single nuclei 0.85-1 (median 0.95)
 
@@ -63,7 +67,8 @@ class CellTrackingParams:
         positive_count(self.detect_every, "detect_every")
         positive_count(self.end_after, "end_after")
         positive_count(self.min_area, "min_area")
-        for name in ("max_covered", "min_daughter_fraction", "min_inside", "max_solidity"):
+        for name in ("max_covered", "min_daughter_fraction", "min_inside", "max_solidity",
+                     "min_own_share"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} is a fraction from 0 to 1, got {getattr(self, name)}")
         if self.max_division_growth <= 0:
@@ -106,6 +111,7 @@ class CellTracker:
         self.lineage = Lineage()  # live: grows as frames finish
         self._next_frame: int | None = None  # the frame run() goes on at (None before the first run)
         self._first_frame = 0  # the frame the first run began at
+        self._previous = np.zeros(self.video.video_hw, np.uint32)  # object ids on the last finished frame
         self._next_id = 1
         self._track_of: dict[int, int] = {}  # live object (the video tracker's id) -> its track id now
         self._absent: dict[int, int] = {}  # live object -> frames absent in a row
@@ -162,12 +168,13 @@ class CellTracker:
         if first and self.seeds is not None:
             self._seed(frame)
         detections = self._detections(frame, first)
-        if self.divisions and not first:
-            ended += self._divide(frame, detections)
+        if not first:
+            ended += self._split(frame, detections)
         if detections is not None:
             self._add_new_cells(frame, detections)
         objects = self._labels(frame)
         ended += self._end_absent(objects)
+        self._previous = objects
         labels = self._as_tracks(objects)
         started = self._record(frame, labels)
         return CellFrame(frame, labels, tuple(started), tuple(i for i in ended if i in self.lineage))
@@ -201,22 +208,37 @@ class CellTracker:
         return detect_cells(self.video.model, image, self.params.detection, channel_axis=2 if image.ndim == 3 else None,
                             channels=self.channels, normalization=self.normalization).labels
 
-    def _divide(self, frame: int, detections: np.ndarray | None) -> list[int]:
-        """Ends each track that divided on frame and starts its daughters; returns the parents."""
+    def _split(self, frame: int, detections: np.ndarray | None) -> list[int]:
+        """Handles each mask that holds two cells (module docstring, step 2); returns the parents
+        that divided."""
         objects, p = self._labels(frame), self.params
         parents = []
         for obj_id in self.video.object_ids:
             mask = objects == obj_id
-            daughters = daughters_of(mask, detections, self._areas.get(obj_id, int(mask.sum())), p.min_area,
-                                     p.min_daughter_fraction, p.min_inside, p.max_division_growth,
-                                     p.max_solidity)
-            if daughters is None:
+            split = split_of(mask, detections, self._areas.get(obj_id, int(mask.sum())), p.min_area,
+                             p.min_daughter_fraction, p.min_inside, p.max_division_growth, p.max_solidity,
+                             p.min_own_share)
+            if split is None:
                 continue
-            parent = self._drop(obj_id)
-            parents.append(parent)
-            for daughter in daughters:
-                self._parents[self._start(frame, self._new_id(), daughter)] = parent
+            if split.division and self.divisions:
+                parent = self._drop(obj_id)
+                parents.append(parent)
+                for daughter in (split.first, split.second):
+                    self._parents[self._start(frame, self._new_id(), daughter)] = parent
+            else:
+                self._separate(frame, obj_id, split)
         return parents
+
+    def _separate(self, frame: int, obj_id: int, split: Split) -> None:
+        """The object keeps the piece it overlapped most on the frame before; the other is a new cell."""
+        before = self._previous == obj_id
+        own, other = ((split.first, split.second) if (before & split.first).sum() >= (before & split.second).sum()
+                      else (split.second, split.first))
+        self.video.add_mask(frame, obj_id, own)
+        for old in self.video.conditioning_frames(obj_id):
+            if old != frame:  # the newest prompt stands for the object: its memory stays bounded
+                self.video.clear_frame(old, obj_id)
+        self._start(frame, self._new_id(), other)
 
     def _add_new_cells(self, frame: int, detections: np.ndarray) -> None:
         for mask in uncovered_cells(detections, self._labels(frame), self.params.max_covered, self.params.min_area):
