@@ -181,6 +181,30 @@ def test_a_cell_hidden_on_one_frame_goes_on_as_a_new_track_with_the_old_as_paren
     assert lineage.tracks[cell].end == 2
 
 
+def _touching_pair(labels: np.ndarray, max_ratio: float) -> tuple[int, int] | None:
+    """Two cells of a label image that touch, the second at most max_ratio of the first's area."""
+    areas = dict(zip(*np.unique(labels, return_counts=True)))
+    for cell in np.unique(labels)[1:]:
+        around = ndimage.binary_dilation(labels == cell, iterations=2)
+        for other in np.unique(labels[around]):
+            if other not in (0, cell) and areas[other] <= max_ratio * areas[cell]:
+                return int(cell), int(other)
+    return None
+
+
+def test_a_mask_over_a_large_cell_and_its_small_neighbour_gives_the_neighbour_its_own_track(model):
+    config = replace(QUIET, num_frames=4, cluster_fraction=1.0, num_cells=(6, 8))
+    sim = _first_sequence(config, lambda s: _touching_pair(s.labels[0], 0.3) is not None)
+    big, small = _touching_pair(sim.labels[0], 0.3)
+    seeds = sim.labels.copy()
+    seeds[0][seeds[0] == small] = big  # the first frame's seed covers both cells
+    labels, lineage = track_all_cells(model, sim.frames, seeds=seeds)
+    assert lineage.check(labels) == []
+    track, iou = _best_iou(sim.labels[2] == small, labels[2])
+    assert iou >= 0.5 and track != big and lineage.tracks[track].parent == 0, (track, iou)
+    assert _best_iou(sim.labels[2] == big, labels[2])[0] == big
+
+
 def test_stop_and_resume_give_the_uninterrupted_result(model):
     sim = simulate_timelapse(replace(QUIET, num_frames=6), EVALUATION_SEEDS + 602)
     whole, _ = track_all_cells(model, sim.frames, seeds=sim.labels[0])
