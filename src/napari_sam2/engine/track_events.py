@@ -79,9 +79,12 @@ def split_of(mask: np.ndarray, detections: np.ndarray | None, previous_area: int
              max_solidity: float, min_own_share: float) -> Split | None:
     """How a tracked cell's mask on this frame holds two cells, or None when it holds one (the
     rule is in the module docstring)."""
-    pinched = solidity(mask) <= max_solidity
     inside = [] if detections is None else detections_inside(mask, detections, min_inside)
-    for candidates in (pieces_of(mask), inside):
+    pieces = pieces_of(mask)
+    if len(pieces) < 2 and len(inside) < 2:
+        return None  # one cell (most masks, most frames): no convex hull needed
+    pinched = solidity(mask) <= max_solidity
+    for candidates in (pieces, inside):
         if len(candidates) < 2:
             continue
         first, second = candidates[0], candidates[1] & ~candidates[0]
