@@ -205,6 +205,21 @@ def test_a_mask_over_a_large_cell_and_its_small_neighbour_gives_the_neighbour_it
     assert _best_iou(sim.labels[2] == big, labels[2])[0] == big
 
 
+def test_a_clicked_cell_is_tracked_beside_the_seeds(model):
+    sim = simulate_timelapse(replace(QUIET, num_frames=4), EVALUATION_SEEDS + 609)
+    clicked = int(np.unique(sim.labels[0])[1])
+    seeds = np.where(sim.labels[0] == clicked, 0, sim.labels[0])  # the seeds miss one cell ...
+    depth = ndimage.distance_transform_edt(sim.labels[0] == clicked)
+    y, x = np.unravel_index(np.argmax(depth), depth.shape)
+    tracker = CellTracker(model, sim.frames, seeds=seeds, params=CellTrackingParams(detect_every=100))
+    track = tracker.add_cell(points=[[x, y]], labels=[1])  # ... a click adds it
+    labels = np.stack([f.labels for f in tracker.run()])
+    assert tracker.lineage.check(labels) == [] and track not in np.unique(seeds)
+    for t in range(len(labels)):
+        found, iou = _best_iou(sim.labels[t] == clicked, labels[t])
+        assert found == track and iou >= 0.5, (t, found, iou)
+
+
 def test_stop_and_resume_give_the_uninterrupted_result(model):
     sim = simulate_timelapse(replace(QUIET, num_frames=6), EVALUATION_SEEDS + 602)
     whole, _ = track_all_cells(model, sim.frames, seeds=sim.labels[0])
