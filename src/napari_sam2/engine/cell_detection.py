@@ -13,10 +13,13 @@ import torch.nn.functional as F
 from scipy import ndimage
 
 from ..model import ImageEmbedding, SAM2Model
+from .cell_candidates import centre_points
 from .device import autocast, check_precision
 from .instance_masks import label_image, mask_overlap_matrices, suppress_overlaps
 from .preprocessing import Normalization, as_channels_last, preprocess
 from .prompts import Prompt, model_points
+
+PROMPT_PLACES = ("grid", "centres")
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,9 @@ class DetectionParams:
     (seeds 2^30 + 0..9, benchmarks/bench_cell_detection.py: radius 6-14 px in 128 px frames); sizes
     are in pixels of the frame as given, so large frames or large cells want resampling first."""
 
+    prompts: str = "grid"  # where the model is clicked: "grid" (points_per_side**2 clicks over the frame,
+    # SAM's automatic mask generation) or "centres" (one click at each probable nucleus centre found the
+    # classical way, cell_candidates.py: the model still draws every mask and the filters still apply)
     points_per_side: int = 16  # grid of points_per_side**2 one-click prompts spread over the frame
     points_per_batch: int = 128  # prompts decoded at once (memory: 3 x this many frame-sized masks)
     multimask: bool = True  # keep the model's 3 masks per click as candidates (whole / part / cluster)
@@ -46,6 +52,8 @@ class DetectionParams:
         if self.points_per_side < 1 or self.points_per_batch < 1:
             raise ValueError(f"points_per_side and points_per_batch must be >= 1, got "
                              f"{self.points_per_side} and {self.points_per_batch}")
+        if self.prompts not in PROMPT_PLACES:
+            raise ValueError(f"prompts must be one of {', '.join(PROMPT_PLACES)}, got {self.prompts!r}")
         if self.refinements < 0:
             raise ValueError(f"refinements counts second clicks: 0 or more, got {self.refinements}")
         if not 0.0 < self.max_area_fraction <= 1.0:
@@ -150,6 +158,13 @@ def _suppress(found: _Candidates, params: DetectionParams) -> _Candidates:
     return _Candidates(found.masks[kept], found.scores[kept])
 
 
+def _prompt_points(hwc: np.ndarray, params: DetectionParams) -> np.ndarray:
+    """(N, 2) (x, y) of the first clicks on an (H, W, C) frame (candidates from the channels' mean)."""
+    if params.prompts == "centres":
+        return centre_points(hwc.mean(axis=-1))
+    return grid_points(hwc.shape[:2], params.points_per_side)
+
+
 @torch.no_grad()
 def detect_cells(model: SAM2Model, image: np.ndarray, params: DetectionParams = DetectionParams(),
                  channel_axis: int | None = None, channels: tuple[int, ...] | None = None,
@@ -164,8 +179,7 @@ def detect_cells(model: SAM2Model, image: np.ndarray, params: DetectionParams = 
     with autocast(params.precision, model.device):
         embedding = model.encode_image(tensor.to(model.device))
     model = model.eval()
-    found = _suppress(_candidates(model, embedding, hw, grid_points(hw, params.points_per_side), params,
-                                  mask_threshold), params)
+    found = _suppress(_candidates(model, embedding, hw, _prompt_points(hwc, params), params, mask_threshold), params)
     for _ in range(params.refinements):
         central = _candidates(model, embedding, hw, central_points(found.masks), replace(params, multimask=False),
                               mask_threshold)

@@ -4,15 +4,20 @@ no track covers yet (new cells), and which tracks are absent.
 
 The rules, with their thresholds in CellTrackingParams (cell_tracker.py):
 
-- Division: a tracked cell divided on this frame when its mask holds two daughters, found as
-  (a) two separate connected pieces of the mask, or else (b) two detections of the frame lying
-  mostly inside the mask (min_inside of each detection's area). Either way each daughter has at
-  least min_area pixels and min_daughter_fraction of the two daughters' total (a chipped edge is no
-  daughter), and the two together are no more than max_division_growth times the parent's area on
-  the frame before (a mask that grew over a neighbour is a mistake, not a division). More than two
-  pieces: the two largest are the daughters. And the tracked mask is not convex: it fills at most
-  max_solidity of its convex hull (a dividing cell is pinched in the middle, or already in two pieces;
-  a round, textured cell that detection cut in two parts fills its hull: no division).
+- Two cells in one mask: a tracked mask holds two cells when it is not convex (it fills at most
+  max_solidity of its convex hull: pinched in the middle, or already in two pieces; a round, textured
+  cell that detection cut in two parts fills its hull) and the two are found as (a) two separate
+  connected pieces of the mask, or else (b) two detections of the frame lying mostly inside it
+  (min_inside of each detection's area). Each of the two has at least min_area pixels and
+  min_daughter_fraction of the pair's area (a chipped edge is no cell). More than two pieces: the
+  two largest.
+- Division: two cells in one mask that together are no more than max_division_growth times the
+  track's area on the frame before are its daughters. More than that, the mask grew over another
+  cell (touching cells): the track keeps the piece it overlapped most on the frame before and the
+  other piece starts a track of its own (always so with divisions=False). A mask also grew over
+  another cell when it holds two detections (min_inside of each), the larger at least min_own_share
+  of the track's area on the frame before (the cell itself, not a part of it) and the other of
+  min_area pixels or more, pinched or not (a large cell that swallowed a small neighbour).
 - New cell: a detection of which at most max_covered of the pixels are already some track's; what
   is not covered of it (at least min_area pixels) starts a track.
 - Absent: a track with fewer than min_area pixels on a frame (the object score said "no object",
@@ -22,6 +27,7 @@ The rules, with their thresholds in CellTrackingParams (cell_tracker.py):
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import NamedTuple
 
 import numpy as np
 from scipy import ndimage
@@ -60,21 +66,33 @@ def solidity(mask: np.ndarray) -> float:
     return float(window.sum() / max(convex_hull_image(window).sum(), 1))
 
 
-def daughters_of(mask: np.ndarray, detections: np.ndarray | None, previous_area: int, min_area: int,
-                 min_daughter_fraction: float, min_inside: float, max_division_growth: float,
-                 max_solidity: float) -> tuple[np.ndarray, np.ndarray] | None:
-    """The two daughters (each an (H, W) bool mask) of a tracked cell whose mask on this frame is
-    `mask`, or None when it did not divide (the rule is in the module docstring)."""
-    if solidity(mask) > max_solidity:
-        return None
-    for candidates in (pieces_of(mask), [] if detections is None else detections_inside(mask, detections, min_inside)):
+class Split(NamedTuple):
+    """A tracked mask that holds two cells."""
+
+    first: np.ndarray  # (H, W) bool: the larger piece
+    second: np.ndarray  # (H, W) bool: the other, not overlapping first
+    division: bool  # True: two daughters of the tracked cell; False: the mask grew over another cell
+
+
+def split_of(mask: np.ndarray, detections: np.ndarray | None, previous_area: int, min_area: int,
+             min_daughter_fraction: float, min_inside: float, max_division_growth: float,
+             max_solidity: float, min_own_share: float) -> Split | None:
+    """How a tracked cell's mask on this frame holds two cells, or None when it holds one (the
+    rule is in the module docstring)."""
+    inside = [] if detections is None else detections_inside(mask, detections, min_inside)
+    pieces = pieces_of(mask)
+    if len(pieces) < 2 and len(inside) < 2:
+        return None  # one cell (most masks, most frames): no convex hull needed
+    pinched = solidity(mask) <= max_solidity
+    for candidates in (pieces, inside):
         if len(candidates) < 2:
             continue
         first, second = candidates[0], candidates[1] & ~candidates[0]
         areas = np.array([first.sum(), second.sum()])
-        if (areas.min() >= min_area and areas.min() >= min_daughter_fraction * areas.sum()
-                and areas.sum() <= max_division_growth * max(previous_area, 1)):
-            return first, second
+        if pinched and areas.min() >= min_area and areas.min() >= min_daughter_fraction * areas.sum():
+            return Split(first, second, bool(areas.sum() <= max_division_growth * max(previous_area, 1)))
+    if len(inside) >= 2 and inside[0].sum() >= min_own_share * previous_area and inside[1].sum() >= min_area:
+        return Split(inside[0], inside[1] & ~inside[0], False)
     return None
 
 

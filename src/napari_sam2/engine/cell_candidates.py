@@ -1,0 +1,39 @@
+"""Where cells probably are, found the classical way (scikit-image): an Otsu foreground and the
+peaks of its distance transform, one per nucleus even where nuclei touch. Used as the places the
+model is clicked at to find cells (cell_detection.py, prompts="centres") and, with a watershed
+from the peaks, as the classical baseline segmentation (evaluation/classical_segmentation.py)."""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from scipy import ndimage
+from skimage.feature import peak_local_max
+from skimage.filters import gaussian, threshold_otsu
+from skimage.morphology import remove_small_objects
+
+
+class Foreground(NamedTuple):
+    mask: np.ndarray  # (H, W) bool: Otsu foreground without pieces under min_area
+    distance: np.ndarray  # (H, W) float: distance of each foreground pixel to the background, px
+    peaks: np.ndarray  # (N, 2) (row, col) of the distance peaks, one per probable nucleus
+
+
+def foreground_peaks(image: np.ndarray, smoothing: float = 1.0, min_distance: int = 5,
+                     min_area: int = 30) -> Foreground:
+    """(H, W) image -> its foreground and distance peaks. smoothing: Gaussian sigma before
+    thresholding, px; min_distance: the closest two nuclei centres may be, px; min_area: smallest
+    nucleus, px."""
+    smooth = gaussian(image.astype(np.float32), sigma=smoothing, preserve_range=True)
+    if smooth.max() == smooth.min():  # a flat frame holds no nucleus
+        return Foreground(np.zeros(image.shape, bool), np.zeros(image.shape), np.zeros((0, 2), np.int64))
+    mask = remove_small_objects(smooth > threshold_otsu(smooth), max_size=min_area - 1)
+    distance = ndimage.distance_transform_edt(mask)
+    peaks = peak_local_max(distance, min_distance=min_distance, labels=ndimage.label(mask)[0], exclude_border=False)
+    return Foreground(mask, distance, peaks)
+
+
+def centre_points(image: np.ndarray) -> np.ndarray:
+    """(N, 2) (x, y) pixel centres of the probable nuclei of an (H, W) image."""
+    peaks = foreground_peaks(image).peaks
+    return peaks[:, ::-1].astype(np.float32)
