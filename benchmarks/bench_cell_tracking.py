@@ -29,9 +29,9 @@ import numpy as np
 
 from common import cpu_description  # before torch and traccuracy: it silences tqdm (read when imported)
 from napari_sam2.engine.cell_lineage import NO_PARENT, Lineage
-from napari_sam2.evaluation.peer_trackers import LinkingParams, laptrack_cells, trackpy_cells
 from napari_sam2.evaluation.tracking_metrics import CTC_ERRORS, DivisionCounts, points_in_one_track, tracking_scores
 from napari_sam2.simulation import EVALUATION_SEEDS, Simulation, SimulationConfig, simulate_timelapse
+from napari_sam2.testing.peer_trackers import LinkingParams, laptrack_cells, trackpy_cells
 
 # Busier than the simulator's defaults: divisions and entering cells in every 40-frame sequence
 SEQUENCE_CONFIG = SimulationConfig(division_probability=0.02, enter_rate=0.05)

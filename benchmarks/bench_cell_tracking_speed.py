@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from common import cpu_description, print_table  # before torch: it silences tqdm
-from napari_sam2.evaluation.peer_trackers import laptrack_cells
 from napari_sam2.simulation import EVALUATION_SEEDS, SimulationConfig, simulate_timelapse
+from napari_sam2.testing.peer_trackers import laptrack_cells
 
 AREA_PER_CELL = 2300  # px^2 per cell at the simulator's default density (128^2 px / 7 cells)
 

@@ -51,7 +51,7 @@ def test_ctc_folder_round_trip_and_refusals(dividing_sequence, tmp_path):
 
 
 def test_traccuracy_scores_the_truth_as_perfect(dividing_sequence, tmp_path):
-    traccuracy = pytest.importorskip("traccuracy")
+    import traccuracy
     from traccuracy.loaders import load_ctc_data
     from traccuracy.matchers import CTCMatcher
     from traccuracy.metrics import CTCMetrics

@@ -24,7 +24,9 @@ ALLOWED = {
     "file_tracking": {"model", "weights", "engine", "storage", "click_table"},  # one file's job: track and batch
     "batch": BELOW_SIMULATION | {"evaluation", "click_table", "file_tracking"},  # many files on Dask
     "cli": BELOW_SIMULATION | {"simulation", "evaluation", "training", "click_table", "file_tracking", "batch"},
-    "testing": set(),  # helpers of tests and benchmarks: synthetic data, the reference as an oracle
+    # helpers of tests and benchmarks (nothing in the package imports them): synthetic data, the
+    # reference as an oracle, the peer trackers our cell tracking is compared with
+    "testing": BELOW_SIMULATION | {"simulation", "evaluation"},
 }
 NEVER_OUTSIDE_NAPARI = {"napari", "qtpy", "PyQt5", "PySide6", "magicgui", "superqt", "vispy"}
 NEVER_IMPORTED = {  # third-party packages a layer may not import, besides napari and Qt

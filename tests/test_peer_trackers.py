@@ -3,13 +3,10 @@ label stacks and lineages with Cell Tracking Challenge semantics, which the scor
 import numpy as np
 import pytest
 
-pytest.importorskip("laptrack")
-pytest.importorskip("traccuracy")
-
-from napari_sam2.engine.cell_lineage import Lineage  # noqa: E402
-from napari_sam2.evaluation.peer_trackers import laptrack_cells, trackpy_cells  # noqa: E402
-from napari_sam2.evaluation.tracking_metrics import tracking_scores  # noqa: E402
-from napari_sam2.simulation import SimulationConfig, simulate_timelapse  # noqa: E402
+from napari_sam2.engine.cell_lineage import Lineage
+from napari_sam2.evaluation.tracking_metrics import tracking_scores
+from napari_sam2.simulation import SimulationConfig, simulate_timelapse
+from napari_sam2.testing.peer_trackers import laptrack_cells, trackpy_cells
 
 
 def disks(centres_per_frame, size=64, radius=6):

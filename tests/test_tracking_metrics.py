@@ -3,15 +3,13 @@ the truth scores 1.0, and each kind of damage lowers the metric that should see 
 import numpy as np
 import pytest
 
-pytest.importorskip("traccuracy")
-
-from napari_sam2.engine.cell_lineage import Lineage, split_at_gaps  # noqa: E402
-from napari_sam2.evaluation.tracking_metrics import (  # noqa: E402
+from napari_sam2.engine.cell_lineage import Lineage, split_at_gaps
+from napari_sam2.evaluation.tracking_metrics import (
     points_in_one_track,
     segmentation_score,
     tracking_scores,
 )
-from napari_sam2.simulation import SimulationConfig, simulate_timelapse  # noqa: E402
+from napari_sam2.simulation import SimulationConfig, simulate_timelapse
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import pandas as pd
 from skimage.measure import regionprops_table
 
 from ..engine.cell_lineage import Lineage
-from .classical_segmentation import otsu_watershed
+from ..evaluation.classical_segmentation import otsu_watershed
 
 
 @dataclass(frozen=True)
