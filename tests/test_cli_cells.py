@@ -1,6 +1,5 @@
 """`track --auto`: every cell of a simulated time-lapse tracked by the embedded model from the
 command line into the store and every output, and the bad input that must lose nothing."""
-
 import geff
 import numpy as np
 import pytest
@@ -99,3 +98,12 @@ def test_truth_with_auto_only_scores_the_result(sequence, tmp_path, capsys):
     assert 0.8 < tra <= 1.0  # seeded with the true first frame, no division, no entering cell
     seeds_only = LabelsStore.open(tmp_path / "cells.zarr", mode="r").load_lineage()
     assert set(seeds_only.tracks) >= set(np.unique(sim.labels[0])[1:])
+
+
+def test_a_truth_of_another_shape_is_refused_before_any_work(sequence, tmp_path, capsys):
+    sim, folder = sequence
+    tifffile.imwrite(tmp_path / "short.tif", sim.labels[:5].astype(np.uint16))
+    assert main(["track", str(folder / "img.tif"), "--auto", "--out", str(tmp_path / "cells.zarr"),
+                 "--truth", str(tmp_path / "short.tif")]) == 2
+    assert "has shape (5, 96, 96) but the image (8, 96, 96)" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["short.tif"]

@@ -3,7 +3,7 @@
     napari-sam2 track IMAGE.tif --out masklets.zarr [--truth LABELS.tif --lineage L.csv]
     napari-sam2 track IMAGE.tif --out masklets.zarr --points clicks.csv
     napari-sam2 track IMAGE.tif --auto --out cells.zarr [--ctc 01_RES] [--geff cells.geff] [--csv cells.csv]
-                                [--seeds LABELS.tif]
+                                [--seeds LABELS.tif] [--truth LABELS.tif --lineage L.csv]
     napari-sam2 export cells.zarr [--ctc 01_RES] [--geff cells.geff] [--csv cells.csv --image IMAGE.tif]
     napari-sam2 segment IMAGE.tif --points clicks.csv --out labels.tif [--cell-diameter D]
     napari-sam2 batch plate/*.tif --points-dir clicks/ --out tracked/ [--scheduler tcp://host:8786]
@@ -20,7 +20,9 @@ OME-Zarr 0.5 with the TIFF's axis ("t", or "z" for an ImageJ/OME z-stack), pixel
 With --auto (or --seeds) every cell is tracked, with no clicks: found by the model on the first
 frame, entering later, dividing (a daughter gets a new id, its parent recorded); the lineage is
 kept in the store, and written with the labels as a Cell Tracking Challenge folder, GEFF and a
-CSV of per-cell measurements. `export` writes those again from a store (e.g. after corrections).
+CSV of per-cell measurements; with --truth (and --lineage), the result is scored afterwards as the
+Cell Tracking Challenge scores it (TRA, DET, LNK, SEG, divisions): the truth is not used to track.
+`export` writes those outputs again from a store (e.g. after corrections).
 """
 from __future__ import annotations
 
@@ -172,6 +174,10 @@ def _track_cells(args) -> int:
         return 2
     check_replaceable(args.out, args.overwrite)  # before any work: the answer may be no
     _outputs(args).check()
+    if args.truth is not None and _shape_of(args.truth) != _shape_of(args.image):
+        print(f"error: the truth {args.truth} has shape {_shape_of(args.truth)} but the image {_shape_of(args.image)}: "
+              "give the label stack of this very image", file=sys.stderr)
+        return 2
     try:
         done = track_cells_file(args.image, args.out, model_from(args.model), _outputs(args), args.seeds,
                                 args.overwrite)
@@ -184,6 +190,11 @@ def _track_cells(args) -> int:
     if args.truth:
         print(_cell_tracking_scores(args.out, args.truth, args.lineage))
     return 0
+
+
+def _shape_of(tiff: Path) -> tuple[int, ...]:
+    frames = open_tiff_frames(tiff)
+    return (len(frames), *frames.frame_shape)
 
 
 def _cell_tracking_scores(store_path: Path, truth_path: Path, lineage_csv: Path | None) -> str:
