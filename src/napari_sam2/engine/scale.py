@@ -19,6 +19,7 @@ from skimage.filters import threshold_otsu
 from skimage.measure import label, regionprops
 
 from ..model import SAM2Config
+from .tiling import TilePlan, plan_tiles
 
 TRAINED_MEAN_DIAMETER = 20.0  # px: 2 x the mean of the simulator's radius_range (6, 14)
 TRAINED_FRAME_SIDES = (128, 160, 192, 224, 256)  # training.data.FRAME_SIDES (engine may not import training)
@@ -53,6 +54,19 @@ def check_cell_diameter(diameter: float, image_hw: tuple[int, int] | None = None
 def resample_factor(cell_diameter: float, cfg: SAM2Config) -> float:
     """Factor by which to resample an image whose cells span `cell_diameter` px."""
     return preferred_cell_diameter(cfg) / cell_diameter
+
+
+def diameter_to_use(given: float | None, unit_image: np.ndarray) -> float:
+    """`given` checked against the (H, W) image in [0, 1], or, when None, estimated from it."""
+    if given is None:
+        return estimate_cell_diameter(unit_image)
+    return check_cell_diameter(given, unit_image.shape[:2])
+
+
+def plan_for_cells(image_hw: tuple[int, int], cell_diameter: float, cfg: SAM2Config) -> TilePlan:
+    """Tiles of the model's input over the image resampled so its cells have the preferred size,
+    with a halo of one preferred cell diameter: a cell nearest a tile's centre is whole in it."""
+    return plan_tiles(image_hw, resample_factor(cell_diameter, cfg), cfg.image_size, math.ceil(preferred_cell_diameter(cfg)))
 
 
 def estimate_cell_diameter(unit_image: np.ndarray) -> float:
