@@ -134,7 +134,7 @@ def main() -> None:
             tiled = isinstance(tracker, TiledVideoTracker)
             diameter = f"{tracker.cell_diameter:.1f} ({true_d:.1f})" if tiled else f"- ({true_d:.1f})"
             tiles = f"{len(tracker.tiles_in_use)} ({len(tracker.tile_plan.tiles)})" if tiled else "1 (1)"
-            encodings = tracker.tile_encodings if tiled else tracker.features.computed
+            encodings = tracker.features.computed
             print(f"| {side} | {name} | {(j + f) / 2:.3f} | {j:.3f} | {f:.3f} | {len(scores)} | {diameter} | {tiles} "
                   f"| {click_s:.1f} | {per_frame:.2f} | {track_s / encodings:.3f} | {per_frame / (side / 256) ** 2:.3f} |",
                   flush=True)

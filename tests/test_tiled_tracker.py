@@ -66,7 +66,7 @@ def test_features_are_computed_once_per_frame_only_for_tiles_holding_objects(mic
     tracker.add_points(0, 2, [[45, 42]], [1])  # the same tile
     results = list(tracker.propagate())
     assert [r.frame for r in results] == [0, 1, 2]
-    assert len(tracker.tiles_in_use) == 1 and tracker.tile_encodings == 3
+    assert len(tracker.tiles_in_use) == 1 and tracker.features.computed == 3
     assert all(r.label_image().shape == (300, 800) for r in results)
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Iterator, Mapping
 
 import numpy as np
 import torch
@@ -77,6 +77,28 @@ class TileFrames:
 
 
 @dataclass(frozen=True)
+class TiledPlan(PropagationPlan):
+    """A PropagationPlan with, for each run, the tile each object is taken up in."""
+
+    homes: tuple[Mapping[int, Tile], ...] = ()  # per run: obj_id -> its tile at the run's start
+
+
+class TileFeatures:
+    """The tiles' feature caches seen as one: a frame is in it when every tile in use holds it."""
+
+    def __init__(self, tiles: dict[Tile, VideoTracker]):
+        self._tiles = tiles
+
+    def __contains__(self, frame: int) -> bool:
+        return all(frame in tracker.features for tracker in self._tiles.values())
+
+    @property
+    def computed(self) -> int:
+        """How many times a tile's features were computed (once per tile in use and frame)."""
+        return sum(tracker.features.computed for tracker in self._tiles.values())
+
+
+@dataclass(frozen=True)
 class TiledFrameResult(LabelledFrame):
     """A frame's result stitched from its tiles: each object's logits over the original pixels
     of the tile that holds it (`tiles`)."""
@@ -116,6 +138,7 @@ class TiledVideoTracker:
         self._tracker_options = dict(normalization=normalization, fill_hole_area=fill_hole_area, feature_cache_size=1,
                                      precision=precision, separate_memories=separate_memories)
         self._tiles: dict[Tile, VideoTracker] = {}
+        self.features = TileFeatures(self._tiles)
         self._home: dict[int, Tile] = {}  # obj_id -> the tile that tracks it from here on
         self._where: dict[int, dict[int, Tile]] = {}  # obj_id -> frame -> the tile its output there is from
         self._stop = threading.Event()
@@ -130,11 +153,6 @@ class TiledVideoTracker:
     def tiles_in_use(self) -> list[Tile]:
         """The tiles holding objects, whose features are computed (of the plan's `tiles`)."""
         return list(self._tiles)
-
-    @property
-    def tile_encodings(self) -> int:
-        """How many times a tile's features were computed (once per tile in use and frame)."""
-        return sum(tracker.features.computed for tracker in self._tiles.values())
 
     def home_tile(self, obj_id: int) -> Tile:
         return self._home[self._known(obj_id)]
@@ -166,6 +184,25 @@ class TiledVideoTracker:
         tile = self._tile_for(obj_id, frame, np.array([[cols.min(), rows.min()], [cols.max(), rows.max()]]))
         result = self._tracker(tile).add_mask(frame, obj_id, self.tile_plan.mask_in_tile(mask, *tile))
         return self._prompted(frame, obj_id, tile, result)
+
+    def clear_frame(self, frame: int, obj_id: int | None = None) -> TiledFrameResult:
+        """Remove the prompts on a frame (of one object, or of all), in every tile (VideoTracker.clear_frame)."""
+        frame = check_frame_index(frame, self.num_frames)
+        ids = self.object_ids if obj_id is None else (self._known(obj_id),)
+        for tracker in self._tiles.values():
+            for known in set(ids) & set(tracker.object_ids):
+                tracker.clear_frame(frame, known)
+        return self._stitch(frame, {})
+
+    def forget_tracked(self) -> None:
+        """Forget every propagated output; prompts stay (VideoTracker.forget_tracked)."""
+        for tracker in self._tiles.values():
+            tracker.forget_tracked()
+
+    def prefetch(self, frame: int) -> None:
+        """Compute a frame's features now in every tile holding objects (VideoTracker.prefetch)."""
+        for tracker in list(self._tiles.values()):
+            tracker.prefetch(frame)
 
     def remove_object(self, obj_id: int) -> None:
         obj_id = self._known(obj_id)
@@ -209,18 +246,39 @@ class TiledVideoTracker:
 
     # ---- propagation -------------------------------------------------------------------------
 
-    def plan(self, direction: str = "forward", start: int | None = None,
-             max_frames: int | None = None) -> PropagationPlan:
+    def plan(self, direction: str = "forward", start: int | None = None, max_frames: int | None = None) -> TiledPlan:
         """Which frames `propagate` tracks (VideoTracker.plan's rules, per object, in the tiles
-        that hold it: each object is taken up where its own tiles' plans begin it)."""
-        return PropagationPlan(direction, tuple(run for run, _ in self._runs(direction, start, max_frames)))
+        that hold it: each object is taken up in the tile whose own plan begins it first)."""
+        signs = direction_signs(direction)
+        if not self._home:
+            raise RuntimeError("there is nothing to track: add points, a box or a mask for at least one object first")
+        joins: dict[int, dict[int, tuple[int, Tile]]] = {sign: {} for sign in signs}
+        for tile, tracker in self._tiles.items():
+            if not tracker.object_ids:
+                continue
+            for run in tracker.plan(direction, start, max_frames).runs:
+                for obj_id, first in run.joins.items():
+                    earlier = joins[run.direction].get(obj_id)
+                    if earlier is None or (first - earlier[0]) * run.direction < 0:
+                        joins[run.direction][obj_id] = (first, tile)
+        runs, homes = [], []
+        for sign in signs:
+            run = make_run(sign, {i: first for i, (first, _) in joins[sign].items()}, self.num_frames, max_frames)
+            if run.frames:
+                runs.append(run)
+                homes.append({i: tile for i, (_, tile) in joins[sign].items()})
+        return TiledPlan(direction, tuple(runs), tuple(homes))
 
     def propagate(self, direction: str = "forward", start: int | None = None,
                   max_frames: int | None = None) -> Iterator[TiledFrameResult]:
         """Track every object frame by frame over `plan(direction, start, max_frames)`, handing
         objects from tile to tile, yielding each frame's stitched result."""
+        return self.run(self.plan(direction, start, max_frames))
+
+    def run(self, plan: TiledPlan) -> Iterator[TiledFrameResult]:
+        """Track over a plan made by `plan`, yielding each frame's stitched result."""
         self._stop.clear()
-        for run, homes in self._runs(direction, start, max_frames):
+        for run, homes in zip(plan.runs, plan.homes):
             self._home.update(homes)
             for frame in run.frames:
                 if self._stop.is_set():
@@ -235,28 +293,6 @@ class TiledVideoTracker:
         self._stop.set()
         for tracker in list(self._tiles.values()):
             tracker.request_stop()
-
-    def _runs(self, direction: str, start: int | None, max_frames: int | None) -> list[tuple[Run, dict[int, Tile]]]:
-        """Each run (one per direction) with every object's home tile at the run's start: of
-        the tiles that hold the object, the one whose own plan takes it up first."""
-        signs = direction_signs(direction)
-        if not self._home:
-            raise RuntimeError("there is nothing to track: add points, a box or a mask for at least one object first")
-        joins: dict[int, dict[int, tuple[int, Tile]]] = {sign: {} for sign in signs}
-        for tile, tracker in self._tiles.items():
-            if not tracker.object_ids:
-                continue
-            for run in tracker.plan(direction, start, max_frames).runs:
-                for obj_id, first in run.joins.items():
-                    earlier = joins[run.direction].get(obj_id)
-                    if earlier is None or (first - earlier[0]) * run.direction < 0:
-                        joins[run.direction][obj_id] = (first, tile)
-        runs = []
-        for sign in signs:
-            run = make_run(sign, {i: first for i, (first, _) in joins[sign].items()}, self.num_frames, max_frames)
-            if run.frames:
-                runs.append((run, {i: tile for i, (_, tile) in joins[sign].items()}))
-        return runs
 
     def _track_frame(self, run: Run, frame: int) -> TiledFrameResult | None:
         """Every object of the run on `frame`, each in its home tile; then hand-overs. None if stopped."""
@@ -291,6 +327,7 @@ class TiledVideoTracker:
                 self._tracker(target).hand_over(frame, obj_id, mask.numpy(), direction)
                 self._tiles[tile].handed_off(frame, obj_id, direction)
                 self._home[obj_id] = target
+                self._where[obj_id][frame] = target  # a correction here goes to the tile it goes on in
 
     def _stitch(self, frame: int, outputs: dict[int, tuple[Tile, torch.Tensor]],
                 warnings: dict[int, MaskWarning] | None = None) -> TiledFrameResult:
