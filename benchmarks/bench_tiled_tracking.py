@@ -6,7 +6,10 @@ tiled), with the diameter estimated from frame 0, given right (the truth's media
 1.5x too small or too large.
 
     python benchmarks/bench_tiled_tracking.py [--frames 8] [--sides 256 1024 2048] [--threads 1]
-        [--plain-up-to 1024] [--model PATH]
+        [--small-sequences 16] [--plain-up-to 1024] [--model PATH]
+
+The 256 px row pools `--small-sequences` time-lapses (16: as many cells as one 1024 px frame), so
+that its mean is not that of 15 cells; each larger size is one time-lapse.
 
 J&F per object over the frames (after a division the truth is the object's descendants), on a
 crop around the object: F matches boundaries within 3 px whatever the frame size, the tolerance
@@ -34,11 +37,11 @@ BOUNDARY_PX = 3  # F's tolerance: DAVIS's ceil(0.008 x diagonal) of a 256 x 256 
 MARGIN = 4  # px around an object's crop
 
 
-def simulate(side: int, frames: int):
+def simulate(side: int, frames: int, sequence: int = 0):
     scale = (side / 256) ** 2
     config = replace(SimulationConfig(), height=side, width=side, num_frames=frames,
                      num_cells=tuple(int(round(n * scale)) for n in CELLS_PER_256))
-    return simulate_timelapse(config, EVALUATION_SEEDS + 1000 * side)
+    return simulate_timelapse(config, EVALUATION_SEEDS + 1000 * side + sequence)
 
 
 def family_labels(sim) -> np.ndarray:
@@ -107,6 +110,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=8)
     parser.add_argument("--sides", type=int, nargs="+", default=[256, 1024, 2048])
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--small-sequences", type=int, default=16, help="time-lapses pooled at 256 px")
     parser.add_argument("--plain-up-to", type=int, default=1024, help="largest side tracked by the plain tracker too")
     parser.add_argument("--model", default=None)
     args = parser.parse_args()
@@ -117,27 +121,42 @@ def main() -> None:
           "| s/frame | s/tile | s/frame / area ratio |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for side in args.sides:
-        sim = simulate(side, args.frames)
-        truth, true_d = family_labels(sim), true_diameter(sim.labels[0])
-        methods = {"tiled, estimated": lambda f: TiledVideoTracker(model, f),
-                   "tiled, true diameter": lambda f: TiledVideoTracker(model, f, cell_diameter=true_d),
-                   "tiled, true / 1.5": lambda f: TiledVideoTracker(model, f, cell_diameter=true_d / 1.5),
-                   "tiled, true x 1.5": lambda f: TiledVideoTracker(model, f, cell_diameter=true_d * 1.5)}
-        if side <= args.plain_up_to:
-            methods = {"plain (resize)": lambda f: VideoTracker(model, f), **methods}
-        for name, make in methods.items():
-            tracker = make(ArrayFrames(sim.frames))
-            predicted, click_s, track_s = track(tracker, sim, args.frames)
-            scores = j_and_f_per_object(predicted, truth)
+        sims = [simulate(side, args.frames, k) for k in range(args.small_sequences if side == 256 else 1)]
+        for name in METHODS:
+            if name == "plain (resize)" and side > args.plain_up_to:
+                continue
+            rows = [run_method(model, name, sim, args.frames) for sim in sims]
+            scores = [pair for row in rows for pair in row["scores"]]
             j, f = np.mean(scores, axis=0)
-            per_frame = track_s / args.frames
-            tiled = isinstance(tracker, TiledVideoTracker)
-            diameter = f"{tracker.cell_diameter:.1f} ({true_d:.1f})" if tiled else f"- ({true_d:.1f})"
-            tiles = f"{len(tracker.tiles_in_use)} ({len(tracker.tile_plan.tiles)})" if tiled else "1 (1)"
-            encodings = tracker.features.computed
-            print(f"| {side} | {name} | {(j + f) / 2:.3f} | {j:.3f} | {f:.3f} | {len(scores)} | {diameter} | {tiles} "
-                  f"| {click_s:.1f} | {per_frame:.2f} | {track_s / encodings:.3f} | {per_frame / (side / 256) ** 2:.3f} |",
-                  flush=True)
+            track_s, encodings = sum(r["track_s"] for r in rows), sum(r["encodings"] for r in rows)
+            per_frame = track_s / (args.frames * len(rows))
+            used, true = np.mean([r["diameter"] for r in rows]), np.mean([r["true"] for r in rows])
+            tiles = f"{np.mean([r['tiles'] for r in rows]):.1f} ({np.mean([r['of'] for r in rows]):.0f})"
+            print(f"| {side} | {name} | {(j + f) / 2:.3f} | {j:.3f} | {f:.3f} | {len(scores)} | {used:.1f} ({true:.1f}) "
+                  f"| {tiles} | {sum(r['click_s'] for r in rows) / len(rows):.1f} | {per_frame:.2f} "
+                  f"| {track_s / encodings:.3f} | {per_frame / (side / 256) ** 2:.3f} |", flush=True)
+
+
+METHODS = {  # name -> the diameter given, as a factor of the truth's (None: estimated); plain: no tiles
+    "plain (resize)": "plain", "tiled, estimated": None, "tiled, true diameter": 1.0,
+    "tiled, true / 1.5": 1 / 1.5, "tiled, true x 1.5": 1.5,
+}
+
+
+def run_method(model, name: str, sim, num_frames: int) -> dict:
+    truth, true_d = family_labels(sim), true_diameter(sim.labels[0])
+    factor = METHODS[name]
+    frames = ArrayFrames(sim.frames)
+    if factor == "plain":
+        tracker = VideoTracker(model, frames)
+    else:
+        tracker = TiledVideoTracker(model, frames, cell_diameter=None if factor is None else true_d * factor)
+    predicted, click_s, track_s = track(tracker, sim, num_frames)
+    tiled = factor != "plain"
+    return {"scores": j_and_f_per_object(predicted, truth), "click_s": click_s, "track_s": track_s,
+            "encodings": tracker.features.computed, "true": true_d,
+            "diameter": tracker.cell_diameter if tiled else float("nan"),
+            "tiles": len(tracker.tiles_in_use) if tiled else 1, "of": len(tracker.tile_plan.tiles) if tiled else 1}
 
 
 if __name__ == "__main__":

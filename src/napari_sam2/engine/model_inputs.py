@@ -64,6 +64,10 @@ class PreprocessedFrames:
     def unit_rgb(self, index: int) -> np.ndarray:
         """(H, W, 3) float32 in [0, 1]: the frame's intensities and channels as the model sees
         them, at the frame's own size (the tiled tracker resamples it its own way)."""
+        return to_unit_rgb(self.picked(index), self.normalization, self.levels)
+
+    def picked(self, index: int) -> np.ndarray:
+        """(H, W, K): the frame's channels picked for the model, intensities as read."""
         frame = self._read(index)
         if tuple(frame.shape) != self.frame_shape:
             raise ValueError(
@@ -72,7 +76,7 @@ class PreprocessedFrames:
             )
         hwc = as_channels_last(frame, None)
         check_values(hwc)
-        return to_unit_rgb(pick_channels(hwc, self.channels, self.normalization.mode), self.normalization, self.levels)
+        return pick_channels(hwc, self.channels, self.normalization.mode)
 
 
 class TensorFrames:

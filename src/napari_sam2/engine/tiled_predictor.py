@@ -44,8 +44,9 @@ class TiledImagePredictor:
         """Resample the image and plan its tiles (features come later, per tile, with prompts)."""
         hwc = as_channels_last(image, channel_axis)
         check_values(hwc)
-        unit = to_unit_rgb(pick_channels(hwc, channels, self.normalization.mode), self.normalization)  # (H, W, 3)
-        diameter = diameter_to_use(self.cell_diameter, unit.mean(axis=-1))
+        picked = pick_channels(hwc, channels, self.normalization.mode)
+        unit = to_unit_rgb(picked, self.normalization)  # (H, W, 3)
+        diameter = diameter_to_use(self.cell_diameter, picked)
         self.plan = plan_for_cells(unit.shape[:2], diameter, self.model.cfg)
         self._scaled = resample(unit, self.plan.scaled_hw)
         self.cell_diameter_used = diameter

@@ -130,7 +130,7 @@ class TiledVideoTracker:
         self.model = model.eval()
         self.inputs = PreprocessedFrames(frames, model.cfg.image_size, normalization, channels)
         self.num_frames, self.video_hw = len(self.inputs), self.inputs.hw
-        self.cell_diameter = diameter_to_use(given, self.inputs.unit_rgb(0).mean(axis=-1))
+        self.cell_diameter = diameter_to_use(given, self.inputs.picked(0))
         self.cell_diameter_estimated = given is None
         self.tile_plan = plan_for_cells(self.video_hw, self.cell_diameter, model.cfg)
         self._scaled = ScaledFrames(self.inputs, self.tile_plan)
@@ -141,6 +141,7 @@ class TiledVideoTracker:
         self.features = TileFeatures(self._tiles)
         self._home: dict[int, Tile] = {}  # obj_id -> the tile that tracks it from here on
         self._where: dict[int, dict[int, Tile]] = {}  # obj_id -> frame -> the tile its output there is from
+        self._handovers: dict[int, set[int]] = {}  # obj_id -> frames it was handed to another tile on
         self._stop = threading.Event()
 
     # ---- what there is -----------------------------------------------------------------------
@@ -153,6 +154,15 @@ class TiledVideoTracker:
     def tiles_in_use(self) -> list[Tile]:
         """The tiles holding objects, whose features are computed (of the plan's `tiles`)."""
         return list(self._tiles)
+
+    def conditioning_frames(self, obj_id: int) -> list[int]:
+        """The frames the user prompted the object on (hand-over masks are not the user's)."""
+        obj_id = self._known(obj_id)
+        frames = set()
+        for tracker in self._tiles.values():
+            if obj_id in tracker.object_ids:
+                frames.update(f for f in tracker.conditioning_frames(obj_id) if f not in self._handovers.get(obj_id, ()))
+        return sorted(frames)
 
     def home_tile(self, obj_id: int) -> Tile:
         return self._home[self._known(obj_id)]
@@ -210,12 +220,14 @@ class TiledVideoTracker:
             if obj_id in tracker.object_ids:
                 tracker.remove_object(obj_id)
         del self._home[obj_id], self._where[obj_id]
+        self._handovers.pop(obj_id, None)
 
     def reset(self) -> None:
         """Forget every object and prompt."""
         self._tiles.clear()
         self._home.clear()
         self._where.clear()
+        self._handovers.clear()
 
     def _tile_for(self, obj_id: int, frame: int, xy: np.ndarray) -> Tile:
         """The tile that held the object on this frame if the prompt fits in it, else the nearest."""
@@ -231,6 +243,7 @@ class TiledVideoTracker:
     def _prompted(self, frame: int, obj_id: int, tile: Tile, result: FrameResult) -> TiledFrameResult:
         self._home[obj_id] = tile
         self._where.setdefault(obj_id, {})[frame] = tile
+        self._handovers.get(obj_id, set()).discard(frame)  # the user prompted it here
         return self._stitch(frame, _tile_outputs({tile: result}, {tile: [obj_id]}), result.warnings)
 
     def _tracker(self, tile: Tile) -> VideoTracker:
@@ -327,6 +340,7 @@ class TiledVideoTracker:
                 self._tracker(target).hand_over(frame, obj_id, mask.numpy(), direction)
                 self._tiles[tile].handed_off(frame, obj_id, direction)
                 self._home[obj_id] = target
+                self._handovers.setdefault(obj_id, set()).add(frame)
                 self._where[obj_id][frame] = target  # a correction here goes to the tile it goes on in
 
     def _stitch(self, frame: int, outputs: dict[int, tuple[Tile, torch.Tensor]],
