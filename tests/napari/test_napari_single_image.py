@@ -56,10 +56,9 @@ def test_a_single_image_click_cells_get_labels(make_napari_viewer, qtbot, large_
         session.points_layer.add([row, col])  # applied through the layer's events, in a worker
     qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
     labels = np.asarray(session.labels_layer.data)
-    for obj_id, (cell, _, _) in enumerate(clicked, start=1):
-        mask, cell_mask = labels == obj_id, truth == cell
-        iou = (mask & cell_mask).sum() / (mask | cell_mask).sum()
-        assert iou > 0.6, f"object {obj_id}: IoU {iou:.2f} with cell {cell}"
+    ious = [((labels == obj_id) & (truth == cell)).sum() / ((labels == obj_id) | (truth == cell)).sum()
+            for obj_id, (cell, _, _) in enumerate(clicked, start=1)]
+    assert np.mean(ious) > 0.7 and min(ious) > 0.4, ious  # the model card: one-click IoU about 0.8
     assert notifications["error"] == []
 
 

@@ -139,7 +139,7 @@ class TrackingWidget(QWidget):
                              ("forward", self.forward_button), ("backward", self.backward_button),
                              ("both", self.both_button), ("stop", self.stop_button), ("undo", self.undo_button),
                              ("show", self.show_button), ("progress", self.progress_bar),
-                             ("diameter", self.diameter_spin)):
+                             ("diameter", self.diameter_spin), ("diameter", self.diameter_spin.lineEdit())):
             widget.setToolTip(TOOLTIPS[name])
 
     def _update_help(self, event=None) -> None:

@@ -34,6 +34,10 @@ from .tiling import LocalLogits, TilePlan, prompt_extent, resample, shift_to_til
 from .video_tracker import VideoTracker
 
 Tile = tuple[int, int]  # (top, left) in scaled pixels
+# Prefetching (the frame on screen, for the next click) computes every tile of a frame of at most
+# this many tiles, where a click will land in one; on larger frames only the tiles holding objects:
+# hundreds of tiles at each move of the slider would hold the CPU for nothing.
+PREFETCH_EVERY_TILE_UP_TO = 4
 
 
 class ScaledFrames:
@@ -84,18 +88,20 @@ class TiledPlan(PropagationPlan):
 
 
 class TileFeatures:
-    """The tiles' feature caches seen as one: a frame is in it when every tile in use holds it."""
+    """The tiles' feature caches seen as one: a frame is in it when every tile that `prefetch`
+    computes holds it."""
 
-    def __init__(self, tiles: dict[Tile, VideoTracker]):
-        self._tiles = tiles
+    def __init__(self, tracker: "TiledVideoTracker"):
+        self._tracker = tracker
 
     def __contains__(self, frame: int) -> bool:
-        return all(frame in tracker.features for tracker in self._tiles.values())
+        tiles = self._tracker._tiles
+        return all(tile in tiles and frame in tiles[tile].features for tile in self._tracker.prefetched_tiles())
 
     @property
     def computed(self) -> int:
         """How many times a tile's features were computed (once per tile in use and frame)."""
-        return sum(tracker.features.computed for tracker in self._tiles.values())
+        return sum(tracker.features.computed for tracker in list(self._tracker._tiles.values()))
 
 
 @dataclass(frozen=True)
@@ -138,7 +144,8 @@ class TiledVideoTracker:
         self._tracker_options = dict(normalization=normalization, fill_hole_area=fill_hole_area, feature_cache_size=1,
                                      precision=precision, separate_memories=separate_memories)
         self._tiles: dict[Tile, VideoTracker] = {}
-        self.features = TileFeatures(self._tiles)
+        self._tiles_lock = threading.Lock()
+        self.features = TileFeatures(self)
         self._home: dict[int, Tile] = {}  # obj_id -> the tile that tracks it from here on
         self._where: dict[int, dict[int, Tile]] = {}  # obj_id -> frame -> the tile its output there is from
         self._handovers: dict[int, set[int]] = {}  # obj_id -> frames it was handed to another tile on
@@ -152,7 +159,8 @@ class TiledVideoTracker:
 
     @property
     def tiles_in_use(self) -> list[Tile]:
-        """The tiles holding objects, whose features are computed (of the plan's `tiles`)."""
+        """The tiles whose features are computed: those holding objects, and on a frame of a
+        few tiles those prefetched (of the plan's `tiles`)."""
         return list(self._tiles)
 
     def conditioning_frames(self, obj_id: int) -> list[int]:
@@ -210,9 +218,15 @@ class TiledVideoTracker:
             tracker.forget_tracked()
 
     def prefetch(self, frame: int) -> None:
-        """Compute a frame's features now in every tile holding objects (VideoTracker.prefetch)."""
-        for tracker in list(self._tiles.values()):
-            tracker.prefetch(frame)
+        """Compute a frame's features now in the tiles a click will likely need (`prefetched_tiles`)."""
+        for tile in self.prefetched_tiles():
+            self._tracker(tile).prefetch(frame)
+
+    def prefetched_tiles(self) -> list[Tile]:
+        """Every tile of a frame of a few tiles, else the tiles holding objects (PREFETCH_EVERY_TILE_UP_TO)."""
+        if len(self.tile_plan.tiles) <= PREFETCH_EVERY_TILE_UP_TO:
+            return self.tile_plan.tiles
+        return list(self._tiles)
 
     def remove_object(self, obj_id: int) -> None:
         obj_id = self._known(obj_id)
@@ -244,12 +258,15 @@ class TiledVideoTracker:
         self._home[obj_id] = tile
         self._where.setdefault(obj_id, {})[frame] = tile
         self._handovers.get(obj_id, set()).discard(frame)  # the user prompted it here
-        return self._stitch(frame, _tile_outputs({tile: result}, {tile: [obj_id]}), result.warnings)
+        # the frame as the tile holds it: the objects whose output there is this tile's compete for pixels
+        shown = [i for i in result.object_ids if i == obj_id or self._where.get(i, {}).get(frame) == tile]
+        return self._stitch(frame, _tile_outputs({tile: result}, {tile: shown}), result.warnings, (obj_id,))
 
     def _tracker(self, tile: Tile) -> VideoTracker:
-        if tile not in self._tiles:
-            self._tiles[tile] = VideoTracker(self.model, TileFrames(self._scaled, tile), **self._tracker_options)
-        return self._tiles[tile]
+        with self._tiles_lock:  # a prefetch thread and a click may create the same tile's tracker at once
+            if tile not in self._tiles:
+                self._tiles[tile] = VideoTracker(self.model, TileFrames(self._scaled, tile), **self._tracker_options)
+            return self._tiles[tile]
 
     def _known(self, obj_id) -> int:
         obj_id = check_obj_id(obj_id)
@@ -344,12 +361,14 @@ class TiledVideoTracker:
                 self._where[obj_id][frame] = target  # a correction here goes to the tile it goes on in
 
     def _stitch(self, frame: int, outputs: dict[int, tuple[Tile, torch.Tensor]],
-                warnings: dict[int, MaskWarning] | None = None) -> TiledFrameResult:
-        """The frame's result: the objects' tile logits brought to the frame's pixels."""
+                warnings: dict[int, MaskWarning] | None = None, updated: tuple[int, ...] | None = None) -> TiledFrameResult:
+        """The frame's result: the objects' tile logits brought to the frame's pixels; `updated`
+        (default: every object in `outputs`) are those the result is about."""
         local = {obj_id: tile_logits_to_original(logits[None], self.tile_plan, *tile)
                  for obj_id, (tile, logits) in outputs.items()}
         tiles = {obj_id: tile for obj_id, (tile, _) in outputs.items()}
-        return TiledFrameResult(frame, self.object_ids, local, self.video_hw, tuple(outputs), tiles, dict(warnings or {}))
+        updated = tuple(outputs) if updated is None else updated
+        return TiledFrameResult(frame, self.object_ids, local, self.video_hw, updated, tiles, dict(warnings or {}))
 
 
 def _tile_outputs(results: dict[Tile, FrameResult], by_tile: dict[Tile, list[int]]) -> dict[int, tuple[Tile, torch.Tensor]]:
