@@ -115,7 +115,7 @@ def main() -> None:
     parser.add_argument("--model", default=None)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"{cpu_description()}; {torch.get_num_threads()} threads")
+    print(cpu_description())
     model = load_model(args.model, device="cpu")
     print("| frame | tracker | J&F | J | F | cells | diameter used (true) | tiles in use (of) | click s "
           "| s/frame | s/tile | s/frame / area ratio |")

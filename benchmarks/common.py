@@ -28,21 +28,6 @@ from napari_sam2.testing.synthetic import moving_nuclei_video  # noqa: E402
 THREADS = 2
 
 
-CPU_FLAGS_SHOWN = ("avx", "avx2", "avx512f", "avx512_bf16", "amx_bf16", "fma", "neon", "asimd")
-
-
-def cpu_description() -> str:
-    """The processor, torch's vector capability and the SIMD flags of /proc/cpuinfo (Linux)."""
-    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")),
-                 platform.processor())
-    flags = next((set(line.split(":", 1)[1].split()) for line in cpuinfo.splitlines()
-                  if line.startswith(("flags", "Features"))), set())
-    shown = [f for f in CPU_FLAGS_SHOWN if f in flags]
-    return (f"{model}; {os.cpu_count()} cores; torch {torch.__version__} capability "
-            f"{torch.backends.cpu.get_cpu_capability()}; flags: {' '.join(shown) or 'none of ' + str(CPU_FLAGS_SHOWN)}")
-
-
 def set_threads(n: int = THREADS) -> None:
     torch.set_num_threads(n)
 
