@@ -79,12 +79,12 @@ def test_track_replaces_its_own_store_only_with_overwrite(micro_model, tmp_path,
 def test_a_failed_run_leaves_no_store_and_an_old_one_as_it_was(micro_model, tmp_path, monkeypatch):
     command = _tracking_inputs(tmp_path, micro_model, monkeypatch)
 
-    def fails_after_a_frame(self, *args, **kwargs):
-        yield next(iter(original(self, *args, **kwargs)))
+    def fails_after_a_frame(self, plan):
+        yield next(iter(original(self, plan)))
         raise RuntimeError("out of memory")
 
-    original = file_tracking.TiledVideoTracker.propagate
-    monkeypatch.setattr(file_tracking.TiledVideoTracker, "propagate", fails_after_a_frame)
+    original = file_tracking.TiledVideoTracker.run
+    monkeypatch.setattr(file_tracking.TiledVideoTracker, "run", fails_after_a_frame)
     with pytest.raises(RuntimeError, match="out of memory"):
         main(command + ["--out", str(tmp_path / "new.zarr")])
     old = LabelsStore.create(tmp_path / "old.zarr", (2, 5, 5))

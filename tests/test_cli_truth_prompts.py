@@ -39,7 +39,7 @@ def test_truth_clicks_find_the_nuclei_of_every_slice_of_a_z_stack(micro_model, t
     monkeypatch.setattr(f"{tracker}.add_points",
                         lambda self, frame, obj_id, points, labels, **kw: clicked.append((frame, obj_id, points)))
     monkeypatch.setattr(f"{tracker}.plan", lambda self, direction, *args: PropagationPlan(direction, ()))
-    monkeypatch.setattr(f"{tracker}.propagate", lambda self, direction, *args: iter(()))
+    monkeypatch.setattr(f"{tracker}.run", lambda self, plan: iter(()))
     assert main(["track", str(tmp_path / "img.tif"), "--truth", str(tmp_path / "truth.tif"),
                  "--out", str(tmp_path / "out.zarr")]) == 0
     assert tracked in capsys.readouterr().out
