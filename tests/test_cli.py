@@ -83,8 +83,8 @@ def test_a_failed_run_leaves_no_store_and_an_old_one_as_it_was(micro_model, tmp_
         yield next(iter(original(self, plan)))
         raise RuntimeError("out of memory")
 
-    original = file_tracking.VideoTracker.run
-    monkeypatch.setattr(file_tracking.VideoTracker, "run", fails_after_a_frame)
+    original = file_tracking.TiledVideoTracker.run
+    monkeypatch.setattr(file_tracking.TiledVideoTracker, "run", fails_after_a_frame)
     with pytest.raises(RuntimeError, match="out of memory"):
         main(command + ["--out", str(tmp_path / "new.zarr")])
     old = LabelsStore.create(tmp_path / "old.zarr", (2, 5, 5))

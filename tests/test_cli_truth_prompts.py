@@ -35,11 +35,11 @@ def test_truth_clicks_find_the_nuclei_of_every_slice_of_a_z_stack(micro_model, t
     save_checkpoint(micro_model, tmp_path / "model.pt")
     monkeypatch.setattr(loading, "embedded_model_path", lambda: tmp_path / "model.pt")
     clicked = []
-    monkeypatch.setattr("napari_sam2.engine.video_tracker.VideoTracker.add_points",
+    tracker = "napari_sam2.engine.tiled_tracker.TiledVideoTracker"
+    monkeypatch.setattr(f"{tracker}.add_points",
                         lambda self, frame, obj_id, points, labels, **kw: clicked.append((frame, obj_id, points)))
-    monkeypatch.setattr("napari_sam2.engine.video_tracker.VideoTracker.plan",
-                        lambda self, direction, *args: PropagationPlan(direction, ()))
-    monkeypatch.setattr("napari_sam2.engine.video_tracker.VideoTracker.run", lambda self, plan: iter(()))
+    monkeypatch.setattr(f"{tracker}.plan", lambda self, direction, *args: PropagationPlan(direction, ()))
+    monkeypatch.setattr(f"{tracker}.run", lambda self, plan: iter(()))
     assert main(["track", str(tmp_path / "img.tif"), "--truth", str(tmp_path / "truth.tif"),
                  "--out", str(tmp_path / "out.zarr")]) == 0
     assert tracked in capsys.readouterr().out

@@ -13,6 +13,8 @@ Scripting API (imports no napari), with `ns` this package (import napari_sam2 as
     tracker.add_points(frame=0, obj_id=1, points=[[120, 80]], labels=[1])
     for result in tracker.propagate():                 # streams frame by frame
         labels = result.label_image()
+    tracker = ns.TiledVideoTracker(model, frames, cell_diameter=None)  # large frames: cells resampled, tiled
+    print(tracker.cell_diameter)                       # estimated from frame 0 when not given
 
     cells = ns.detect_cells(model, frame).labels       # every cell of a frame, no clicks
     seeds = ns.masks_from_labels(cellpose_labels, frame.shape)   # {id: mask}, one mask prompt each
@@ -36,7 +38,9 @@ from .engine import (
     Lineage,
     Normalization,
     Prediction,
+    TiledFrameResult,
     TiledImagePredictor,
+    TiledVideoTracker,
     VideoTracker,
     detect_cells,
     load_model,
@@ -67,6 +71,7 @@ __all__ = [
     "ArrayFrames", "CellDetections", "CellFrame", "CellTracker", "CellTrackingParams", "detect_cells",
     "DetectionParams", "FrameResult", "ImagePredictor", "Lineage", "load_checkpoint", "load_model",
     "masks_from_labels", "measure_cells", "Normalization", "open_tiff_frames", "Prediction", "SAM2Config", "SAM2Model",
-    "save_checkpoint", "TiledImagePredictor", "track_all_cells", "VideoTracker", "write_ctc_folder",
+    "save_checkpoint", "TiledFrameResult", "TiledImagePredictor", "TiledVideoTracker", "track_all_cells", "VideoTracker",
+    "write_ctc_folder",
     "write_geff", "write_measurements_csv", "ZarrFeatureStore",
 ]

@@ -71,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
                        help="with --auto: a label TIFF of the first frame (H, W) or of every frame (T, H, W), e.g. "
                             "cellpose output, instead of finding the cells with the model")
     _add_output_arguments(track)
+    track.add_argument("--cell-diameter", type=float, default=None,
+                       help="a typical cell's width in pixels (default: estimated from frame 0, and printed)")
     track.add_argument("--model", default=None, help="official name or checkpoint path (default: embedded)")
     track.add_argument("--threads", type=int, default=2)
     track.set_defaults(run=_track)
@@ -149,18 +151,24 @@ def _track(args) -> int:
         return 2
     check_replaceable(args.out, args.overwrite)  # before any work: the answer may be no
     truth = open_tiff_frames(args.truth) if args.truth else None
-    try:  # the clicks first: a bad file is reported before the model loads
+    try:  # the clicks and the diameter first: bad input is reported before the model loads
         tracked_axis = tiff_geometry(args.image)["axes"][0]
         clicks = _clicks_from_truth(truth, tracked_axis) if truth is not None else read_clicks(args.points)
-    except ClickTableError as error:
+        if args.cell_diameter is not None:
+            check_cell_diameter(args.cell_diameter)
+    except (ClickTableError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     try:
         tracked = track_file(args.image, args.out, clicks, model_from(args.model), args.overwrite,
-                             keep_masks=truth is not None)
+                             keep_masks=truth is not None, cell_diameter=args.cell_diameter)
     except BadClick as error:  # a click outside the image or the frames: nothing written
         print(f"error: {args.points or args.truth}: {error}", file=sys.stderr)
         return 2
+    except ValueError as error:  # a diameter the frames cannot take, no cells to estimate it from: nothing written
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(tracked.describe_scale())
     print(f"tracked {len(tracked.objects)} objects through {tracked.frames} frames in {tracked.seconds:.1f} s "
           f"({tracked.frames / tracked.seconds:.1f} frames/s); labels written to {args.out}")
     if truth is not None:

@@ -17,7 +17,7 @@ from .click_table import Click
 from .engine.cell_tracker import CellTracker
 from .engine.frames import open_tiff_frames
 from .engine.loading import load_model
-from .engine.video_tracker import VideoTracker
+from .engine.tiled_tracker import TiledVideoTracker
 from .storage.labels_store import LabelsStore, label_dtype
 from .storage.store_opening import check_replaceable, new_labels_store
 from .storage.tiff_geometry import tiff_geometry
@@ -51,18 +51,30 @@ class FileTracked:
     objects: list[int]
     seconds: float  # tracking and writing, without loading the model
     masks: dict[int, np.ndarray] | None  # obj_id -> (frames, H, W) bool, when asked for
+    cell_diameter: float  # px of the image
+    cell_diameter_estimated: bool  # from frame 0, as none was given
+    tiles_in_use: int  # tiles holding objects, of
+    tiles: int  # the tiles of the resampled frame
+
+    def describe_scale(self) -> str:
+        how = "estimated from frame 0" if self.cell_diameter_estimated else "given"
+        return (f"cell diameter {self.cell_diameter:.1f} px ({how}; give --cell-diameter to change it); "
+                f"{self.tiles_in_use} of {self.tiles} tiles in use")
 
 
 def track_file(image: Path, out: Path, clicks: list[Click], model, overwrite: bool = False,
                keep_masks: bool = False, progress: bool = True, series: int = 0,
-               on_frame: Callable[[int], None] | None = None) -> FileTracked:
+               on_frame: Callable[[int], None] | None = None, cell_diameter: float | None = None) -> FileTracked:
     """Tracks `clicks` through every frame of the TIFF `image` (its image `series`) into the labels
-    store `out`; `on_frame(results so far)` after each tracked frame. A click outside the image or
-    the frames raises BadClick before anything is written; a failure while tracking leaves nothing at `out`."""
+    store `out`, with cells resampled to the model's preferred size and tiled (TiledVideoTracker;
+    the cell diameter in pixels is estimated from frame 0 when not given); `on_frame(results so
+    far)` after each tracked frame. A bad diameter or a click outside the image or the frames
+    raises ValueError (BadClick for a click) before anything is written; a failure while tracking
+    leaves nothing at `out`."""
     check_replaceable(out, overwrite)  # before any work: the answer may be no
     frames = open_tiff_frames(image, series=series)
     geometry = tiff_geometry(image, series)
-    tracker = VideoTracker(model, frames)
+    tracker = TiledVideoTracker(model, frames, cell_diameter=cell_diameter)
     try:
         objects = _add_clicks(tracker, clicks)
     except (ValueError, IndexError) as error:
@@ -83,10 +95,11 @@ def track_file(image: Path, out: Path, clicks: list[Click], model, overwrite: bo
                 frame_masks = result.masks
                 for obj_id in result.updated_ids:
                     masks[obj_id][result.frame] = frame_masks[obj_id]
-    return FileTracked(len(frames), objects, time.time() - start, masks)
+    return FileTracked(len(frames), objects, time.time() - start, masks, tracker.cell_diameter,
+                       tracker.cell_diameter_estimated, len(tracker.tiles_in_use), len(tracker.tile_plan.tiles))
 
 
-def _add_clicks(tracker: VideoTracker, clicks: list[Click]) -> list[int]:
+def _add_clicks(tracker: TiledVideoTracker, clicks: list[Click]) -> list[int]:
     """Each object's clicks on each frame as one prompt; returns the object ids."""
     prompts: dict[tuple[int, int], list[Click]] = {}
     for click in clicks:

@@ -22,13 +22,16 @@ def test_a_4d_image_tracks_one_axis_at_the_current_index_of_the_other():
     assert tracking_axes((3, 10, 96, 128)) == [0, 1]
 
 
-@pytest.mark.parametrize("shape,rgb,message", [
-    ((96, 128), False, "single 2-D image.*nothing to track through"),
-    ((96, 128), True, "single RGB image.*nothing to track through"),
-])
-def test_images_with_nothing_to_track_through_are_refused(shape, rgb, message):
-    with pytest.raises(ValueError, match=message):
-        frame_layout(shape, rgb=rgb, name="cells")
+@pytest.mark.parametrize("rgb", [False, True])
+def test_a_single_image_is_one_frame(rgb):
+    layout = frame_layout((96, 128), rgb=rgb, name="cells")
+    assert (layout.single_image, layout.num_frames, layout.store_shape, layout.spatial_axes) == (True, 1, (96, 128), (0, 1))
+    assert layout.frame_of([40.0, 7.0]) == 0
+
+
+def test_an_image_with_one_axis_is_refused():
+    with pytest.raises(ValueError, match="has shape \\(128,\\): open a single 2-D image, a time-lapse"):
+        frame_layout((128,), name="cells")
 
 
 def test_a_spatial_axis_cannot_be_tracked():

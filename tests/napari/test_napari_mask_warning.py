@@ -38,12 +38,14 @@ def click_first_cell(viewer, side: int, embedded_model, tmp_path):
     return session
 
 
-def test_a_click_on_a_tiny_cell_of_a_large_frame_warns(make_napari_viewer, embedded_model, warnings_shown, tmp_path):
+def test_a_click_on_a_cell_of_a_sparse_large_frame_warns(make_napari_viewer, embedded_model, warnings_shown, tmp_path):
+    """20 cells on 2048 x 2048 px. Sessions resample and tile frames (issue 17), yet the mask is
+    still implausible here (not investigated; the frame's 99.5th percentile, its white level, lies
+    in the background, which points at the normalisation), and the user is told."""
     click_first_cell(make_napari_viewer(), 2048, embedded_model, tmp_path)
     assert len(warnings_shown) == 1
     text = warnings_shown[0]
-    assert text.startswith("object 1 on frame 0: its mask covers") and "crop the image to a region" in text
-    assert "the model sees this frame 8 times smaller" in text and "press 't' to make it negative" in text
+    assert text.startswith("object 1 on frame 0: its mask covers") and "press 't' to make it negative" in text
 
 
 def test_a_click_on_a_cell_that_fits_does_not_warn(make_napari_viewer, embedded_model, warnings_shown, tmp_path):

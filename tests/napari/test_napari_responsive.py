@@ -9,7 +9,7 @@ import torch
 from qtpy.QtCore import QTimer
 from test_napari_widget import TIMEOUT_MS, click_cells, slow_frames, start, wait_until_idle
 
-from napari_sam2 import ArrayFrames, VideoTracker
+from napari_sam2 import ArrayFrames, TiledVideoTracker, VideoTracker
 
 
 class EncoderGate:
@@ -41,7 +41,7 @@ def gate_encoder(monkeypatch):
 
 def engine_labels(model, frames, frame, clicks, dtype):
     """The label image the engine alone gives on `frame` after `clicks` [(obj_id, row, col)], in order."""
-    tracker = VideoTracker(model, ArrayFrames(frames))
+    tracker = TiledVideoTracker(model, ArrayFrames(frames))
     for obj_id, row, col in clicks:
         result = tracker.add_points(frame, obj_id, points=[[col, row]], labels=[1])
     return result.label_image(dtype)

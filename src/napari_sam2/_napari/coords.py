@@ -14,20 +14,23 @@ def slice_index(value: float) -> int:
     return int(np.floor(float(value) + 0.5))
 
 
-def napari_point_to_frame_xy(point, axis: int, spatial_axes: tuple[int, int]) -> tuple[int, float, float]:
-    """(frame index, x, y) of a napari point: the frame from the tracking axis, x from the
-    column axis, y from the row axis."""
+def napari_point_to_frame_xy(point, axis: int | None, spatial_axes: tuple[int, int]) -> tuple[int, float, float]:
+    """(frame index, x, y) of a napari point: the frame from the tracking axis (0 for a single
+    image, axis None), x from the column axis, y from the row axis."""
     row_axis, col_axis = spatial_axes
-    return slice_index(point[axis]), float(point[col_axis]), float(point[row_axis])
+    frame = 0 if axis is None else slice_index(point[axis])
+    return frame, float(point[col_axis]), float(point[row_axis])
 
 
-def frame_xy_to_napari_point(frame: int, x: float, y: float, ndim: int, axis: int,
+def frame_xy_to_napari_point(frame: int, x: float, y: float, ndim: int, axis: int | None,
                              spatial_axes: tuple[int, int], fixed: dict[int, int] | None = None) -> np.ndarray:
     """The inverse: a napari point (ndim,) for (frame, x, y); fixed axes get their index."""
     point = np.zeros(ndim)
     for a, index in (fixed or {}).items():
         point[a] = index
-    point[axis], point[spatial_axes[0]], point[spatial_axes[1]] = frame, y, x
+    if axis is not None:
+        point[axis] = frame
+    point[spatial_axes[0]], point[spatial_axes[1]] = y, x
     return point
 
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .coords import slice_index
+
 
 @dataclass(frozen=True)
 class FrameLayout:
     shape: tuple[int, ...]  # the layer's dimensions, without an RGB channel axis
-    axis: int  # the tracked axis
+    axis: int | None  # the tracked axis; None for a single 2-D image (one frame)
     fixed: tuple[tuple[int, int], ...] = ()  # (axis, index) for every other non-spatial axis
 
     @property
@@ -29,7 +31,20 @@ class FrameLayout:
 
     @property
     def num_frames(self) -> int:
-        return self.shape[self.axis]
+        return 1 if self.axis is None else self.shape[self.axis]
+
+    @property
+    def single_image(self) -> bool:
+        return self.axis is None
+
+    @property
+    def store_frame_axis(self) -> int:
+        """The labels store's frame axis (a single image's 2-D store is one frame whatever it says)."""
+        return 0 if self.axis is None else self.axis
+
+    def frame_of(self, point) -> int:
+        """The frame a napari point (or a viewer index) along the layer's axes is on."""
+        return 0 if self.axis is None else slice_index(point[self.axis])
 
     @property
     def frame_hw(self) -> tuple[int, int]:
@@ -55,11 +70,12 @@ def frame_layout(shape, rgb: bool = False, axis: int | None = None, current_inde
     """
     shape = tuple(int(s) for s in shape)
     candidates = tracking_axes(shape)
+    if len(shape) == 2 and axis is None:  # a single image: click cells, get labels
+        return FrameLayout(shape, None)
     if not candidates:
-        what = "a single RGB image" if rgb else f"a single {len(shape)}-D image of shape {shape}"
         raise ValueError(
-            f"the image layer {name!r} is {what}: there is nothing to track through. "
-            "Open a time-lapse or a z-stack (frames, rows, columns), or use the image predictor for one image"
+            f"the image layer {name!r} has shape {shape}: open a single 2-D image, a time-lapse or a z-stack "
+            "(frames, rows, columns)"
         )
     axis = candidates[0] if axis is None else int(axis)
     if axis not in candidates:

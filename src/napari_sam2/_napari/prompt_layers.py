@@ -18,7 +18,6 @@ from .coords import (
     napari_vertices_to_rows_cols,
     napari_vertices_to_xyxy,
     on_fixed_slice,
-    slice_index,
 )
 from .layout import FrameLayout
 
@@ -126,7 +125,7 @@ def shapes_to_prompts(data, shape_types, features, layout: FrameLayout):
         vertices = np.asarray(vertices, dtype=float)
         if not on_fixed_slice(vertices[0], layout.fixed_dict):
             continue
-        frame = slice_index(vertices[0][layout.axis])
+        frame = layout.frame_of(vertices[0])
         try:
             key = _frame_and_object(frame, obj_id, layout)
             _add_shape(key, kind, vertices, layout, boxes, polygons)

@@ -10,13 +10,13 @@ import numpy as np
 from napari.layers import Image
 from napari.utils.notifications import show_info, show_warning
 
-from ..engine import ArrayFrames, VideoTracker
+from ..engine import ArrayFrames, TiledVideoTracker
 from ..engine.preprocessing import check_finite
 from ..engine.propagation_plan import PropagationPlan
 from .coords import slice_index
 from .feature_prefetch import FeaturePrefetcher
 from .labels_view import labels_translate
-from .layout import frame_layout
+from .layout import FrameLayout, frame_layout
 from .mask_warnings import warn_about_mask
 from .prompt_layers import (
     OBJ_ID,
@@ -87,18 +87,30 @@ def check_sample_frames(frames, on_screen: int, name: str) -> None:
             raise ValueError(f"{name!r} cannot be tracked: on frame {frame}, {error}") from error
 
 
+def layer_frames(image_layer, layout: FrameLayout) -> ArrayFrames:
+    """The frames a session tracks: along the layout's axis, or a single image as one frame."""
+    data = image_data(image_layer)
+    if layout.single_image:  # one frame, read whole: it is on screen anyway
+        data = np.asarray(data)[None]
+        return ArrayFrames(data, axis=0, channel_axis=data.ndim - 1 if image_layer.rgb else None)
+    return ArrayFrames(data, axis=layout.axis, fixed=layout.fixed_dict,
+                       channel_axis=data.ndim - 1 if image_layer.rgb else None)
+
+
 class TrackingSession:
     """Tracks objects through `image_layer` along `axis` (default: the first non-spatial one);
-    other non-spatial axes stay at the viewer's current index (or `current_index`)."""
+    other non-spatial axes stay at the viewer's current index (or `current_index`). A single 2-D
+    image is one frame: click cells, get labels. Frames are resampled so that cells have the
+    model's preferred size and tiled (TiledVideoTracker): `cell_diameter` in pixels, estimated
+    from frame 0 when None (the tracker's `cell_diameter` tells what is used)."""
 
-    def __init__(self, viewer, image_layer, model, axis=None, store_path=None, current_index=None):
+    def __init__(self, viewer, image_layer, model, axis=None, store_path=None, current_index=None,
+                 cell_diameter: float | None = None):
         self.layout = check_trackable(viewer, image_layer, axis, current_index)
         self.viewer, self.image_layer = viewer, image_layer
-        data = image_data(image_layer)
-        self.frames = ArrayFrames(data, axis=self.layout.axis, fixed=self.layout.fixed_dict,
-                                  channel_axis=data.ndim - 1 if image_layer.rgb else None)
-        check_sample_frames(self.frames, viewer_index(viewer, image_layer)[self.layout.axis], image_layer.name)
-        self.tracker = VideoTracker(model, self.frames)
+        self.frames = layer_frames(image_layer, self.layout)
+        check_sample_frames(self.frames, self.layout.frame_of(viewer_index(viewer, image_layer)), image_layer.name)
+        self.tracker = TiledVideoTracker(model, self.frames, cell_diameter=cell_diameter)
         self.store_path = Path(store_path) if store_path else self._default_store_path()
         replace_earlier_sessions(image_layer, self.store_path)
         self.store = open_session_store(self.store_path, image_layer, self.layout)
@@ -172,7 +184,7 @@ class TrackingSession:
         """The viewer moved: compute the features of the frame now on screen in the background."""
         index = viewer_index(self.viewer, self.image_layer)
         if all(index[a] == i for a, i in self.layout.fixed):
-            self.prefetcher.request(index[self.layout.axis])
+            self.prefetcher.request(self.layout.frame_of(index))
 
     # ---- objects ---------------------------------------------------------------------------
 

@@ -55,10 +55,11 @@ def open_session_store(path, image_layer, layout: FrameLayout) -> LabelsStore:
     prefer_napari_sam2_for_stores()
     scale = [float(s) for s in image_layer.scale]
     return open_or_create_store(
-        path, layout.store_shape, f"the image {image_layer.name!r} tracked along axis {layout.axis}",
+        path, layout.store_shape,
+        f"the image {image_layer.name!r}" + ("" if layout.single_image else f" tracked along axis {layout.axis}"),
         axes=axes_from_labels(image_layer.axis_labels), scale=scale,
         translation=[float(t) for t in labels_translate(scale, image_layer.translate, layout)],
-        units=[ome_unit(u) for u in getattr(image_layer, "units", [None] * layout.ndim)], frame_axis=layout.axis,
+        units=[ome_unit(u) for u in getattr(image_layer, "units", [None] * layout.ndim)], frame_axis=layout.store_frame_axis,
     )
 
 

@@ -13,6 +13,7 @@ from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtCore import QThreadPool
 from qtpy.QtWidgets import (
     QComboBox,
+    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
@@ -34,7 +35,7 @@ from .prompt_worker import PromptWorker
 from .propagation import PropagationRunner
 from .session import TrackingSession, check_trackable, image_data
 from .user_errors import USER_ERRORS
-from .widget_text import TOOLTIPS, next_step, progress_text
+from .widget_text import TOOLTIPS, diameter_text, next_step, progress_text
 
 GIVEN_MODEL = "model given to the widget"
 EDITS = {"added", "removed", "changed"}  # data events that end an edit (not "adding", ...)
@@ -92,9 +93,13 @@ class TrackingWidget(QWidget):
         checkpoint_row, browse = QHBoxLayout(), self._button("Browse...", self._browse_checkpoint)
         checkpoint_row.addWidget(self.checkpoint_edit)
         checkpoint_row.addWidget(browse)
+        self.diameter_spin = QDoubleSpinBox(minimum=0.0, maximum=100000.0, decimals=1, suffix=" px")
+        self.diameter_spin.setSpecialValueText("automatic")  # 0: estimated at Start
+        self.diameter_label = QLabel("Cell diameter: estimated when you press Start")
         form = QFormLayout()
         for label, field in (("Image", self.image_combo), ("Track along", self.axis_combo),
-                             ("Model", self.model_combo), ("Checkpoint", checkpoint_row), ("Labels store", self.store_edit)):
+                             ("Model", self.model_combo), ("Checkpoint", checkpoint_row), ("Labels store", self.store_edit),
+                             ("Cell diameter", self.diameter_spin)):
             form.addRow(label, field)
         self.start_button = self._button("Start tracking this image", self.start_session)
         self.new_object_button = self._button("New object", self.new_object)
@@ -117,7 +122,7 @@ class TrackingWidget(QWidget):
         layout.addLayout(form)
         for widget in (self.start_button, self.new_object_button, self.forward_button, self.backward_button,
                        self.both_button, self.stop_button, self.status_label, self.progress_bar, self.progress_label,
-                       self.undo_button, self.show_button, self.store_label, self.cell_panel):
+                       self.undo_button, self.show_button, self.diameter_label, self.store_label, self.cell_panel):
             layout.addWidget(widget)
         layout.addStretch()
         self._update_buttons()
@@ -133,7 +138,8 @@ class TrackingWidget(QWidget):
                              ("start", self.start_button), ("new_object", self.new_object_button),
                              ("forward", self.forward_button), ("backward", self.backward_button),
                              ("both", self.both_button), ("stop", self.stop_button), ("undo", self.undo_button),
-                             ("show", self.show_button), ("progress", self.progress_bar)):
+                             ("show", self.show_button), ("progress", self.progress_bar),
+                             ("diameter", self.diameter_spin), ("diameter", self.diameter_spin.lineEdit())):
             widget.setToolTip(TOOLTIPS[name])
 
     def _update_help(self, event=None) -> None:
@@ -143,12 +149,15 @@ class TrackingWidget(QWidget):
             self.help_label.setText(next_step(False, False))
             return
         self.help_label.setText(next_step(True, self.runner.running, session.labels_layer.selected_label,
-                                          len(session.object_ids_in_use()), session.points_layer.name))
+                                          len(session.object_ids_in_use()), session.points_layer.name,
+                                          session.layout.single_image))
 
     def _update_buttons(self) -> None:
         ready, running = self.session is not None, self.runner.running
-        for button in (self.new_object_button, self.forward_button, self.backward_button, self.both_button):
-            button.setEnabled(ready and not running)
+        frames = ready and not self.session.layout.single_image  # a single image has nothing to propagate to
+        self.new_object_button.setEnabled(ready and not running)
+        for button in (self.forward_button, self.backward_button, self.both_button):
+            button.setEnabled(frames and not running)
         self.show_button.setEnabled(ready)
         self.start_button.setEnabled(not running and not self.loader.running)
         self.stop_button.setEnabled(running or bool(self.prompt_worker.waiting_actions))
@@ -247,10 +256,14 @@ class TrackingWidget(QWidget):
 
     def _start_with(self, model, image, axis, store) -> TrackingSession | None:
         try:
-            self.session = TrackingSession(self.viewer, image, model, axis=axis, store_path=store)
+            self.session = TrackingSession(self.viewer, image, model, axis=axis, store_path=store,
+                                           cell_diameter=self.diameter_spin.value() or None)
         except USER_ERRORS as error:
             show_error(str(error))
             return None
+        tracker = self.session.tracker
+        self.diameter_label.setText(diameter_text(tracker.cell_diameter, tracker.cell_diameter_estimated,
+                                                  len(tracker.tile_plan.tiles)))
         for layer in (self.session.points_layer, self.session.shapes_layer):
             layer.events.data.connect(self._on_prompts_changed)
             layer.events.features.connect(self._on_prompts_changed)

@@ -25,6 +25,10 @@ TOOLTIPS = {
     "show": "Put the tracked labels (and the clicks and boxes layers) back in the layer list if they were "
             "deleted; the labels themselves are kept on disk.",
     "progress": "Frames tracked in this run, out of the frames it covers.",
+    "diameter": "A typical cell's width in pixels of this image. Frames are resampled so that cells have the size "
+                "the model works best at, and cut into tiles. 'automatic': estimated from the first frame when "
+                "you press Start (shown below); set it when the masks spill over several cells or cover only "
+                "part of one.",
 }
 
 # the "All cells" section (cell_panel.py)
@@ -46,7 +50,14 @@ CELL_TOOLTIPS = {
 }
 
 
-def next_step(started: bool, running: bool, obj_id: int = 1, objects: int = 0, clicks_layer: str = "") -> str:
+def diameter_text(diameter: float, estimated: bool, tiles: int) -> str:
+    """e.g. "Cell diameter: 18.3 px (estimated; 4 tiles)"."""
+    how = "estimated from the first frame" if estimated else "as set"
+    return f"Cell diameter: {diameter:.1f} px ({how}; frames in {tiles} tile{'s' if tiles > 1 else ''})"
+
+
+def next_step(started: bool, running: bool, obj_id: int = 1, objects: int = 0, clicks_layer: str = "",
+              single_image: bool = False) -> str:
     """One line saying what to do now (and which object the next click belongs to)."""
     if not started:
         return "Choose the image to track, then press 'Start tracking this image'."
@@ -55,6 +66,9 @@ def next_step(started: bool, running: bool, obj_id: int = 1, objects: int = 0, c
     if objects == 0:
         return (f"Editing object {obj_id}: click the centre of a cell in the layer '{clicks_layer}'. "
                 "Press 'New object' before clicking the next cell.")
+    if single_image:
+        return (f"Editing object {obj_id} ({objects} object{'s' if objects > 1 else ''} so far). Press 'New object' "
+                "and click the next cell; each click gives the cell's label at once.")
     return (f"Editing object {obj_id} ({objects} object{'s' if objects > 1 else ''} so far). Press 'New object' "
             "and click the next cell, or propagate. A click on another frame corrects the object there; "
             "'t' turns the selected click into a negative one (outside the cell).")

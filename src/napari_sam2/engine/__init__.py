@@ -11,11 +11,13 @@ from .loading import load_model
 from .model_inputs import PreprocessedFrames, TensorFrames
 from .preprocessing import Normalization, preprocess
 from .tiled_predictor import TiledImagePredictor
+from .tiled_tracker import TiledFrameResult, TiledVideoTracker
 from .video_tracker import VideoTracker
 
 __all__ = [
     "ArrayFrames", "CellDetections", "CellFrame", "CellTracker", "CellTrackingParams", "default_device",
     "detect_cells", "DetectionParams", "FrameResult", "FrameSource", "ImagePredictor", "Lineage", "load_model",
     "masks_from_labels", "Normalization", "open_tiff_frames", "Prediction", "preprocess", "PreprocessedFrames",
-    "TensorFrames", "TiledImagePredictor", "Track", "track_all_cells", "VideoTracker",
+    "TensorFrames", "TiledFrameResult", "TiledImagePredictor", "TiledVideoTracker", "Track", "track_all_cells",
+    "VideoTracker",
 ]

@@ -13,8 +13,47 @@ from .prompts import Prompt
 from .tiling import LocalLogits
 
 
+class LabelledFrame:
+    """What every result of a frame offers, from its objects' logits (`local_logits`, each over
+    the original pixels its model input covers): masks, the label image, and the one rule for
+    writing onto stored labels. Subclasses are dataclasses with frame, object_ids, video_hw and
+    updated_ids."""
+
+    def local_logits(self) -> dict[int, LocalLogits]:
+        """Object id -> its (1, h, w) logits over part of the frame; objects without an output
+        on this frame may be left out."""
+        raise NotImplementedError
+
+    @property
+    def masks(self) -> dict[int, np.ndarray]:
+        """Object id -> (H, W) bool mask at the video's resolution."""
+        local = self.local_logits()
+        empty = np.zeros(self.video_hw, bool)
+        return {obj_id: (local[obj_id].full(self.video_hw)[0] > 0).numpy() if obj_id in local else empty.copy()
+                for obj_id in self.object_ids}
+
+    def label_image(self, dtype=np.uint32) -> np.ndarray:
+        """(H, W) labels: each pixel gets the id of the object with the highest positive logit."""
+        return winning_labels(self.video_hw, self.local_logits(), dtype=dtype)
+
+    def paint_onto(self, stored: np.ndarray) -> np.ndarray:
+        """`stored` (H, W) labels with this result applied: the updated objects' old pixels are
+        cleared and they get the pixels they win now (label_image's rule, among every object
+        with an output here); every other pixel keeps its stored label. The one rule for
+        writing a result, so that a prompt edit or a propagation changes only what it is about."""
+        if stored.shape != tuple(self.video_hw):
+            raise ValueError(f"stored labels of shape {stored.shape} do not fit the frame's {tuple(self.video_hw)}")
+        painted = stored.copy()
+        updated = np.asarray(self.updated_ids, dtype=stored.dtype)
+        painted[np.isin(stored, updated)] = 0
+        winners = self.label_image(stored.dtype)
+        won = np.isin(winners, updated)
+        painted[won] = winners[won]
+        return painted
+
+
 @dataclass(frozen=True)
-class FrameResult:
+class FrameResult(LabelledFrame):
     frame: int
     object_ids: tuple[int, ...]
     low_res_logits: torch.Tensor  # (K, 1, 4h, 4w) model-resolution logits, one per object
@@ -37,12 +76,9 @@ class FrameResult:
         binary = (self.logits() > 0).cpu().numpy()
         return {obj_id: binary[k] for k, obj_id in enumerate(self.object_ids)}
 
-    def label_image(self, dtype=np.uint32) -> np.ndarray:
-        """(H, W) labels: each pixel gets the id of the object with the highest positive logit."""
+    def local_logits(self) -> dict[int, LocalLogits]:
         logits, (height, width) = self.logits().cpu(), self.video_hw
-        whole_frame = {obj_id: LocalLogits((0, height, 0, width), logits[k : k + 1])
-                       for k, obj_id in enumerate(self.object_ids)}
-        return winning_labels(self.video_hw, whole_frame, dtype=dtype)
+        return {obj_id: LocalLogits((0, height, 0, width), logits[k : k + 1]) for k, obj_id in enumerate(self.object_ids)}
 
     def checked(self, obj_id: int, prompt: Prompt, model_side: int) -> FrameResult:
         """This result with `warnings` saying whether obj_id's mask is plausible for `prompt`
@@ -51,18 +87,3 @@ class FrameResult:
         logits = F.interpolate(self.low_res_logits[k : k + 1], size=self.video_hw, mode="bilinear", align_corners=False)
         warning = mask_warning((logits[0, 0] > 0).cpu().numpy(), prompt, model_side)
         return self if warning is None else replace(self, warnings={obj_id: warning})
-
-    def paint_onto(self, stored: np.ndarray) -> np.ndarray:
-        """`stored` (H, W) labels with this result applied: the updated objects' old pixels are
-        cleared and they get the pixels they win now (label_image's rule, among every object
-        with an output here); every other pixel keeps its stored label. The one rule for
-        writing a result, so that a prompt edit or a propagation changes only what it is about."""
-        if stored.shape != tuple(self.video_hw):
-            raise ValueError(f"stored labels of shape {stored.shape} do not fit the frame's {tuple(self.video_hw)}")
-        painted = stored.copy()
-        updated = np.asarray(self.updated_ids, dtype=stored.dtype)
-        painted[np.isin(stored, updated)] = 0
-        winners = self.label_image(stored.dtype)
-        won = np.isin(winners, updated)
-        painted[won] = winners[won]
-        return painted

@@ -119,6 +119,11 @@ class ObjectMemory:
         if frame in self.conditioning:  # a prompt's output does not depend on the direction
             self.covered[-direction].add(frame)
 
+    def tracked_elsewhere(self, direction: int, frames: range) -> None:
+        """Another tracker tracks the object on `frames` in `direction` (it moved into another
+        tile): a propagation here need not."""
+        self.covered[direction].update(frames)
+
     def prune(self, keep: range) -> None:
         """Forget tracked outputs outside `keep` (the window the next frames can still use)."""
         for frame in [f for f in self.tracked if f not in keep]:

@@ -7,7 +7,15 @@ import numpy as np
 import torch
 
 from .frames import FrameSource
-from .preprocessing import VIDEO, Normalization, preprocess
+from .preprocessing import (
+    VIDEO,
+    Normalization,
+    as_channels_last,
+    check_values,
+    pick_channels,
+    to_model_input,
+    to_unit_rgb,
+)
 from .video_levels import video_levels
 
 
@@ -50,14 +58,25 @@ class PreprocessedFrames:
         return digest if self.levels is None else f"{digest}-{array_digest(self.levels)[:16]}"
 
     def __getitem__(self, index: int) -> torch.Tensor:
+        """(1, 3, S, S): the frame as the model's input."""
+        return to_model_input(self.unit_rgb(index), self.size)
+
+    def unit_rgb(self, index: int) -> np.ndarray:
+        """(H, W, 3) float32 in [0, 1]: the frame's intensities and channels as the model sees
+        them, at the frame's own size (the tiled tracker resamples it its own way)."""
+        return to_unit_rgb(self.picked(index), self.normalization, self.levels)
+
+    def picked(self, index: int) -> np.ndarray:
+        """(H, W, K): the frame's channels picked for the model, intensities as read."""
         frame = self._read(index)
         if tuple(frame.shape) != self.frame_shape:
             raise ValueError(
                 f"frame {index} has shape {tuple(frame.shape)} but frame 0 has {self.frame_shape}; "
                 "every frame of a video must have the same shape"
             )
-        tensor, _ = preprocess(frame, self.size, channels=self.channels, norm=self.normalization, levels=self.levels)
-        return tensor
+        hwc = as_channels_last(frame, None)
+        check_values(hwc)
+        return pick_channels(hwc, self.channels, self.normalization.mode)
 
 
 class TensorFrames:

@@ -5,18 +5,15 @@ centre. A tile's features are computed the first time a prompt falls in it, once
 back at the image's resolution."""
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..model import SAM2Model
 from .image_predictor import ImagePredictor, Prediction
-from .preprocessing import Normalization, as_channels_last, check_values, imagenet_normalize, pick_channels, to_unit_rgb
+from .preprocessing import Normalization, as_channels_last, check_values, pick_channels, to_unit_rgb
 from .prompts import check_prompt
-from .scale import check_cell_diameter, estimate_cell_diameter, preferred_cell_diameter, resample_factor
-from .tiling import LocalLogits, TilePlan, cut_tile, plan_tiles, tile_logits_to_original
+from .scale import check_cell_diameter, diameter_to_use, plan_for_cells
+from .tiling import LocalLogits, TilePlan, prompt_extent, resample, tile_input, tile_logits_to_original
 
 
 class TiledImagePredictor:
@@ -47,14 +44,11 @@ class TiledImagePredictor:
         """Resample the image and plan its tiles (features come later, per tile, with prompts)."""
         hwc = as_channels_last(image, channel_axis)
         check_values(hwc)
-        unit = to_unit_rgb(pick_channels(hwc, channels, self.normalization.mode), self.normalization)  # (H, W, 3)
-        hw = (hwc.shape[0], hwc.shape[1])
-        diameter = (estimate_cell_diameter(unit.mean(axis=-1)) if self.cell_diameter is None
-                    else check_cell_diameter(self.cell_diameter, hw))
-        cfg = self.model.cfg
-        self.plan = plan_tiles(hw, resample_factor(diameter, cfg), cfg.image_size, math.ceil(preferred_cell_diameter(cfg)))
-        tensor = torch.from_numpy(np.ascontiguousarray(unit.transpose(2, 0, 1)))[None]
-        self._scaled = F.interpolate(tensor, size=self.plan.scaled_hw, mode="bilinear", align_corners=False, antialias=True)
+        picked = pick_channels(hwc, channels, self.normalization.mode)
+        unit = to_unit_rgb(picked, self.normalization)  # (H, W, 3)
+        diameter = diameter_to_use(self.cell_diameter, picked)
+        self.plan = plan_for_cells(unit.shape[:2], diameter, self.model.cfg)
+        self._scaled = resample(unit, self.plan.scaled_hw)
         self.cell_diameter_used = diameter
         self._tile_predictors = {}
 
@@ -73,33 +67,16 @@ class TiledImagePredictor:
         if self.plan is None:
             raise RuntimeError("no image set: call set_image(image) before predict(...)")
         prompt = check_prompt(self.plan.image_hw, points, labels, box)
-        corners = [prompt.points] + ([prompt.box.reshape(2, 2)] if prompt.box is not None else [])
-        xy = np.concatenate(corners)
-        if len(xy) == 0:
-            raise ValueError("give points or a box: the tiled predictor needs a place to decode")
-        top, left = self.plan.tile_for(xy)
-        tile_points = self._in_tile(prompt.points, top, left) if len(prompt.points) else None
-        tile_box = self._in_tile(prompt.box.reshape(2, 2), top, left).reshape(4) if prompt.box is not None else None
-        tile_labels = prompt.labels if tile_points is not None else None
+        top, left = self.plan.tile_for(prompt_extent(prompt))
+        tile_points, tile_labels, tile_box = self.plan.prompt_in_tile(prompt, top, left)
         prediction = self._tile_predictor(top, left).predict(tile_points, tile_labels, tile_box, multimask=multimask,
                                                              return_logits=True)
         return tile_logits_to_original(torch.from_numpy(prediction.masks), self.plan, top, left), prediction
-
-    def _in_tile(self, xy: np.ndarray, top: int, left: int) -> np.ndarray:
-        """Original (N, 2) points -> the tile's (x, y); refused if one falls outside the tile."""
-        inside = self.plan.to_scaled(xy) - np.array([left, top])
-        side = self.plan.tile
-        if (inside < -0.5).any() or (inside > side - 0.5).any():
-            raise ValueError(f"the prompts of one object span more than one tile ({side} px after resampling to "
-                             f"cell diameter {self.cell_diameter_used:g} px); prompt a single cell, or give a larger "
-                             "cell_diameter")
-        return inside.astype(np.float32)
 
     def _tile_predictor(self, top: int, left: int) -> ImagePredictor:
         """The tile's predictor, its features computed on first use."""
         if (top, left) not in self._tile_predictors:
             predictor = ImagePredictor(self.model, self.mask_threshold, self.normalization, self.precision)
-            tile = imagenet_normalize(cut_tile(self._scaled, top, left, self.plan.tile))
-            predictor.set_model_input(tile, (self.plan.tile, self.plan.tile))
+            predictor.set_model_input(tile_input(self._scaled, top, left, self.plan.tile), (self.plan.tile, self.plan.tile))
             self._tile_predictors[(top, left)] = predictor
         return self._tile_predictors[(top, left)]

@@ -16,6 +16,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .preprocessing import imagenet_normalize
+from .prompts import Prompt
+
 
 @dataclass(frozen=True)
 class TilePlan:
@@ -40,13 +43,59 @@ class TilePlan:
         fy, fx = self.factors
         return (np.asarray(xy, np.float64) + 0.5) * np.array([fx, fy]) - 0.5
 
-    def tile_for(self, xy: np.ndarray) -> tuple[int, int]:
-        """The tile whose centre is nearest the centre of the (N, 2) original points' extent."""
+    def to_original(self, xy: np.ndarray) -> np.ndarray:
+        """(N, 2) scaled (x, y) -> original (x, y): to_scaled's inverse."""
+        fy, fx = self.factors
+        return (np.asarray(xy, np.float64) + 0.5) / np.array([fx, fy]) - 0.5
+
+    def tile_for(self, xy: np.ndarray, current: tuple[int, int] | None = None, keep: float = 0.0) -> tuple[int, int]:
+        """The tile whose centre is nearest the centre of the (N, 2) original points' extent.
+        With a `current` tile, along each axis it is kept unless another tile's centre is nearer
+        by more than `keep` scaled px: an object moving along a tile border is not handed to
+        and fro (keep <= 2 * halo still leaves it halo - keep / 2 from the current tile's edge)."""
         scaled = self.to_scaled(xy)
         cx, cy = (scaled.min(axis=0) + scaled.max(axis=0)) / 2
-        top = min(self.tops, key=lambda t: abs(t + self.tile / 2 - cy))
-        left = min(self.lefts, key=lambda t: abs(t + self.tile / 2 - cx))
-        return top, left
+        now_top, now_left = current if current is not None else (None, None)
+        return _nearest(self.tops, cy, self.tile, now_top, keep), _nearest(self.lefts, cx, self.tile, now_left, keep)
+
+    def in_tile(self, xy: np.ndarray, top: int, left: int) -> np.ndarray:
+        """Original (N, 2) points -> the tile's (x, y); refused if one falls outside the tile."""
+        inside = self.to_scaled(xy) - np.array([left, top])
+        if (inside < -0.5).any() or (inside > self.tile - 0.5).any():
+            raise ValueError(f"the prompts of one object span more than one tile ({self.tile} px after resampling, "
+                             f"{self.tile / self.factors[1]:.0f} px of the image); prompt a single cell, or give a "
+                             "larger cell_diameter")
+        return inside.astype(np.float32)
+
+    def prompt_in_tile(self, prompt: Prompt, top: int, left: int):
+        """A click/box prompt in the tile's coordinates: (points or None, labels or None, box or None)."""
+        points = self.in_tile(prompt.points, top, left) if len(prompt.points) else None
+        box = self.in_tile(prompt.box.reshape(2, 2), top, left).reshape(4) if prompt.box is not None else None
+        return points, (prompt.labels if points is not None else None), box
+
+    def mask_in_tile(self, mask: np.ndarray, top: int, left: int) -> np.ndarray:
+        """(H, W) bool original mask -> (S, S) bool in the tile (nearest original pixel of each
+        scaled pixel's centre); refused if the mask reaches outside the tile."""
+        rows, cols = np.nonzero(mask)
+        if len(rows):
+            self.in_tile(np.array([[cols.min(), rows.min()], [cols.max(), rows.max()]]), top, left)
+        (fy, fx), (height, width) = self.factors, self.image_hw
+        ys = np.arange(top, top + self.tile)
+        xs = np.arange(left, left + self.tile)
+        rows = np.clip(np.floor((ys + 0.5) / fy).astype(int), 0, height - 1)
+        cols = np.clip(np.floor((xs + 0.5) / fx).astype(int), 0, width - 1)
+        out = mask[np.ix_(rows, cols)].copy()
+        out[ys >= self.scaled_hw[0]] = False  # the padding past the scaled image
+        out[:, xs >= self.scaled_hw[1]] = False
+        return out
+
+
+def prompt_extent(prompt: Prompt) -> np.ndarray:
+    """(N, 2) original (x, y) points a click/box prompt covers: its clicks and its box's corners."""
+    xy = np.concatenate([prompt.points] + ([prompt.box.reshape(2, 2)] if prompt.box is not None else []))
+    if len(xy) == 0:
+        raise ValueError("give points or a box: the tiled predictor and tracker need a place to decode")
+    return xy
 
 
 def plan_tiles(image_hw: tuple[int, int], factor: float, tile: int, halo: int) -> TilePlan:
@@ -56,6 +105,15 @@ def plan_tiles(image_hw: tuple[int, int], factor: float, tile: int, halo: int) -
         raise ValueError(f"a halo of {halo} px leaves nothing of a {tile} px tile")
     scaled_hw = tuple(max(1, round(n * factor)) for n in image_hw)
     return TilePlan(tuple(image_hw), scaled_hw, tile, halo, *(_starts(n, tile, tile - 2 * halo) for n in scaled_hw))
+
+
+def _nearest(starts: tuple[int, ...], centre: float, tile: int, current: int | None, keep: float) -> int:
+    """The start of the tile (along one axis) whose centre is nearest `centre`, or `current`
+    unless that one is nearer by more than `keep`."""
+    best = min(starts, key=lambda s: abs(s + tile / 2 - centre))
+    if current is not None and abs(current + tile / 2 - centre) - abs(best + tile / 2 - centre) <= keep:
+        return current
+    return best
 
 
 def _starts(length: int, tile: int, stride: int) -> tuple[int, ...]:
@@ -69,6 +127,31 @@ def cut_tile(scaled: torch.Tensor, top: int, left: int, tile: int) -> torch.Tens
     """(1, C, H', W') -> (1, C, S, S), zero-padded past the scaled image's bottom and right."""
     piece = scaled[..., top:top + tile, left:left + tile]
     return F.pad(piece, (0, tile - piece.shape[-1], 0, tile - piece.shape[-2]))
+
+
+def tile_input(scaled: torch.Tensor, top: int, left: int, tile: int) -> torch.Tensor:
+    """(1, 3, H', W') in [0, 1] -> the tile's (1, 3, S, S) model input."""
+    return imagenet_normalize(cut_tile(scaled, top, left, tile))
+
+
+def resample(unit: np.ndarray, scaled_hw: tuple[int, int]) -> torch.Tensor:
+    """(H, W, 3) float image in [0, 1] -> (1, 3, H', W') resampled (bilinear, antialiased)."""
+    tensor = torch.from_numpy(np.ascontiguousarray(unit.transpose(2, 0, 1)))[None]
+    return F.interpolate(tensor, size=scaled_hw, mode="bilinear", align_corners=False, antialias=True)
+
+
+def shift_to_tile(tile_map: torch.Tensor, source: tuple[int, int], target: tuple[int, int], fill: float) -> torch.Tensor:
+    """(S, S) values of the tile at `source` (top, left) -> the same scaled pixels seen from the
+    tile at `target`, `fill` where the source tile does not reach. Tiles are on one scaled grid,
+    so this is a whole-pixel shift: nothing is resampled."""
+    side = tile_map.shape[-1]
+    dy, dx = target[0] - source[0], target[1] - source[1]
+    out = torch.full_like(tile_map, fill)
+    if abs(dy) >= side or abs(dx) >= side:
+        return out
+    ys, xs = slice(max(0, -dy), min(side, side - dy)), slice(max(0, -dx), min(side, side - dx))
+    out[ys, xs] = tile_map[ys.start + dy:ys.stop + dy, xs.start + dx:xs.stop + dx]
+    return out
 
 
 @dataclass(frozen=True)

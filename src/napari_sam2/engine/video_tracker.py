@@ -143,6 +143,21 @@ class VideoTracker:
         self._objects.setdefault(obj_id, ObjectMemory(obj_id)).prompt(frame, output, mask=mask_tensor)
         return self._frame_result(frame, (obj_id,))
 
+    def hand_over(self, frame: int, obj_id: int, mask, direction: int) -> FrameResult:
+        """Take over an object another tracker followed up to `frame` in `direction` (FORWARD 1,
+        BACKWARD -1), with its mask there as the prompt: propagation here goes on beyond it, and
+        the frames behind it count as tracked (by the other tracker)."""
+        result = self.add_mask(frame, obj_id, mask)
+        behind = range(frame, -1 if direction > 0 else self.num_frames, -direction)
+        self._track_of(result.updated_ids[0]).tracked_elsewhere(-direction, behind)
+        return result
+
+    def handed_off(self, frame: int, obj_id: int, direction: int) -> None:
+        """The object went on in another tracker after `frame` (in `direction`): the frames
+        beyond it count as tracked, so a propagation here does not take it up again."""
+        beyond = range(frame + direction, self.num_frames if direction > 0 else -1, direction)
+        self._track_of(obj_id).tracked_elsewhere(direction, beyond)
+
     def clear_frame(self, frame: int, obj_id: int | None = None) -> FrameResult:
         """Remove the prompts on a frame (of one object, or of all). The frame stops being a
         conditioning frame; what it produced stays as an ordinary tracked frame."""

@@ -140,7 +140,8 @@ class LabelsStore:
 
     @property
     def num_frames(self) -> int:
-        return self.shape[self.frame_axis]
+        """Frames along the frame axis; 2-D labels (of a single image) are one frame."""
+        return 1 if len(self.shape) == 2 else self.shape[self.frame_axis]
 
     @property
     def frame_shape(self) -> tuple[int, ...]:

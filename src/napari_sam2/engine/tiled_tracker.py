@@ -1,0 +1,383 @@
+"""Tracking at the cell size the model prefers, whatever the frame size: each frame is resampled
+so that its cells have the preferred diameter (scale.py) and cut into overlapping tiles of the
+model's input (tiling.py); every tile is a VideoTracker of its own, created when an object is
+first prompted in it, so features are computed only for tiles that hold objects, once per frame.
+
+An object is tracked in one tile at a time, its home: the one whose centre is nearest the
+object's mask. When the mask moves nearer another tile's centre (by more than half a halo, so
+that a cell on a border is not passed to and fro), that tile takes the object over with its
+last mask as a mask prompt, under the same id: the mask is copied whole pixel for whole pixel,
+tiles sharing one scaled grid. Results come back at the frame's resolution and are stitched by
+the one label rule (label_rule.winning_labels, through LabelledFrame). Memory and time grow with
+the number of tiles holding objects, at most linearly with the frame's area.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Iterator, Mapping
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..model import SAM2Model
+from .frame_result import FrameResult, LabelledFrame
+from .mask_check import MaskWarning
+from .memory_selection import FORWARD
+from .model_inputs import PreprocessedFrames
+from .preprocessing import Normalization
+from .prompts import check_frame_index, check_obj_id, check_prompt
+from .propagation_plan import PropagationPlan, Run, direction_signs, make_run
+from .scale import check_cell_diameter, diameter_to_use, plan_for_cells
+from .tiling import LocalLogits, TilePlan, prompt_extent, resample, shift_to_tile, tile_input, tile_logits_to_original
+from .video_tracker import VideoTracker
+
+Tile = tuple[int, int]  # (top, left) in scaled pixels
+# Prefetching (the frame on screen, for the next click) computes every tile of a frame of at most
+# this many tiles, where a click will land in one; on larger frames only the tiles holding objects:
+# hundreds of tiles at each move of the slider would hold the CPU for nothing.
+PREFETCH_EVERY_TILE_UP_TO = 4
+
+
+class ScaledFrames:
+    """A video's frames resampled by a tile plan's factors, (1, 3, H', W') in [0, 1]. The last
+    frame asked for is kept: every tile of a frame reads it, one after the other."""
+
+    def __init__(self, inputs: PreprocessedFrames, plan: TilePlan):
+        self.inputs, self.plan = inputs, plan
+        self._last: tuple[int, torch.Tensor] | None = None
+        self._lock = threading.Lock()  # a prefetch thread and a propagation may ask at once
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        with self._lock:
+            if self._last is None or self._last[0] != index:
+                self._last = (index, resample(self.inputs.unit_rgb(index), self.plan.scaled_hw))
+            return self._last[1]
+
+    def digest(self, index: int) -> str:
+        return f"{self.inputs.digest(index)}-{self.plan.scaled_hw}"
+
+
+class TileFrames:
+    """One tile of the scaled frames as model inputs (1, 3, S, S): what a VideoTracker reads."""
+
+    def __init__(self, scaled: ScaledFrames, tile: Tile):
+        self.scaled, self.tile = scaled, tile
+        side = scaled.plan.tile
+        self.hw = (side, side)
+
+    def __len__(self) -> int:
+        return len(self.scaled)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return tile_input(self.scaled[index], *self.tile, self.scaled.plan.tile)
+
+    def digest(self, index: int) -> str:
+        return f"{self.scaled.digest(index)}-{self.tile}"
+
+
+@dataclass(frozen=True)
+class TiledPlan(PropagationPlan):
+    """A PropagationPlan with, for each run, the tile each object is taken up in."""
+
+    homes: tuple[Mapping[int, Tile], ...] = ()  # per run: obj_id -> its tile at the run's start
+
+
+class TileFeatures:
+    """The tiles' feature caches seen as one: a frame is in it when every tile that `prefetch`
+    computes holds it."""
+
+    def __init__(self, tracker: "TiledVideoTracker"):
+        self._tracker = tracker
+
+    def __contains__(self, frame: int) -> bool:
+        tiles = self._tracker._tiles
+        return all(tile in tiles and frame in tiles[tile].features for tile in self._tracker.prefetched_tiles())
+
+    @property
+    def computed(self) -> int:
+        """How many times a tile's features were computed (once per tile in use and frame)."""
+        return sum(tracker.features.computed for tracker in list(self._tracker._tiles.values()))
+
+
+@dataclass(frozen=True)
+class TiledFrameResult(LabelledFrame):
+    """A frame's result stitched from its tiles: each object's logits over the original pixels
+    of the tile that holds it (`tiles`)."""
+
+    frame: int
+    object_ids: tuple[int, ...]
+    local: dict[int, LocalLogits]  # the objects with an output here
+    video_hw: tuple[int, int]
+    updated_ids: tuple[int, ...] = ()
+    tiles: dict[int, Tile] = field(default_factory=dict)  # obj_id -> the tile its output comes from
+    warnings: dict[int, MaskWarning] = field(default_factory=dict)
+
+    def local_logits(self) -> dict[int, LocalLogits]:
+        return self.local
+
+
+class TiledVideoTracker:
+    """VideoTracker's prompts and propagation on frames of any size (module docstring).
+
+    cell_diameter: a typical cell's width in pixels of the frames; None estimates it from frame
+    0 (`cell_diameter`, `cell_diameter_estimated` tell what is used). Prompts are in the frame's
+    pixels: points (x, y), boxes XYXY, masks (H, W); one object's prompts on a frame must fit in
+    one tile (a few cells across)."""
+
+    def __init__(self, model: SAM2Model, frames, cell_diameter: float | None = None,
+                 normalization: Normalization = Normalization(), channels: tuple[int, ...] | None = None,
+                 fill_hole_area: int = 8, precision: str = "float32", separate_memories: bool = True):
+        given = None if cell_diameter is None else check_cell_diameter(cell_diameter)  # before reading a frame
+        self.model = model.eval()
+        self.inputs = PreprocessedFrames(frames, model.cfg.image_size, normalization, channels)
+        self.num_frames, self.video_hw = len(self.inputs), self.inputs.hw
+        self.cell_diameter = diameter_to_use(given, self.inputs.picked(0))
+        self.cell_diameter_estimated = given is None
+        self.tile_plan = plan_for_cells(self.video_hw, self.cell_diameter, model.cfg)
+        self._scaled = ScaledFrames(self.inputs, self.tile_plan)
+        # one frame of features per tile: a propagation reads each tile's frame once, in turn
+        self._tracker_options = dict(normalization=normalization, fill_hole_area=fill_hole_area, feature_cache_size=1,
+                                     precision=precision, separate_memories=separate_memories)
+        self._tiles: dict[Tile, VideoTracker] = {}
+        self._tiles_lock = threading.Lock()
+        self.features = TileFeatures(self)
+        self._home: dict[int, Tile] = {}  # obj_id -> the tile that tracks it from here on
+        self._where: dict[int, dict[int, Tile]] = {}  # obj_id -> frame -> the tile its output there is from
+        self._handovers: dict[int, set[int]] = {}  # obj_id -> frames it was handed to another tile on
+        self._stop = threading.Event()
+
+    # ---- what there is -----------------------------------------------------------------------
+
+    @property
+    def object_ids(self) -> tuple[int, ...]:
+        return tuple(self._home)
+
+    @property
+    def tiles_in_use(self) -> list[Tile]:
+        """The tiles whose features are computed: those holding objects, and on a frame of a
+        few tiles those prefetched (of the plan's `tiles`)."""
+        return list(self._tiles)
+
+    def conditioning_frames(self, obj_id: int) -> list[int]:
+        """The frames the user prompted the object on (hand-over masks are not the user's)."""
+        obj_id = self._known(obj_id)
+        frames = set()
+        for tracker in self._tiles.values():
+            if obj_id in tracker.object_ids:
+                frames.update(f for f in tracker.conditioning_frames(obj_id) if f not in self._handovers.get(obj_id, ()))
+        return sorted(frames)
+
+    def home_tile(self, obj_id: int) -> Tile:
+        return self._home[self._known(obj_id)]
+
+    # ---- prompts -----------------------------------------------------------------------------
+
+    def add_points(self, frame: int, obj_id: int, points=None, labels=None, box=None,
+                   clear: bool = True) -> TiledFrameResult:
+        """Clicks (and/or a box) for one object on one frame, in the frame's pixels, decoded in
+        the tile that holds the object there (or, for a new object or a prompt outside that
+        tile, the tile whose centre is nearest the prompt)."""
+        frame, obj_id = check_frame_index(frame, self.num_frames), check_obj_id(obj_id)
+        prompt = check_prompt(self.video_hw, points, labels, box)
+        tile = self._tile_for(obj_id, frame, prompt_extent(prompt))
+        tile_points, tile_labels, tile_box = self.tile_plan.prompt_in_tile(prompt, *tile)
+        result = self._tracker(tile).add_points(frame, obj_id, tile_points, tile_labels, tile_box, clear)
+        return self._prompted(frame, obj_id, tile, result)
+
+    def add_box(self, frame: int, obj_id: int, box) -> TiledFrameResult:
+        return self.add_points(frame, obj_id, box=box)
+
+    def add_mask(self, frame: int, obj_id: int, mask) -> TiledFrameResult:
+        """A mask prompt (H, W) for one object on one frame, taken as that frame's output."""
+        frame, obj_id = check_frame_index(frame, self.num_frames), check_obj_id(obj_id)
+        mask = check_prompt(self.video_hw, mask=mask).mask
+        rows, cols = np.nonzero(mask)
+        if not len(rows):
+            raise ValueError(f"the mask for object {obj_id} on frame {frame} is empty: paint the cell, or click it")
+        tile = self._tile_for(obj_id, frame, np.array([[cols.min(), rows.min()], [cols.max(), rows.max()]]))
+        result = self._tracker(tile).add_mask(frame, obj_id, self.tile_plan.mask_in_tile(mask, *tile))
+        return self._prompted(frame, obj_id, tile, result)
+
+    def clear_frame(self, frame: int, obj_id: int | None = None) -> TiledFrameResult:
+        """Remove the prompts on a frame (of one object, or of all), in every tile (VideoTracker.clear_frame)."""
+        frame = check_frame_index(frame, self.num_frames)
+        ids = self.object_ids if obj_id is None else (self._known(obj_id),)
+        for tracker in self._tiles.values():
+            for known in set(ids) & set(tracker.object_ids):
+                tracker.clear_frame(frame, known)
+        return self._stitch(frame, {})
+
+    def forget_tracked(self) -> None:
+        """Forget every propagated output; prompts stay (VideoTracker.forget_tracked)."""
+        for tracker in self._tiles.values():
+            tracker.forget_tracked()
+
+    def prefetch(self, frame: int) -> None:
+        """Compute a frame's features now in the tiles a click will likely need (`prefetched_tiles`)."""
+        for tile in self.prefetched_tiles():
+            self._tracker(tile).prefetch(frame)
+
+    def prefetched_tiles(self) -> list[Tile]:
+        """Every tile of a frame of a few tiles, else the tiles holding objects (PREFETCH_EVERY_TILE_UP_TO)."""
+        if len(self.tile_plan.tiles) <= PREFETCH_EVERY_TILE_UP_TO:
+            return self.tile_plan.tiles
+        return list(self._tiles)
+
+    def remove_object(self, obj_id: int) -> None:
+        obj_id = self._known(obj_id)
+        for tracker in self._tiles.values():
+            if obj_id in tracker.object_ids:
+                tracker.remove_object(obj_id)
+        del self._home[obj_id], self._where[obj_id]
+        self._handovers.pop(obj_id, None)
+
+    def reset(self) -> None:
+        """Forget every object and prompt."""
+        self._tiles.clear()
+        self._home.clear()
+        self._where.clear()
+        self._handovers.clear()
+
+    def _tile_for(self, obj_id: int, frame: int, xy: np.ndarray) -> Tile:
+        """The tile that held the object on this frame if the prompt fits in it, else the nearest."""
+        held = self._where.get(obj_id, {}).get(frame, self._home.get(obj_id))
+        if held is not None:
+            try:
+                self.tile_plan.in_tile(xy, *held)
+                return held
+            except ValueError:
+                pass  # the prompt is elsewhere: the object moves to the tile nearest it
+        return self.tile_plan.tile_for(xy)
+
+    def _prompted(self, frame: int, obj_id: int, tile: Tile, result: FrameResult) -> TiledFrameResult:
+        self._home[obj_id] = tile
+        self._where.setdefault(obj_id, {})[frame] = tile
+        self._handovers.get(obj_id, set()).discard(frame)  # the user prompted it here
+        # the frame as the tile holds it: the objects whose output there is this tile's compete for pixels
+        shown = [i for i in result.object_ids if i == obj_id or self._where.get(i, {}).get(frame) == tile]
+        return self._stitch(frame, _tile_outputs({tile: result}, {tile: shown}), result.warnings, (obj_id,))
+
+    def _tracker(self, tile: Tile) -> VideoTracker:
+        with self._tiles_lock:  # a prefetch thread and a click may create the same tile's tracker at once
+            if tile not in self._tiles:
+                self._tiles[tile] = VideoTracker(self.model, TileFrames(self._scaled, tile), **self._tracker_options)
+            return self._tiles[tile]
+
+    def _known(self, obj_id) -> int:
+        obj_id = check_obj_id(obj_id)
+        if obj_id not in self._home:
+            raise KeyError(f"unknown object id {obj_id!r}; known ids: {list(self._home)}")
+        return obj_id
+
+    # ---- propagation -------------------------------------------------------------------------
+
+    def plan(self, direction: str = "forward", start: int | None = None, max_frames: int | None = None) -> TiledPlan:
+        """Which frames `propagate` tracks (VideoTracker.plan's rules, per object, in the tiles
+        that hold it: each object is taken up in the tile whose own plan begins it first)."""
+        signs = direction_signs(direction)
+        if not self._home:
+            raise RuntimeError("there is nothing to track: add points, a box or a mask for at least one object first")
+        joins: dict[int, dict[int, tuple[int, Tile]]] = {sign: {} for sign in signs}
+        for tile, tracker in self._tiles.items():
+            if not tracker.object_ids:
+                continue
+            for run in tracker.plan(direction, start, max_frames).runs:
+                for obj_id, first in run.joins.items():
+                    earlier = joins[run.direction].get(obj_id)
+                    if earlier is None or (first - earlier[0]) * run.direction < 0:
+                        joins[run.direction][obj_id] = (first, tile)
+        runs, homes = [], []
+        for sign in signs:
+            run = make_run(sign, {i: first for i, (first, _) in joins[sign].items()}, self.num_frames, max_frames)
+            if run.frames:
+                runs.append(run)
+                homes.append({i: tile for i, (_, tile) in joins[sign].items()})
+        return TiledPlan(direction, tuple(runs), tuple(homes))
+
+    def propagate(self, direction: str = "forward", start: int | None = None,
+                  max_frames: int | None = None) -> Iterator[TiledFrameResult]:
+        """Track every object frame by frame over `plan(direction, start, max_frames)`, handing
+        objects from tile to tile, yielding each frame's stitched result."""
+        return self.run(self.plan(direction, start, max_frames))
+
+    def run(self, plan: TiledPlan) -> Iterator[TiledFrameResult]:
+        """Track over a plan made by `plan`, yielding each frame's stitched result."""
+        self._stop.clear()
+        for run, homes in zip(plan.runs, plan.homes):
+            self._home.update(homes)
+            for frame in run.frames:
+                if self._stop.is_set():
+                    return
+                result = self._track_frame(run, frame)
+                if result is None:
+                    return
+                yield result
+
+    def request_stop(self) -> None:
+        """End the running propagation (from another thread) at its next model call."""
+        self._stop.set()
+        for tracker in list(self._tiles.values()):
+            tracker.request_stop()
+
+    def _track_frame(self, run: Run, frame: int) -> TiledFrameResult | None:
+        """Every object of the run on `frame`, each in its home tile; then hand-overs. None if stopped."""
+        by_tile: dict[Tile, list[int]] = {}
+        for obj_id in run.objects_on(frame):
+            by_tile.setdefault(self._home[obj_id], []).append(obj_id)
+        name = "forward" if run.direction == FORWARD else "backward"
+        results = {}
+        for tile, ids in by_tile.items():
+            step = Run(run.direction, range(frame, frame + run.direction, run.direction), {i: run.joins[i] for i in ids})
+            tracked = list(self._tiles[tile].run(PropagationPlan(name, (step,))))
+            if not tracked or self._stop.is_set():
+                return None
+            results[tile] = tracked[0]
+            for obj_id in ids:
+                self._where[obj_id][frame] = tile
+        outputs = _tile_outputs(results, by_tile)
+        self._hand_over(frame, run.direction, outputs)
+        return self._stitch(frame, outputs)
+
+    def _hand_over(self, frame: int, direction: int, outputs: dict[int, tuple[Tile, torch.Tensor]]) -> None:
+        """Objects whose mask came nearer another tile's centre go on there, with that mask."""
+        keep = self.tile_plan.halo / 2  # scaled px: a cell on a border stays where it is
+        for obj_id, (tile, logits) in outputs.items():
+            rows, cols = torch.nonzero(logits > 0, as_tuple=True)
+            if not len(rows):
+                continue  # gone, or hidden: it stays where it was last seen
+            extent = np.array([[cols.min(), rows.min()], [cols.max(), rows.max()]], np.float64) + [tile[1], tile[0]]
+            target = self.tile_plan.tile_for(self.tile_plan.to_original(extent), current=tile, keep=keep)
+            if target != tile:
+                mask = shift_to_tile(logits, tile, target, fill=-1.0) > 0
+                self._tracker(target).hand_over(frame, obj_id, mask.numpy(), direction)
+                self._tiles[tile].handed_off(frame, obj_id, direction)
+                self._home[obj_id] = target
+                self._handovers.setdefault(obj_id, set()).add(frame)
+                self._where[obj_id][frame] = target  # a correction here goes to the tile it goes on in
+
+    def _stitch(self, frame: int, outputs: dict[int, tuple[Tile, torch.Tensor]],
+                warnings: dict[int, MaskWarning] | None = None, updated: tuple[int, ...] | None = None) -> TiledFrameResult:
+        """The frame's result: the objects' tile logits brought to the frame's pixels; `updated`
+        (default: every object in `outputs`) are those the result is about."""
+        local = {obj_id: tile_logits_to_original(logits[None], self.tile_plan, *tile)
+                 for obj_id, (tile, logits) in outputs.items()}
+        tiles = {obj_id: tile for obj_id, (tile, _) in outputs.items()}
+        updated = tuple(outputs) if updated is None else updated
+        return TiledFrameResult(frame, self.object_ids, local, self.video_hw, updated, tiles, dict(warnings or {}))
+
+
+def _tile_outputs(results: dict[Tile, FrameResult], by_tile: dict[Tile, list[int]]) -> dict[int, tuple[Tile, torch.Tensor]]:
+    """obj_id -> (its tile, its (S, S) logits there) for the objects listed per tile."""
+    outputs = {}
+    for tile, ids in by_tile.items():
+        result = results[tile]
+        for obj_id in ids:
+            k = result.object_ids.index(obj_id)
+            low_res = result.low_res_logits[k:k + 1]  # (1, 1, 4h, 4w)
+            outputs[obj_id] = (tile, F.interpolate(low_res, size=result.video_hw, mode="bilinear", align_corners=False)[0, 0])
+    return outputs

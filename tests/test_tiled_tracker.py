@@ -1,0 +1,144 @@
+"""The tiled, resampled video tracker (issue 17): cells crossing tile borders keep their id and an
+unbroken mask, features only for tiles holding objects, small frames, and bad diameters."""
+import numpy as np
+import pytest
+import tifffile
+import torch
+from scipy import ndimage
+
+from napari_sam2.cli import main
+from napari_sam2.engine import ArrayFrames, load_model, loading
+from napari_sam2.engine.tiled_tracker import TiledVideoTracker
+from napari_sam2.engine.tiling import plan_tiles, shift_to_tile
+from napari_sam2.model import save_checkpoint
+from napari_sam2.storage import LabelsStore
+from napari_sam2.testing.synthetic import moving_nuclei_video
+
+
+def disc_video(hw, tracks, radius, seed=0):
+    """(T, H, W) uint16 frames of blurred bright discs on a dark noisy background, and their
+    labels; tracks: one list of (x, y) centres per cell, one centre per frame."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:hw[0], 0:hw[1]]
+    frames, labels = [], []
+    for t in range(len(tracks[0])):
+        frame_labels = np.zeros(hw, np.int32)
+        for obj_id, track in enumerate(tracks, start=1):
+            x, y = track[t]
+            frame_labels[(xx - x) ** 2 + (yy - y) ** 2 <= radius ** 2] = obj_id
+        signal = ndimage.gaussian_filter((frame_labels > 0).astype(np.float32), 1.0)
+        frames.append((100 + 800 * signal + rng.normal(0, 20, hw)).clip(0).astype(np.uint16))
+        labels.append(frame_labels)
+    return np.stack(frames), np.stack(labels)
+
+
+def test_a_cell_crossing_a_tile_border_keeps_one_id_and_an_unbroken_mask():
+    model = load_model(None, device="cpu")
+    torch.set_num_threads(1)
+    # diameter 28.3 px: factor 1, tiles of 256 at x = 0 and 184, y = 0 and 44; 4 px a frame (the
+    # embedded model loses a cell moving 8 px a frame, tiles or not)
+    crossing = [(100 + 4 * t, 150) for t in range(61)]  # x 100 -> 340: across x = 184 ... 255
+    still = [(60, 250)] * 61
+    frames, labels = disc_video((300, 440), [crossing, still], radius=14)
+    tracker = TiledVideoTracker(model, ArrayFrames(frames), cell_diameter=28.3)
+    assert tracker.tile_plan.lefts == (0, 184)
+    for obj_id, track in ((1, crossing), (2, still)):
+        tracker.add_points(0, obj_id, [track[0]], [1])
+    first_homes = tracker.home_tile(1), tracker.home_tile(2)
+    for result in tracker.propagate():
+        painted = result.label_image()
+        assert set(np.unique(painted)) == {0, 1, 2}, f"frame {result.frame}: ids {np.unique(painted)}"
+        mask, truth = painted == 1, labels[result.frame] == 1
+        parts = np.bincount(ndimage.label(mask)[0].ravel())[1:]
+        assert parts.max() >= 0.95 * parts.sum(), f"frame {result.frame}: the crossing cell's mask is broken: {parts}"
+        iou = (mask & truth).sum() / (mask | truth).sum()
+        assert iou > 0.8, f"frame {result.frame}: IoU {iou:.2f}"
+        assert (painted[labels[result.frame] == 2] == 2).mean() > 0.8
+    assert tracker.home_tile(1) != first_homes[0]  # it was handed over, under the same id
+    assert tracker.home_tile(2) == first_homes[1]
+
+
+def test_features_are_computed_once_per_frame_only_for_tiles_holding_objects(micro_model):
+    frames, _ = moving_nuclei_video(3, 300, 800, 4, seed=1, leaving=False)
+    tracker = TiledVideoTracker(micro_model, ArrayFrames(frames), cell_diameter=10.0)  # x 2.8: 4 x 10 tiles
+    assert len(tracker.tile_plan.tiles) > 10 and tracker.tiles_in_use == []
+    tracker.add_points(0, 1, [[40, 40]], [1])
+    tracker.add_points(0, 2, [[45, 42]], [1])  # the same tile
+    results = list(tracker.propagate())
+    assert [r.frame for r in results] == [0, 1, 2]
+    assert len(tracker.tiles_in_use) == 1 and tracker.features.computed == 3
+    assert all(r.label_image().shape == (300, 800) for r in results)
+
+
+def test_frames_smaller_than_the_model_input_are_padded_into_one_tile(micro_model):
+    frames, _ = disc_video((60, 90), [[(45, 30)] * 4], radius=10)
+    tracker = TiledVideoTracker(micro_model, ArrayFrames(frames), cell_diameter=28.3)
+    assert tracker.tile_plan.tiles == [(0, 0)] and tracker.tile_plan.scaled_hw == (60, 90)
+    tracker.add_points(0, 1, [[45, 30]], [1])
+    results = list(tracker.propagate())
+    assert len(results) == 4 and all(r.label_image().shape == (60, 90) for r in results)
+    assert results[-1].masks[1].shape == (60, 90)
+
+
+@pytest.mark.parametrize("diameter", [0, -5, float("nan"), "big"])
+def test_bad_diameters_are_refused_before_a_frame_is_read(micro_model, diameter):
+    class Unreadable:
+        def __len__(self):
+            return 2
+
+        def __getitem__(self, index):
+            raise AssertionError("a frame was read")
+
+    with pytest.raises(ValueError, match="cell_diameter must be a"):
+        TiledVideoTracker(micro_model, Unreadable(), cell_diameter=diameter)
+
+
+def test_a_diameter_larger_than_the_frame_is_refused(micro_model):
+    frames, _ = disc_video((60, 90), [[(45, 30)] * 2], radius=10)
+    with pytest.raises(ValueError, match=r"larger than the image \(60 x 90 px\)"):
+        TiledVideoTracker(micro_model, ArrayFrames(frames), cell_diameter=61)
+
+
+def test_a_mask_moves_between_tiles_pixel_for_pixel():
+    plan = plan_tiles((300, 440), 1.0, tile=256, halo=29)
+    a, b = (0, 0), (44, 184)
+    scaled = torch.zeros(300, 440)
+    scaled[100:130, 200:240] = 1
+    moved = shift_to_tile(scaled[0:256, 0:256], a, b, fill=-1)
+    torch.testing.assert_close(moved[:256 - 44, :256 - 184], scaled[44:256, 184:256])
+    assert (moved[256 - 44:] == -1).all() and (moved[:, 256 - 184:] == -1).all()
+    assert plan.tile_for(np.array([[220.0, 115.0]]), current=(0, 0), keep=14.5) == (0, 0)  # near the border: kept
+    assert plan.tile_for(np.array([[260.0, 115.0]]), current=(0, 0), keep=14.5) == (0, 184)
+
+
+def _video_and_model(tmp_path, micro_model, monkeypatch):
+    frames, labels = moving_nuclei_video(4, 96, 128, 2, seed=3, leaving=False)
+    tifffile.imwrite(tmp_path / "img.tif", frames)
+    tifffile.imwrite(tmp_path / "truth.tif", labels)
+    save_checkpoint(micro_model, tmp_path / "model.pt")
+    monkeypatch.setattr(loading, "embedded_model_path", lambda: tmp_path / "model.pt")
+    return ["track", str(tmp_path / "img.tif"), "--truth", str(tmp_path / "truth.tif")]
+
+
+def test_track_prints_the_estimated_diameter_and_takes_a_given_one(micro_model, tmp_path, capsys, monkeypatch):
+    command = _video_and_model(tmp_path, micro_model, monkeypatch)
+    assert main(command + ["--out", str(tmp_path / "a.zarr")]) == 0
+    assert "px (estimated from frame 0; give --cell-diameter to change it)" in capsys.readouterr().out
+    assert main(command + ["--out", str(tmp_path / "b.zarr"), "--cell-diameter", "14"]) == 0
+    assert "cell diameter 14.0 px (given;" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("diameter,message", [("0", "must be a positive number"), ("-3", "must be a positive number"),
+                                              ("500", "larger than the image (96 x 128 px)")])
+def test_track_refuses_a_bad_diameter_and_leaves_the_old_store(micro_model, tmp_path, capsys, monkeypatch,
+                                                                diameter, message):
+    command = _video_and_model(tmp_path, micro_model, monkeypatch)
+    old = LabelsStore.create(tmp_path / "old.zarr", (2, 5, 5))
+    old.write_frame(1, np.full((5, 5), 9, np.uint8))
+    for out in (["--out", str(tmp_path / "new.zarr")], ["--out", str(tmp_path / "old.zarr"), "--overwrite"]):
+        assert main(command + out + ["--cell-diameter", diameter]) == 2
+        error = capsys.readouterr().err
+        assert message in error and "cell_diameter" in error
+    assert not (tmp_path / "new.zarr").exists()
+    assert sorted(p.name for p in tmp_path.iterdir() if ".zarr" in p.name or "partial" in p.name) == ["old.zarr"]
+    assert LabelsStore.open(tmp_path / "old.zarr", mode="r").read_frame(1)[0, 0] == 9
