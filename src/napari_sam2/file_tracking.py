@@ -49,20 +49,21 @@ class BadClick(ValueError):
 class FileTracked:
     frames: int
     objects: list[int]
+    precision: str  # the one the model ran in ("auto" resolved)
     seconds: float  # tracking and writing, without loading the model
     masks: dict[int, np.ndarray] | None  # obj_id -> (frames, H, W) bool, when asked for
 
 
 def track_file(image: Path, out: Path, clicks: list[Click], model, overwrite: bool = False,
                keep_masks: bool = False, progress: bool = True, series: int = 0,
-               on_frame: Callable[[int], None] | None = None) -> FileTracked:
+               on_frame: Callable[[int], None] | None = None, precision: str = "auto") -> FileTracked:
     """Tracks `clicks` through every frame of the TIFF `image` (its image `series`) into the labels
     store `out`; `on_frame(results so far)` after each tracked frame. A click outside the image or
     the frames raises BadClick before anything is written; a failure while tracking leaves nothing at `out`."""
     check_replaceable(out, overwrite)  # before any work: the answer may be no
     frames = open_tiff_frames(image, series=series)
     geometry = tiff_geometry(image, series)
-    tracker = VideoTracker(model, frames)
+    tracker = VideoTracker(model, frames, precision=precision)
     try:
         objects = _add_clicks(tracker, clicks)
     except (ValueError, IndexError) as error:
@@ -83,7 +84,7 @@ def track_file(image: Path, out: Path, clicks: list[Click], model, overwrite: bo
                 frame_masks = result.masks
                 for obj_id in result.updated_ids:
                     masks[obj_id][result.frame] = frame_masks[obj_id]
-    return FileTracked(len(frames), objects, time.time() - start, masks)
+    return FileTracked(len(frames), objects, tracker.precision, time.time() - start, masks)
 
 
 def _add_clicks(tracker: VideoTracker, clicks: list[Click]) -> list[int]:

@@ -91,14 +91,14 @@ class TrackingSession:
     """Tracks objects through `image_layer` along `axis` (default: the first non-spatial one);
     other non-spatial axes stay at the viewer's current index (or `current_index`)."""
 
-    def __init__(self, viewer, image_layer, model, axis=None, store_path=None, current_index=None):
+    def __init__(self, viewer, image_layer, model, axis=None, store_path=None, current_index=None, precision="auto"):
         self.layout = check_trackable(viewer, image_layer, axis, current_index)
         self.viewer, self.image_layer = viewer, image_layer
         data = image_data(image_layer)
         self.frames = ArrayFrames(data, axis=self.layout.axis, fixed=self.layout.fixed_dict,
                                   channel_axis=data.ndim - 1 if image_layer.rgb else None)
         check_sample_frames(self.frames, viewer_index(viewer, image_layer)[self.layout.axis], image_layer.name)
-        self.tracker = VideoTracker(model, self.frames)
+        self.tracker = VideoTracker(model, self.frames, precision=precision)  # "auto" decided there
         self.store_path = Path(store_path) if store_path else self._default_store_path()
         replace_earlier_sessions(image_layer, self.store_path)
         self.store = open_session_store(self.store_path, image_layer, self.layout)
