@@ -1,9 +1,10 @@
-"""Our VideoTracker in float32 vs under torch.autocast("cpu", dtype=torch.bfloat16) (around the
-click and the propagation): seconds per propagated frame, and each frame's mask IoU against the
-float32 masks (mean and min over frames). One object, random weights (seeded), synthetic frames.
+"""Our VideoTracker with precision="float32" vs precision="bfloat16" (the tracker's own option,
+which "auto" chooses where bfloat16 is fast): seconds per propagated frame, and each frame's mask
+IoU against the float32 masks (mean and min over frames). One object, random weights (seeded),
+synthetic frames. Prints the CPU's flags and what "auto" chooses on it.
 
 The two trackers are advanced alternately, one frame at a time, so that a change in the machine's
-load hits both alike; autocast is on only around the bfloat16 tracker's calls.
+load hits both alike.
 With random weights the object score often stays within about 0.01 of 0, so a tiny difference
 can flip "present" (and the whole mask with it): the table also gives the IoU over the frames
 where both predict the object present, and the number of presence flips.
@@ -14,7 +15,6 @@ If autocast fails in some op, the error and its traceback are printed and the ro
 from __future__ import annotations
 
 import argparse
-import contextlib
 import traceback
 
 import numpy as np
@@ -23,6 +23,7 @@ import torch
 from common import (  # first: silences tqdm
     Timer,
     build_ours,
+    cpu_description,
     mask_iou,
     preprocessed,
     print_table,
@@ -30,31 +31,28 @@ from common import (  # first: silences tqdm
     set_threads,
     small_video,
 )
+from napari_sam2.engine.device import resolve_precision
 from napari_sam2.engine.video_tracker import VideoTracker
 
 
 class Run:
-    """One tracker, float32 or under bfloat16 autocast, with its timings and results."""
+    """One tracker, float32 or bfloat16, with its timings and results."""
 
     def __init__(self, model, inputs, bfloat16: bool):
-        self.tracker = VideoTracker(model, inputs)
-        self.bfloat16 = bfloat16
+        self.tracker = VideoTracker(model, inputs, precision="bfloat16" if bfloat16 else "float32")
         self.prompt_seconds, self.loop_seconds = 0.0, 0.0
         self.logits, self.scores = [], []
         self.steps = None
 
-    def precision(self):
-        return torch.autocast("cpu", dtype=torch.bfloat16) if self.bfloat16 else contextlib.nullcontext()
-
     def click(self, point: np.ndarray) -> None:
-        with self.precision(), Timer() as timer:
+        with Timer() as timer:
             self.tracker.add_points(0, 1, point[None], np.array([1], np.int32))
         self.prompt_seconds = timer.seconds
         self.steps = self.tracker.propagate()
 
     def step(self) -> bool:
         """Track one more frame; False when the video is done."""
-        with self.precision(), Timer() as timer:
+        with Timer() as timer:
             result = next(self.steps, None)
         self.loop_seconds += timer.seconds
         if result is None:
@@ -111,13 +109,13 @@ def main() -> None:
             pass
     except Exception as error:  # report, do not hide: which op refused bfloat16, and where
         failure = error
-        print(f"\nautocast bfloat16 FAILED: {type(error).__name__}: {error}")
+        print(f"\nbfloat16 FAILED: {type(error).__name__}: {error}")
         traceback.print_exc()
         while baseline.step():
             pass
 
     rows = [row("float32", baseline, baseline)]
-    rows.append(row("bfloat16 autocast", bf16, baseline) if failure is None else ["bfloat16 autocast", "FAILED"] + ["-"] * 9)
+    rows.append(row("bfloat16", bf16, baseline) if failure is None else ["bfloat16", "FAILED"] + ["-"] * 9)
     print_table(
         ["precision", "add_points s", "s/frame", "speed-up", "mean IoU", "min IoU", "mean IoU both present",
          "max |logit diff|", "max |score diff|", "presence flips", "present (fp32)"],
@@ -125,6 +123,7 @@ def main() -> None:
         title=f"{args.config} at {args.image_size}, {args.frames} frames of {args.frame_size}x{args.frame_size}, "
               f"1 object, {torch.get_num_threads()} threads; against float32",
     )
+    print(f"{cpu_description()}; precision='auto' chooses {resolve_precision('auto', 'cpu')} here")
 
 
 if __name__ == "__main__":

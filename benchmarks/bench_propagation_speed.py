@@ -25,6 +25,7 @@ from common import (  # first: it silences tqdm
     PartTimer,
     Timer,
     build_pair,
+    cpu_description,
     mask_iou,
     preprocessed,
     print_table,
@@ -43,12 +44,12 @@ def prompt_both(reference, state, ours: VideoTracker, clicks: np.ndarray) -> Non
         ours.add_points(0, k + 1, click[None], label)
 
 
-def new_states(reference, model, frames, inputs, clicks):
+def new_states(reference, model, frames, inputs, clicks, precision="float32"):
     """Fresh reference state and fresh tracker, each object clicked on frame 0."""
     with tempfile.TemporaryDirectory() as tmp:
         state = reference_state(reference, frames, inputs, Path(tmp) / "jpg")
     # the reference fills holes only with CUDA, and tracks each object alone (no separate memories)
-    ours = VideoTracker(model, inputs, fill_hole_area=0, separate_memories=False)
+    ours = VideoTracker(model, inputs, fill_hole_area=0, separate_memories=False, precision=precision)
     prompt_both(reference, state, ours, clicks)
     return state, ours
 
@@ -120,6 +121,7 @@ def main() -> None:
     parser.add_argument("--frame-size", type=int, default=512, help="side of the synthetic frames in pixels")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--precision", default="float32", help="ours: float32 (default), bfloat16 or auto")
     parser.add_argument("--parts", action="store_true", help="also print where the time goes: s/frame per model part")
     args = parser.parse_args()
     counts = [int(k) for k in args.objects.split(",")]
@@ -127,6 +129,7 @@ def main() -> None:
         parser.error("--frames must be at least 2")
 
     set_threads(args.threads)
+    print(cpu_description(), flush=True)
     reference, model, _ = build_pair(args.config, args.image_size, args.seed)
     part_timers = (PartTimer(model), PartTimer(reference)) if args.parts else ()
     frames, clicks = small_video(args.frames, max(counts), args.frame_size, args.seed)
@@ -136,7 +139,7 @@ def main() -> None:
 
     rows, part_rows = [], []
     for count in counts:
-        state, ours = new_states(reference, model, frames, inputs, clicks[:count])
+        state, ours = new_states(reference, model, frames, inputs, clicks[:count], args.precision)
         for timer in part_timers:
             timer.reset()
         ref_seconds, ref_outputs, our_seconds, our_outputs = time_interleaved(reference, state, ours)
@@ -152,7 +155,7 @@ def main() -> None:
         ["objects", "ours s/frame", "reference s/frame", "ours/reference", "max |logit diff|", "max |score diff|",
          "min mask IoU", "present (ref)"],
         rows,
-        title=f"{args.config} at {args.image_size}, {args.frames} frames ({tracked} tracked) of "
+        title=f"{args.config} at {args.image_size}, ours in {ours.precision}, {args.frames} frames ({tracked} tracked) of "
               f"{args.frame_size}x{args.frame_size}, {torch.get_num_threads()} threads",
     )
     if part_rows:

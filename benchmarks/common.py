@@ -19,6 +19,7 @@ os.environ.setdefault("TQDM_DISABLE", "1")  # the reference's progress bars woul
 import numpy as np
 import torch
 
+from napari_sam2.engine.device import cpu_flags  # noqa: E402
 from napari_sam2.engine.model_inputs import TensorFrames  # noqa: E402
 from napari_sam2.engine.preprocessing import preprocess  # noqa: E402
 from napari_sam2.model import OFFICIAL_CONFIGS, SAM2Model, load_into  # noqa: E402
@@ -234,12 +235,11 @@ def cpu_description() -> str:
     cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
     model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")),
                  platform.processor())
-    flags = next((set(line.split(":", 1)[1].split()) for line in cpuinfo.splitlines()
-                  if line.startswith(("flags", "Features"))), set())
+    flags = cpu_flags()
     shown = [f for f in CPU_FLAGS_SHOWN if f in flags]
     return (f"{model}; {os.cpu_count()} cores; torch {torch.__version__} capability "
             f"{torch.backends.cpu.get_cpu_capability()}, {torch.get_num_threads()} threads; "
-            f"flags: {' '.join(shown) or 'none of ' + str(CPU_FLAGS_SHOWN)}")
+            f"flags: {' '.join(shown) or 'none of ' + str(CPU_FLAGS_SHOWN)}; load average {os.getloadavg()[0]:.1f}")
 
 
 class Timer:

@@ -50,7 +50,7 @@ def test_initialization_ties_only_the_cross_attention_queries_and_keys():
 
 
 def test_after_initialization_memory_attention_looks_at_the_same_place_in_the_memories():
-    from napari_sam2.model.rope import apply_rope_2d
+    from napari_sam2.model.rope import rotate
     from napari_sam2.training.initialization import match_frame_and_memory_positions
 
     model = SAM2Model(micro_config())
@@ -58,10 +58,10 @@ def test_after_initialization_memory_attention_looks_at_the_same_place_in_the_me
     side = model.cfg.image_size // 16
     for layer in model.memory_attention.layers:
         attention = layer.cross_attn_image
-        angles = attention._angles(side * side, "cpu")
+        rotation = attention._rotations(side * side, "cpu")
         # positions only: zero features leave the equal biases as query and key at every token
-        query = apply_rope_2d(attention.q_proj.bias.detach().expand(1, 1, side * side, -1), angles)
-        key = apply_rope_2d(attention.k_proj.bias.detach().expand(1, 1, side * side, -1), angles)
+        query = rotate(attention.q_proj.bias.detach().expand(1, 1, side * side, -1), rotation)
+        key = rotate(attention.k_proj.bias.detach().expand(1, 1, side * side, -1), rotation)
         weights = torch.softmax(query[0, 0] @ key[0, 0].T / key.shape[-1] ** 0.5, dim=-1)  # (HW, HW)
         assert torch.equal(weights.argmax(-1), torch.arange(side * side))
         assert weights.diagonal().min() > 0.5  # most of each query's attention on its own place

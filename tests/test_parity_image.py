@@ -38,7 +38,7 @@ class Pair:
         self.ref_predictor = SAM2ImagePredictor(self.reference)
         self.ref_predictor.set_image(self.image)
         self.model_input = self.ref_predictor._transforms(self.image)[None]
-        self.our_predictor = ImagePredictor(self.ours)
+        self.our_predictor = ImagePredictor(self.ours, precision="float32")
         self.our_predictor.set_model_input(self.model_input, self.image.shape[:2])
 
 

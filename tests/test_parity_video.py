@@ -53,7 +53,8 @@ class VideoPair:
         # The reference fills holes only with its CUDA extension (skipped on CPU): so do we here.
         # Separate memories off: in sam2 1.1.0 each object is tracked alone, so its
         # non_overlap_masks_for_mem_enc never sees two objects at once.
-        self.ours = VideoTracker(self.ours_model, TensorFrames(tensor, self.hw), fill_hole_area=0, separate_memories=False)
+        self.ours = VideoTracker(self.ours_model, TensorFrames(tensor, self.hw), fill_hole_area=0, separate_memories=False,
+                                   precision="float32")
 
     def _reference_state(self, rgb, tensor, tmp_path):
         folder = tmp_path / "jpg"

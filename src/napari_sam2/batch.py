@@ -105,9 +105,11 @@ def _series_frames(image: Path) -> list[int]:
         return [0]
 
 
-def run_job(job: Job, model: str | None, torch_threads: int, progress_queue: str | None = None) -> JobRow:
+def run_job(job: Job, model: str | None, torch_threads: int, progress_queue: str | None = None,
+            precision: str = "auto") -> JobRow:
     """One file (series), on a worker: skipped if its store is there (it appears only once
-    complete). Frames done go to the Dask queue named `progress_queue` as (job name, frames)."""
+    complete). Frames done go to the Dask queue named `progress_queue` as (job name, frames).
+    precision "auto" is decided by each worker for its own machine."""
     if is_labels_store(job.out):
         store = LabelsStore.open(job.out, mode="r")
         _report(progress_queue, job, store.shape[0])
@@ -116,7 +118,7 @@ def run_job(job: Job, model: str | None, torch_threads: int, progress_queue: str
     torch.set_num_threads(torch_threads)
     clicks = read_clicks(job.points)  # before the model: a bad file is refused at once
     tracked = track_file(job.image, job.out, clicks, cached_model(model), progress=False, series=job.series,
-                         on_frame=lambda done: _report(progress_queue, job, done))
+                         on_frame=lambda done: _report(progress_queue, job, done), precision=precision)
     return JobRow(job.shown, tracked.frames, len(tracked.objects), tracked.seconds, "done")
 
 
@@ -127,16 +129,18 @@ def _report(queue_name: str | None, job: Job, frames_done: int) -> None:
 
 def track_files(paths: list[str | Path], out_dir: str | Path, client: Client | None = None,
                 points_dir: str | Path | None = None, points: str | Path | None = None,
-                model: str | None = None, torch_threads: int = 1, progress: bool = True) -> list[JobRow]:
+                model: str | None = None, torch_threads: int = 1, progress: bool = True,
+                precision: str = "auto") -> list[JobRow]:
     """Tracks every TIFF of `paths` (files, folders, globs) into out_dir/<stem>.zarr on the Dask
     `client` (None: a LocalCluster of one worker per `torch_threads` cores, closed at the end);
     a row per file, in the order of `paths`."""
     jobs = plan_jobs(tiff_inputs(paths), Path(out_dir), points_dir and Path(points_dir), points and Path(points))
     if client is None:
         with local_client(default_workers(torch_threads)) as own:
-            return track_files(paths, out_dir, own, points_dir, points, model, torch_threads, progress)
+            return track_files(paths, out_dir, own, points_dir, points, model, torch_threads, progress, precision)
     queue = Queue(f"napari-sam2-progress-{uuid.uuid4().hex}", client=client) if progress else None
-    futures = {client.submit(run_job, job, model, torch_threads, queue and queue.name, retries=RETRIES, pure=False,
+    futures = {client.submit(run_job, job, model, torch_threads, queue and queue.name, precision, retries=RETRIES,
+                             pure=False,
                              key=f"track-{job.name}-{uuid.uuid4().hex[:8]}"): job for job in jobs}
     with tqdm(total=sum(job.frames for job in jobs), desc="tracking", unit="frame", disable=not progress) as bar:
         rows = _follow(futures, queue, bar)

@@ -75,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
                        help="a typical cell's width in pixels (default: estimated from frame 0, and printed)")
     track.add_argument("--model", default=None, help="official name or checkpoint path (default: embedded)")
     track.add_argument("--threads", type=int, default=2)
+    _add_precision(track)
     track.set_defaults(run=_track)
     segment = sub.add_parser("segment", help="segment the clicked cells of one image (any size) into a labels TIFF")
     segment.add_argument("image", type=Path, help="a 2-D image, or 2-D with channels last (TIFF)")
@@ -88,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
                          help="a typical cell's width in pixels (default: estimated from the image)")
     segment.add_argument("--model", default=None, help="official name or checkpoint path (default: embedded)")
     segment.add_argument("--threads", type=int, default=2)
+    _add_precision(segment)
     segment.set_defaults(run=_segment)
     batch = sub.add_parser("batch", help="track many time-lapse TIFFs, one job per file, on a Dask cluster",
                            description="Tracks each TIFF into OUT/<file stem>.zarr on a local Dask cluster, or on "
@@ -106,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     batch.add_argument("--threads-per-worker", type=int, default=1, dest="threads",
                        help="torch threads of each job (default 1)")
     batch.add_argument("--model", default=None, help="official name or checkpoint path (default: embedded)")
+    _add_precision(batch)
     batch.set_defaults(run=_batch)
     export = sub.add_parser("export", help="write the CTC folder, GEFF or CSV of a store tracked with --auto")
     export.add_argument("store", type=Path, help="a labels store with a lineage (track --auto, or the napari plugin)")
@@ -140,6 +143,12 @@ def _outputs(args) -> TrackingOutputs:
     return TrackingOutputs(args.ctc, args.geff, args.csv, args.overwrite)
 
 
+def _add_precision(command) -> None:
+    command.add_argument("--precision", choices=["auto", "float32", "bfloat16"], default="auto",
+                         help="numbers the model computes with; auto (default): bfloat16 where this machine runs it "
+                              "fast (a GPU with bfloat16, a CPU with AMX or fast AVX-512 BF16), float32 elsewhere")
+
+
 def _track(args) -> int:
     if args.auto or args.seeds:
         return _track_cells(args)
@@ -161,7 +170,8 @@ def _track(args) -> int:
         return 2
     try:
         tracked = track_file(args.image, args.out, clicks, model_from(args.model), args.overwrite,
-                             keep_masks=truth is not None, cell_diameter=args.cell_diameter)
+                             keep_masks=truth is not None, cell_diameter=args.cell_diameter,
+                             precision=args.precision)
     except BadClick as error:  # a click outside the image or the frames: nothing written
         print(f"error: {args.points or args.truth}: {error}", file=sys.stderr)
         return 2
@@ -170,7 +180,7 @@ def _track(args) -> int:
         return 2
     print(tracked.describe_scale())
     print(f"tracked {len(tracked.objects)} objects through {tracked.frames} frames in {tracked.seconds:.1f} s "
-          f"({tracked.frames / tracked.seconds:.1f} frames/s); labels written to {args.out}")
+          f"({tracked.frames / tracked.seconds:.1f} frames/s, {tracked.precision}); labels written to {args.out}")
     if truth is not None:
         print(_score_table(tracked.masks, truth, args.lineage))
     return 0
@@ -247,7 +257,7 @@ def _segment(args) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     image = tifffile.imread(args.image)
-    predictor = TiledImagePredictor(model_from(args.model), **predictor_args)
+    predictor = TiledImagePredictor(model_from(args.model), precision=args.precision, **predictor_args)
     try:
         predictor.set_image(image)
         objects = {obj_id: _best_mask(predictor, group) for obj_id, group in clicks.items()}
@@ -292,7 +302,8 @@ def _batch(args) -> int:
         cluster = local_client(args.workers or default_workers(args.threads))
     with cluster as client:
         print(f"Dask dashboard: {client.dashboard_link}", flush=True)
-        rows = track_files(args.inputs, args.out, client, args.points_dir, args.points, args.model, args.threads)
+        rows = track_files(args.inputs, args.out, client, args.points_dir, args.points, args.model, args.threads,
+                           precision=args.precision)
     print(format_rows(rows))
     failed = sum(row.status.startswith("failed") for row in rows)
     print(f"{len(rows) - failed} of {len(rows)} files tracked or already there; stores in {args.out}")

@@ -49,6 +49,7 @@ class BadClick(ValueError):
 class FileTracked:
     frames: int
     objects: list[int]
+    precision: str  # the one the model ran in ("auto" resolved)
     seconds: float  # tracking and writing, without loading the model
     masks: dict[int, np.ndarray] | None  # obj_id -> (frames, H, W) bool, when asked for
     cell_diameter: float  # px of the image
@@ -64,7 +65,8 @@ class FileTracked:
 
 def track_file(image: Path, out: Path, clicks: list[Click], model, overwrite: bool = False,
                keep_masks: bool = False, progress: bool = True, series: int = 0,
-               on_frame: Callable[[int], None] | None = None, cell_diameter: float | None = None) -> FileTracked:
+               on_frame: Callable[[int], None] | None = None, cell_diameter: float | None = None,
+               precision: str = "auto") -> FileTracked:
     """Tracks `clicks` through every frame of the TIFF `image` (its image `series`) into the labels
     store `out`, with cells resampled to the model's preferred size and tiled (TiledVideoTracker;
     the cell diameter in pixels is estimated from frame 0 when not given); `on_frame(results so
@@ -74,7 +76,7 @@ def track_file(image: Path, out: Path, clicks: list[Click], model, overwrite: bo
     check_replaceable(out, overwrite)  # before any work: the answer may be no
     frames = open_tiff_frames(image, series=series)
     geometry = tiff_geometry(image, series)
-    tracker = TiledVideoTracker(model, frames, cell_diameter=cell_diameter)
+    tracker = TiledVideoTracker(model, frames, cell_diameter=cell_diameter, precision=precision)
     try:
         objects = _add_clicks(tracker, clicks)
     except (ValueError, IndexError) as error:
@@ -95,7 +97,7 @@ def track_file(image: Path, out: Path, clicks: list[Click], model, overwrite: bo
                 frame_masks = result.masks
                 for obj_id in result.updated_ids:
                     masks[obj_id][result.frame] = frame_masks[obj_id]
-    return FileTracked(len(frames), objects, time.time() - start, masks, tracker.cell_diameter,
+    return FileTracked(len(frames), objects, tracker.precision, time.time() - start, masks, tracker.cell_diameter,
                        tracker.cell_diameter_estimated, len(tracker.tiles_in_use), len(tracker.tile_plan.tiles))
 
 

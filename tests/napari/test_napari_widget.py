@@ -389,3 +389,27 @@ def test_the_widget_explains_itself_and_shows_its_progress(
     assert "Tracking" in widget.help_label.text()
     qtbot.waitUntil(lambda: not widget.runner.running, timeout=TIMEOUT_MS)
     assert widget.progress_bar.isHidden()
+
+
+def test_the_precision_setting_reaches_the_model_and_shows_what_auto_chose(make_napari_viewer, micro_model, video,
+                                                                          tmp_path):
+    import torch
+
+    viewer = make_napari_viewer(show=False)
+    viewer.add_image(video[0], name="cells", contrast_limits=(0, 1000))
+    widget = TrackingWidget(viewer, model=micro_model)
+    assert widget.chosen_precision() == "auto"  # the default
+    widget.store_edit.setText(str(tmp_path / "cells.zarr"))
+    widget.precision_combo.setCurrentText("bfloat16")
+    widget.start_button.click()
+    assert widget.session.tracker.precision == "bfloat16"
+    seen = set()
+    linear = next(m for m in micro_model.image_encoder.modules() if isinstance(m, torch.nn.Linear))
+    handle = linear.register_forward_hook(lambda m, args, out: seen.add(out.dtype))
+    widget.session.tracker.prefetch(1)
+    handle.remove()
+    assert seen == {torch.bfloat16}
+    widget.precision_combo.setCurrentIndex(0)
+    widget.store_edit.setText(str(tmp_path / "again.zarr"))
+    widget.start_button.click()
+    assert widget.precision_combo.currentText() == f"auto ({widget.session.tracker.precision} on this machine)"

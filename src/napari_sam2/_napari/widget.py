@@ -37,6 +37,8 @@ from .session import TrackingSession, check_trackable, image_data
 from .user_errors import USER_ERRORS
 from .widget_text import TOOLTIPS, diameter_text, next_step, progress_text
 
+PRECISION_CHOICES = ["auto", "float32", "bfloat16"]  # see engine/device.py
+
 GIVEN_MODEL = "model given to the widget"
 EDITS = {"added", "removed", "changed"}  # data events that end an edit (not "adding", ...)
 
@@ -88,6 +90,8 @@ class TrackingWidget(QWidget):
         self.image_combo.currentIndexChanged.connect(lambda index: self._refresh_axes())
         self.model_combo.addItems([GIVEN_MODEL] if self.model is not None else model_choices())
         self.model_combo.setEnabled(self.model is None)
+        self.precision_combo = QComboBox()
+        self.precision_combo.addItems(PRECISION_CHOICES)  # auto first: the default
         self.checkpoint_edit = QLineEdit(placeholderText="checkpoint .pt file")
         self.store_edit = QLineEdit(placeholderText="default: next to the image file, or napari-sam2's data folder")
         checkpoint_row, browse = QHBoxLayout(), self._button("Browse...", self._browse_checkpoint)
@@ -98,8 +102,8 @@ class TrackingWidget(QWidget):
         self.diameter_label = QLabel("Cell diameter: estimated when you press Start")
         form = QFormLayout()
         for label, field in (("Image", self.image_combo), ("Track along", self.axis_combo),
-                             ("Model", self.model_combo), ("Checkpoint", checkpoint_row), ("Labels store", self.store_edit),
-                             ("Cell diameter", self.diameter_spin)):
+                             ("Model", self.model_combo), ("Checkpoint", checkpoint_row), ("Precision", self.precision_combo),
+                             ("Labels store", self.store_edit), ("Cell diameter", self.diameter_spin)):
             form.addRow(label, field)
         self.start_button = self._button("Start tracking this image", self.start_session)
         self.new_object_button = self._button("New object", self.new_object)
@@ -135,6 +139,7 @@ class TrackingWidget(QWidget):
     def _set_tooltips(self, browse: QPushButton) -> None:
         for name, widget in (("image", self.image_combo), ("axis", self.axis_combo), ("model", self.model_combo),
                              ("checkpoint", self.checkpoint_edit), ("browse", browse), ("store", self.store_edit),
+                             ("precision", self.precision_combo),
                              ("start", self.start_button), ("new_object", self.new_object_button),
                              ("forward", self.forward_button), ("backward", self.backward_button),
                              ("both", self.both_button), ("stop", self.stop_button), ("undo", self.undo_button),
@@ -208,6 +213,10 @@ class TrackingWidget(QWidget):
             self.checkpoint_edit.setText(path)
             self.model_combo.setCurrentText(CHECKPOINT_FILE)
 
+    def chosen_precision(self) -> str:
+        """The precision setting: "auto", "float32" or "bfloat16" (the shown "auto (...)" is "auto")."""
+        return PRECISION_CHOICES[self.precision_combo.currentIndex()]
+
     def _model_key(self) -> tuple[str, str]:
         return self.model_combo.currentText(), self.checkpoint_edit.text()
 
@@ -257,7 +266,8 @@ class TrackingWidget(QWidget):
     def _start_with(self, model, image, axis, store) -> TrackingSession | None:
         try:
             self.session = TrackingSession(self.viewer, image, model, axis=axis, store_path=store,
-                                           cell_diameter=self.diameter_spin.value() or None)
+                                           cell_diameter=self.diameter_spin.value() or None,
+                                           precision=self.chosen_precision())
         except USER_ERRORS as error:
             show_error(str(error))
             return None
@@ -270,6 +280,7 @@ class TrackingWidget(QWidget):
         self.session.labels_layer.events.selected_label.connect(self._update_help)
         self.session.points_layer.events.data.connect(self._update_help)
         self.store_label.setText(f"Labels store: {self.session.store_path}")
+        self.precision_combo.setItemText(0, f"auto ({self.session.tracker.precision} on this machine)")
         self.cell_panel.refresh_seeds()  # not the session's own labels
         try:
             self.cells = CellTracking(self.session)

@@ -46,7 +46,7 @@ class DetectionParams:
     max_contained: float = 0.5  # ... or this fraction of the smaller one inside the other (a part of a cell)
     refinements: int = 1  # times to click again at the deepest point of each kept mask, then suppress
     # again (a central click gives the model's best mask; grid clicks near a cell's edge give parts)
-    precision: str = "float32"  # "bfloat16" / "float16" run the model in reduced precision
+    precision: str = "auto"  # bfloat16 where the hardware runs it fast, else float32 (device.resolve_precision)
 
     def __post_init__(self) -> None:
         if self.points_per_side < 1 or self.points_per_batch < 1:

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from ..model import ImageEmbedding, SAM2Model
-from .device import autocast, check_precision
+from .device import autocast, resolve_precision
 from .mask_check import MaskWarning, mask_warning
 from .preprocessing import Normalization, preprocess
 from .prompts import check_prompt, mask_to_logits, model_points
@@ -33,9 +33,12 @@ class ImagePredictor:
     """
 
     def __init__(self, model: SAM2Model, mask_threshold: float = 0.0, normalization: Normalization = Normalization(),
-                 precision: str = "float32"):
+                 precision: str = "auto"):
+        """precision: "auto" (bfloat16 where the hardware runs it fast, else float32: see
+        device.resolve_precision), "float32", "bfloat16" or "float16"; `self.precision` is the
+        one chosen."""
         self.model = model.eval()
-        self.precision = check_precision(precision)
+        self.precision = resolve_precision(precision, model.device)
         self.mask_threshold = mask_threshold
         self.normalization = normalization
         self._embedding: ImageEmbedding | None = None

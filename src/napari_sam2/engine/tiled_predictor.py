@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from ..model import SAM2Model
+from .device import resolve_precision
 from .image_predictor import ImagePredictor, Prediction
 from .preprocessing import Normalization, as_channels_last, check_values, pick_channels, to_unit_rgb
 from .prompts import check_prompt
@@ -24,12 +25,12 @@ class TiledImagePredictor:
     original image, boxes XYXY, labels 1 positive / 0 negative."""
 
     def __init__(self, model: SAM2Model, cell_diameter: float | None = None, mask_threshold: float = 0.0,
-                 normalization: Normalization = Normalization(), precision: str = "float32"):
+                 normalization: Normalization = Normalization(), precision: str = "auto"):
         self.model = model.eval()
         self.cell_diameter = None if cell_diameter is None else check_cell_diameter(cell_diameter)
         self.mask_threshold = mask_threshold
         self.normalization = normalization
-        self.precision = precision
+        self.precision = resolve_precision(precision, model.device)  # "auto" decided once, see device.py
         self.cell_diameter_used: float | None = None
         self.plan: TilePlan | None = None
         self._scaled: torch.Tensor | None = None  # (1, 3, H', W') in [0, 1]

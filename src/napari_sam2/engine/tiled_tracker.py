@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from ..model import SAM2Model
+from .device import resolve_precision
 from .frame_result import FrameResult, LabelledFrame
 from .mask_check import MaskWarning
 from .memory_selection import FORWARD
@@ -131,9 +132,10 @@ class TiledVideoTracker:
 
     def __init__(self, model: SAM2Model, frames, cell_diameter: float | None = None,
                  normalization: Normalization = Normalization(), channels: tuple[int, ...] | None = None,
-                 fill_hole_area: int = 8, precision: str = "float32", separate_memories: bool = True):
+                 fill_hole_area: int = 8, precision: str = "auto", separate_memories: bool = True):
         given = None if cell_diameter is None else check_cell_diameter(cell_diameter)  # before reading a frame
         self.model = model.eval()
+        self.precision = resolve_precision(precision, model.device)  # once, for every tile's tracker
         self.inputs = PreprocessedFrames(frames, model.cfg.image_size, normalization, channels)
         self.num_frames, self.video_hw = len(self.inputs), self.inputs.hw
         self.cell_diameter = diameter_to_use(given, self.inputs.picked(0))
@@ -142,7 +144,7 @@ class TiledVideoTracker:
         self._scaled = ScaledFrames(self.inputs, self.tile_plan)
         # one frame of features per tile: a propagation reads each tile's frame once, in turn
         self._tracker_options = dict(normalization=normalization, fill_hole_area=fill_hole_area, feature_cache_size=1,
-                                     precision=precision, separate_memories=separate_memories)
+                                     precision=self.precision, separate_memories=separate_memories)
         self._tiles: dict[Tile, VideoTracker] = {}
         self._tiles_lock = threading.Lock()
         self.features = TileFeatures(self)

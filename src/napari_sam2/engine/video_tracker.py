@@ -14,15 +14,19 @@ import torch.nn.functional as F
 from ..model import ImageEmbedding, SAM2Model, model_fingerprint
 from ..model.frame_steps import (
     NO_OBJECT_LOGIT,
+    SpatialMemory,
     TrackOutput,
     concat_outputs,
     condition_on_memory,
     decode_for_tracking,
+    encode_masks,
     encode_memory,
     mask_as_output,
+    memory_masks,
     without_memory,
 )
-from .device import autocast, check_precision
+from .batching import in_chunks, objects_per_call
+from .device import autocast, resolve_precision
 from .feature_cache import FeatureCache, FeatureStore
 from .frame_result import FrameResult
 from .indices import positive_count
@@ -66,18 +70,24 @@ class VideoTracker:
         fill_hole_area: int = 8,
         feature_cache_size: int = 4,
         feature_store: FeatureStore | None = None,
-        precision: str = "float32",
+        precision: str = "auto",
         separate_memories: bool = True,
+        objects_per_call: int | None = None,
     ):
-        """precision: "float32" (default), or "bfloat16" / "float16" to run the model under
-        autocast (faster on some hardware; see the benchmarks for speed and agreement).
+        """precision: "auto" (default: bfloat16 where the hardware runs it fast, else float32; see
+        device.resolve_precision), "float32", "bfloat16" or "float16" (the model under autocast);
+        `self.precision` is the one chosen.
 
         separate_memories: each pixel of a frame's memory belongs to at most one object, the one
         with the highest logit there, as in the Labels layer (SAM 2's non_overlap_masks_for_mem_enc).
         Without it touching cells drift onto each other over time, each remembering some of
-        the other's pixels. False reproduces the reference's default configuration."""
+        the other's pixels. False reproduces the reference's default configuration.
+
+        objects_per_call: at most this many objects in one call of memory attention, decoder
+        and memory encoder (1: one call per object, as the reference); by default as many as
+        batching.objects_per_call finds pay on this machine. Results are the same either way."""
         self.model = model.eval()
-        self.precision = check_precision(precision)
+        self.precision = resolve_precision(precision, model.device)
         if not hasattr(frames, "hw"):
             frames = PreprocessedFrames(frames, model.cfg.image_size, normalization, channels)
         self.inputs = frames
@@ -85,7 +95,8 @@ class VideoTracker:
         self.video_hw = tuple(frames.hw)
         self.fill_hole_area = fill_hole_area
         self.separate_memories = separate_memories
-        self._settings_key = f"{normalization}|{channels}|{precision}"
+        self.objects_per_call = None if objects_per_call is None else positive_count(objects_per_call, "objects_per_call")
+        self._settings_key = f"{normalization}|{channels}|{self.precision}"
         self._fingerprint: str | None = None  # of the model's weights, once a store needs it
         self.features = FeatureCache(self._encode_frame, feature_cache_size, feature_store, self._store_key)
         self._objects: dict[int, ObjectMemory] = {}
@@ -290,17 +301,16 @@ class VideoTracker:
         }
         ids, outputs = [], []
         for group in group_by_layout(memories):
-            out = self._decode_with_memory(raw, batch_tokens([memories[i] for i in group]))
-            outputs.append(out._replace(low_res_logits=self._filled(out.low_res_logits)))
-            ids += group
-            self._between_model_calls()
+            tokens = memories[group[0]].memory.shape[1]
+            for chunk in in_chunks(group, objects_per_call(self.model, tokens, self.objects_per_call)):
+                out = self._decode_with_memory(raw, batch_tokens([memories[i] for i in chunk]))
+                outputs.append(out._replace(low_res_logits=self._filled(out.low_res_logits)))
+                ids += chunk
+                self._between_model_calls()
         entries = {}
         if ids:
             out = concat_outputs(outputs)
-            others = self._logits_of_others(frame, ids) if self.separate_memories else None
-            spatial = encode_memory(self.model, raw, out.low_res_logits, out.object_score_logits, binarize=False,
-                                    separate=self.separate_memories, others=others)
-            entries = dict(zip(ids, entries_of(out, spatial)))
+            entries = dict(zip(ids, entries_of(out, self._tracked_memory(frame, raw, ids, out))))
         keep = frames_still_needed(frame, sign, self.model.cfg.memory.num_maskmem, self.model.cfg.pointers.max_pointers)
         for obj_id, track in tracks.items():
             track.passed(frame, sign, entries.get(obj_id))
@@ -312,10 +322,30 @@ class VideoTracker:
 
     def _decode_with_memory(self, raw: ImageEmbedding, memory: MemoryTokens) -> TrackOutput:
         """Decode a batch of objects (one per row of `memory`) on one frame without prompts."""
-        batch = memory.memory.shape[0]
-        batched_raw = ImageEmbedding(raw.embedding.expand(batch, -1, -1, -1), raw.high_res, raw.position_encoding)
-        conditioned = condition_on_memory(self.model, batched_raw, *memory)
+        conditioned = condition_on_memory(self.model, raw, *memory)
         return decode_for_tracking(self.model, conditioned, raw.high_res, None, None, multimask=True)
+
+    def _tracked_memory(self, frame: int, raw: ImageEmbedding, ids: list[int], out: TrackOutput) -> SpatialMemory:
+        """The memory of the objects `ids` tracked on a frame with outputs `out`, encoded in
+        calls of objects_per_call objects (the separation of memories sees all of them at once).
+        Objects predicted absent all have the same empty mask, hence the same memory: it is
+        encoded once for all of them."""
+        others = self._logits_of_others(frame, ids) if self.separate_memories else None
+        masks = memory_masks(self.model, out.low_res_logits, binarize=False, separate=self.separate_memories,
+                             others=others)
+        scores = out.object_score_logits
+        absent = (scores[:, 0] <= 0).nonzero()[:, 0].tolist()
+        encoded = sorted(set(range(len(ids))) - set(absent)) + absent[:1]
+        memory = None
+        for chunk in in_chunks(encoded, objects_per_call(self.model, 0, self.objects_per_call)):
+            spatial = encode_masks(self.model, raw, masks[chunk], scores[chunk])
+            if memory is None:
+                memory = spatial.features.new_empty((len(ids), *spatial.features.shape[1:]))
+            memory[chunk] = spatial.features
+            self._between_model_calls()
+        if absent:
+            memory[absent] = memory[absent[0]].clone()
+        return SpatialMemory(memory, spatial.position_encoding)
 
     def _logits_of_others(self, frame: int, tracked_ids: list[int]) -> torch.Tensor | None:
         """(R, 1, 4h, 4w) logits on a frame of the objects not tracked there (prompted there)."""

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .rope import apply_rope_2d, rope_angles_2d
+from .rope import rope_angles_2d, rotate, rotations
 
 
 class Attention(nn.Module):
@@ -38,6 +38,10 @@ class Attention(nn.Module):
         return x.reshape(B, N, self.num_heads, C // self.num_heads).transpose(1, 2)
 
     def _attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """q (1 or B, heads, N, c): queries shared by every row of k, v (B, heads, M, c) are
+        projected (and rotated) once, then broadcast."""
+        if q.shape[0] != k.shape[0]:
+            q = q.expand(k.shape[0], -1, -1, -1)
         out = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0)
         B, H, N, C = out.shape
         return self.out_proj(out.transpose(1, 2).reshape(B, N, H * C))
@@ -57,26 +61,25 @@ class RoPEAttention(Attention):
         super().__init__(*args, **kwargs)
         self.rope_theta = rope_theta
         self.repeat_keys = repeat_keys
-        self._angle_cache: dict[tuple[int, str], torch.Tensor] = {}
+        self._rotation_cache: dict[tuple[int, str], torch.Tensor] = {}
 
-    def _angles(self, num_queries: int, device) -> torch.Tensor:
+    def _rotations(self, num_queries: int, device) -> torch.Tensor:
+        """(num_queries, head_dim / 2) complex rotations of a square grid, cached per size."""
         side = int(round(num_queries**0.5))
         if side * side != num_queries:
             raise ValueError(f"rotary attention needs a square grid of queries, got {num_queries} tokens")
         key = (side, str(device))
-        if key not in self._angle_cache:
+        if key not in self._rotation_cache:
             head_dim = self.internal_dim // self.num_heads
-            self._angle_cache[key] = rope_angles_2d(head_dim, side, side, self.rope_theta).to(device)
-        return self._angle_cache[key]
+            self._rotation_cache[key] = rotations(rope_angles_2d(head_dim, side, side, self.rope_theta)).to(device)
+        return self._rotation_cache[key]
 
     def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, num_k_exclude_rope: int = 0) -> torch.Tensor:
         q, k, v = self._heads(self.q_proj(q)), self._heads(self.k_proj(k)), self._heads(self.v_proj(v))
-        angles = self._angles(q.shape[-2], q.device)  # (N_q, head_dim / 2)
+        rotation = self._rotations(q.shape[-2], q.device)  # (N_q, head_dim / 2) complex
         num_k_rope = k.shape[-2] - num_k_exclude_rope
         if num_k_rope != q.shape[-2] and not self.repeat_keys:
             raise ValueError(f"{num_k_rope} rotary keys for {q.shape[-2]} queries needs repeat_keys=True")
-        repeats = num_k_rope // q.shape[-2]
-        q = apply_rope_2d(q, angles)
-        k_rope = apply_rope_2d(k[:, :, :num_k_rope], angles.repeat(repeats, 1))
-        k = torch.cat([k_rope, k[:, :, num_k_rope:]], dim=2)
+        q = rotate(q, rotation)
+        k[:, :, :num_k_rope] = rotate(k[:, :, :num_k_rope], rotation)  # in place: no copy of the pointer tokens
         return self._attend(q, k, v)

@@ -35,8 +35,17 @@ class MLP(nn.Module):
         return torch.sigmoid(x) if self.sigmoid_output else x
 
 
+def in_float32(device: torch.device):
+    """A region computed in float32 even under reduced-precision autocast (final logits)."""
+    return torch.autocast(device_type=device.type, enabled=False)
+
+
 class LayerNorm2d(nn.Module):
-    """LayerNorm over the channel axis of a (B, C, H, W) tensor."""
+    """LayerNorm over the channel axis of a (B, C, H, W) tensor.
+
+    One fused pass with channels last (a (B, C, H, W) view of (B, H, W, C) memory, which the next
+    convolution takes as it is), rather than the five elementwise passes of writing it out: on
+    batches of masks larger than the CPU's caches those passes cost more than the convolutions."""
 
     def __init__(self, num_channels: int, eps: float = 1e-6) -> None:
         super().__init__()
@@ -45,10 +54,8 @@ class LayerNorm2d(nn.Module):
         self.eps = eps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        mean = x.mean(1, keepdim=True)
-        var = (x - mean).pow(2).mean(1, keepdim=True)
-        x = (x - mean) / torch.sqrt(var + self.eps)
-        return self.weight[:, None, None] * x + self.bias[:, None, None]
+        normed = F.layer_norm(x.permute(0, 2, 3, 1), self.weight.shape, self.weight, self.bias, self.eps)
+        return normed.permute(0, 3, 1, 2)
 
 
 class DropPath(nn.Module):

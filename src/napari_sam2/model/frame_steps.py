@@ -114,10 +114,11 @@ def mask_as_output(model: SAM2Model, raw: ImageEmbedding, mask: torch.Tensor) ->
 
 
 def condition_on_memory(model: SAM2Model, raw: ImageEmbedding, memory, memory_pe, num_pointer_tokens: int) -> torch.Tensor:
-    """raw.embedding (B, C, h, w) attends to memory (B, M, mem_dim) -> (B, C, h, w)."""
-    B, C, h, w = raw.embedding.shape
+    """raw.embedding (B or 1, C, h, w) attends to memory (B, M, mem_dim) -> (B, C, h, w)."""
+    _, C, h, w = raw.embedding.shape
+    B = memory.shape[0]
     features = raw.embedding.flatten(2).transpose(1, 2)
-    pe = raw.position_encoding.flatten(2).transpose(1, 2).expand(B, -1, -1)
+    pe = raw.position_encoding.flatten(2).transpose(1, 2)
     out = model.memory_attention(features, pe, memory, memory_pe, num_pointer_tokens)  # (B, hw, C)
     return out.transpose(1, 2).reshape(B, C, h, w)
 
@@ -145,8 +146,22 @@ def encode_memory(
     separate: bool = False,
     others: torch.Tensor | None = None,
 ) -> SpatialMemory:
-    """Memory of a frame from its features and chosen masks (B, 1, 4h, 4w). Masks from clicks
-    are binarised (the memory then holds exactly what the user saw); tracked masks go in soft.
+    """Memory of a frame from its features and chosen masks (B, 1, 4h, 4w): encode_masks of
+    memory_masks (see both)."""
+    masks = memory_masks(model, low_res_logits, binarize, separate, others)
+    return encode_masks(model, raw, masks, object_score_logits)
+
+
+def memory_masks(
+    model: SAM2Model,
+    low_res_logits: torch.Tensor,
+    binarize: bool,
+    separate: bool = False,
+    others: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """The memory encoder's mask inputs (B, 1, S, S) for chosen masks (B, 1, 4h, 4w). Masks
+    from clicks are binarised (the memory then holds exactly what the user saw); tracked masks
+    go in soft.
 
     separate: each object's memory holds only the pixels where its logit is the highest of the
     batch's and of `others` (R, 1, 4h, 4w: objects on this frame outside the batch), as SAM 2's
@@ -159,9 +174,14 @@ def encode_memory(
             others = F.interpolate(others, size=(size, size), mode="bilinear", align_corners=False)
         full = only_where_highest(full, others)
     mask = (full > 0).float() if binarize else torch.sigmoid(full)
-    mask = mask * model.cfg.memory.sigmoid_scale + model.cfg.memory.sigmoid_bias
-    features = raw.embedding.expand(low_res_logits.shape[0], -1, -1, -1)
-    memory, pe = model.memory_encoder(features, mask)
+    return mask * model.cfg.memory.sigmoid_scale + model.cfg.memory.sigmoid_bias
+
+
+def encode_masks(model: SAM2Model, raw: ImageEmbedding, masks: torch.Tensor,
+                 object_score_logits: torch.Tensor) -> SpatialMemory:
+    """Memory of B objects on one frame from its features (batch 1 or B) and their memory_masks
+    (B, 1, S, S); absent objects (score logit <= 0) get the learnt no-object embedding."""
+    memory, pe = model.memory_encoder(raw.embedding, masks)  # one frame's features serve every object
     if model.no_obj_embed_spatial is not None:
         absent = (object_score_logits <= 0).float()[..., None, None]  # (B, 1, 1, 1)
         memory = memory + absent * model.no_obj_embed_spatial[..., None, None]

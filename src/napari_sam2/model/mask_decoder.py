@@ -7,7 +7,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from .common import MLP, LayerNorm2d
+from .common import MLP, LayerNorm2d, in_float32
 from .config import DecoderConfig
 from .two_way_transformer import TwoWayTransformer
 
@@ -78,10 +78,13 @@ class MaskDecoder(nn.Module):
         iou_token = tokens_out[:, 1]
         mask_tokens = tokens_out[:, 2 : 2 + self.num_mask_tokens]  # (B, 4, C)
         upscaled = self._upscale(image_out.transpose(1, 2).reshape(B, C, h, w), high_res, batch)
-        hyper = torch.stack([mlp(mask_tokens[:, i]) for i, mlp in enumerate(self.output_hypernetworks_mlps)], dim=1)
-        B, c, H, W = upscaled.shape
-        masks = (hyper @ upscaled.view(B, c, H * W)).view(B, -1, H, W)
-        return masks, self.iou_prediction_head(iou_token), mask_tokens, self.pred_obj_score_head(tokens_out[:, 0])
+        with in_float32(upscaled.device):  # the final logits: mask edges and presence hang on their sign
+            hyper = torch.stack([mlp(mask_tokens[:, i].float()) for i, mlp in enumerate(self.output_hypernetworks_mlps)],
+                                dim=1)
+            B, c, H, W = upscaled.shape
+            masks = (hyper @ upscaled.float().view(B, c, H * W)).view(B, -1, H, W)
+            object_logits = self.pred_obj_score_head(tokens_out[:, 0].float())
+        return masks, self.iou_prediction_head(iou_token), mask_tokens, object_logits
 
     def _upscale(self, image: torch.Tensor, high_res: list[torch.Tensor], batch: int) -> torch.Tensor:
         """(B, C, h, w) -> (B, C/8, 4h, 4w), adding the projected finer pyramid levels on the way."""

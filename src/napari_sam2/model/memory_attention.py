@@ -31,7 +31,7 @@ class MemoryAttentionLayer(nn.Module):
         self.activation = activation_fn("relu")
 
     def forward(self, x: torch.Tensor, memory: torch.Tensor, memory_pe: torch.Tensor, num_pointer_tokens: int) -> torch.Tensor:
-        """x (B, HW, C); memory, memory_pe (B, M, mem_dim) -> (B, HW, C)."""
+        """x (B or 1, HW, C); memory, memory_pe (B, M, mem_dim) -> (B, HW, C)."""
         normed = self.norm1(x)
         x = x + self.dropout1(self.self_attn(normed, normed, normed))
         normed = self.norm2(x)
@@ -57,9 +57,12 @@ class MemoryAttention(nn.Module):
         memory_pe: torch.Tensor,
         num_pointer_tokens: int = 0,
     ) -> torch.Tensor:
-        """features, features_pe (B, HW, C): the current frame's coarsest level, flattened;
+        """features, features_pe (B or 1, HW, C): the current frame's coarsest level, flattened;
         memory, memory_pe (B, M, mem_dim): spatial memories, then `num_pointer_tokens`
-        object-pointer tokens last. Returns (B, HW, C)."""
+        object-pointer tokens last. Returns (B, HW, C).
+
+        With features of batch 1 (one frame, B objects) the first layer's self-attention, which
+        sees only the frame, runs once for all objects: they differ from its cross-attention on."""
         x = features + 0.1 * features_pe  # a light position cue at the input only
         for layer in self.layers:
             x = layer(x, memory, memory_pe, num_pointer_tokens)

@@ -70,9 +70,9 @@ class MemoryEncoder(nn.Module):
         self.position_encoding = SinePositionEncoding2d(out_dim)
 
     def forward(self, features: torch.Tensor, mask_input: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """features (B, C, h, w); mask_input (B, 1, 16h, 16w), already squashed to the range the
-        encoder expects (see SAM2Model.encode_memory). Returns memory (B, mem_dim, h, w) and
-        its position encoding."""
+        """features (B or 1, C, h, w); mask_input (B, 1, 16h, 16w), already squashed to the range
+        the encoder expects (see frame_steps.encode_memory). Returns memory (B, mem_dim, h, w) and
+        its position encoding. Features of batch 1 (B objects on one frame) are projected once."""
         x = self.pix_feat_proj(features) + self.mask_downsampler(mask_input)
         memory = self.out_proj(self.fuser(x))
         return memory, self.position_encoding(memory)

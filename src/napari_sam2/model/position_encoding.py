@@ -53,9 +53,10 @@ class SinePositionEncoding2d(nn.Module):
         return self._cache[key]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, C', H, W) feature map -> (B, C, H, W) encoding of its grid, in x's dtype."""
+        """(B, C', H, W) feature map -> (B, C, H, W) encoding of its grid, in float32 whatever x's
+        dtype (positions stay exact under reduced precision)."""
         enc = self.grid(x.shape[-2], x.shape[-1], x.device)
-        return enc[None].expand(x.shape[0], -1, -1, -1).to(x.dtype)
+        return enc[None].expand(x.shape[0], -1, -1, -1)
 
 
 def sine_encoding_1d(positions: torch.Tensor, dim: int, temperature: float = 10000.0) -> torch.Tensor:

@@ -2,6 +2,7 @@
 
 Channels are taken in adjacent pairs (2j, 2j+1); the first half of the pairs rotate with the
 token's column x, the second half with its row y, at frequencies theta ** (-4j / dim).
+A pair is a complex number, so a rotation is one complex product (one pass over the tensor).
 """
 from __future__ import annotations
 
@@ -18,10 +19,20 @@ def rope_angles_2d(dim: int, width: int, height: int, theta: float = 10000.0) ->
     return torch.cat([torch.outer(xs, freqs), torch.outer(ys, freqs)], dim=-1)
 
 
+def rotations(angles: torch.Tensor) -> torch.Tensor:
+    """(N, dim / 2) angles -> (N, dim / 2) complex64 unit rotations e^(i * angle)."""
+    return torch.polar(torch.ones_like(angles), angles)
+
+
+def rotate(x: torch.Tensor, rotation: torch.Tensor) -> torch.Tensor:
+    """Rotate (..., R * N, dim) by (N, dim / 2) complex rotations, repeated over R grids of N
+    tokens one after another (memories of several frames). Computed in float32 (position
+    encodings stay exact under reduced precision), returned in x's dtype."""
+    n, half = rotation.shape
+    pairs = torch.view_as_complex(x.float().reshape(*x.shape[:-2], -1, n, half, 2))  # (..., R, N, dim / 2)
+    return torch.view_as_real(pairs * rotation).reshape(x.shape).to(x.dtype)
+
+
 def apply_rope_2d(x: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
     """Rotate (..., N, dim) by (N, dim / 2) angles, computed in float32, returned in x's dtype."""
-    pairs = x.float().reshape(*x.shape[:-1], -1, 2)
-    real, imag = pairs[..., 0], pairs[..., 1]
-    cos, sin = angles.cos(), angles.sin()
-    rotated = torch.stack((real * cos - imag * sin, real * sin + imag * cos), dim=-1)
-    return rotated.flatten(-2).type_as(x)
+    return rotate(x, rotations(angles))
