@@ -102,7 +102,7 @@ class CellTracker:
     divisions=False for z-stacks (3-D labels along z: a nucleus never divides along z)."""
 
     def __init__(self, model: SAM2Model, frames, params: CellTrackingParams = CellTrackingParams(), seeds=None,
-                 normalization: Normalization | None = None, precision: str = "float32", divisions: bool = True,
+                 normalization: Normalization | None = None, precision: str = "auto", divisions: bool = True,
                  channels: tuple[int, ...] | None = None):
         self.normalization = normalization or Normalization()
         self.video = VideoTracker(model, frames, self.normalization, channels=channels, precision=precision)
