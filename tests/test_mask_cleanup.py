@@ -92,3 +92,14 @@ def test_the_tracker_cleans_prompted_frames_and_leaves_tracked_ones_to_the_model
         raw_mask = (raw.add_points(0, cell, [[x, y]], [1]).low_res_logits[-1, 0] > 0).numpy()
         untidy += pieces(raw_mask) > 1 or holes(raw_mask) > 0
     assert untidy > 0, "the raw masks were all tidy: this test shows nothing"
+
+
+@pytest.mark.parametrize("cleanup", [MaskCleanup(), MaskCleanup.off()])
+def test_the_tiled_tracker_gives_its_tiles_the_cleanup_choice(micro_model, cleanup):
+    from napari_sam2 import TiledVideoTracker
+
+    sim = simulate_timelapse(realistic_config(num_frames=2, height=96, width=96), EVALUATION_SEEDS + 3)
+    tracker = TiledVideoTracker(micro_model, ArrayFrames(sim.frames), cell_diameter=20, cleanup=cleanup)
+    (x, y), _ = central_click(sim.labels[0] == 1)
+    tracker.add_points(0, 1, [[x, y]], [1])
+    assert tracker._tiles and all(tile.cleanup == cleanup for tile in tracker._tiles.values())
