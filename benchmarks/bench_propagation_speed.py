@@ -33,6 +33,7 @@ from common import (  # first: it silences tqdm
     set_threads,
     small_video,
 )
+from napari_sam2.engine.postprocess import MaskCleanup
 from napari_sam2.engine.video_tracker import VideoTracker
 
 
@@ -49,7 +50,8 @@ def new_states(reference, model, frames, inputs, clicks, precision="float32"):
     with tempfile.TemporaryDirectory() as tmp:
         state = reference_state(reference, frames, inputs, Path(tmp) / "jpg")
     # the reference fills holes only with CUDA, and tracks each object alone (no separate memories)
-    ours = VideoTracker(model, inputs, fill_hole_area=0, separate_memories=False, precision=precision)
+    ours = VideoTracker(model, inputs, fill_hole_area=0, separate_memories=False, precision=precision,
+                        cleanup=MaskCleanup.off())
     prompt_both(reference, state, ours, clicks)
     return state, ours
 

@@ -68,3 +68,34 @@ def test_segment_refuses_clicks_on_other_frames(workdir, capsys):
     (workdir / "clicks.csv").write_text("obj_id,x,y,frame\n1,10,10,0\n2,20,20,3\n")
     assert segment(workdir) == 2
     assert "frame 3" in capsys.readouterr().err and not (workdir / "labels.tif").exists()
+
+
+def test_segment_cleans_masks_unless_told_not_to(workdir):
+    """Default: each object is one piece without holes (MaskCleanup); --no-cleanup: the model's masks."""
+    from scipy import ndimage
+
+    assert segment(workdir, "--cell-diameter", "12") == 0
+    assert segment(workdir, "--cell-diameter", "12", "--no-cleanup", out="raw.tif") == 0
+    cleaned, raw = tifffile.imread(workdir / "labels.tif"), tifffile.imread(workdir / "raw.tif")
+    for obj_id in (3, 7):
+        mask = cleaned == obj_id
+        assert ndimage.label(mask, structure=np.ones((3, 3)))[1] <= 1
+        assert not (ndimage.binary_fill_holes(mask) & ~mask).any()
+    assert not np.array_equal(cleaned, raw)
+
+
+def test_track_passes_the_cleanup_choice_to_the_tracker(workdir, monkeypatch):
+    from napari_sam2 import MaskCleanup, cli
+
+    seen = []
+
+    def fake_track_file(*args, cleanup, **kwargs):
+        seen.append(cleanup)
+        raise cli.BadClick("stop here")
+
+    monkeypatch.setattr(cli, "track_file", fake_track_file)
+    tifffile.imwrite(workdir / "video.tif", np.stack([tifffile.imread(workdir / "img.tif")] * 2))
+    for extra in ([], ["--no-cleanup"]):
+        main(["track", str(workdir / "video.tif"), "--points", str(workdir / "clicks.csv"), "--out",
+              str(workdir / "out.zarr"), "--threads", "1", *extra])
+    assert seen == [MaskCleanup(), MaskCleanup.off()]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from napari_sam2.engine import ImagePredictor
+from napari_sam2.engine import ImagePredictor, MaskCleanup
 from napari_sam2.model import OFFICIAL_CONFIGS, SAM2Model, load_into
 from napari_sam2.testing.reference import build_reference, randomize
 from napari_sam2.testing.synthetic import rgb_uint8
@@ -38,7 +38,8 @@ class Pair:
         self.ref_predictor = SAM2ImagePredictor(self.reference)
         self.ref_predictor.set_image(self.image)
         self.model_input = self.ref_predictor._transforms(self.image)[None]
-        self.our_predictor = ImagePredictor(self.ours, precision="float32")
+        self.our_predictor = ImagePredictor(self.ours, precision="float32",
+                                            cleanup=MaskCleanup.off())  # the reference has no clean-up
         self.our_predictor.set_model_input(self.model_input, self.image.shape[:2])
 
 

@@ -13,6 +13,7 @@ import torch
 from PIL import Image
 
 from napari_sam2.engine.model_inputs import TensorFrames
+from napari_sam2.engine.postprocess import MaskCleanup
 from napari_sam2.engine.preprocessing import REFERENCE, preprocess
 from napari_sam2.engine.video_tracker import VideoTracker
 from napari_sam2.model import OFFICIAL_CONFIGS, SAM2Model, load_into
@@ -54,7 +55,7 @@ class VideoPair:
         # Separate memories off: in sam2 1.1.0 each object is tracked alone, so its
         # non_overlap_masks_for_mem_enc never sees two objects at once.
         self.ours = VideoTracker(self.ours_model, TensorFrames(tensor, self.hw), fill_hole_area=0, separate_memories=False,
-                                   precision="float32")
+                                   precision="float32", cleanup=MaskCleanup.off())
 
     def _reference_state(self, rgb, tensor, tmp_path):
         folder = tmp_path / "jpg"

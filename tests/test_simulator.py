@@ -10,6 +10,7 @@ from napari_sam2.simulation import (
     SimulationConfig,
     descendants,
     ground_truth_masks,
+    realistic_config,
     simulate_timelapse,
     simulate_zstack,
 )
@@ -163,4 +164,85 @@ def test_invalid_configs_are_rejected():
     with pytest.raises(ValueError):
         SimulationConfig(num_cells=(5, 2))
     with pytest.raises(ValueError):
-        SimulationConfig(dtype="uint8")
+        SimulationConfig(dtype="int8")
+    with pytest.raises(ValueError):
+        SimulationConfig(brightness_sigma=-0.1)
+    with pytest.raises(ValueError, match="empty_end_slices"):
+        simulate_zstack(SimulationConfig(num_frames=8, empty_end_slices=4), seed=0)
+
+
+# ---- what real images show (issue 19): each feature changes the image as intended, and is off by default
+
+STILL = replace(SMALL, num_frames=1, height=96, width=96, num_cells=(5, 6), texture_strength=0.0, blur_sigma=0.0,
+                photons_per_unit=(1e7, 1e7), read_noise_sigma=0.0, dtype="float32")  # nearly noiseless
+
+
+def _signal(config, seed=3):
+    sim = simulate_timelapse(config, seed)
+    return sim.frames[0].astype(float) - config.camera_offset, sim.labels[0]
+
+
+def test_features_off_by_default_leave_the_image_as_it_was():
+    default = SimulationConfig()
+    assert realistic_config().texture_strength != default.texture_strength
+    off = replace(SMALL, nucleoli_per_cell=(0, 0), speckles_per_cell=(0, 0), brightness_sigma=0.0, halo_intensity=0.0,
+                  background_variation=0.0, empty_end_slices=0, defocus_haze=0.0)
+    np.testing.assert_array_equal(simulate_timelapse(off, 4).frames, simulate_timelapse(SMALL, 4).frames)
+    np.testing.assert_array_equal(simulate_zstack(off, 4).frames, simulate_zstack(SMALL, 4).frames)
+
+
+def test_nucleoli_darken_and_speckles_brighten_spots_inside_nuclei():
+    plain, labels = _signal(STILL)
+    for field, sign in (("nucleoli_per_cell", -1), ("speckles_per_cell", 1)):
+        featured, same_labels = _signal(replace(STILL, **{field: (3, 3)}))
+        np.testing.assert_array_equal(labels, same_labels)
+        change = (featured - plain)[labels > 0] * sign
+        assert np.percentile(change, 99) > 0.2 * plain[labels > 0].mean()  # strong spots ...
+        assert (change > -0.02 * plain.max()).all()  # ... of one sign only
+        assert np.abs(featured - plain)[labels == 0].max() < 0.05 * plain.max()  # the background untouched
+
+
+def test_brightness_varies_between_nuclei():
+    def spread(config):
+        signal, labels = _signal(config)
+        means = [signal[labels == i].mean() for i in np.unique(labels)[1:]]
+        return max(means) / min(means)
+
+    narrow = replace(STILL, intensity_range=(0.8, 0.8))
+    assert spread(narrow) < 1.3
+    assert spread(replace(narrow, brightness_sigma=0.8)) > 2.0
+
+
+def test_halo_lights_the_background_around_nuclei_only():
+    plain, labels = _signal(STILL)
+    halo, _ = _signal(replace(STILL, halo_intensity=0.2))
+    near = ndi.binary_dilation(labels > 0, iterations=3) & (labels == 0) & ~ndi.binary_dilation(labels > 0, iterations=1)
+    far = ~ndi.binary_dilation(labels > 0, iterations=15)
+    assert (halo - plain)[near].mean() > 0.05 * plain[labels > 0].mean()
+    assert np.abs(halo - plain)[far].max() < 0.02 * plain.max()  # Poisson noise only
+    np.testing.assert_allclose(halo[labels > 0], plain[labels > 0], rtol=1e-3, atol=1)
+
+
+def test_uneven_background_varies_smoothly_across_the_frame():
+    config = replace(STILL, num_cells=(0, 0), illumination_falloff=0.0)
+    flat, _ = _signal(config)
+    uneven, _ = _signal(replace(config, background_variation=0.1))
+    assert flat.std() < 0.01 * flat.mean()
+    blocks = uneven.reshape(6, 16, 6, 16).mean(axis=(1, 3))
+    assert blocks.max() > 1.5 * blocks.min()
+
+
+def test_zstack_ends_are_empty_but_hazy():
+    config = replace(SMALL, num_frames=20, height=64, width=64, num_cells=(5, 6), empty_end_slices=4)
+    sim = simulate_zstack(config, seed=2)
+    assert not sim.labels[:4].any() and not sim.labels[-4:].any() and sim.labels[4:-4].any()
+    hazy = simulate_zstack(replace(config, defocus_haze=0.5), seed=2)
+    np.testing.assert_array_equal(hazy.labels, sim.labels)
+    ends = np.r_[0:4, 16:20]
+    assert hazy.frames[ends].astype(float).mean() > sim.frames[ends].astype(float).mean() + 5  # light, no nucleus
+
+
+def test_8_bit_camera():
+    sim = simulate_timelapse(replace(SMALL, dtype="uint8", gain=0.2, camera_offset=5.0), seed=1)
+    assert sim.frames.dtype == np.uint8 and sim.frames.max() > 50
+    assert sim.frames[sim.labels > 0].mean() > 2 * sim.frames[sim.labels == 0].mean()

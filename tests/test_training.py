@@ -335,3 +335,69 @@ def test_training_and_evaluation_separate_memories_by_default_as_the_tracker_doe
         assert parser.parse_args(command + ["--no-separate-memories"]).separate_memories is False
     recipe = train_config_of(parser.parse_args(["train", "--out", "x", "--no-separate-memories"])).recipe
     assert recipe.separate_memories is False
+
+
+# ---- issue 19: realistic training data -------------------------------------------------------------
+
+def test_zstack_runs_teach_no_object_where_a_nucleus_ends():
+    from napari_sam2.simulation import realistic_config
+
+    data = SimulatedSequences(realistic_config(num_cells=(3, 5)), zstack_fraction=1.0, max_frame_step=2,
+                              frame_sides=(96,))
+    rng = np.random.default_rng(0)
+    present = [data.sample(4, 3, 64, rng).masks.flatten(2).any(-1) for _ in range(8)]  # (K, T) each
+    assert all(p[:, 0].all() for p in present)  # every object is there on the first slice ...
+    assert sum(int((~p[:, 1:]).any()) for p in present) >= 3  # ... and often gone on later ones
+    with pytest.raises(ValueError, match="zstack_fraction"):
+        SimulatedSequences(zstack_fraction=1.5)
+
+
+def test_default_training_data_is_unchanged_by_the_new_options():
+    """Neither augmentations nor z-stack runs draw from the random stream when off: earlier runs repeat."""
+    plain = SimulatedSequences(SMALL_SIM).sample(2, 2, 64, np.random.default_rng(5))
+    off = SimulatedSequences(SMALL_SIM, augment=False, zstack_fraction=0.0).sample(2, 2, 64, np.random.default_rng(5))
+    on = SimulatedSequences(SMALL_SIM, augment=True).sample(2, 2, 64, np.random.default_rng(5))
+    assert torch.equal(plain.frames, off.frames) and torch.equal(plain.masks, off.masks)
+    assert not torch.equal(plain.frames, on.frames)
+
+
+def test_intensity_augmentation_keeps_the_cells_and_changes_their_look():
+    from napari_sam2.training.data import augment_intensities
+
+    sim = simulate_timelapse(dataclasses.replace(SMALL_SIM, num_frames=2), seed=3)
+    changed = [augment_intensities(sim.frames, np.random.default_rng(k)) for k in range(4)]
+    inside, outside = sim.labels > 0, sim.labels == 0
+    for frames in changed:
+        assert frames.shape == sim.frames.shape and frames.dtype == np.float32
+        assert frames[inside].mean() > frames[outside].mean() + 0.2  # still bright nuclei on a dark background
+    assert np.std([f[inside].mean() for f in changed]) > 0.01  # a different gamma, blur and noise each time
+
+
+def test_training_takes_the_realism_options_from_the_command_line():
+    from napari_sam2.training.cli import _simulated_data
+
+    args = training_parser().parse_args(["train", "--out", "x", "--realistic", "--augment", "--zstack-fraction", "0.3"])
+    data = _simulated_data(args)
+    assert data.augment and data.zstack_fraction == 0.3 and data.config.nucleoli_per_cell[1] > 0
+    default = _simulated_data(training_parser().parse_args(["train", "--out", "x"]))
+    assert not default.augment and default.zstack_fraction == 0.0 and default.config == SimulationConfig()
+
+
+def test_evaluation_cleans_masks_as_the_tracker_does_unless_told_not_to(micro_model, monkeypatch):
+    from napari_sam2.engine import MaskCleanup, VideoTracker
+    from napari_sam2.evaluation import simulated_benchmark, track_and_score
+
+    assert training_parser().parse_args(["evaluate"]).cleanup == MaskCleanup()
+    assert training_parser().parse_args(["evaluate", "--no-cleanup"]).cleanup == MaskCleanup.off()
+    used = []
+
+    def recording_tracker(*args, **kwargs):
+        tracker = VideoTracker(*args, **kwargs)
+        used.append(tracker.cleanup)
+        return tracker
+
+    monkeypatch.setattr(track_and_score, "VideoTracker", recording_tracker)
+    config = SimulationConfig(height=64, width=64, num_cells=(3, 3))
+    for cleanup in (MaskCleanup(), MaskCleanup.off()):
+        simulated_benchmark(micro_model, 1, 2, kinds=("1 click",), config=config, cleanup=cleanup)
+    assert used == [MaskCleanup(), MaskCleanup.off()]

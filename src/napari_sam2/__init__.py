@@ -8,6 +8,8 @@ Scripting API (imports no napari), with `ns` this package (import napari_sam2 as
     pred = predictor.predict(points=[[120, 80]], labels=[1])
     mask = pred.masks[pred.scores.argmax()]
     predictor = ns.TiledImagePredictor(model, cell_diameter=None)  # any frame size: cells resampled, tiled
+    ns.ImagePredictor(model, cleanup=ns.MaskCleanup.off())   # masks as the model gives them (default: one
+                                                       # piece under the click, holes filled; also VideoTracker)
 
     tracker = ns.VideoTracker(model, ns.ArrayFrames(stack, axis=0))   # T or Z first
     tracker.add_points(frame=0, obj_id=1, points=[[120, 80]], labels=[1])
@@ -36,6 +38,7 @@ from .engine import (
     FrameResult,
     ImagePredictor,
     Lineage,
+    MaskCleanup,
     Normalization,
     Prediction,
     TiledFrameResult,
@@ -70,7 +73,8 @@ def __getattr__(name: str):
 __all__ = [
     "ArrayFrames", "CellDetections", "CellFrame", "CellTracker", "CellTrackingParams", "detect_cells",
     "DetectionParams", "FrameResult", "ImagePredictor", "Lineage", "load_checkpoint", "load_model",
-    "masks_from_labels", "measure_cells", "Normalization", "open_tiff_frames", "Prediction", "SAM2Config", "SAM2Model",
+    "MaskCleanup", "masks_from_labels", "measure_cells", "Normalization", "open_tiff_frames", "Prediction",
+    "SAM2Config", "SAM2Model",
     "save_checkpoint", "TiledFrameResult", "TiledImagePredictor", "TiledVideoTracker", "track_all_cells", "VideoTracker",
     "write_ctc_folder",
     "write_geff", "write_measurements_csv", "ZarrFeatureStore",

@@ -37,6 +37,7 @@ import torch
 from .click_table import Click, ClickTableError, read_clicks
 from .engine.frames import open_tiff_frames
 from .engine.label_rule import winning_labels
+from .engine.postprocess import add_cleanup_flag
 from .engine.scale import check_cell_diameter
 from .engine.tiled_predictor import TiledImagePredictor
 from .engine.tiling import LocalLogits
@@ -76,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     track.add_argument("--model", default=None, help="official name or checkpoint path (default: embedded)")
     track.add_argument("--threads", type=int, default=2)
     _add_precision(track)
+    add_cleanup_flag(track)
     track.set_defaults(run=_track)
     segment = sub.add_parser("segment", help="segment the clicked cells of one image (any size) into a labels TIFF")
     segment.add_argument("image", type=Path, help="a 2-D image, or 2-D with channels last (TIFF)")
@@ -90,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     segment.add_argument("--model", default=None, help="official name or checkpoint path (default: embedded)")
     segment.add_argument("--threads", type=int, default=2)
     _add_precision(segment)
+    add_cleanup_flag(segment)
     segment.set_defaults(run=_segment)
     batch = sub.add_parser("batch", help="track many time-lapse TIFFs, one job per file, on a Dask cluster",
                            description="Tracks each TIFF into OUT/<file stem>.zarr on a local Dask cluster, or on "
@@ -171,7 +174,7 @@ def _track(args) -> int:
     try:
         tracked = track_file(args.image, args.out, clicks, model_from(args.model), args.overwrite,
                              keep_masks=truth is not None, cell_diameter=args.cell_diameter,
-                             precision=args.precision)
+                             precision=args.precision, cleanup=args.cleanup)
     except BadClick as error:  # a click outside the image or the frames: nothing written
         print(f"error: {args.points or args.truth}: {error}", file=sys.stderr)
         return 2
@@ -257,7 +260,8 @@ def _segment(args) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     image = tifffile.imread(args.image)
-    predictor = TiledImagePredictor(model_from(args.model), precision=args.precision, **predictor_args)
+    predictor = TiledImagePredictor(model_from(args.model), precision=args.precision, cleanup=args.cleanup,
+                                    **predictor_args)
     try:
         predictor.set_image(image)
         objects = {obj_id: _best_mask(predictor, group) for obj_id, group in clicks.items()}

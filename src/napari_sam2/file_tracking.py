@@ -17,6 +17,7 @@ from .click_table import Click
 from .engine.cell_tracker import CellTracker
 from .engine.frames import open_tiff_frames
 from .engine.loading import load_model
+from .engine.postprocess import MaskCleanup
 from .engine.tiled_tracker import TiledVideoTracker
 from .storage.labels_store import LabelsStore, label_dtype
 from .storage.store_opening import check_replaceable, new_labels_store
@@ -66,17 +67,17 @@ class FileTracked:
 def track_file(image: Path, out: Path, clicks: list[Click], model, overwrite: bool = False,
                keep_masks: bool = False, progress: bool = True, series: int = 0,
                on_frame: Callable[[int], None] | None = None, cell_diameter: float | None = None,
-               precision: str = "auto") -> FileTracked:
+               precision: str = "auto", cleanup: MaskCleanup = MaskCleanup()) -> FileTracked:
     """Tracks `clicks` through every frame of the TIFF `image` (its image `series`) into the labels
     store `out`, with cells resampled to the model's preferred size and tiled (TiledVideoTracker;
     the cell diameter in pixels is estimated from frame 0 when not given); `on_frame(results so
     far)` after each tracked frame. A bad diameter or a click outside the image or the frames
     raises ValueError (BadClick for a click) before anything is written; a failure while tracking
-    leaves nothing at `out`."""
+    leaves nothing at `out`. cleanup: the masks' post-processing (engine/postprocess.py)."""
     check_replaceable(out, overwrite)  # before any work: the answer may be no
     frames = open_tiff_frames(image, series=series)
     geometry = tiff_geometry(image, series)
-    tracker = TiledVideoTracker(model, frames, cell_diameter=cell_diameter, precision=precision)
+    tracker = TiledVideoTracker(model, frames, cell_diameter=cell_diameter, precision=precision, cleanup=cleanup)
     try:
         objects = _add_clicks(tracker, clicks)
     except (ValueError, IndexError) as error:

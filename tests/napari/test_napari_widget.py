@@ -413,3 +413,14 @@ def test_the_precision_setting_reaches_the_model_and_shows_what_auto_chose(make_
     widget.store_edit.setText(str(tmp_path / "again.zarr"))
     widget.start_button.click()
     assert widget.precision_combo.currentText() == f"auto ({widget.session.tracker.precision} on this machine)"
+
+
+def test_the_mask_cleanup_setting_reaches_the_tracker(make_napari_viewer, micro_model, video, tmp_path):
+    from napari_sam2 import MaskCleanup
+
+    frames, _ = video
+    viewer, widget = start(make_napari_viewer, micro_model, frames, tmp_path)
+    assert widget.cleanup_check.isChecked() and widget.session.tracker.cleanup == MaskCleanup()
+    widget.cleanup_check.setChecked(False)
+    widget.start_button.click()  # the setting applies from the next Start
+    assert widget.session.tracker.cleanup == MaskCleanup.off()

@@ -10,7 +10,7 @@ import numpy as np
 from napari.layers import Image
 from napari.utils.notifications import show_info, show_warning
 
-from ..engine import ArrayFrames, TiledVideoTracker
+from ..engine import ArrayFrames, MaskCleanup, TiledVideoTracker
 from ..engine.preprocessing import check_finite
 from ..engine.propagation_plan import PropagationPlan
 from .coords import slice_index
@@ -105,13 +105,15 @@ class TrackingSession:
     from frame 0 when None (the tracker's `cell_diameter` tells what is used)."""
 
     def __init__(self, viewer, image_layer, model, axis=None, store_path=None, current_index=None,
-                 cell_diameter: float | None = None, precision: str = "auto"):
+                 cell_diameter: float | None = None, precision: str = "auto",
+                 cleanup: MaskCleanup = MaskCleanup()):
         self.layout = check_trackable(viewer, image_layer, axis, current_index)
         self.viewer, self.image_layer = viewer, image_layer
         self.frames = layer_frames(image_layer, self.layout)
         check_sample_frames(self.frames, self.layout.frame_of(viewer_index(viewer, image_layer)), image_layer.name)
         # "auto" precision is decided there, once
-        self.tracker = TiledVideoTracker(model, self.frames, cell_diameter=cell_diameter, precision=precision)
+        self.tracker = TiledVideoTracker(model, self.frames, cell_diameter=cell_diameter, precision=precision,
+                                         cleanup=cleanup)
         self.store_path = Path(store_path) if store_path else self._default_store_path()
         replace_earlier_sessions(image_layer, self.store_path)
         self.store = open_session_store(self.store_path, image_layer, self.layout)

@@ -12,6 +12,7 @@ from napari.layers import Image
 from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtCore import QThreadPool
 from qtpy.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
@@ -25,6 +26,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from ..engine.postprocess import MaskCleanup
 from .cell_panel import CellPanel
 from .cell_tracking import CellTracking
 from .closing import CLOSE_WAIT_MS, ClosingWatcher
@@ -94,6 +96,8 @@ class TrackingWidget(QWidget):
         self.precision_combo.addItems(PRECISION_CHOICES)  # auto first: the default
         self.checkpoint_edit = QLineEdit(placeholderText="checkpoint .pt file")
         self.store_edit = QLineEdit(placeholderText="default: next to the image file, or napari-sam2's data folder")
+        self.cleanup_check = QCheckBox("one piece per mask, holes filled")
+        self.cleanup_check.setChecked(MaskCleanup().active)  # the engine's default
         checkpoint_row, browse = QHBoxLayout(), self._button("Browse...", self._browse_checkpoint)
         checkpoint_row.addWidget(self.checkpoint_edit)
         checkpoint_row.addWidget(browse)
@@ -103,7 +107,8 @@ class TrackingWidget(QWidget):
         form = QFormLayout()
         for label, field in (("Image", self.image_combo), ("Track along", self.axis_combo),
                              ("Model", self.model_combo), ("Checkpoint", checkpoint_row), ("Precision", self.precision_combo),
-                             ("Labels store", self.store_edit), ("Cell diameter", self.diameter_spin)):
+                             ("Labels store", self.store_edit), ("Cell diameter", self.diameter_spin),
+                             ("Clean masks", self.cleanup_check)):
             form.addRow(label, field)
         self.start_button = self._button("Start tracking this image", self.start_session)
         self.new_object_button = self._button("New object", self.new_object)
@@ -140,6 +145,7 @@ class TrackingWidget(QWidget):
         for name, widget in (("image", self.image_combo), ("axis", self.axis_combo), ("model", self.model_combo),
                              ("checkpoint", self.checkpoint_edit), ("browse", browse), ("store", self.store_edit),
                              ("precision", self.precision_combo),
+                             ("cleanup", self.cleanup_check),
                              ("start", self.start_button), ("new_object", self.new_object_button),
                              ("forward", self.forward_button), ("backward", self.backward_button),
                              ("both", self.both_button), ("stop", self.stop_button), ("undo", self.undo_button),
@@ -265,9 +271,10 @@ class TrackingWidget(QWidget):
 
     def _start_with(self, model, image, axis, store) -> TrackingSession | None:
         try:
+            cleanup = MaskCleanup() if self.cleanup_check.isChecked() else MaskCleanup.off()
             self.session = TrackingSession(self.viewer, image, model, axis=axis, store_path=store,
                                            cell_diameter=self.diameter_spin.value() or None,
-                                           precision=self.chosen_precision())
+                                           precision=self.chosen_precision(), cleanup=cleanup)
         except USER_ERRORS as error:
             show_error(str(error))
             return None

@@ -9,6 +9,7 @@ from .image_predictor import ImagePredictor, Prediction
 from .label_seeds import masks_from_labels
 from .loading import load_model
 from .model_inputs import PreprocessedFrames, TensorFrames
+from .postprocess import MaskCleanup
 from .preprocessing import Normalization, preprocess
 from .tiled_predictor import TiledImagePredictor
 from .tiled_tracker import TiledFrameResult, TiledVideoTracker
@@ -17,7 +18,7 @@ from .video_tracker import VideoTracker
 __all__ = [
     "ArrayFrames", "CellDetections", "CellFrame", "CellTracker", "CellTrackingParams", "default_device",
     "detect_cells", "DetectionParams", "FrameResult", "FrameSource", "ImagePredictor", "Lineage", "load_model",
-    "masks_from_labels", "Normalization", "open_tiff_frames", "Prediction", "preprocess", "PreprocessedFrames",
+    "MaskCleanup", "masks_from_labels", "Normalization", "open_tiff_frames", "Prediction", "preprocess", "PreprocessedFrames",
     "TensorFrames", "TiledFrameResult", "TiledImagePredictor", "TiledVideoTracker", "Track", "track_all_cells",
     "VideoTracker",
 ]

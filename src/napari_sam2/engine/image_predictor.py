@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from ..model import ImageEmbedding, SAM2Model
 from .device import autocast, resolve_precision
 from .mask_check import MaskWarning, mask_warning
+from .postprocess import MaskCleanup, positive_clicks
 from .preprocessing import Normalization, preprocess
 from .prompts import check_prompt, mask_to_logits, model_points
 
@@ -33,11 +34,13 @@ class ImagePredictor:
     """
 
     def __init__(self, model: SAM2Model, mask_threshold: float = 0.0, normalization: Normalization = Normalization(),
-                 precision: str = "auto"):
+                 precision: str = "auto", cleanup: MaskCleanup = MaskCleanup()):
         """precision: "auto" (bfloat16 where the hardware runs it fast, else float32: see
         device.resolve_precision), "float32", "bfloat16" or "float16"; `self.precision` is the
-        one chosen."""
+        one chosen. cleanup: the masks' post-processing (one piece, no holes;
+        engine/postprocess.py); MaskCleanup.off() for the model's masks as they are."""
         self.model = model.eval()
+        self.cleanup = cleanup
         self.precision = resolve_precision(precision, model.device)
         self.mask_threshold = mask_threshold
         self.normalization = normalization
@@ -111,6 +114,8 @@ class ImagePredictor:
         with autocast(self.precision, device):
             out = self.model.decode(self._embedding, points, None, logits_prompt, multimask)
         full = F.interpolate(out.mask_logits.float(), size=self._image_hw, mode="bilinear", align_corners=False)[0]
+        anchors = None if prompt is None else positive_clicks(prompt.points + 0.5, prompt.labels, 1.0)
+        full = self.cleanup.apply(full, anchors if anchors is not None and len(anchors) else None)
         binary = (full > self.mask_threshold).cpu().numpy()
         return Prediction(
             full.cpu().numpy() if return_logits else binary,

@@ -11,6 +11,7 @@ import torch
 from ..model import SAM2Model
 from .device import resolve_precision
 from .image_predictor import ImagePredictor, Prediction
+from .postprocess import MaskCleanup
 from .preprocessing import Normalization, as_channels_last, check_values, pick_channels, to_unit_rgb
 from .prompts import check_prompt
 from .scale import check_cell_diameter, diameter_to_use, plan_for_cells
@@ -25,8 +26,10 @@ class TiledImagePredictor:
     original image, boxes XYXY, labels 1 positive / 0 negative."""
 
     def __init__(self, model: SAM2Model, cell_diameter: float | None = None, mask_threshold: float = 0.0,
-                 normalization: Normalization = Normalization(), precision: str = "auto"):
+                 normalization: Normalization = Normalization(), precision: str = "auto",
+                 cleanup: MaskCleanup = MaskCleanup()):
         self.model = model.eval()
+        self.cleanup = cleanup  # applied to each tile's masks (see ImagePredictor)
         self.cell_diameter = None if cell_diameter is None else check_cell_diameter(cell_diameter)
         self.mask_threshold = mask_threshold
         self.normalization = normalization
@@ -77,7 +80,7 @@ class TiledImagePredictor:
     def _tile_predictor(self, top: int, left: int) -> ImagePredictor:
         """The tile's predictor, its features computed on first use."""
         if (top, left) not in self._tile_predictors:
-            predictor = ImagePredictor(self.model, self.mask_threshold, self.normalization, self.precision)
+            predictor = ImagePredictor(self.model, self.mask_threshold, self.normalization, self.precision, self.cleanup)
             predictor.set_model_input(tile_input(self._scaled, top, left, self.plan.tile), (self.plan.tile, self.plan.tile))
             self._tile_predictors[(top, left)] = predictor
         return self._tile_predictors[(top, left)]

@@ -27,6 +27,7 @@ from .frame_result import FrameResult, LabelledFrame
 from .mask_check import MaskWarning
 from .memory_selection import FORWARD
 from .model_inputs import PreprocessedFrames
+from .postprocess import MaskCleanup
 from .preprocessing import Normalization
 from .prompts import check_frame_index, check_obj_id, check_prompt
 from .propagation_plan import PropagationPlan, Run, direction_signs, make_run
@@ -132,7 +133,8 @@ class TiledVideoTracker:
 
     def __init__(self, model: SAM2Model, frames, cell_diameter: float | None = None,
                  normalization: Normalization = Normalization(), channels: tuple[int, ...] | None = None,
-                 fill_hole_area: int = 8, precision: str = "auto", separate_memories: bool = True):
+                 fill_hole_area: int = 8, precision: str = "auto", separate_memories: bool = True,
+                 cleanup: MaskCleanup = MaskCleanup()):
         given = None if cell_diameter is None else check_cell_diameter(cell_diameter)  # before reading a frame
         self.model = model.eval()
         self.precision = resolve_precision(precision, model.device)  # once, for every tile's tracker
@@ -144,7 +146,8 @@ class TiledVideoTracker:
         self._scaled = ScaledFrames(self.inputs, self.tile_plan)
         # one frame of features per tile: a propagation reads each tile's frame once, in turn
         self._tracker_options = dict(normalization=normalization, fill_hole_area=fill_hole_area, feature_cache_size=1,
-                                     precision=self.precision, separate_memories=separate_memories)
+                                     precision=self.precision, separate_memories=separate_memories, cleanup=cleanup)
+        self.cleanup = cleanup
         self._tiles: dict[Tile, VideoTracker] = {}
         self._tiles_lock = threading.Lock()
         self.features = TileFeatures(self)

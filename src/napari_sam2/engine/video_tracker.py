@@ -43,7 +43,7 @@ from .memory_bank import (
 )
 from .memory_selection import frames_still_needed
 from .model_inputs import PreprocessedFrames
-from .postprocess import fill_small_holes
+from .postprocess import MaskCleanup, fill_small_holes, positive_clicks
 from .preprocessing import Normalization
 from .prompts import check_frame_index, check_obj_id, check_prompt, model_points
 from .propagation_plan import PropagationPlan, Run, direction_signs, make_run
@@ -73,6 +73,7 @@ class VideoTracker:
         precision: str = "auto",
         separate_memories: bool = True,
         objects_per_call: int | None = None,
+        cleanup: MaskCleanup = MaskCleanup(),
     ):
         """precision: "auto" (default: bfloat16 where the hardware runs it fast, else float32; see
         device.resolve_precision), "float32", "bfloat16" or "float16" (the model under autocast);
@@ -85,7 +86,11 @@ class VideoTracker:
 
         objects_per_call: at most this many objects in one call of memory attention, decoder
         and memory encoder (1: one call per object, as the reference); by default as many as
-        batching.objects_per_call finds pay on this machine. Results are the same either way."""
+        batching.objects_per_call finds pay on this machine. Results are the same either way.
+
+        cleanup: the masks' post-processing (one piece, no holes; engine/postprocess.py) on
+        prompted frames, before the mask goes into memory; MaskCleanup.off() for the model's
+        masks as they are (as the reference). Tracked frames keep the model's masks."""
         self.model = model.eval()
         self.precision = resolve_precision(precision, model.device)
         if not hasattr(frames, "hw"):
@@ -94,6 +99,7 @@ class VideoTracker:
         self.num_frames = len(frames)
         self.video_hw = tuple(frames.hw)
         self.fill_hole_area = fill_hole_area
+        self.cleanup = cleanup
         self.separate_memories = separate_memories
         self.objects_per_call = None if objects_per_call is None else positive_count(objects_per_call, "objects_per_call")
         self._settings_key = f"{normalization}|{channels}|{self.precision}"
@@ -304,7 +310,9 @@ class VideoTracker:
             tokens = memories[group[0]].memory.shape[1]
             for chunk in in_chunks(group, objects_per_call(self.model, tokens, self.objects_per_call)):
                 out = self._decode_with_memory(raw, batch_tokens([memories[i] for i in chunk]))
-                outputs.append(out._replace(low_res_logits=self._filled(out.low_res_logits)))
+                # tracked frames are not cleaned: with no click to say which piece is the cell, keeping
+                # the largest lost cells (issue 19: J&F 0.879 -> 0.866 with one click on frame 0)
+                outputs.append(out._replace(low_res_logits=fill_small_holes(out.low_res_logits, self.fill_hole_area)))
                 ids += chunk
                 self._between_model_calls()
         entries = {}
@@ -367,10 +375,14 @@ class VideoTracker:
         multimask = coords.shape[1] <= 1
         points = (coords.to(device), labels.to(device))
         out = decode_for_tracking(self.model, embedding, raw.high_res, points, prev_logits, multimask)
-        return MemoryEntry(self._filled(out.low_res_logits), out.pointer, out.object_score_logits)
+        anchors = positive_clicks(coords, labels, out.low_res_logits.shape[-1] / self.model.cfg.image_size)
+        return MemoryEntry(self._filled(out.low_res_logits, anchors), out.pointer, out.object_score_logits)
 
-    def _filled(self, logits: torch.Tensor) -> torch.Tensor:
-        return fill_small_holes(logits, self.fill_hole_area)
+    def _filled(self, logits: torch.Tensor, anchors: np.ndarray | None = None) -> torch.Tensor:
+        """(B, 1, h, w) logits of a prompted frame with small holes filled, then cleaned up;
+        anchors: (N, 2) positive clicks in the logits' pixels (None or none: the largest piece)."""
+        filled = fill_small_holes(logits, self.fill_hole_area)
+        return self.cleanup.apply(filled, anchors if anchors is not None and len(anchors) else None)
 
     def _store_key(self, frame: int) -> str:
         """Names the model weights, preprocessing, precision and frame content of features."""

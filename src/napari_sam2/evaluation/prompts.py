@@ -29,22 +29,22 @@ def central_click(gt: np.ndarray, pred: np.ndarray | None = None) -> tuple[tuple
     return (float(x), float(y)), int(positive)
 
 
-def prompt_first_frame(tracker: VideoTracker, kind: str, truths: dict[int, np.ndarray]) -> None:
-    """Prompts every object on frame 0 the way a user would (`kind`, one of PROMPT_KINDS): a click
-    at the centre; then up to two corrective clicks at the centre of the largest error; a tight
-    box; or the mask itself. truths: object id -> (T, H, W) bool."""
+def prompt_first_frame(tracker: VideoTracker, kind: str, truths: dict[int, np.ndarray], frame: int = 0) -> None:
+    """Prompts every object on `frame` (the first, by default) the way a user would (`kind`, one
+    of PROMPT_KINDS): a click at the centre; then up to two corrective clicks at the centre of the
+    largest error; a tight box; or the mask itself. truths: object id -> (T, H, W) bool."""
     for obj_id, truth in truths.items():
-        first = truth[0]
+        first = truth[frame]
         if kind == "mask":
-            tracker.add_mask(0, obj_id, first)
+            tracker.add_mask(frame, obj_id, first)
         elif kind == "box":
             ys, xs = np.nonzero(first)
-            tracker.add_box(0, obj_id, [xs.min(), ys.min(), xs.max(), ys.max()])
+            tracker.add_box(frame, obj_id, [xs.min(), ys.min(), xs.max(), ys.max()])
         else:
-            _add_clicks(tracker, obj_id, first, 1 if kind == "1 click" else 3)
+            _add_clicks(tracker, obj_id, first, 1 if kind == "1 click" else 3, frame)
 
 
-def _add_clicks(tracker: VideoTracker, obj_id: int, truth: np.ndarray, count: int) -> None:
+def _add_clicks(tracker: VideoTracker, obj_id: int, truth: np.ndarray, count: int, frame: int) -> None:
     points, labels = [], []
     pred = None
     for _ in range(count):
@@ -53,5 +53,5 @@ def _add_clicks(tracker: VideoTracker, obj_id: int, truth: np.ndarray, count: in
             break
         points.append(click[0])
         labels.append(click[1])
-        result = tracker.add_points(0, obj_id, points, labels)
+        result = tracker.add_points(frame, obj_id, points, labels)
         pred = result.masks[obj_id]

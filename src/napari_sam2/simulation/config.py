@@ -52,24 +52,36 @@ class SimulationConfig:
     gain: float = 1.0  # camera counts per photon
     read_noise_sigma: float = 3.0  # camera read noise, counts (std)
     camera_offset: float = 100.0  # camera offset (dark level), counts
-    dtype: str = "uint16"  # frames dtype: "uint16" (rounded, clipped) or "float32" (counts, unrounded)
+    dtype: str = "uint16"  # frames dtype: "uint16" or "uint8" (8-bit camera; rounded, clipped) or "float32" (counts)
+    # --- what real images show (issue 19; all off by default: simulation/appearance.py)
+    nucleoli_per_cell: tuple[int, int] = (0, 0)  # dark nucleoli per nucleus (inclusive range)
+    speckles_per_cell: tuple[int, int] = (0, 0)  # bright chromatin speckles per nucleus (inclusive range)
+    brightness_sigma: float = 0.0  # nuclei brightness x exp(N(0, sigma)) per nucleus: varied nuclei in one frame
+    halo_intensity: float = 0.0  # dim cytoplasm around each nucleus (whole-cell stain), fraction of its brightness
+    background_variation: float = 0.0  # mean of a smooth, uneven background field, relative units
     # --- z-stack mode
     z_aspect: float = 0.6  # semi-axis of a nucleus along z in slices, per px of lateral radius
     defocus_sigma_per_slice: float = 0.5  # extra blur per slice away from a cell's centre plane, px
     z_tilt_sigma: float = 0.3  # lateral shift of a cell's centre per slice (tilted nuclei), px/slice (std)
+    empty_end_slices: int = 0  # slices at each end of a z-stack where no nucleus is (only its out-of-focus haze)
+    defocus_haze: float = 0.0  # light of a nucleus on slices beyond it, fraction of its brightness, fading over 4 slices
 
     def __post_init__(self) -> None:
         if self.height < 8 or self.width < 8 or self.num_frames < 1:
             raise ValueError("height and width must be >= 8 and num_frames >= 1")
         for name in ("num_cells", "radius_range", "elongation_range", "intensity_range", "speed_range",
-                     "photons_per_unit"):
+                     "photons_per_unit", "nucleoli_per_cell", "speckles_per_cell"):
             lo, hi = getattr(self, name)
             if lo > hi or lo < 0:
                 raise ValueError(f"{name} must be (lo, hi) with 0 <= lo <= hi, got {(lo, hi)}")
         if self.radius_range[0] <= 0 or self.elongation_range[0] < 1.0:
             raise ValueError("radius_range must be > 0 and elongation_range >= 1")
-        if self.dtype not in ("uint16", "float32"):
-            raise ValueError(f"dtype must be 'uint16' or 'float32', got {self.dtype!r}")
+        if self.dtype not in ("uint16", "uint8", "float32"):
+            raise ValueError(f"dtype must be 'uint16', 'uint8' or 'float32', got {self.dtype!r}")
+        for name in ("brightness_sigma", "halo_intensity", "background_variation", "defocus_haze", "empty_end_slices"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}")
+
         if self.division_frames < 1:
             raise ValueError("division_frames must be >= 1")
         for name in ("cluster_fraction", "division_probability"):
@@ -88,3 +100,12 @@ class Simulation:
     seed: int
     axes: str = "TYX"  # "TYX" for a time-lapse, "ZYX" for a z-stack
     birth_frames: dict[int, int] = field(default_factory=dict)  # daughter id -> first frame it exists
+
+
+def realistic_config(**overrides) -> SimulationConfig:
+    """The simulator with what real fluorescence images show (issue 19): chromatin texture with
+    nucleoli and speckles, nuclei of varied brightness, dim cytoplasm halos, an uneven background,
+    and in z-stacks empty, hazy slices at both ends. `overrides`: any other SimulationConfig field."""
+    settings = dict(texture_strength=0.3, nucleoli_per_cell=(1, 3), speckles_per_cell=(0, 6), brightness_sigma=0.4,
+                    halo_intensity=0.12, background_variation=0.04, empty_end_slices=4, defocus_haze=0.25)
+    return SimulationConfig(**{**settings, **overrides})

@@ -24,6 +24,7 @@ import math
 import numpy as np
 from scipy import ndimage as ndi
 
+from .appearance import add_appearance
 from .cells import Shape, evolve_coeffs, make_texture, place_centres, random_coeffs, render_shapes, uniform
 from .config import Simulation, SimulationConfig
 from .dynamics import advance, initial_cells, render_cells
@@ -46,7 +47,42 @@ def _acquire(signal: np.ndarray, config: SimulationConfig, rng: np.random.Genera
     counts = counts + config.camera_offset + rng.normal(0.0, config.read_noise_sigma, size=counts.shape)
     if config.dtype == "float32":
         return counts.astype(np.float32)
-    return np.clip(np.rint(counts), 0, np.iinfo(np.uint16).max).astype(np.uint16)
+    return np.clip(np.rint(counts), 0, np.iinfo(config.dtype).max).astype(config.dtype)
+
+
+def _z_semi_axis(radius: float, config: SimulationConfig) -> float:
+    """A nucleus' half-height in slices: `radius * z_aspect`, or less to fit between empty ends."""
+    reach = max(radius * config.z_aspect, 1.0)
+    if config.empty_end_slices == 0:
+        return reach
+    return min(reach, (config.num_frames - 1 - 2 * config.empty_end_slices) / 2)
+
+
+def _centre_plane(rng: np.random.Generator, radius: float, config: SimulationConfig) -> float:
+    """A nucleus' centre slice: anywhere, or (empty_end_slices) so that the nucleus stays clear of
+    that many slices at each end."""
+    z_n, pad = config.num_frames, config.empty_end_slices
+    if pad == 0:
+        return rng.uniform(0, max(z_n - 1, 0))
+    reach = _z_semi_axis(radius, config)
+    return rng.uniform(pad + reach, z_n - 1 - pad - reach)
+
+
+def _add_defocus_haze(signal: np.ndarray, cells: list[dict], config: SimulationConfig) -> None:
+    """Out-of-focus light of each nucleus on the slices beyond it: a disc of its size, blurred
+    more and dimmer with the distance (fading e-fold over 4 slices). Not labelled: no nucleus is there."""
+    if config.defocus_haze <= 0:
+        return
+    z_n, h, w = signal.shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    for c in cells:
+        disc = (((yy - c["y"]) ** 2 + (xx - c["x"]) ** 2) <= c["r"] ** 2).astype(np.float32)
+        for z in range(z_n):
+            beyond = abs(z - c["z0"]) - c["c"]
+            if beyond >= 0:
+                sigma = c["r"] * 0.3 + config.defocus_sigma_per_slice * (beyond + 1) * 2
+                level = config.defocus_haze * c["intensity"] * math.exp(-beyond / 4.0)
+                signal[z] += level * ndi.gaussian_filter(disc, sigma)
 
 
 # -------------------------------------------------------------------------------------- time-lapse
@@ -69,6 +105,7 @@ def simulate_timelapse(config: SimulationConfig | None = None, seed: int = 0) ->
             cells, next_id = advance(cells, config, rng, next_id, lineage)
             born.update({d: t for d in lineage if d not in before})
         render_cells(cells, config, signal[t], labels[t])
+    add_appearance(signal, labels, config, seed)
     frames = _acquire(signal, config, rng)
     return Simulation(frames=frames, labels=labels, lineage=lineage, config=config, seed=seed, axes="TYX",
                       birth_frames=born)
@@ -80,6 +117,9 @@ def simulate_timelapse(config: SimulationConfig | None = None, seed: int = 0) ->
 def simulate_zstack(config: SimulationConfig | None = None, seed: int = 0) -> Simulation:
     """Simulate a z-stack of ellipsoidal nuclei: ``num_frames`` slices, labels per slice."""
     config = SimulationConfig() if config is None else config
+    if 2 * config.empty_end_slices >= config.num_frames:
+        raise ValueError(f"empty_end_slices {config.empty_end_slices} at each end leave none of the {config.num_frames} "
+                         "slices for the nuclei: give fewer empty slices or more slices")
     rng = np.random.default_rng(seed)
     z_n, h, w = config.num_frames, config.height, config.width
     n = int(rng.integers(config.num_cells[0], config.num_cells[1] + 1))
@@ -91,8 +131,8 @@ def simulate_zstack(config: SimulationConfig | None = None, seed: int = 0) -> Si
             coeffs.append(evolve_coeffs(coeffs[-1], rng, config.deformation_strength,
                                         config.deformation_persistence))
         cells.append(dict(
-            cell_id=i + 1, r=r, e=e, theta=rng.uniform(0, math.pi), z0=rng.uniform(0, max(z_n - 1, 0)),
-            c=max(r * config.z_aspect, 1.0), intensity=uniform(rng, config.intensity_range),
+            cell_id=i + 1, r=r, e=e, theta=rng.uniform(0, math.pi), z0=_centre_plane(rng, r, config),
+            c=_z_semi_axis(r, config), intensity=uniform(rng, config.intensity_range),
             tilt=rng.normal(0.0, config.z_tilt_sigma, size=2), coeffs=coeffs,
             tex=(make_texture(rng), make_texture(rng)),
         ))
@@ -125,5 +165,7 @@ def simulate_zstack(config: SimulationConfig | None = None, seed: int = 0) -> Si
             signal[z][sl] += (c["intensity"] * (0.5 + 0.5 * s) * profile).astype(np.float32)
             if b >= 1.0:
                 labels[z][sl][mask] = c["cell_id"]
+    _add_defocus_haze(signal, cells, config)
+    add_appearance(signal, labels, config, seed)
     frames = _acquire(signal, config, rng)
     return Simulation(frames=frames, labels=labels, lineage={}, config=config, seed=seed, axes="ZYX")

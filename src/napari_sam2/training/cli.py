@@ -13,6 +13,7 @@ from dataclasses import replace
 
 import torch
 
+from ..engine.postprocess import add_cleanup_flag
 from ..model import OFFICIAL_CONFIGS, SAM2Model, load_checkpoint, micro_config
 
 
@@ -42,6 +43,13 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--frame-sides", type=_whole_numbers, default=None,
                        help="comma-separated frame sides to draw heights and widths from (default 128,160,192,224,256); "
                             "larger frames show smaller cells to the model; repeat a side to draw it more often")
+    train.add_argument("--realistic", action="store_true",
+                       help="simulate what real images show: nucleoli, speckles, varied brightness, halos, uneven "
+                            "background, empty slices at z-stack ends (napari_sam2.simulation.realistic_config)")
+    train.add_argument("--augment", action="store_true", help="random gamma, blur and noise per training sequence")
+    train.add_argument("--zstack-fraction", type=float, default=0.0,
+                       help="fraction of sequences that run through a simulated z-stack past the nuclei's ends "
+                            "(teaches 'no object' where a nucleus is absent)")
     train.set_defaults(run=_train)
     tune = sub.add_parser("finetune", help="fine-tune a checkpoint on an image stack and its label stack")
     tune.add_argument("--checkpoint", required=True)
@@ -59,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--width", type=int, default=128, help="frame width, px")
     evaluate.add_argument("--cells", type=_whole_numbers, default=(5, 9), help="LO,HI cells in the first frame (default 5,9)")
     _separate_memories_flag(evaluate, "tracking")
+    add_cleanup_flag(evaluate)
     evaluate.set_defaults(run=_evaluate)
     return parser
 
@@ -144,16 +153,17 @@ def _train(args) -> int:
 
 
 def _simulated_data(args):
-    from ..simulation import SimulationConfig
+    from ..simulation import SimulationConfig, realistic_config
     from .data import FRAME_SIDES, SimulatedSequences
 
-    config = SimulationConfig()
+    config = realistic_config() if args.realistic else SimulationConfig()
     if args.division_probability is not None:
         config = replace(config, division_probability=args.division_probability)
     if args.cluster_fraction is not None:
         config = replace(config, cluster_fraction=args.cluster_fraction)
     return SimulatedSequences(config, warmup_frames=args.warmup_frames, max_frame_step=args.max_frame_step,
-                              frame_sides=args.frame_sides or FRAME_SIDES)
+                              frame_sides=args.frame_sides or FRAME_SIDES, augment=args.augment,
+                              zstack_fraction=args.zstack_fraction)
 
 
 def _whole_numbers(text: str) -> tuple[int, ...]:
@@ -203,7 +213,7 @@ def _evaluate(args) -> int:
     model = load_model(args.checkpoint, device="cpu") if args.checkpoint else load_model(device="cpu")
     start = time.time()
     scores = simulated_benchmark(model, args.sequences, args.frames, config=config,
-                                 separate_memories=args.separate_memories,
+                                 separate_memories=args.separate_memories, cleanup=args.cleanup,
                                  progress=lambda i, n: print(f"sequence {i}/{n}", file=sys.stderr))
     print(format_table(scores))
     print(f"({args.sequences} held-out simulated time-lapses of {args.frames} frames, {args.height} x {args.width}; "

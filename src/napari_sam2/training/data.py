@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from ..engine.preprocessing import Normalization, preprocess
-from ..simulation import TRAINING_SEEDS, SimulationConfig, ground_truth_masks, simulate_timelapse
+from ..simulation import TRAINING_SEEDS, SimulationConfig, ground_truth_masks, simulate_timelapse, simulate_zstack
 
 MIN_OBJECT_PIXELS = 20  # smaller objects are not clickable targets
 
@@ -55,6 +55,23 @@ def pick_objects(first_labels: np.ndarray, max_objects: int, rng: np.random.Gene
     return sorted(rng.choice(ids, size=min(max_objects, len(ids)), replace=False).tolist())
 
 
+def augment_intensities(frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """frames (T, H, W) -> float32 in [0, 1] with one random gamma (0.6 to 1.6), Gaussian blur
+    (sigma 0 to 1.5 px) and extra Gaussian noise (up to 6% of the range) for the whole sequence:
+    other optics and cameras than the simulator's. (Brightness and contrast need no augmenting:
+    preprocessing stretches every frame between its percentiles.)"""
+    from scipy import ndimage
+
+    lo, hi = np.percentile(frames, (0.5, 99.8))
+    unit = np.clip((frames.astype(np.float32) - lo) / max(hi - lo, 1e-6), 0.0, 1.0)
+    gamma, sigma, noise = rng.uniform(0.6, 1.6), rng.uniform(0.0, 1.5), rng.uniform(0.0, 0.06)
+    unit = ndimage.gaussian_filter(unit ** gamma, sigma=(0, sigma, sigma))
+    return (unit + rng.normal(0.0, noise, unit.shape)).astype(np.float32)
+
+
+ZSTACK_SLICES = 24  # slices of a simulated z-stack drawn for a run through it
+
+
 FRAME_SIDES = (128, 160, 192, 224, 256)  # varied, so that cells come at varied scales after resizing
 
 
@@ -73,10 +90,17 @@ class SimulatedSequences:
     1..max_frame_step, so cells move and grow up to that many times faster between frames than
     the simulator's own rates. A short sequence of slow cells can be tracked by keeping last
     frame's mask where it was; faster ones teach the model to follow the cell (without it,
-    masks of moving cells lag behind and shrink over long time-lapses)."""
+    masks of moving cells lag behind and shrink over long time-lapses).
+
+    `augment`: random gamma, blur and noise per sequence (augment_intensities).
+
+    `zstack_fraction`: this fraction of sequences are runs of slices through a simulated z-stack
+    (one direction, every s-th slice), from a slice where the objects are to beyond their ends:
+    the model learns to answer "no object" where a nucleus is absent. Neither draws anything
+    from the random stream when off, so earlier runs repeat exactly."""
 
     def __init__(self, config=None, seed_offset: int = 0, warmup_frames: int = 0, max_frame_step: int = 1,
-                 frame_sides: tuple[int, ...] = FRAME_SIDES):
+                 frame_sides: tuple[int, ...] = FRAME_SIDES, augment: bool = False, zstack_fraction: float = 0.0):
         if warmup_frames < 0:
             raise ValueError(f"warmup_frames must be 0 or more, got {warmup_frames}")
         if max_frame_step < 1:
@@ -88,8 +112,22 @@ class SimulatedSequences:
         self.warmup_frames = warmup_frames
         self.max_frame_step = max_frame_step
         self.frame_sides = tuple(int(side) for side in frame_sides)
+        if not 0.0 <= zstack_fraction <= 1.0:
+            raise ValueError(f"zstack_fraction is a fraction from 0 to 1, got {zstack_fraction}")
+        self.augment = augment
+        self.zstack_fraction = zstack_fraction
 
     def sample(self, num_frames: int, max_objects: int, size: int, rng: np.random.Generator) -> Sample:
+        if self.zstack_fraction > 0 and rng.random() < self.zstack_fraction:
+            frames, masks = self._zstack_run(num_frames, max_objects, rng)
+        else:
+            frames, masks = self._timelapse(num_frames, max_objects, rng)
+        if self.augment:
+            frames = augment_intensities(frames, rng)
+        return to_sample(frames, masks, size, rng)
+
+    def _timelapse(self, num_frames: int, max_objects: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """frames (T, H, W) and masks (K, T, H, W) of a simulated time-lapse."""
         while True:
             seed = self.seed_offset + int(rng.integers(TRAINING_SEEDS))
             height, width = (int(rng.choice(self.frame_sides)) for _ in range(2))
@@ -101,8 +139,33 @@ class SimulatedSequences:
             ids = pick_objects(sim.labels[self.warmup_frames], max_objects, rng)
             if ids:
                 truth = ground_truth_masks(sim, ids, first_frame=self.warmup_frames)
-                masks = np.stack([truth[i][::step] for i in ids])
-                return to_sample(sim.frames[kept], masks, size, rng)
+                return sim.frames[kept], np.stack([truth[i][::step] for i in ids])
+
+    def _zstack_run(self, num_frames: int, max_objects: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """frames (T, H, W) and masks (K, T, H, W): every s-th slice of a simulated z-stack, up or
+        down from a slice where a nucleus is, about half of them past its end (with the other nuclei of that slice)."""
+        span_error = f"{num_frames} frames every {self.max_frame_step} slices do not fit in {ZSTACK_SLICES} slices"
+        if (num_frames - 1) * self.max_frame_step >= ZSTACK_SLICES:
+            raise ValueError(span_error)
+        while True:
+            seed = self.seed_offset + int(rng.integers(TRAINING_SEEDS))
+            height, width = (int(rng.choice(self.frame_sides)) for _ in range(2))
+            step = int(rng.integers(1, self.max_frame_step + 1))
+            sim = simulate_zstack(replace(self.config, num_frames=ZSTACK_SLICES, height=height, width=width), seed)
+            labels = sim.labels[::-1] if rng.random() < 0.5 else sim.labels  # down or up the stack
+            cells = [int(i) for i in np.unique(labels) if i]
+            if not cells:
+                continue
+            last = int(np.flatnonzero((labels == rng.choice(cells)).any(axis=(1, 2))).max())  # the nucleus' end
+            span = (num_frames - 1) * step
+            start = int(rng.integers(max(last - 2 * span, 0), last + 1))  # about half the runs pass the end
+            slices = np.arange(start, start + span + 1, step)
+            if slices[-1] >= ZSTACK_SLICES:
+                continue
+            ids = pick_objects(labels[start], max_objects, rng)
+            if ids:
+                frames = sim.frames[::-1] if labels is not sim.labels else sim.frames
+                return frames[slices], np.stack([labels[slices] == i for i in ids])
 
 
 class LabelledStack:
