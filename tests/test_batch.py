@@ -142,3 +142,32 @@ def test_each_series_of_a_multi_position_ome_tiff_is_a_job_and_the_bar_counts_fr
         np.testing.assert_array_equal(store.array[:], serial_labels(plate, f"well{i}", tmp_path))
         assert store.scale[-1] == 0.5
     assert "8/8" in capsys.readouterr().err  # the bar: frames of both series
+
+
+def test_every_cell_of_each_file_automatically_with_seeds_and_lineage_outputs(plate, client, tmp_path):
+    from napari_sam2.storage.ctc_folder import read_ctc_folder
+
+    (tmp_path / "seeds").mkdir()
+    for i in (0, 1):
+        _, labels = moving_nuclei_video(4, 96, 128, 2, seed=i, leaving=False)
+        tifffile.imwrite(tmp_path / "seeds" / f"well{i}.tif", labels[0].astype(np.uint16))
+    images = [plate / "images" / f"well{i}.tif" for i in (0, 1)]
+    out = tmp_path / "out"
+    rows = track_files(images, out, client, auto=True, seeds_dir=tmp_path / "seeds",
+                       lineage_outputs=("ctc", "csv"), progress=False)
+    assert [(r.frames, r.objects, r.status) for r in rows] == [(4, 2, "done")] * 2
+    for i in (0, 1):
+        store = LabelsStore.open(out / f"well{i}.zarr", mode="r")
+        labels, lineage = read_ctc_folder(out / f"well{i}_RES")
+        np.testing.assert_array_equal(labels, store.array[:])
+        assert lineage.tracks == store.load_lineage().tracks and len(lineage) == 2
+        assert (out / f"well{i}.csv").is_file() and not (out / f"well{i}.geff").exists()
+    # a job killed after its store appeared: run again, it writes the outputs that are missing
+    import shutil
+    shutil.rmtree(out / "well1_RES")
+    again = track_files(images, out, client, auto=True, seeds_dir=tmp_path / "seeds",
+                        lineage_outputs=("ctc", "csv"), progress=False)
+    assert [r.status for r in again] == ["skipped (already tracked)"] * 2
+    assert read_ctc_folder(out / "well1_RES")[1].tracks == LabelsStore.open(out / "well1.zarr").load_lineage().tracks
+    with pytest.raises(ValueError, match="automatic tracking only"):
+        track_files(images, out, client, points_dir=plate / "clicks", lineage_outputs=("ctc",), progress=False)

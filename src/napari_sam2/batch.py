@@ -18,6 +18,7 @@ import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -25,10 +26,13 @@ from dask.distributed import Client, LocalCluster, Queue
 from tqdm import tqdm
 
 from .click_table import read_clicks
-from .file_tracking import cached_model, track_file
+from .engine.frames import open_tiff_frames
+from .file_tracking import cached_model, track_cells_file, track_file
 from .storage.labels_store import LabelsStore, is_labels_store
+from .storage.store_edits import store_lineage
 from .storage.store_opening import remove_abandoned_partials
 from .storage.tiff_geometry import tiff_series_frames
+from .storage.tracking_outputs import TrackingOutputs
 
 TIFF_SUFFIXES = (".tif", ".tiff")
 RETRIES = 1  # an error raised by a job is tried once more (a worker that dies: the scheduler's allowed-failures)
@@ -43,13 +47,30 @@ class JobRow:
     status: str  # "done", "skipped (already tracked)" or "failed: <the error>"
 
 
+LINEAGE_OUTPUTS = ("ctc", "geff", "csv")  # what an automatic job can write beside its store
+
+
 @dataclass(frozen=True)
 class Job:
     image: Path
-    points: Path
+    points: Path | None  # the clicks; None: every cell tracked automatically
     out: Path
     series: int = 0  # the image series of a multi-series TIFF
     frames: int = 0  # as the file's header says (0 if it cannot be read: the job will fail and say why)
+    seeds: Path | None = None  # automatic: a label TIFF of the first frame or every frame (else the model finds cells)
+    lineage_outputs: tuple[str, ...] = ()  # automatic: of LINEAGE_OUTPUTS, written as OUT/<name>_RES, .geff, .csv
+
+    @property
+    def auto(self) -> bool:
+        return self.points is None
+
+    def outputs(self, only_missing: bool = False) -> TrackingOutputs:
+        """The lineage outputs asked for, beside the store (only those not there yet: a job killed
+        after its store appeared, run again, writes the rest)."""
+        paths = {"ctc": self.out.with_name(f"{self.name}_RES"), "geff": self.out.with_name(f"{self.name}.geff"),
+                 "csv": self.out.with_name(f"{self.name}.csv")}
+        wanted = {kind: paths[kind] for kind in self.lineage_outputs if not (only_missing and paths[kind].exists())}
+        return TrackingOutputs(**wanted)
 
     @property
     def name(self) -> str:
@@ -76,19 +97,26 @@ def tiff_inputs(inputs: list[str | Path]) -> list[Path]:
     return list(dict.fromkeys(found))  # a file named twice is tracked once
 
 
-def plan_jobs(images: list[Path], out_dir: Path, points_dir: Path | None = None,
-              points: Path | None = None) -> list[Job]:
+def plan_jobs(images: list[Path], out_dir: Path, points_dir: Path | None = None, points: Path | None = None,
+              auto: bool = False, seeds_dir: Path | None = None, lineage_outputs: tuple[str, ...] = ()) -> list[Job]:
     """A job per image, or per series of a multi-series TIFF (named <stem>_s<k>): its clicks are
-    `points` (the same for every job) or `points_dir/<job name>.csv`."""
-    if (points_dir is None) == (points is None):
-        raise ValueError("give the clicks either as one CSV for every file (points) or as a folder of "
-                         "<file stem>.csv files (points_dir)")
+    `points` (the same for every job) or `points_dir/<job name>.csv`; or, with `auto`, every cell
+    is tracked (seeds from `seeds_dir/<job name>.tif` if given) and `lineage_outputs` are written."""
+    if sum((points_dir is not None, points is not None, auto)) != 1:
+        raise ValueError("say what to track: one click CSV for every file (points), a folder of <file stem>.csv "
+                         "files (points_dir), or every cell automatically (auto) - one of the three")
+    unknown = set(lineage_outputs) - set(LINEAGE_OUTPUTS)
+    if unknown or (lineage_outputs and not auto):
+        raise ValueError(f"lineage outputs are {LINEAGE_OUTPUTS}, written by automatic tracking only; got "
+                         f"{lineage_outputs} with auto={auto}")
     jobs = []
     for image in images:
         series_frames = _series_frames(image)
         names = [image.stem] if len(series_frames) == 1 else [f"{image.stem}_s{k}" for k in range(len(series_frames))]
-        jobs += [Job(image, points or points_dir / f"{name}.csv", out_dir / f"{name}.zarr", k, frames)
-                 for k, (name, frames) in enumerate(zip(names, series_frames))]
+        for k, (name, frames) in enumerate(zip(names, series_frames)):
+            clicks = None if auto else points or points_dir / f"{name}.csv"
+            seeds = seeds_dir / f"{name}.tif" if seeds_dir is not None else None
+            jobs.append(Job(image, clicks, out_dir / f"{name}.zarr", k, frames, seeds, tuple(lineage_outputs)))
     names = [job.name for job in jobs]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
@@ -112,13 +140,20 @@ def run_job(job: Job, model: str | None, torch_threads: int, progress_queue: str
     precision "auto" is decided by each worker for its own machine."""
     if is_labels_store(job.out):
         store = LabelsStore.open(job.out, mode="r")
+        if job.auto:  # outputs a killed job had not written yet
+            job.outputs(only_missing=True).write(store, store_lineage(store), open_tiff_frames(job.image, series=job.series))
         _report(progress_queue, job, store.shape[0])
         return JobRow(job.shown, store.shape[0], None, None, "skipped (already tracked)")
     remove_abandoned_partials(job.out)  # a worker that died on this job: nobody else writes job.out
     torch.set_num_threads(torch_threads)
+    on_frame = partial(_report, progress_queue, job)
+    if job.auto:
+        cells = track_cells_file(job.image, job.out, cached_model(model), job.outputs(only_missing=True), job.seeds,
+                                 progress=False, series=job.series, on_frame=on_frame, precision=precision)
+        return JobRow(job.shown, cells.frames, cells.tracks, cells.seconds, "done")
     clicks = read_clicks(job.points)  # before the model: a bad file is refused at once
     tracked = track_file(job.image, job.out, clicks, cached_model(model), progress=False, series=job.series,
-                         on_frame=lambda done: _report(progress_queue, job, done), precision=precision)
+                         on_frame=on_frame, precision=precision)
     return JobRow(job.shown, tracked.frames, len(tracked.objects), tracked.seconds, "done")
 
 
@@ -130,14 +165,18 @@ def _report(queue_name: str | None, job: Job, frames_done: int) -> None:
 def track_files(paths: list[str | Path], out_dir: str | Path, client: Client | None = None,
                 points_dir: str | Path | None = None, points: str | Path | None = None,
                 model: str | None = None, torch_threads: int = 1, progress: bool = True,
-                precision: str = "auto") -> list[JobRow]:
+                precision: str = "auto", auto: bool = False, seeds_dir: str | Path | None = None,
+                lineage_outputs: tuple[str, ...] = ()) -> list[JobRow]:
     """Tracks every TIFF of `paths` (files, folders, globs) into out_dir/<stem>.zarr on the Dask
-    `client` (None: a LocalCluster of one worker per `torch_threads` cores, closed at the end);
-    a row per file, in the order of `paths`."""
-    jobs = plan_jobs(tiff_inputs(paths), Path(out_dir), points_dir and Path(points_dir), points and Path(points))
+    `client` (None: a LocalCluster of one worker per `torch_threads` cores, closed at the end):
+    the clicks of `points` or `points_dir`, or with `auto` every cell (plan_jobs); a row per file,
+    in the order of `paths` (objects: the tracks of an automatic job)."""
+    jobs = plan_jobs(tiff_inputs(paths), Path(out_dir), points_dir and Path(points_dir), points and Path(points),
+                     auto, seeds_dir and Path(seeds_dir), tuple(lineage_outputs))
     if client is None:
         with local_client(default_workers(torch_threads)) as own:
-            return track_files(paths, out_dir, own, points_dir, points, model, torch_threads, progress, precision)
+            return track_files(paths, out_dir, own, points_dir, points, model, torch_threads, progress, precision,
+                               auto, seeds_dir, lineage_outputs)
     queue = Queue(f"napari-sam2-progress-{uuid.uuid4().hex}", client=client) if progress else None
     futures = {client.submit(run_job, job, model, torch_threads, queue and queue.name, precision, retries=RETRIES,
                              pure=False,

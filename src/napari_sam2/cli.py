@@ -97,13 +97,19 @@ def main(argv: list[str] | None = None) -> int:
     batch = sub.add_parser("batch", help="track many time-lapse TIFFs, one job per file, on a Dask cluster",
                            description="Tracks each TIFF into OUT/<file stem>.zarr on a local Dask cluster, or on "
                                        "the one at --scheduler. A file whose store is already in OUT is skipped: run "
-                                       "the command again to resume. Clicks come from CSV files (automatic seeding "
-                                       "is not in the command line yet).")
+                                       "the command again to resume. Clicks come from CSV files, or --auto tracks "
+                                       "every cell with its lineage.")
     batch.add_argument("inputs", nargs="+", help="TIFF files, folders of TIFFs, or glob patterns ('plate/*.tif')")
     batch.add_argument("--out", type=Path, required=True, help="folder for the stores, one <file stem>.zarr per file")
     clicks = batch.add_mutually_exclusive_group(required=True)
     clicks.add_argument("--points-dir", type=Path, help="folder of <file stem>.csv click files (forms as track --points)")
     clicks.add_argument("--points", type=Path, help="one click CSV for every file (forms as track --points)")
+    clicks.add_argument("--auto", action="store_true", help="track every cell with no clicks, as track --auto")
+    batch.add_argument("--seeds-dir", type=Path,
+                       help="with --auto: folder of <file stem>.tif label files (first frame or every frame) as seeds")
+    batch.add_argument("--lineage-outputs", default="",
+                       help="with --auto: comma-separated of ctc,geff,csv, written as OUT/<stem>_RES, OUT/<stem>.geff, "
+                            "OUT/<stem>.csv")
     batch.add_argument("--scheduler", help="address of a running Dask scheduler (tcp://host:8786); default: a "
                                            "local cluster on this machine")
     batch.add_argument("--workers", type=int, default=None,
@@ -306,8 +312,13 @@ def _batch(args) -> int:
         cluster = local_client(args.workers or default_workers(args.threads))
     with cluster as client:
         print(f"Dask dashboard: {client.dashboard_link}", flush=True)
-        rows = track_files(args.inputs, args.out, client, args.points_dir, args.points, args.model, args.threads,
-                           precision=args.precision)
+        try:
+            rows = track_files(args.inputs, args.out, client, args.points_dir, args.points, args.model, args.threads,
+                               precision=args.precision, auto=args.auto, seeds_dir=args.seeds_dir,
+                               lineage_outputs=tuple(kind for kind in args.lineage_outputs.split(",") if kind))
+        except (ValueError, FileNotFoundError) as error:  # what to track, or inputs that are not there
+            print(f"error: {error}", file=sys.stderr)
+            return 2
     print(format_rows(rows))
     failed = sum(row.status.startswith("failed") for row in rows)
     print(f"{len(rows) - failed} of {len(rows)} files tracked or already there; stores in {args.out}")

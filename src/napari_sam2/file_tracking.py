@@ -122,16 +122,19 @@ class CellsTracked:
 
 
 def write_cell_tracking(tracker, frames, out: Path, outputs: TrackingOutputs, geometry: dict,
-                        overwrite: bool = False, progress: bool = True) -> CellsTracked:
+                        overwrite: bool = False, progress: bool = True,
+                        on_frame: Callable[[int], None] | None = None) -> CellsTracked:
     """Runs `tracker` (a CellTracker: `run()` yields each finished frame's labels, `lineage`
     grows) into the labels store `out`, which appears with its lineage only when tracking ends,
     then writes `outputs` from it. A failure while tracking leaves nothing at `out`."""
     start = time.time()
     shape = (len(frames), *np.asarray(frames[0]).shape[:2])
     with new_labels_store(out, shape, overwrite=overwrite, dtype=np.uint32, **geometry) as store:
-        for cell_frame in tqdm(tracker.run(), total=len(frames), desc="tracking cells", unit="frame",
-                               disable=not progress):
+        for done, cell_frame in enumerate(tqdm(tracker.run(), total=len(frames), desc="tracking cells", unit="frame",
+                                               disable=not progress), start=1):
             store.write_frame(cell_frame.frame, cell_frame.labels)
+            if on_frame is not None:
+                on_frame(done)
         store.save_lineage(tracker.lineage)
     seconds = time.time() - start
     written = outputs.write(LabelsStore.open(out, mode="r"), tracker.lineage, frames)
@@ -139,15 +142,16 @@ def write_cell_tracking(tracker, frames, out: Path, outputs: TrackingOutputs, ge
 
 
 def track_cells_file(image: Path, out: Path, model, outputs: TrackingOutputs, seeds: Path | None = None,
-                     overwrite: bool = False, progress: bool = True) -> CellsTracked:
+                     overwrite: bool = False, progress: bool = True, series: int = 0,
+                     on_frame: Callable[[int], None] | None = None, precision: str = "auto") -> CellsTracked:
     """Every cell of the TIFF `image` tracked (found by the model, or from the label TIFF `seeds`:
     one label image of the first frame, or a label stack of every frame) into the store `out`,
     and `outputs` written from it. Every output path is checked first, and bad seeds are refused,
     before any work; along z (a z-stack) there are no divisions."""
     check_replaceable(out, overwrite)
     outputs.check()
-    frames = open_tiff_frames(image)
-    geometry = tiff_geometry(image)
+    frames = open_tiff_frames(image, series=series)
+    geometry = tiff_geometry(image, series)
     seed_labels = None if seeds is None else tifffile.imread(seeds)
-    tracker = CellTracker(model, frames, seeds=seed_labels, divisions=geometry["axes"][0] != "z")
-    return write_cell_tracking(tracker, frames, out, outputs, geometry, overwrite, progress)
+    tracker = CellTracker(model, frames, seeds=seed_labels, divisions=geometry["axes"][0] != "z", precision=precision)
+    return write_cell_tracking(tracker, frames, out, outputs, geometry, overwrite, progress, on_frame)
