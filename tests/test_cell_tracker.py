@@ -8,7 +8,7 @@ from scipy import ndimage
 
 from napari_sam2.engine import load_model
 from napari_sam2.engine.cell_tracker import CellTracker, CellTrackingParams, track_all_cells
-from napari_sam2.engine.track_events import split_of, uncovered_cells
+from napari_sam2.engine.track_events import mother_of, split_of, uncovered_cells
 from napari_sam2.evaluation.detection import detection_counts
 from napari_sam2.simulation import EVALUATION_SEEDS, SimulationConfig, simulate_timelapse, simulate_zstack
 
@@ -98,6 +98,25 @@ def test_only_uncovered_detections_are_new_cells():
     detections = _disk(hw, (20, 22), 8).astype(np.int32) + 2 * _disk(hw, (20, 60), 8)
     new = uncovered_cells(detections, tracked, max_covered=0.3, min_area=30)
     assert len(new) == 1 and new[0][20, 60] and not new[0][20, 22]
+
+
+SISTER = dict(touch_distance=2, max_area_kept=0.7, min_daughter_fraction=0.25, max_division_growth=1.6)
+
+
+def test_a_new_cell_beside_a_track_that_lost_half_its_area_is_its_second_daughter():
+    hw = (60, 90)
+    mother_before = int(_disk(hw, (30, 30), 11).sum())  # the mother's area on the frame before
+    kept, sister = _disk(hw, (30, 23), 8), _disk(hw, (30, 39), 8)  # 1 px apart: the mask kept one daughter
+    neighbour = _disk(hw, (30, 70), 8)  # a cell that keeps its size
+    objects = kept.astype(np.uint32) * 4 + neighbour.astype(np.uint32) * 9
+    areas_before = {4: mother_before, 9: int(neighbour.sum())}
+    assert mother_of(sister, objects, areas_before, **SISTER) == 4
+    entering = _disk(hw, (30, 86), 6)  # beside the neighbour, which kept its area: a cell entering
+    assert mother_of(entering, objects, areas_before, **SISTER) is None
+    far = _disk(hw, (8, 50), 6)  # a new cell touching no track
+    assert mother_of(far, objects, areas_before, **SISTER) is None
+    unchanged = {4: int(kept.sum()), 9: int(neighbour.sum())}  # the track did not shrink: two cells side by side
+    assert mother_of(sister, objects, unchanged, **SISTER) is None
 
 
 # ---- tracking with the embedded model ---------------------------------------------------------------

@@ -20,6 +20,13 @@ The rules, with their thresholds in CellTrackingParams (cell_tracker.py):
   min_area pixels or more, pinched or not (a large cell that swallowed a small neighbour).
 - New cell: a detection of which at most max_covered of the pixels are already some track's; what
   is not covered of it (at least min_area pixels) starts a track.
+- A new cell born of a division: the tracked mask followed one daughter and the other shows up as
+  a new cell. A new cell is the sister of a track's mask when it lies within touch_distance px of
+  that mask, the track kept at most max_area_kept of its area on the frame before (it lost half of
+  itself: the other daughter), each of the two has min_daughter_fraction of the pair's area, and
+  the pair is at most max_division_growth times the track's area before. The track divided: it
+  ends, and its mask and the new cell are its daughters. A cell entering next to a track that
+  keeps its size, or a track shrinking with no new cell beside it, is no division.
 - Absent: a track with fewer than min_area pixels on a frame (the object score said "no object",
   or the cell left the field, or other cells took its pixels) is absent there; its pixels are not
   written. A track absent on end_after frames in a row ends.
@@ -113,6 +120,24 @@ def uncovered_cells(detections: np.ndarray, tracked: np.ndarray, max_covered: fl
         if free.sum() >= min_area:
             new.append(free)
     return sorted(new, key=lambda m: -int(m.sum()))
+
+
+def mother_of(new: np.ndarray, objects: np.ndarray, areas_before: dict[int, int], touch_distance: int,
+              max_area_kept: float, min_daughter_fraction: float, max_division_growth: float) -> int | None:
+    """The tracked object (of the (H, W) label image `objects`) that a new cell's (H, W) bool mask is
+    the sister daughter of, or None (the rule is in the module docstring). areas_before: each
+    object's pixels on the frame before."""
+    near = ndimage.binary_dilation(new, iterations=touch_distance) & ~new  # (H, W) bool ring around it
+    ids, touching = np.unique(objects[near], return_counts=True)
+    new_area = int(new.sum())
+    for obj_id in ids[np.argsort(-touching)].tolist():
+        before = areas_before.get(obj_id, 0)
+        kept = int((objects == obj_id).sum())
+        pair = kept + new_area
+        if (obj_id and before and kept <= max_area_kept * before and pair <= max_division_growth * before
+                and min(kept, new_area) >= min_daughter_fraction * pair):
+            return obj_id
+    return None
 
 
 def areas_of(labels: np.ndarray, ids: Iterable[int]) -> dict[int, int]:
