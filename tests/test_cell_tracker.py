@@ -46,7 +46,7 @@ def _first_sequence(config: SimulationConfig, wanted, tries: int = 40):
 
 
 RULE = dict(min_area=30, min_daughter_fraction=0.25, min_inside=0.6, max_division_growth=1.6, max_solidity=0.86,
-            min_own_share=0.75)
+            min_own_share=0.75, max_neck=0.6)
 
 
 def test_a_mask_of_two_separate_cell_sized_pieces_divided():
@@ -90,6 +90,20 @@ def test_two_detections_inside_one_touching_mask_are_its_daughters():
     detections = left.astype(np.int32) + 2 * (right & ~left)
     split = split_of(left | right, detections, previous_area=int((left | right).sum()), **RULE)
     assert split is not None and split.division and not (split.first & split.second).any()
+
+
+def test_a_pinched_mask_with_no_detection_inside_divides_along_its_lobes():
+    hw = (60, 60)
+    left, right = _disk(hw, (30, 22), 8), _disk(hw, (30, 37), 8)  # daughters touching at birth
+    split = split_of(left | right, np.zeros(hw, np.int32), previous_area=int((left | right).sum()), **RULE)
+    assert split is not None and split.division
+    assert split.first.sum() + split.second.sum() == (left | right).sum() and not (split.first & split.second).any()
+    assert split.first[30, 20] != split.first[30, 39]  # one lobe each
+    yy, xx = np.mgrid[:60, :60]
+    ellipse = ((yy - 30) / 8) ** 2 + ((xx - 30) / 16) ** 2 <= 1  # elongated but convex: one cell
+    assert split_of(ellipse, np.zeros(hw, np.int32), previous_area=int(ellipse.sum()), **RULE) is None
+    wide = left | right | _disk(hw, (30, 29), 6)  # pinched (solidity 0.86) but with a wide neck: one cell
+    assert split_of(wide, np.zeros(hw, np.int32), previous_area=int(wide.sum()), **RULE) is None
 
 
 def test_only_uncovered_detections_are_new_cells():

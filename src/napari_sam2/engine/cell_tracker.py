@@ -47,8 +47,9 @@ class CellTrackingParams:
 
     Division rule (divisions=True): a tracked mask holding two daughters, found as two separate
     connected pieces of the mask, or else as two detections with min_inside of their area inside
-    the mask; each daughter has min_area pixels or more and min_daughter_fraction of the pair's
-    area, the pair is at most max_division_growth times the parent's area on the frame before, and
+    the mask, or else as the mask's own two lobes (a distance-transform watershed) joined by a
+    neck at most max_neck times the narrower lobe's width; each daughter
+    has min_area pixels or more and min_daughter_fraction of the pair's area, the pair is at most max_division_growth times the parent's area on the frame before, and
     the tracked mask fills at most max_solidity of its convex hull (pinched: a dividing cell).
     Or (divisions=True): a new cell within touch_distance px of a tracked mask that kept at most
     max_area_kept of its area on the frame before, the two sized like daughters as above (the
@@ -68,6 +69,8 @@ class CellTrackingParams:
     max_division_growth: float = 1.6  # daughters' total area over the parent's on the frame before
     min_own_share: float = 0.75  # a mask holding two detections, the larger this share of the track's
     # area on the frame before, grew over a neighbour (parts of one cell are each smaller)
+    max_neck: float = 0.6  # a mask's two lobes are daughters when the cut between them is at most
+    # this share of the narrower lobe's width (simulated daughters at birth: 0-0.7, most below 0.6)
     touch_distance: int = 2  # px between a new cell and a track's mask for them to be sisters
     max_area_kept: float = 0.7  # a track's area over its area the frame before, at most, when it lost
     # a daughter (daughters are born with half the mother's area each)
@@ -79,7 +82,7 @@ class CellTrackingParams:
         positive_count(self.end_after, "end_after")
         positive_count(self.min_area, "min_area")
         positive_count(self.touch_distance, "touch_distance")
-        for name in ("max_covered", "max_area_kept", "min_daughter_fraction", "min_inside", "max_solidity",
+        for name in ("max_covered", "max_area_kept", "max_neck", "min_daughter_fraction", "min_inside", "max_solidity",
                      "min_own_share"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} is a fraction from 0 to 1, got {getattr(self, name)}")
@@ -229,7 +232,7 @@ class CellTracker:
             mask = objects == obj_id
             split = split_of(mask, detections, self._areas.get(obj_id, int(mask.sum())), p.min_area,
                              p.min_daughter_fraction, p.min_inside, p.max_division_growth, p.max_solidity,
-                             p.min_own_share)
+                             p.min_own_share, p.max_neck)
             if split is None:
                 continue
             if split.division and self.divisions:

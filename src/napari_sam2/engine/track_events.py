@@ -8,7 +8,11 @@ The rules, with their thresholds in CellTrackingParams (cell_tracker.py):
   max_solidity of its convex hull: pinched in the middle, or already in two pieces; a round, textured
   cell that detection cut in two parts fills its hull) and the two are found as (a) two separate
   connected pieces of the mask, or else (b) two detections of the frame lying mostly inside it
-  (min_inside of each detection's area). Each of the two has at least min_area pixels and
+  (min_inside of each detection's area), or else (c) the mask's own two lobes: a watershed of its
+  distance transform from its two highest peaks, joined by a neck at most max_neck times the
+  narrower lobe's width (daughters still touching at birth, before any detection sees them apart,
+  so the division is dated to the frame the mask first pinches; simulated daughters at birth have
+  necks of 0 to 0.7 of their width, the wrongly split partial masks of one cell 0.6 to 1). Each of the two has at least min_area pixels and
   min_daughter_fraction of the pair's area (a chipped edge is no cell). More than two pieces: the
   two largest.
 - Division: two cells in one mask that together are no more than max_division_growth times the
@@ -38,7 +42,9 @@ from typing import NamedTuple
 
 import numpy as np
 from scipy import ndimage
+from skimage.feature import peak_local_max
 from skimage.morphology import convex_hull_image
+from skimage.segmentation import watershed
 
 
 def pieces_of(mask: np.ndarray) -> list[np.ndarray]:
@@ -73,6 +79,25 @@ def solidity(mask: np.ndarray) -> float:
     return float(window.sum() / max(convex_hull_image(window).sum(), 1))
 
 
+def lobes_of(mask: np.ndarray, max_neck: float) -> list[np.ndarray]:
+    """The two lobes of an (H, W) bool mask, larger first: a watershed of its distance transform
+    from its two highest peaks (at least 2 px apart), when the neck between them (the length of
+    the cut) is at most max_neck times the narrower lobe's width (its inscribed diameter); [] for a
+    mask with a single peak or a wide neck (one cell of uneven outline)."""
+    distance = ndimage.distance_transform_edt(mask)
+    peaks = peak_local_max(distance, min_distance=2, num_peaks=2, labels=mask.astype(np.int32),
+                           exclude_border=False)
+    if len(peaks) < 2:
+        return []
+    markers = np.zeros(mask.shape, np.int32)
+    markers[tuple(peaks.T)] = (1, 2)
+    basins = watershed(-distance, markers, mask=mask)
+    neck = int((ndimage.binary_dilation(basins == 2) & (basins == 1)).sum())  # lobe 1's pixels on the cut
+    if neck > max_neck * 2 * distance[tuple(peaks.T)].min():
+        return []
+    return sorted((basins == 1, basins == 2), key=lambda lobe: -int(lobe.sum()))
+
+
 class Split(NamedTuple):
     """A tracked mask that holds two cells."""
 
@@ -83,15 +108,14 @@ class Split(NamedTuple):
 
 def split_of(mask: np.ndarray, detections: np.ndarray | None, previous_area: int, min_area: int,
              min_daughter_fraction: float, min_inside: float, max_division_growth: float,
-             max_solidity: float, min_own_share: float) -> Split | None:
+             max_solidity: float, min_own_share: float, max_neck: float) -> Split | None:
     """How a tracked cell's mask on this frame holds two cells, or None when it holds one (the
     rule is in the module docstring)."""
     inside = [] if detections is None else detections_inside(mask, detections, min_inside)
     pieces = pieces_of(mask)
-    if len(pieces) < 2 and len(inside) < 2:
-        return None  # one cell (most masks, most frames): no convex hull needed
     pinched = solidity(mask) <= max_solidity
-    for candidates in (pieces, inside):
+    lobes = lobes_of(mask, max_neck) if pinched and len(pieces) < 2 and len(inside) < 2 else []
+    for candidates in (pieces, inside, lobes):
         if len(candidates) < 2:
             continue
         first, second = candidates[0], candidates[1] & ~candidates[0]
