@@ -50,7 +50,8 @@ class CellTrackingParams:
     the mask, or else as the mask's own two lobes (a distance-transform watershed) joined by a
     neck at most max_neck times the narrower lobe's width; each daughter has min_area pixels or
     more and min_daughter_fraction of the pair's area, the pair is at most max_division_growth
-    times the parent's area on the frame before, and the tracked mask fills at most max_solidity of its convex hull (pinched: a dividing cell).
+    times the parent's area on the frame before, and the tracked mask fills at most max_solidity
+    of its convex hull (pinched: a dividing cell).
     Or (divisions=True): a new cell within touch_distance px of a tracked mask that kept at most
     max_area_kept of its area on the frame before, the two sized like daughters as above (the
     mask followed one daughter, the new cell is the other).
