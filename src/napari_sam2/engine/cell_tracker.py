@@ -12,7 +12,9 @@ and on each frame the events of track_events.py happen in this order:
    cells missed before); a new cell beside a track that lost about half its area is that track's
    second daughter (unless divisions=False): the track ends and its mask and the new cell start
    tracks as its daughters;
-4. ends: a track with no pixels of its own (fewer than min_area) on end_after frames in a row ends
+4. parts of one cell: two touching tracks with no neck between them and a convex union (detection
+   cut a large cell in two) become one: the older takes the union, the other ends;
+5. ends: a track with no pixels of its own (fewer than min_area) on end_after frames in a row ends
    and its memory is dropped, so the cost of a frame follows the cells present, not all cells seen.
    A cell back after fewer absent frames goes on under a new track id whose parent is its track
    before the gap (the Cell Tracking Challenge's way: a track's frames have no gap; a parent with one
@@ -37,7 +39,7 @@ from .indices import positive_count
 from .label_seeds import masks_from_labels
 from .preprocessing import Normalization
 from .prompts import check_frame_index
-from .track_events import Split, areas_of, mother_of, split_of, uncovered_cells
+from .track_events import Split, areas_of, mother_of, parts_of_one_cell, split_of, uncovered_cells
 from .video_tracker import VideoTracker
 
 
@@ -75,6 +77,10 @@ class CellTrackingParams:
     touch_distance: int = 2  # px between a new cell and a track's mask for them to be sisters
     max_area_kept: float = 0.7  # a track's area over its area the frame before, at most, when it lost
     # a daughter (daughters are born with half the mother's area each)
+    min_join_neck: float = 0.9  # two touching tracks are parts of one cell when the cut between them
+    # is at least this share of the narrower one's width (daughters at birth: 0-0.7) ...
+    min_join_solidity: float = 0.9  # ... and their union fills this much of its hull (single nuclei
+    # 0.85-1, median 0.95; two cells side by side less)
     max_solidity: float = 0.86  # simulated daughters at birth fill 0.75-0.88 of their hull (both
     # together), single nuclei 0.85-1 (median 0.95)
 
@@ -84,7 +90,7 @@ class CellTrackingParams:
         positive_count(self.min_area, "min_area")
         positive_count(self.touch_distance, "touch_distance")
         for name in ("max_covered", "max_area_kept", "max_neck", "min_daughter_fraction", "min_inside", "max_solidity",
-                     "min_own_share"):
+                     "min_own_share", "min_join_neck", "min_join_solidity"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} is a fraction from 0 to 1, got {getattr(self, name)}")
         if self.max_division_growth <= 0:
@@ -188,6 +194,7 @@ class CellTracker:
             ended += self._split(frame, detections)
         if detections is not None:
             ended += self._add_new_cells(frame, detections)
+        ended += self._join_parts(frame)
         objects = self._labels(frame)
         ended += self._end_absent(objects)
         self._previous = objects
@@ -247,11 +254,25 @@ class CellTracker:
         before = self._previous == obj_id
         own, other = ((split.first, split.second) if (before & split.first).sum() >= (before & split.second).sum()
                       else (split.second, split.first))
-        self.video.add_mask(frame, obj_id, own)
-        for old in self.video.conditioning_frames(obj_id):
-            if old != frame:  # the newest prompt stands for the object: its memory stays bounded
-                self.video.clear_frame(old, obj_id)
+        self._prompt_again(frame, obj_id, own)
         self._start(frame, self._new_id(), other)
+
+    def _join_parts(self, frame: int) -> list[int]:
+        """Two tracks that are parts of one cell become one (module docstring, step 4); returns the
+        tracks that ended."""
+        objects, p, ended = self._labels(frame), self.params, []
+        for older, younger in parts_of_one_cell(objects, p.min_join_neck, p.min_join_solidity):
+            self._prompt_again(frame, older, (objects == older) | (objects == younger))
+            ended.append(self._drop(younger))
+        return ended
+
+    def _prompt_again(self, frame: int, obj_id: int, mask: np.ndarray) -> None:
+        """The object's mask on frame is `mask`; the newest prompt stands for the object, so its
+        memory stays bounded."""
+        self.video.add_mask(frame, obj_id, mask)
+        for old in self.video.conditioning_frames(obj_id):
+            if old != frame:
+                self.video.clear_frame(old, obj_id)
 
     def _divide(self, frame: int, obj_id: int, first: np.ndarray, second: np.ndarray) -> int:
         """The object's track ends; each (H, W) bool daughter mask starts a track, its parent recorded.
