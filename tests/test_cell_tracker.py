@@ -7,6 +7,7 @@ import pytest
 from scipy import ndimage
 
 from napari_sam2.engine import load_model
+from napari_sam2.engine.cell_detection import DetectionParams
 from napari_sam2.engine.cell_tracker import CellTracker, CellTrackingParams, track_all_cells
 from napari_sam2.engine.track_events import mother_of, parts_of_one_cell, split_of, uncovered_cells
 from napari_sam2.evaluation.detection import detection_counts
@@ -145,6 +146,16 @@ def test_two_tracks_cutting_one_round_cell_in_two_are_joined_and_touching_cells_
 
 
 # ---- tracking with the embedded model ---------------------------------------------------------------
+
+
+def test_cells_the_models_detection_misses_are_found_by_the_second_look(model):
+    sim = simulate_timelapse(QUIET, EVALUATION_SEEDS + 600)
+    blind = CellTrackingParams(detection=DetectionParams(prompts="centres", multimask=False, min_object_score=1e9))
+    labels, lineage = track_all_cells(model, sim.frames[:2], params=blind)  # the model's detection finds nothing
+    assert lineage.check(labels) == []
+    assert detection_counts(labels[1].astype(np.int32), sim.labels[1]).recall >= 0.7
+    without, _ = track_all_cells(model, sim.frames[:2], params=replace(blind, second_look=False))
+    assert not without.any()
 
 
 def test_seeds_from_truth_labels_track_every_cell(model):

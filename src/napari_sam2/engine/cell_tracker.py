@@ -11,7 +11,10 @@ and on each frame the events of track_events.py happen in this order:
 3. new cells: detections of the frame that no track covers start tracks (cells entering the field,
    cells missed before); a new cell beside a track that lost about half its area is that track's
    second daughter (unless divisions=False): the track ends and its mask and the new cell start
-   tracks as its daughters;
+   tracks as its daughters; then a second look (second_look=True, single-channel frames, no
+   seeds stack): the classical cells of the frame (Otsu + distance watershed, cell_candidates.py)
+   that no track covers start tracks the same way (cells the model's detection missed: dim or
+   crowded), prompted with their classical mask and tracked by the model from there;
 4. parts of one cell: two touching tracks with no neck between them and a convex union (detection
    cut a large cell in two) become one: the older takes the union, the other ends;
 5. ends: a track with no pixels of its own (fewer than min_area) on end_after frames in a row ends
@@ -32,6 +35,7 @@ from typing import Iterator
 import numpy as np
 
 from ..model import SAM2Model
+from .cell_candidates import otsu_watershed
 from .cell_detection import DetectionParams, detect_cells
 from .cell_lineage import NO_PARENT, Lineage
 from .frame_result import FrameResult
@@ -63,6 +67,7 @@ class CellTrackingParams:
     # benchmarks/bench_cell_detection.py: F1 0.86 and 0.11 s/frame against 0.74 and 0.94 s for the grid;
     # tracking TRA the same, 0.839 against 0.840 on 3 held-out time-lapses)
     detection: DetectionParams = field(default_factory=lambda: DetectionParams(prompts="centres", multimask=False))
+    second_look: bool = True  # classical cells no track covers after the model's detection are new cells
     detect_every: int = 1  # look for new cells (and daughters among detections) every this many frames
     min_area: int = 30  # fewest pixels of a cell: below it a track is absent on the frame
     max_covered: float = 0.3  # a detection with more of it under existing tracks is no new cell
@@ -194,6 +199,9 @@ class CellTracker:
             ended += self._split(frame, detections)
         if detections is not None:
             ended += self._add_new_cells(frame, detections)
+            missed = self._second_look(frame)
+            if missed is not None:
+                ended += self._add_new_cells(frame, missed)
         ended += self._join_parts(frame)
         objects = self._labels(frame)
         ended += self._end_absent(objects)
@@ -230,6 +238,14 @@ class CellTracker:
         image = np.asarray(self.frames[frame])
         return detect_cells(self.video.model, image, self.params.detection, channel_axis=2 if image.ndim == 3 else None,
                             channels=self.channels, normalization=self.normalization).labels
+
+    def _second_look(self, frame: int) -> np.ndarray | None:
+        """(H, W) classical labels of a single-channel frame looked at for cells, or None (off, a seeds
+        stack gives the cells, or a multi-channel frame)."""
+        image = np.asarray(self.frames[frame])
+        if not self.params.second_look or self.seeds is not None or image.ndim != 2:
+            return None
+        return otsu_watershed(image, min_area=self.params.min_area)
 
     def _split(self, frame: int, detections: np.ndarray | None) -> list[int]:
         """Handles each mask that holds two cells (module docstring, step 2); returns the parents
