@@ -13,9 +13,8 @@ The rules, with their thresholds in CellTrackingParams (cell_tracker.py):
   narrower lobe's width (daughters still touching at birth, before any detection sees them apart,
   so the division is dated to the frame the mask first pinches; simulated daughters at birth have
   necks of 0 to 0.7 of their width, the wrongly split partial masks of one cell 0.6 to 1).
-  Each of the two has at least min_area pixels and
-  min_daughter_fraction of the pair's area (a chipped edge is no cell). More than two pieces: the
-  two largest.
+  Each of the two has at least min_area pixels and min_daughter_fraction of the pair's area (a
+  chipped edge is no cell). More than two pieces: the two largest.
 - Division: two cells in one mask that together are no more than max_division_growth times the
   track's area on the frame before are its daughters. More than that, the mask grew over another
   cell (touching cells): the track keeps the piece it overlapped most on the frame before and the
