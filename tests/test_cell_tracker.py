@@ -9,7 +9,7 @@ from scipy import ndimage
 from napari_sam2.engine import load_model
 from napari_sam2.engine.cell_detection import DetectionParams
 from napari_sam2.engine.cell_tracker import CellTracker, CellTrackingParams, track_all_cells
-from napari_sam2.engine.track_events import mother_of, parts_of_one_cell, split_of, uncovered_cells
+from napari_sam2.engine.track_events import mother_of, split_of, uncovered_cells
 from napari_sam2.evaluation.detection import detection_counts
 from napari_sam2.simulation import EVALUATION_SEEDS, SimulationConfig, simulate_timelapse, simulate_zstack
 
@@ -132,17 +132,6 @@ def test_a_new_cell_beside_a_track_that_lost_half_its_area_is_its_second_daughte
     assert mother_of(far, objects, areas_before, **SISTER) is None
     unchanged = {4: int(kept.sum()), 9: int(neighbour.sum())}  # the track did not shrink: two cells side by side
     assert mother_of(sister, objects, unchanged, **SISTER) is None
-
-
-def test_two_tracks_cutting_one_round_cell_in_two_are_joined_and_touching_cells_are_not():
-    hw = (60, 120)
-    cell = _disk(hw, (30, 30), 13)
-    objects = cell.astype(np.uint32) * 2
-    objects[cell & (np.mgrid[:60, :120][1] > 34)] = 5  # detection cut the large cell: two part-tracks
-    left, right = _disk(hw, (30, 80), 8), _disk(hw, (30, 95), 8)  # two cells side by side
-    objects[left] = 3
-    objects[right & ~left] = 4
-    assert parts_of_one_cell(objects, min_join_neck=0.9, min_join_solidity=0.9) == [(2, 5)]
 
 
 # ---- tracking with the embedded model ---------------------------------------------------------------

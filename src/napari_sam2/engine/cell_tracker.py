@@ -15,9 +15,7 @@ and on each frame the events of track_events.py happen in this order:
    seeds stack): the classical cells of the frame (Otsu + distance watershed, cell_candidates.py)
    that no track covers start tracks the same way (cells the model's detection missed: dim or
    crowded), prompted with their classical mask and tracked by the model from there;
-4. parts of one cell: two touching tracks with no neck between them and a convex union (detection
-   cut a large cell in two) become one: the older takes the union, the other ends;
-5. ends: a track with no pixels of its own (fewer than min_area) on end_after frames in a row ends
+4. ends: a track with no pixels of its own (fewer than min_area) on end_after frames in a row ends
    and its memory is dropped, so the cost of a frame follows the cells present, not all cells seen.
    A cell back after fewer absent frames goes on under a new track id whose parent is its track
    before the gap (the Cell Tracking Challenge's way: a track's frames have no gap; a parent with one
@@ -43,7 +41,7 @@ from .indices import positive_count
 from .label_seeds import masks_from_labels
 from .preprocessing import Normalization
 from .prompts import check_frame_index
-from .track_events import Split, areas_of, mother_of, parts_of_one_cell, split_of, uncovered_cells
+from .track_events import Split, areas_of, mother_of, split_of, uncovered_cells
 from .video_tracker import VideoTracker
 
 
@@ -82,10 +80,6 @@ class CellTrackingParams:
     touch_distance: int = 2  # px between a new cell and a track's mask for them to be sisters
     max_area_kept: float = 0.7  # a track's area over its area the frame before, at most, when it lost
     # a daughter (daughters are born with half the mother's area each)
-    min_join_neck: float = 0.9  # two touching tracks are parts of one cell when the cut between them
-    # is at least this share of the narrower one's width (daughters at birth: 0-0.7) ...
-    min_join_solidity: float = 0.9  # ... and their union fills this much of its hull (single nuclei
-    # 0.85-1, median 0.95; two cells side by side less)
     max_solidity: float = 0.86  # simulated daughters at birth fill 0.75-0.88 of their hull (both
     # together), single nuclei 0.85-1 (median 0.95)
 
@@ -95,7 +89,7 @@ class CellTrackingParams:
         positive_count(self.min_area, "min_area")
         positive_count(self.touch_distance, "touch_distance")
         for name in ("max_covered", "max_area_kept", "max_neck", "min_daughter_fraction", "min_inside", "max_solidity",
-                     "min_own_share", "min_join_neck", "min_join_solidity"):
+                     "min_own_share"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} is a fraction from 0 to 1, got {getattr(self, name)}")
         if self.max_division_growth <= 0:
@@ -202,7 +196,6 @@ class CellTracker:
             missed = self._second_look(frame)
             if missed is not None:
                 ended += self._add_new_cells(frame, missed)
-        ended += self._join_parts(frame)
         objects = self._labels(frame)
         ended += self._end_absent(objects)
         self._previous = objects
@@ -270,25 +263,11 @@ class CellTracker:
         before = self._previous == obj_id
         own, other = ((split.first, split.second) if (before & split.first).sum() >= (before & split.second).sum()
                       else (split.second, split.first))
-        self._prompt_again(frame, obj_id, own)
-        self._start(frame, self._new_id(), other)
-
-    def _join_parts(self, frame: int) -> list[int]:
-        """Two tracks that are parts of one cell become one (module docstring, step 4); returns the
-        tracks that ended."""
-        objects, p, ended = self._labels(frame), self.params, []
-        for older, younger in parts_of_one_cell(objects, p.min_join_neck, p.min_join_solidity):
-            self._prompt_again(frame, older, (objects == older) | (objects == younger))
-            ended.append(self._drop(younger))
-        return ended
-
-    def _prompt_again(self, frame: int, obj_id: int, mask: np.ndarray) -> None:
-        """The object's mask on frame is `mask`; the newest prompt stands for the object, so its
-        memory stays bounded."""
-        self.video.add_mask(frame, obj_id, mask)
+        self.video.add_mask(frame, obj_id, own)
         for old in self.video.conditioning_frames(obj_id):
-            if old != frame:
+            if old != frame:  # the newest prompt stands for the object: its memory stays bounded
                 self.video.clear_frame(old, obj_id)
+        self._start(frame, self._new_id(), other)
 
     def _divide(self, frame: int, obj_id: int, first: np.ndarray, second: np.ndarray) -> int:
         """The object's track ends; each (H, W) bool daughter mask starts a track, its parent recorded.

@@ -31,11 +31,6 @@ The rules, with their thresholds in CellTrackingParams (cell_tracker.py):
   the pair is at most max_division_growth times the track's area before. The track divided: it
   ends, and its mask and the new cell are its daughters. A cell entering next to a track that
   keeps its size, or a track shrinking with no new cell beside it, is no division.
-- Parts of one cell: two tracks whose masks touch along a cut at least min_join_neck times the
-  narrower mask's width (no neck between them: daughters at birth have cuts of 0 to 0.7 of their
-  width) and whose union fills at least min_join_solidity of its convex hull (one convex nucleus,
-  not two cells side by side) are two parts of one cell (detection cut a large cell in two): the
-  older track takes the union, the other ends.
 - Absent: a track with fewer than min_area pixels on a frame (the object score said "no object",
   or the cell left the field, or other cells took its pixels) is absent there; its pixels are not
   written. A track absent on end_after frames in a row ends.
@@ -167,37 +162,6 @@ def mother_of(new: np.ndarray, objects: np.ndarray, areas_before: dict[int, int]
                 and min(kept, new_area) >= min_daughter_fraction * pair):
             return obj_id
     return None
-
-
-def parts_of_one_cell(objects: np.ndarray, min_join_neck: float,
-                      min_join_solidity: float) -> list[tuple[int, int]]:
-    """Pairs (older, younger) of object ids of the (H, W) label image `objects` (ids grow with
-    age) whose masks are two parts of one cell (the rule is in the module docstring); each object
-    in one pair at most."""
-    pairs, used = [], set()
-    for obj_id, window in enumerate(ndimage.find_objects(objects), start=1):
-        if window is None or obj_id in used:
-            continue
-        grown = tuple(slice(max(w.start - 1, 0), w.stop + 1) for w in window)
-        part = objects[grown] == obj_id
-        ring = ndimage.binary_dilation(part) & ~part  # 4-connected neighbours
-        for other in np.unique(objects[grown][ring]).tolist():
-            if other <= obj_id or other in used:
-                continue
-            if _one_cell(objects == obj_id, objects == other, min_join_neck, min_join_solidity):
-                pairs.append((obj_id, other))
-                used |= {obj_id, other}
-                break
-    return pairs
-
-
-def _one_cell(first: np.ndarray, second: np.ndarray, min_join_neck: float, min_join_solidity: float) -> bool:
-    """Two touching (H, W) bool masks with a wide cut between them and a convex union."""
-    cut = int((ndimage.binary_dilation(second) & first).sum())  # first's pixels along the cut
-    union = first | second
-    distance = ndimage.distance_transform_edt(union)
-    width = 2 * min(distance[first].max(), distance[second].max())  # the narrower part's inscribed diameter
-    return cut >= min_join_neck * width and solidity(union) >= min_join_solidity
 
 
 def areas_of(labels: np.ndarray, ids: Iterable[int]) -> dict[int, int]:
