@@ -7,8 +7,9 @@ import pytest
 from scipy import ndimage
 
 from napari_sam2.engine import load_model
+from napari_sam2.engine.cell_detection import DetectionParams
 from napari_sam2.engine.cell_tracker import CellTracker, CellTrackingParams, track_all_cells
-from napari_sam2.engine.track_events import split_of, uncovered_cells
+from napari_sam2.engine.track_events import mother_of, split_of, uncovered_cells
 from napari_sam2.evaluation.detection import detection_counts
 from napari_sam2.simulation import EVALUATION_SEEDS, SimulationConfig, simulate_timelapse, simulate_zstack
 
@@ -46,7 +47,7 @@ def _first_sequence(config: SimulationConfig, wanted, tries: int = 40):
 
 
 RULE = dict(min_area=30, min_daughter_fraction=0.25, min_inside=0.6, max_division_growth=1.6, max_solidity=0.86,
-            min_own_share=0.75)
+            min_own_share=0.75, max_neck=0.6)
 
 
 def test_a_mask_of_two_separate_cell_sized_pieces_divided():
@@ -92,6 +93,20 @@ def test_two_detections_inside_one_touching_mask_are_its_daughters():
     assert split is not None and split.division and not (split.first & split.second).any()
 
 
+def test_a_pinched_mask_with_no_detection_inside_divides_along_its_lobes():
+    hw = (60, 60)
+    left, right = _disk(hw, (30, 22), 8), _disk(hw, (30, 37), 8)  # daughters touching at birth
+    split = split_of(left | right, np.zeros(hw, np.int32), previous_area=int((left | right).sum()), **RULE)
+    assert split is not None and split.division
+    assert split.first.sum() + split.second.sum() == (left | right).sum() and not (split.first & split.second).any()
+    assert split.first[30, 20] != split.first[30, 39]  # one lobe each
+    yy, xx = np.mgrid[:60, :60]
+    ellipse = ((yy - 30) / 8) ** 2 + ((xx - 30) / 16) ** 2 <= 1  # elongated but convex: one cell
+    assert split_of(ellipse, np.zeros(hw, np.int32), previous_area=int(ellipse.sum()), **RULE) is None
+    wide = left | right | _disk(hw, (30, 29), 6)  # pinched (solidity 0.86) but with a wide neck: one cell
+    assert split_of(wide, np.zeros(hw, np.int32), previous_area=int(wide.sum()), **RULE) is None
+
+
 def test_only_uncovered_detections_are_new_cells():
     hw = (40, 80)
     tracked = _disk(hw, (20, 20), 8).astype(np.uint32) * 5
@@ -100,7 +115,36 @@ def test_only_uncovered_detections_are_new_cells():
     assert len(new) == 1 and new[0][20, 60] and not new[0][20, 22]
 
 
+SISTER = dict(touch_distance=2, max_area_kept=0.7, min_daughter_fraction=0.25, max_division_growth=1.6)
+
+
+def test_a_new_cell_beside_a_track_that_lost_half_its_area_is_its_second_daughter():
+    hw = (60, 90)
+    mother_before = int(_disk(hw, (30, 30), 11).sum())  # the mother's area on the frame before
+    kept, sister = _disk(hw, (30, 23), 8), _disk(hw, (30, 39), 8)  # 1 px apart: the mask kept one daughter
+    neighbour = _disk(hw, (30, 70), 8)  # a cell that keeps its size
+    objects = kept.astype(np.uint32) * 4 + neighbour.astype(np.uint32) * 9
+    areas_before = {4: mother_before, 9: int(neighbour.sum())}
+    assert mother_of(sister, objects, areas_before, **SISTER) == 4
+    entering = _disk(hw, (30, 86), 6)  # beside the neighbour, which kept its area: a cell entering
+    assert mother_of(entering, objects, areas_before, **SISTER) is None
+    far = _disk(hw, (8, 50), 6)  # a new cell touching no track
+    assert mother_of(far, objects, areas_before, **SISTER) is None
+    unchanged = {4: int(kept.sum()), 9: int(neighbour.sum())}  # the track did not shrink: two cells side by side
+    assert mother_of(sister, objects, unchanged, **SISTER) is None
+
+
 # ---- tracking with the embedded model ---------------------------------------------------------------
+
+
+def test_cells_the_models_detection_misses_are_found_by_the_second_look(model):
+    sim = simulate_timelapse(QUIET, EVALUATION_SEEDS + 600)
+    blind = CellTrackingParams(detection=DetectionParams(prompts="centres", multimask=False, min_object_score=1e9))
+    labels, lineage = track_all_cells(model, sim.frames[:2], params=blind)  # the model's detection finds nothing
+    assert lineage.check(labels) == []
+    assert detection_counts(labels[1].astype(np.int32), sim.labels[1]).recall >= 0.7
+    without, _ = track_all_cells(model, sim.frames[:2], params=replace(blind, second_look=False))
+    assert not without.any()
 
 
 def test_seeds_from_truth_labels_track_every_cell(model):

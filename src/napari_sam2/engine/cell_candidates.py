@@ -1,7 +1,9 @@
 """Where cells probably are, found the classical way (scikit-image): an Otsu foreground and the
 peaks of its distance transform, one per nucleus even where nuclei touch. Used as the places the
 model is clicked at to find cells (cell_detection.py, prompts="centres") and, with a watershed
-from the peaks, as the classical baseline segmentation (evaluation/classical_segmentation.py)."""
+from the peaks, as the classical segmentation: the baseline peers are measured over
+(evaluation/classical_segmentation.py) and the second look for cells the model missed
+(cell_tracker.py)."""
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -11,6 +13,7 @@ from scipy import ndimage
 from skimage.feature import peak_local_max
 from skimage.filters import gaussian, threshold_otsu
 from skimage.morphology import remove_small_objects
+from skimage.segmentation import watershed
 
 
 class Foreground(NamedTuple):
@@ -37,3 +40,12 @@ def centre_points(image: np.ndarray) -> np.ndarray:
     """(N, 2) (x, y) pixel centres of the probable nuclei of an (H, W) image."""
     peaks = foreground_peaks(image).peaks
     return peaks[:, ::-1].astype(np.float32)
+
+
+def otsu_watershed(image: np.ndarray, smoothing: float = 1.0, min_distance: int = 5, min_area: int = 30) -> np.ndarray:
+    """(H, W) image -> (H, W) int32 labels: the Otsu foreground cut by a watershed on its distance
+    transform from the peaks (touching nuclei apart). Parameters as foreground_peaks."""
+    found = foreground_peaks(image, smoothing, min_distance, min_area)
+    markers = np.zeros(image.shape, np.int32)
+    markers[tuple(found.peaks.T)] = np.arange(1, len(found.peaks) + 1)
+    return watershed(-found.distance, markers, mask=found.mask).astype(np.int32)

@@ -9,7 +9,12 @@ and on each frame the events of track_events.py happen in this order:
    grew over a neighbour: the track is prompted again with its own piece, the other piece starts a
    track of its own;
 3. new cells: detections of the frame that no track covers start tracks (cells entering the field,
-   cells missed before);
+   cells missed before); a new cell beside a track that lost about half its area is that track's
+   second daughter (unless divisions=False): the track ends and its mask and the new cell start
+   tracks as its daughters; then a second look (second_look=True, single-channel frames, no
+   seeds stack): the classical cells of the frame (Otsu + distance watershed, cell_candidates.py)
+   that no track covers start tracks the same way (cells the model's detection missed: dim or
+   crowded), prompted with their classical mask and tracked by the model from there;
 4. ends: a track with no pixels of its own (fewer than min_area) on end_after frames in a row ends
    and its memory is dropped, so the cost of a frame follows the cells present, not all cells seen.
    A cell back after fewer absent frames goes on under a new track id whose parent is its track
@@ -28,6 +33,7 @@ from typing import Iterator
 import numpy as np
 
 from ..model import SAM2Model
+from .cell_candidates import otsu_watershed
 from .cell_detection import DetectionParams, detect_cells
 from .cell_lineage import NO_PARENT, Lineage
 from .frame_result import FrameResult
@@ -35,7 +41,7 @@ from .indices import positive_count
 from .label_seeds import masks_from_labels
 from .preprocessing import Normalization
 from .prompts import check_frame_index
-from .track_events import Split, areas_of, split_of, uncovered_cells
+from .track_events import Split, areas_of, mother_of, split_of, uncovered_cells
 from .video_tracker import VideoTracker
 
 
@@ -45,15 +51,21 @@ class CellTrackingParams:
 
     Division rule (divisions=True): a tracked mask holding two daughters, found as two separate
     connected pieces of the mask, or else as two detections with min_inside of their area inside
-    the mask; each daughter has min_area pixels or more and min_daughter_fraction of the pair's
-    area, the pair is at most max_division_growth times the parent's area on the frame before, and
-    the tracked mask fills at most max_solidity of its convex hull (pinched: a dividing cell).
+    the mask, or else as the mask's own two lobes (a distance-transform watershed) joined by a
+    neck at most max_neck times the narrower lobe's width; each daughter has min_area pixels or
+    more and min_daughter_fraction of the pair's area, the pair is at most max_division_growth
+    times the parent's area on the frame before, and the tracked mask fills at most max_solidity
+    of its convex hull (pinched: a dividing cell).
+    Or (divisions=True): a new cell within touch_distance px of a tracked mask that kept at most
+    max_area_kept of its area on the frame before, the two sized like daughters as above (the
+    mask followed one daughter, the new cell is the other).
     The parent's track ends on the frame before; the daughters start on this one."""
 
     # how the model finds cells: clicked once at each probable nucleus centre (held-out simulated frames,
     # benchmarks/bench_cell_detection.py: F1 0.86 and 0.11 s/frame against 0.74 and 0.94 s for the grid;
     # tracking TRA the same, 0.839 against 0.840 on 3 held-out time-lapses)
     detection: DetectionParams = field(default_factory=lambda: DetectionParams(prompts="centres", multimask=False))
+    second_look: bool = True  # classical cells no track covers after the model's detection are new cells
     detect_every: int = 1  # look for new cells (and daughters among detections) every this many frames
     min_area: int = 30  # fewest pixels of a cell: below it a track is absent on the frame
     max_covered: float = 0.3  # a detection with more of it under existing tracks is no new cell
@@ -63,6 +75,11 @@ class CellTrackingParams:
     max_division_growth: float = 1.6  # daughters' total area over the parent's on the frame before
     min_own_share: float = 0.75  # a mask holding two detections, the larger this share of the track's
     # area on the frame before, grew over a neighbour (parts of one cell are each smaller)
+    max_neck: float = 0.6  # a mask's two lobes are daughters when the cut between them is at most
+    # this share of the narrower lobe's width (simulated daughters at birth: 0-0.7, most below 0.6)
+    touch_distance: int = 2  # px between a new cell and a track's mask for them to be sisters
+    max_area_kept: float = 0.7  # a track's area over its area the frame before, at most, when it lost
+    # a daughter (daughters are born with half the mother's area each)
     max_solidity: float = 0.86  # simulated daughters at birth fill 0.75-0.88 of their hull (both
     # together), single nuclei 0.85-1 (median 0.95)
 
@@ -70,7 +87,8 @@ class CellTrackingParams:
         positive_count(self.detect_every, "detect_every")
         positive_count(self.end_after, "end_after")
         positive_count(self.min_area, "min_area")
-        for name in ("max_covered", "min_daughter_fraction", "min_inside", "max_solidity",
+        positive_count(self.touch_distance, "touch_distance")
+        for name in ("max_covered", "max_area_kept", "max_neck", "min_daughter_fraction", "min_inside", "max_solidity",
                      "min_own_share"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} is a fraction from 0 to 1, got {getattr(self, name)}")
@@ -174,7 +192,10 @@ class CellTracker:
         if not first:
             ended += self._split(frame, detections)
         if detections is not None:
-            self._add_new_cells(frame, detections)
+            ended += self._add_new_cells(frame, detections)
+            missed = self._second_look(frame)
+            if missed is not None:
+                ended += self._add_new_cells(frame, missed)
         objects = self._labels(frame)
         ended += self._end_absent(objects)
         self._previous = objects
@@ -211,6 +232,14 @@ class CellTracker:
         return detect_cells(self.video.model, image, self.params.detection, channel_axis=2 if image.ndim == 3 else None,
                             channels=self.channels, normalization=self.normalization).labels
 
+    def _second_look(self, frame: int) -> np.ndarray | None:
+        """(H, W) classical labels of a single-channel frame looked at for cells, or None (off, a seeds
+        stack gives the cells, or a multi-channel frame)."""
+        image = np.asarray(self.frames[frame])
+        if not self.params.second_look or self.seeds is not None or image.ndim != 2:
+            return None
+        return otsu_watershed(image, min_area=self.params.min_area)
+
     def _split(self, frame: int, detections: np.ndarray | None) -> list[int]:
         """Handles each mask that holds two cells (module docstring, step 2); returns the parents
         that divided."""
@@ -220,14 +249,11 @@ class CellTracker:
             mask = objects == obj_id
             split = split_of(mask, detections, self._areas.get(obj_id, int(mask.sum())), p.min_area,
                              p.min_daughter_fraction, p.min_inside, p.max_division_growth, p.max_solidity,
-                             p.min_own_share)
+                             p.min_own_share, p.max_neck)
             if split is None:
                 continue
             if split.division and self.divisions:
-                parent = self._drop(obj_id)
-                parents.append(parent)
-                for daughter in (split.first, split.second):
-                    self._parents[self._start(frame, self._new_id(), daughter)] = parent
+                parents.append(self._divide(frame, obj_id, split.first, split.second))
             else:
                 self._separate(frame, obj_id, split)
         return parents
@@ -243,9 +269,28 @@ class CellTracker:
                 self.video.clear_frame(old, obj_id)
         self._start(frame, self._new_id(), other)
 
-    def _add_new_cells(self, frame: int, detections: np.ndarray) -> None:
-        for mask in uncovered_cells(detections, self._labels(frame), self.params.max_covered, self.params.min_area):
-            self._start(frame, self._new_id(), mask)
+    def _divide(self, frame: int, obj_id: int, first: np.ndarray, second: np.ndarray) -> int:
+        """The object's track ends; each (H, W) bool daughter mask starts a track, its parent recorded.
+        Returns the parent."""
+        parent = self._drop(obj_id)
+        for daughter in (first, second):
+            self._parents[self._start(frame, self._new_id(), daughter)] = parent
+        return parent
+
+    def _add_new_cells(self, frame: int, detections: np.ndarray) -> list[int]:
+        """Starts the new cells of the frame (module docstring, step 3); returns the parents that
+        divided (a new cell that is a track's second daughter)."""
+        p, objects, parents = self.params, self._labels(frame), []
+        for mask in uncovered_cells(detections, objects, p.max_covered, p.min_area):
+            mother = mother_of(mask, objects, self._areas, p.touch_distance, p.max_area_kept,
+                               p.min_daughter_fraction, p.max_division_growth) if self.divisions else None
+            if mother is None:
+                self._start(frame, self._new_id(), mask)
+                continue
+            sister = objects == mother
+            parents.append(self._divide(frame, mother, sister, mask))
+            objects[sister] = 0  # the mother is gone: no second new cell is its daughter
+        return parents
 
     def _labels(self, frame: int) -> np.ndarray:
         """(H, W) uint32 object ids: each pixel to the live object with the highest positive logit there."""

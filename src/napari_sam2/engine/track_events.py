@@ -8,9 +8,13 @@ The rules, with their thresholds in CellTrackingParams (cell_tracker.py):
   max_solidity of its convex hull: pinched in the middle, or already in two pieces; a round, textured
   cell that detection cut in two parts fills its hull) and the two are found as (a) two separate
   connected pieces of the mask, or else (b) two detections of the frame lying mostly inside it
-  (min_inside of each detection's area). Each of the two has at least min_area pixels and
-  min_daughter_fraction of the pair's area (a chipped edge is no cell). More than two pieces: the
-  two largest.
+  (min_inside of each detection's area), or else (c) the mask's own two lobes: a watershed of its
+  distance transform from its two highest peaks, joined by a neck at most max_neck times the
+  narrower lobe's width (daughters still touching at birth, before any detection sees them apart,
+  so the division is dated to the frame the mask first pinches; simulated daughters at birth have
+  necks of 0 to 0.7 of their width, the wrongly split partial masks of one cell 0.6 to 1).
+  Each of the two has at least min_area pixels and min_daughter_fraction of the pair's area (a
+  chipped edge is no cell). More than two pieces: the two largest.
 - Division: two cells in one mask that together are no more than max_division_growth times the
   track's area on the frame before are its daughters. More than that, the mask grew over another
   cell (touching cells): the track keeps the piece it overlapped most on the frame before and the
@@ -20,6 +24,13 @@ The rules, with their thresholds in CellTrackingParams (cell_tracker.py):
   min_area pixels or more, pinched or not (a large cell that swallowed a small neighbour).
 - New cell: a detection of which at most max_covered of the pixels are already some track's; what
   is not covered of it (at least min_area pixels) starts a track.
+- A new cell born of a division: the tracked mask followed one daughter and the other shows up as
+  a new cell. A new cell is the sister of a track's mask when it lies within touch_distance px of
+  that mask, the track kept at most max_area_kept of its area on the frame before (it lost half of
+  itself: the other daughter), each of the two has min_daughter_fraction of the pair's area, and
+  the pair is at most max_division_growth times the track's area before. The track divided: it
+  ends, and its mask and the new cell are its daughters. A cell entering next to a track that
+  keeps its size, or a track shrinking with no new cell beside it, is no division.
 - Absent: a track with fewer than min_area pixels on a frame (the object score said "no object",
   or the cell left the field, or other cells took its pixels) is absent there; its pixels are not
   written. A track absent on end_after frames in a row ends.
@@ -31,7 +42,9 @@ from typing import NamedTuple
 
 import numpy as np
 from scipy import ndimage
+from skimage.feature import peak_local_max
 from skimage.morphology import convex_hull_image
+from skimage.segmentation import watershed
 
 
 def pieces_of(mask: np.ndarray) -> list[np.ndarray]:
@@ -66,6 +79,25 @@ def solidity(mask: np.ndarray) -> float:
     return float(window.sum() / max(convex_hull_image(window).sum(), 1))
 
 
+def lobes_of(mask: np.ndarray, max_neck: float) -> list[np.ndarray]:
+    """The two lobes of an (H, W) bool mask, larger first: a watershed of its distance transform
+    from its two highest peaks (at least 2 px apart), when the neck between them (the length of
+    the cut) is at most max_neck times the narrower lobe's width (its inscribed diameter); [] for a
+    mask with a single peak or a wide neck (one cell of uneven outline)."""
+    distance = ndimage.distance_transform_edt(mask)
+    peaks = peak_local_max(distance, min_distance=2, num_peaks=2, labels=mask.astype(np.int32),
+                           exclude_border=False)
+    if len(peaks) < 2:
+        return []
+    markers = np.zeros(mask.shape, np.int32)
+    markers[tuple(peaks.T)] = (1, 2)
+    basins = watershed(-distance, markers, mask=mask)
+    neck = int((ndimage.binary_dilation(basins == 2) & (basins == 1)).sum())  # lobe 1's pixels on the cut
+    if neck > max_neck * 2 * distance[tuple(peaks.T)].min():
+        return []
+    return sorted((basins == 1, basins == 2), key=lambda lobe: -int(lobe.sum()))
+
+
 class Split(NamedTuple):
     """A tracked mask that holds two cells."""
 
@@ -76,15 +108,14 @@ class Split(NamedTuple):
 
 def split_of(mask: np.ndarray, detections: np.ndarray | None, previous_area: int, min_area: int,
              min_daughter_fraction: float, min_inside: float, max_division_growth: float,
-             max_solidity: float, min_own_share: float) -> Split | None:
+             max_solidity: float, min_own_share: float, max_neck: float) -> Split | None:
     """How a tracked cell's mask on this frame holds two cells, or None when it holds one (the
     rule is in the module docstring)."""
     inside = [] if detections is None else detections_inside(mask, detections, min_inside)
     pieces = pieces_of(mask)
-    if len(pieces) < 2 and len(inside) < 2:
-        return None  # one cell (most masks, most frames): no convex hull needed
     pinched = solidity(mask) <= max_solidity
-    for candidates in (pieces, inside):
+    lobes = lobes_of(mask, max_neck) if pinched and len(pieces) < 2 and len(inside) < 2 else []
+    for candidates in (pieces, inside, lobes):
         if len(candidates) < 2:
             continue
         first, second = candidates[0], candidates[1] & ~candidates[0]
@@ -113,6 +144,24 @@ def uncovered_cells(detections: np.ndarray, tracked: np.ndarray, max_covered: fl
         if free.sum() >= min_area:
             new.append(free)
     return sorted(new, key=lambda m: -int(m.sum()))
+
+
+def mother_of(new: np.ndarray, objects: np.ndarray, areas_before: dict[int, int], touch_distance: int,
+              max_area_kept: float, min_daughter_fraction: float, max_division_growth: float) -> int | None:
+    """The tracked object (of the (H, W) label image `objects`) that a new cell's (H, W) bool mask is
+    the sister daughter of, or None (the rule is in the module docstring). areas_before: each
+    object's pixels on the frame before."""
+    near = ndimage.binary_dilation(new, iterations=touch_distance) & ~new  # (H, W) bool ring around it
+    ids, touching = np.unique(objects[near], return_counts=True)
+    new_area = int(new.sum())
+    for obj_id in ids[np.argsort(-touching)].tolist():
+        before = areas_before.get(obj_id, 0)
+        kept = int((objects == obj_id).sum())
+        pair = kept + new_area
+        if (obj_id and before and kept <= max_area_kept * before and pair <= max_division_growth * before
+                and min(kept, new_area) >= min_daughter_fraction * pair):
+            return obj_id
+    return None
 
 
 def areas_of(labels: np.ndarray, ids: Iterable[int]) -> dict[int, int]:
