@@ -2,15 +2,17 @@
 must match it exactly, and the embedded model's tests score it."""
 import numpy as np
 
-from napari_sam2 import ArrayFrames, TiledVideoTracker
+from napari_sam2 import ArrayFrames, TiledVideoTracker, VideoTracker
 
 
 def reference_labels(model, frames, clicks=(), boxes=(), direction="forward", separate_memories=True,
-                     **frame_kwargs) -> np.ndarray:
+                     tiled=True, **frame_kwargs) -> np.ndarray:
     """(T, H, W) label images of an uninterrupted propagation by the tracker sessions use
-    (TiledVideoTracker, cell diameter estimated). clicks: (obj_id, row, col) on frame 0, in that
+    (TiledVideoTracker, cell diameter estimated), or with tiled=False the plain VideoTracker
+    (frames resized to the model's input). clicks: (obj_id, row, col) on frame 0, in that
     order; boxes: (obj_id, XYXY) on frame 0."""
-    tracker = TiledVideoTracker(model, ArrayFrames(frames, **frame_kwargs), separate_memories=separate_memories)
+    kind = TiledVideoTracker if tiled else VideoTracker
+    tracker = kind(model, ArrayFrames(frames, **frame_kwargs), separate_memories=separate_memories)
     for obj_id, row, col in clicks:
         tracker.add_points(0, obj_id, points=[[col, row]], labels=[1])  # (x, y) = (col, row)
     for obj_id, box in boxes:

@@ -40,8 +40,10 @@ def test_the_embedded_model_reaches_its_card_on_held_out_time_lapses():
 @pytest.mark.slow
 def test_separate_memories_keep_touching_cells_apart_on_the_sample_time_lapse():
     """Every cell of the sample's first frame clicked once, tracked into one label image (one id
-    per pixel, as in the Labels layer). Measured: J&F 0.890 with separate memories, 0.816
-    without (two clusters of touching cells: without, masks drift onto their neighbours)."""
+    per pixel, as in the Labels layer), by the plain VideoTracker (frames resized to the model's
+    input, where the effect was measured): J&F 0.890 with separate memories, 0.816 without (two
+    clusters of touching cells: without, masks drift onto their neighbours). The tiled tracker
+    sessions use (cells resampled to the model's preferred size) measured 0.870 and 0.866."""
     torch.set_num_threads(2)
     frames = tifffile.imread(SAMPLE / "timelapse.tif")
     truth = tifffile.imread(SAMPLE / "timelapse_labels.tif")
@@ -51,7 +53,7 @@ def test_separate_memories_keep_touching_cells_apart_on_the_sample_time_lapse():
     model = load_model(device="cpu")
     scores = {}
     for separate in (True, False):
-        labels = reference_labels(model, frames, clicks, direction="forward", separate_memories=separate)
+        labels = reference_labels(model, frames, clicks, direction="forward", separate_memories=separate, tiled=False)
         per_cell = [j_and_f(labels == c, np.isin(truth, [c, *descendants(lineage, c)])) for c in cells]
         scores[separate] = float(np.mean([(j + f) / 2 for j, f in per_cell]))
     assert scores[True] >= 0.85, scores
