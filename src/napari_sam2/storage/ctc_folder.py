@@ -11,7 +11,7 @@ import tifffile
 
 from ..engine.cell_lineage import Lineage, Track
 from .labels_tiff import SOFTWARE_TAG
-from .output_place import written_beside
+from .output_place import check_place, written_beside
 
 TRACKS_FILE = "res_track.txt"
 CTC_MAX_ID = np.iinfo(np.uint16).max  # CTC masks are 16-bit
@@ -43,13 +43,7 @@ def ctc_folder_kind(path: str | Path) -> str:
 
 
 def check_ctc_replaceable(path: str | Path, overwrite: bool = False) -> None:
-    kind = ctc_folder_kind(path)
-    if kind == "other":
-        raise FileExistsError(f"{path} already exists and is not a tracking result napari-sam2 wrote: it is left "
-                              "as it is; choose a new folder for the Cell Tracking Challenge result")
-    if kind == "ours" and not overwrite:
-        raise FileExistsError(f"{path} already holds a tracking result napari-sam2 wrote: choose a new folder, or "
-                              "ask to replace it (overwrite=True; --overwrite on the command line)")
+    check_place(path, ctc_folder_kind(path), "a tracking result", overwrite)
 
 
 def write_ctc_folder(path: str | Path, labels: np.ndarray, lineage: Lineage, overwrite: bool = False) -> None:

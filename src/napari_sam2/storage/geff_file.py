@@ -17,7 +17,7 @@ from geff_spec import Axis, GeffMetadata, RelatedObject
 
 from ..engine.cell_lineage import Lineage
 from ..engine.track_graph import track_edges
-from .output_place import written_beside
+from .output_place import check_place, written_beside
 
 MARK = "napari_sam2"  # a key of the metadata's "extra": a GEFF napari-sam2 wrote
 NODE_PROPS = {"y": "y", "x": "x", "area": "area", "track_id": "track_id",
@@ -38,13 +38,7 @@ def geff_kind(path: str | Path) -> str:
 
 
 def check_geff_replaceable(path: str | Path, overwrite: bool = False) -> None:
-    kind = geff_kind(path)
-    if kind == "other":
-        raise FileExistsError(f"{path} already exists and is not a GEFF napari-sam2 wrote: it is left as it is; "
-                              "choose a new path for the GEFF")
-    if kind == "ours" and not overwrite:
-        raise FileExistsError(f"{path} already holds a GEFF napari-sam2 wrote: choose a new path, or ask to replace "
-                              "it (overwrite=True; --overwrite on the command line)")
+    check_place(path, geff_kind(path), "a GEFF", overwrite)
 
 
 def write_geff(path: str | Path, table: dict[str, np.ndarray], lineage: Lineage, overwrite: bool = False,

@@ -11,6 +11,7 @@ import numpy as np
 import tifffile
 
 from .labels_store import label_dtype
+from .output_place import check_place
 
 SOFTWARE_TAG = "napari-sam2"  # the TIFF Software tag of the files we write: what we may replace
 
@@ -28,13 +29,7 @@ def labels_tiff_kind(path: str | Path) -> str:
 
 
 def check_tiff_replaceable(path: str | Path, overwrite: bool = False) -> None:
-    kind = labels_tiff_kind(path)
-    if kind == "other":
-        raise FileExistsError(f"{path} already exists and was not written by napari-sam2: it is left as it is; "
-                              "choose a new file for the labels")
-    if kind == "ours" and not overwrite:
-        raise FileExistsError(f"{path} already holds labels napari-sam2 wrote: choose a new file, or ask to replace "
-                              "it (--overwrite)")
+    check_place(path, labels_tiff_kind(path), "a labels TIFF", overwrite)
 
 
 def write_labels_tiff(path: str | Path, labels: np.ndarray, overwrite: bool = False) -> None:

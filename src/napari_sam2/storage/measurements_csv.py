@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .output_place import written_beside
+from .output_place import check_place, written_beside
 
 
 def _header_of(path: Path) -> list[str] | None:
@@ -29,13 +29,7 @@ def csv_kind(path: str | Path) -> str:
 
 
 def check_csv_replaceable(path: str | Path, overwrite: bool = False) -> None:
-    kind = csv_kind(path)
-    if kind == "other":
-        raise FileExistsError(f"{path} already exists and is not a measurements table napari-sam2 wrote: it is left "
-                              "as it is; choose a new file for the CSV")
-    if kind == "ours" and not overwrite:
-        raise FileExistsError(f"{path} already holds measurements napari-sam2 wrote: choose a new file, or ask to "
-                              "replace it (overwrite=True; --overwrite on the command line)")
+    check_place(path, csv_kind(path), "a measurements table", overwrite)
 
 
 def write_measurements_csv(path: str | Path, table: dict[str, np.ndarray], overwrite: bool = False) -> None:

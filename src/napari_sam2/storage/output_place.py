@@ -13,6 +13,18 @@ from pathlib import Path
 PARTIAL_SUFFIX = ".partial"  # the hidden folder beside an output being written: .<name>.<random>.partial
 
 
+def check_place(path: str | Path, kind: str, what: str, overwrite: bool = False) -> None:
+    """The one rule of every output: `kind` says what is at `path` ("missing", "ours": an output
+    napari-sam2 wrote, "other"); anything else is never replaced, ours only when asked. `what`
+    names the output for the message, e.g. "a GEFF"."""
+    if kind == "other":
+        raise FileExistsError(f"{path} already exists and is not {what} napari-sam2 wrote: it is left as it is; "
+                              f"choose a new place for {what}")
+    if kind == "ours" and not overwrite:
+        raise FileExistsError(f"{path} already holds {what} napari-sam2 wrote: choose a new place, or ask to "
+                              "replace it (overwrite=True; --overwrite on the command line)")
+
+
 @contextmanager
 def written_beside(path: str | Path, check_replaceable: Callable[[], None]) -> Iterator[Path]:
     """Yields the hidden path (a file or a folder, named like `path`) to write. When the block ends
