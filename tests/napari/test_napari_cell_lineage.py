@@ -89,7 +89,7 @@ def test_tracks_layer_corrections_and_exports(make_napari_viewer, qtbot, embedde
     assert table["mean_intensity"][first][0] == pytest.approx(
         sim.frames[table["frame"][first][0]][sim.labels[table["frame"][first][0]] == table["track_id"][0]].mean())
     widget.cell_panel.export("csv", tmp_path / "cells.csv")  # there already: refused, not replaced
-    assert "choose a new file" in notifications["error"][-1]
+    assert "choose a new place" in notifications["error"][-1]
 
 
 def test_a_missed_cell_added_with_a_click_becomes_a_track(make_napari_viewer, qtbot, embedded_model, dividing_sequence,
@@ -141,9 +141,10 @@ def test_track_all_cells_in_the_worker_with_stop_and_resume(make_napari_viewer, 
     np.testing.assert_array_equal(stack_of(store), whole)
     assert store.load_lineage().tracks == lineage.tracks
     expected = [len(np.unique(whole[f])) - 1 for f, _ in points]
-    # The last frame is left out: since the merges of session 10 the Tracks layer misses the last
-    # frame's cells (0 of 5 here) though the store has them - a known defect, cause not found yet.
-    assert [n for _, n in points][:-1] == expected[:-1]
+    # The run's last frame can reach the widget after its end (0 cells drawn then): the end of the
+    # run draws every frame again, so the layer holds every frame's cells once the run is over.
+    drawn = widget.cells.tracks.layer.data
+    assert [int((drawn[:, 1] == f).sum()) for f, _ in points] == expected
     assert notifications["error"] == [] and notifications["info"][-1].endswith("divisions so far")
     widget.cell_panel.undo_button.click()  # the run taken back
     assert not stack_of(store).any() and store.load_lineage() is None

@@ -62,6 +62,10 @@ class CellTracking:
         if self.tracker is not None:
             self.tracker.request_stop()
 
+    def show_tracks(self) -> None:
+        """The Tracks layer drawn again from every frame of the store."""
+        self.tracks.show_all(self.store.frames, self.store.load_lineage() or Lineage())
+
     def frame_done(self, frame: int) -> None:
         """In the main thread, once `frame` is written: its cells join the Tracks layer."""
         self.tracks.show_frame(frame, self.store.read_frame(frame), self.store.load_lineage() or Lineage())

@@ -455,6 +455,9 @@ class TrackingWidget(QWidget):
         self.session.labels_layer.refresh()
         if self._cells_running:
             self._cells_running = False
+            # every frame again: the run's last frame can reach _on_frame after this (the worker's
+            # finished signal first), and would be missing from the Tracks layer
+            self.cells.show_tracks()
             self.cell_panel.tell_lineage()
         elif self.cells is not None:
             self.cells.clicks_changed()  # a clicked cell propagated is a track too
