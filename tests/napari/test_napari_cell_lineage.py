@@ -42,6 +42,15 @@ def open_truth(make_napari_viewer, model, sim, tmp_path):
     return viewer, widget
 
 
+def small_sequence_viewer(make_napari_viewer, frames: int, seed_offset: int):
+    """A viewer holding a simulated 96 x 96 time-lapse with no division and no entering cell."""
+    sim = simulate_timelapse(SimulationConfig(height=96, width=96, num_frames=frames, division_probability=0.0,
+                                              enter_rate=0.0), EVALUATION_SEEDS + seed_offset)
+    viewer = make_napari_viewer()
+    viewer.add_image(sim.frames, name="cells")
+    return sim, viewer
+
+
 def test_tracks_layer_corrections_and_exports(make_napari_viewer, qtbot, embedded_model, dividing_sequence, tmp_path,
                                               notifications):
     sim = dividing_sequence
@@ -114,10 +123,7 @@ def test_a_missed_cell_added_with_a_click_becomes_a_track(make_napari_viewer, qt
 
 def test_track_all_cells_in_the_worker_with_stop_and_resume(make_napari_viewer, qtbot, embedded_model, tmp_path,
                                                             notifications):
-    sim = simulate_timelapse(SimulationConfig(height=96, width=96, num_frames=6, division_probability=0.0,
-                                              enter_rate=0.0), EVALUATION_SEEDS + 611)
-    viewer = make_napari_viewer()
-    viewer.add_image(sim.frames, name="cells")
+    sim, viewer = small_sequence_viewer(make_napari_viewer, 6, 611)
     widget = TrackingWidget(viewer, model=embedded_model)
     widget.store_edit.setText(str(tmp_path / "cells.zarr"))
     widget.start_button.click()
@@ -152,10 +158,7 @@ def test_track_all_cells_in_the_worker_with_stop_and_resume(make_napari_viewer, 
 
 def test_seeds_from_a_labels_layer_and_seeds_that_do_not_fit(make_napari_viewer, qtbot, embedded_model, tmp_path,
                                                             notifications):
-    sim = simulate_timelapse(SimulationConfig(height=96, width=96, num_frames=4, division_probability=0.0,
-                                              enter_rate=0.0), EVALUATION_SEEDS + 612)
-    viewer = make_napari_viewer()
-    viewer.add_image(sim.frames, name="cells")
+    sim, viewer = small_sequence_viewer(make_napari_viewer, 4, 612)
     viewer.add_labels(sim.labels[0, :50], name="cropped")
     viewer.add_labels(sim.labels[0], name="cellpose")
     widget = TrackingWidget(viewer, model=embedded_model)
