@@ -16,6 +16,18 @@ def test_lineage_from_truth_agrees_with_the_stack(dividing_sequence):
         assert all(lineage.tracks[d].start == lineage.tracks[parent].end + 1 for d in daughters)
 
 
+def test_a_parent_link_the_labels_contradict_is_dropped(dividing_sequence):
+    sim = dividing_sequence
+    truth = Lineage.from_labels(sim.labels, sim.lineage)
+    parent, daughters = next((p, d) for p, d in truth.divisions().items() if truth.tracks[d[0]].end > truth.tracks[p].end + 1)
+    labels, start = sim.labels.copy(), truth.tracks[daughters[0]].start
+    labels[start][labels[start] == daughters[0]] = parent  # e.g. the parent propagated over a daughter
+    lineage = Lineage.from_labels(labels, sim.lineage)
+    assert lineage.check(labels) == []
+    assert lineage.tracks[daughters[1]].parent == 0  # born while its parent is still there: no link
+    assert lineage.tracks[daughters[0]].parent == parent  # it starts a frame later now, after its parent
+
+
 def test_check_names_what_disagrees(dividing_sequence):
     sim = dividing_sequence
     lineage = Lineage.from_labels(sim.labels, sim.lineage)

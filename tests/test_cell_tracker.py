@@ -264,6 +264,24 @@ def test_a_clicked_cell_is_tracked_beside_the_seeds(model):
         assert found == track and iou >= 0.5, (t, found, iou)
 
 
+def test_a_cell_given_with_its_id_comes_before_the_seed_under_it_and_new_ids_stay_above_reserved_ones(model):
+    sim = simulate_timelapse(replace(QUIET, num_frames=4), EVALUATION_SEEDS + 610)
+    cells = np.unique(sim.labels[0])[1:]
+    kept = sim.labels[0] == cells[0]  # e.g. a cell clicked and propagated before the run
+    tracker = CellTracker(model, sim.frames, seeds=sim.labels[0], params=CellTrackingParams(detect_every=100))
+    tracker.reserve_ids([500])  # labels of the store the tracks go onto
+    assert tracker.add_cell(mask=kept, track_id=77) == 77
+    with pytest.raises(ValueError, match="cell id 77 is taken"):
+        tracker.add_cell(mask=kept, track_id=77)
+    run = tracker.run()
+    first = next(run)
+    assert len(tracker.video.object_ids) == len(cells)  # no second object for the seed under cell 77
+    assert _best_iou(kept, first.labels) == (77, pytest.approx(1.0, abs=0.1))
+    assert all(i > 500 for i in first.started if i != 77)  # the seeds' ids are in the store already
+    labels = np.stack([first.labels, *(f.labels for f in run)])
+    assert tracker.lineage.check(labels) == []
+
+
 def test_stop_and_resume_give_the_uninterrupted_result(model):
     sim = simulate_timelapse(replace(QUIET, num_frames=6), EVALUATION_SEEDS + 602)
     whole, _ = track_all_cells(model, sim.frames, seeds=sim.labels[0])

@@ -2,9 +2,11 @@
 labels store, with the lineage kept beside the labels; the Tracks layer; the corrections of the
 lineage and the exports. No Qt widgets here: the dock widget drives it.
 
-A run is undoable like a propagation. Stopped, it resumes after its last finished frame; after an
-edit (or an undo) the next run tracks from the first frame again, since the tracker's memory no
-longer matches the labels."""
+The objects already in the store are kept (storage/cells_onto_store.py): those on the first frame
+are cells of the run with their ids, the model adds the others. A run is undoable like a
+propagation. Stopped, it resumes after its last finished frame; after an edit (or an undo) the
+next run tracks from the first frame again, since the tracker's memory no longer matches the
+labels."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
@@ -13,6 +15,7 @@ from pathlib import Path
 from ..engine.cell_lineage import Lineage
 from ..engine.cell_tracker import CellTracker
 from ..engine.lineage_edits import LabelFrames, delete_track, join_tracks, mark_division, undo_division
+from ..storage.cells_onto_store import CellsOntoStore
 from ..storage.store_edits import edit_store, store_lineage
 from ..storage.tracking_outputs import TrackingOutputs
 from .tracks_view import TracksView
@@ -29,6 +32,7 @@ class CellTracking:
         self.session = session
         self.store = session.store
         self.tracker = None  # the CellTracker of the current run, kept to resume it after a stop
+        self.onto_store: CellsOntoStore | None = None  # how the current run writes onto the store
         self.finished = 0  # frames the current run has finished
         self.tracks = TracksView(session.viewer, session.labels_layer, f"{session.image_layer.name} tracks")
         if self.store.load_lineage() is not None:  # a reopened store shows its tracks
@@ -45,16 +49,16 @@ class CellTracking:
         the frame (in a worker thread). seeds: None (the model finds the cells), or labels of the
         first frame (H, W) or of every frame (T, H, W); bad seeds raise a ValueError here."""
         if self.tracker is None:
-            self.tracker = CellTracker(self.session.tracker.model, self.session.frames, seeds=seeds,
-                                       divisions=self.store.axes[self.store.frame_axis] != "z")  # none along z
+            tracker = CellTracker(self.session.tracker.model, self.session.frames, seeds=seeds,
+                                  divisions=self.store.axes[self.store.frame_axis] != "z")  # none along z
+            self.onto_store = CellsOntoStore(self.store, tracker)  # what the store holds is kept
             self.store.begin_undoable()
-            self.finished = 0
+            self.tracker, self.finished = tracker, 0
         return self._run()
 
     def _run(self) -> Iterator[int]:
         for cell_frame in self.tracker.run():
-            self.store.write_frame_undoable(cell_frame.frame, cell_frame.labels)
-            self.store.save_lineage(self.tracker.lineage)
+            self.onto_store.write(cell_frame)
             self.finished += 1
             yield cell_frame.frame
 

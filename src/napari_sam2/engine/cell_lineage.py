@@ -82,14 +82,17 @@ class Lineage:
     @classmethod
     def from_labels(cls, labels: np.ndarray, parents: dict[int, int] | None = None) -> Lineage:
         """The lineage of a label stack (T, H, W): each label's first and last frame, with the
-        given daughter -> parent links (those of labels absent from the stack are dropped)."""
+        given daughter -> parent links (those the stack contradicts are dropped: a label absent
+        from it, or a parent still there when its daughter starts, e.g. labels painted or
+        tracked after the division)."""
         spans = frame_spans(labels)
         parents = parents or {}
         lineage = cls()
         for track_id in sorted(spans, key=lambda i: (spans[i][0], i)):
             start, end = spans[track_id]
             parent = parents.get(track_id, NO_PARENT)
-            lineage.tracks[track_id] = Track(track_id, start, end, parent if parent in spans else NO_PARENT)
+            born = parent in spans and ends_before(spans[parent][1], start)
+            lineage.tracks[track_id] = Track(track_id, start, end, parent if born else NO_PARENT)
         return lineage
 
     def check(self, labels: np.ndarray) -> list[str]:
@@ -110,10 +113,15 @@ class Lineage:
                 parent = self.tracks.get(t.parent)
                 if parent is None:
                     problems.append(f"track {track_id} names parent {t.parent}, which is not a track")
-                elif parent.end >= t.start:
+                elif not ends_before(parent.end, t.start):
                     problems.append(f"track {track_id} starts on frame {t.start} but its parent {t.parent} "
                                     f"ends on frame {parent.end}: a daughter starts after its parent ends")
         return problems
+
+
+def ends_before(parent_end: int, daughter_start: int) -> bool:
+    """Whether a parent ending on parent_end can have a daughter starting on daughter_start."""
+    return parent_end < daughter_start
 
 
 def frame_spans(labels: np.ndarray) -> dict[int, tuple[int, int]]:

@@ -68,7 +68,7 @@ class CellTrackingParams:
     second_look: bool = True  # classical cells no track covers after the model's detection are new cells
     detect_every: int = 1  # look for new cells (and daughters among detections) every this many frames
     min_area: int = 30  # fewest pixels of a cell: below it a track is absent on the frame
-    max_covered: float = 0.3  # a detection with more of it under existing tracks is no new cell
+    max_covered: float = 0.3  # a detection (or seed) with more of it under existing tracks is no new cell
     end_after: int = 2  # frames in a row a track may be absent before it ends
     min_daughter_fraction: float = 0.25  # the smaller daughter's share of the two daughters' area
     min_inside: float = 0.6  # share of a detection inside a tracked mask for it to be a daughter
@@ -149,10 +149,11 @@ class CellTracker:
         """The frame the next run() begins at when not told otherwise."""
         return 0 if self._next_frame is None else self._next_frame
 
-    def add_cell(self, points=None, labels=None, box=None, mask=None) -> int:
+    def add_cell(self, points=None, labels=None, box=None, mask=None, track_id: int | None = None) -> int:
         """A cell clicked (points (x, y) with labels 1/0, a box XYXY, or a mask (H, W)) on the frame
-        the next run() begins at; it is tracked from there like every other cell. Returns its id."""
-        track_id = self._new_id()
+        the next run() begins at; it is tracked from there like every other cell. Returns its id:
+        `track_id` if given (e.g. an object labelled before the run), else a new one."""
+        track_id = self._new_id() if track_id is None else self._given_id(track_id)
         if mask is not None:
             self.video.add_mask(self.next_frame, track_id, mask)
         else:
@@ -211,14 +212,17 @@ class CellTracker:
         raise _Stopped  # the video tracker stopped inside the frame
 
     def _seed(self, frame: int) -> None:
-        """The seeds' labels of the first frame become tracks with their own ids."""
+        """The seeds' labels of the first frame become tracks with their own ids, but for those the
+        cells added before (add_cell) cover: those cells come first, as new cells do."""
         first_labels = self.seeds if self.seeds.ndim == 2 else self.seeds[frame]
         if self.seeds.ndim == 3 and not first_labels.any():
             return  # a stack may start with an empty frame; its later frames bring the cells
-        for seed_id, mask in masks_from_labels(first_labels, self.video.video_hw).items():
-            track_id = seed_id if seed_id not in self.video.object_ids and seed_id >= self._next_id else self._new_id()
-            self._next_id = max(self._next_id, track_id + 1)
-            self._start(frame, track_id, mask)
+        added = self._labels(frame)
+        for seed_id, seed in masks_from_labels(first_labels, self.video.video_hw).items():
+            for mask in uncovered_cells(seed.astype(np.uint8), added, self.params.max_covered, min_area=1):
+                track_id = seed_id if seed_id not in self.video.object_ids and seed_id >= self._next_id else self._new_id()
+                self._next_id = max(self._next_id, track_id + 1)
+                self._start(frame, track_id, mask)
 
     def _detections(self, frame: int, first: bool) -> np.ndarray | None:
         """(H, W) labels of the cells found on frame, or None on a frame not looked at."""
@@ -356,6 +360,19 @@ class CellTracker:
         self._absent.pop(obj_id)
         self._areas.pop(obj_id, None)
         return self._track_of.pop(obj_id)
+
+    def reserve_ids(self, ids) -> None:
+        """New tracks get ids above every one of `ids` (labels already in the store the tracks are
+        written onto, which must keep their ids); add_cell may still give them."""
+        self._next_id = max([self._next_id, *(int(i) + 1 for i in ids)])
+
+    def _given_id(self, track_id: int) -> int:
+        """track_id, checked to be a label no object or track of this tracker has."""
+        if track_id < 1 or track_id in self.video.object_ids or track_id in self.lineage:
+            raise ValueError(f"cell id {track_id} is taken or no label (ids are 1 or more): give another id, "
+                             "or none for a new one")
+        self._next_id = max(self._next_id, track_id + 1)
+        return track_id
 
     def _new_id(self) -> int:
         """An id no track or object has had (ids are never reused; objects and tracks draw from

@@ -43,13 +43,20 @@ class LabelledFrame:
         writing a result, so that a prompt edit or a propagation changes only what it is about."""
         if stored.shape != tuple(self.video_hw):
             raise ValueError(f"stored labels of shape {stored.shape} do not fit the frame's {tuple(self.video_hw)}")
-        painted = stored.copy()
-        updated = np.asarray(self.updated_ids, dtype=stored.dtype)
-        painted[np.isin(stored, updated)] = 0
-        winners = self.label_image(stored.dtype)
-        won = np.isin(winners, updated)
-        painted[won] = winners[won]
-        return painted
+        return paint_winners(stored, self.label_image(stored.dtype), self.updated_ids)
+
+
+def paint_winners(stored: np.ndarray, winners: np.ndarray, updated_ids) -> np.ndarray:
+    """`stored` (H, W) labels with the objects `updated_ids` painted from `winners` (H, W), the
+    label image of every object with an output on the frame: the updated objects' stored pixels
+    are cleared, they get the pixels they win, every other pixel keeps its stored label (the rule
+    of LabelledFrame.paint_onto; also for label images made without logits, e.g. a cell tracker's)."""
+    painted = stored.copy()
+    updated = np.asarray(list(updated_ids), dtype=stored.dtype)
+    painted[np.isin(stored, updated)] = 0
+    won = np.isin(winners, updated)
+    painted[won] = winners[won]
+    return painted
 
 
 @dataclass(frozen=True)

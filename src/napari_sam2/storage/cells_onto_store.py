@@ -1,0 +1,57 @@
+"""Tracking every cell (engine CellTracker) onto a labels store that already holds objects (cells
+clicked and propagated, painted, or tracked by an earlier run), keeping them:
+
+- the objects on the run's first frame are given to the tracker with their ids (their masks as
+  mask prompts): the run tracks them like every other cell, and the model's detection adds only the
+  cells they do not cover;
+- new tracks get ids above every id in the store, so no stored object is taken over by the run;
+- each finished frame goes onto the stored one by the one writing rule (frame_result.paint_winners)
+  with the run's objects (its tracks and the objects it was given) as the updated ones: on later
+  frames the run's tracks of the given objects replace their stored masks, like a propagation from
+  the first frame again; every other stored label (an object first labelled on a later frame, a
+  painted one) keeps its pixels except where a cell of the run is now;
+- the lineage saved with each frame follows the store's labels: the run's parent links, and those of
+  the kept labels whose parent the run did not track again.
+Writes are undoable together (the caller begins the undo record)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..engine.cell_lineage import Lineage
+from ..engine.cell_tracker import CellFrame, CellTracker
+from ..engine.frame_result import paint_winners
+from ..engine.label_seeds import masks_from_labels
+from .labels_store import LabelsStore
+
+
+def ids_in(labels: np.ndarray) -> set[int]:
+    return set(np.unique(labels).tolist()) - {0}
+
+
+class CellsOntoStore:
+    """Seeds `tracker` (before its first run) with the objects of `store` on the run's first frame;
+    `write` puts each finished frame onto the store and returns the lineage saved with it."""
+
+    def __init__(self, store: LabelsStore, tracker: CellTracker):
+        self.store, self.tracker = store, tracker
+        self.ids_on = [ids_in(store.read_frame(t)) for t in range(store.num_frames)]  # the store's ids, per frame
+        tracker.reserve_ids(set().union(*self.ids_on))
+        first = store.read_frame(tracker.next_frame)
+        given = masks_from_labels(first, tracker.video.video_hw) if first.any() else {}
+        self.given = tuple(tracker.add_cell(mask=mask, track_id=obj_id) for obj_id, mask in given.items())
+        before = store.load_lineage()
+        self.parents_before = before.parents() if before is not None else {}
+
+    def write(self, cell_frame: CellFrame) -> Lineage:
+        """The frame painted onto the store (undoable) and the lineage of the store now, saved."""
+        updated = set(self.given) | set(self.tracker.lineage.tracks)
+        stored = self.store.read_frame(cell_frame.frame).astype(np.uint32)
+        labels = paint_winners(stored, cell_frame.labels, updated)
+        self.store.write_frame_undoable(cell_frame.frame, labels)
+        self.ids_on[cell_frame.frame] = ids_in(labels)
+        parents = {d: p for d, p in self.parents_before.items() if d not in updated and p not in updated}
+        parents.update(self.tracker.lineage.parents())
+        # each frame's ids stand for its labels: the spans are all from_labels reads of them
+        lineage = Lineage.from_labels([np.array(sorted(ids), np.int64) for ids in self.ids_on], parents)
+        self.store.save_lineage(lineage)
+        return lineage

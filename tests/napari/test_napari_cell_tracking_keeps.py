@@ -1,0 +1,115 @@
+""""Track all cells" keeps what the store holds: cells clicked and propagated before the run keep
+their ids and masks, the model adds the others, undo puts the clicked state back; a cell the run
+missed, clicked and propagated afterwards, becomes a track without touching the others."""
+import numpy as np
+import pytest
+from scipy import ndimage
+from test_napari_cell_lineage import TIMEOUT_MS, small_sequence_viewer, stack_of
+
+from napari_sam2._napari.widget import TrackingWidget
+from napari_sam2.engine.loading import embedded_model_path, load_model
+from napari_sam2.evaluation.detection import detection_counts
+
+pytestmark = pytest.mark.skipif(not embedded_model_path().is_file(), reason="the embedded model is not here")
+
+
+@pytest.fixture(scope="module")
+def embedded_model():
+    return load_model(None, device="cpu")
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a & b).sum() / max((a | b).sum(), 1))
+
+
+def click_cell(widget, qtbot, truth_mask: np.ndarray, frame: int = 0) -> int:
+    """A new object clicked at the deepest point of a true cell's mask; returns its id."""
+    depth = ndimage.distance_transform_edt(truth_mask)
+    row, col = np.unravel_index(np.argmax(depth), depth.shape)
+    obj_id = widget.new_object()
+    widget.session.points_layer.add([frame, row, col])
+    qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
+    return obj_id
+
+
+def paint_background(store, truth: np.ndarray, frame: int, label: int) -> np.ndarray:
+    """A 5 x 5 square of `label` painted onto the store's `frame`, where no true cell comes within
+    4 px on any frame; returns its (H, W) mask."""
+    depth = ndimage.distance_transform_edt(truth.max(axis=0) == 0)
+    row, col = np.unravel_index(np.argmax(depth), depth.shape)
+    assert depth[row, col] >= 7, "the simulated time-lapse has no free background"
+    square = np.zeros(truth.shape[1:], bool)
+    square[row - 2 : row + 3, col - 2 : col + 3] = True
+    labels = store.read_frame(frame)
+    labels[square] = label
+    store.write_frame(frame, labels)
+    return square
+
+
+def propagate_forward(widget, qtbot) -> None:
+    widget.forward_button.click()
+    qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
+
+
+def start(widget, tmp_path):
+    widget.store_edit.setText(str(tmp_path / "cells.zarr"))
+    widget.start_button.click()
+    assert widget.cells is not None
+    return widget.session.store
+
+
+def test_cells_clicked_and_propagated_keep_their_ids_and_masks(make_napari_viewer, qtbot, embedded_model, tmp_path,
+                                                                notifications):
+    sim, viewer = small_sequence_viewer(make_napari_viewer, 6, 613)
+    widget = TrackingWidget(viewer, model=embedded_model)
+    store = start(widget, tmp_path)
+    cells = np.unique(sim.labels[0])[1:]
+    clicked = [click_cell(widget, qtbot, sim.labels[0] == cell) for cell in cells[-2:]]  # not ids 1, 2 of the truth
+    propagate_forward(widget, qtbot)
+    painted = paint_background(store, sim.labels, frame=3, label=50)  # a label painted by hand, in no cell
+    before = stack_of(store)
+    assert all((before == obj_id).any(axis=(1, 2)).all() for obj_id in clicked)  # on every frame
+
+    widget.cell_panel.track_button.click()
+    qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
+    after, lineage = stack_of(store), store.load_lineage()
+    for obj_id in clicked:
+        assert iou(before[0] == obj_id, after[0] == obj_id) >= 0.9, obj_id
+        assert lineage.tracks[obj_id].start == 0
+    assert lineage.check(after) == []
+    assert (after[3][painted] == 50).all() and (lineage.tracks[50].start, lineage.tracks[50].end) == (3, 3)
+    found = detection_counts(after[0].astype(np.int32), sim.labels[0])
+    assert len(np.unique(after[0])) - 1 > len(clicked) and found.recall >= 0.6, found  # the others found too
+    assert min(lineage.tracks) > 0 and set(lineage.tracks) - set(clicked)  # new ids for the cells the run found
+    assert all(i > max(clicked) for i in set(lineage.tracks) - set(clicked) if lineage.tracks[i].start == 0)
+    assert notifications["error"] == []
+
+    widget.cell_panel.undo_button.click()  # the run taken back: the clicked state again
+    np.testing.assert_array_equal(stack_of(store), before)
+    assert store.load_lineage() is None
+
+
+def test_a_missed_cell_clicked_and_propagated_after_the_run_keeps_the_other_tracks(
+        make_napari_viewer, qtbot, embedded_model, tmp_path, notifications):
+    sim, viewer = small_sequence_viewer(make_napari_viewer, 6, 614)
+    widget = TrackingWidget(viewer, model=embedded_model)
+    store = start(widget, tmp_path)
+    widget.cell_panel.track_button.click()
+    qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
+    lineage = store.load_lineage()
+    missed = next(i for i, t in lineage.tracks.items() if t.start == 0 and t.end == store.num_frames - 1)
+    truth_cell = np.bincount(sim.labels[0][stack_of(store)[0] == missed]).argmax()
+    widget.cell_panel.ids_edit.setText(str(missed))
+    widget.cell_panel.delete_button.click()  # as if the run had missed it
+    tracked = stack_of(store)
+
+    new_id = click_cell(widget, qtbot, sim.labels[0] == truth_cell)
+    propagate_forward(widget, qtbot)
+    after, lineage = stack_of(store), store.load_lineage()
+    assert lineage.check(after) == []
+    assert (lineage.tracks[new_id].start, lineage.tracks[new_id].end) == (0, store.num_frames - 1)
+    others = (tracked != 0) & (after != new_id)  # every other track keeps its pixels where the new cell is not
+    np.testing.assert_array_equal(after[others], tracked[others])
+    assert (after[tracked != 0] == new_id).mean() < 0.02  # the new cell takes hardly any of theirs
+    assert set(lineage.tracks) == set(np.unique(tracked)[1:]) | {new_id}
+    assert notifications["error"] == []
