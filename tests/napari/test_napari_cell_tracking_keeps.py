@@ -1,6 +1,7 @@
 """"Track all cells" keeps what the store holds: cells clicked and propagated before the run keep
-their ids and masks, the model adds the others, undo puts the clicked state back; a cell the run
-missed, clicked and propagated afterwards, becomes a track without touching the others."""
+their ids and masks, a cell painted by hand on a later frame keeps its pixels, the model adds the
+other cells, undo puts the clicked state back; a cell the run missed, clicked and propagated
+afterwards, becomes a track without touching the others."""
 import numpy as np
 import pytest
 from scipy import ndimage
@@ -32,18 +33,11 @@ def click_cell(widget, qtbot, truth_mask: np.ndarray, frame: int = 0) -> int:
     return obj_id
 
 
-def paint_background(store, truth: np.ndarray, frame: int, label: int) -> np.ndarray:
-    """A 5 x 5 square of `label` painted onto the store's `frame`, where no true cell comes within
-    4 px on any frame; returns its (H, W) mask."""
-    depth = ndimage.distance_transform_edt(truth.max(axis=0) == 0)
-    row, col = np.unravel_index(np.argmax(depth), depth.shape)
-    assert depth[row, col] >= 7, "the simulated time-lapse has no free background"
-    square = np.zeros(truth.shape[1:], bool)
-    square[row - 2 : row + 3, col - 2 : col + 3] = True
+def paint(store, frame: int, mask: np.ndarray, label: int) -> None:
+    """`label` painted by hand onto the store's `frame` over `mask`."""
     labels = store.read_frame(frame)
-    labels[square] = label
+    labels[mask] = label
     store.write_frame(frame, labels)
-    return square
 
 
 def propagate_forward(widget, qtbot) -> None:
@@ -66,7 +60,8 @@ def test_cells_clicked_and_propagated_keep_their_ids_and_masks(make_napari_viewe
     cells = np.unique(sim.labels[0])[1:]
     clicked = [click_cell(widget, qtbot, sim.labels[0] == cell) for cell in cells[-2:]]  # not ids 1, 2 of the truth
     propagate_forward(widget, qtbot)
-    painted = paint_background(store, sim.labels, frame=3, label=50)  # a label painted by hand, in no cell
+    painted = sim.labels[3] == cells[0]  # a cell not clicked, painted by hand on frame 3 only
+    paint(store, 3, painted, 50)
     before = stack_of(store)
     assert all((before == obj_id).any(axis=(1, 2)).all() for obj_id in clicked)  # on every frame
 

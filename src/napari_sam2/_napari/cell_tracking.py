@@ -51,12 +51,13 @@ class CellTracking:
         if self.tracker is None:
             tracker = CellTracker(self.session.tracker.model, self.session.frames, seeds=seeds,
                                   divisions=self.store.axes[self.store.frame_axis] != "z")  # none along z
-            self.onto_store = CellsOntoStore(self.store, tracker)  # what the store holds is kept
             self.store.begin_undoable()
-            self.tracker, self.finished = tracker, 0
+            self.tracker, self.onto_store, self.finished = tracker, None, 0
         return self._run()
 
     def _run(self) -> Iterator[int]:
+        if self.onto_store is None:  # in the worker thread: it reads every frame of the store
+            self.onto_store = CellsOntoStore(self.store, self.tracker)  # what the store holds is kept
         for cell_frame in self.tracker.run():
             self.onto_store.write(cell_frame)
             self.finished += 1

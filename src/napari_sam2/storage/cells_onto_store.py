@@ -9,9 +9,11 @@ clicked and propagated, painted, or tracked by an earlier run), keeping them:
   with the run's objects (its tracks and the objects it was given) as the updated ones: on later
   frames the run's tracks of the given objects replace their stored masks, like a propagation from
   the first frame again; every other stored label (an object first labelled on a later frame, a
-  painted one) keeps its pixels except where a cell of the run is now;
-- the lineage saved with each frame follows the store's labels: the run's parent links, and those of
-  the kept labels whose parent the run did not track again.
+  cell painted by hand) is an object with an output there too, its stored mask, which wins its
+  pixels: the run's cells get only pixels no such label has (a cell the run tracks under a new id
+  where one of them is shows from where it is no longer there: join the two tracks if they are one);
+- the lineage saved with each frame follows the store's labels, with the run's parent links and
+  those the store had (Lineage.from_labels drops the links the labels now contradict).
 Writes are undoable together (the caller begins the undo record)."""
 from __future__ import annotations
 
@@ -46,10 +48,11 @@ class CellsOntoStore:
         """The frame painted onto the store (undoable) and the lineage of the store now, saved."""
         updated = set(self.given) | set(self.tracker.lineage.tracks)
         stored = self.store.read_frame(cell_frame.frame).astype(np.uint32)
-        labels = paint_winners(stored, cell_frame.labels, updated)
+        kept = (stored != 0) & ~np.isin(stored, list(updated))  # (H, W) labels the run does not track
+        labels = paint_winners(stored, np.where(kept, stored, cell_frame.labels), updated)
         self.store.write_frame_undoable(cell_frame.frame, labels)
         self.ids_on[cell_frame.frame] = ids_in(labels)
-        parents = {d: p for d, p in self.parents_before.items() if d not in updated and p not in updated}
+        parents = {d: p for d, p in self.parents_before.items() if d not in updated}
         parents.update(self.tracker.lineage.parents())
         # each frame's ids stand for its labels: the spans are all from_labels reads of them
         lineage = Lineage.from_labels([np.array(sorted(ids), np.int64) for ids in self.ids_on], parents)

@@ -1,0 +1,61 @@
+"""Tracking every cell onto a store that holds objects already (storage/cells_onto_store.py): those
+on the first frame are cells of the run with their ids, labels on later frames keep their pixels,
+the run's new tracks get new ids, the lineage agrees with the store; on a simulated time-lapse with
+the embedded model."""
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from napari_sam2.engine import load_model
+from napari_sam2.engine.cell_tracker import CellTracker
+from napari_sam2.simulation import EVALUATION_SEEDS, SimulationConfig, simulate_timelapse
+from napari_sam2.storage import LabelsStore
+from napari_sam2.storage.cells_onto_store import CellsOntoStore
+
+QUIET = SimulationConfig(height=96, width=96, num_frames=5, division_probability=0.0, enter_rate=0.0)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_model(device="cpu")
+
+
+def test_objects_in_the_store_are_kept_and_the_model_adds_the_others(model, tmp_path):
+    sim = simulate_timelapse(QUIET, EVALUATION_SEEDS + 615)
+    cells = np.unique(sim.labels[0])[1:]
+    store = LabelsStore.create(tmp_path / "cells.zarr", sim.labels.shape)
+    clicked, painted = int(cells[0]), int(cells[1])
+    for t in range(len(sim.frames)):  # a cell clicked and propagated as id 9; another painted on frame 2 as 40
+        store.write_frame(t, np.where(sim.labels[t] == clicked, 9, 0) + np.where(
+            (sim.labels[t] == painted) & (t == 2), 40, 0))
+    before = np.stack([store.read_frame(t) for t in range(store.num_frames)])
+    tracker = CellTracker(model, sim.frames)
+    onto = CellsOntoStore(store, tracker)
+    store.begin_undoable()
+    for cell_frame in tracker.run():
+        lineage = onto.write(cell_frame)
+    after = np.stack([store.read_frame(t) for t in range(store.num_frames)])
+
+    assert onto.given == (9,)
+    first = after[0] == 9
+    assert (first & (before[0] == 9)).sum() / (first | (before[0] == 9)).sum() >= 0.9
+    assert (after[2][before[2] == 40] == 40).all()  # the painted cell keeps every pixel
+    assert lineage.check(after) == [] and store.load_lineage().tracks == lineage.tracks
+    assert (lineage.tracks[9].start, lineage.tracks[9].end) == (0, 4) and lineage.tracks[40].start == 2
+    new = set(lineage.tracks) - {9, 40}
+    assert len(new) >= len(cells) - 2 and min(new) > 40  # the other cells, under ids the store did not have
+    assert store.undo() == list(range(5))
+    np.testing.assert_array_equal(np.stack([store.read_frame(t) for t in range(5)]), before)
+
+
+def test_an_empty_store_gets_the_tracker_s_own_labels(model, tmp_path):
+    sim = simulate_timelapse(replace(QUIET, num_frames=3), EVALUATION_SEEDS + 616)
+    store = LabelsStore.create(tmp_path / "cells.zarr", sim.labels.shape)
+    tracker = CellTracker(model, sim.frames)
+    onto = CellsOntoStore(store, tracker)
+    store.begin_undoable()
+    finished = [(f.labels, onto.write(f)) for f in tracker.run()]
+    for t, (labels, _) in enumerate(finished):
+        np.testing.assert_array_equal(store.read_frame(t), labels)
+    assert finished[-1][1].tracks == tracker.lineage.tracks and onto.given == ()
