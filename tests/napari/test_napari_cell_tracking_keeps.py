@@ -107,4 +107,10 @@ def test_a_missed_cell_clicked_and_propagated_after_the_run_keeps_the_other_trac
     np.testing.assert_array_equal(after[others], tracked[others])
     assert (after[tracked != 0] == new_id).mean() < 0.02  # the new cell takes hardly any of theirs
     assert set(lineage.tracks) == set(np.unique(tracked)[1:]) | {new_id}
+
+    widget.cell_panel.track_button.click()  # tracking all cells again keeps every cell of frame 0 as it is
+    qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
+    again, lineage = stack_of(store), store.load_lineage()
+    assert lineage.check(again) == []
+    assert all(iou(after[0] == i, again[0] == i) >= 0.9 for i in np.unique(after[0])[1:])
     assert notifications["error"] == []

@@ -43,7 +43,8 @@ CELL_TOOLTIPS = {
              "or StarDist output) of the first frame or of every frame, one label per cell.",
     "track": "Find every cell with the model, follow it through the frames, and record divisions (a daughter gets "
              "a new label, its parent is kept) and cells entering later. 'Stop' keeps the frames done; pressing "
-             "again goes on. The Tracks layer shows the lineage.",
+             "again goes on. The Tracks layer shows the lineage. Cells already labelled on the first frame "
+             "keep their ids; labels painted on later frames keep their pixels.",
     "ids": "Track ids (label values) the corrections act on; empty: the label selected in the Labels layer.",
     "delete": "Erase the track (one id) from every frame; its daughters become tracks of their own.",
     "join": "Two ids, earlier then later: one cell tracked as two; the later track takes the earlier's id.",
