@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from napari_sam2.engine import load_model
 from napari_sam2.engine.cell_tracker import CellTracker
@@ -21,6 +22,18 @@ def model():
     return load_model(device="cpu")
 
 
+def paint_stroke(store, cells: np.ndarray, label: int) -> np.ndarray:
+    """A 3 x 3 square of `label` on frame 0, as far from every cell of `cells` (H, W) as can be."""
+    depth = ndimage.distance_transform_edt(cells == 0)
+    row, col = np.unravel_index(np.argmax(depth), depth.shape)
+    stroke = np.zeros(cells.shape, bool)
+    stroke[row - 1 : row + 2, col - 1 : col + 2] = True
+    labels = store.read_frame(0)
+    labels[stroke] = label
+    store.write_frame(0, labels)
+    return stroke
+
+
 def test_objects_in_the_store_are_kept_and_the_model_adds_the_others(model, tmp_path):
     sim = simulate_timelapse(QUIET, EVALUATION_SEEDS + 615)
     cells = np.unique(sim.labels[0])[1:]
@@ -29,6 +42,7 @@ def test_objects_in_the_store_are_kept_and_the_model_adds_the_others(model, tmp_
     for t in range(len(sim.frames)):  # a cell clicked and propagated as id 9; another painted on frame 2 as 40
         store.write_frame(t, np.where(sim.labels[t] == clicked, 9, 0) + np.where(
             (sim.labels[t] == painted) & (t == 2), 40, 0))
+    stroke = paint_stroke(store, sim.labels[0], 30)  # a stroke smaller than a cell, in the background
     before = np.stack([store.read_frame(t) for t in range(store.num_frames)])
     tracker = CellTracker(model, sim.frames)
     onto = CellsOntoStore(store, tracker)
@@ -37,13 +51,14 @@ def test_objects_in_the_store_are_kept_and_the_model_adds_the_others(model, tmp_
         lineage = onto.write(cell_frame)
     after = np.stack([store.read_frame(t) for t in range(store.num_frames)])
 
-    assert onto.given == (9,)
+    assert onto.given == (9,)  # not the stroke
     first = after[0] == 9
     assert (first & (before[0] == 9)).sum() / (first | (before[0] == 9)).sum() >= 0.9
     assert (after[2][before[2] == 40] == 40).all()  # the painted cell keeps every pixel
+    assert (after[0][stroke] == 30).all()  # so does the stroke: no cell, not tracked, kept
     assert lineage.check(after) == [] and store.load_lineage().tracks == lineage.tracks
     assert (lineage.tracks[9].start, lineage.tracks[9].end) == (0, 4) and lineage.tracks[40].start == 2
-    new = set(lineage.tracks) - {9, 40}
+    new = set(lineage.tracks) - {9, 30, 40}
     assert len(new) >= len(cells) - 2 and min(new) > 40  # the other cells, under ids the store did not have
     assert store.undo() == list(range(5))
     np.testing.assert_array_equal(np.stack([store.read_frame(t) for t in range(5)]), before)

@@ -1,17 +1,18 @@
 """Tracking every cell (engine CellTracker) onto a labels store that already holds objects (cells
 clicked and propagated, painted, or tracked by an earlier run), keeping them:
 
-- the objects on the run's first frame are given to the tracker with their ids (their masks as
-  mask prompts): the run tracks them like every other cell, and the model's detection adds only the
-  cells they do not cover;
+- the objects on the run's first frame of a cell's size (the tracker's min_area or more) are given
+  to the tracker with their ids (their masks as mask prompts): the run tracks them like every other
+  cell, and the model's detection adds only the cells they do not cover;
 - new tracks get ids above every id in the store, so no stored object is taken over by the run;
 - each finished frame goes onto the stored one by the one writing rule (frame_result.paint_winners)
   with the run's objects (its tracks and the objects it was given) as the updated ones: on later
   frames the run's tracks of the given objects replace their stored masks, like a propagation from
   the first frame again; every other stored label (an object first labelled on a later frame, a
-  cell painted by hand) is an object with an output there too, its stored mask, which wins its
-  pixels: the run's cells get only pixels no such label has (a cell the run tracks under a new id
-  where one of them is shows from where it is no longer there: join the two tracks if they are one);
+  cell painted by hand, a smaller object) is an object with an output there too, its stored mask,
+  which wins its pixels: the run's cells get only pixels no such label has (where the run follows
+  such a cell under an id of its own, that track shows only where the stored label is not: join the
+  two tracks if they are one cell);
 - the lineage saved with each frame follows the store's labels, with the run's parent links and
   those the store had (Lineage.from_labels drops the links the labels now contradict).
 Writes are undoable together (the caller begins the undo record)."""
@@ -39,8 +40,9 @@ class CellsOntoStore:
         self.ids_on = [ids_in(store.read_frame(t)) for t in range(store.num_frames)]  # the store's ids, per frame
         tracker.reserve_ids(set().union(*self.ids_on))
         first = store.read_frame(tracker.next_frame)
-        given = masks_from_labels(first, tracker.video.video_hw) if first.any() else {}
-        self.given = tuple(tracker.add_cell(mask=mask, track_id=obj_id) for obj_id, mask in given.items())
+        masks = masks_from_labels(first, tracker.video.video_hw) if first.any() else {}
+        self.given = tuple(tracker.add_cell(mask=mask, track_id=obj_id) for obj_id, mask in masks.items()
+                           if mask.sum() >= tracker.params.min_area)  # smaller ones are kept as they are
         before = store.load_lineage()
         self.parents_before = before.parents() if before is not None else {}
 
