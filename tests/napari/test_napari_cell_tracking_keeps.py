@@ -114,3 +114,27 @@ def test_a_missed_cell_clicked_and_propagated_after_the_run_keeps_the_other_trac
     assert lineage.check(again) == []
     assert all(iou(after[0] == i, again[0] == i) >= 0.9 for i in np.unique(after[0])[1:])
     assert notifications["error"] == []
+
+
+def test_a_clicked_cell_comes_before_the_seed_under_it(make_napari_viewer, qtbot, embedded_model, tmp_path,
+                                                       notifications):
+    sim, viewer = small_sequence_viewer(make_napari_viewer, 3, 616)
+    viewer.add_labels(sim.labels[0], name="cellpose")
+    widget = TrackingWidget(viewer, model=embedded_model)
+    store = start(widget, tmp_path)
+    cells = np.unique(sim.labels[0])[1:]
+    clicked = click_cell(widget, qtbot, sim.labels[0] == cells[-1])
+    propagate_forward(widget, qtbot)
+    before = store.read_frame(0) == clicked
+    widget.cell_panel.seeds_combo.setCurrentText("cellpose")
+    widget.cell_panel.track_button.click()
+    qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
+    after, lineage = stack_of(store), store.load_lineage()
+    assert iou(before, after[0] == clicked) >= 0.9 and lineage.check(after) == []
+    # the seeds the click covers little of (the tracker's max_covered, 0.3) are one track each; the
+    # one under the click is none
+    seeded = [c for c in cells if (before & (sim.labels[0] == c)).sum() <= 0.3 * (sim.labels[0] == c).sum()]
+    tracks = {int(np.bincount(after[0][sim.labels[0] == c]).argmax()) for c in seeded}
+    assert len(tracks) == len(seeded) and not tracks & {0, clicked}
+    assert set(np.unique(after[0])[1:]) == tracks | {clicked}
+    assert notifications["error"] == []
