@@ -1,7 +1,7 @@
 """"Track all cells" keeps what the store holds: cells clicked and propagated before the run keep
 their ids and masks, a cell painted by hand on a later frame keeps its pixels, the model adds the
 other cells, undo puts the clicked state back; a cell the run missed, clicked and propagated
-afterwards, becomes a track without touching the others."""
+afterwards, becomes a track without touching the others; a clicked cell comes before the seed under it."""
 import numpy as np
 import pytest
 from scipy import ndimage
