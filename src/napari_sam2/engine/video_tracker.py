@@ -79,8 +79,9 @@ class VideoTracker:
         device.resolve_precision), "float32", "bfloat16" or "float16" (the model under autocast);
         `self.precision` is the one chosen.
 
-        separate_memories: each pixel of a frame's memory belongs to at most one object, the one
-        with the highest logit there, as in the Labels layer (SAM 2's non_overlap_masks_for_mem_enc).
+        separate_memories: each pixel of a frame's memory (prompted or tracked) belongs to at most
+        one object, the one with the highest logit there, as in the Labels layer (SAM 2's
+        non_overlap_masks_for_mem_enc).
         Without it touching cells drift onto each other over time, each remembering some of
         the other's pixels. False reproduces the reference's default configuration.
 
@@ -287,12 +288,15 @@ class VideoTracker:
             raise RuntimeError(f"objects {empty} have no prompt on any frame; prompt them or remove them with remove_object")
 
     def _encode_pending_memories(self) -> None:
-        """Prompted frames get their memory (from the binarised mask the user saw) before tracking.
-        Each is the object's own mask, whatever other objects cover: what the user asked for."""
+        """Prompted frames get their memory before tracking, from the binarised mask the user saw:
+        with separate_memories the pixels the object wins in the label image (a click on a dim
+        cell touching a bright one often gives a mask of both, and the bright one's pixels,
+        remembered as the dim cell's, made the two swap or merge later: issue 17)."""
         for track in self._objects.values():
             for frame, output in track.pending_prompts():
+                others = self._logits_of_others(frame, [track.obj_id]) if self.separate_memories else None
                 spatial = encode_memory(self.model, self.features(frame), output.low_res_logits, output.object_score,
-                                        binarize=True)
+                                        binarize=True, separate=self.separate_memories, others=others)
                 self._memory_pe = spatial.position_encoding
                 track.condition(frame, spatial.features.to(MEMORY_DTYPE))
 
@@ -356,7 +360,7 @@ class VideoTracker:
         return SpatialMemory(memory, spatial.position_encoding)
 
     def _logits_of_others(self, frame: int, tracked_ids: list[int]) -> torch.Tensor | None:
-        """(R, 1, 4h, 4w) logits on a frame of the objects not tracked there (prompted there)."""
+        """(R, 1, 4h, 4w) logits on a frame of the objects other than `tracked_ids` with an output there."""
         others = [t.latest(frame) for i, t in self._objects.items() if i not in tracked_ids]
         others = [o.low_res_logits for o in others if o is not None]
         return torch.cat(others) if others else None
