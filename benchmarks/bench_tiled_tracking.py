@@ -6,7 +6,7 @@ tiled), with the diameter estimated from frame 0, given right (the truth's media
 1.5x too small or too large.
 
     python benchmarks/bench_tiled_tracking.py [--frames 8] [--sides 256 1024 2048] [--threads 1]
-        [--small-sequences 16] [--plain-up-to 1024] [--model PATH]
+        [--small-sequences 16] [--plain-up-to 1024] [--model PATH] [--methods "plain (resize)" "tiled, estimated" ...]
 
 The 256 px row pools `--small-sequences` time-lapses (16: as many cells as one 1024 px frame), so
 that its mean is not that of 15 cells; each larger size is one time-lapse.
@@ -113,6 +113,8 @@ def main() -> None:
     parser.add_argument("--small-sequences", type=int, default=16, help="time-lapses pooled at 256 px")
     parser.add_argument("--plain-up-to", type=int, default=1024, help="largest side tracked by the plain tracker too")
     parser.add_argument("--model", default=None)
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS), metavar="METHOD",
+                        help=f"rows to run, of: {'; '.join(METHODS)} (default: all)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(cpu_description())
@@ -122,7 +124,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for side in args.sides:
         sims = [simulate(side, args.frames, k) for k in range(args.small_sequences if side == 256 else 1)]
-        for name in METHODS:
+        for name in args.methods:
             if name == "plain (resize)" and side > args.plain_up_to:
                 continue
             rows = [run_method(model, name, sim, args.frames) for sim in sims]
