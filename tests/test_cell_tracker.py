@@ -111,7 +111,7 @@ def test_only_uncovered_detections_are_new_cells():
     hw = (40, 80)
     tracked = _disk(hw, (20, 20), 8).astype(np.uint32) * 5
     detections = _disk(hw, (20, 22), 8).astype(np.int32) + 2 * _disk(hw, (20, 60), 8)
-    new = uncovered_cells(detections, tracked, max_covered=0.3, min_area=30)
+    new = list(uncovered_cells(detections, tracked, max_covered=0.3, min_area=30))
     assert len(new) == 1 and new[0][20, 60] and not new[0][20, 22]
 
 

@@ -18,6 +18,7 @@ from .device import autocast, check_precision
 from .instance_masks import label_image, mask_overlap_matrices, suppress_overlaps
 from .preprocessing import Normalization, as_channels_last, preprocess
 from .prompts import Prompt, model_points
+from .scale import scaled_area, scaled_length, size_ratio
 
 PROMPT_PLACES = ("grid", "centres")
 
@@ -26,7 +27,10 @@ PROMPT_PLACES = ("grid", "centres")
 class DetectionParams:
     """How cells are found. Defaults chosen with the embedded model on held-out simulated nuclei
     (seeds 2^30 + 0..9, benchmarks/bench_cell_detection.py: radius 6-14 px in 128 px frames); sizes
-    are in pixels of the frame as given, so large frames or large cells want resampling first."""
+    are in pixels of the frame as given, for cells about TRAINED_MEAN_DIAMETER (20 px) across:
+    `for_cells` gives them for other cells (scale.size_ratio). detect_cells uses them as they are
+    (large frames or large cells want resampling first); the automatic tracker resamples and tiles
+    (tiled_detection.py) and scales them to its cells' diameter."""
 
     prompts: str = "grid"  # where the model is clicked: "grid" (points_per_side**2 clicks over the frame,
     # SAM's automatic mask generation) or "centres" (one click at each probable nucleus centre found the
@@ -41,6 +45,7 @@ class DetectionParams:
     click_inside: bool = True  # keep a mask only if it holds its own click (clicks on background
     # give masks elsewhere or nothing: the embedded model's predicted IoU does not tell them apart)
     min_area: int = 30  # smallest cell, px (also applied after overlaps are resolved)
+    min_distance: int = 5  # closest two probable nucleus centres (prompts="centres"), px: about a radius
     max_area_fraction: float = 0.1  # largest cell as a fraction of the frame's area
     max_overlap_iou: float = 0.5  # mask IoU above which the lower-scored of two candidates goes
     max_contained: float = 0.5  # ... or this fraction of the smaller one inside the other (a part of a cell)
@@ -59,6 +64,12 @@ class DetectionParams:
         if not 0.0 < self.max_area_fraction <= 1.0:
             raise ValueError(f"max_area_fraction is a fraction of the frame (0, 1], got {self.max_area_fraction}")
         check_precision(self.precision)
+
+    def for_cells(self, cell_diameter: float) -> DetectionParams:
+        """These settings for cells `cell_diameter` px across (sizes scaled by scale.size_ratio)."""
+        ratio = size_ratio(cell_diameter)
+        return replace(self, min_area=scaled_area(self.min_area, ratio),
+                       min_distance=scaled_length(self.min_distance, ratio))
 
 
 class CellDetections(NamedTuple):
@@ -130,9 +141,13 @@ def central_points(masks: np.ndarray) -> np.ndarray:
     """(N, H, W) bool -> (N, 2) (x, y) of each mask's pixel farthest from its edge (N may be 0)."""
     points = np.zeros((len(masks), 2), np.float32)
     for index, mask in enumerate(masks):
-        depth = ndimage.distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
+        rows, cols = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
+        if not len(rows):
+            continue
+        window = mask[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]  # the mask's box: the transform's cost
+        depth = ndimage.distance_transform_edt(np.pad(window, 1))[1:-1, 1:-1]
         y, x = np.unravel_index(np.argmax(depth), depth.shape)
-        points[index] = x, y
+        points[index] = x + cols[0], y + rows[0]
     return points
 
 
@@ -161,8 +176,26 @@ def _suppress(found: _Candidates, params: DetectionParams) -> _Candidates:
 def _prompt_points(hwc: np.ndarray, params: DetectionParams) -> np.ndarray:
     """(N, 2) (x, y) of the first clicks on an (H, W, C) frame (candidates from the channels' mean)."""
     if params.prompts == "centres":
-        return centre_points(hwc.mean(axis=-1))
+        return probable_centres(hwc, params)
     return grid_points(hwc.shape[:2], params.points_per_side)
+
+
+def probable_centres(hwc: np.ndarray, params: DetectionParams) -> np.ndarray:
+    """(N, 2) (x, y) of the probable nucleus centres of an (H, W, C) frame (the channels' mean)."""
+    return centre_points(hwc.mean(axis=-1), params.min_distance, params.min_area)
+
+
+def cells_at(model: SAM2Model, embedding: ImageEmbedding, hw: tuple[int, int], points: np.ndarray,
+             params: DetectionParams, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """The cells one image embedding shows at the clicks `points` (N, 2) (x, y) of an image of hw:
+    ((K, H, W) bool masks, (K,) scores), filtered, overlaps suppressed, clicked again at their
+    deepest point `params.refinements` times."""
+    found = _suppress(_candidates(model, embedding, hw, points, params, threshold), params)
+    for _ in range(params.refinements):
+        central = _candidates(model, embedding, hw, central_points(found.masks), replace(params, multimask=False),
+                              threshold)
+        found = _suppress(central, params)
+    return found.masks, found.scores
 
 
 @torch.no_grad()
@@ -178,11 +211,6 @@ def detect_cells(model: SAM2Model, image: np.ndarray, params: DetectionParams = 
     tensor, hw = preprocess(image, model.cfg.image_size, channel_axis, channels, normalization)
     with autocast(params.precision, model.device):
         embedding = model.encode_image(tensor.to(model.device))
-    model = model.eval()
-    found = _suppress(_candidates(model, embedding, hw, _prompt_points(hwc, params), params, mask_threshold), params)
-    for _ in range(params.refinements):
-        central = _candidates(model, embedding, hw, central_points(found.masks), replace(params, multimask=False),
-                              mask_threshold)
-        found = _suppress(central, params)
-    labels, scores = label_image(found.masks, found.scores, params.min_area)
+    masks, scores = cells_at(model.eval(), embedding, hw, _prompt_points(hwc, params), params, mask_threshold)
+    labels, scores = label_image(masks, scores, params.min_area)
     return CellDetections(labels, scores)

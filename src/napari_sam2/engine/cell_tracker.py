@@ -21,33 +21,47 @@ and on each frame the events of track_events.py happen in this order:
    before the gap (the Cell Tracking Challenge's way: a track's frames have no gap; a parent with one
    daughter is a gap, with two a division).
 
+Frames of any size: the cells are found and tracked on the frames resampled so that cells have the
+size the model prefers and cut into tiles with a halo (scale.py; detection: tiled_detection.py;
+tracking, hand-over between tiles and stitching: TiledVideoTracker), at cell_diameter (px of the
+frames; None: estimated from frame 0, scale.diameter_to_use). The events are decided on the label
+images at the frames' own size, with CellTrackingParams' sizes scaled to the cells' diameter
+(CellTrackingParams.for_cells).
+
 Each tracked object of the video tracker has an object id of its own, and a track id (the label it
 has) that changes only across a gap. Ids are never reused. The lineage (cell_lineage.Lineage) grows
 as frames finish and always agrees with the label images handed out (Lineage.check)."""
 from __future__ import annotations
 
+import math
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterator
 
 import numpy as np
+from scipy import ndimage
 
 from ..model import SAM2Model
 from .cell_candidates import otsu_watershed
-from .cell_detection import DetectionParams, detect_cells
+from .cell_detection import DetectionParams
 from .cell_lineage import NO_PARENT, Lineage
 from .frame_result import FrameResult
 from .indices import positive_count
 from .label_seeds import masks_from_labels
 from .preprocessing import Normalization
 from .prompts import check_frame_index
-from .track_events import Split, areas_of, mother_of, split_of, uncovered_cells
-from .video_tracker import VideoTracker
+from .scale import scaled_area, scaled_length, size_ratio
+from .tiled_detection import detect_cells_in_tiles
+from .tiled_tracker import TiledVideoTracker
+from .track_events import Split, areas_of, grown, mother_of, split_of, uncovered_cells
 
 
 @dataclass(frozen=True)
 class CellTrackingParams:
-    """Every threshold of automatic cell tracking. Areas are in pixels of the frames as given.
+    """Every threshold of automatic cell tracking. Areas and distances are in pixels of frames whose
+    cells are about scale.TRAINED_MEAN_DIAMETER (20 px) across, the nuclei they were tuned on; the
+    tracker uses them scaled to its frames' cell diameter (for_cells: lengths x diameter / 20,
+    areas x its square), so they mean the same share of a cell at any size.
 
     Division rule (divisions=True): a tracked mask holding two daughters, found as two separate
     connected pieces of the mask, or else as two detections with min_inside of their area inside
@@ -95,6 +109,13 @@ class CellTrackingParams:
         if self.max_division_growth <= 0:
             raise ValueError(f"max_division_growth is a ratio of areas, > 0; got {self.max_division_growth}")
 
+    def for_cells(self, cell_diameter: float) -> CellTrackingParams:
+        """These thresholds for cells `cell_diameter` px across: the sizes in pixels scaled
+        (scale.size_ratio), the shares and ratios as they are."""
+        ratio = size_ratio(cell_diameter)
+        return replace(self, min_area=scaled_area(self.min_area, ratio), touch_distance=scaled_length(self.touch_distance, ratio),
+                       detection=self.detection.for_cells(cell_diameter))
+
 
 @dataclass(frozen=True)
 class CellFrame:
@@ -117,16 +138,19 @@ class CellTracker:
     seeds: None (the model finds the cells of the first frame), an (H, W) label image of the first
     frame (its ids become the tracks' ids), or a (T, H, W) label stack (e.g. cellpose output: its
     first frame seeds the tracks, every later frame gives the detections new cells come from).
-    divisions=False for z-stacks (3-D labels along z: a nucleus never divides along z)."""
+    divisions=False for z-stacks (3-D labels along z: a nucleus never divides along z).
+    cell_diameter: a typical cell's width in pixels of the frames; None estimates it from frame 0
+    (`cell_diameter`, `cell_diameter_estimated` tell what is used). `params` holds the thresholds
+    in use: those given, their sizes scaled to the cells' diameter (CellTrackingParams.for_cells)."""
 
     def __init__(self, model: SAM2Model, frames, params: CellTrackingParams = CellTrackingParams(), seeds=None,
                  normalization: Normalization | None = None, precision: str = "auto", divisions: bool = True,
-                 channels: tuple[int, ...] | None = None):
+                 channels: tuple[int, ...] | None = None, cell_diameter: float | None = None):
         self.normalization = normalization or Normalization()
-        self.video = VideoTracker(model, frames, self.normalization, channels=channels, precision=precision)
+        self.video = TiledVideoTracker(model, frames, cell_diameter, self.normalization, channels, precision=precision)
         self.frames = frames
         self.channels = channels
-        self.params = params
+        self.params = params.for_cells(self.video.cell_diameter)  # sizes in the frames' pixels
         self.divisions = divisions
         self.seeds = _checked_seeds(seeds, self.video.num_frames, self.video.video_hw)
         self.lineage = Lineage()  # live: grows as frames finish
@@ -143,6 +167,14 @@ class CellTracker:
     @property
     def num_frames(self) -> int:
         return self.video.num_frames
+
+    @property
+    def cell_diameter(self) -> float:
+        return self.video.cell_diameter
+
+    @property
+    def cell_diameter_estimated(self) -> bool:
+        return self.video.cell_diameter_estimated
 
     @property
     def next_frame(self) -> int:
@@ -232,9 +264,9 @@ class CellTracker:
             return self.seeds[frame]
         if not first and (frame - self._first_frame) % self.params.detect_every:
             return None
-        image = np.asarray(self.frames[frame])
-        return detect_cells(self.video.model, image, self.params.detection, channel_axis=2 if image.ndim == 3 else None,
-                            channels=self.channels, normalization=self.normalization).labels
+        if np.ptp(np.asarray(self.frames[frame])) == 0:
+            return None  # a blank frame holds no cell (and the model cannot read it): not looked at
+        return detect_cells_in_tiles(self.video, frame, self.params.detection).labels
 
     def _second_look(self, frame: int) -> np.ndarray | None:
         """(H, W) classical labels of a single-channel frame looked at for cells, or None (off, a seeds
@@ -242,20 +274,26 @@ class CellTracker:
         image = np.asarray(self.frames[frame])
         if not self.params.second_look or self.seeds is not None or image.ndim != 2:
             return None
-        return otsu_watershed(image, min_area=self.params.min_area)
+        return otsu_watershed(image, min_distance=self.params.detection.min_distance, min_area=self.params.min_area)
 
     def _split(self, frame: int, detections: np.ndarray | None) -> list[int]:
         """Handles each mask that holds two cells (module docstring, step 2); returns the parents
         that divided."""
         objects, p = self._labels(frame), self.params
-        parents = []
+        margin = math.ceil(self.cell_diameter)  # detections overlapping a mask lie within a cell of it
+        boxes, parents = ndimage.find_objects(objects), []
         for obj_id in self.video.object_ids:
-            mask = objects == obj_id
-            split = split_of(mask, detections, self._areas.get(obj_id, int(mask.sum())), p.min_area,
-                             p.min_daughter_fraction, p.min_inside, p.max_division_growth, p.max_solidity,
-                             p.min_own_share, p.max_neck)
+            if obj_id > len(boxes) or boxes[obj_id - 1] is None:
+                continue  # no pixels here: nothing to split
+            window = grown(boxes[obj_id - 1], margin)  # the cell's neighbourhood: not the whole frame's cost
+            mask = objects[window] == obj_id
+            split = split_of(mask, None if detections is None else detections[window],
+                             self._areas.get(obj_id, int(mask.sum())), p.min_area, p.min_daughter_fraction,
+                             p.min_inside, p.max_division_growth, p.max_solidity, p.min_own_share, p.max_neck)
             if split is None:
                 continue
+            split = split._replace(first=_in_frame(split.first, window, objects.shape),
+                                   second=_in_frame(split.second, window, objects.shape))
             if split.division and self.divisions:
                 parents.append(self._divide(frame, obj_id, split.first, split.second))
             else:
@@ -410,6 +448,13 @@ def _checked_seeds(seeds, num_frames: int, hw: tuple[int, int]) -> np.ndarray | 
     if not np.issubdtype(seeds.dtype, np.integer):
         raise ValueError(f"seeds are label images of integer ids (0 = background), got dtype {seeds.dtype}")
     return seeds
+
+
+def _in_frame(piece: np.ndarray, window: tuple[slice, slice], hw: tuple[int, int]) -> np.ndarray:
+    """A bool mask of the window -> the (H, W) mask of the frame."""
+    whole = np.zeros(hw, bool)
+    whole[window] = piece
+    return whole
 
 
 def track_all_cells(model: SAM2Model, frames, **kwargs) -> tuple[np.ndarray, Lineage]:

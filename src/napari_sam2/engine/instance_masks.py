@@ -2,6 +2,8 @@
 best mask covering it, each cell one connected piece of a plausible size."""
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import torch
 from scipy import ndimage
@@ -35,21 +37,48 @@ def _largest_piece(mask: np.ndarray) -> np.ndarray:
     return pieces == 1 + int(sizes.argmax())
 
 
-def label_image(masks: np.ndarray, scores: np.ndarray, min_area: int) -> tuple[np.ndarray, np.ndarray]:
-    """(N, H, W) bool masks with (N,) scores -> ((H, W) int32 labels 1..K, (K,) scores of the labels).
+class CellMask(NamedTuple):
+    """A scored mask cropped to its box."""
 
-    Where masks overlap the pixel goes to the higher score; what is left of a mask keeps only its
-    largest connected piece (a cell is one piece) and is dropped below min_area pixels. Labels are
-    numbered by decreasing score."""
-    hw = masks.shape[1:]
-    owner = np.full(hw, -1, np.int64)
-    for index in np.argsort(scores, kind="stable"):  # best last: it wins the pixels it shares
-        owner[masks[index]] = index
+    top: int
+    left: int
+    mask: np.ndarray  # (h, w) bool: the mask's pixels from (top, left)
+    score: float
+
+
+def cropped(mask: np.ndarray, score: float) -> CellMask:
+    """An (H, W) bool mask as a CellMask over its bounding box (an empty one keeps a 0 x 0 crop)."""
+    rows, cols = np.nonzero(mask)
+    if not len(rows):
+        return CellMask(0, 0, np.zeros((0, 0), bool), float(score))
+    return CellMask(int(rows.min()), int(cols.min()), mask[rows.min():rows.max() + 1, cols.min():cols.max() + 1],
+                    float(score))
+
+
+def paint_cells(hw: tuple[int, int], cells: list[CellMask], min_area: int,
+                max_taken: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Scored masks -> ((H, W) int32 labels 1..K, (K,) scores of the labels), best first: each mask
+    gets the pixels no better mask took and keeps their largest connected piece (a cell is one
+    piece), dropped below min_area pixels, or when better masks took more than max_taken of it (a
+    copy of one of them: the same cell found from two tiles). Labels are numbered by decreasing score."""
     labels = np.zeros(hw, np.int32)
     kept_scores = []
-    for index in np.argsort(-scores, kind="stable"):
-        piece = _largest_piece(owner == index)
+    for index in np.argsort([-cell.score for cell in cells], kind="stable"):
+        cell = cells[index]
+        window = labels[cell.top:cell.top + cell.mask.shape[0], cell.left:cell.left + cell.mask.shape[1]]
+        free = cell.mask & (window == 0)
+        area = int(cell.mask.sum())
+        if area == 0 or area - int(free.sum()) > max_taken * area:
+            continue
+        piece = _largest_piece(free)
         if piece.sum() >= min_area:
-            kept_scores.append(scores[index])
-            labels[piece] = len(kept_scores)
+            kept_scores.append(cell.score)
+            window[piece] = len(kept_scores)
     return labels, np.asarray(kept_scores, np.float32)
+
+
+def label_image(masks: np.ndarray, scores: np.ndarray, min_area: int) -> tuple[np.ndarray, np.ndarray]:
+    """(N, H, W) bool masks with (N,) scores -> ((H, W) int32 labels 1..K, (K,) scores of the labels):
+    paint_cells' rule (where masks overlap the pixel goes to the higher score, a cell is one piece
+    of at least min_area pixels)."""
+    return paint_cells(masks.shape[1:], [cropped(mask, score) for mask, score in zip(masks, scores)], min_area)

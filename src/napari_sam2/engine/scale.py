@@ -23,6 +23,7 @@ from .preprocessing import Normalization, to_unit_rgb
 from .tiling import TilePlan, plan_tiles
 
 TRAINED_MEAN_DIAMETER = 20.0  # px: 2 x the mean of the simulator's radius_range (6, 14)
+TRAINED_MAX_DIAMETER = 28.0  # px: 2 x its largest radius
 TRAINED_FRAME_SIDES = (128, 160, 192, 224, 256)  # training.data.FRAME_SIDES (engine may not import training)
 TRAINED_INPUT_SIDE = 256  # the embedded model's input, the frames above were resized to
 MIN_OBJECT_AREA = 20  # px: smaller foreground specks are debris or noise, not cells
@@ -69,10 +70,40 @@ def diameter_to_use(given: float | None, picked: np.ndarray) -> float:
     return check_cell_diameter(given, picked.shape[:2])
 
 
+def size_ratio(cell_diameter: float) -> float:
+    """How many times larger than the training nuclei (TRAINED_MEAN_DIAMETER across) cells of
+    `cell_diameter` px are: the one rule by which settings in pixels tuned on those nuclei
+    (automatic tracking's areas and distances) follow the cells' size. A length in pixels is
+    multiplied by it (scaled_length), an area by its square (scaled_area)."""
+    return check_cell_diameter(cell_diameter) / TRAINED_MEAN_DIAMETER
+
+
+def scaled_length(pixels: float, ratio: float) -> int:
+    """A length of `pixels` for cells `ratio` times the training nuclei's size, >= 1 px."""
+    return max(1, round(pixels * ratio))
+
+
+def scaled_area(pixels: float, ratio: float) -> int:
+    """An area of `pixels` for cells `ratio` times the training nuclei's size, >= 1 px."""
+    return max(1, round(pixels * ratio * ratio))
+
+
 def plan_for_cells(image_hw: tuple[int, int], cell_diameter: float, cfg: SAM2Config) -> TilePlan:
     """Tiles of the model's input over the image resampled so its cells have the preferred size,
-    with a halo of one preferred cell diameter: a cell nearest a tile's centre is whole in it."""
-    return plan_tiles(image_hw, resample_factor(cell_diameter, cfg), cfg.image_size, math.ceil(preferred_cell_diameter(cfg)))
+    with a halo of one preferred cell diameter: a cell nearest a tile's centre is whole in it.
+    An image that fits in one tile is resampled to fill it, as the model was trained on whole frames
+    resized to its input, when its cells stay within the largest size they had there."""
+    factor = resample_factor(cell_diameter, cfg)
+    filling = cfg.image_size / max(image_hw)
+    if factor < filling and cell_diameter * filling <= largest_trained_diameter(cfg):
+        factor = filling
+    return plan_tiles(image_hw, factor, cfg.image_size, math.ceil(preferred_cell_diameter(cfg)))
+
+
+def largest_trained_diameter(cfg: SAM2Config) -> float:
+    """The largest cell diameter (px at the model's input) of the training: 56 px for a 256 px input
+    (the largest nuclei, radius 14 px, in the smallest frames, enlarged x 2)."""
+    return TRAINED_MAX_DIAMETER * TRAINED_INPUT_SIDE / min(TRAINED_FRAME_SIDES) * cfg.image_size / TRAINED_INPUT_SIDE
 
 
 def estimate_cell_diameter(unit_image: np.ndarray) -> float:

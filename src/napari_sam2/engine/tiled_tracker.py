@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..model import SAM2Model
+from ..model import ImageEmbedding, SAM2Model
 from .device import resolve_precision
 from .frame_result import FrameResult, LabelledFrame
 from .mask_check import MaskWarning
@@ -127,7 +127,8 @@ class TiledVideoTracker:
     """VideoTracker's prompts and propagation on frames of any size (module docstring).
 
     cell_diameter: a typical cell's width in pixels of the frames; None estimates it from frame
-    0 (`cell_diameter`, `cell_diameter_estimated` tell what is used). Prompts are in the frame's
+    0, or the first frame that is not blank (`cell_diameter`, `cell_diameter_estimated` tell what
+    is used). Prompts are in the frame's
     pixels: points (x, y), boxes XYXY, masks (H, W); one object's prompts on a frame must fit in
     one tile (a few cells across)."""
 
@@ -140,7 +141,7 @@ class TiledVideoTracker:
         self.precision = resolve_precision(precision, model.device)  # once, for every tile's tracker
         self.inputs = PreprocessedFrames(frames, model.cfg.image_size, normalization, channels)
         self.num_frames, self.video_hw = len(self.inputs), self.inputs.hw
-        self.cell_diameter = diameter_to_use(given, self.inputs.picked(0))
+        self.cell_diameter = diameter_to_use(given, self.inputs.picked(_first_with_contrast(self.inputs)))
         self.cell_diameter_estimated = given is None
         self.tile_plan = plan_for_cells(self.video_hw, self.cell_diameter, model.cfg)
         self._scaled = ScaledFrames(self.inputs, self.tile_plan)
@@ -179,6 +180,22 @@ class TiledVideoTracker:
 
     def home_tile(self, obj_id: int) -> Tile:
         return self._home[self._known(obj_id)]
+
+    def frame_result(self, frame: int) -> TiledFrameResult:
+        """Every object's latest output on a frame, as it stands now (prompted, tracked or handed
+        over), each from the tile that holds it there (VideoTracker.frame_result)."""
+        frame = check_frame_index(frame, self.num_frames)
+        by_tile: dict[Tile, list[int]] = {}
+        for obj_id, home in self._home.items():
+            by_tile.setdefault(self._where[obj_id].get(frame, home), []).append(obj_id)
+        results = {tile: self._tiles[tile].frame_result(frame) for tile in by_tile}
+        return self._stitch(frame, _tile_outputs(results, by_tile), updated=())
+
+    def tile_features(self, frame: int, tile: Tile) -> ImageEmbedding:
+        """A tile's memory-free image features on a frame (SAM2Model.encode_image's), through the
+        tile's tracker's feature cache: computed once per tile and frame, whether a detector or the
+        tracker asks first."""
+        return self.model.memory_free(self._tracker(tile).features(check_frame_index(frame, self.num_frames)))
 
     # ---- prompts -----------------------------------------------------------------------------
 
@@ -374,6 +391,12 @@ class TiledVideoTracker:
         tiles = {obj_id: tile for obj_id, (tile, _) in outputs.items()}
         updated = tuple(outputs) if updated is None else updated
         return TiledFrameResult(frame, self.object_ids, local, self.video_hw, updated, tiles, dict(warnings or {}))
+
+
+def _first_with_contrast(inputs: PreprocessedFrames) -> int:
+    """The first frame that is not blank (the cells' size is measured there; a time-lapse may
+    begin before its cells are in view), or 0."""
+    return next((i for i in range(len(inputs)) if np.ptp(np.asarray(inputs.frames[i])) > 0), 0)
 
 
 def _tile_outputs(results: dict[Tile, FrameResult], by_tile: dict[Tile, list[int]]) -> dict[int, tuple[Tile, torch.Tensor]]:

@@ -37,7 +37,7 @@ The rules, with their thresholds in CellTrackingParams (cell_tracker.py):
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
 import numpy as np
@@ -128,22 +128,23 @@ def split_of(mask: np.ndarray, detections: np.ndarray | None, previous_area: int
 
 
 def uncovered_cells(detections: np.ndarray, tracked: np.ndarray, max_covered: float,
-                    min_area: int) -> list[np.ndarray]:
+                    min_area: int) -> Iterator[np.ndarray]:
     """Detections (an (H, W) label image) that no track covers (at most max_covered of their pixels
-    under a label of `tracked`): each one's uncovered pixels as an (H, W) bool mask, largest first."""
+    under a label of `tracked`): each one's uncovered pixels as an (H, W) bool mask, largest first
+    (made one at a time: hundreds of frame-sized masks of a large frame would not fit in memory)."""
     new = []
     for det_id, window in enumerate(ndimage.find_objects(detections), start=1):
         if window is None:
             continue
         det = detections[window] == det_id
         covered = (tracked[window] != 0) & det
-        if covered.sum() > max_covered * det.sum():
-            continue
-        free = np.zeros(detections.shape, bool)
-        free[window] = det & ~covered
-        if free.sum() >= min_area:
-            new.append(free)
-    return sorted(new, key=lambda m: -int(m.sum()))
+        free = det & ~covered
+        if covered.sum() <= max_covered * det.sum() and free.sum() >= min_area:
+            new.append((int(free.sum()), window, free))
+    for _, window, free in sorted(new, key=lambda found: -found[0]):
+        whole = np.zeros(detections.shape, bool)
+        whole[window] = free
+        yield whole
 
 
 def mother_of(new: np.ndarray, objects: np.ndarray, areas_before: dict[int, int], touch_distance: int,
@@ -151,8 +152,9 @@ def mother_of(new: np.ndarray, objects: np.ndarray, areas_before: dict[int, int]
     """The tracked object (of the (H, W) label image `objects`) that a new cell's (H, W) bool mask is
     the sister daughter of, or None (the rule is in the module docstring). areas_before: each
     object's pixels on the frame before."""
-    near = ndimage.binary_dilation(new, iterations=touch_distance) & ~new  # (H, W) bool ring around it
-    ids, touching = np.unique(objects[near], return_counts=True)
+    window = box_around(new, touch_distance + 1)  # the ring's cost: the new cell's box, not the frame
+    near = ndimage.binary_dilation(new[window], iterations=touch_distance) & ~new[window]  # ring around it
+    ids, touching = np.unique(objects[window][near], return_counts=True)
     new_area = int(new.sum())
     for obj_id in ids[np.argsort(-touching)].tolist():
         before = areas_before.get(obj_id, 0)
@@ -162,6 +164,20 @@ def mother_of(new: np.ndarray, objects: np.ndarray, areas_before: dict[int, int]
                 and min(kept, new_area) >= min_daughter_fraction * pair):
             return obj_id
     return None
+
+
+def box_around(mask: np.ndarray, margin: int) -> tuple[slice, slice]:
+    """The (rows, cols) slices of an (H, W) bool mask's bounding box grown by margin px (within
+    the frame); the whole frame for an empty mask."""
+    rows, cols = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
+    if not len(rows):
+        return slice(0, mask.shape[0]), slice(0, mask.shape[1])
+    return grown((slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)), margin)
+
+
+def grown(box: tuple[slice, slice], margin: int) -> tuple[slice, slice]:
+    """(rows, cols) slices grown by margin px on every side (numpy clips them at the far edges)."""
+    return tuple(slice(max(0, axis.start - margin), axis.stop + margin) for axis in box)
 
 
 def areas_of(labels: np.ndarray, ids: Iterable[int]) -> dict[int, int]:

@@ -81,7 +81,10 @@ class SAM2Model(nn.Module):
         Without memory, SAM 2 adds `no_mem_embed` to the coarsest level: that is what an image
         (or the first prompted frame of a video) is decoded from.
         """
-        raw = self.encode_image_raw(images)
+        return self.memory_free(self.encode_image_raw(images))
+
+    def memory_free(self, raw: ImageEmbedding) -> ImageEmbedding:
+        """encode_image_raw's features -> encode_image's (`no_mem_embed` added)."""
         return raw._replace(embedding=raw.embedding + self.no_mem_embed.view(1, -1, 1, 1))
 
     def encode_image_raw(self, images: torch.Tensor) -> ImageEmbedding:
