@@ -107,3 +107,15 @@ def test_a_truth_of_another_shape_is_refused_before_any_work(sequence, tmp_path,
                  "--truth", str(tmp_path / "short.tif")]) == 2
     assert "has shape (5, 96, 96) but the image (8, 96, 96)" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["short.tif"]
+
+
+def test_track_auto_uses_the_cell_diameter_given_and_refuses_a_bad_one_before_any_work(sequence, tmp_path, capsys,
+                                                                                       monkeypatch):
+    _, folder = sequence
+    command = ["track", str(folder / "img.tif"), "--auto", "--out", str(tmp_path / "cells.zarr")]
+    assert main(command + ["--cell-diameter", "17"]) == 0
+    assert "cell diameter 17.0 px (given" in capsys.readouterr().out
+    monkeypatch.setattr(file_tracking, "load_model", lambda *a, **k: pytest.fail("the model was loaded"))
+    assert main(command + ["--overwrite", "--cell-diameter", "-3"]) == 2
+    assert "cell_diameter must be a positive number of pixels" in capsys.readouterr().err
+    assert LabelsStore.open(tmp_path / "cells.zarr", mode="r").load_lineage() is not None  # the store is as it was

@@ -206,11 +206,14 @@ def _track_cells(args) -> int:
               "give the label stack of this very image", file=sys.stderr)
         return 2
     try:
+        if args.cell_diameter is not None:  # before the model loads
+            check_cell_diameter(args.cell_diameter)
         done = track_cells_file(args.image, args.out, model_from(args.model), _outputs(args), args.seeds,
-                                args.overwrite)
-    except ValueError as error:  # bad seeds, an image the model cannot read: no store written
+                                args.overwrite, precision=args.precision, cell_diameter=args.cell_diameter)
+    except ValueError as error:  # bad seeds or diameter, an image the model cannot read: no store written
         print(f"error: {error}", file=sys.stderr)
         return 2
+    print(done.describe_scale())
     print(f"tracked {done.tracks} tracks ({done.divisions} divisions) through {done.frames} frames in "
           f"{done.seconds:.1f} s ({done.frames / done.seconds:.1f} frames/s); labels and lineage written to {args.out}"
           + "".join(f"; {path}" for path in done.written))

@@ -119,6 +119,14 @@ class CellsTracked:
     divisions: int
     seconds: float  # tracking and writing the store, without loading the model
     written: list[Path]  # the outputs besides the store
+    cell_diameter: float | None = None  # px of the image, as the tracker used it
+    cell_diameter_estimated: bool = False  # from the first frame, as none was given
+    tiles: int = 1  # the tiles of the resampled frame
+
+    def describe_scale(self) -> str:
+        how = "estimated from the first frame" if self.cell_diameter_estimated else "given"
+        return (f"cell diameter {self.cell_diameter:.1f} px ({how}; give --cell-diameter to change it); "
+                f"frames in {self.tiles} tile{'s' if self.tiles > 1 else ''}")
 
 
 def write_cell_tracking(tracker, frames, out: Path, outputs: TrackingOutputs, geometry: dict,
@@ -138,20 +146,25 @@ def write_cell_tracking(tracker, frames, out: Path, outputs: TrackingOutputs, ge
         store.save_lineage(tracker.lineage)
     seconds = time.time() - start
     written = outputs.write(LabelsStore.open(out, mode="r"), tracker.lineage, frames)
-    return CellsTracked(len(frames), len(tracker.lineage), len(tracker.lineage.divisions()), seconds, written)
+    return CellsTracked(len(frames), len(tracker.lineage), len(tracker.lineage.divisions()), seconds, written,
+                        tracker.cell_diameter, tracker.cell_diameter_estimated, len(tracker.video.tile_plan.tiles))
 
 
 def track_cells_file(image: Path, out: Path, model, outputs: TrackingOutputs, seeds: Path | None = None,
                      overwrite: bool = False, progress: bool = True, series: int = 0,
-                     on_frame: Callable[[int], None] | None = None, precision: str = "auto") -> CellsTracked:
+                     on_frame: Callable[[int], None] | None = None, precision: str = "auto",
+                     cell_diameter: float | None = None) -> CellsTracked:
     """Every cell of the TIFF `image` tracked (found by the model, or from the label TIFF `seeds`:
     one label image of the first frame, or a label stack of every frame) into the store `out`,
-    and `outputs` written from it. Every output path is checked first, and bad seeds are refused,
-    before any work; along z (a z-stack) there are no divisions."""
+    and `outputs` written from it, with cells resampled to the model's preferred size and tiled
+    (the cell diameter in pixels estimated from the first frame when not given). Every output
+    path is checked first, and bad seeds or a bad diameter are refused, before any work; along z
+    (a z-stack) there are no divisions."""
     check_replaceable(out, overwrite)
     outputs.check()
     frames = open_tiff_frames(image, series=series)
     geometry = tiff_geometry(image, series)
     seed_labels = None if seeds is None else tifffile.imread(seeds)
-    tracker = CellTracker(model, frames, seeds=seed_labels, divisions=geometry["axes"][0] != "z", precision=precision)
+    tracker = CellTracker(model, frames, seeds=seed_labels, divisions=geometry["axes"][0] != "z", precision=precision,
+                          cell_diameter=cell_diameter)
     return write_cell_tracking(tracker, frames, out, outputs, geometry, overwrite, progress, on_frame)

@@ -190,3 +190,17 @@ def test_a_store_with_a_lineage_opens_with_its_tracks(make_napari_viewer, dividi
     assert tracks_layer.graph == {d: [p] for d, p in lineage.parents().items()}
     LabelsStore.create(tmp_path / "clicked.masklets.zarr", sim.labels.shape)  # no lineage: labels only
     assert len(viewer.open(str(tmp_path / "clicked.masklets.zarr"), plugin="napari-sam2")) == 1
+
+
+def test_track_all_cells_uses_the_widgets_cell_diameter(make_napari_viewer, qtbot, embedded_model, tmp_path):
+    sim, viewer = small_sequence_viewer(make_napari_viewer, 2, 612)
+    widget = TrackingWidget(viewer, model=embedded_model)
+    widget.store_edit.setText(str(tmp_path / "cells.zarr"))
+    widget.diameter_spin.setValue(13.0)  # px: the cells of this image, as the user gives them
+    widget.start_button.click()
+    widget.cell_panel.track_button.click()
+    qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
+    tracker = widget.cells.tracker
+    assert tracker.cell_diameter == 13.0 and tracker.video.tile_plan == widget.session.tracker.tile_plan
+    whole, _ = track_all_cells(embedded_model, sim.frames, cell_diameter=13.0)
+    np.testing.assert_array_equal(stack_of(widget.session.store), whole)

@@ -50,7 +50,8 @@ class CellTracking:
         first frame (H, W) or of every frame (T, H, W); bad seeds raise a ValueError here."""
         if self.tracker is None:
             tracker = CellTracker(self.session.tracker.model, self.session.frames, seeds=seeds,
-                                  divisions=self.store.axes[self.store.frame_axis] != "z")  # none along z
+                                  divisions=self.store.axes[self.store.frame_axis] != "z",  # none along z
+                                  cell_diameter=self.session.tracker.cell_diameter)  # the session's, shown
             self.store.begin_undoable()
             self.tracker, self.onto_store, self.finished = tracker, None, 0
         return self._run()
