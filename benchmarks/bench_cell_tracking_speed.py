@@ -25,10 +25,12 @@ from napari_sam2.testing.peer_trackers import laptrack_cells
 AREA_PER_CELL = 2300  # px^2 per cell at the simulator's default density (128^2 px / 7 cells)
 
 
-def frames_with(cells: int, num_frames: int, seed: int) -> np.ndarray:
+def frames_with(cells: int, num_frames: int, seed: int) -> tuple[np.ndarray, int]:
+    """(frames (T, H, W), true cells on the last frame)."""
     side = int(round(np.sqrt(cells * AREA_PER_CELL) / 8) * 8)
     config = SimulationConfig(height=side, width=side, num_frames=num_frames, num_cells=(cells, cells), enter_rate=0.0)
-    return simulate_timelapse(config, seed).frames
+    sim = simulate_timelapse(config, seed)
+    return sim.frames, len(np.unique(sim.labels[-1])) - 1
 
 
 def ours_fps(model, frames: np.ndarray) -> tuple[float, int]:
@@ -65,18 +67,21 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     model = load_model(device="cpu")
     print(cpu_description())
-    warm_up = frames_with(10, 2, args.seed)  # first calls pay for imports and JIT compilation: untimed
+    warm_up, _ = frames_with(10, 2, args.seed)  # first calls pay for imports and JIT compilation: untimed
     ours_fps(model, warm_up), laptrack_fps(warm_up)
     rows, results = [], []
     for cells in (int(c) for c in args.cells.split(",")):
-        frames = frames_with(cells, args.frames, args.seed)
+        frames, true_cells = frames_with(cells, args.frames, args.seed)
         ours, ours_cells = ours_fps(model, frames)
         peer, peer_cells = laptrack_fps(frames)
-        rows.append([cells, f"{frames.shape[2]} x {frames.shape[1]}", ours, ours_cells, peer, peer_cells, ours / peer])
-        results.append(dict(cells=cells, side=frames.shape[1], frames=args.frames, ours_fps=ours,
-                            ours_tracks_last_frame=ours_cells, laptrack_fps=peer, laptrack_cells_last_frame=peer_cells))
+        rows.append([cells, f"{frames.shape[2]} x {frames.shape[1]}", true_cells, ours, ours_cells, peer, peer_cells,
+                     ours / peer])
+        results.append(dict(cells=cells, side=frames.shape[1], frames=args.frames, true_cells_last_frame=true_cells,
+                            ours_fps=ours, ours_tracks_last_frame=ours_cells, laptrack_fps=peer,
+                            laptrack_cells_last_frame=peer_cells))
         print(f"  {cells} cells: ours {ours:.3g} fps, laptrack {peer:.3g} fps", flush=True)
-    print_table(["cells", "frame px", "ours fps", "ours cells (last frame)", "laptrack fps", "laptrack cells", "ours / laptrack"],
+    print_table(["cells", "frame px", "true cells (last frame)", "ours fps", "ours cells (last frame)", "laptrack fps",
+                 "laptrack cells", "ours / laptrack"],
                 rows, title=f"{args.frames} frames per time-lapse, {args.threads} torch thread(s)")
     args.json.write_text(json.dumps(dict(cpu=cpu_description(), results=results), indent=1))
 

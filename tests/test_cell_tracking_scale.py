@@ -69,3 +69,16 @@ def test_the_grid_prompts_find_cells_tile_by_tile_too(model):
     tracker = CellTracker(model, sim.frames, params=grid)
     labels = next(iter(tracker.run())).labels
     assert detection_counts(labels.astype(np.int32), sim.labels[0]).recall >= 0.6
+
+
+def test_a_frame_that_fits_in_one_tile_fills_it_while_its_cells_stay_trained_sizes():
+    from napari_sam2.engine.scale import plan_for_cells, resample_factor
+    from napari_sam2.model import micro_config
+
+    cfg = micro_config()
+    assert plan_for_cells((128, 128), 20.0, cfg).scaled_hw == (256, 256)  # as the model was trained: x 2
+    assert plan_for_cells((128, 96), 20.0, cfg).scaled_hw == (256, 192)
+    tiny = plan_for_cells((64, 64), 20.0, cfg)  # x 4 would make cells 80 px, larger than any it was trained on
+    assert tiny.scaled_hw == (round(64 * resample_factor(20.0, cfg)),) * 2
+    large = plan_for_cells((1024, 1024), 20.0, cfg)  # many tiles: the preferred size
+    assert large.scaled_hw == (round(1024 * resample_factor(20.0, cfg)),) * 2 and len(large.tiles) > 1

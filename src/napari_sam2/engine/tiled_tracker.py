@@ -128,9 +128,8 @@ class TiledVideoTracker:
 
     cell_diameter: a typical cell's width in pixels of the frames; None estimates it from frame
     0, or the first frame that is not blank (`cell_diameter`, `cell_diameter_estimated` tell what
-    is used). Prompts are in the frame's
-    pixels: points (x, y), boxes XYXY, masks (H, W); one object's prompts on a frame must fit in
-    one tile (a few cells across)."""
+    is used). Prompts are in the frame's pixels: points (x, y), boxes XYXY, masks (H, W); one
+    object's prompts on a frame must fit in one tile (a few cells across)."""
 
     def __init__(self, model: SAM2Model, frames, cell_diameter: float | None = None,
                  normalization: Normalization = Normalization(), channels: tuple[int, ...] | None = None,
@@ -165,8 +164,8 @@ class TiledVideoTracker:
 
     @property
     def tiles_in_use(self) -> list[Tile]:
-        """The tiles whose features are computed: those holding objects, and on a frame of a
-        few tiles those prefetched (of the plan's `tiles`)."""
+        """The tiles whose features are computed: those holding objects, those a detector asked
+        for (tile_features), and on a frame of a few tiles those prefetched (of the plan's `tiles`)."""
         return list(self._tiles)
 
     def conditioning_frames(self, obj_id: int) -> list[int]:
