@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -146,8 +146,7 @@ def write_cell_tracking(tracker, frames, out: Path, outputs: TrackingOutputs, ge
         store.save_lineage(tracker.lineage)
     seconds = time.time() - start
     written = outputs.write(LabelsStore.open(out, mode="r"), tracker.lineage, frames)
-    return CellsTracked(len(frames), len(tracker.lineage), len(tracker.lineage.divisions()), seconds, written,
-                        tracker.cell_diameter, tracker.cell_diameter_estimated, len(tracker.video.tile_plan.tiles))
+    return CellsTracked(len(frames), len(tracker.lineage), len(tracker.lineage.divisions()), seconds, written)
 
 
 def track_cells_file(image: Path, out: Path, model, outputs: TrackingOutputs, seeds: Path | None = None,
@@ -167,4 +166,6 @@ def track_cells_file(image: Path, out: Path, model, outputs: TrackingOutputs, se
     seed_labels = None if seeds is None else tifffile.imread(seeds)
     tracker = CellTracker(model, frames, seeds=seed_labels, divisions=geometry["axes"][0] != "z", precision=precision,
                           cell_diameter=cell_diameter)
-    return write_cell_tracking(tracker, frames, out, outputs, geometry, overwrite, progress, on_frame)
+    done = write_cell_tracking(tracker, frames, out, outputs, geometry, overwrite, progress, on_frame)
+    return replace(done, cell_diameter=tracker.cell_diameter, cell_diameter_estimated=tracker.cell_diameter_estimated,
+                   tiles=len(tracker.video.tile_plan.tiles))
