@@ -82,3 +82,14 @@ def test_a_frame_that_fits_in_one_tile_fills_it_while_its_cells_stay_trained_siz
     assert tiny.scaled_hw == (round(64 * resample_factor(20.0, cfg)),) * 2
     large = plan_for_cells((1024, 1024), 20.0, cfg)  # many tiles: the preferred size
     assert large.scaled_hw == (round(1024 * resample_factor(20.0, cfg)),) * 2 and len(large.tiles) > 1
+
+
+def test_a_bright_region_larger_than_a_tile_is_no_cell_and_stops_nothing(model):
+    sim = simulate_timelapse(replace(LARGE, height=384, width=384, num_frames=2, num_cells=(30, 30)),
+                             EVALUATION_SEEDS + 830)
+    frames = sim.frames.copy()
+    frames[:, 100:380, 100:380] = frames.max()  # a bright smear (debris, a bubble) over 280 px
+    tracker = CellTracker(model, frames, cell_diameter=20.0)
+    finished = list(tracker.run())
+    assert len(finished) == 2 and tracker.lineage.check(np.stack([f.labels for f in finished])) == []
+    assert all((f.labels[150:330, 150:330] == 0).mean() > 0.9 for f in finished)  # the region is not a cell

@@ -46,7 +46,8 @@ class DetectionParams:
     # give masks elsewhere or nothing: the embedded model's predicted IoU does not tell them apart)
     min_area: int = 30  # smallest cell, px (also applied after overlaps are resolved)
     min_distance: int = 5  # closest two probable nucleus centres (prompts="centres"), px: about a radius
-    max_area_fraction: float = 0.1  # largest cell as a fraction of the frame's area
+    max_area_fraction: float = 0.1  # largest cell as a fraction of the area decoded: the frame's
+    # (detect_cells) or a tile's (the tiled detection of the automatic tracker)
     max_overlap_iou: float = 0.5  # mask IoU above which the lower-scored of two candidates goes
     max_contained: float = 0.5  # ... or this fraction of the smaller one inside the other (a part of a cell)
     refinements: int = 1  # times to click again at the deepest point of each kept mask, then suppress

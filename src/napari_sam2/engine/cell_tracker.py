@@ -274,7 +274,16 @@ class CellTracker:
         image = np.asarray(self.frames[frame])
         if not self.params.second_look or self.seeds is not None or image.ndim != 2:
             return None
-        return otsu_watershed(image, min_distance=self.params.detection.min_distance, min_area=self.params.min_area)
+        labels = otsu_watershed(image, min_distance=self.params.detection.min_distance, min_area=self.params.min_area)
+        areas = np.bincount(labels.ravel())
+        labels[(areas > self._largest_cell())[labels]] = 0  # a bright region larger than any cell (debris) is none
+        return labels
+
+    def _largest_cell(self) -> float:
+        """The largest area (px of the frames) a cell may have: the model's detection's largest, a
+        max_area_fraction of a tile (so a cell fits in the tile that tracks it)."""
+        plan = self.video.tile_plan
+        return self.params.detection.max_area_fraction * plan.tile**2 / (plan.factors[0] * plan.factors[1])
 
     def _split(self, frame: int, detections: np.ndarray | None) -> list[int]:
         """Handles each mask that holds two cells (module docstring, step 2); returns the parents
