@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 from .label_rule import winning_labels
 from .mask_check import MaskWarning, mask_warning
+from .mask_upsampling import local_positive_logits
 from .prompts import Prompt
 from .tiling import LocalLogits
 
@@ -20,17 +21,21 @@ class LabelledFrame:
     updated_ids."""
 
     def local_logits(self) -> dict[int, LocalLogits]:
-        """Object id -> its (1, h, w) logits over part of the frame; objects without an output
-        on this frame may be left out."""
+        """Object id -> its (1, h, w) logits over part of the frame, outside which they are not
+        positive; objects without an output on this frame (or positive nowhere) may be left out."""
         raise NotImplementedError
 
     @property
     def masks(self) -> dict[int, np.ndarray]:
         """Object id -> (H, W) bool mask at the video's resolution."""
         local = self.local_logits()
-        empty = np.zeros(self.video_hw, bool)
-        return {obj_id: (local[obj_id].full(self.video_hw)[0] > 0).numpy() if obj_id in local else empty.copy()
-                for obj_id in self.object_ids}
+        masks = {}
+        for obj_id in self.object_ids:
+            masks[obj_id] = mask = np.zeros(self.video_hw, bool)
+            if obj_id in local:
+                y0, y1, x0, x1 = local[obj_id].box
+                mask[y0:y1, x0:x1] = (local[obj_id].logits[0] > 0).numpy()
+        return masks
 
     def label_image(self, dtype=np.uint32) -> np.ndarray:
         """(H, W) labels: each pixel gets the id of the object with the highest positive logit."""
@@ -77,15 +82,11 @@ class FrameResult(LabelledFrame):
             return torch.zeros(0, *self.video_hw)
         return F.interpolate(self.low_res_logits, size=self.video_hw, mode="bilinear", align_corners=False)[:, 0]
 
-    @property
-    def masks(self) -> dict[int, np.ndarray]:
-        """Object id -> (H, W) bool mask at the video's resolution."""
-        binary = (self.logits() > 0).cpu().numpy()
-        return {obj_id: binary[k] for k, obj_id in enumerate(self.object_ids)}
-
     def local_logits(self) -> dict[int, LocalLogits]:
-        logits, (height, width) = self.logits().cpu(), self.video_hw
-        return {obj_id: LocalLogits((0, height, 0, width), logits[k : k + 1]) for k, obj_id in enumerate(self.object_ids)}
+        """Each object's logits at the video's resolution over the box where they can be
+        positive (mask_upsampling.py): masks and labels cost the cells' area, not the frame's
+        times the number of objects."""
+        return local_positive_logits(self.low_res_logits, self.object_ids, self.video_hw)
 
     def checked(self, obj_id: int, prompt: Prompt, model_side: int) -> FrameResult:
         """This result with `warnings` saying whether obj_id's mask is plausible for `prompt`
