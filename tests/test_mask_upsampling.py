@@ -15,21 +15,20 @@ from napari_sam2.simulation import EVALUATION_SEEDS, SimulationConfig, simulate_
 
 
 @pytest.mark.parametrize("frame_hw", [(64, 64), (128, 128), (283, 283), (300, 517), (50, 70), (1000, 37)])
-def test_box_values_are_f_interpolate_s_and_nothing_positive_lies_outside(frame_hw):
+def test_piece_values_are_f_interpolate_s_and_nothing_positive_lies_outside(frame_hw):
     generator = torch.Generator().manual_seed(frame_hw[0])
     logits = torch.randn(6, 1, 64, 64, generator=generator) * 30 - 45  # scattered positive spots
     logits[2] = -3.0  # positive nowhere
     full = F.interpolate(logits, size=frame_hw, mode="bilinear", align_corners=False)[:, 0]
-    local = local_positive_logits(logits, tuple(range(1, 7)), frame_hw)
-    assert 3 not in local
-    for k, obj_id in enumerate(range(1, 7)):
-        if obj_id not in local:
-            continue
-        y0, y1, x0, x1 = local[obj_id].box
-        torch.testing.assert_close(local[obj_id].logits[0], full[k, y0:y1, x0:x1], rtol=0, atol=3e-5)
-        outside = full[k].clone()
-        outside[y0:y1, x0:x1] = -1.0
-        assert not (outside > 0).any()
+    pieces = local_positive_logits(logits, tuple(range(1, 7)), frame_hw)
+    ids = [obj_id for obj_id, _ in pieces]
+    assert ids == sorted(ids) and 3 not in ids
+    covered = torch.zeros(full.shape, dtype=torch.bool)
+    for obj_id, local in pieces:
+        y0, y1, x0, x1 = local.box
+        torch.testing.assert_close(local.logits[0], full[obj_id - 1, y0:y1, x0:x1], rtol=1e-6, atol=1e-5)
+        covered[obj_id - 1, y0:y1, x0:x1] = True
+    assert not (full[~covered] > 0).any()
 
 
 @pytest.fixture(scope="module")
@@ -56,10 +55,10 @@ def test_labels_and_masks_are_those_of_the_whole_frame(crowded_results):
             np.testing.assert_array_equal(masks[obj_id], (full[k] > 0).numpy())
 
 
-def test_each_cell_is_upsampled_over_a_small_box(crowded_results):
+def test_each_cell_is_upsampled_over_its_pieces_only(crowded_results):
     result = crowded_results[-1]
     height, width = result.video_hw
-    boxes = [local.box for local in result.local_logits().values()]
-    assert len(boxes) >= 25  # the cells tracked (a few may be lost: not this test's concern)
-    areas = [(y1 - y0) * (x1 - x0) for y0, y1, x0, x1 in boxes]
-    assert np.median(areas) < height * width / 20  # a nucleus, not the frame
+    pieces = result.local_pieces()
+    assert len({obj_id for obj_id, _ in pieces}) >= 25  # the cells tracked (a few may be lost: not this test's concern)
+    areas = [(y1 - y0) * (x1 - x0) for y0, y1, x0, x1 in (local.box for _, local in pieces)]
+    assert sum(areas) < 2 * height * width  # pieces of nuclei, not objects x frame

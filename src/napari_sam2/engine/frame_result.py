@@ -21,25 +21,27 @@ class LabelledFrame:
     updated_ids."""
 
     def local_logits(self) -> dict[int, LocalLogits]:
-        """Object id -> its (1, h, w) logits over part of the frame, outside which they are not
-        positive; objects without an output on this frame (or positive nowhere) may be left out."""
+        """Object id -> its (1, h, w) logits over part of the frame; objects without an output
+        on this frame may be left out."""
         raise NotImplementedError
+
+    def local_pieces(self) -> list[tuple[int, LocalLogits]]:
+        """(object id, logits over a box) pieces, in object order, outside of which each object's
+        logits are not positive: all that masks and labels need."""
+        return list(self.local_logits().items())
 
     @property
     def masks(self) -> dict[int, np.ndarray]:
         """Object id -> (H, W) bool mask at the video's resolution."""
-        local = self.local_logits()
-        masks = {}
-        for obj_id in self.object_ids:
-            masks[obj_id] = mask = np.zeros(self.video_hw, bool)
-            if obj_id in local:
-                y0, y1, x0, x1 = local[obj_id].box
-                mask[y0:y1, x0:x1] = (local[obj_id].logits[0] > 0).numpy()
+        masks = {obj_id: np.zeros(self.video_hw, bool) for obj_id in self.object_ids}
+        for obj_id, local in self.local_pieces():
+            y0, y1, x0, x1 = local.box
+            masks[obj_id][y0:y1, x0:x1] |= (local.logits[0] > 0).numpy()
         return masks
 
     def label_image(self, dtype=np.uint32) -> np.ndarray:
         """(H, W) labels: each pixel gets the id of the object with the highest positive logit."""
-        return winning_labels(self.video_hw, self.local_logits(), dtype=dtype)
+        return winning_labels(self.video_hw, self.local_pieces(), dtype=dtype)
 
     def paint_onto(self, stored: np.ndarray) -> np.ndarray:
         """`stored` (H, W) labels with this result applied: the updated objects' old pixels are
@@ -83,9 +85,12 @@ class FrameResult(LabelledFrame):
         return F.interpolate(self.low_res_logits, size=self.video_hw, mode="bilinear", align_corners=False)[:, 0]
 
     def local_logits(self) -> dict[int, LocalLogits]:
-        """Each object's logits at the video's resolution over the box where they can be
-        positive (mask_upsampling.py): masks and labels cost the cells' area, not the frame's
-        times the number of objects."""
+        logits, (height, width) = self.logits().cpu(), self.video_hw
+        return {obj_id: LocalLogits((0, height, 0, width), logits[k : k + 1]) for k, obj_id in enumerate(self.object_ids)}
+
+    def local_pieces(self) -> list[tuple[int, LocalLogits]]:
+        """Each object upsampled over its positive pieces only (mask_upsampling.py): masks and
+        labels cost the cells' area, not the frame's times the number of objects."""
         return local_positive_logits(self.low_res_logits, self.object_ids, self.video_hw)
 
     def checked(self, obj_id: int, prompt: Prompt, model_side: int) -> FrameResult:

@@ -4,24 +4,28 @@ Used by the tracker's results (FrameResult.label_image, and through it paint_ont
 tiled predictor, whose logits cover only a tile each."""
 from __future__ import annotations
 
+from typing import Iterable, Mapping
+
 import numpy as np
 import torch
 
 from .tiling import LocalLogits
 
 
-def winning_labels(image_hw: tuple[int, int], objects: dict[int, LocalLogits], threshold: float = 0.0,
-                   dtype=np.int64) -> np.ndarray:
-    """(H, W) labels from each object's logits (one mask each, placed by its box); 0 elsewhere.
+def winning_labels(image_hw: tuple[int, int], objects: Mapping[int, LocalLogits] | Iterable[tuple[int, LocalLogits]],
+                   threshold: float = 0.0, dtype=np.int64) -> np.ndarray:
+    """(H, W) labels from each object's logits (object id -> one mask placed by its box, or
+    (object id, piece) pairs: an object's logits over several boxes); 0 elsewhere.
     On a tie the object met first keeps the pixel."""
+    pieces = list(objects.items() if isinstance(objects, Mapping) else objects)
     largest = np.iinfo(dtype).max
-    too_large = [obj_id for obj_id in objects if obj_id > largest]
+    too_large = sorted({obj_id for obj_id, _ in pieces if obj_id > largest})
     if too_large:  # a cast would wrap them onto other ids silently
         raise ValueError(f"object ids {too_large} do not fit in {np.dtype(dtype).name} labels (at most {largest}); "
                          "use ids up to that, or labels of a wider type")
     best = torch.full(image_hw, threshold, dtype=torch.float32)
     labels = torch.zeros(image_hw, dtype=torch.int64)
-    for obj_id, local in objects.items():
+    for obj_id, local in pieces:
         y0, y1, x0, x1 = local.box
         logits = local.logits[0].float()
         wins = logits > best[y0:y1, x0:x1]
