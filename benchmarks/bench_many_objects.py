@@ -8,7 +8,8 @@ machine's load hits both alike: objects batched as `objects_per_call` decides (o
 object per model call (the reference's way). Object-frames/s = objects x tracked frames / seconds.
 --labels also times each frame's label image (FrameResult.label_image, what the cell tracker and
 the stores take from a result); --parts prints where our time goes (model parts through forward
-hooks, the memory encoder's mask inputs, the label image; the one-per-call runs are left out).
+hooks, the memory encoder's mask inputs, the label image, in CPU seconds; the one-per-call runs are
+left out).
 
     .venv/bin/python benchmarks/bench_many_objects.py [--objects 1,20,100,200 --frames 6 --threads 2]
 """
@@ -77,9 +78,9 @@ EXTRA_PARTS: dict[str, float] = {}  # seconds of what is not a model part, by na
 
 
 def timed_call(name: str, function, *args, **kwargs):
-    start = time.perf_counter()
+    start = time.process_time()
     out = function(*args, **kwargs)
-    EXTRA_PARTS[name] = EXTRA_PARTS.get(name, 0.0) + time.perf_counter() - start
+    EXTRA_PARTS[name] = EXTRA_PARTS.get(name, 0.0) + time.process_time() - start
     return out
 
 
@@ -90,12 +91,12 @@ def time_memory_masks() -> None:
 
 
 def part_rows(count: int, timer: PartTimer, run: Run) -> list[list]:
-    """Seconds per tracked frame and share of the run's time of each part (the prompt step's
-    frame 0 left out, as in the run's own time)."""
+    """CPU seconds per tracked frame and share of the run's CPU time of each part (the prompt
+    step's frame 0 left out, as in the run's own time)."""
     tracked = run.frames - 1
     seconds = {**timer.seconds, **EXTRA_PARTS}
-    seconds["everything else"] = run.seconds - sum(seconds.values())
-    return [[count, name, value / tracked, value / count / tracked * 1e3, value / run.seconds]
+    seconds["everything else"] = run.cpu_seconds - sum(seconds.values())
+    return [[count, name, value / tracked, value / count / tracked * 1e3, value / run.cpu_seconds]
             for name, value in sorted(seconds.items(), key=lambda item: -item[1])]
 
 
@@ -114,7 +115,7 @@ def main() -> None:
     set_threads(args.threads)
     model = load_model(device="cpu")
     print(cpu_description())
-    timer = PartTimer(model) if args.parts else None
+    timer = PartTimer(model, clock=time.process_time) if args.parts else None
     if args.parts:
         time_memory_masks()
     rows, parts = [], []
@@ -144,8 +145,8 @@ def main() -> None:
     print_table(headers, rows, title=f"embedded model, {args.frames} frames ({args.frames - 1} tracked){labels_note}, "
                                      f"{args.precision}, {torch.get_num_threads()} threads; {cpu_description()}")
     if parts:
-        print_table(["objects", "part", "s/frame", "ms/object-frame", "share"], parts,
-                    title="where our time goes (forward hooks on the model parts; " + ", ".join(MODEL_PARTS) + ")")
+        print_table(["objects", "part", "CPU s/frame", "CPU ms/object-frame", "share"], parts,
+                    title="where our CPU time goes (forward hooks on the model parts; " + ", ".join(MODEL_PARTS) + ")")
 
 
 if __name__ == "__main__":

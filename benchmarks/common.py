@@ -256,10 +256,12 @@ MODEL_PARTS = ("image_encoder", "memory_attention", "memory_encoder", "sam_mask_
 
 class PartTimer:
     """Seconds spent in each part of a model (the submodules named in MODEL_PARTS, which both
-    implementations have), summed over every call, through forward hooks."""
+    implementations have), summed over every call, through forward hooks. clock: time.perf_counter
+    (wall seconds) or time.process_time (CPU seconds, steadier on a shared machine)."""
 
-    def __init__(self, model: torch.nn.Module):
+    def __init__(self, model: torch.nn.Module, clock=time.perf_counter):
         self.seconds = dict.fromkeys(MODEL_PARTS, 0.0)
+        self.clock = clock
         self._started: dict[str, float] = {}
         for name in MODEL_PARTS:
             part = getattr(model, name)
@@ -267,10 +269,10 @@ class PartTimer:
             part.register_forward_hook(lambda module, args, out, name=name: self._stop(name))
 
     def _start(self, name: str) -> None:
-        self._started[name] = time.perf_counter()
+        self._started[name] = self.clock()
 
     def _stop(self, name: str) -> None:
-        self.seconds[name] += time.perf_counter() - self._started.pop(name)
+        self.seconds[name] += self.clock() - self._started.pop(name)
 
     def reset(self) -> None:
         self.seconds = dict.fromkeys(MODEL_PARTS, 0.0)

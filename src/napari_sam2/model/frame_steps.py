@@ -126,15 +126,14 @@ def condition_on_memory(model: SAM2Model, raw: ImageEmbedding, memory, memory_pe
 def only_where_highest(logits: torch.Tensor, others: torch.Tensor | None = None) -> torch.Tensor:
     """logits (B, 1, H, W) capped at OVERLAP_LOGIT wherever another object's logit is higher,
     among the batch and `others` (R, 1, H, W); a tie goes to the first (the reference's argmax).
-    Done in place on `logits` (returned): capping everything, then putting each pixel's winner
-    back, takes fewer passes over a batch of full-size masks than choosing per object."""
+    Capping everything, then putting each pixel's winner back, takes fewer passes over a batch
+    of full-size masks than choosing per object."""
     best, owner = logits.max(dim=0)  # (1, H, W): the batch's highest logit and its first holder
     owned = torch.ones_like(best, dtype=torch.bool) if others is None else best >= others.max(dim=0).values
     pixels = owned.flatten().nonzero()[:, 0]  # where a batch member is the highest of everyone
-    logits.clamp_(max=OVERLAP_LOGIT)
-    flat = logits.view(logits.shape[0], -1)  # (B, H * W) view of the capped logits
-    flat[owner.flatten()[pixels], pixels] = best.flatten()[pixels]
-    return logits
+    capped = logits.clamp(max=OVERLAP_LOGIT)
+    capped.view(logits.shape[0], -1)[owner.flatten()[pixels], pixels] = best.flatten()[pixels]
+    return capped
 
 
 def without_memory(model: SAM2Model, raw: ImageEmbedding) -> torch.Tensor:
@@ -173,13 +172,13 @@ def memory_masks(
     `non_overlap_masks_for_mem_enc` does, so touching objects do not pass each other's pixels
     on to later frames."""
     size = model.cfg.image_size
-    full = F.interpolate(low_res_logits, size=(size, size), mode="bilinear", align_corners=False)  # a new tensor
+    full = F.interpolate(low_res_logits, size=(size, size), mode="bilinear", align_corners=False)
     if separate:
         if others is not None:
             others = F.interpolate(others, size=(size, size), mode="bilinear", align_corners=False)
         full = only_where_highest(full, others)
-    mask = (full > 0).float() if binarize else full.sigmoid_()  # in place: each pass is over B full-size masks
-    return mask.mul_(model.cfg.memory.sigmoid_scale).add_(model.cfg.memory.sigmoid_bias)
+    mask = (full > 0).float() if binarize else torch.sigmoid(full)
+    return mask * model.cfg.memory.sigmoid_scale + model.cfg.memory.sigmoid_bias
 
 
 def encode_masks(model: SAM2Model, raw: ImageEmbedding, masks: torch.Tensor,
