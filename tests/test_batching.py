@@ -62,7 +62,40 @@ def test_objects_predicted_absent_share_one_memory_equal_to_their_own(micro_mode
     out = TrackOutput(logits, torch.zeros(5, micro_model.cfg.d_model), scores)
     with torch.inference_mode():
         raw = tracker.features(1)
-        shared = tracker._tracked_memory(1, raw, [1, 2, 3, 4, 5], out).features
+        shared = tracker._frame_memory(1, raw, [1, 2, 3, 4, 5], out.low_res_logits, scores, binarize=False).features
         for row in range(5):
             alone = encode_memory(micro_model, raw, logits[row:row + 1], scores[row:row + 1], binarize=False).features
             torch.testing.assert_close(shared[row:row + 1], alone, atol=1e-5, rtol=1e-5)
+
+
+def test_objects_prompted_on_one_frame_get_their_memories_in_batches(micro_model):
+    """Many cells given as masks on frame 0: their memories are encoded objects_per_call at a
+    time, each separated from all the others, not one call per object each against all the
+    others (objects squared: 2.5 s of CPU before the first tracked frame at 100 cells); the
+    memories are those of encoding each alone against the others (within float rounding)."""
+    import torch
+
+    from napari_sam2.model.frame_steps import encode_memory
+
+    sim = simulate_timelapse(SimulationConfig(height=96, width=96, num_frames=2, num_cells=(9, 9)), seed=EVALUATION_SEEDS)
+    first = sim.labels[0]
+    tracker = VideoTracker(micro_model, sim.frames, objects_per_call=4, precision="float32")
+    for obj_id in np.unique(first)[1:]:
+        tracker.add_mask(0, int(obj_id), first == obj_id)
+    calls = []
+    handle = micro_model.memory_encoder.register_forward_hook(lambda module, args, out: calls.append(len(args[1])))
+    try:
+        next(tracker.propagate())
+    finally:
+        handle.remove()
+    count = len(tracker.object_ids)
+    assert count >= 8 and calls == [len(c) for c in batching.in_chunks(list(range(count)), 4)]
+    outputs = [tracker.memory_view(i).conditioning[0] for i in tracker.object_ids]
+    logits = torch.cat([o.low_res_logits for o in outputs])
+    with torch.inference_mode():
+        raw = tracker.features(0)
+        for k, output in enumerate(outputs):
+            others = torch.cat([logits[:k], logits[k + 1:]])
+            alone = encode_memory(micro_model, raw, logits[k:k + 1], output.object_score, binarize=True, separate=True,
+                                  others=others).features
+            torch.testing.assert_close(output.memory.float(), alone.to(output.memory.dtype).float(), atol=0.02, rtol=0.01)

@@ -20,7 +20,6 @@ from ..model.frame_steps import (
     condition_on_memory,
     decode_for_tracking,
     encode_masks,
-    encode_memory,
     mask_as_output,
     memory_masks,
     without_memory,
@@ -258,8 +257,11 @@ class VideoTracker:
         """Track over a plan (see `plan`), yielding each frame's result; a result's updated_ids
         are the objects tracked on its frame."""
         self._stop_requested.clear()
-        with self._running():
-            self._encode_pending_memories()
+        try:
+            with self._running():
+                self._encode_pending_memories()
+        except _StopRequested:  # the frames encoded so far keep their memories
+            return
         for run in plan.runs:
             for frame in run.frames:
                 tracked_ids = [i for i in run.objects_on(frame) if i in self._objects]
@@ -291,14 +293,21 @@ class VideoTracker:
         """Prompted frames get their memory before tracking, from the binarised mask the user saw:
         with separate_memories the pixels the object wins in the label image (a click on a dim
         cell touching a bright one often gives a mask of both, and the bright one's pixels,
-        remembered as the dim cell's, made the two swap or merge later: issue 17)."""
+        remembered as the dim cell's, made the two swap or merge later: issue 17). The objects
+        prompted on one frame are encoded together, in object order (a tie goes to the first, as
+        in the label image): one at a time, each against all the others, cost objects squared."""
+        pending: dict[int, list[tuple[ObjectMemory, MemoryEntry]]] = {}  # frame -> its prompted objects
         for track in self._objects.values():
             for frame, output in track.pending_prompts():
-                others = self._logits_of_others(frame, [track.obj_id]) if self.separate_memories else None
-                spatial = encode_memory(self.model, self.features(frame), output.low_res_logits, output.object_score,
-                                        binarize=True, separate=self.separate_memories, others=others)
-                self._memory_pe = spatial.position_encoding
-                track.condition(frame, spatial.features.to(MEMORY_DTYPE))
+                pending.setdefault(frame, []).append((track, output))
+        for frame, prompted in sorted(pending.items()):
+            ids = [track.obj_id for track, _ in prompted]
+            logits = torch.cat([output.low_res_logits for _, output in prompted])
+            scores = torch.cat([output.object_score.reshape(1, 1) for _, output in prompted])
+            spatial = self._frame_memory(frame, self.features(frame), ids, logits, scores, binarize=True)
+            self._memory_pe = spatial.position_encoding
+            for k, (track, _) in enumerate(prompted):
+                track.condition(frame, spatial.features[k : k + 1].to(MEMORY_DTYPE))
 
     def _track_frame(self, frame: int, sign: int, tracked_ids: list[int]) -> FrameResult:
         raw = self.features(frame)
@@ -322,7 +331,8 @@ class VideoTracker:
         entries = {}
         if ids:
             out = concat_outputs(outputs)
-            entries = dict(zip(ids, entries_of(out, self._tracked_memory(frame, raw, ids, out))))
+            memory = self._frame_memory(frame, raw, ids, out.low_res_logits, out.object_score_logits, binarize=False)
+            entries = dict(zip(ids, entries_of(out, memory)))
         keep = frames_still_needed(frame, sign, self.model.cfg.memory.num_maskmem, self.model.cfg.pointers.max_pointers)
         for obj_id, track in tracks.items():
             track.passed(frame, sign, entries.get(obj_id))
@@ -337,15 +347,15 @@ class VideoTracker:
         conditioned = condition_on_memory(self.model, raw, *memory)
         return decode_for_tracking(self.model, conditioned, raw.high_res, None, None, multimask=True)
 
-    def _tracked_memory(self, frame: int, raw: ImageEmbedding, ids: list[int], out: TrackOutput) -> SpatialMemory:
-        """The memory of the objects `ids` tracked on a frame with outputs `out`, encoded in
-        calls of objects_per_call objects (the separation of memories sees all of them at once).
+    def _frame_memory(self, frame: int, raw: ImageEmbedding, ids: list[int], logits: torch.Tensor,
+                      scores: torch.Tensor, binarize: bool) -> SpatialMemory:
+        """The memory of the objects `ids` on a frame from their chosen masks' logits (B, 1, 4h, 4w)
+        and score logits (B, 1) (binarize: prompted masks, as the user saw them), encoded in calls
+        of objects_per_call objects (the separation of memories sees all of them at once).
         Objects predicted absent all have the same empty mask, hence the same memory: it is
         encoded once for all of them."""
         others = self._logits_of_others(frame, ids) if self.separate_memories else None
-        masks = memory_masks(self.model, out.low_res_logits, binarize=False, separate=self.separate_memories,
-                             others=others)
-        scores = out.object_score_logits
+        masks = memory_masks(self.model, logits, binarize=binarize, separate=self.separate_memories, others=others)
         absent = (scores[:, 0] <= 0).nonzero()[:, 0].tolist()
         encoded = sorted(set(range(len(ids))) - set(absent)) + absent[:1]
         memory = None
