@@ -78,8 +78,8 @@ def test_diameter_estimate_on_simulated_nuclei(radius_range):
 
 
 def test_diameter_estimate_on_a_sparse_large_frame():
-    """20 nuclei in 2048 x 2048 px (0.2 % of the pixels): the model's 99.5th percentile lies in the
-    background, whose noise, stretched, was measured as 4.5 px objects."""
+    """20 nuclei in 2048 x 2048 px (0.2 % of the pixels): the plain 99.5th percentile lies in the
+    background, whose noise, stretched, was measured as 4.5 px objects (preprocessing.high_rank)."""
     config = replace(SimulationConfig(), height=2048, width=2048, num_frames=1, num_cells=(20, 20),
                      radius_range=(11, 13), enter_rate=0)
     sim = simulate_timelapse(config, EVALUATION_SEEDS + 3)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from napari.utils.notifications import show_warning
 
-from ..engine.mask_check import EMPTY, TOO_LARGE
+from ..engine.mask_check import CELL, EMPTY, TOO_LARGE
 from .prompt_layers import TOGGLE_KEY
 
 WHAT_TO_DO = {
@@ -27,9 +27,10 @@ def mask_warning_text(result, obj_id: int) -> str | None:
     if warning.kind == EMPTY:
         found = "the model found nothing where you prompted"
     else:
-        found = (f"its mask covers {warning.area:,} pixels, "
-                 f"more than the {warning.limit:,} expected for {warning.compared_with}")
+        found = f"{warning.covers()}, more than the {warning.limit:,} expected for {warning.compared_with}"
     advice = WHAT_TO_DO[warning.kind].format(hint=warning.scale_hint())
+    if warning.kind == TOO_LARGE and warning.basis == CELL:
+        advice += f". If the cells are wider than {warning.cell_diameter:.0f} pixels, set the cell diameter"
     return f"object {obj_id} on frame {result.frame}: {found}. {advice}."
 
 

@@ -93,10 +93,20 @@ class FrameResult(LabelledFrame):
         labels cost the cells' area, not the frame's times the number of objects."""
         return local_positive_logits(self.low_res_logits, self.object_ids, self.video_hw)
 
-    def checked(self, obj_id: int, prompt: Prompt, model_side: int) -> FrameResult:
+    def checked(self, obj_id: int, prompt: Prompt, model_side: int, before_cleanup: torch.Tensor | None = None,
+                cell_diameter: float | None = None) -> FrameResult:
         """This result with `warnings` saying whether obj_id's mask is plausible for `prompt`
-        (decoded by a model whose input has model_side pixels a side)."""
+        (decoded by a model whose input has model_side pixels a side; mask_check.mask_warning);
+        before_cleanup: the object's (1, 1, 4h, 4w) logits as the model gave them, before the
+        clean-up; cell_diameter: a typical cell's width in the frame's pixels, if known."""
         k = self.object_ids.index(obj_id)
-        logits = F.interpolate(self.low_res_logits[k : k + 1], size=self.video_hw, mode="bilinear", align_corners=False)
-        warning = mask_warning((logits[0, 0] > 0).cpu().numpy(), prompt, model_side)
+        mask, model_mask = (self._at_video_size(logits) for logits in (self.low_res_logits[k : k + 1], before_cleanup))
+        warning = mask_warning(mask, prompt, model_side, model_mask, cell_diameter)
         return self if warning is None else replace(self, warnings={obj_id: warning})
+
+    def _at_video_size(self, low_res: torch.Tensor | None) -> np.ndarray | None:
+        """(1, 1, 4h, 4w) logits -> (H, W) bool mask at the video's resolution."""
+        if low_res is None:
+            return None
+        logits = F.interpolate(low_res.float(), size=self.video_hw, mode="bilinear", align_corners=False)
+        return (logits[0, 0] > 0).cpu().numpy()

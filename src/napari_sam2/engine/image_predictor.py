@@ -34,13 +34,16 @@ class ImagePredictor:
     """
 
     def __init__(self, model: SAM2Model, mask_threshold: float = 0.0, normalization: Normalization = Normalization(),
-                 precision: str = "auto", cleanup: MaskCleanup = MaskCleanup()):
+                 precision: str = "auto", cleanup: MaskCleanup = MaskCleanup(), cell_diameter: float | None = None):
         """precision: "auto" (bfloat16 where the hardware runs it fast, else float32: see
         device.resolve_precision), "float32", "bfloat16" or "float16"; `self.precision` is the
         one chosen. cleanup: the masks' post-processing (one piece, no holes;
-        engine/postprocess.py); MaskCleanup.off() for the model's masks as they are."""
+        engine/postprocess.py); MaskCleanup.off() for the model's masks as they are.
+        cell_diameter: a typical cell's width in the image's pixels, if known: a click's mask is
+        then judged against that cell's area rather than the image's (engine/mask_check.py)."""
         self.model = model.eval()
         self.cleanup = cleanup
+        self.cell_diameter = cell_diameter
         self.precision = resolve_precision(precision, model.device)
         self.mask_threshold = mask_threshold
         self.normalization = normalization
@@ -113,14 +116,16 @@ class ImagePredictor:
             logits_prompt = logits_prompt.to(device)
         with autocast(self.precision, device):
             out = self.model.decode(self._embedding, points, None, logits_prompt, multimask)
-        full = F.interpolate(out.mask_logits.float(), size=self._image_hw, mode="bilinear", align_corners=False)[0]
+        model_full = F.interpolate(out.mask_logits.float(), size=self._image_hw, mode="bilinear", align_corners=False)[0]
         anchors = None if prompt is None else positive_clicks(prompt.points + 0.5, prompt.labels, 1.0)
-        full = self.cleanup.apply(full, anchors if anchors is not None and len(anchors) else None)
+        full = self.cleanup.apply(model_full, anchors if anchors is not None and len(anchors) else None)
         binary = (full > self.mask_threshold).cpu().numpy()
+        model_binary = (model_full > self.mask_threshold).cpu().numpy()  # (M, H, W): what the clean-up may not hide
         return Prediction(
             full.cpu().numpy() if return_logits else binary,
             out.iou_scores[0].float().cpu().numpy(),
             out.mask_logits[0].float().clamp(-32.0, 32.0).cpu().numpy(),
             float(out.object_score_logits[0, 0]),
-            tuple(mask_warning(mask, prompt, self.image_size) for mask in binary),
+            tuple(mask_warning(mask, prompt, self.image_size, model_mask, self.cell_diameter)
+                  for mask, model_mask in zip(binary, model_binary)),
         )

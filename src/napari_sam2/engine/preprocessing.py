@@ -3,7 +3,8 @@ resize to the model's square input, ImageNet normalisation.
 
 The rule, decided once (see README, "Image normalisation"). Two modes:
 - "microscopy" (the default): every dtype, uint8 included, is stretched per channel between its
-  0.5th and 99.5th percentiles and clipped to [0, 1], so a dim 8-bit frame (maximum 60) or a
+  0.5th and 99.5th percentiles (the high one raised on a sparse frame: high_rank) and clipped to
+  [0, 1], so a dim 8-bit frame (maximum 60) or a
   12-bit camera in a 16-bit container keeps its contrast; several channels (an RGB export of a
   fluorescence channel in orange or green, or a merge of stains) become one grey image, the
   brightest stretched channel at each pixel, repeated into R, G and B: the colour of a
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
+from skimage.filters import threshold_otsu
 
 from .indices import axis_index
 
@@ -117,13 +119,41 @@ def pick_channels(image: np.ndarray, channels: tuple[int, ...] | None, mode: str
 
 
 def channel_levels(pixels: np.ndarray, norm: Normalization) -> np.ndarray:
-    """(..., K) intensities -> (K, 2) float32 (low, high) per channel: the norm's percentiles,
-    or the channel's minimum and maximum where the percentiles meet (a nearly flat channel)."""
+    """(..., K) intensities -> (K, 2) float32 (low, high) per channel: the norm's percentiles (the
+    high one raised on a sparse channel, `high_rank`), or the channel's minimum and maximum where
+    they meet (a nearly flat channel)."""
     flat = pixels.reshape(-1, pixels.shape[-1]).astype(np.float32)
-    levels = np.percentile(flat, [norm.low_percentile, norm.high_percentile], axis=0).T
+    levels = np.array([np.percentile(channel, [norm.low_percentile, high_rank(channel, norm)]) for channel in flat.T])
     meet = levels[:, 1] <= levels[:, 0]
     levels[meet] = np.stack([flat.min(0), flat.max(0)], 1)[meet]
     return levels.astype(np.float32)
+
+
+# The sparsest frames the embedded model was trained on had nuclei on about 3 % of their pixels
+# (measured on the simulator's defaults at the training frame sides: 2.8 % to 23 %, median 6.5 %),
+# so its high level, the 99.5th percentile, lay inside the nuclei and clipped at most about a
+# sixth of their pixels (0.5 / 3).
+SPARSEST_TRAINED_FOREGROUND = 0.03
+HISTOGRAM_TOP = 99.99  # percentile: a few hot pixels above it do not squeeze Otsu's histogram
+
+
+def high_rank(channel: np.ndarray, norm: Normalization) -> float:
+    """The percentile a (N,) channel's high level is taken at: the norm's, unless the bright objects
+    (Otsu's foreground) cover less than SPARSEST_TRAINED_FOREGROUND of the pixels; then it is
+    raised so that it clips no more of the objects than on the sparsest training frames. Else, on
+    a sparse frame (20 nuclei in 2048 x 2048 px: 0.2 % of the pixels), the high level lies in the
+    background: its noise is stretched over the whole range and the nuclei are a flat white
+    (measured: one-click IoU 0.32, masks spilling over the noise)."""
+    clipped = 100.0 - norm.high_percentile
+    if clipped == 0:
+        return norm.high_percentile
+    low, top = np.percentile(channel, [norm.low_percentile, max(HISTOGRAM_TOP, norm.high_percentile)])
+    if top <= low:
+        return norm.high_percentile
+    counts, edges = np.histogram(channel, bins=256, range=(low, top))
+    threshold = threshold_otsu(hist=(counts, (edges[:-1] + edges[1:]) / 2))
+    foreground = np.count_nonzero(channel > threshold) / channel.size
+    return 100.0 - clipped * min(1.0, foreground / SPARSEST_TRAINED_FOREGROUND)
 
 
 def stretch(image: np.ndarray, levels: np.ndarray) -> np.ndarray:

@@ -28,10 +28,6 @@ TRAINED_FRAME_SIDES = (128, 160, 192, 224, 256)  # training.data.FRAME_SIDES (en
 TRAINED_INPUT_SIDE = 256  # the embedded model's input, the frames above were resized to
 MIN_OBJECT_AREA = 20  # px: smaller foreground specks are debris or noise, not cells
 MIN_SOLIDITY = 0.9  # an object filling less of its convex hull is taken for touching cells
-# Levels of the image the size is measured on: up to the 99.99th percentile, not the model's 99.5th,
-# which on a sparse frame (cells under 0.5 % of the pixels, e.g. 20 nuclei in 2048 x 2048) lies in
-# the background and stretches its noise into objects (measured: 4.5 px estimated for 24 px nuclei).
-SIZE_LEVELS = Normalization(low_percentile=0.0, high_percentile=99.99)
 
 
 def preferred_cell_diameter(cfg: SAM2Config) -> float:
@@ -64,9 +60,9 @@ def resample_factor(cell_diameter: float, cfg: SAM2Config) -> float:
 
 def diameter_to_use(given: float | None, picked: np.ndarray) -> float:
     """`given` checked against the (H, W, K) image (its channels picked for the model), or, when
-    None, estimated from it (stretched by SIZE_LEVELS, the brightest channel at each pixel)."""
+    None, estimated from it (stretched as for the model, the brightest channel at each pixel)."""
     if given is None:
-        return estimate_cell_diameter(to_unit_rgb(picked, SIZE_LEVELS)[..., 0])
+        return estimate_cell_diameter(to_unit_rgb(picked, Normalization())[..., 0])
     return check_cell_diameter(given, picked.shape[:2])
 
 

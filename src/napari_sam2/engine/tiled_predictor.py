@@ -75,12 +75,15 @@ class TiledImagePredictor:
         tile_points, tile_labels, tile_box = self.plan.prompt_in_tile(prompt, top, left)
         prediction = self._tile_predictor(top, left).predict(tile_points, tile_labels, tile_box, multimask=multimask,
                                                              return_logits=True)
+        to_image = 1 / self.plan.length_factor  # the warnings in the image's pixels, not the tile's
+        prediction = prediction._replace(warnings=tuple(w and w.in_pixels_of(to_image) for w in prediction.warnings))
         return tile_logits_to_original(torch.from_numpy(prediction.masks), self.plan, top, left), prediction
 
     def _tile_predictor(self, top: int, left: int) -> ImagePredictor:
         """The tile's predictor, its features computed on first use."""
         if (top, left) not in self._tile_predictors:
-            predictor = ImagePredictor(self.model, self.mask_threshold, self.normalization, self.precision, self.cleanup)
+            predictor = ImagePredictor(self.model, self.mask_threshold, self.normalization, self.precision, self.cleanup,
+                                       self.cell_diameter_used * self.plan.length_factor)
             predictor.set_model_input(tile_input(self._scaled, top, left, self.plan.tile), (self.plan.tile, self.plan.tile))
             self._tile_predictors[(top, left)] = predictor
         return self._tile_predictors[(top, left)]

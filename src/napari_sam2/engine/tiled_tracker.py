@@ -146,7 +146,8 @@ class TiledVideoTracker:
         self._scaled = ScaledFrames(self.inputs, self.tile_plan)
         # one frame of features per tile: a propagation reads each tile's frame once, in turn
         self._tracker_options = dict(normalization=normalization, fill_hole_area=fill_hole_area, feature_cache_size=1,
-                                     precision=self.precision, separate_memories=separate_memories, cleanup=cleanup)
+                                     precision=self.precision, separate_memories=separate_memories, cleanup=cleanup,
+                                     cell_diameter=self.cell_diameter * self.tile_plan.length_factor)
         self.cleanup = cleanup
         self._tiles: dict[Tile, VideoTracker] = {}
         self._tiles_lock = threading.Lock()
@@ -281,7 +282,8 @@ class TiledVideoTracker:
         self._handovers.get(obj_id, set()).discard(frame)  # the user prompted it here
         # the frame as the tile holds it: the objects whose output there is this tile's compete for pixels
         shown = [i for i in result.object_ids if i == obj_id or self._where.get(i, {}).get(frame) == tile]
-        return self._stitch(frame, _tile_outputs({tile: result}, {tile: shown}), result.warnings, (obj_id,))
+        warnings = {i: w.in_pixels_of(1 / self.tile_plan.length_factor) for i, w in result.warnings.items()}
+        return self._stitch(frame, _tile_outputs({tile: result}, {tile: shown}), warnings, (obj_id,))
 
     def _tracker(self, tile: Tile) -> VideoTracker:
         with self._tiles_lock:  # a prefetch thread and a click may create the same tile's tracker at once

@@ -35,6 +35,12 @@ class TilePlan:
         return self.scaled_hw[0] / self.image_hw[0], self.scaled_hw[1] / self.image_hw[1]
 
     @property
+    def length_factor(self) -> float:
+        """Scaled pixels per original pixel along a length (the factors' geometric mean)."""
+        fy, fx = self.factors
+        return math.sqrt(fy * fx)
+
+    @property
     def tiles(self) -> list[tuple[int, int]]:
         return [(top, left) for top in self.tops for left in self.lefts]
 

@@ -73,6 +73,7 @@ class VideoTracker:
         separate_memories: bool = True,
         objects_per_call: int | None = None,
         cleanup: MaskCleanup = MaskCleanup(),
+        cell_diameter: float | None = None,
     ):
         """precision: "auto" (default: bfloat16 where the hardware runs it fast, else float32; see
         device.resolve_precision), "float32", "bfloat16" or "float16" (the model under autocast);
@@ -90,7 +91,10 @@ class VideoTracker:
 
         cleanup: the masks' post-processing (one piece, no holes; engine/postprocess.py) on
         prompted frames, before the mask goes into memory; MaskCleanup.off() for the model's
-        masks as they are (as the reference). Tracked frames keep the model's masks."""
+        masks as they are (as the reference). Tracked frames keep the model's masks.
+
+        cell_diameter: a typical cell's width in the frames' pixels, if known: a click's mask is
+        then judged against that cell's area rather than the frame's (engine/mask_check.py)."""
         self.model = model.eval()
         self.precision = resolve_precision(precision, model.device)
         if not hasattr(frames, "hw"):
@@ -100,6 +104,7 @@ class VideoTracker:
         self.video_hw = tuple(frames.hw)
         self.fill_hole_area = fill_hole_area
         self.cleanup = cleanup
+        self.cell_diameter = cell_diameter
         self.separate_memories = separate_memories
         self.objects_per_call = None if objects_per_call is None else positive_count(objects_per_call, "objects_per_call")
         self._settings_key = f"{normalization}|{channels}|{self.precision}"
@@ -135,10 +140,11 @@ class VideoTracker:
         if not clear and old is not None:
             coords, point_labels = torch.cat([old.coords, coords], 1), torch.cat([old.labels, point_labels], 1)
         with self._running():
-            output = self._decode_clicks(track, frame, coords, point_labels)
+            output, model_logits = self._decode_clicks(track, frame, coords, point_labels)
         self._objects[obj_id] = track
         track.prompt(frame, output, clicks=ClickPrompt(coords, point_labels))
-        return self._frame_result(frame, (obj_id,)).checked(obj_id, prompt, self.model.cfg.image_size)
+        return self._frame_result(frame, (obj_id,)).checked(obj_id, prompt, self.model.cfg.image_size, model_logits,
+                                                            self.cell_diameter)
 
     def add_box(self, frame: int, obj_id: int, box) -> FrameResult:
         return self.add_points(frame, obj_id, box=box)
@@ -377,7 +383,8 @@ class VideoTracker:
 
     # ---- helpers ---------------------------------------------------------------------------
 
-    def _decode_clicks(self, track: ObjectMemory, frame: int, coords, labels) -> MemoryEntry:
+    def _decode_clicks(self, track: ObjectMemory, frame: int, coords, labels) -> tuple[MemoryEntry, torch.Tensor]:
+        """The prompted frame's output (cleaned up) and the (1, 1, 4h, 4w) logits the model gave."""
         device = self.model.device
         raw = self.features(frame)
         previous = track.latest(frame)
@@ -390,7 +397,7 @@ class VideoTracker:
         points = (coords.to(device), labels.to(device))
         out = decode_for_tracking(self.model, embedding, raw.high_res, points, prev_logits, multimask)
         anchors = positive_clicks(coords, labels, out.low_res_logits.shape[-1] / self.model.cfg.image_size)
-        return MemoryEntry(self._filled(out.low_res_logits, anchors), out.pointer, out.object_score_logits)
+        return MemoryEntry(self._filled(out.low_res_logits, anchors), out.pointer, out.object_score_logits), out.low_res_logits
 
     def _filled(self, logits: torch.Tensor, anchors: np.ndarray | None = None) -> torch.Tensor:
         """(B, 1, h, w) logits of a prompted frame with small holes filled, then cleaned up;
