@@ -18,7 +18,7 @@ Single images: `ImagePredictor` on the whole frame (as the tracker sees it), the
 masks by predicted IoU for one click, one mask for a box or a mask. The baseline's mask of a cell
 is the watershed segment under the click (empty if the click falls on its background).
 
-    python benchmarks/bench_real_images.py --threads 1 [--sim-frames 20] [--cleanup on|off] [--model FILE]
+    python benchmarks/bench_real_images.py --threads 1 [--sim-frames 20] [--cleanup on|off|keep-dim] [--model FILE]
 """
 from __future__ import annotations
 
@@ -43,6 +43,7 @@ from sample_images import ctc_timelapse, nuclei_zstack
 
 METHODS = ("1 click", "box", "Otsu + watershed")
 TRACKED_PROMPTS = ("1 click", "box", "mask")
+CLEANUPS = {"on": MaskCleanup(), "off": MaskCleanup.off(), "keep-dim": MaskCleanup(drop_dim=False)}
 BORDER = 8  # px: a track whose centre is nearer the frame's edge than this is left out (cut cells)
 
 
@@ -217,8 +218,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--model", default=None, help="a checkpoint file (default: the embedded model)")
     parser.add_argument("--sim-frames", type=int, default=20, help="held-out simulated frames")
-    parser.add_argument("--cleanup", choices=("on", "off"), default="on",
-                        help="the masks' post-processing (MaskCleanup: one piece, no holes); default on, as in the engine")
+    parser.add_argument("--cleanup", choices=tuple(CLEANUPS), default="on",
+                        help="the masks' post-processing (MaskCleanup: one piece, no holes, tracked masks no brighter "
+                             "than around them dropped); default on, as in the engine; keep-dim: all but the last")
     parser.add_argument("--sim-stacks", type=int, default=3, help="held-out realistic simulated z-stacks")
     parser.add_argument("--skip", default="", help="comma-separated parts to skip: sim,realistic,simstack,zstack,track,ctc")
     args = parser.parse_args()
@@ -227,7 +229,7 @@ def main() -> None:
     print(f"torch threads: {torch.get_num_threads()}; model: {args.model or 'embedded'}")
     model = load_model(args.model, device="cpu") if args.model else load_model(device="cpu")
     skip = set(filter(None, args.skip.split(",")))
-    cleanup = MaskCleanup() if args.cleanup == "on" else MaskCleanup.off()
+    cleanup = CLEANUPS[args.cleanup]
     print(f"mask clean-up: {cleanup}")
     predictor_options, tracker_options = {"cleanup": cleanup}, {"cleanup": cleanup}
     if "sim" not in skip:

@@ -96,7 +96,7 @@ class TrackingWidget(QWidget):
         self.precision_combo.addItems(PRECISION_CHOICES)  # auto first: the default
         self.checkpoint_edit = QLineEdit(placeholderText="checkpoint .pt file")
         self.store_edit = QLineEdit(placeholderText="default: next to the image file, or napari-sam2's data folder")
-        self.cleanup_check = QCheckBox("one piece per mask, holes filled")
+        self.cleanup_check = QCheckBox("one piece, holes filled; a dim tracked mask: cell absent")
         self.cleanup_check.setChecked(MaskCleanup().active)  # the engine's default
         checkpoint_row, browse = QHBoxLayout(), self._button("Browse...", self._browse_checkpoint)
         checkpoint_row.addWidget(self.checkpoint_edit)

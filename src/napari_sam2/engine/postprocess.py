@@ -1,13 +1,17 @@
 """Post-processing of predicted mask logits, on the CPU, without compiled extensions: the
-reference's filling of small holes, and the optional clean-up (one piece, no holes) used by the
-image predictor and the video tracker alike."""
+reference's filling of small holes, and the optional clean-up (one piece, no holes; on tracked
+frames, no mask that is not brighter than its surroundings) used by the image predictor and the
+video tracker alike."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from scipy import ndimage
+
+from .preprocessing import IMAGENET_MEAN, IMAGENET_STD
 
 HOLE_FILL_LOGIT = 0.1  # a filled hole becomes just-positive, like the reference's CUDA path
 _EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
@@ -32,6 +36,14 @@ def fill_small_holes(logits: torch.Tensor, max_area: int) -> torch.Tensor:
 
 
 REMOVED_LOGIT = -10.0  # a removed piece becomes clearly background, in masks and in memories alike
+# A tracked mask is taken for the object's absence when it is less than MIN_CONTRAST brighter than
+# the median of a ring around it (RING_PX, pixels of the model's input, from its edge), relative
+# to its own brightness (the frame stretched: 0 is the frame's low level). Chosen on simulated
+# realistic z-stacks of training seeds (10 stacks, a click per nucleus on the fullest slice,
+# tracked both ways): masks with the nucleus there fall below it 1.1 % of the time, masks where
+# it is absent (defocused haze, noise) 44 % (at 0.2: 2.1 % and 61 %).
+MIN_CONTRAST = 0.15
+RING_PX = (1, 4)
 
 
 @dataclass(frozen=True)
@@ -42,24 +54,47 @@ class MaskCleanup:
     keep_one_piece: keep only the connected piece under the positive clicks (one piece per
     click), or the largest piece for a box, a mask prompt or a tracked frame: a nucleus is one
     piece, and stray bits on neighbours or on bright speckles are not it.
-    fill_holes: fill every hole of the kept mask (dark nucleoli, chromatin gaps): a nucleus has none."""
+    fill_holes: fill every hole of the kept mask (dark nucleoli, chromatin gaps): a nucleus has none.
+    drop_dim: on tracked frames, a mask not brighter than its surroundings (`dim_masks`) means
+    the object is absent there, and the tracker marks it absent as the model marks an object it
+    does not find: out-of-focus haze at the ends of a z-stack is not the nucleus."""
 
     keep_one_piece: bool = True
     fill_holes: bool = True
+    drop_dim: bool = True
 
     @classmethod
     def off(cls) -> MaskCleanup:
-        return cls(keep_one_piece=False, fill_holes=False)
+        return cls(keep_one_piece=False, fill_holes=False, drop_dim=False)
+
+    def dim_masks(self, logits: torch.Tensor, model_input: torch.Tensor) -> torch.Tensor:
+        """(B,) bool: which of the (B, 1, h, w) mask logits are less than MIN_CONTRAST brighter
+        than the median of a ring around them on the frame's (1, 3, S, S) model input (always
+        False with drop_dim off, or for an empty mask)."""
+        dim = torch.zeros(logits.shape[0], dtype=torch.bool)
+        if not self.drop_dim:
+            return dim
+        mean, std = (torch.tensor(v).view(3, 1, 1) for v in (IMAGENET_MEAN, IMAGENET_STD))
+        unit = (model_input[0].float().cpu() * std + mean).mean(0)  # (S, S) the stretched frame, in [0, 1]
+        side = unit.shape[-1]
+        masks = (F.interpolate(logits.float().cpu(), size=(side, side), mode="bilinear", align_corners=False) > 0).float()
+        inner, outer = (F.max_pool2d(masks, 2 * r + 1, 1, r) > 0 for r in RING_PX)  # (B, 1, S, S) masks grown by r
+        for b in range(masks.shape[0]):
+            inside, ring = unit[masks[b, 0] > 0], unit[(outer[b, 0] & ~inner[b, 0])]
+            if len(inside) and len(ring):
+                brightness = inside.mean()
+                dim[b] = bool(brightness - ring.median() < MIN_CONTRAST * brightness)
+        return dim
 
     @property
     def active(self) -> bool:
-        return self.keep_one_piece or self.fill_holes
+        return self.keep_one_piece or self.fill_holes or self.drop_dim
 
     def apply(self, logits: torch.Tensor, anchors: np.ndarray | None = None) -> torch.Tensor:
         """(B, 1, h, w) or (B, h, w) mask logits -> a cleaned copy. anchors: (N, 2) (x, y) positive
         clicks in the logits' continuous pixel coordinates (pixel j spans [j, j + 1)), or None
         (the largest piece)."""
-        if not self.active:
+        if not (self.keep_one_piece or self.fill_holes):
             return logits
         out = logits.clone()
         flat = out.reshape(-1, *out.shape[-2:])  # (B, h, w) view of the copy
@@ -90,10 +125,14 @@ class MaskCleanup:
 
 
 def add_cleanup_flag(command) -> None:
-    """`--no-cleanup` on an argparse command: args.cleanup is MaskCleanup() or MaskCleanup.off()."""
+    """`--no-cleanup` and `--keep-dim-masks` on an argparse command: args.cleanup is MaskCleanup(),
+    MaskCleanup.off() or MaskCleanup(drop_dim=False)."""
     command.add_argument("--no-cleanup", dest="cleanup", action="store_const", const=MaskCleanup.off(),
                          default=MaskCleanup(), help="keep the model's masks as they are (default: each mask is "
-                                                     "the one piece under its click, or the largest, holes filled)")
+                                                     "the one piece under its click, or the largest, holes filled; "
+                                                     "a tracked mask no brighter than around it means the cell is absent)")
+    command.add_argument("--keep-dim-masks", dest="cleanup", action="store_const", const=MaskCleanup(drop_dim=False),
+                         help="clean up, but keep tracked masks that are no brighter than around them")
 
 
 def positive_clicks(coords: np.ndarray | torch.Tensor, labels: np.ndarray | torch.Tensor, scale: float) -> np.ndarray:

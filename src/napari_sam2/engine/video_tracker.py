@@ -16,6 +16,7 @@ from ..model.frame_steps import (
     NO_OBJECT_LOGIT,
     SpatialMemory,
     TrackOutput,
+    as_absent,
     concat_outputs,
     condition_on_memory,
     decode_for_tracking,
@@ -90,8 +91,9 @@ class VideoTracker:
         batching.objects_per_call finds pay on this machine. Results are the same either way.
 
         cleanup: the masks' post-processing (one piece, no holes; engine/postprocess.py) on
-        prompted frames, before the mask goes into memory; MaskCleanup.off() for the model's
-        masks as they are (as the reference). Tracked frames keep the model's masks.
+        prompted frames, before the mask goes into memory; on tracked frames only its drop_dim (a
+        mask no brighter than around it: the object is absent); MaskCleanup.off() for the model's
+        masks as they are (as the reference).
 
         cell_diameter: a typical cell's width in the frames' pixels, if known: a click's mask is
         then judged against that cell's area rather than the frame's (engine/mask_check.py)."""
@@ -337,6 +339,8 @@ class VideoTracker:
         entries = {}
         if ids:
             out = concat_outputs(outputs)
+            # a mask no brighter than around it: the object is absent here (MaskCleanup.drop_dim)
+            out = as_absent(self.model, out, self.cleanup.dim_masks(out.low_res_logits, self.inputs[frame]))
             memory = self._frame_memory(frame, raw, ids, out.low_res_logits, out.object_score_logits, binarize=False)
             entries = dict(zip(ids, entries_of(out, memory)))
         keep = frames_still_needed(frame, sign, self.model.cfg.memory.num_maskmem, self.model.cfg.pointers.max_pointers)

@@ -91,6 +91,18 @@ def chosen_output(model: SAM2Model, candidates: Candidates) -> TrackOutput:
     return TrackOutput(logits, pointer.float(), candidates.object_score_logits.float())
 
 
+def as_absent(model: SAM2Model, out: TrackOutput, absent: torch.Tensor) -> TrackOutput:
+    """`out` with the objects where `absent` (B,) bool marked absent as the model marks those it
+    does not find: NO_OBJECT_LOGIT masks, the no-object pointer, a score logit <= 0."""
+    if not bool(absent.any()):
+        return out
+    gone = absent.to(out.pointer.device).view(-1, 1)  # (B, 1)
+    logits = torch.where(gone[:, :, None, None], torch.full_like(out.low_res_logits, NO_OBJECT_LOGIT), out.low_res_logits)
+    pointer = torch.where(gone, model.no_obj_ptr.to(out.pointer.dtype).expand_as(out.pointer), out.pointer)
+    scores = torch.where(gone, -out.object_score_logits.abs(), out.object_score_logits)
+    return TrackOutput(logits, pointer, scores)
+
+
 def decode_for_tracking(model: SAM2Model, embedding, high_res, points, mask_logits, multimask: bool) -> TrackOutput:
     """decode_candidates, keeping each object's best candidate."""
     return chosen_output(model, decode_candidates(model, embedding, high_res, points, mask_logits, multimask))
