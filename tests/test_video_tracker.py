@@ -82,7 +82,9 @@ def test_objects_are_batched_and_equal_to_tracking_each_alone(micro_model, video
         alone = VideoTracker(micro_model, ArrayFrames(frames))
         alone.add_points(0, obj, *centre_click(labels[0], obj))
         for frame, result in track_all(alone).items():
-            assert torch.allclose(result.low_res_logits[0], joint[frame].low_res_logits[k], atol=1e-4)
+            # batched kernels sum in another order (and with the threads an earlier test left): float
+            # error grows over 10 recurrent frames to ~1e-4 on logits of size ~20; a wrong batch is O(1)
+            assert torch.allclose(result.low_res_logits[0], joint[frame].low_res_logits[k], atol=1e-3, rtol=1e-4)
 
 
 def memory_of_winning_pixels(model, tracker, frame, logits, k, present=True):
