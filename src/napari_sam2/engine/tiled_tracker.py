@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Iterator, Mapping
 
 import numpy as np
@@ -22,10 +23,11 @@ import torch
 import torch.nn.functional as F
 
 from ..model import ImageEmbedding, SAM2Model
+from ..model.frame_steps import NO_OBJECT_LOGIT
 from .device import resolve_precision
 from .frame_result import FrameResult, LabelledFrame
+from .label_rule import winning_labels
 from .mask_check import MaskWarning
-from .memory_selection import FORWARD
 from .model_inputs import PreprocessedFrames
 from .postprocess import MaskCleanup
 from .preprocessing import Normalization
@@ -33,7 +35,7 @@ from .prompts import check_frame_index, check_obj_id, check_prompt
 from .propagation_plan import PropagationPlan, Run, direction_signs, make_run
 from .scale import check_cell_diameter, diameter_to_use, plan_for_cells
 from .tiling import LocalLogits, TilePlan, prompt_extent, resample, shift_to_tile, tile_input, tile_logits_to_original
-from .video_tracker import VideoTracker
+from .video_tracker import DecodedFrame, VideoTracker
 
 Tile = tuple[int, int]  # (top, left) in scaled pixels
 # Prefetching (the frame on screen, for the next click) computes every tile of a frame of at most
@@ -156,6 +158,7 @@ class TiledVideoTracker:
         self._where: dict[int, dict[int, Tile]] = {}  # obj_id -> frame -> the tile its output there is from
         self._handovers: dict[int, set[int]] = {}  # obj_id -> frames it was handed to another tile on
         self._stop = threading.Event()
+        self._tracking: tuple[int, dict[int, tuple[Tile, torch.Tensor]]] | None = None  # the frame being tracked, its outputs
 
     # ---- what there is -----------------------------------------------------------------------
 
@@ -288,7 +291,9 @@ class TiledVideoTracker:
     def _tracker(self, tile: Tile) -> VideoTracker:
         with self._tiles_lock:  # a prefetch thread and a click may create the same tile's tracker at once
             if tile not in self._tiles:
-                self._tiles[tile] = VideoTracker(self.model, TileFrames(self._scaled, tile), **self._tracker_options)
+                tracker = VideoTracker(self.model, TileFrames(self._scaled, tile), **self._tracker_options)
+                tracker.logits_elsewhere = partial(self._logits_elsewhere, tile)
+                self._tiles[tile] = tracker
             return self._tiles[tile]
 
     def _known(self, obj_id) -> int:
@@ -348,26 +353,81 @@ class TiledVideoTracker:
             tracker.request_stop()
 
     def _track_frame(self, run: Run, frame: int) -> TiledFrameResult | None:
-        """Every object of the run on `frame`, each in its home tile; then hand-overs. None if stopped."""
+        """Every object of the run on `frame`, each in its home tile: first decoded in every tile,
+        then every tile's memories encoded, separated from the outputs of all tiles (two touching
+        cells held by two tiles would otherwise each remember, then take, the other's pixels);
+        then hand-overs. None if stopped."""
         by_tile: dict[Tile, list[int]] = {}
         for obj_id in run.objects_on(frame):
             by_tile.setdefault(self._home[obj_id], []).append(obj_id)
-        name = "forward" if run.direction == FORWARD else "backward"
-        results = {}
+        decoded: dict[Tile, DecodedFrame] = {}
         for tile, ids in by_tile.items():
-            step = Run(run.direction, range(frame, frame + run.direction, run.direction), {i: run.joins[i] for i in ids})
-            tracked = list(self._tiles[tile].run(PropagationPlan(name, (step,))))
-            if not tracked or self._stop.is_set():
+            step = self._tiles[tile].decode_step(frame, run.direction, ids)
+            if step is None or self._stop.is_set():
                 return None
-            results[tile] = tracked[0]
+            decoded[tile] = step
             for obj_id in ids:
                 self._where[obj_id][frame] = tile
-        outputs = _tile_outputs(results, by_tile)
-        self._hand_over(frame, run.direction, outputs)
+        self._tracking = (frame, self._decoded_outputs(frame, decoded))
+        try:
+            results = {}
+            for tile, step in decoded.items():
+                result = self._tiles[tile].remember_step(step)
+                if result is None or self._stop.is_set():
+                    return None
+                results[tile] = result
+            outputs = _tile_outputs(results, by_tile)
+            self._hand_over(frame, run.direction, outputs, self._tracking[1])
+        finally:
+            self._tracking = None
         return self._stitch(frame, outputs)
 
-    def _hand_over(self, frame: int, direction: int, outputs: dict[int, tuple[Tile, torch.Tensor]]) -> None:
-        """Objects whose mask came nearer another tile's centre go on there, with that mask."""
+    def _outputs_on(self, frame: int) -> dict[int, tuple[Tile, torch.Tensor]]:
+        """obj_id -> (its tile, its (S, S) logits there) for every object with an output on the
+        frame (the one being tracked: as decoded, before its memories)."""
+        if self._tracking is not None and self._tracking[0] == frame:
+            return self._tracking[1]
+        by_tile: dict[Tile, list[int]] = {}
+        for obj_id, where in self._where.items():
+            if frame in where:
+                by_tile.setdefault(where[frame], []).append(obj_id)
+        return _tile_outputs({tile: self._tiles[tile].frame_result(frame) for tile in by_tile}, by_tile)
+
+    def _decoded_outputs(self, frame: int, decoded: dict[Tile, DecodedFrame]) -> dict[int, tuple[Tile, torch.Tensor]]:
+        outputs = dict(self._outputs_on(frame))
+        for tile, step in decoded.items():
+            for k, obj_id in enumerate(step.decoded_ids):
+                outputs[obj_id] = (tile, _to_tile_side(step.output.low_res_logits[k:k + 1].cpu().float(), self.tile_plan.tile))
+        return outputs
+
+    def _logits_elsewhere(self, tile: Tile, frame: int, excluded: list[int]) -> torch.Tensor | None:
+        """(1, 1, S, S): on a frame, the highest logit over `tile`'s pixels of the objects other
+        tiles hold there (but `excluded`), NO_OBJECT_LOGIT where none reaches; None if none is
+        near. A tile's tracker separates its memories from these (VideoTracker.logits_elsewhere)."""
+        best = None
+        for obj_id, (where, logits) in self._outputs_on(frame).items():
+            if where == tile or obj_id in excluded or not self._overlap(where, tile):
+                continue
+            shifted = shift_to_tile(logits, where, tile, fill=NO_OBJECT_LOGIT)
+            best = shifted if best is None else torch.maximum(best, shifted)
+        return None if best is None else best[None, None]
+
+    def _won_in(self, target: Tile, obj_id: int, outputs: dict[int, tuple[Tile, torch.Tensor]]) -> np.ndarray:
+        """(S, S) bool: the pixels of the `target` tile the object wins among all objects on the
+        frame (the label rule, label_rule.winning_labels, as in the stitched label image)."""
+        side = self.tile_plan.tile
+        pieces = [(i, LocalLogits((0, side, 0, side), shift_to_tile(logits, where, target, fill=NO_OBJECT_LOGIT)[None]))
+                  for i, (where, logits) in outputs.items() if self._overlap(where, target)]
+        return winning_labels((side, side), pieces) == obj_id
+
+    def _overlap(self, a: Tile, b: Tile) -> bool:
+        side = self.tile_plan.tile
+        return abs(a[0] - b[0]) < side and abs(a[1] - b[1]) < side
+
+    def _hand_over(self, frame: int, direction: int, outputs: dict[int, tuple[Tile, torch.Tensor]],
+                   on_frame: dict[int, tuple[Tile, torch.Tensor]]) -> None:
+        """Objects whose mask came nearer another tile's centre go on there, with the pixels they
+        win on the frame (among `on_frame`: every object's output there) as the mask prompt."""
         keep = self.tile_plan.halo / 2  # scaled px: a cell on a border stays where it is
         for obj_id, (tile, logits) in outputs.items():
             rows, cols = torch.nonzero(logits > 0, as_tuple=True)
@@ -376,8 +436,10 @@ class TiledVideoTracker:
             extent = np.array([[cols.min(), rows.min()], [cols.max(), rows.max()]], np.float64) + [tile[1], tile[0]]
             target = self.tile_plan.tile_for(self.tile_plan.to_original(extent), current=tile, keep=keep)
             if target != tile:
-                mask = shift_to_tile(logits, tile, target, fill=-1.0) > 0
-                self._tracker(target).hand_over(frame, obj_id, mask.numpy(), direction)
+                mask = self._won_in(target, obj_id, on_frame)
+                if not mask.any():
+                    continue  # its neighbours win every pixel: it stays where it is
+                self._tracker(target).hand_over(frame, obj_id, mask, direction)
                 self._tiles[tile].handed_off(frame, obj_id, direction)
                 self._home[obj_id] = target
                 self._handovers.setdefault(obj_id, set()).add(frame)
@@ -407,6 +469,10 @@ def _tile_outputs(results: dict[Tile, FrameResult], by_tile: dict[Tile, list[int
         result = results[tile]
         for obj_id in ids:
             k = result.object_ids.index(obj_id)
-            low_res = result.low_res_logits[k:k + 1]  # (1, 1, 4h, 4w)
-            outputs[obj_id] = (tile, F.interpolate(low_res, size=result.video_hw, mode="bilinear", align_corners=False)[0, 0])
+            outputs[obj_id] = (tile, _to_tile_side(result.low_res_logits[k:k + 1], result.video_hw[0]))
     return outputs
+
+
+def _to_tile_side(low_res: torch.Tensor, side: int) -> torch.Tensor:
+    """(1, 1, 4h, 4w) logits -> (S, S) over the tile's pixels."""
+    return F.interpolate(low_res, size=(side, side), mode="bilinear", align_corners=False)[0, 0]

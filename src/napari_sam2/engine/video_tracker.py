@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import threading
-from typing import Iterator
+from typing import Callable, Iterator, NamedTuple
 
 import numpy as np
 import torch
@@ -47,6 +47,16 @@ from .postprocess import MaskCleanup, fill_small_holes, positive_clicks
 from .preprocessing import Normalization
 from .prompts import check_frame_index, check_obj_id, check_prompt, model_points
 from .propagation_plan import PropagationPlan, Run, direction_signs, make_run
+
+
+class DecodedFrame(NamedTuple):
+    """A frame decoded by `VideoTracker.decode_step`, its memories not yet encoded."""
+
+    frame: int
+    sign: int
+    tracked_ids: tuple[int, ...]  # the objects the propagation passes on this frame
+    decoded_ids: tuple[int, ...]  # those with a new output here (not prompted here), in `output`'s order
+    output: TrackOutput | None
 
 
 class _StopRequested(Exception):
@@ -115,6 +125,9 @@ class VideoTracker:
         self._objects: dict[int, ObjectMemory] = {}
         self._memory_pe: torch.Tensor | None = None  # the same for every frame and object
         self._stop_requested = threading.Event()  # set from another thread to end a run early
+        # logits (1, 1, S, S) in this tracker's input pixels: on a frame, the highest of the objects
+        # tracked elsewhere (other tiles) other than those given; their memories are separated from those
+        self.logits_elsewhere: Callable[[int, list[int]], torch.Tensor | None] | None = None
 
     # ---- objects and prompts -------------------------------------------------------------
 
@@ -317,7 +330,29 @@ class VideoTracker:
             for k, (track, _) in enumerate(prompted):
                 track.condition(frame, spatial.features[k : k + 1].to(MEMORY_DTYPE))
 
+    def decode_step(self, frame: int, sign: int, tracked_ids: list[int]) -> DecodedFrame | None:
+        """The first half of tracking one frame (the prompted frames' memories first): the objects'
+        outputs there, nothing recorded yet; `remember_step` records them. Apart, so that a tiled
+        tracker separates every tile's memories from the outputs of all tiles. None if stopped."""
+        try:
+            with self._running():
+                self._encode_pending_memories()
+                return self._decode_frame(frame, sign, [i for i in tracked_ids if i in self._objects])
+        except _StopRequested:
+            return None
+
+    def remember_step(self, decoded: DecodedFrame) -> FrameResult | None:
+        """The second half: the frame's memories encoded, its outputs recorded. None if stopped."""
+        try:
+            with self._running():
+                return self._remember_frame(decoded)
+        except _StopRequested:
+            return None
+
     def _track_frame(self, frame: int, sign: int, tracked_ids: list[int]) -> FrameResult:
+        return self._remember_frame(self._decode_frame(frame, sign, tracked_ids))
+
+    def _decode_frame(self, frame: int, sign: int, tracked_ids: list[int]) -> DecodedFrame:
         raw = self.features(frame)
         self._between_model_calls()  # nothing of this frame is recorded until its last model call
         tracks = {obj_id: self._objects[obj_id] for obj_id in tracked_ids}
@@ -336,18 +371,26 @@ class VideoTracker:
                 outputs.append(out._replace(low_res_logits=fill_small_holes(out.low_res_logits, self.fill_hole_area)))
                 ids += chunk
                 self._between_model_calls()
-        entries = {}
+        out = None
         if ids:
             out = concat_outputs(outputs)
             # a mask no brighter than around it: the object is absent here (MaskCleanup.drop_dim)
             out = as_absent(self.model, out, self.cleanup.dim_masks(out.low_res_logits, self.inputs[frame]))
+        return DecodedFrame(frame, sign, tuple(tracked_ids), tuple(ids), out)
+
+    def _remember_frame(self, decoded: DecodedFrame) -> FrameResult:
+        frame, sign, ids, out = decoded.frame, decoded.sign, list(decoded.decoded_ids), decoded.output
+        tracks = {obj_id: self._objects[obj_id] for obj_id in decoded.tracked_ids}
+        entries = {}
+        if ids:
+            raw = self.features(frame)
             memory = self._frame_memory(frame, raw, ids, out.low_res_logits, out.object_score_logits, binarize=False)
             entries = dict(zip(ids, entries_of(out, memory)))
         keep = frames_still_needed(frame, sign, self.model.cfg.memory.num_maskmem, self.model.cfg.pointers.max_pointers)
         for obj_id, track in tracks.items():
             track.passed(frame, sign, entries.get(obj_id))
             track.prune(keep)
-        return self._frame_result(frame, tuple(tracked_ids))
+        return self._frame_result(frame, decoded.tracked_ids)
 
     def _memory_tokens(self, track: ObjectMemory, frame: int, direction: int) -> MemoryTokens:
         return track.memory_tokens(self.model, frame, direction, self.num_frames, self._memory_pe)
@@ -380,9 +423,14 @@ class VideoTracker:
         return SpatialMemory(memory, spatial.position_encoding)
 
     def _logits_of_others(self, frame: int, tracked_ids: list[int]) -> torch.Tensor | None:
-        """(R, 1, 4h, 4w) logits on a frame of the objects other than `tracked_ids` with an output there."""
+        """(R, 1, 4h, 4w) logits on a frame of the objects other than `tracked_ids` with an output
+        there; with objects tracked elsewhere (`logits_elsewhere`), all at the input's size (S, S)."""
         others = [t.latest(frame) for i, t in self._objects.items() if i not in tracked_ids]
         others = [o.low_res_logits for o in others if o is not None]
+        elsewhere = None if self.logits_elsewhere is None else self.logits_elsewhere(frame, tracked_ids)
+        if elsewhere is not None:
+            size = elsewhere.shape[-2:]
+            others = [F.interpolate(o, size=size, mode="bilinear", align_corners=False) for o in others] + [elsewhere]
         return torch.cat(others) if others else None
 
     # ---- helpers ---------------------------------------------------------------------------
