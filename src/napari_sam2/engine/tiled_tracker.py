@@ -158,7 +158,9 @@ class TiledVideoTracker:
         self._where: dict[int, dict[int, Tile]] = {}  # obj_id -> frame -> the tile its output there is from
         self._handovers: dict[int, set[int]] = {}  # obj_id -> frames it was handed to another tile on
         self._stop = threading.Event()
-        self._tracking: tuple[int, dict[int, tuple[Tile, torch.Tensor]]] | None = None  # the frame being tracked, its outputs
+        # while a frame is tracked: frame -> every object's output there, (tile, (S, S) logits), as the
+        # tiles' memories see them (the tracked frame's as decoded); they do not change meanwhile
+        self._tracking: dict[int, dict[int, tuple[Tile, torch.Tensor]]] | None = None
 
     # ---- what there is -----------------------------------------------------------------------
 
@@ -336,6 +338,8 @@ class TiledVideoTracker:
     def run(self, plan: TiledPlan) -> Iterator[TiledFrameResult]:
         """Track over a plan made by `plan`, yielding each frame's stitched result."""
         self._stop.clear()
+        for tracker in list(self._tiles.values()):
+            tracker.clear_stop()
         for run, homes in zip(plan.runs, plan.homes):
             self._home.update(homes)
             for frame in run.frames:
@@ -360,16 +364,18 @@ class TiledVideoTracker:
         by_tile: dict[Tile, list[int]] = {}
         for obj_id in run.objects_on(frame):
             by_tile.setdefault(self._home[obj_id], []).append(obj_id)
-        decoded: dict[Tile, DecodedFrame] = {}
-        for tile, ids in by_tile.items():
-            step = self._tiles[tile].decode_step(frame, run.direction, ids)
-            if step is None or self._stop.is_set():
-                return None
-            decoded[tile] = step
-            for obj_id in ids:
-                self._where[obj_id][frame] = tile
-        self._tracking = (frame, self._decoded_outputs(frame, decoded))
+        self._tracking = {}
         try:
+            decoded: dict[Tile, DecodedFrame] = {}
+            for tile, ids in by_tile.items():
+                step = self._tiles[tile].decode_step(frame, run.direction, ids)
+                if step is None or self._stop.is_set():
+                    return None
+                decoded[tile] = step
+            for tile, ids in by_tile.items():
+                for obj_id in ids:
+                    self._where[obj_id][frame] = tile
+            self._tracking[frame] = self._decoded_outputs(frame, decoded)
             results = {}
             for tile, step in decoded.items():
                 result = self._tiles[tile].remember_step(step)
@@ -377,24 +383,29 @@ class TiledVideoTracker:
                     return None
                 results[tile] = result
             outputs = _tile_outputs(results, by_tile)
-            self._hand_over(frame, run.direction, outputs, self._tracking[1])
+            self._hand_over(frame, run.direction, outputs, self._tracking[frame])
         finally:
             self._tracking = None
         return self._stitch(frame, outputs)
 
-    def _outputs_on(self, frame: int) -> dict[int, tuple[Tile, torch.Tensor]]:
-        """obj_id -> (its tile, its (S, S) logits there) for every object with an output on the
-        frame (the one being tracked: as decoded, before its memories)."""
-        if self._tracking is not None and self._tracking[0] == frame:
-            return self._tracking[1]
+    def _outputs_on(self, frame: int, skip: frozenset[int] = frozenset()) -> dict[int, tuple[Tile, torch.Tensor]]:
+        """obj_id -> (its tile, its (S, S) logits there) for every object (but `skip`) with an
+        output on the frame (while a frame is tracked, `_tracking`'s)."""
+        if self._tracking is not None and frame in self._tracking:
+            return self._tracking[frame]
         by_tile: dict[Tile, list[int]] = {}
         for obj_id, where in self._where.items():
-            if frame in where:
+            if frame in where and obj_id not in skip:
                 by_tile.setdefault(where[frame], []).append(obj_id)
-        return _tile_outputs({tile: self._tiles[tile].frame_result(frame) for tile in by_tile}, by_tile)
+        outputs = _tile_outputs({tile: self._tiles[tile].frame_result(frame) for tile in by_tile}, by_tile)
+        if self._tracking is not None and not skip:
+            self._tracking[frame] = outputs
+        return outputs
 
     def _decoded_outputs(self, frame: int, decoded: dict[Tile, DecodedFrame]) -> dict[int, tuple[Tile, torch.Tensor]]:
-        outputs = dict(self._outputs_on(frame))
+        """Every object's output on the frame being tracked, the tracked ones as decoded."""
+        self._tracking.pop(frame, None)  # the outputs there before (a prompted frame's memories read them)
+        outputs = self._outputs_on(frame, skip=frozenset(i for step in decoded.values() for i in step.decoded_ids))
         for tile, step in decoded.items():
             for k, obj_id in enumerate(step.decoded_ids):
                 outputs[obj_id] = (tile, _to_tile_side(step.output.low_res_logits[k:k + 1].cpu().float(), self.tile_plan.tile))

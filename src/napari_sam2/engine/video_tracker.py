@@ -277,7 +277,7 @@ class VideoTracker:
     def run(self, plan: PropagationPlan) -> Iterator[FrameResult]:
         """Track over a plan (see `plan`), yielding each frame's result; a result's updated_ids
         are the objects tracked on its frame."""
-        self._stop_requested.clear()
+        self.clear_stop()
         try:
             with self._running():
                 self._encode_pending_memories()
@@ -298,6 +298,10 @@ class VideoTracker:
         after the whole frame: the frame in progress is dropped, so the tracker is as after the
         last frame yielded, and the next default propagation goes on from that frame."""
         self._stop_requested.set()
+
+    def clear_stop(self) -> None:
+        """Forget a request_stop: a new propagation begins (run, or a tiled tracker's steps)."""
+        self._stop_requested.clear()
 
     def _between_model_calls(self) -> None:
         if self._stop_requested.is_set():
