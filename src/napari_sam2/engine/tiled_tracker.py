@@ -5,9 +5,11 @@ first prompted in it, so features are computed only for tiles that hold objects,
 
 An object is tracked in one tile at a time, its home: the one whose centre is nearest the
 object's mask. When the mask moves nearer another tile's centre (by more than half a halo, so
-that a cell on a border is not passed to and fro), that tile takes the object over with its
-last mask as a mask prompt, under the same id: the mask is copied whole pixel for whole pixel,
-tiles sharing one scaled grid. Results come back at the frame's resolution and are stitched by
+that a cell on a border is not passed to and fro), that tile takes the object over with the
+pixels it wins on that frame (the label rule over every tile's objects) as a mask prompt, under
+the same id: the mask is copied whole pixel for whole pixel, tiles sharing one scaled grid. A
+frame is decoded in every tile before any tile encodes its memories, which are separated from
+the outputs of all tiles: touching cells held by two tiles do not remember each other's pixels. Results come back at the frame's resolution and are stitched by
 the one label rule (label_rule.winning_labels, through LabelledFrame). Memory and time grow with
 the number of tiles holding objects, at most linearly with the frame's area.
 """
