@@ -9,9 +9,10 @@ that a cell on a border is not passed to and fro), that tile takes the object ov
 pixels it wins on that frame (the label rule over every tile's objects) as a mask prompt, under
 the same id: the mask is copied whole pixel for whole pixel, tiles sharing one scaled grid. A
 frame is decoded in every tile before any tile encodes its memories, which are separated from
-the outputs of all tiles: touching cells held by two tiles do not remember each other's pixels. Results come back at the frame's resolution and are stitched by
-the one label rule (label_rule.winning_labels, through LabelledFrame). Memory and time grow with
-the number of tiles holding objects, at most linearly with the frame's area.
+the outputs of all tiles: touching cells held by two tiles do not remember each other's pixels.
+Results come back at the frame's resolution and are stitched by the one label rule
+(label_rule.winning_labels, through LabelledFrame). Memory and time grow with the number of
+tiles holding objects, at most linearly with the frame's area.
 """
 from __future__ import annotations
 
