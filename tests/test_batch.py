@@ -121,8 +121,8 @@ def test_the_command_prints_the_dashboard_and_the_table_and_fails_if_a_file_fail
                  "--workers", "1"])
     out = capsys.readouterr().out
     assert code == 1
-    assert "Dask dashboard: http" in out and "| file | frames | objects | seconds | status |" in out
-    assert "well0.tif | 4 | 2 |" in out and "empty.tif | - | - | - | failed: " in out
+    assert "Dask dashboard: http" in out and "| file | frames | objects | cell diameter (px) | seconds | status |" in out
+    assert "well0.tif | 4 | 2 | " in out and " (estimated) | " in out and "empty.tif | - | - | - | - | failed: " in out
     assert "1 of 2 files tracked or already there" in out
 
 
@@ -172,3 +172,32 @@ def test_every_cell_of_each_file_automatically_with_seeds_and_lineage_outputs(pl
     assert read_ctc_folder(out / "well1_RES")[1].tracks == LabelsStore.open(out / "well1.zarr").load_lineage().tracks
     with pytest.raises(ValueError, match="automatic tracking only"):
         track_files(images, out, client, points_dir=plate / "clicks", lineage_outputs=("ctc",), progress=False)
+
+
+def test_a_cell_diameter_given_is_the_one_every_files_tracker_uses_and_the_table_shows_it(plate, client, tmp_path):
+    from napari_sam2.batch import format_rows
+
+    images = [plate / "images" / f"well{i}.tif" for i in (1, 2)]
+    given = track_files(images, tmp_path / "given", client, auto=True, cell_diameter=17.0, progress=False)
+    assert [(r.status, r.cell_diameter, r.cell_diameter_estimated) for r in given] == [("done", 17.0, False)] * 2
+    estimated = track_files(images, tmp_path / "estimated", client, points_dir=plate / "clicks", progress=False)
+    assert all(r.cell_diameter_estimated and abs(r.cell_diameter - 17.0) > 3 for r in estimated)  # nuclei ~24-40 px
+    assert "| 17.0 (given) |" in format_rows(given) and " (estimated) |" in format_rows(estimated)
+    # the value is the trackers' own (CellTracker.cell_diameter, which planned the tiles), and they tracked cells
+    assert all(r.objects >= 1 for r in given)
+    assert all(LabelsStore.open(tmp_path / "given" / f"well{i}.zarr", mode="r").array[:].max() >= 1 for i in (1, 2))
+
+
+@pytest.mark.parametrize("diameter, message", [("0", "cell_diameter must be a positive number of pixels"),
+                                               ("-3", "cell_diameter must be a positive number of pixels"),
+                                               ("500", "well1.tif: cell_diameter 500 px is larger than the image "
+                                                       "(96 x 128 px)")])
+def test_a_bad_cell_diameter_fails_before_any_job_and_nothing_is_written(plate, tmp_path, capsys, diameter, message):
+    from napari_sam2.cli import main
+
+    images = [str(plate / "images" / f"well{i}.tif") for i in (1, 2)]
+    code = main(["batch", *images, "--auto", "--out", str(tmp_path / "out"), "--workers", "1",
+                 "--cell-diameter", diameter])
+    printed = capsys.readouterr()
+    assert code == 2 and message in printed.err and "| file |" not in printed.out
+    assert not (tmp_path / "out").exists()

@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 from .click_table import read_clicks
 from .engine.frames import open_tiff_frames
+from .engine.scale import check_cell_diameter
 from .file_tracking import cached_model, track_cells_file, track_file
 from .storage.labels_store import LabelsStore, is_labels_store
 from .storage.store_edits import store_lineage
@@ -45,6 +46,14 @@ class JobRow:
     objects: int | None
     seconds: float | None
     status: str  # "done", "skipped (already tracked)" or "failed: <the error>"
+    cell_diameter: float | None = None  # px of the image, as the tracker used it (None: not tracked in this run)
+    cell_diameter_estimated: bool = False  # from the first frame, as none was given
+
+    @property
+    def shown_diameter(self) -> str:
+        if self.cell_diameter is None:
+            return "-"
+        return f"{self.cell_diameter:.1f} ({'estimated' if self.cell_diameter_estimated else 'given'})"
 
 
 LINEAGE_OUTPUTS = ("ctc", "geff", "csv")  # what an automatic job can write beside its store
@@ -59,6 +68,7 @@ class Job:
     frames: int = 0  # as the file's header says (0 if it cannot be read: the job will fail and say why)
     seeds: Path | None = None  # automatic: a label TIFF of the first frame or every frame (else the model finds cells)
     lineage_outputs: tuple[str, ...] = ()  # automatic: of LINEAGE_OUTPUTS, written as OUT/<name>_RES, .geff, .csv
+    cell_diameter: float | None = None  # px of the image; None: estimated from the first frame, as `track` does
 
     @property
     def auto(self) -> bool:
@@ -98,10 +108,15 @@ def tiff_inputs(inputs: list[str | Path]) -> list[Path]:
 
 
 def plan_jobs(images: list[Path], out_dir: Path, points_dir: Path | None = None, points: Path | None = None,
-              auto: bool = False, seeds_dir: Path | None = None, lineage_outputs: tuple[str, ...] = ()) -> list[Job]:
+              auto: bool = False, seeds_dir: Path | None = None, lineage_outputs: tuple[str, ...] = (),
+              cell_diameter: float | None = None) -> list[Job]:
     """A job per image, or per series of a multi-series TIFF (named <stem>_s<k>): its clicks are
     `points` (the same for every job) or `points_dir/<job name>.csv`; or, with `auto`, every cell
-    is tracked (seeds from `seeds_dir/<job name>.tif` if given) and `lineage_outputs` are written."""
+    is tracked (seeds from `seeds_dir/<job name>.tif` if given) and `lineage_outputs` are written.
+    A `cell_diameter` given is checked (scale.check_cell_diameter) against every job's frames here,
+    before any job starts; None: each job estimates its own, as `track` does."""
+    if cell_diameter is not None:
+        cell_diameter = check_cell_diameter(cell_diameter)  # before reading any file
     if sum((points_dir is not None, points is not None, auto)) != 1:
         raise ValueError("say what to track: one click CSV for every file (points), a folder of <file stem>.csv "
                          "files (points_dir), or every cell automatically (auto) - one of the three")
@@ -116,13 +131,30 @@ def plan_jobs(images: list[Path], out_dir: Path, points_dir: Path | None = None,
         for k, (name, frames) in enumerate(zip(names, series_frames)):
             clicks = None if auto else points or points_dir / f"{name}.csv"
             seeds = seeds_dir / f"{name}.tif" if seeds_dir is not None else None
-            jobs.append(Job(image, clicks, out_dir / f"{name}.zarr", k, frames, seeds, tuple(lineage_outputs)))
+            jobs.append(Job(image, clicks, out_dir / f"{name}.zarr", k, frames, seeds, tuple(lineage_outputs),
+                            cell_diameter))
     names = [job.name for job in jobs]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise ValueError(f"files with the same name {twice} would write the same store in {out_dir}: "
                          "give them different names or track them into different folders")
+    if cell_diameter is not None:
+        for job in jobs:
+            _check_diameter_fits(job)
     return jobs
+
+
+def _check_diameter_fits(job: Job) -> None:
+    """The job's cell diameter checked against its frames (a file that cannot be read here is
+    left to its job, which fails and says why)."""
+    try:
+        frame_hw = open_tiff_frames(job.image, series=job.series).frame_shape[:2]
+    except Exception:  # noqa: BLE001 - any unreadable file: the job itself reports the error
+        return
+    try:
+        check_cell_diameter(job.cell_diameter, frame_hw)
+    except ValueError as error:
+        raise ValueError(f"{job.shown}: {error}") from None
 
 
 def _series_frames(image: Path) -> list[int]:
@@ -149,12 +181,15 @@ def run_job(job: Job, model: str | None, torch_threads: int, progress_queue: str
     on_frame = partial(_report, progress_queue, job)
     if job.auto:
         cells = track_cells_file(job.image, job.out, cached_model(model), job.outputs(only_missing=True), job.seeds,
-                                 progress=False, series=job.series, on_frame=on_frame, precision=precision)
-        return JobRow(job.shown, cells.frames, cells.tracks, cells.seconds, "done")
+                                 progress=False, series=job.series, on_frame=on_frame, precision=precision,
+                                 cell_diameter=job.cell_diameter)
+        return JobRow(job.shown, cells.frames, cells.tracks, cells.seconds, "done", cells.cell_diameter,
+                      cells.cell_diameter_estimated)
     clicks = read_clicks(job.points)  # before the model: a bad file is refused at once
     tracked = track_file(job.image, job.out, clicks, cached_model(model), progress=False, series=job.series,
-                         on_frame=on_frame, precision=precision)
-    return JobRow(job.shown, tracked.frames, len(tracked.objects), tracked.seconds, "done")
+                         on_frame=on_frame, precision=precision, cell_diameter=job.cell_diameter)
+    return JobRow(job.shown, tracked.frames, len(tracked.objects), tracked.seconds, "done", tracked.cell_diameter,
+                  tracked.cell_diameter_estimated)
 
 
 def _report(queue_name: str | None, job: Job, frames_done: int) -> None:
@@ -166,17 +201,18 @@ def track_files(paths: list[str | Path], out_dir: str | Path, client: Client | N
                 points_dir: str | Path | None = None, points: str | Path | None = None,
                 model: str | None = None, torch_threads: int = 1, progress: bool = True,
                 precision: str = "auto", auto: bool = False, seeds_dir: str | Path | None = None,
-                lineage_outputs: tuple[str, ...] = ()) -> list[JobRow]:
+                lineage_outputs: tuple[str, ...] = (), cell_diameter: float | None = None) -> list[JobRow]:
     """Tracks every TIFF of `paths` (files, folders, globs) into out_dir/<stem>.zarr on the Dask
     `client` (None: a LocalCluster of one worker per `torch_threads` cores, closed at the end):
-    the clicks of `points` or `points_dir`, or with `auto` every cell (plan_jobs); a row per file,
-    in the order of `paths` (objects: the tracks of an automatic job)."""
+    the clicks of `points` or `points_dir`, or with `auto` every cell (plan_jobs), with cells of
+    `cell_diameter` px (None: estimated per file); a row per file, in the order of `paths`
+    (objects: the tracks of an automatic job). Bad input raises ValueError before any job starts."""
     jobs = plan_jobs(tiff_inputs(paths), Path(out_dir), points_dir and Path(points_dir), points and Path(points),
-                     auto, seeds_dir and Path(seeds_dir), tuple(lineage_outputs))
+                     auto, seeds_dir and Path(seeds_dir), tuple(lineage_outputs), cell_diameter)
     if client is None:
         with local_client(default_workers(torch_threads)) as own:
             return track_files(paths, out_dir, own, points_dir, points, model, torch_threads, progress, precision,
-                               auto, seeds_dir, lineage_outputs)
+                               auto, seeds_dir, lineage_outputs, cell_diameter)
     queue = Queue(f"napari-sam2-progress-{uuid.uuid4().hex}", client=client) if progress else None
     futures = {client.submit(run_job, job, model, torch_threads, queue and queue.name, precision, retries=RETRIES,
                              pure=False,
@@ -232,7 +268,7 @@ def format_rows(rows: list[JobRow]) -> str:
     def shown(value, form="{}"):
         return "-" if value is None else form.format(value)
 
-    lines = ["| file | frames | objects | seconds | status |", "|---|---|---|---|---|"]
-    lines += [f"| {r.file} | {shown(r.frames)} | {shown(r.objects)} | {shown(r.seconds, '{:.1f}')} | {r.status} |"
-              for r in rows]
+    lines = ["| file | frames | objects | cell diameter (px) | seconds | status |", "|---|---|---|---|---|---|"]
+    lines += [f"| {r.file} | {shown(r.frames)} | {shown(r.objects)} | {r.shown_diameter} | {shown(r.seconds, '{:.1f}')} "
+              f"| {r.status} |" for r in rows]
     return "\n".join(lines)

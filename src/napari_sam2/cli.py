@@ -110,6 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     batch.add_argument("--lineage-outputs", default="",
                        help="with --auto: comma-separated of ctc,geff,csv, written as OUT/<stem>_RES, OUT/<stem>.geff, "
                             "OUT/<stem>.csv")
+    batch.add_argument("--cell-diameter", type=float, default=None,
+                       help="a typical cell's width in pixels, the same for every file (default: estimated from each "
+                            "file's first frame, as track does; the table shows the one used)")
     batch.add_argument("--scheduler", help="address of a running Dask scheduler (tcp://host:8786); default: a "
                                            "local cluster on this machine")
     batch.add_argument("--workers", type=int, default=None,
@@ -318,8 +321,9 @@ def _batch(args) -> int:
         try:
             rows = track_files(args.inputs, args.out, client, args.points_dir, args.points, args.model, args.threads,
                                precision=args.precision, auto=args.auto, seeds_dir=args.seeds_dir,
-                               lineage_outputs=tuple(kind for kind in args.lineage_outputs.split(",") if kind))
-        except (ValueError, FileNotFoundError) as error:  # what to track, or inputs that are not there
+                               lineage_outputs=tuple(kind for kind in args.lineage_outputs.split(",") if kind),
+                               cell_diameter=args.cell_diameter)
+        except (ValueError, FileNotFoundError) as error:  # what to track, a bad diameter, inputs that are not there
             print(f"error: {error}", file=sys.stderr)
             return 2
     print(format_rows(rows))
