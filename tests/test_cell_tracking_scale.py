@@ -93,3 +93,34 @@ def test_a_bright_region_larger_than_a_tile_is_no_cell_and_stops_nothing(model):
     finished = list(tracker.run())
     assert len(finished) == 2 and tracker.lineage.check(np.stack([f.labels for f in finished])) == []
     assert all((f.labels[150:330, 150:330] == 0).mean() > 0.9 for f in finished)  # the region is not a cell
+
+
+BIG = replace(LARGE, num_frames=2, num_cells=(30, 30), division_probability=0.0, enter_rate=0.0)
+
+
+def test_a_seed_larger_than_a_tile_is_refused_by_its_id_and_size_before_any_work_and_the_advice_works(
+        model, tmp_path, capsys):
+    from napari_sam2.cli import main
+
+    sim = simulate_timelapse(BIG, EVALUATION_SEEDS + 831)
+    seeds = sim.labels[0].astype(np.uint16)
+    seeds[150:330, 150:330] = 77  # e.g. a clump, or cells segmented at another scale: 180 px, tiles of 127 px at 14
+    with pytest.raises(ValueError, match=r"^seed label 77 \(180 x 180 px\) is larger than one tile holds \(127 x 127 "
+                                         r"px of the image at a cell diameter of 14.0 px\).*--cell-diameter\) of 90 px"):
+        CellTracker(model, sim.frames, seeds=seeds, cell_diameter=14.0)
+    stack = np.stack([sim.labels[0].astype(np.uint16), seeds])  # a stack: a later frame's label is checked too
+    with pytest.raises(ValueError, match=r"^seed label 77 \(180 x 180 px\) on frame 1 is"):
+        CellTracker(model, sim.frames, seeds=stack, cell_diameter=14.0)
+    with pytest.raises(ValueError, match=r"^seed labels \d+ \(\d+ x \d+ px\), .* are larger"):  # every cell at 8 px
+        CellTracker(model, sim.frames, seeds=sim.labels[0], cell_diameter=8.0)
+    image, seeds_tif, out = tmp_path / "movie.tif", tmp_path / "seeds.tif", tmp_path / "cells.zarr"
+    import tifffile
+    tifffile.imwrite(image, sim.frames)
+    tifffile.imwrite(seeds_tif, seeds)
+    assert main(["track", str(image), "--seeds", str(seeds_tif), "--out", str(out), "--ctc", str(tmp_path / "RES"),
+                 "--cell-diameter", "14"]) == 2
+    assert "seed label 77 (180 x 180 px)" in capsys.readouterr().err
+    assert not out.exists() and not (tmp_path / "RES").exists()  # nothing written
+    tracker = CellTracker(model, sim.frames, seeds=seeds, cell_diameter=90.0)  # the diameter advised
+    first = next(tracker.run())
+    assert (first.labels[seeds == 77] == 77).mean() > 0.5  # seed 77 is tracked

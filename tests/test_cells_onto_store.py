@@ -74,3 +74,22 @@ def test_an_empty_store_gets_the_tracker_s_own_labels(model, tmp_path):
     for t, (labels, _) in enumerate(finished):
         np.testing.assert_array_equal(store.read_frame(t), labels)
     assert finished[-1][1].tracks == tracker.lineage.tracks and onto.given == ()
+
+
+def test_an_object_of_the_store_larger_than_a_tile_stops_the_run_before_anything_is_written(model, tmp_path):
+    sim = simulate_timelapse(SimulationConfig(height=512, width=512, num_frames=2, num_cells=(30, 30),
+                                              division_probability=0.0, enter_rate=0.0), EVALUATION_SEEDS + 617)
+    store = LabelsStore.create(tmp_path / "cells.zarr", sim.labels.shape)
+    for t in range(2):
+        store.write_frame(t, np.where(sim.labels[t] > 0, 5, 0))  # cells painted as one object of 512 px
+    store.write_frame(0, np.where(sim.labels[0] == sim.labels[0][sim.labels[0] > 0][0], 6, store.read_frame(0)))
+    before = np.stack([store.read_frame(t) for t in range(2)])
+    tracker = CellTracker(model, sim.frames, cell_diameter=8.0)
+    store.begin_undoable()  # as the plugin begins a run
+    stored = sorted(p.name for p in (tmp_path / "cells.zarr").rglob("*"))
+    with pytest.raises(ValueError, match=r"^stored object 5 \(\d+ x \d+ px\) on frame 0 is larger than one tile "
+                                         r"holds \(72 x 72 px .*--cell-diameter\) of \d+ px or more"):
+        CellsOntoStore(store, tracker)
+    assert tracker.video.object_ids == ()  # not half seeded
+    np.testing.assert_array_equal(np.stack([store.read_frame(t) for t in range(2)]), before)
+    assert sorted(p.name for p in (tmp_path / "cells.zarr").rglob("*")) == stored and store.load_lineage() is None

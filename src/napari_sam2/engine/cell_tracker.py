@@ -51,6 +51,7 @@ from .label_seeds import masks_from_labels
 from .preprocessing import Normalization
 from .prompts import check_frame_index
 from .scale import scaled_area, scaled_length, size_ratio
+from .tile_fit import check_objects_fit
 from .tiled_detection import detect_cells_in_tiles
 from .tiled_tracker import TiledVideoTracker
 from .track_events import Split, areas_of, grown, mother_of, split_of, uncovered_cells
@@ -153,6 +154,7 @@ class CellTracker:
         self.params = params.for_cells(self.video.cell_diameter)  # sizes in the frames' pixels
         self.divisions = divisions
         self.seeds = _checked_seeds(seeds, self.video.num_frames, self.video.video_hw)
+        self._check_seeds_fit()
         self.lineage = Lineage()  # live: grows as frames finish
         self._next_frame: int | None = None  # the frame run() goes on at (None before the first run)
         self._first_frame = 0  # the frame the first run began at
@@ -255,6 +257,13 @@ class CellTracker:
                 track_id = seed_id if seed_id not in self.video.object_ids and seed_id >= self._next_id else self._new_id()
                 self._next_id = max(self._next_id, track_id + 1)
                 self._start(frame, track_id, mask)
+
+    def _check_seeds_fit(self) -> None:
+        """Every seed label (of every frame of a stack) fits in a tile, checked before any work."""
+        stack = [] if self.seeds is None else [self.seeds] if self.seeds.ndim == 2 else self.seeds
+        for frame, labels in enumerate(stack):
+            check_objects_fit(labels, self.video.tile_plan, self.cell_diameter, "seed label",
+                              "" if self.seeds.ndim == 2 else f" on frame {frame}")
 
     def _detections(self, frame: int, first: bool) -> np.ndarray | None:
         """(H, W) labels of the cells found on frame, or None on a frame not looked at."""

@@ -24,6 +24,7 @@ from ..engine.cell_lineage import Lineage
 from ..engine.cell_tracker import CellFrame, CellTracker
 from ..engine.frame_result import paint_winners
 from ..engine.label_seeds import masks_from_labels
+from ..engine.tile_fit import check_objects_fit
 from .labels_store import LabelsStore
 
 
@@ -41,8 +42,12 @@ class CellsOntoStore:
         tracker.reserve_ids(set().union(*self.ids_on))
         first = store.read_frame(tracker.next_frame)
         masks = masks_from_labels(first, tracker.video.video_hw) if first.any() else {}
-        self.given = tuple(tracker.add_cell(mask=mask, track_id=obj_id) for obj_id, mask in masks.items()
-                           if mask.sum() >= tracker.params.min_area)  # smaller ones are kept as they are
+        masks = {obj_id: mask for obj_id, mask in masks.items()
+                 if mask.sum() >= tracker.params.min_area}  # smaller ones are kept as they are
+        # before any is added or written: the store stays as it is, the tracker unseeded
+        check_objects_fit(np.where(np.isin(first, list(masks)), first, 0), tracker.video.tile_plan,
+                          tracker.cell_diameter, "stored object", f" on frame {tracker.next_frame}")
+        self.given = tuple(tracker.add_cell(mask=mask, track_id=obj_id) for obj_id, mask in masks.items())
         before = store.load_lineage()
         self.parents_before = before.parents() if before is not None else {}
 
