@@ -201,3 +201,21 @@ def test_a_bad_cell_diameter_fails_before_any_job_and_nothing_is_written(plate, 
     printed = capsys.readouterr()
     assert code == 2 and message in printed.err and "| file |" not in printed.out
     assert not (tmp_path / "out").exists()
+
+
+def test_a_job_run_again_after_its_result_was_lost_with_a_worker_is_done_not_skipped(plate, tmp_path):
+    """The scheduler computes a finished job again when the worker holding its result dies before
+    the result is gathered (seen under load in test_a_job_whose_worker_dies_is_run_again): the
+    store this batch made is there, and the file was tracked by this batch, not before it."""
+    from napari_sam2.batch import plan_jobs, run_job
+
+    images, out = [plate / "images" / "well4.tif"], tmp_path / "out"
+    threads = torch.get_num_threads()  # run_job sets the worker's
+    try:
+        [job] = plan_jobs(images, out, points_dir=plate / "clicks")
+        assert run_job(job, None, 1).status == "done"
+        assert run_job(job, None, 1).status == "done"  # the same job computed again
+        [later] = plan_jobs(images, out, points_dir=plate / "clicks")  # a later batch (resuming)
+        assert run_job(later, None, 1).status == "skipped (already tracked)"
+    finally:
+        torch.set_num_threads(threads)

@@ -69,6 +69,7 @@ class Job:
     seeds: Path | None = None  # automatic: a label TIFF of the first frame or every frame (else the model finds cells)
     lineage_outputs: tuple[str, ...] = ()  # automatic: of LINEAGE_OUTPUTS, written as OUT/<name>_RES, .geff, .csv
     cell_diameter: float | None = None  # px of the image; None: estimated from the first frame, as `track` does
+    tracked_before: bool = False  # its store was there when the batch was planned (else this batch tracks it)
 
     @property
     def auto(self) -> bool:
@@ -131,8 +132,9 @@ def plan_jobs(images: list[Path], out_dir: Path, points_dir: Path | None = None,
         for k, (name, frames) in enumerate(zip(names, series_frames)):
             clicks = None if auto else points or points_dir / f"{name}.csv"
             seeds = seeds_dir / f"{name}.tif" if seeds_dir is not None else None
-            jobs.append(Job(image, clicks, out_dir / f"{name}.zarr", k, frames, seeds, tuple(lineage_outputs),
-                            cell_diameter))
+            out = out_dir / f"{name}.zarr"
+            jobs.append(Job(image, clicks, out, k, frames, seeds, tuple(lineage_outputs), cell_diameter,
+                            is_labels_store(out)))
     names = [job.name for job in jobs]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
@@ -169,13 +171,15 @@ def run_job(job: Job, model: str | None, torch_threads: int, progress_queue: str
             precision: str = "auto") -> JobRow:
     """One file (series), on a worker: skipped if its store is there (it appears only once
     complete). Frames done go to the Dask queue named `progress_queue` as (job name, frames).
-    precision "auto" is decided by each worker for its own machine."""
+    precision "auto" is decided by each worker for its own machine. A job run again by the
+    scheduler after its result was lost with a worker (the store made by this batch) is "done",
+    though what its result told (objects, seconds, the diameter) is lost with it."""
     if is_labels_store(job.out):
         store = LabelsStore.open(job.out, mode="r")
         if job.auto:  # outputs a killed job had not written yet
             job.outputs(only_missing=True).write(store, store_lineage(store), open_tiff_frames(job.image, series=job.series))
         _report(progress_queue, job, store.shape[0])
-        return JobRow(job.shown, store.shape[0], None, None, "skipped (already tracked)")
+        return JobRow(job.shown, store.shape[0], None, None, "skipped (already tracked)" if job.tracked_before else "done")
     remove_abandoned_partials(job.out)  # a worker that died on this job: nobody else writes job.out
     torch.set_num_threads(torch_threads)
     on_frame = partial(_report, progress_queue, job)
