@@ -81,15 +81,13 @@ def test_an_explicit_precision_is_kept_whatever_the_machine(micro_model, bfloat1
         VideoTracker(micro_model, frames, precision="half")
 
 
-@pytest.mark.parametrize("flags, speedup, fast", [
-    ({"avx2"}, 9.0, False),  # no bfloat16 instructions: never, whatever a measurement would say
-    ({"avx512_bf16", "amx_bf16"}, 0.5, True),  # AMX: no measurement needed
-    ({"avx512_bf16"}, 1.05, False),  # AVX-512 BF16 where bfloat16 did not pay (as on this session's machine)
-    ({"avx512_bf16"}, 2.0, True),
+@pytest.mark.parametrize("flags, fast", [
+    ({"avx2"}, False),  # no bfloat16 instructions
+    ({"avx512_bf16", "amx_bf16"}, True),  # AMX
+    ({"avx512_bf16"}, False),  # AVX-512 BF16 alone: the tracker ran 0.70-0.76x in bfloat16 there
 ])
-def test_cpu_rule_from_flags_and_one_measurement(monkeypatch, flags, speedup, fast):
+def test_cpu_rule_from_flags(monkeypatch, flags, fast):
     monkeypatch.setattr(device, "cpu_flags", lambda: flags)
-    monkeypatch.setattr(device, "measured_bfloat16_speedup", lambda: speedup)
     device.bfloat16_is_fast.cache_clear()
     try:
         assert device.bfloat16_is_fast("cpu") is fast
@@ -97,11 +95,6 @@ def test_cpu_rule_from_flags_and_one_measurement(monkeypatch, flags, speedup, fa
     finally:
         device.bfloat16_is_fast.cache_clear()
     assert device.bfloat16_is_fast("mps") is False
-
-
-def test_the_measurement_compares_the_two_precisions():
-    speedup = device.measured_bfloat16_speedup(repeats=1)
-    assert 0.05 < speedup < 50  # a ratio of two real timings, not a constant
 
 
 @pytest.mark.parametrize("option, fast, expected", [

@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16, "float16": torch.float16}
 AUTO = "auto"
-BF16_MATRIX_FLAGS = ("amx_bf16",)  # CPU units made for bfloat16 matrices: no measurement needed
-BF16_VECTOR_FLAGS = ("avx512_bf16",)  # bfloat16 dot products: fast or not depending on the kernels; measured
-MIN_SPEEDUP = 1.3  # bfloat16 must beat float32 by this on the measurement to be chosen
+# CPU units made for bfloat16 matrices. Flags alone decide, never a timing: a timing at start
+# (tried in session 10) came out 1.02-1.23 against a bar of 1.3 on AVX-512 BF16 without AMX, so
+# load tipped some processes of one batch to bfloat16 and their labels differed from the others'.
+# AVX-512 BF16 without AMX is left in float32: the tracker ran 0.70-0.76x there in bfloat16.
+BF16_MATRIX_FLAGS = ("amx_bf16",)
 
 
 def default_device() -> torch.device:
@@ -47,17 +47,12 @@ def resolve_precision(precision: str, device) -> str:
 
 @functools.lru_cache(maxsize=None)
 def bfloat16_is_fast(device_type: str) -> bool:
-    """CUDA with bfloat16 support; a CPU with AMX; a CPU with AVX-512 BF16 if a one-off
-    measurement of the tracker's main operations (attention, linear layers) finds bfloat16
-    MIN_SPEEDUP times faster than float32; nothing else (MPS, other CPUs)."""
+    """CUDA with bfloat16 support; a CPU with AMX (BF16_MATRIX_FLAGS); nothing else (MPS, other
+    CPUs). The same answer in every process on one machine, so a batch's files are all tracked
+    in one precision."""
     if device_type == "cuda":
         return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    if device_type != "cpu":
-        return False
-    flags = cpu_flags()
-    if any(f in flags for f in BF16_MATRIX_FLAGS):
-        return True
-    return any(f in flags for f in BF16_VECTOR_FLAGS) and measured_bfloat16_speedup() >= MIN_SPEEDUP
+    return device_type == "cpu" and any(f in cpu_flags() for f in BF16_MATRIX_FLAGS)
 
 
 def cpu_flags() -> set[str]:
@@ -69,29 +64,6 @@ def cpu_flags() -> set[str]:
         if line.startswith(("flags", "Features")):
             return set(line.split(":", 1)[1].split())
     return set()
-
-
-def measured_bfloat16_speedup(repeats: int = 3) -> float:
-    """float32 time / bfloat16 time of one memory-attention-like step on the CPU (a linear
-    layer over 4,096 tokens of 256 channels, then attention of 1,024 queries over them), the
-    best of `repeats` each, interleaved. About 0.1 s."""
-    generator = torch.Generator().manual_seed(0)
-    tokens = torch.randn(1, 4096, 256, generator=generator)
-    weight = torch.randn(256, 256, generator=generator) / 16
-
-    def step(dtype):
-        x, w = tokens.to(dtype), weight.to(dtype)
-        keys = F.linear(x, w)
-        return F.scaled_dot_product_attention(keys[:, None, :1024], keys[:, None], x[:, None])
-
-    best = {torch.float32: float("inf"), torch.bfloat16: float("inf")}
-    with torch.inference_mode():
-        for _ in range(repeats + 1):  # the first round warms up
-            for dtype in best:
-                start = time.perf_counter()
-                step(dtype)
-                best[dtype] = min(best[dtype], time.perf_counter() - start)
-    return best[torch.float32] / best[torch.bfloat16]
 
 
 def autocast(precision: str, device: torch.device):
