@@ -65,10 +65,14 @@ def test_every_cell_of_a_large_frame_is_found_and_tracked_with_its_lineage(model
 
 def test_the_grid_prompts_find_cells_tile_by_tile_too(model):
     sim = simulate_timelapse(replace(LARGE, num_frames=1, num_cells=(40, 40)), EVALUATION_SEEDS + 820)
-    grid = CellTrackingParams(detection=DetectionParams(prompts="grid", points_per_side=8), second_look=False)
+    # The default grid (16 a side per tile: a point every 16 px at the model's input, where cells
+    # are 28 px across) puts a point in every cell. A sparser grid misses cells by construction,
+    # and which ones shifts with the estimated diameter: with 8 a side, recall 0.72 at 20.8 px and
+    # 0.55 at 21.5 px on this frame; with 16, 0.88 and 0.80 (0.80-0.88 on two more seeds).
+    grid = CellTrackingParams(detection=DetectionParams(prompts="grid"), second_look=False)
     tracker = CellTracker(model, sim.frames, params=grid)
     labels = next(iter(tracker.run())).labels
-    assert detection_counts(labels.astype(np.int32), sim.labels[0]).recall >= 0.6
+    assert detection_counts(labels.astype(np.int32), sim.labels[0]).recall >= 0.75
 
 
 def test_a_frame_that_fits_in_one_tile_fills_it_while_its_cells_stay_trained_sizes():
