@@ -138,3 +138,26 @@ def test_a_clicked_cell_comes_before_the_seed_under_it(make_napari_viewer, qtbot
     assert len(tracks) == len(seeded) and not tracks & {0, clicked}
     assert set(np.unique(after[0])[1:]) == tracks | {clicked}
     assert notifications["error"] == []
+
+
+def test_a_run_refused_for_an_object_larger_than_a_tile_leaves_the_last_propagation_undoable(
+        make_napari_viewer, qtbot, embedded_model, tmp_path, notifications):
+    """Undo has one level: a run that cannot start (a painted region larger than a tile at the
+    chosen cell diameter) must not take the place of the propagation before it."""
+    sim, viewer = small_sequence_viewer(make_napari_viewer, 4, 619)
+    widget = TrackingWidget(viewer, model=embedded_model)
+    widget.diameter_spin.setValue(8.0)  # cells of 8 px: tiles hold 72 px of these 96 px frames
+    store = start(widget, tmp_path)
+    before = stack_of(store)
+    click_cell(widget, qtbot, sim.labels[0] == np.unique(sim.labels[0])[1])
+    propagate_forward(widget, qtbot)
+    propagated = stack_of(store)
+    assert (propagated[1:] != before[1:]).any()
+    paint(store, 0, np.pad(np.ones((80, 80), bool), 8), 9)  # a region of 80 px on the first frame: no tile holds it
+    painted = stack_of(store)
+    widget.cell_panel.track_button.click()
+    qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
+    assert any("larger than one tile" in message for message in notifications["error"]), notifications
+    np.testing.assert_array_equal(stack_of(store), painted)  # nothing written
+    widget.cell_panel.undo_button.click()  # takes back the propagation, as before the refused run
+    np.testing.assert_array_equal(stack_of(store)[1:], before[1:])  # the frames as they were before it

@@ -52,13 +52,17 @@ class CellTracking:
             tracker = CellTracker(self.session.tracker.model, self.session.frames, seeds=seeds,
                                   divisions=self.store.axes[self.store.frame_axis] != "z",  # none along z
                                   cell_diameter=self.session.tracker.cell_diameter)  # the session's, shown
-            self.store.begin_undoable()
             self.tracker, self.onto_store, self.finished = tracker, None, 0
         return self._run()
 
     def _run(self) -> Iterator[int]:
         if self.onto_store is None:  # in the worker thread: it reads every frame of the store
-            self.onto_store = CellsOntoStore(self.store, self.tracker)  # what the store holds is kept
+            try:
+                self.onto_store = CellsOntoStore(self.store, self.tracker)  # what the store holds is kept
+            except ValueError:  # refused (an object larger than a tile): the last change stays undoable
+                self.tracker = None
+                raise
+            self.store.begin_undoable()  # only once the run can start: undo has one level
         for cell_frame in self.tracker.run():
             self.onto_store.write(cell_frame)
             self.finished += 1
