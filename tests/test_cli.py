@@ -40,8 +40,10 @@ def test_track_without_prompts_says_what_to_give(tmp_path, capsys):
     assert "--truth" in capsys.readouterr().err
 
 
-def _tracking_inputs(tmp_path, micro_model, monkeypatch):
-    frames, labels = moving_nuclei_video(5, 96, 128, 2, seed=3, leaving=False)
+def _tracking_inputs(tmp_path, micro_model, monkeypatch, num_frames=5):
+    """A small time-lapse and its truth as TIFFs, the micro model as the embedded one, and the
+    start of a `track` command over them (also used by test_tiled_tracker)."""
+    frames, labels = moving_nuclei_video(num_frames, 96, 128, 2, seed=3, leaving=False)
     tifffile.imwrite(tmp_path / "img.tif", frames)
     tifffile.imwrite(tmp_path / "truth.tif", labels)
     save_checkpoint(micro_model, tmp_path / "model.pt")

@@ -11,15 +11,15 @@ from scipy import ndimage
 
 from engine_labels import reference_labels
 from napari_sam2.cli import main
-from napari_sam2.engine import ArrayFrames, load_model, loading
+from napari_sam2.engine import ArrayFrames, load_model
 from napari_sam2.engine.tiled_tracker import TiledVideoTracker
 from napari_sam2.engine.tiling import plan_tiles, shift_to_tile
 from napari_sam2.evaluation.metrics import j_and_f
 from napari_sam2.evaluation.prompts import central_click
-from napari_sam2.model import save_checkpoint
 from napari_sam2.simulation import EVALUATION_SEEDS, SimulationConfig, descendants, read_lineage, simulate_timelapse
 from napari_sam2.storage import LabelsStore
 from napari_sam2.testing.synthetic import moving_nuclei_video
+from test_cli import _tracking_inputs
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 
@@ -145,17 +145,8 @@ def test_a_mask_moves_between_tiles_pixel_for_pixel():
     assert plan.tile_for(np.array([[260.0, 115.0]]), current=(0, 0), keep=14.5) == (0, 184)
 
 
-def _video_and_model(tmp_path, micro_model, monkeypatch):
-    frames, labels = moving_nuclei_video(4, 96, 128, 2, seed=3, leaving=False)
-    tifffile.imwrite(tmp_path / "img.tif", frames)
-    tifffile.imwrite(tmp_path / "truth.tif", labels)
-    save_checkpoint(micro_model, tmp_path / "model.pt")
-    monkeypatch.setattr(loading, "embedded_model_path", lambda: tmp_path / "model.pt")
-    return ["track", str(tmp_path / "img.tif"), "--truth", str(tmp_path / "truth.tif")]
-
-
 def test_track_prints_the_estimated_diameter_and_takes_a_given_one(micro_model, tmp_path, capsys, monkeypatch):
-    command = _video_and_model(tmp_path, micro_model, monkeypatch)
+    command = _tracking_inputs(tmp_path, micro_model, monkeypatch, num_frames=4)
     assert main(command + ["--out", str(tmp_path / "a.zarr")]) == 0
     assert "px (estimated from frame 0; give --cell-diameter to change it)" in capsys.readouterr().out
     assert main(command + ["--out", str(tmp_path / "b.zarr"), "--cell-diameter", "14"]) == 0
@@ -166,7 +157,7 @@ def test_track_prints_the_estimated_diameter_and_takes_a_given_one(micro_model, 
                                               ("500", "larger than the image (96 x 128 px)")])
 def test_track_refuses_a_bad_diameter_and_leaves_the_old_store(micro_model, tmp_path, capsys, monkeypatch,
                                                                 diameter, message):
-    command = _video_and_model(tmp_path, micro_model, monkeypatch)
+    command = _tracking_inputs(tmp_path, micro_model, monkeypatch, num_frames=4)
     old = LabelsStore.create(tmp_path / "old.zarr", (2, 5, 5))
     old.write_frame(1, np.full((5, 5), 9, np.uint8))
     for out in (["--out", str(tmp_path / "new.zarr")], ["--out", str(tmp_path / "old.zarr"), "--overwrite"]):
