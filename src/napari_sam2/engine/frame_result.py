@@ -2,16 +2,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Mapping
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..model.frame_steps import NO_OBJECT_LOGIT
 from .label_rule import winning_labels
 from .mask_check import MaskWarning, mask_warning
 from .mask_upsampling import local_positive_logits
 from .prompts import Prompt
 from .tiling import LocalLogits
+
+if TYPE_CHECKING:
+    from .memory_bank import MemoryEntry
 
 
 class LabelledFrame:
@@ -110,3 +115,20 @@ class FrameResult(LabelledFrame):
             return None
         logits = F.interpolate(low_res.float(), size=self.video_hw, mode="bilinear", align_corners=False)
         return (logits[0, 0] > 0).cpu().numpy()
+
+
+def latest_result(frame: int, latest: Mapping[int, MemoryEntry | None], side: int, video_hw: tuple[int, int],
+                  updated_ids: tuple[int, ...]) -> FrameResult:
+    """Every object's latest output on the frame (obj_id -> it, or None: "no object" there), at the
+    model's (side, side) resolution."""
+    logits, scores = [], []
+    for output in latest.values():
+        if output is None:
+            logits.append(torch.full((1, 1, side, side), NO_OBJECT_LOGIT))
+            scores.append(torch.tensor(NO_OBJECT_LOGIT))
+        else:
+            logits.append(output.low_res_logits.cpu())
+            scores.append(output.object_score.reshape(()).cpu())
+    stacked = torch.cat(logits) if logits else torch.zeros(0, 1, side, side)
+    scores = torch.stack(scores) if scores else torch.zeros(0)
+    return FrameResult(frame, tuple(latest), stacked, scores, video_hw, updated_ids)

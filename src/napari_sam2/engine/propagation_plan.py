@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
+from .memory_bank import ObjectMemory
 from .memory_selection import BACKWARD, FORWARD
 
 DIRECTIONS = {"forward": (FORWARD,), "backward": (BACKWARD,), "both": (FORWARD, BACKWARD)}
@@ -42,6 +43,34 @@ def make_run(direction: int, joins: Mapping[int, int], num_frames: int, max_fram
     last = num_frames - 1 if direction == FORWARD else 0
     count = abs(last - first) + 1 if max_frames is None else min(abs(last - first) + 1, max_frames)
     return Run(direction, range(first, first + direction * count, direction), inside)
+
+
+def plan_runs(objects: Mapping[int, ObjectMemory], signs: tuple[int, ...], start: int | None, max_frames: int | None,
+              num_frames: int) -> tuple[Run, ...]:
+    """The runs with frames to track, one per direction in `signs`: every object from `start`
+    (start - 1 after a first run), or each from its own prompts (own_starts)."""
+    runs: list[Run] = []
+    for step, sign in enumerate(signs):
+        if start is not None:
+            joins = dict.fromkeys(objects, start if step == 0 else start + sign)
+        else:
+            joins = own_starts(objects, sign, runs, num_frames)
+        run = make_run(sign, joins, num_frames, max_frames)
+        if run.frames:
+            runs.append(run)
+    return tuple(runs)
+
+
+def own_starts(objects: Mapping[int, ObjectMemory], sign: int, earlier: list[Run], num_frames: int) -> dict[int, int]:
+    """obj_id -> the frame tracking in `sign` begins at for it, after the `earlier` runs (whose
+    passing over its prompted frames makes those up to date both ways)."""
+    starts = {}
+    for obj_id, track in objects.items():
+        done = frozenset(f for f in track.conditioning_frames() if any(r.tracks(obj_id, f) for r in earlier))
+        first = track.start(sign, num_frames, done)
+        if first is not None:
+            starts[obj_id] = first
+    return starts
 
 
 @dataclass(frozen=True)

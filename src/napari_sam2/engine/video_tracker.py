@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import threading
-from typing import Callable, Iterator, NamedTuple
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -13,22 +13,17 @@ import torch.nn.functional as F
 
 from ..model import ImageEmbedding, SAM2Model, model_fingerprint
 from ..model.frame_steps import (
-    NO_OBJECT_LOGIT,
     SpatialMemory,
-    TrackOutput,
     as_absent,
-    concat_outputs,
     condition_on_memory,
     decode_for_tracking,
-    encode_masks,
     mask_as_output,
-    memory_masks,
     without_memory,
 )
-from .batching import in_chunks, objects_per_call
 from .device import autocast, resolve_precision
 from .feature_cache import FeatureCache, FeatureStore
-from .frame_result import FrameResult
+from .frame_result import FrameResult, latest_result
+from .frame_step import DecodedFrame, decode_objects, frame_memory, logits_of_others
 from .indices import positive_count
 from .memory_bank import (
     MEMORY_DTYPE,
@@ -37,26 +32,14 @@ from .memory_bank import (
     MemoryTokens,
     MemoryView,
     ObjectMemory,
-    batch_tokens,
     entries_of,
-    group_by_layout,
 )
 from .memory_selection import frames_still_needed
 from .model_inputs import PreprocessedFrames
 from .postprocess import MaskCleanup, fill_small_holes, positive_clicks
 from .preprocessing import Normalization
 from .prompts import check_frame_index, check_obj_id, check_prompt, model_points
-from .propagation_plan import PropagationPlan, Run, direction_signs, make_run
-
-
-class DecodedFrame(NamedTuple):
-    """A frame decoded by `VideoTracker.decode_step`, its memories not yet encoded."""
-
-    frame: int
-    sign: int
-    tracked_ids: tuple[int, ...]  # the objects the propagation passes on this frame
-    decoded_ids: tuple[int, ...]  # those with a new output here (not prompted here), in `output`'s order
-    output: TrackOutput | None
+from .propagation_plan import PropagationPlan, direction_signs, plan_runs
 
 
 class _StopRequested(Exception):
@@ -245,27 +228,7 @@ class VideoTracker:
         self._check_ready_to_propagate()
         if start is not None:
             start = check_frame_index(start, self.num_frames)
-        runs: list[Run] = []
-        for step, sign in enumerate(signs):
-            if start is not None:
-                joins = dict.fromkeys(self._objects, start if step == 0 else start + sign)
-            else:
-                joins = self._own_starts(sign, runs)
-            run = make_run(sign, joins, self.num_frames, max_frames)
-            if run.frames:
-                runs.append(run)
-        return PropagationPlan(direction, tuple(runs))
-
-    def _own_starts(self, sign: int, earlier: list[Run]) -> dict[int, int]:
-        """obj_id -> the frame tracking in `sign` begins at for it, after the `earlier` runs (whose
-        passing over its prompted frames makes those up to date both ways)."""
-        starts = {}
-        for obj_id, track in self._objects.items():
-            done = frozenset(f for f in track.conditioning_frames() if any(r.tracks(obj_id, f) for r in earlier))
-            first = track.start(sign, self.num_frames, done)
-            if first is not None:
-                starts[obj_id] = first
-        return starts
+        return PropagationPlan(direction, plan_runs(self._objects, signs, start, max_frames, self.num_frames))
 
     def propagate(self, direction: str = "forward", start: int | None = None,
                   max_frames: int | None = None) -> Iterator[FrameResult]:
@@ -365,19 +328,9 @@ class VideoTracker:
             for obj_id, track in tracks.items()
             if frame not in track.conditioning
         }
-        ids, outputs = [], []
-        for group in group_by_layout(memories):
-            tokens = memories[group[0]].memory.shape[1]
-            for chunk in in_chunks(group, objects_per_call(self.model, tokens, self.objects_per_call)):
-                out = self._decode_with_memory(raw, batch_tokens([memories[i] for i in chunk]))
-                # tracked frames are not cleaned: with no click to say which piece is the cell, keeping
-                # the largest lost cells (issue 19: J&F 0.879 -> 0.866 with one click on frame 0)
-                outputs.append(out._replace(low_res_logits=fill_small_holes(out.low_res_logits, self.fill_hole_area)))
-                ids += chunk
-                self._between_model_calls()
-        out = None
-        if ids:
-            out = concat_outputs(outputs)
+        ids, out = decode_objects(self.model, raw, memories, self.objects_per_call, self.fill_hole_area,
+                                  self._between_model_calls)
+        if out is not None:
             # a mask no brighter than around it: the object is absent here (MaskCleanup.drop_dim)
             out = as_absent(self.model, out, self.cleanup.dim_masks(out.low_res_logits, self.inputs[frame]))
         return DecodedFrame(frame, sign, tuple(tracked_ids), tuple(ids), out)
@@ -399,43 +352,20 @@ class VideoTracker:
     def _memory_tokens(self, track: ObjectMemory, frame: int, direction: int) -> MemoryTokens:
         return track.memory_tokens(self.model, frame, direction, self.num_frames, self._memory_pe)
 
-    def _decode_with_memory(self, raw: ImageEmbedding, memory: MemoryTokens) -> TrackOutput:
-        """Decode a batch of objects (one per row of `memory`) on one frame without prompts."""
-        conditioned = condition_on_memory(self.model, raw, *memory)
-        return decode_for_tracking(self.model, conditioned, raw.high_res, None, None, multimask=True)
-
     def _frame_memory(self, frame: int, raw: ImageEmbedding, ids: list[int], logits: torch.Tensor,
                       scores: torch.Tensor, binarize: bool) -> SpatialMemory:
-        """The memory of the objects `ids` on a frame from their chosen masks' logits (B, 1, 4h, 4w)
-        and score logits (B, 1) (binarize: prompted masks, as the user saw them), encoded in calls
-        of objects_per_call objects (the separation of memories sees all of them at once).
-        Objects predicted absent all have the same empty mask, hence the same memory: it is
-        encoded once for all of them."""
+        """The memory of the objects `ids` on a frame (frame_step.frame_memory), separated from the
+        other objects' with separate_memories."""
         others = self._logits_of_others(frame, ids) if self.separate_memories else None
-        masks = memory_masks(self.model, logits, binarize=binarize, separate=self.separate_memories, others=others)
-        absent = (scores[:, 0] <= 0).nonzero()[:, 0].tolist()
-        encoded = sorted(set(range(len(ids))) - set(absent)) + absent[:1]
-        memory = None
-        for chunk in in_chunks(encoded, objects_per_call(self.model, 0, self.objects_per_call)):
-            spatial = encode_masks(self.model, raw, masks[chunk], scores[chunk])
-            if memory is None:
-                memory = spatial.features.new_empty((len(ids), *spatial.features.shape[1:]))
-            memory[chunk] = spatial.features
-            self._between_model_calls()
-        if absent:
-            memory[absent] = memory[absent[0]].clone()
-        return SpatialMemory(memory, spatial.position_encoding)
+        return frame_memory(self.model, raw, logits, scores, binarize, self.separate_memories, others,
+                            self.objects_per_call, self._between_model_calls)
 
     def _logits_of_others(self, frame: int, tracked_ids: list[int]) -> torch.Tensor | None:
-        """(R, 1, 4h, 4w) logits on a frame of the objects other than `tracked_ids` with an output
-        there; with objects tracked elsewhere (`logits_elsewhere`), all at the input's size (S, S)."""
-        others = [t.latest(frame) for i, t in self._objects.items() if i not in tracked_ids]
-        others = [o.low_res_logits for o in others if o is not None]
+        """The logits on a frame of the objects other than `tracked_ids` with an output there, and of
+        those tracked elsewhere (`logits_elsewhere`): frame_step.logits_of_others."""
+        own = [t.latest(frame) for i, t in self._objects.items() if i not in tracked_ids]
         elsewhere = None if self.logits_elsewhere is None else self.logits_elsewhere(frame, tracked_ids)
-        if elsewhere is not None:
-            size = elsewhere.shape[-2:]
-            others = [F.interpolate(o, size=size, mode="bilinear", align_corners=False) for o in others] + [elsewhere]
-        return torch.cat(others) if others else None
+        return logits_of_others([o.low_res_logits for o in own if o is not None], elsewhere)
 
     # ---- helpers ---------------------------------------------------------------------------
 
@@ -481,19 +411,8 @@ class VideoTracker:
 
     def _frame_result(self, frame: int, updated_ids: tuple[int, ...]) -> FrameResult:
         """Every object's latest output on the frame ("no object" where it has none there)."""
-        side = 4 * self.model.cfg.embedding_size
-        logits, scores = [], []
-        for track in self._objects.values():
-            output = track.latest(frame)
-            if output is None:
-                logits.append(torch.full((1, 1, side, side), NO_OBJECT_LOGIT))
-                scores.append(torch.tensor(NO_OBJECT_LOGIT))
-            else:
-                logits.append(output.low_res_logits.cpu())
-                scores.append(output.object_score.reshape(()).cpu())
-        stacked = torch.cat(logits) if logits else torch.zeros(0, 1, side, side)
-        scores = torch.stack(scores) if scores else torch.zeros(0)
-        return FrameResult(frame, self.object_ids, stacked, scores, self.video_hw, updated_ids)
+        latest = {obj_id: track.latest(frame) for obj_id, track in self._objects.items()}
+        return latest_result(frame, latest, 4 * self.model.cfg.embedding_size, self.video_hw, updated_ids)
 
     def _track_of(self, obj_id: int) -> ObjectMemory:
         if obj_id not in self._objects:
