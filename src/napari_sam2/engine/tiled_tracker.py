@@ -23,13 +23,10 @@ from typing import Iterator, Mapping
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..model import ImageEmbedding, SAM2Model
-from ..model.frame_steps import NO_OBJECT_LOGIT
 from .device import resolve_precision
 from .frame_result import FrameResult, LabelledFrame
-from .label_rule import winning_labels
 from .mask_check import MaskWarning
 from .model_inputs import PreprocessedFrames
 from .postprocess import MaskCleanup
@@ -37,54 +34,15 @@ from .preprocessing import Normalization
 from .prompts import check_frame_index, check_obj_id, check_prompt
 from .propagation_plan import PropagationPlan, Run, direction_signs, make_run
 from .scale import check_cell_diameter, diameter_to_use, plan_for_cells
-from .tiling import LocalLogits, TilePlan, prompt_extent, resample, shift_to_tile, tile_input, tile_logits_to_original
+from .tile_frames import ScaledFrames, TileFrames
+from .tile_handover import Tile, TileOutputs, hand_overs, highest_elsewhere, tile_outputs, to_tile_side
+from .tiling import LocalLogits, prompt_extent, tile_logits_to_original
 from .video_tracker import DecodedFrame, VideoTracker
 
-Tile = tuple[int, int]  # (top, left) in scaled pixels
 # Prefetching (the frame on screen, for the next click) computes every tile of a frame of at most
 # this many tiles, where a click will land in one; on larger frames only the tiles holding objects:
 # hundreds of tiles at each move of the slider would hold the CPU for nothing.
 PREFETCH_EVERY_TILE_UP_TO = 4
-
-
-class ScaledFrames:
-    """A video's frames resampled by a tile plan's factors, (1, 3, H', W') in [0, 1]. The last
-    frame asked for is kept: every tile of a frame reads it, one after the other."""
-
-    def __init__(self, inputs: PreprocessedFrames, plan: TilePlan):
-        self.inputs, self.plan = inputs, plan
-        self._last: tuple[int, torch.Tensor] | None = None
-        self._lock = threading.Lock()  # a prefetch thread and a propagation may ask at once
-
-    def __len__(self) -> int:
-        return len(self.inputs)
-
-    def __getitem__(self, index: int) -> torch.Tensor:
-        with self._lock:
-            if self._last is None or self._last[0] != index:
-                self._last = (index, resample(self.inputs.unit_rgb(index), self.plan.scaled_hw))
-            return self._last[1]
-
-    def digest(self, index: int) -> str:
-        return f"{self.inputs.digest(index)}-{self.plan.scaled_hw}"
-
-
-class TileFrames:
-    """One tile of the scaled frames as model inputs (1, 3, S, S): what a VideoTracker reads."""
-
-    def __init__(self, scaled: ScaledFrames, tile: Tile):
-        self.scaled, self.tile = scaled, tile
-        side = scaled.plan.tile
-        self.hw = (side, side)
-
-    def __len__(self) -> int:
-        return len(self.scaled)
-
-    def __getitem__(self, index: int) -> torch.Tensor:
-        return tile_input(self.scaled[index], *self.tile, self.scaled.plan.tile)
-
-    def digest(self, index: int) -> str:
-        return f"{self.scaled.digest(index)}-{self.tile}"
 
 
 @dataclass(frozen=True)
@@ -163,7 +121,7 @@ class TiledVideoTracker:
         self._stop = threading.Event()
         # while a frame is tracked: frame -> every object's output there, (tile, (S, S) logits), as the
         # tiles' memories see them (the tracked frame's as decoded); they do not change meanwhile
-        self._tracking: dict[int, dict[int, tuple[Tile, torch.Tensor]]] | None = None
+        self._tracking: dict[int, TileOutputs] | None = None
 
     # ---- what there is -----------------------------------------------------------------------
 
@@ -197,7 +155,7 @@ class TiledVideoTracker:
         for obj_id, home in self._home.items():
             by_tile.setdefault(self._where[obj_id].get(frame, home), []).append(obj_id)
         results = {tile: self._tiles[tile].frame_result(frame) for tile in by_tile}
-        return self._stitch(frame, _tile_outputs(results, by_tile), updated=())
+        return self._stitch(frame, tile_outputs(results, by_tile), updated=())
 
     def tile_features(self, frame: int, tile: Tile) -> ImageEmbedding:
         """A tile's memory-free image features on a frame (SAM2Model.encode_image's), through the
@@ -291,7 +249,7 @@ class TiledVideoTracker:
         # the frame as the tile holds it: the objects whose output there is this tile's compete for pixels
         shown = [i for i in result.object_ids if i == obj_id or self._where.get(i, {}).get(frame) == tile]
         warnings = {i: w.in_pixels_of(1 / self.tile_plan.length_factor) for i, w in result.warnings.items()}
-        return self._stitch(frame, _tile_outputs({tile: result}, {tile: shown}), warnings, (obj_id,))
+        return self._stitch(frame, tile_outputs({tile: result}, {tile: shown}), warnings, (obj_id,))
 
     def _tracker(self, tile: Tile) -> VideoTracker:
         with self._tiles_lock:  # a prefetch thread and a click may create the same tile's tracker at once
@@ -385,13 +343,13 @@ class TiledVideoTracker:
                 if result is None or self._stop.is_set():
                     return None
                 results[tile] = result
-            outputs = _tile_outputs(results, by_tile)
+            outputs = tile_outputs(results, by_tile)
             self._hand_over(frame, run.direction, outputs, self._tracking[frame])
         finally:
             self._tracking = None
         return self._stitch(frame, outputs)
 
-    def _outputs_on(self, frame: int, skip: frozenset[int] = frozenset()) -> dict[int, tuple[Tile, torch.Tensor]]:
+    def _outputs_on(self, frame: int, skip: frozenset[int] = frozenset()) -> TileOutputs:
         """obj_id -> (its tile, its (S, S) logits there) for every object (but `skip`) with an
         output on the frame (while a frame is tracked, `_tracking`'s)."""
         if self._tracking is not None and frame in self._tracking:
@@ -400,66 +358,38 @@ class TiledVideoTracker:
         for obj_id, where in self._where.items():
             if frame in where and obj_id not in skip:
                 by_tile.setdefault(where[frame], []).append(obj_id)
-        outputs = _tile_outputs({tile: self._tiles[tile].frame_result(frame) for tile in by_tile}, by_tile)
+        outputs = tile_outputs({tile: self._tiles[tile].frame_result(frame) for tile in by_tile}, by_tile)
         if self._tracking is not None and not skip:
             self._tracking[frame] = outputs
         return outputs
 
-    def _decoded_outputs(self, frame: int, decoded: dict[Tile, DecodedFrame]) -> dict[int, tuple[Tile, torch.Tensor]]:
+    def _decoded_outputs(self, frame: int, decoded: dict[Tile, DecodedFrame]) -> TileOutputs:
         """Every object's output on the frame being tracked, the tracked ones as decoded."""
         self._tracking.pop(frame, None)  # the outputs there before (a prompted frame's memories read them)
         outputs = self._outputs_on(frame, skip=frozenset(i for step in decoded.values() for i in step.decoded_ids))
         for tile, step in decoded.items():
             for k, obj_id in enumerate(step.decoded_ids):
-                outputs[obj_id] = (tile, _to_tile_side(step.output.low_res_logits[k:k + 1].cpu().float(), self.tile_plan.tile))
+                outputs[obj_id] = (tile, to_tile_side(step.output.low_res_logits[k:k + 1].cpu().float(), self.tile_plan.tile))
         return outputs
 
     def _logits_elsewhere(self, tile: Tile, frame: int, excluded: list[int]) -> torch.Tensor | None:
-        """(1, 1, S, S): on a frame, the highest logit over `tile`'s pixels of the objects other
-        tiles hold there (but `excluded`), NO_OBJECT_LOGIT where none reaches; None if none is
-        near. A tile's tracker separates its memories from these (VideoTracker.logits_elsewhere)."""
-        best = None
-        for obj_id, (where, logits) in self._outputs_on(frame).items():
-            if where == tile or obj_id in excluded or not self._overlap(where, tile):
-                continue
-            shifted = shift_to_tile(logits, where, tile, fill=NO_OBJECT_LOGIT)
-            best = shifted if best is None else torch.maximum(best, shifted)
-        return None if best is None else best[None, None]
+        """On a frame, the highest logits over `tile`'s pixels of the objects other tiles hold there
+        (tile_handover.highest_elsewhere): the tile's tracker separates its memories from these
+        (VideoTracker.logits_elsewhere)."""
+        return highest_elsewhere(tile, self._outputs_on(frame), excluded, self.tile_plan.tile)
 
-    def _won_in(self, target: Tile, obj_id: int, outputs: dict[int, tuple[Tile, torch.Tensor]]) -> np.ndarray:
-        """(S, S) bool: the pixels of the `target` tile the object wins among all objects on the
-        frame (the label rule, label_rule.winning_labels, as in the stitched label image)."""
-        side = self.tile_plan.tile
-        pieces = [(i, LocalLogits((0, side, 0, side), shift_to_tile(logits, where, target, fill=NO_OBJECT_LOGIT)[None]))
-                  for i, (where, logits) in outputs.items() if self._overlap(where, target)]
-        return winning_labels((side, side), pieces) == obj_id
-
-    def _overlap(self, a: Tile, b: Tile) -> bool:
-        side = self.tile_plan.tile
-        return abs(a[0] - b[0]) < side and abs(a[1] - b[1]) < side
-
-    def _hand_over(self, frame: int, direction: int, outputs: dict[int, tuple[Tile, torch.Tensor]],
-                   on_frame: dict[int, tuple[Tile, torch.Tensor]]) -> None:
+    def _hand_over(self, frame: int, direction: int, outputs: TileOutputs,
+                   on_frame: TileOutputs) -> None:
         """Objects whose mask came nearer another tile's centre go on there, with the pixels they
         win on the frame (among `on_frame`: every object's output there) as the mask prompt."""
-        keep = self.tile_plan.halo / 2  # scaled px: a cell on a border stays where it is
-        for obj_id, (tile, logits) in outputs.items():
-            rows, cols = torch.nonzero(logits > 0, as_tuple=True)
-            if not len(rows):
-                continue  # gone, or hidden: it stays where it was last seen
-            extent = np.array([[cols.min(), rows.min()], [cols.max(), rows.max()]], np.float64) + [tile[1], tile[0]]
-            target = self.tile_plan.tile_for(self.tile_plan.to_original(extent), current=tile, keep=keep)
-            if target != tile:
-                mask = self._won_in(target, obj_id, on_frame)
-                if not mask.any():
-                    continue  # its neighbours win every pixel: it stays where it is
-                self._tracker(target).hand_over(frame, obj_id, mask, direction)
-                self._tiles[tile].handed_off(frame, obj_id, direction)
-                self._home[obj_id] = target
-                self._handovers.setdefault(obj_id, set()).add(frame)
-                self._where[obj_id][frame] = target  # a correction here goes to the tile it goes on in
+        for obj_id, tile, target, mask in hand_overs(self.tile_plan, outputs, on_frame):
+            self._tracker(target).hand_over(frame, obj_id, mask, direction)
+            self._tiles[tile].handed_off(frame, obj_id, direction)
+            self._home[obj_id] = target
+            self._handovers.setdefault(obj_id, set()).add(frame)
+            self._where[obj_id][frame] = target  # a correction here goes to the tile it goes on in
 
-    def _stitch(self, frame: int, outputs: dict[int, tuple[Tile, torch.Tensor]],
+    def _stitch(self, frame: int, outputs: TileOutputs,
                 warnings: dict[int, MaskWarning] | None = None, updated: tuple[int, ...] | None = None) -> TiledFrameResult:
         """The frame's result: the objects' tile logits brought to the frame's pixels; `updated`
         (default: every object in `outputs`) are those the result is about."""
@@ -475,18 +405,3 @@ def _first_with_contrast(inputs: PreprocessedFrames) -> int:
     begin before its cells are in view), or 0."""
     return next((i for i in range(len(inputs)) if np.ptp(np.asarray(inputs.frames[i])) > 0), 0)
 
-
-def _tile_outputs(results: dict[Tile, FrameResult], by_tile: dict[Tile, list[int]]) -> dict[int, tuple[Tile, torch.Tensor]]:
-    """obj_id -> (its tile, its (S, S) logits there) for the objects listed per tile."""
-    outputs = {}
-    for tile, ids in by_tile.items():
-        result = results[tile]
-        for obj_id in ids:
-            k = result.object_ids.index(obj_id)
-            outputs[obj_id] = (tile, _to_tile_side(result.low_res_logits[k:k + 1], result.video_hw[0]))
-    return outputs
-
-
-def _to_tile_side(low_res: torch.Tensor, side: int) -> torch.Tensor:
-    """(1, 1, 4h, 4w) logits -> (S, S) over the tile's pixels."""
-    return F.interpolate(low_res, size=(side, side), mode="bilinear", align_corners=False)[0, 0]
