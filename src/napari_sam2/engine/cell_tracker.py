@@ -35,87 +35,23 @@ from __future__ import annotations
 
 import math
 import threading
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
 from scipy import ndimage
 
 from ..model import SAM2Model
-from .cell_candidates import otsu_watershed
-from .cell_detection import DetectionParams
 from .cell_lineage import NO_PARENT, Lineage
+from .cell_seeding import check_seeds_fit, checked_seeds, second_look
+from .cell_tracking_params import CellTrackingParams
 from .frame_result import FrameResult
-from .indices import positive_count
 from .label_seeds import masks_from_labels
 from .preprocessing import Normalization
 from .prompts import check_frame_index
-from .scale import scaled_area, scaled_length, size_ratio
-from .tile_fit import check_objects_fit
 from .tiled_detection import detect_cells_in_tiles
 from .tiled_tracker import TiledVideoTracker
 from .track_events import Split, areas_of, grown, mother_of, split_of, uncovered_cells
-
-
-@dataclass(frozen=True)
-class CellTrackingParams:
-    """Every threshold of automatic cell tracking. Areas and distances are in pixels of frames whose
-    cells are about scale.TRAINED_MEAN_DIAMETER (20 px) across, the nuclei they were tuned on; the
-    tracker uses them scaled to its frames' cell diameter (for_cells: lengths x diameter / 20,
-    areas x its square), so they mean the same share of a cell at any size.
-
-    Division rule (divisions=True): a tracked mask holding two daughters, found as two separate
-    connected pieces of the mask, or else as two detections with min_inside of their area inside
-    the mask, or else as the mask's own two lobes (a distance-transform watershed) joined by a
-    neck at most max_neck times the narrower lobe's width; each daughter has min_area pixels or
-    more and min_daughter_fraction of the pair's area, the pair is at most max_division_growth
-    times the parent's area on the frame before, and the tracked mask fills at most max_solidity
-    of its convex hull (pinched: a dividing cell).
-    Or (divisions=True): a new cell within touch_distance px of a tracked mask that kept at most
-    max_area_kept of its area on the frame before, the two sized like daughters as above (the
-    mask followed one daughter, the new cell is the other).
-    The parent's track ends on the frame before; the daughters start on this one."""
-
-    # how the model finds cells: clicked once at each probable nucleus centre (held-out simulated frames,
-    # benchmarks/bench_cell_detection.py: F1 0.86 and 0.11 s/frame against 0.74 and 0.94 s for the grid;
-    # tracking TRA the same, 0.839 against 0.840 on 3 held-out time-lapses)
-    detection: DetectionParams = field(default_factory=lambda: DetectionParams(prompts="centres", multimask=False))
-    second_look: bool = True  # classical cells no track covers after the model's detection are new cells
-    detect_every: int = 1  # look for new cells (and daughters among detections) every this many frames
-    min_area: int = 30  # fewest pixels of a cell: below it a track is absent on the frame
-    max_covered: float = 0.3  # a detection (or seed) with more of it under existing tracks is no new cell
-    end_after: int = 2  # frames in a row a track may be absent before it ends
-    min_daughter_fraction: float = 0.25  # the smaller daughter's share of the two daughters' area
-    min_inside: float = 0.6  # share of a detection inside a tracked mask for it to be a daughter
-    max_division_growth: float = 1.6  # daughters' total area over the parent's on the frame before
-    min_own_share: float = 0.75  # a mask holding two detections, the larger this share of the track's
-    # area on the frame before, grew over a neighbour (parts of one cell are each smaller)
-    max_neck: float = 0.6  # a mask's two lobes are daughters when the cut between them is at most
-    # this share of the narrower lobe's width (simulated daughters at birth: 0-0.7, most below 0.6)
-    touch_distance: int = 2  # px between a new cell and a track's mask for them to be sisters
-    max_area_kept: float = 0.7  # a track's area over its area the frame before, at most, when it lost
-    # a daughter (daughters are born with half the mother's area each)
-    max_solidity: float = 0.86  # simulated daughters at birth fill 0.75-0.88 of their hull (both
-    # together), single nuclei 0.85-1 (median 0.95)
-
-    def __post_init__(self) -> None:
-        positive_count(self.detect_every, "detect_every")
-        positive_count(self.end_after, "end_after")
-        positive_count(self.min_area, "min_area")
-        positive_count(self.touch_distance, "touch_distance")
-        for name in ("max_covered", "max_area_kept", "max_neck", "min_daughter_fraction", "min_inside", "max_solidity",
-                     "min_own_share"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} is a fraction from 0 to 1, got {getattr(self, name)}")
-        if self.max_division_growth <= 0:
-            raise ValueError(f"max_division_growth is a ratio of areas, > 0; got {self.max_division_growth}")
-
-    def for_cells(self, cell_diameter: float) -> CellTrackingParams:
-        """These thresholds for cells `cell_diameter` px across: the sizes in pixels scaled
-        (scale.size_ratio), the shares and ratios as they are."""
-        ratio = size_ratio(cell_diameter)
-        return replace(self, min_area=scaled_area(self.min_area, ratio), touch_distance=scaled_length(self.touch_distance, ratio),
-                       detection=self.detection.for_cells(cell_diameter))
 
 
 @dataclass(frozen=True)
@@ -153,8 +89,8 @@ class CellTracker:
         self.channels = channels
         self.params = params.for_cells(self.video.cell_diameter)  # sizes in the frames' pixels
         self.divisions = divisions
-        self.seeds = _checked_seeds(seeds, self.video.num_frames, self.video.video_hw)
-        self._check_seeds_fit()
+        self.seeds = checked_seeds(seeds, self.video.num_frames, self.video.video_hw)
+        check_seeds_fit(self.seeds, self.video.tile_plan, self.cell_diameter)
         self.lineage = Lineage()  # live: grows as frames finish
         self._next_frame: int | None = None  # the frame run() goes on at (None before the first run)
         self._first_frame = 0  # the frame the first run began at
@@ -258,13 +194,6 @@ class CellTracker:
                 self._next_id = max(self._next_id, track_id + 1)
                 self._start(frame, track_id, mask)
 
-    def _check_seeds_fit(self) -> None:
-        """Every seed label (of every frame of a stack) fits in a tile, checked before any work."""
-        stack = [] if self.seeds is None else [self.seeds] if self.seeds.ndim == 2 else self.seeds
-        for frame, labels in enumerate(stack):
-            check_objects_fit(labels, self.video.tile_plan, self.cell_diameter, "seed label",
-                              "" if self.seeds.ndim == 2 else f" on frame {frame}")
-
     def _detections(self, frame: int, first: bool) -> np.ndarray | None:
         """(H, W) labels of the cells found on frame, or None on a frame not looked at."""
         if first and self.seeds is not None:
@@ -278,21 +207,8 @@ class CellTracker:
         return detect_cells_in_tiles(self.video, frame, self.params.detection).labels
 
     def _second_look(self, frame: int) -> np.ndarray | None:
-        """(H, W) classical labels of a single-channel frame looked at for cells, or None (off, a seeds
-        stack gives the cells, or a multi-channel frame)."""
-        image = np.asarray(self.frames[frame])
-        if not self.params.second_look or self.seeds is not None or image.ndim != 2:
-            return None
-        labels = otsu_watershed(image, min_distance=self.params.detection.min_distance, min_area=self.params.min_area)
-        areas = np.bincount(labels.ravel())
-        labels[(areas > self._largest_cell())[labels]] = 0  # a bright region larger than any cell (debris) is none
-        return labels
-
-    def _largest_cell(self) -> float:
-        """The largest area (px of the frames) a cell may have: the model's detection's largest, a
-        max_area_fraction of a tile (so a cell fits in the tile that tracks it)."""
-        plan = self.video.tile_plan
-        return self.params.detection.max_area_fraction * plan.tile**2 / (plan.factors[0] * plan.factors[1])
+        """The frame's classical cells, or None (cell_seeding.second_look)."""
+        return second_look(np.asarray(self.frames[frame]), self.params, self.seeds is not None, self.video.tile_plan)
 
     def _split(self, frame: int, detections: np.ndarray | None) -> list[int]:
         """Handles each mask that holds two cells (module docstring, step 2); returns the parents
@@ -452,20 +368,6 @@ class CellTracker:
         if self._next_frame is None:
             self._first_frame = start
         return start
-
-
-def _checked_seeds(seeds, num_frames: int, hw: tuple[int, int]) -> np.ndarray | None:
-    """Seeds as given (None, an (H, W) label image or a (T, H, W) stack), checked against the video."""
-    if seeds is None:
-        return None
-    seeds = np.asarray(seeds)
-    if seeds.shape not in (tuple(hw), (num_frames, *hw)):
-        raise ValueError(f"the seeds have shape {seeds.shape} but the video is {num_frames} frames of {tuple(hw)} "
-                         f"(height, width): give the labels of the first frame {tuple(hw)} or a label stack "
-                         f"{(num_frames, *hw)} of the same video, not resized or cropped")
-    if not np.issubdtype(seeds.dtype, np.integer):
-        raise ValueError(f"seeds are label images of integer ids (0 = background), got dtype {seeds.dtype}")
-    return seeds
 
 
 def _in_frame(piece: np.ndarray, window: tuple[slice, slice], hw: tuple[int, int]) -> np.ndarray:

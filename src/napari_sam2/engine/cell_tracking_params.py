@@ -1,0 +1,70 @@
+"""The thresholds of automatic cell tracking (cell_tracker.py), at the cell size they were tuned
+on and scaled to any other."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from .cell_detection import DetectionParams
+from .indices import positive_count
+from .scale import scaled_area, scaled_length, size_ratio
+
+
+@dataclass(frozen=True)
+class CellTrackingParams:
+    """Every threshold of automatic cell tracking. Areas and distances are in pixels of frames whose
+    cells are about scale.TRAINED_MEAN_DIAMETER (20 px) across, the nuclei they were tuned on; the
+    tracker uses them scaled to its frames' cell diameter (for_cells: lengths x diameter / 20,
+    areas x its square), so they mean the same share of a cell at any size.
+
+    Division rule (divisions=True): a tracked mask holding two daughters, found as two separate
+    connected pieces of the mask, or else as two detections with min_inside of their area inside
+    the mask, or else as the mask's own two lobes (a distance-transform watershed) joined by a
+    neck at most max_neck times the narrower lobe's width; each daughter has min_area pixels or
+    more and min_daughter_fraction of the pair's area, the pair is at most max_division_growth
+    times the parent's area on the frame before, and the tracked mask fills at most max_solidity
+    of its convex hull (pinched: a dividing cell).
+    Or (divisions=True): a new cell within touch_distance px of a tracked mask that kept at most
+    max_area_kept of its area on the frame before, the two sized like daughters as above (the
+    mask followed one daughter, the new cell is the other).
+    The parent's track ends on the frame before; the daughters start on this one."""
+
+    # how the model finds cells: clicked once at each probable nucleus centre (held-out simulated frames,
+    # benchmarks/bench_cell_detection.py: F1 0.86 and 0.11 s/frame against 0.74 and 0.94 s for the grid;
+    # tracking TRA the same, 0.839 against 0.840 on 3 held-out time-lapses)
+    detection: DetectionParams = field(default_factory=lambda: DetectionParams(prompts="centres", multimask=False))
+    second_look: bool = True  # classical cells no track covers after the model's detection are new cells
+    detect_every: int = 1  # look for new cells (and daughters among detections) every this many frames
+    min_area: int = 30  # fewest pixels of a cell: below it a track is absent on the frame
+    max_covered: float = 0.3  # a detection (or seed) with more of it under existing tracks is no new cell
+    end_after: int = 2  # frames in a row a track may be absent before it ends
+    min_daughter_fraction: float = 0.25  # the smaller daughter's share of the two daughters' area
+    min_inside: float = 0.6  # share of a detection inside a tracked mask for it to be a daughter
+    max_division_growth: float = 1.6  # daughters' total area over the parent's on the frame before
+    min_own_share: float = 0.75  # a mask holding two detections, the larger this share of the track's
+    # area on the frame before, grew over a neighbour (parts of one cell are each smaller)
+    max_neck: float = 0.6  # a mask's two lobes are daughters when the cut between them is at most
+    # this share of the narrower lobe's width (simulated daughters at birth: 0-0.7, most below 0.6)
+    touch_distance: int = 2  # px between a new cell and a track's mask for them to be sisters
+    max_area_kept: float = 0.7  # a track's area over its area the frame before, at most, when it lost
+    # a daughter (daughters are born with half the mother's area each)
+    max_solidity: float = 0.86  # simulated daughters at birth fill 0.75-0.88 of their hull (both
+    # together), single nuclei 0.85-1 (median 0.95)
+
+    def __post_init__(self) -> None:
+        positive_count(self.detect_every, "detect_every")
+        positive_count(self.end_after, "end_after")
+        positive_count(self.min_area, "min_area")
+        positive_count(self.touch_distance, "touch_distance")
+        for name in ("max_covered", "max_area_kept", "max_neck", "min_daughter_fraction", "min_inside", "max_solidity",
+                     "min_own_share"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} is a fraction from 0 to 1, got {getattr(self, name)}")
+        if self.max_division_growth <= 0:
+            raise ValueError(f"max_division_growth is a ratio of areas, > 0; got {self.max_division_growth}")
+
+    def for_cells(self, cell_diameter: float) -> CellTrackingParams:
+        """These thresholds for cells `cell_diameter` px across: the sizes in pixels scaled
+        (scale.size_ratio), the shares and ratios as they are."""
+        ratio = size_ratio(cell_diameter)
+        return replace(self, min_area=scaled_area(self.min_area, ratio), touch_distance=scaled_length(self.touch_distance, ratio),
+                       detection=self.detection.for_cells(cell_diameter))
