@@ -8,40 +8,27 @@ from __future__ import annotations
 
 import time
 
-from napari.layers import Image
 from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtCore import QThreadPool
 from qtpy.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QDoubleSpinBox,
-    QFileDialog,
-    QFormLayout,
-    QHBoxLayout,
     QLabel,
-    QLineEdit,
     QProgressBar,
     QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
-from ..engine.postprocess import MaskCleanup
 from .cell_panel import CellPanel
 from .cell_tracking import CellTracking
 from .closing import CLOSE_WAIT_MS, ClosingWatcher
-from .layout import tracking_axes
-from .model_choice import CHECKPOINT_FILE, model_choices
 from .model_loader import ModelLoader
 from .prompt_worker import PromptWorker
 from .propagation import PropagationRunner
-from .session import TrackingSession, check_trackable, image_data
+from .session import TrackingSession, check_trackable
+from .settings_panel import SettingsForm
 from .user_errors import USER_ERRORS
 from .widget_text import TOOLTIPS, diameter_text, next_step, progress_text
 
-PRECISION_CHOICES = ["auto", "float32", "bfloat16"]  # see engine/device.py
-
-GIVEN_MODEL = "model given to the widget"
 EDITS = {"added", "removed", "changed"}  # data events that end an edit (not "adding", ...)
 
 
@@ -74,9 +61,9 @@ class TrackingWidget(QWidget):
         self._run_started = 0.0  # time.monotonic() when the current propagation started
         self._build()
         for event in (napari_viewer.layers.events.inserted, napari_viewer.layers.events.removed):
-            event.connect(self._refresh_images)
+            event.connect(self.settings.refresh_images)
             event.connect(self.cell_panel.refresh_seeds)
-        self._refresh_images()
+        self.settings.refresh_images()
         self.cell_panel.refresh_seeds()
         self._closing_watcher = ClosingWatcher(self, self.shut_down)
 
@@ -88,28 +75,12 @@ class TrackingWidget(QWidget):
         return button
 
     def _build(self) -> None:
-        self.image_combo, self.axis_combo, self.model_combo = QComboBox(), QComboBox(), QComboBox()
-        self.image_combo.currentIndexChanged.connect(lambda index: self._refresh_axes())
-        self.model_combo.addItems([GIVEN_MODEL] if self.model is not None else model_choices())
-        self.model_combo.setEnabled(self.model is None)
-        self.precision_combo = QComboBox()
-        self.precision_combo.addItems(PRECISION_CHOICES)  # auto first: the default
-        self.checkpoint_edit = QLineEdit(placeholderText="checkpoint .pt file")
-        self.store_edit = QLineEdit(placeholderText="default: next to the image file, or napari-sam2's data folder")
-        self.cleanup_check = QCheckBox("one piece, holes filled; a dim tracked mask: cell absent")
-        self.cleanup_check.setChecked(MaskCleanup().active)  # the engine's default
-        checkpoint_row, browse = QHBoxLayout(), self._button("Browse...", self._browse_checkpoint)
-        checkpoint_row.addWidget(self.checkpoint_edit)
-        checkpoint_row.addWidget(browse)
-        self.diameter_spin = QDoubleSpinBox(minimum=0.0, maximum=100000.0, decimals=1, suffix=" px")
-        self.diameter_spin.setSpecialValueText("automatic")  # 0: estimated at Start
+        form = self.settings = SettingsForm(self, self.viewer, given_model=self.model is not None)
+        self.image_combo, self.axis_combo, self.model_combo = form.image_combo, form.axis_combo, form.model_combo
+        self.precision_combo, self.checkpoint_edit, self.store_edit = form.precision_combo, form.checkpoint_edit, form.store_edit
+        self.cleanup_check, self.diameter_spin = form.cleanup_check, form.diameter_spin
+        self.chosen_image, self.chosen_precision = form.chosen_image, form.chosen_precision
         self.diameter_label = QLabel("Cell diameter: estimated when you press Start")
-        form = QFormLayout()
-        for label, field in (("Image", self.image_combo), ("Track along", self.axis_combo),
-                             ("Model", self.model_combo), ("Checkpoint", checkpoint_row), ("Precision", self.precision_combo),
-                             ("Labels store", self.store_edit), ("Cell diameter", self.diameter_spin),
-                             ("Clean masks", self.cleanup_check)):
-            form.addRow(label, field)
         self.start_button = self._button("Start tracking this image", self.start_session)
         self.new_object_button = self._button("New object", self.new_object)
         self.forward_button = self._button("Propagate forward", lambda: self.propagate("forward"))
@@ -125,7 +96,7 @@ class TrackingWidget(QWidget):
         for label in (self.store_label, self.help_label, self.progress_label):
             label.setWordWrap(True)
         self.cell_panel = CellPanel(self)
-        self._set_tooltips(browse)
+        self._set_tooltips()
         layout = QVBoxLayout(self)
         layout.addWidget(self.help_label)
         layout.addLayout(form)
@@ -141,16 +112,11 @@ class TrackingWidget(QWidget):
         """Prompts are being applied or a propagation runs (or waits for them)."""
         return self.runner.running or self.prompt_worker.running
 
-    def _set_tooltips(self, browse: QPushButton) -> None:
-        for name, widget in (("image", self.image_combo), ("axis", self.axis_combo), ("model", self.model_combo),
-                             ("checkpoint", self.checkpoint_edit), ("browse", browse), ("store", self.store_edit),
-                             ("precision", self.precision_combo),
-                             ("cleanup", self.cleanup_check),
-                             ("start", self.start_button), ("new_object", self.new_object_button),
+    def _set_tooltips(self) -> None:
+        for name, widget in (("start", self.start_button), ("new_object", self.new_object_button),
                              ("forward", self.forward_button), ("backward", self.backward_button),
                              ("both", self.both_button), ("stop", self.stop_button), ("undo", self.undo_button),
-                             ("show", self.show_button), ("progress", self.progress_bar),
-                             ("diameter", self.diameter_spin), ("diameter", self.diameter_spin.lineEdit())):
+                             ("show", self.show_button), ("progress", self.progress_bar)):
             widget.setToolTip(TOOLTIPS[name])
 
     def _update_help(self, event=None) -> None:
@@ -183,52 +149,9 @@ class TrackingWidget(QWidget):
 
     # ---- choices -----------------------------------------------------------------------------
 
-    def _refresh_images(self, event=None) -> None:
-        current = self.image_combo.currentText()
-        images = [layer for layer in self.viewer.layers if isinstance(layer, Image)]
-        for layer in images:
-            layer.events.name.connect(self._refresh_images)  # connecting again is a no-op
-        names = [layer.name for layer in images]
-        self.image_combo.blockSignals(True)
-        self.image_combo.clear()
-        self.image_combo.addItems(names)
-        if current in names:
-            self.image_combo.setCurrentText(current)
-        self.image_combo.blockSignals(False)
-        self._refresh_axes()
-
-    def chosen_image(self):
-        name = self.image_combo.currentText()
-        return self.viewer.layers[name] if name in self.viewer.layers else None
-
-    def _refresh_axes(self) -> None:
-        """The axes the chosen image can be tracked along (a choice only for 4-D images)."""
-        self.axis_combo.clear()
-        layer = self.chosen_image()
-        if layer is None:
-            return
-        shape = image_data(layer).shape[: layer.ndim]
-        labels = self.viewer.dims.axis_labels[-layer.ndim:]
-        for axis in tracking_axes(shape):
-            self.axis_combo.addItem(f"axis {axis} ({labels[axis]}, {shape[axis]} frames)", axis)
-        self.axis_combo.setEnabled(self.axis_combo.count() > 1)
-
-    def _browse_checkpoint(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "SAM 2 checkpoint", "", "Checkpoints (*.pt *.pth);;All files (*)")
-        if path:
-            self.checkpoint_edit.setText(path)
-            self.model_combo.setCurrentText(CHECKPOINT_FILE)
-
-    def chosen_precision(self) -> str:
-        """The precision setting: "auto", "float32" or "bfloat16" (the shown "auto (...)" is "auto")."""
-        return PRECISION_CHOICES[self.precision_combo.currentIndex()]
-
-    def _model_key(self) -> tuple[str, str]:
-        return self.model_combo.currentText(), self.checkpoint_edit.text()
-
     def _loaded_model(self):
         """The chosen model if it is at hand (given, or loaded before), else None."""
-        return self.model if self.model is not None else self._models.get(self._model_key())
+        return self.model if self.model is not None else self._models.get(self.settings.model_key())
 
     # ---- actions -----------------------------------------------------------------------------
 
@@ -251,13 +174,13 @@ class TrackingWidget(QWidget):
         model = self._loaded_model()
         if model is None:  # load (or download) it in a worker; the session starts once it is in
             self._loading_for = (image, axis, store)
-            self.loader.start(*self._model_key())
+            self.loader.start(*self.settings.model_key())
             self._update_buttons()
             return None
         return self._start_with(model, image, axis, store)
 
     def _on_model_loaded(self, model) -> None:
-        self._models[self._model_key()] = model
+        self._models[self.settings.model_key()] = model
         image, axis, store = self._loading_for
         self._loading_for = None
         if image in self.viewer.layers:  # the image may have been closed meanwhile
@@ -271,7 +194,7 @@ class TrackingWidget(QWidget):
 
     def _start_with(self, model, image, axis, store) -> TrackingSession | None:
         try:
-            cleanup = MaskCleanup() if self.cleanup_check.isChecked() else MaskCleanup.off()
+            cleanup = self.settings.chosen_cleanup()
             self.session = TrackingSession(self.viewer, image, model, axis=axis, store_path=store,
                                            cell_diameter=self.diameter_spin.value() or None,
                                            precision=self.chosen_precision(), cleanup=cleanup)
