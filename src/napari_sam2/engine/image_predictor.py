@@ -107,6 +107,8 @@ class ImagePredictor:
     @torch.no_grad()
     def _decode(self, prompt, logits_prompt, multimask: bool, return_logits: bool) -> Prediction:
         device = self.model.device
+        given = prompt
+        prompt = None if prompt is None else self.cleanup.model_prompt(prompt)
         points = model_points(prompt, self._image_hw, self.image_size) if prompt is not None else None
         if prompt is not None and prompt.mask is not None:
             logits_prompt = mask_to_logits(prompt.mask, 4 * self.model.cfg.embedding_size)
@@ -118,7 +120,8 @@ class ImagePredictor:
             out = self.model.decode(self._embedding, points, None, logits_prompt, multimask)
         model_full = F.interpolate(out.mask_logits.float(), size=self._image_hw, mode="bilinear", align_corners=False)[0]
         anchors = None if prompt is None else positive_clicks(prompt.points + 0.5, prompt.labels, 1.0)
-        full = self.cleanup.apply(model_full, anchors if anchors is not None and len(anchors) else None)
+        box = None if prompt is None or prompt.box is None else prompt.box + 0.5  # pixel j spans [j, j + 1) there
+        full = self.cleanup.apply(model_full, anchors if anchors is not None and len(anchors) else None, box)
         binary = (full > self.mask_threshold).cpu().numpy()
         model_binary = (model_full > self.mask_threshold).cpu().numpy()  # (M, H, W): what the clean-up may not hide
         return Prediction(
@@ -126,6 +129,6 @@ class ImagePredictor:
             out.iou_scores[0].float().cpu().numpy(),
             out.mask_logits[0].float().clamp(-32.0, 32.0).cpu().numpy(),
             float(out.object_score_logits[0, 0]),
-            tuple(mask_warning(mask, prompt, self.image_size, model_mask, self.cell_diameter)
+            tuple(mask_warning(mask, given, self.image_size, model_mask, self.cell_diameter)
                   for mask, model_mask in zip(binary, model_binary)),
         )

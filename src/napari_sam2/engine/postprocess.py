@@ -11,7 +11,9 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage
 
+from ..model.prompt_encoder import BOX_BOTTOM_RIGHT, BOX_TOP_LEFT
 from .preprocessing import IMAGENET_MEAN, IMAGENET_STD
+from .prompts import Prompt, with_box_centre_click
 
 HOLE_FILL_LOGIT = 0.1  # a filled hole becomes just-positive, like the reference's CUDA path
 _EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
@@ -57,15 +59,29 @@ class MaskCleanup:
     fill_holes: fill every hole of the kept mask (dark nucleoli, chromatin gaps): a nucleus has none.
     drop_dim: on tracked frames, a mask not brighter than its surroundings (`dim_masks`) means
     the object is absent there, and the tracker marks it absent as the model marks an object it
-    does not find: out-of-focus haze at the ends of a z-stack is not the nucleus."""
+    does not find: out-of-focus haze at the ends of a z-stack is not the nucleus.
+
+    Boxes (the embedded model reads a box alone poorly: masks of nucleus-like texture in and
+    around the box, README "Box prompts"):
+    box_centre_click: a box without a positive click is given to the model with one at its
+    centre (`prompts.with_box_centre_click`); the clean-up then keeps the piece under it.
+    inside_box: a box's mask holds no pixel outside the box (a box drawn says where the object
+    is), removed before the piece is chosen."""
 
     keep_one_piece: bool = True
     fill_holes: bool = True
     drop_dim: bool = True
+    box_centre_click: bool = True
+    inside_box: bool = True
 
     @classmethod
     def off(cls) -> MaskCleanup:
-        return cls(keep_one_piece=False, fill_holes=False, drop_dim=False)
+        """The model's masks as they are, from the prompts as given (as the reference)."""
+        return cls(keep_one_piece=False, fill_holes=False, drop_dim=False, box_centre_click=False, inside_box=False)
+
+    def model_prompt(self, prompt: Prompt) -> Prompt:
+        """The prompt the model is given for `prompt` (box_centre_click)."""
+        return with_box_centre_click(prompt) if self.box_centre_click else prompt
 
     def dim_masks(self, logits: torch.Tensor, model_input: torch.Tensor) -> torch.Tensor:
         """(B,) bool: which of the (B, 1, h, w) mask logits are less than MIN_CONTRAST brighter
@@ -88,16 +104,19 @@ class MaskCleanup:
 
     @property
     def active(self) -> bool:
-        return self.keep_one_piece or self.fill_holes or self.drop_dim
+        return self.keep_one_piece or self.fill_holes or self.drop_dim or self.box_centre_click or self.inside_box
 
-    def apply(self, logits: torch.Tensor, anchors: np.ndarray | None = None) -> torch.Tensor:
+    def apply(self, logits: torch.Tensor, anchors: np.ndarray | None = None, box: np.ndarray | None = None) -> torch.Tensor:
         """(B, 1, h, w) or (B, h, w) mask logits -> a cleaned copy. anchors: (N, 2) (x, y) positive
         clicks in the logits' continuous pixel coordinates (pixel j spans [j, j + 1)), or None
-        (the largest piece)."""
-        if not (self.keep_one_piece or self.fill_holes):
+        (the largest piece); box: the box prompt's (4,) XYXY in the same coordinates, or None."""
+        clip = self.inside_box and box is not None
+        if not (self.keep_one_piece or self.fill_holes or clip):
             return logits
         out = logits.clone()
         flat = out.reshape(-1, *out.shape[-2:])  # (B, h, w) view of the copy
+        if clip:
+            flat[:, ~torch.from_numpy(overlapping_box(box, flat.shape[-2:])).to(out.device)] = REMOVED_LOGIT
         positive = (flat > 0).cpu().numpy()
         for b in range(flat.shape[0]):
             kept = self._kept(positive[b], anchors)
@@ -122,6 +141,22 @@ class MaskCleanup:
         if not under:  # no click, or clicks off the mask: the largest piece
             under = {int(np.argmax(np.bincount(pieces.ravel())[1:]) + 1)}
         return np.isin(pieces, sorted(under))
+
+
+def overlapping_box(box: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+    """(h, w) bool: the pixels (pixel j spans [j, j + 1)) with some part inside the XYXY box."""
+    x0, y0, x1, y1 = np.asarray(box, np.float64).reshape(4)
+    cols, rows = np.arange(hw[1]), np.arange(hw[0])
+    return ((rows + 1 > y0) & (rows < y1))[:, None] & ((cols + 1 > x0) & (cols < x1))[None, :]
+
+
+def box_of(coords: np.ndarray | torch.Tensor, labels: np.ndarray | torch.Tensor, scale: float) -> np.ndarray | None:
+    """The (4,) XYXY box among prompt coords (..., N, 2) (its corners labelled 2 and 3), times
+    scale; None without a box."""
+    coords, labels = np.asarray(coords, np.float32).reshape(-1, 2), np.asarray(labels).reshape(-1)
+    if not (labels == BOX_TOP_LEFT).any():
+        return None
+    return np.concatenate([coords[labels == BOX_TOP_LEFT][-1], coords[labels == BOX_BOTTOM_RIGHT][-1]]) * scale
 
 
 def add_cleanup_flag(command) -> None:

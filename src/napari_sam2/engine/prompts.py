@@ -6,7 +6,7 @@ draws pixel i over [i - 0.5, i + 0.5], so x may range over [-0.5, width - 0.5].
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -135,6 +135,21 @@ def check_prompt(hw: tuple[int, int], points=None, labels=None, box=None, mask=N
     if prompt.is_empty:
         raise ValueError("no prompt given: pass points with labels, a box, or a mask")
     return prompt
+
+
+def with_box_centre_click(prompt: Prompt) -> Prompt:
+    """The prompt with a positive click at its box's centre when it has a box and no positive
+    click (issue 19): the embedded model, given a box alone, segments nucleus-like texture
+    in and around it (held-out simulated frames: IoU 0.67 against 0.83 for a click at the
+    centre; real nuclei 0.22 against 0.69), and the centre of a box drawn around one nucleus lies
+    on it. A box with a positive click is a prompt the model was trained on (a box, then
+    corrective clicks). Other prompts are returned as they are."""
+    if prompt.box is None or (prompt.labels == 1).any():
+        return prompt
+    x0, y0, x1, y1 = prompt.box.tolist()
+    centre = np.array([[(x0 + x1) / 2, (y0 + y1) / 2]], np.float32)
+    return replace(prompt, points=np.concatenate([prompt.points, centre]),
+                   labels=np.concatenate([prompt.labels, np.ones(1, np.int32)]))
 
 
 def model_points(prompt: Prompt, hw: tuple[int, int], size: int) -> tuple[torch.Tensor, torch.Tensor] | None:

@@ -1,0 +1,88 @@
+"""Box prompts (issue 19): the embedded model given a box alone segments nucleus-like texture in
+and around it; the engine gives it the box with a click at its centre and keeps the mask inside
+the box (MaskCleanup.box_centre_click, .inside_box), unless the clean-up is off."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from napari_sam2 import ImagePredictor, MaskCleanup, load_model
+from napari_sam2.engine.postprocess import box_of, overlapping_box
+from napari_sam2.engine.prompts import check_prompt, model_points, with_box_centre_click
+from napari_sam2.evaluation import central_click, region_similarity
+from napari_sam2.simulation import EVALUATION_SEEDS, SimulationConfig, simulate_timelapse
+
+
+def test_a_box_without_a_positive_click_gets_one_at_its_centre():
+    boxed = with_box_centre_click(check_prompt((50, 60), box=[10, 4, 30, 20]))
+    assert boxed.points.tolist() == [[20.0, 12.0]] and boxed.labels.tolist() == [1]
+    negative = with_box_centre_click(check_prompt((50, 60), [[12, 6]], [0], box=[10, 4, 30, 20]))
+    assert negative.points.tolist() == [[12.0, 6.0], [20.0, 12.0]] and negative.labels.tolist() == [0, 1]
+    clicked = check_prompt((50, 60), [[25, 15]], [1], box=[10, 4, 30, 20])
+    assert with_box_centre_click(clicked) is clicked
+    click_only = check_prompt((50, 60), [[25, 15]], [1])
+    assert with_box_centre_click(click_only) is click_only
+    coords, labels = model_points(boxed, (50, 60), 120)  # corners first, labels 2 and 3, then the click
+    assert labels.tolist() == [[2, 3, 1]] and np.allclose(coords[0, 2], [40.0, 28.8])
+
+
+def test_pixels_overlapping_a_box_and_the_box_among_prompt_points():
+    inside = overlapping_box(np.array([2.5, 1.0, 5.5, 3.0]), (6, 8))  # pixel j spans [j, j + 1)
+    assert np.flatnonzero(inside.any(0)).tolist() == [2, 3, 4, 5]
+    assert np.flatnonzero(inside.any(1)).tolist() == [1, 2]
+    coords, labels = np.array([[[4.0, 2.0], [10.0, 8.0], [6.0, 5.0]]]), np.array([[2, 3, 1]])
+    assert box_of(coords, labels, 0.5).tolist() == [2.0, 1.0, 5.0, 4.0]
+    assert box_of(coords[:, 2:], labels[:, 2:], 1.0) is None
+
+
+def test_the_clean_up_removes_what_lies_outside_a_box_before_choosing_the_piece():
+    """The larger piece lies outside the box: clipped away, the piece in the box is kept."""
+    logits = torch.full((1, 1, 40, 40), -5.0)
+    logits[0, 0, 2:20, 2:20] = 5.0  # 324 px, mostly outside the box
+    logits[0, 0, 25:35, 25:35] = 5.0  # 100 px, in the box
+    box = np.array([18.0, 18.0, 36.0, 36.0])
+    kept = MaskCleanup().apply(logits, None, box)[0, 0] > 0
+    assert kept[25:35, 25:35].all() and kept.sum() == 100
+    corner = MaskCleanup(keep_one_piece=False).apply(logits, None, box)[0, 0] > 0
+    assert corner.sum() == 100 + 4 and corner[18:20, 18:20].all()  # only the clip: 2 x 2 of the other piece
+    assert (MaskCleanup(inside_box=False).apply(logits, None, box)[0, 0] > 0).sum() == 324
+    assert torch.equal(MaskCleanup.off().apply(logits, None, box), logits)
+
+
+@pytest.fixture(scope="module")
+def embedded():
+    return load_model(device="cpu")
+
+
+def frame_ious(model, cleanup: MaskCleanup, sequences: int = 4) -> tuple[list[float], list[float], int]:
+    """Frame 0 of held-out simulated time-lapses (simulator defaults): per cell the IoU of one
+    click at its centre (the best of 3 masks) and of its tight box; and the masks' pixels outside
+    their boxes."""
+    clicks, boxes, outside = [], [], 0
+    config = SimulationConfig(num_frames=1)
+    for seed in range(EVALUATION_SEEDS, EVALUATION_SEEDS + sequences):
+        sim = simulate_timelapse(config, seed)
+        predictor = ImagePredictor(model, cleanup=cleanup)
+        predictor.set_image(sim.frames[0])
+        for cell in (int(c) for c in np.unique(sim.labels[0]) if c):
+            truth = sim.labels[0] == cell
+            (x, y), _ = central_click(truth)
+            click = predictor.predict(points=[[x, y]], labels=[1])
+            clicks.append(region_similarity(click.masks[click.scores.argmax()], truth))
+            ys, xs = np.nonzero(truth)
+            box = predictor.predict(box=[xs.min(), ys.min(), xs.max(), ys.max()], multimask=False).masks[0]
+            boxes.append(region_similarity(box, truth))
+            outside += int((box & ~overlapping_box(np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]),
+                                                   truth.shape)).sum())
+    return clicks, boxes, outside
+
+
+def test_a_box_segments_a_nucleus_as_well_as_a_click(embedded):
+    """Measured on frame 0 of the 20 held-out sequences (132 cells): a box alone 0.67 against 0.83
+    for a click, with the rule 0.89."""
+    clicks, boxes, outside = frame_ious(embedded, MaskCleanup())
+    assert np.mean(boxes) >= np.mean(clicks) - 0.05 and np.mean(boxes) > 0.8
+    assert outside == 0
+    _, plain, plain_outside = frame_ious(embedded, MaskCleanup.off())
+    assert np.mean(plain) < np.mean(boxes) - 0.05 and plain_outside > 0, "the model reads boxes well: nothing shown"
