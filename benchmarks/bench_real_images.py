@@ -18,7 +18,7 @@ Single images: `ImagePredictor` on the whole frame (as the tracker sees it), the
 masks by predicted IoU for one click, one mask for a box or a mask. The baseline's mask of a cell
 is the watershed segment under the click (empty if the click falls on its background).
 
-    python benchmarks/bench_real_images.py --threads 1 [--sim-frames 20] [--cleanup on|off|keep-dim] [--model FILE]
+    python benchmarks/bench_real_images.py --threads 1 [--sim-frames 20] [--cleanup on|off|keep-dim|plain-boxes] [--model FILE]
 """
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ import torch
 from common import cpu_description
 from napari_sam2 import ArrayFrames, ImagePredictor, MaskCleanup, VideoTracker, load_model
 from napari_sam2.evaluation import boundary_measure, central_click, prompt_first_frame, region_similarity
+from napari_sam2.engine.postprocess import PLAIN_BOXES
 from napari_sam2.evaluation.classical_segmentation import otsu_watershed
 from napari_sam2.simulation import (
     EVALUATION_SEEDS,
@@ -43,7 +44,8 @@ from sample_images import ctc_timelapse, nuclei_zstack
 
 METHODS = ("1 click", "box", "Otsu + watershed")
 TRACKED_PROMPTS = ("1 click", "box", "mask")
-CLEANUPS = {"on": MaskCleanup(), "off": MaskCleanup.off(), "keep-dim": MaskCleanup(drop_dim=False)}
+CLEANUPS = {"on": MaskCleanup(), "off": MaskCleanup.off(), "keep-dim": MaskCleanup(drop_dim=False),
+            "plain-boxes": PLAIN_BOXES}
 BORDER = 8  # px: a track whose centre is nearer the frame's edge than this is left out (cut cells)
 
 
@@ -220,7 +222,9 @@ def main() -> None:
     parser.add_argument("--sim-frames", type=int, default=20, help="held-out simulated frames")
     parser.add_argument("--cleanup", choices=tuple(CLEANUPS), default="on",
                         help="the masks' post-processing (MaskCleanup: one piece, no holes, tracked masks no brighter "
-                             "than around them dropped); default on, as in the engine; keep-dim: all but the last")
+                             "than around them dropped, a box given with a click at its centre and its mask kept "
+                             "inside it); default on, as in the engine; keep-dim: all but the dim masks' rule; "
+                             "plain-boxes: all but the box rules")
     parser.add_argument("--sim-stacks", type=int, default=3, help="held-out realistic simulated z-stacks")
     parser.add_argument("--skip", default="", help="comma-separated parts to skip: sim,realistic,simstack,zstack,track,ctc")
     args = parser.parse_args()

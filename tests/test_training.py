@@ -389,6 +389,8 @@ def test_evaluation_cleans_masks_as_the_tracker_does_unless_told_not_to(micro_mo
 
     assert training_parser().parse_args(["evaluate"]).cleanup == MaskCleanup()
     assert training_parser().parse_args(["evaluate", "--no-cleanup"]).cleanup == MaskCleanup.off()
+    plain_boxes = training_parser().parse_args(["evaluate", "--plain-boxes"]).cleanup
+    assert not (plain_boxes.box_centre_click or plain_boxes.inside_box) and plain_boxes.keep_one_piece
     used = []
 
     def recording_tracker(*args, **kwargs):

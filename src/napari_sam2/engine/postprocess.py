@@ -159,15 +159,22 @@ def box_of(coords: np.ndarray | torch.Tensor, labels: np.ndarray | torch.Tensor,
     return np.concatenate([coords[labels == BOX_TOP_LEFT][-1], coords[labels == BOX_BOTTOM_RIGHT][-1]]) * scale
 
 
+PLAIN_BOXES = MaskCleanup(box_centre_click=False, inside_box=False)  # the clean-up, boxes read by the model alone
+
+
 def add_cleanup_flag(command) -> None:
-    """`--no-cleanup` and `--keep-dim-masks` on an argparse command: args.cleanup is MaskCleanup(),
-    MaskCleanup.off() or MaskCleanup(drop_dim=False)."""
+    """`--no-cleanup`, `--keep-dim-masks` and `--plain-boxes` on an argparse command: args.cleanup
+    is MaskCleanup(), MaskCleanup.off(), MaskCleanup(drop_dim=False) or PLAIN_BOXES."""
     command.add_argument("--no-cleanup", dest="cleanup", action="store_const", const=MaskCleanup.off(),
-                         default=MaskCleanup(), help="keep the model's masks as they are (default: each mask is "
-                                                     "the one piece under its click, or the largest, holes filled; "
-                                                     "a tracked mask no brighter than around it means the cell is absent)")
+                         default=MaskCleanup(), help="keep the model's masks as they are, from the prompts as given "
+                                                     "(default: each mask is the one piece under its click, or the "
+                                                     "largest, holes filled; a box is given with a click at its centre "
+                                                     "and its mask kept inside it; a tracked mask no brighter than "
+                                                     "around it means the cell is absent)")
     command.add_argument("--keep-dim-masks", dest="cleanup", action="store_const", const=MaskCleanup(drop_dim=False),
                          help="clean up, but keep tracked masks that are no brighter than around them")
+    command.add_argument("--plain-boxes", dest="cleanup", action="store_const", const=PLAIN_BOXES,
+                         help="clean up, but give the model a box alone and keep what it gives outside the box")
 
 
 def positive_clicks(coords: np.ndarray | torch.Tensor, labels: np.ndarray | torch.Tensor, scale: float) -> np.ndarray:
