@@ -86,3 +86,30 @@ def test_a_box_segments_a_nucleus_as_well_as_a_click(embedded):
     assert outside == 0
     _, plain, plain_outside = frame_ious(embedded, MaskCleanup.off())
     assert np.mean(plain) < np.mean(boxes) - 0.05 and plain_outside > 0, "the model reads boxes well: nothing shown"
+
+
+def test_the_tracker_reads_a_box_as_the_image_predictor_does(embedded):
+    """The prompted frame's mask, which goes into memory: as good with a box as with a click, and
+    nothing outside the box at the model's mask resolution."""
+    from napari_sam2 import ArrayFrames, VideoTracker
+
+    sim = simulate_timelapse(SimulationConfig(num_frames=2), EVALUATION_SEEDS + 1)
+    clicked, boxed = (VideoTracker(embedded, ArrayFrames(sim.frames)) for _ in range(2))
+    plain = VideoTracker(embedded, ArrayFrames(sim.frames), cleanup=MaskCleanup.off())
+    ious = {"click": [], "box": [], "plain box": []}
+    for cell in (int(c) for c in np.unique(sim.labels[0]) if c):
+        truth = sim.labels[0] == cell
+        (x, y), _ = central_click(truth)
+        ious["click"].append(region_similarity(clicked.add_points(0, cell, [[x, y]], [1]).masks[cell], truth))
+        ys, xs = np.nonzero(truth)
+        box = [xs.min(), ys.min(), xs.max(), ys.max()]
+        result = boxed.add_box(0, cell, box)
+        ious["box"].append(region_similarity(result.masks[cell], truth))
+        low = result.low_res_logits[list(result.masks).index(cell), 0]  # (4h, 4w)
+        scale = low.shape[-1] / truth.shape[-1]
+        inside = overlapping_box(np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]) * scale, low.shape)
+        assert (low[torch.from_numpy(~inside)] <= 0).all()
+        assert (low[torch.from_numpy(inside)] > 0).any()
+        ious["plain box"].append(region_similarity(plain.add_box(0, cell, box).masks[cell], truth))
+    means = {kind: float(np.mean(v)) for kind, v in ious.items()}
+    assert means["box"] >= means["click"] - 0.05 and means["box"] > means["plain box"] + 0.05, means

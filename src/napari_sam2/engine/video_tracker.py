@@ -36,7 +36,7 @@ from .memory_bank import (
 )
 from .memory_selection import frames_still_needed
 from .model_inputs import PreprocessedFrames
-from .postprocess import MaskCleanup, fill_small_holes, positive_clicks
+from .postprocess import MaskCleanup, box_of, fill_small_holes, positive_clicks
 from .preprocessing import Normalization
 from .prompts import check_frame_index, check_obj_id, check_prompt, model_points
 from .propagation_plan import PropagationPlan, direction_signs, plan_runs
@@ -132,7 +132,7 @@ class VideoTracker:
         conditioning frame, decoded with the object's memory and its previous mask."""
         frame, obj_id = check_frame_index(frame, self.num_frames), check_obj_id(obj_id)
         prompt = check_prompt(self.video_hw, points, labels, box)
-        coords, point_labels = model_points(prompt, self.video_hw, self.model.cfg.image_size)
+        coords, point_labels = model_points(self.cleanup.model_prompt(prompt), self.video_hw, self.model.cfg.image_size)
         track = self._objects.get(obj_id) or ObjectMemory(obj_id)
         old = track.clicks.get(frame)
         if not clear and old is not None:
@@ -382,14 +382,19 @@ class VideoTracker:
         multimask = coords.shape[1] <= 1
         points = (coords.to(device), labels.to(device))
         out = decode_for_tracking(self.model, embedding, raw.high_res, points, prev_logits, multimask)
-        anchors = positive_clicks(coords, labels, out.low_res_logits.shape[-1] / self.model.cfg.image_size)
-        return MemoryEntry(self._filled(out.low_res_logits, anchors), out.pointer, out.object_score_logits), out.low_res_logits
+        size, (height, width) = self.model.cfg.image_size, self.video_hw
+        edges = coords + 0.5 * size / torch.tensor([width, height])  # a frame pixel j spans [j, j + 1) scaled
+        scale = out.low_res_logits.shape[-1] / size
+        anchors, box = positive_clicks(edges, labels, scale), box_of(edges, labels, scale)
+        return (MemoryEntry(self._filled(out.low_res_logits, anchors, box), out.pointer, out.object_score_logits),
+                out.low_res_logits)
 
-    def _filled(self, logits: torch.Tensor, anchors: np.ndarray | None = None) -> torch.Tensor:
+    def _filled(self, logits: torch.Tensor, anchors: np.ndarray | None = None, box: np.ndarray | None = None) -> torch.Tensor:
         """(B, 1, h, w) logits of a prompted frame with small holes filled, then cleaned up;
-        anchors: (N, 2) positive clicks in the logits' pixels (None or none: the largest piece)."""
+        anchors: (N, 2) positive clicks in the logits' pixels (None or none: the largest piece);
+        box: the box prompt's XYXY there, or None."""
         filled = fill_small_holes(logits, self.fill_hole_area)
-        return self.cleanup.apply(filled, anchors if anchors is not None and len(anchors) else None)
+        return self.cleanup.apply(filled, anchors if anchors is not None and len(anchors) else None, box)
 
     def _store_key(self, frame: int) -> str:
         """Names the model weights, preprocessing, precision and frame content of features."""
