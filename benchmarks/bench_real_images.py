@@ -30,8 +30,8 @@ import torch
 
 from common import cpu_description
 from napari_sam2 import ArrayFrames, ImagePredictor, MaskCleanup, VideoTracker, load_model
-from napari_sam2.evaluation import boundary_measure, central_click, prompt_first_frame, region_similarity
 from napari_sam2.engine.postprocess import PLAIN_BOXES
+from napari_sam2.evaluation import boundary_measure, central_click, prompt_first_frame, region_similarity
 from napari_sam2.evaluation.classical_segmentation import otsu_watershed
 from napari_sam2.simulation import (
     EVALUATION_SEEDS,
