@@ -9,7 +9,7 @@ from scipy import ndimage
 from napari_sam2.engine import load_model
 from napari_sam2.engine.cell_detection import DetectionParams
 from napari_sam2.engine.cell_tracker import CellTracker, CellTrackingParams, track_all_cells
-from napari_sam2.engine.track_events import mother_of, split_of, uncovered_cells
+from napari_sam2.engine.track_events import lost_track_of, mother_of, split_of, uncovered_cells
 from napari_sam2.evaluation.detection import detection_counts
 from napari_sam2.simulation import EVALUATION_SEEDS, SimulationConfig, simulate_timelapse, simulate_zstack
 
@@ -132,6 +132,19 @@ def test_a_new_cell_beside_a_track_that_lost_half_its_area_is_its_second_daughte
     assert mother_of(far, objects, areas_before, **SISTER) is None
     unchanged = {4: int(kept.sum()), 9: int(neighbour.sum())}  # the track did not shrink: two cells side by side
     assert mother_of(sister, objects, unchanged, **SISTER) is None
+
+
+def test_a_new_cell_near_where_an_absent_track_was_is_that_track_found_again():
+    sim = simulate_timelapse(QUIET, EVALUATION_SEEDS + 608)
+    before, now = sim.labels[3], sim.labels[4]
+    cell, other = (int(i) for i in np.unique(before)[1:3])
+    centres = {i: np.array(ndimage.center_of_mass(before == i)) for i in (cell, other)}
+    assert lost_track_of(now == cell, {cell: centres[cell]}, max_distance=20) == cell
+    assert lost_track_of(now == cell, centres, max_distance=20) == cell  # the nearest absent track
+    assert lost_track_of(now == cell, {other: centres[other]}, max_distance=20) is None  # its own track is not absent
+    assert lost_track_of(now == cell, {}, max_distance=20) is None
+    moved = np.roll(now == cell, 25, axis=1)  # a cell more than a diameter from where the track was
+    assert lost_track_of(moved, {cell: centres[cell]}, max_distance=20) is None
 
 
 # ---- tracking with the embedded model ---------------------------------------------------------------

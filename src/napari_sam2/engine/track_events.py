@@ -32,8 +32,15 @@ The rules, with their thresholds in CellTrackingParams (cell_tracker.py):
   ends, and its mask and the new cell are its daughters. A cell entering next to a track that
   keeps its size, or a track shrinking with no new cell beside it, is no division.
 - Absent: a track with fewer than min_area pixels on a frame (the object score said "no object",
-  or the cell left the field, or other cells took its pixels) is absent there; its pixels are not
-  written. A track absent on end_after frames in a row ends.
+  the mask was no brighter than around it (MaskCleanup.drop_dim), the cell left the field, or other
+  cells took its pixels) is absent there; its pixels are not written. A track absent on end_after
+  frames in a row ends.
+- Found again: a new cell whose centre lies within found_again_distance px of the centre a track
+  absent on this frame had on the frame before (the nearest such track) is that track's cell, which
+  the model lost while detection still sees it (a nucleus the model's object score or the mask
+  clean-up called absent, a fast cell the mask lagged behind): the track is prompted again with
+  the new cell's mask and goes on under its id, rather than a second track starting on its cell
+  and the track coming back after a gap under another id or ending.
 """
 from __future__ import annotations
 
@@ -164,6 +171,20 @@ def mother_of(new: np.ndarray, objects: np.ndarray, areas_before: dict[int, int]
                 and min(kept, new_area) >= min_daughter_fraction * pair):
             return obj_id
     return None
+
+
+def lost_track_of(new: np.ndarray, centres_before: dict[int, np.ndarray], max_distance: float) -> int | None:
+    """The track whose cell a new cell's (H, W) bool mask is, found again, or None (the rule is in
+    the module docstring). centres_before: each track absent on this frame -> the (row, col) centre
+    of its mask on the frame before."""
+    if not centres_before:
+        return None
+    window = box_around(new, 0)  # the centre from the new cell's box: not the whole frame's cost
+    rows, cols = np.nonzero(new[window])
+    centre = np.array([rows.mean() + window[0].start, cols.mean() + window[1].start])
+    distance = {obj_id: float(np.hypot(*(centre - before))) for obj_id, before in centres_before.items()}
+    nearest = min(distance, key=distance.get)
+    return nearest if distance[nearest] <= max_distance else None
 
 
 def box_around(mask: np.ndarray, margin: int) -> tuple[slice, slice]:
