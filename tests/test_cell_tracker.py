@@ -390,6 +390,8 @@ def test_params_refuse_impossible_values():
         CellTrackingParams(max_covered=1.5)
     with pytest.raises(ValueError, match="end_after"):
         CellTrackingParams(end_after=0)
+    with pytest.raises(ValueError, match="found_again_distance"):
+        CellTrackingParams(found_again_distance=0)
 
 
 @pytest.mark.slow

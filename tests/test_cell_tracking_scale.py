@@ -30,7 +30,8 @@ def test_sizes_in_pixels_follow_the_cell_diameter_and_shares_do_not():
     params = CellTrackingParams()
     assert params.for_cells(20.0) == params  # the size they were tuned at
     large = params.for_cells(40.0)
-    assert (large.min_area, large.touch_distance) == (4 * params.min_area, 2 * params.touch_distance)
+    assert (large.min_area, large.touch_distance, large.found_again_distance) == (
+        4 * params.min_area, 2 * params.touch_distance, 2 * params.found_again_distance)
     assert (large.detection.min_area, large.detection.min_distance) == (120, 10)
     assert large.max_covered == params.max_covered and large.max_neck == params.max_neck
     with pytest.raises(ValueError, match="positive number of pixels"):
