@@ -383,6 +383,33 @@ def test_training_takes_the_realism_options_from_the_command_line():
     assert not default.augment and default.zstack_fraction == 0.0 and default.config == SimulationConfig()
 
 
+def test_a_fraction_of_sequences_comes_from_the_realistic_simulator():
+    """--realistic-fraction mixes realistic sequences among default ones (a fine-tune that does not
+    forget); --realistic alone draws nothing more, so its earlier runs repeat."""
+    from napari_sam2.simulation import realistic_config
+    from napari_sam2.training.cli import _simulated_data
+
+    realistic = realistic_config(height=96, width=96, num_cells=(3, 4))
+    mixed = SimulatedSequences(SMALL_SIM, mixed_config=realistic, mixed_fraction=0.5)
+    rng = np.random.default_rng(0)
+    drawn = [mixed._config_drawn(rng) for _ in range(40)]
+    assert 10 <= sum(c is realistic for c in drawn) <= 30 and {id(c) for c in drawn} == {id(realistic), id(SMALL_SIM)}
+    all_realistic = SimulatedSequences(realistic).sample(2, 2, 64, np.random.default_rng(5))
+    only_mixed = SimulatedSequences(SMALL_SIM, mixed_config=realistic, mixed_fraction=1.0)
+    all_mixed = only_mixed.sample(2, 2, 64, np.random.default_rng(5))
+    assert torch.equal(all_realistic.frames, all_mixed.frames)
+    with pytest.raises(ValueError, match="mixed_fraction"):
+        SimulatedSequences(SMALL_SIM, mixed_config=realistic, mixed_fraction=-0.1)
+    with pytest.raises(ValueError, match="mixed_config"):
+        SimulatedSequences(SMALL_SIM, mixed_fraction=0.2)
+    args = training_parser().parse_args(["train", "--out", "x", "--realistic-fraction", "0.4", "--cluster-fraction", "0.6"])
+    data = _simulated_data(args)
+    assert data.mixed_fraction == 0.4 and data.config == SimulationConfig(cluster_fraction=0.6)
+    assert data.mixed_config == realistic_config(cluster_fraction=0.6)
+    with pytest.raises(ValueError, match="--realistic-fraction"):
+        _simulated_data(training_parser().parse_args(["train", "--out", "x", "--realistic", "--realistic-fraction", "0.4"]))
+
+
 def test_evaluation_cleans_masks_as_the_tracker_does_unless_told_not_to(micro_model, monkeypatch):
     from napari_sam2.engine import MaskCleanup, VideoTracker
     from napari_sam2.evaluation import simulated_benchmark, track_and_score

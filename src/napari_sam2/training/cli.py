@@ -46,6 +46,10 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--realistic", action="store_true",
                        help="simulate what real images show: nucleoli, speckles, varied brightness, halos, uneven "
                             "background, empty slices at z-stack ends (napari_sam2.simulation.realistic_config)")
+    train.add_argument("--realistic-fraction", type=float, default=0.0,
+                       help="fraction of sequences simulated as with --realistic, the others with the default "
+                            "simulator (a fine-tune that learns real-looking images without forgetting the rest); "
+                            "not with --realistic, which makes them all realistic")
     train.add_argument("--augment", action="store_true", help="random gamma, blur and noise per training sequence")
     train.add_argument("--zstack-fraction", type=float, default=0.0,
                        help="fraction of sequences that run through a simulated z-stack past the nuclei's ends "
@@ -156,14 +160,22 @@ def _simulated_data(args):
     from ..simulation import SimulationConfig, realistic_config
     from .data import FRAME_SIDES, SimulatedSequences
 
-    config = realistic_config() if args.realistic else SimulationConfig()
-    if args.division_probability is not None:
-        config = replace(config, division_probability=args.division_probability)
-    if args.cluster_fraction is not None:
-        config = replace(config, cluster_fraction=args.cluster_fraction)
+    if args.realistic and args.realistic_fraction:
+        raise ValueError(f"--realistic makes every sequence realistic, so --realistic-fraction {args.realistic_fraction} "
+                         "cannot apply: give one of them")
+
+    def with_overrides(config):
+        if args.division_probability is not None:
+            config = replace(config, division_probability=args.division_probability)
+        if args.cluster_fraction is not None:
+            config = replace(config, cluster_fraction=args.cluster_fraction)
+        return config
+
+    config = with_overrides(realistic_config() if args.realistic else SimulationConfig())
     return SimulatedSequences(config, warmup_frames=args.warmup_frames, max_frame_step=args.max_frame_step,
                               frame_sides=args.frame_sides or FRAME_SIDES, augment=args.augment,
-                              zstack_fraction=args.zstack_fraction)
+                              zstack_fraction=args.zstack_fraction, mixed_config=with_overrides(realistic_config()),
+                              mixed_fraction=args.realistic_fraction)
 
 
 def _whole_numbers(text: str) -> tuple[int, ...]:

@@ -96,11 +96,16 @@ class SimulatedSequences:
 
     `zstack_fraction`: this fraction of sequences are runs of slices through a simulated z-stack
     (one direction, every s-th slice), from a slice where the objects are to beyond their ends:
-    the model learns to answer "no object" where a nucleus is absent. Neither draws anything
-    from the random stream when off, so earlier runs repeat exactly."""
+    the model learns to answer "no object" where a nucleus is absent.
+
+    `mixed_config`, `mixed_fraction`: this fraction of sequences is simulated with
+    `mixed_config` instead of `config` (e.g. realistic images among default ones, so that a
+    fine-tune learns the new without forgetting the old). None of these draws anything from the
+    random stream when off (nor the mix at fraction 0 or 1), so earlier runs repeat exactly."""
 
     def __init__(self, config=None, seed_offset: int = 0, warmup_frames: int = 0, max_frame_step: int = 1,
-                 frame_sides: tuple[int, ...] = FRAME_SIDES, augment: bool = False, zstack_fraction: float = 0.0):
+                 frame_sides: tuple[int, ...] = FRAME_SIDES, augment: bool = False, zstack_fraction: float = 0.0,
+                 mixed_config: SimulationConfig | None = None, mixed_fraction: float = 0.0):
         if warmup_frames < 0:
             raise ValueError(f"warmup_frames must be 0 or more, got {warmup_frames}")
         if max_frame_step < 1:
@@ -112,21 +117,35 @@ class SimulatedSequences:
         self.warmup_frames = warmup_frames
         self.max_frame_step = max_frame_step
         self.frame_sides = tuple(int(side) for side in frame_sides)
-        if not 0.0 <= zstack_fraction <= 1.0:
-            raise ValueError(f"zstack_fraction is a fraction from 0 to 1, got {zstack_fraction}")
+        for name, fraction in (("zstack_fraction", zstack_fraction), ("mixed_fraction", mixed_fraction)):
+            if not 0.0 <= fraction <= 1.0:
+                raise ValueError(f"{name} is a fraction from 0 to 1, got {fraction}")
+        if mixed_fraction > 0 and mixed_config is None:
+            raise ValueError(f"mixed_fraction {mixed_fraction} needs a mixed_config to draw those sequences from")
         self.augment = augment
         self.zstack_fraction = zstack_fraction
+        self.mixed_config, self.mixed_fraction = mixed_config, mixed_fraction
 
     def sample(self, num_frames: int, max_objects: int, size: int, rng: np.random.Generator) -> Sample:
+        config = self._config_drawn(rng)
         if self.zstack_fraction > 0 and rng.random() < self.zstack_fraction:
-            frames, masks = self._zstack_run(num_frames, max_objects, rng)
+            frames, masks = self._zstack_run(config, num_frames, max_objects, rng)
         else:
-            frames, masks = self._timelapse(num_frames, max_objects, rng)
+            frames, masks = self._timelapse(config, num_frames, max_objects, rng)
         if self.augment:
             frames = augment_intensities(frames, rng)
         return to_sample(frames, masks, size, rng)
 
-    def _timelapse(self, num_frames: int, max_objects: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    def _config_drawn(self, rng: np.random.Generator) -> SimulationConfig:
+        """The simulator settings of one sequence: `mixed_config` for `mixed_fraction` of them."""
+        if self.mixed_fraction >= 1.0:
+            return self.mixed_config
+        if self.mixed_fraction > 0 and rng.random() < self.mixed_fraction:
+            return self.mixed_config
+        return self.config
+
+    def _timelapse(self, config: SimulationConfig, num_frames: int, max_objects: int,
+                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """frames (T, H, W) and masks (K, T, H, W) of a simulated time-lapse."""
         while True:
             seed = self.seed_offset + int(rng.integers(TRAINING_SEEDS))
@@ -134,14 +153,15 @@ class SimulatedSequences:
             # no draw without frame steps: earlier runs' random streams, and so their stages, repeat exactly
             step = int(rng.integers(1, self.max_frame_step + 1)) if self.max_frame_step > 1 else 1
             kept = slice(self.warmup_frames, None, step)
-            config = replace(self.config, num_frames=self.warmup_frames + (num_frames - 1) * step + 1, height=height, width=width)
-            sim = simulate_timelapse(config, seed)
+            sized = replace(config, num_frames=self.warmup_frames + (num_frames - 1) * step + 1, height=height, width=width)
+            sim = simulate_timelapse(sized, seed)
             ids = pick_objects(sim.labels[self.warmup_frames], max_objects, rng)
             if ids:
                 truth = ground_truth_masks(sim, ids, first_frame=self.warmup_frames)
                 return sim.frames[kept], np.stack([truth[i][::step] for i in ids])
 
-    def _zstack_run(self, num_frames: int, max_objects: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    def _zstack_run(self, config: SimulationConfig, num_frames: int, max_objects: int,
+                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """frames (T, H, W) and masks (K, T, H, W): every s-th slice of a simulated z-stack, up or
         down from a slice where a nucleus is, about half of them past its end (with the other nuclei of that slice)."""
         span_error = f"{num_frames} frames every {self.max_frame_step} slices do not fit in {ZSTACK_SLICES} slices"
@@ -151,7 +171,7 @@ class SimulatedSequences:
             seed = self.seed_offset + int(rng.integers(TRAINING_SEEDS))
             height, width = (int(rng.choice(self.frame_sides)) for _ in range(2))
             step = int(rng.integers(1, self.max_frame_step + 1))
-            sim = simulate_zstack(replace(self.config, num_frames=ZSTACK_SLICES, height=height, width=width), seed)
+            sim = simulate_zstack(replace(config, num_frames=ZSTACK_SLICES, height=height, width=width), seed)
             labels = sim.labels[::-1] if rng.random() < 0.5 else sim.labels  # down or up the stack
             cells = [int(i) for i in np.unique(labels) if i]
             if not cells:
