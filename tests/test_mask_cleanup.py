@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from scipy import ndimage
 
 from napari_sam2 import ArrayFrames, ImagePredictor, MaskCleanup, VideoTracker, load_model
@@ -160,3 +161,43 @@ def test_tracked_masks_no_brighter_than_around_them_end_where_the_nucleus_ends(e
     assert kept[0] > 0.8 * kept[1], "masks did not persist without the nucleus even so: this test shows nothing"
     assert dropped[0] < 0.6 * kept[0]
     assert dropped[2] > kept[2] - 0.02
+
+
+def dim_over_whole_maps(logits: torch.Tensor, model_input: torch.Tensor) -> list[bool]:
+    """The drop_dim rule computed the plain way: every mask upsampled whole to the input's size."""
+    from napari_sam2.engine.postprocess import MIN_CONTRAST, RING_PX
+    from napari_sam2.engine.preprocessing import IMAGENET_MEAN, IMAGENET_STD
+
+    mean, std = (torch.tensor(v).view(3, 1, 1) for v in (IMAGENET_MEAN, IMAGENET_STD))
+    unit = (model_input[0] * std + mean).mean(0)
+    side = unit.shape[-1]
+    masks = F.interpolate(logits, size=(side, side), mode="bilinear", align_corners=False)[:, 0] > 0
+    dim = []
+    for mask in masks:
+        inner, outer = (torch.from_numpy(ndimage.binary_dilation(mask.numpy(), np.ones((2 * r + 1,) * 2, bool)))
+                        for r in RING_PX)
+        inside, ring = unit[mask], unit[outer & ~inner]
+        dim.append(bool(len(inside) and len(ring) and inside.mean() - ring.median() < MIN_CONTRAST * inside.mean()))
+    return dim
+
+
+def test_dim_masks_upsampled_around_each_mask_decide_as_over_the_whole_map():
+    """dim_masks upsamples each mask only around its positive cells: masks at the frame's edges
+    and corners, in two pieces far apart, of one cell, and empty decide as over the whole map."""
+    sim = simulate_timelapse(realistic_config(num_frames=1, height=64, width=64), EVALUATION_SEEDS + 5)
+    frame = sim.frames[0].astype(np.float32)
+    unit = (frame - frame.min()) / (frame.max() - frame.min())
+    rng = np.random.default_rng(0)
+    logits = torch.from_numpy(rng.normal(-3.0, 2.0, (12, 1, 16, 16)).astype(np.float32))
+    logits[0, 0, :3, :3] = 4.0  # a corner
+    logits[1, 0, 13:, 5:9] = 4.0  # the bottom edge
+    logits[2, 0, 4:7, 14:] = 4.0  # the right edge
+    logits[3, 0, 2:4, 2:4] = 4.0  # two pieces far apart
+    logits[3, 0, 12:14, 11:13] = 4.0
+    logits[4, 0, 8, 8] = 0.5  # one weakly positive cell
+    logits[5] = -5.0  # empty
+    cells = torch.from_numpy(sim.labels[0][::4, ::4] > 0)  # masks on the nuclei themselves: not dim
+    logits[6:9, 0] = torch.where(cells, 6.0, -6.0)
+    got = MaskCleanup().dim_masks(logits, model_input_of(unit)).tolist()
+    assert got == dim_over_whole_maps(logits, model_input_of(unit))
+    assert any(got) and not all(got), "every mask decided alike: this test shows little"

@@ -86,17 +86,26 @@ class MaskCleanup:
     def dim_masks(self, logits: torch.Tensor, model_input: torch.Tensor) -> torch.Tensor:
         """(B,) bool: which of the (B, 1, h, w) mask logits are less than MIN_CONTRAST brighter
         than the median of a ring around them on the frame's (1, 3, S, S) model input (always
-        False with drop_dim off, or for an empty mask)."""
+        False with drop_dim off, or for an empty mask). Each mask is upsampled only around its
+        positive cells (`_around_positive`): the whole map at S x S took 32% of tracking 20 cells."""
         dim = torch.zeros(logits.shape[0], dtype=torch.bool)
         if not self.drop_dim:
             return dim
         mean, std = (torch.tensor(v).view(3, 1, 1) for v in (IMAGENET_MEAN, IMAGENET_STD))
         unit = (model_input[0].float().cpu() * std + mean).mean(0)  # (S, S) the stretched frame, in [0, 1]
-        side = unit.shape[-1]
-        masks = (F.interpolate(logits.float().cpu(), size=(side, side), mode="bilinear", align_corners=False) > 0).float()
-        inner, outer = (F.max_pool2d(masks, 2 * r + 1, 1, r) > 0 for r in RING_PX)  # (B, 1, S, S) masks grown by r
-        for b in range(masks.shape[0]):
-            inside, ring = unit[masks[b, 0] > 0], unit[(outer[b, 0] & ~inner[b, 0])]
+        low = logits.float().cpu()
+        factor = unit.shape[-1] // low.shape[-1]
+        if low.shape[-2] != low.shape[-1] or factor * low.shape[-1] != unit.shape[-1]:
+            raise ValueError(f"mask logits of {tuple(low.shape[-2:])} do not scale to the {tuple(unit.shape)} input "
+                             "by a whole factor")
+        for b, crop in _around_positive(low[:, 0], factor, RING_PX[1]):
+            y0, y1, x0, x1 = crop  # in low-resolution cells
+            size = ((y1 - y0) * factor, (x1 - x0) * factor)
+            mask = F.interpolate(low[b : b + 1, :, y0:y1, x0:x1], size=size, mode="bilinear", align_corners=False)[0, 0] > 0
+            inner, outer = (torch.from_numpy(ndimage.maximum_filter(mask.numpy(), 2 * r + 1, mode="constant"))
+                            for r in RING_PX)  # the mask grown by r
+            seen = unit[y0 * factor : y1 * factor, x0 * factor : x1 * factor]
+            inside, ring = seen[mask], seen[outer & ~inner]
             if len(inside) and len(ring):
                 brightness = inside.mean()
                 dim[b] = bool(brightness - ring.median() < MIN_CONTRAST * brightness)
@@ -160,6 +169,25 @@ def box_of(coords: np.ndarray | torch.Tensor, labels: np.ndarray | torch.Tensor,
 
 
 PLAIN_BOXES = MaskCleanup(box_centre_click=False, inside_box=False)  # the clean-up, boxes read by the model alone
+
+
+def _around_positive(low: torch.Tensor, factor: int, reach: int) -> list[tuple[int, tuple[int, int, int, int]]]:
+    """(b, (y0, y1, x0, x1)) for each of the (B, h, w) logits with a positive cell: a box of
+    cells whose bilinear upsampling by `factor` holds every positive pixel of the whole map's and
+    every pixel within `reach` of one, each with the whole map's value. Upsampling a crop gives
+    the whole map's values but where the crop clamps the sources (about factor / 2 pixels at each
+    edge); positive pixels lie within factor / 2 pixels of their cells. Two cells of margin
+    beyond `reach` keep both apart (and no source near the crop's edge is positive)."""
+    B, h, w = low.shape
+    margin = 2 + -(-reach // factor)
+    positive = low > 0
+    spans = []
+    for along, size in ((positive.any(2), h), (positive.any(1), w)):  # (B, h) rows, (B, w) columns holding one
+        first = along.float().argmax(1).tolist()
+        last = (size - 1 - along.flip(1).float().argmax(1)).tolist()
+        spans.append([(max(a - margin, 0), min(z + 1 + margin, size)) for a, z in zip(first, last)])
+    holds = positive.flatten(1).any(1).tolist()
+    return [(b, (*rows, *cols)) for b, (rows, cols) in enumerate(zip(*spans)) if holds[b]]
 
 
 def add_cleanup_flag(command) -> None:
