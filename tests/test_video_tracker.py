@@ -120,6 +120,26 @@ def test_separate_memories_hold_only_the_pixels_each_object_wins(micro_model, vi
     assert max(changes) > 0.1, f"separating changed no memory: {changes}"  # the objects that lose pixels
 
 
+def test_separation_keeps_each_pixel_for_its_first_highest_object_with_ties_and_outsiders():
+    """only_where_highest against the rule written per object with numpy's argmax (first of
+    equal maxima): ties above and below the cap, objects outside the batch that win some pixels."""
+    from napari_sam2.model.frame_steps import OVERLAP_LOGIT, only_where_highest
+
+    rng = np.random.default_rng(3)
+    logits = rng.normal(-8.0, 6.0, (6, 1, 20, 20)).astype(np.float32)
+    logits[2, 0, :5] = logits[4, 0, :5] = 3.0  # a tie above the cap: object 2 keeps it
+    logits[1, 0, 5:8] = logits[3, 0, 5:8] = -30.0  # ties below it: nothing to cap
+    logits[:, 0, 5:8] = np.minimum(logits[:, 0, 5:8], -30.0)
+    others = rng.normal(-8.0, 6.0, (2, 1, 20, 20)).astype(np.float32)
+    for outside in (None, others):
+        everyone = logits if outside is None else np.concatenate([logits, outside])
+        winner = np.argmax(everyone[:, 0], axis=0)  # (20, 20)
+        expected = np.where(winner == np.arange(6)[:, None, None], logits[:, 0], np.minimum(logits[:, 0], OVERLAP_LOGIT))
+        got = only_where_highest(torch.from_numpy(logits), None if outside is None else torch.from_numpy(outside))
+        np.testing.assert_array_equal(got[:, 0].numpy(), expected)
+    assert (winner == 2).any() and (winner >= 6).any()
+
+
 def test_stop_in_the_middle_then_prompt_and_continue(micro_model, video):
     frames, labels = video
     tracker = VideoTracker(micro_model, ArrayFrames(frames))
