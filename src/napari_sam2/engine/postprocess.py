@@ -87,7 +87,7 @@ class MaskCleanup:
         """(B,) bool: which of the (B, 1, h, w) mask logits are less than MIN_CONTRAST brighter
         than the median of a ring around them on the frame's (1, 3, S, S) model input (always
         False with drop_dim off, or for an empty mask). Each mask is upsampled only around its
-        positive cells (`_around_positive`): the whole map at S x S took 32% of tracking 20 cells."""
+        positive cells (`_windows`): the whole map at S x S took 32% of tracking 20 cells."""
         dim = torch.zeros(logits.shape[0], dtype=torch.bool)
         if not self.drop_dim:
             return dim
@@ -98,17 +98,21 @@ class MaskCleanup:
         if low.shape[-2] != low.shape[-1] or factor * low.shape[-1] != unit.shape[-1]:
             raise ValueError(f"mask logits of {tuple(low.shape[-2:])} do not scale to the {tuple(unit.shape)} input "
                              "by a whole factor")
-        for b, crop in _around_positive(low[:, 0], factor, RING_PX[1]):
-            y0, y1, x0, x1 = crop  # in low-resolution cells
-            size = ((y1 - y0) * factor, (x1 - x0) * factor)
-            mask = F.interpolate(low[b : b + 1, :, y0:y1, x0:x1], size=size, mode="bilinear", align_corners=False)[0, 0] > 0
-            inner, outer = (torch.from_numpy(ndimage.maximum_filter(mask.numpy(), 2 * r + 1, mode="constant"))
-                            for r in RING_PX)  # the mask grown by r
-            seen = unit[y0 * factor : y1 * factor, x0 * factor : x1 * factor]
-            inside, ring = seen[mask], seen[outer & ~inner]
-            if len(inside) and len(ring):
-                brightness = inside.mean()
-                dim[b] = bool(brightness - ring.median() < MIN_CONTRAST * brightness)
+        for (hc, wc), starts in _windows(low[:, 0], factor, RING_PX[1]).items():
+            objects, top, left = (torch.tensor(column) for column in zip(*starts))  # (K,) each
+            rows, cols = top[:, None] + torch.arange(hc), left[:, None] + torch.arange(wc)  # (K, hc), (K, wc) cells
+            crops = low[objects[:, None, None], 0, rows[:, :, None], cols[:, None, :]]  # (K, hc, wc)
+            size = (hc * factor, wc * factor)
+            masks = F.interpolate(crops[:, None], size=size, mode="bilinear", align_corners=False)[:, 0] > 0
+            inner, outer = (torch.from_numpy(ndimage.maximum_filter(masks.numpy(), (1, 2 * r + 1, 2 * r + 1), mode="constant"))
+                            for r in RING_PX)  # the masks grown by r
+            rows, cols = top[:, None] * factor + torch.arange(size[0]), left[:, None] * factor + torch.arange(size[1])
+            seen = unit[rows[:, :, None], cols[:, None, :]]  # (K, Hc, Wc) the frame under each window
+            for k, b in enumerate(objects.tolist()):
+                inside, ring = seen[k][masks[k]], seen[k][outer[k] & ~inner[k]]
+                if len(inside) and len(ring):
+                    brightness = inside.mean()
+                    dim[b] = bool(brightness - ring.median() < MIN_CONTRAST * brightness)
         return dim
 
     @property
@@ -171,23 +175,32 @@ def box_of(coords: np.ndarray | torch.Tensor, labels: np.ndarray | torch.Tensor,
 PLAIN_BOXES = MaskCleanup(box_centre_click=False, inside_box=False)  # the clean-up, boxes read by the model alone
 
 
-def _around_positive(low: torch.Tensor, factor: int, reach: int) -> list[tuple[int, tuple[int, int, int, int]]]:
-    """(b, (y0, y1, x0, x1)) for each of the (B, h, w) logits with a positive cell: a box of
-    cells whose bilinear upsampling by `factor` holds every positive pixel of the whole map's and
-    every pixel within `reach` of one, each with the whole map's value. Upsampling a crop gives
-    the whole map's values but where the crop clamps the sources (about factor / 2 pixels at each
-    edge); positive pixels lie within factor / 2 pixels of their cells. Two cells of margin
-    beyond `reach` keep both apart (and no source near the crop's edge is positive)."""
+WINDOW_STEP = 8  # cells: window sides are rounded up to a multiple, so that masks of similar size go together
+
+
+def _windows(low: torch.Tensor, factor: int, reach: int) -> dict[tuple[int, int], list[tuple[int, int, int]]]:
+    """(rows, columns) -> (b, top, left) of windows of that many cells, one for each of the
+    (B, h, w) logits with a positive cell, whose bilinear upsampling by `factor` holds every
+    positive pixel of the whole map's and every pixel within `reach` of one, each with the whole
+    map's value. Upsampling a crop gives the whole map's values but where the crop clamps the
+    sources (about factor / 2 pixels at each edge); positive pixels lie within factor / 2 pixels
+    of their cells. Two cells of margin beyond `reach` keep both apart (and no source near the
+    crop's edge is positive); a larger window, kept inside the map, only adds margin."""
     B, h, w = low.shape
     margin = 2 + -(-reach // factor)
     positive = low > 0
-    spans = []
+    spans = []  # per axis, (first, end) of each window
     for along, size in ((positive.any(2), h), (positive.any(1), w)):  # (B, h) rows, (B, w) columns holding one
-        first = along.float().argmax(1).tolist()
-        last = (size - 1 - along.flip(1).float().argmax(1)).tolist()
-        spans.append([(max(a - margin, 0), min(z + 1 + margin, size)) for a, z in zip(first, last)])
-    holds = positive.flatten(1).any(1).tolist()
-    return [(b, (*rows, *cols)) for b, (rows, cols) in enumerate(zip(*spans)) if holds[b]]
+        first = (along.float().argmax(1) - margin).clamp(min=0)
+        end = (size - along.flip(1).float().argmax(1) + margin).clamp(max=size)
+        side = (-(-(end - first) // WINDOW_STEP) * WINDOW_STEP).clamp(max=size)
+        first = torch.minimum(first, size - side)  # the rounded-up window inside the map
+        spans.append(list(zip(first.tolist(), side.tolist())))
+    windows: dict[tuple[int, int], list[tuple[int, int, int]]] = {}
+    for b in positive.flatten(1).any(1).nonzero()[:, 0].tolist():
+        (top, rows), (left, cols) = spans[0][b], spans[1][b]
+        windows.setdefault((rows, cols), []).append((b, top, left))
+    return windows
 
 
 def add_cleanup_flag(command) -> None:
