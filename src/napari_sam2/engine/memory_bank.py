@@ -45,8 +45,13 @@ class MemoryTokens(NamedTuple):
     """What a frame's features attend to."""
 
     memory: torch.Tensor  # (B, M, mem_dim): spatial memories, then pointer tokens
-    position_encoding: torch.Tensor  # (B, M, mem_dim)
+    position_encoding: torch.Tensor  # (1 or B, M, mem_dim)
     num_pointer_tokens: int  # the last tokens of `memory` (no 2-D RoPE for them)
+
+
+# (spatial memories' temporal slots, pointers' frame offsets, max offset) -> their position
+# encodings (1, M, mem_dim): the same for every object with that layout on a frame
+EncodingCache = dict
 
 
 @dataclass
@@ -157,23 +162,30 @@ class ObjectMemory:
     # ---- assembly ----------------------------------------------------------------------------
 
     def memory_tokens(self, model: SAM2Model, frame: int, direction: int, num_frames: int,
-                      memory_pe: torch.Tensor, training: bool = False) -> MemoryTokens:
+                      memory_pe: torch.Tensor, training: bool = False,
+                      encodings: EncodingCache | None = None) -> MemoryTokens:
         """The memory `frame` attends to when tracked in `direction`: the spatial memories and
         object pointers memory_selection picks, with their temporal encodings. memory_pe
         (1, mem_dim, h, w) is the memories' position encoding (the same for every frame).
-        In training every conditioning frame gives its pointer, ahead or not (as the reference)."""
+        In training every conditioning frame gives its pointer, ahead or not (as the reference).
+        encodings: position encodings already made on this frame, shared by the objects of a layout
+        (the model's weights must not change while it is kept)."""
         cfg = model.cfg
         is_tracked = self.tracked.__contains__
-        spatial = [
-            (SpatialMemory(self._entry(t).memory, memory_pe), slot)
-            for t, slot in spatial_memory_frames(frame, direction, self.conditioning, is_tracked, cfg.memory.num_maskmem)
-        ]
+        spatial = spatial_memory_frames(frame, direction, self.conditioning, is_tracked, cfg.memory.num_maskmem)
         only_past = cfg.pointers.only_past_in_eval and not training
         slots = pointer_frames(frame, direction, self.conditioning, is_tracked, num_frames, cfg.pointers.max_pointers,
                                cfg.pointers.signed_temporal_encoding, only_past)
         pointers = torch.stack([self._entry(s.frame).pointer for s in slots], dim=1) if slots else None  # (B, P, C)
-        max_offset = max_pointer_offset(num_frames, cfg.pointers.max_pointers)
-        return assemble(model, spatial, pointers, [s.offset for s in slots], max_offset)
+        layout = (tuple(slot for _, slot in spatial), tuple(s.offset for s in slots),
+                  max_pointer_offset(num_frames, cfg.pointers.max_pointers))
+        pe = None if encodings is None else encodings.get(layout)
+        if pe is None:
+            pe = position_encodings(model, memory_pe, *layout)
+            if encodings is not None:
+                encodings[layout] = pe
+        tokens = token_values(model, [self._entry(t).memory for t, _ in spatial], pointers)
+        return MemoryTokens(tokens, pe, len(slots) * (cfg.d_model // cfg.memory.mem_dim))
 
     def _entry(self, frame: int) -> MemoryEntry:
         return self.conditioning.get(frame) or self.tracked[frame]
@@ -186,47 +198,49 @@ class MemoryView(NamedTuple):
     tracked: Mapping[int, MemoryEntry]
 
 
-def assemble(
-    model: SAM2Model,
-    spatial: list[tuple[SpatialMemory, int]],
-    pointers: torch.Tensor | None,
-    pointer_offsets: list[int],
-    max_offset: int,
-) -> MemoryTokens:
-    """Memory tokens from spatial memories with their temporal slot (0..num_maskmem-1, the slot
-    picks a learnt temporal encoding) and pointers (B, P, C) with their frame offsets."""
+def token_values(model: SAM2Model, spatial: list[torch.Tensor], pointers: torch.Tensor | None) -> torch.Tensor:
+    """(B, M, mem_dim) float32 tokens: each spatial memory (B, mem_dim, h, w) as h * w tokens,
+    then the pointers (B, P, C), each split into C / mem_dim tokens; written in one pass each."""
     mem_dim = model.cfg.memory.mem_dim
-    tokens, encodings = [], []
-    for memory, slot in spatial:
-        batch = memory.features.shape[0]
-        tokens.append(memory.features.float().flatten(2).transpose(1, 2))
-        pe = memory.position_encoding.flatten(2).transpose(1, 2) + model.maskmem_tpos_enc[slot].view(1, 1, mem_dim)
-        encodings.append(pe.expand(batch, -1, -1))
-    num_pointer_tokens = 0
+    pieces = [memory.flatten(2).transpose(1, 2) for memory in spatial]  # (B, hw, mem_dim) each
     if pointers is not None and pointers.shape[1]:
-        ptr_tokens, ptr_pe = _pointer_tokens(model, pointers, pointer_offsets, max_offset)
-        tokens.append(ptr_tokens)
-        encodings.append(ptr_pe)
-        num_pointer_tokens = ptr_tokens.shape[1]
-    return MemoryTokens(torch.cat(tokens, dim=1), torch.cat(encodings, dim=1), num_pointer_tokens)
+        pieces.append(pointers.reshape(pointers.shape[0], -1, mem_dim))
+    if len(pieces) == 1 or torch.is_grad_enabled():  # (training: as autograd sees it plainly)
+        return torch.cat([piece.float() for piece in pieces], dim=1)
+    tokens = pieces[0].new_empty((pieces[0].shape[0], sum(p.shape[1] for p in pieces), mem_dim), dtype=torch.float32)
+    start = 0
+    for piece in pieces:
+        tokens[:, start : start + piece.shape[1]] = piece
+        start += piece.shape[1]
+    return tokens
 
 
-def _pointer_tokens(model, pointers, offsets, max_offset):
-    """(B, P, C) pointers -> (B, P * C / mem_dim, mem_dim) tokens: each pointer is split into
-    C / mem_dim tokens that share its temporal encoding."""
-    B, P, C = pointers.shape
+def position_encodings(model: SAM2Model, memory_pe: torch.Tensor, slots: tuple[int, ...], pointer_offsets: tuple[int, ...],
+                       max_offset: int) -> torch.Tensor:
+    """(1, M, mem_dim) position encodings of spatial memories with their temporal slots (0 ..
+    num_maskmem - 1, each a learnt temporal encoding) added to memory_pe (1, mem_dim, h, w), then
+    of the pointers' tokens with their frame offsets."""
+    mem_dim = model.cfg.memory.mem_dim
+    spatial_pe = memory_pe.flatten(2).transpose(1, 2)  # (1, hw, mem_dim)
+    encodings = [spatial_pe + model.maskmem_tpos_enc[slot].view(1, 1, mem_dim) for slot in slots]
+    if pointer_offsets:
+        encodings.append(_pointer_encodings(model, list(pointer_offsets), max_offset, memory_pe.device))
+    return torch.cat(encodings, dim=1)
+
+
+def _pointer_encodings(model, offsets, max_offset, device) -> torch.Tensor:
+    """(1, P * C / mem_dim, mem_dim): each pointer's temporal encoding, for each of the C / mem_dim
+    tokens a pointer of C channels is split into."""
     mem_dim = model.cfg.memory.mem_dim
     cfg = model.cfg.pointers
+    C = model.cfg.d_model  # a pointer's width
     if cfg.temporal_encoding:
-        positions = torch.tensor(offsets, dtype=torch.float32, device=pointers.device) / max(max_offset, 1)
+        positions = torch.tensor(offsets, dtype=torch.float32, device=device) / max(max_offset, 1)
         dim = C if cfg.project_temporal_encoding else mem_dim
         pe = model.obj_ptr_tpos_proj(sine_encoding_1d(positions, dim))  # (P, mem_dim)
     else:
-        pe = pointers.new_zeros(P, mem_dim)
-    split = C // mem_dim
-    tokens = pointers.reshape(B, P * split, mem_dim)
-    pe = pe.repeat_interleave(split, dim=0).unsqueeze(0).expand(B, -1, -1)
-    return tokens, pe
+        pe = torch.zeros(len(offsets), mem_dim, device=device)
+    return pe.repeat_interleave(C // mem_dim, dim=0).unsqueeze(0)
 
 
 def group_by_layout(memories: Mapping[int, MemoryTokens]) -> list[list[int]]:
@@ -238,9 +252,12 @@ def group_by_layout(memories: Mapping[int, MemoryTokens]) -> list[list[int]]:
 
 
 def batch_tokens(memories: list[MemoryTokens]) -> MemoryTokens:
-    """Memories of one layout (see group_by_layout) as one batch."""
-    return MemoryTokens(torch.cat([m.memory for m in memories]), torch.cat([m.position_encoding for m in memories]),
-                        memories[0].num_pointer_tokens)
+    """Memories of one layout (see group_by_layout) as one batch; position encodings that are one
+    tensor for all (an EncodingCache's) stay one (1, M, mem_dim)."""
+    encodings = [m.position_encoding for m in memories]
+    if any(pe is not encodings[0] for pe in encodings):
+        encodings = [torch.cat([pe.expand(m.memory.shape[0], -1, -1) for pe, m in zip(encodings, memories)])]
+    return MemoryTokens(torch.cat([m.memory for m in memories]), encodings[0], memories[0].num_pointer_tokens)
 
 
 def entries_of(out: TrackOutput, spatial: SpatialMemory) -> list[MemoryEntry]:

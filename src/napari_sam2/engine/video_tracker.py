@@ -28,6 +28,7 @@ from .indices import positive_count
 from .memory_bank import (
     MEMORY_DTYPE,
     ClickPrompt,
+    EncodingCache,
     MemoryEntry,
     MemoryTokens,
     MemoryView,
@@ -323,8 +324,9 @@ class VideoTracker:
         raw = self.features(frame)
         self._between_model_calls()  # nothing of this frame is recorded until its last model call
         tracks = {obj_id: self._objects[obj_id] for obj_id in tracked_ids}
+        encodings: EncodingCache = {}  # objects with the same memory layout share their position encodings
         memories = {
-            obj_id: self._memory_tokens(track, frame, sign)
+            obj_id: self._memory_tokens(track, frame, sign, encodings)
             for obj_id, track in tracks.items()
             if frame not in track.conditioning
         }
@@ -349,8 +351,9 @@ class VideoTracker:
             track.prune(keep)
         return self._frame_result(frame, decoded.tracked_ids)
 
-    def _memory_tokens(self, track: ObjectMemory, frame: int, direction: int) -> MemoryTokens:
-        return track.memory_tokens(self.model, frame, direction, self.num_frames, self._memory_pe)
+    def _memory_tokens(self, track: ObjectMemory, frame: int, direction: int,
+                       encodings: EncodingCache | None = None) -> MemoryTokens:
+        return track.memory_tokens(self.model, frame, direction, self.num_frames, self._memory_pe, encodings=encodings)
 
     def _frame_memory(self, frame: int, raw: ImageEmbedding, ids: list[int], logits: torch.Tensor,
                       scores: torch.Tensor, binarize: bool) -> SpatialMemory:
