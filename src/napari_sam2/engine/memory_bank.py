@@ -262,10 +262,8 @@ def batch_tokens(memories: list[MemoryTokens]) -> MemoryTokens:
 
 def entries_of(out: TrackOutput, spatial: SpatialMemory) -> list[MemoryEntry]:
     """A batch's outputs and memories on one frame, one entry per object (memories stored in bfloat16)."""
+    stored = spatial.features.to(MEMORY_DTYPE)  # one conversion for the batch; each entry keeps a view of its row
     return [
-        MemoryEntry(
-            out.low_res_logits[k : k + 1], out.pointer[k : k + 1], out.object_score_logits[k : k + 1],
-            spatial.features[k : k + 1].to(MEMORY_DTYPE),
-        )
+        MemoryEntry(out.low_res_logits[k : k + 1], out.pointer[k : k + 1], out.object_score_logits[k : k + 1], stored[k : k + 1])
         for k in range(out.pointer.shape[0])
     ]

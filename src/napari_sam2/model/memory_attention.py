@@ -30,12 +30,13 @@ class MemoryAttentionLayer(nn.Module):
         self.dropout3 = nn.Dropout(dropout)
         self.activation = activation_fn("relu")
 
-    def forward(self, x: torch.Tensor, memory: torch.Tensor, memory_pe: torch.Tensor, num_pointer_tokens: int) -> torch.Tensor:
-        """x (B or 1, HW, C); memory, memory_pe (B, M, mem_dim) -> (B, HW, C)."""
+    def forward(self, x: torch.Tensor, keys: torch.Tensor, memory: torch.Tensor, num_pointer_tokens: int) -> torch.Tensor:
+        """x (B or 1, HW, C); keys (B, M, mem_dim): the memory with its position encoding added;
+        memory (B, M, mem_dim) -> (B, HW, C)."""
         normed = self.norm1(x)
         x = x + self.dropout1(self.self_attn(normed, normed, normed))
         normed = self.norm2(x)
-        attended = self.cross_attn_image(normed, memory + memory_pe, memory, num_k_exclude_rope=num_pointer_tokens)
+        attended = self.cross_attn_image(normed, keys, memory, num_k_exclude_rope=num_pointer_tokens)
         x = x + self.dropout2(attended)
         hidden = self.dropout(self.activation(self.linear1(self.norm3(x))))
         return x + self.dropout3(self.linear2(hidden))
@@ -58,12 +59,13 @@ class MemoryAttention(nn.Module):
         num_pointer_tokens: int = 0,
     ) -> torch.Tensor:
         """features, features_pe (B or 1, HW, C): the current frame's coarsest level, flattened;
-        memory, memory_pe (B, M, mem_dim): spatial memories, then `num_pointer_tokens`
+        memory (B, M, mem_dim), memory_pe (1 or B, M, mem_dim): spatial memories, then `num_pointer_tokens`
         object-pointer tokens last. Returns (B, HW, C).
 
         With features of batch 1 (one frame, B objects) the first layer's self-attention, which
         sees only the frame, runs once for all objects: they differ from its cross-attention on."""
         x = features + 0.1 * features_pe  # a light position cue at the input only
+        keys = memory + memory_pe  # (the same in every layer)
         for layer in self.layers:
-            x = layer(x, memory, memory_pe, num_pointer_tokens)
+            x = layer(x, keys, memory, num_pointer_tokens)
         return self.norm(x)
