@@ -24,7 +24,7 @@ import torch
 
 from common import MODEL_PARTS, PartTimer, cpu_description, print_table, set_threads
 from napari_sam2 import VideoTracker, load_model
-from napari_sam2.engine import video_tracker
+from napari_sam2.engine import frame_step
 from napari_sam2.simulation import EVALUATION_SEEDS, SimulationConfig, simulate_timelapse
 
 
@@ -86,8 +86,8 @@ def timed_call(name: str, function, *args, **kwargs):
 
 def time_memory_masks() -> None:
     """Count the memory encoder's mask inputs (upsampling, separation) among the parts."""
-    masks = video_tracker.memory_masks
-    video_tracker.memory_masks = lambda *args, **kwargs: timed_call("memory masks", masks, *args, **kwargs)
+    masks = frame_step.memory_masks
+    frame_step.memory_masks = lambda *args, **kwargs: timed_call("memory masks", masks, *args, **kwargs)
 
 
 def part_rows(count: int, timer: PartTimer, run: Run) -> list[list]:
