@@ -115,6 +115,37 @@ def test_only_uncovered_detections_are_new_cells():
     assert len(new) == 1 and new[0][20, 60] and not new[0][20, 22]
 
 
+DIVIDING = replace(QUIET, num_frames=16, division_probability=0.15, division_min_age=3, num_cells=(3, 5))
+
+
+def _births(config: SimulationConfig, seeds: int = 10):
+    """Every division of held-out simulated time-lapses as (the two daughters' masks (2, H, W) on their
+    first frame, the mother's area on the frame before)."""
+    for seed in range(EVALUATION_SEEDS + 700, EVALUATION_SEEDS + 700 + seeds):
+        sim = simulate_timelapse(config, seed)
+        for parent in sorted(set(sim.lineage.values())):
+            first, second = sorted(d for d, p in sim.lineage.items() if p == parent)
+            t = sim.birth_frames[first]
+            if t < config.num_frames:
+                yield np.stack([sim.labels[t] == first, sim.labels[t] == second]), int((sim.labels[t - 1] == parent).sum())
+
+
+def test_a_speck_beside_daughters_still_touching_does_not_hide_their_division():
+    touching = [(d, before) for d, before in _births(DIVIDING) if ndimage.label(d[0] | d[1])[1] == 1
+                and split_of(d[0] | d[1], None, before, **RULE) is not None]
+    assert len(touching) >= 10
+    for daughters, before in touching:
+        union = daughters[0] | daughters[1]
+        centre = np.argwhere(union).mean(0)
+        corner = [0 if c > n / 2 else n - 2 for c, n in zip(centre, union.shape)]  # the corner farthest away
+        specked = union.copy()
+        specked[corner[0]:corner[0] + 2, corner[1]:corner[1] + 2] = True  # 4 px the mask kept far from the cell
+        split = split_of(specked, None, before, **RULE)
+        assert split is not None and split.division
+        for piece in (split.first, split.second):
+            assert max((piece & d).sum() / (piece | d).sum() for d in daughters) >= 0.8
+
+
 SISTER = dict(touch_distance=2, max_area_kept=0.7, min_daughter_fraction=0.25, max_division_growth=1.6)
 
 
@@ -184,8 +215,7 @@ def test_cells_are_found_without_seeds_and_the_lineage_agrees_with_the_labels(mo
 
 
 def test_a_division_gives_the_parent_two_daughters(model):
-    config = replace(QUIET, num_frames=16, division_probability=0.15, division_min_age=3, num_cells=(3, 5))
-    sim = _first_sequence(config, lambda s: any(s.birth_frames[d] <= 12 for d in s.lineage))
+    sim = _first_sequence(DIVIDING, lambda s: any(s.birth_frames[d] <= 12 for d in s.lineage))
     labels, lineage = track_all_cells(model, sim.frames, seeds=sim.labels)  # seeds: a label stack
     assert lineage.check(labels) == []
     found = set()
