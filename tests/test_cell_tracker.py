@@ -9,7 +9,7 @@ from scipy import ndimage
 from napari_sam2.engine import load_model
 from napari_sam2.engine.cell_detection import DetectionParams
 from napari_sam2.engine.cell_tracker import CellTracker, CellTrackingParams, track_all_cells
-from napari_sam2.engine.track_events import lost_track_of, mother_of, split_of, uncovered_cells
+from napari_sam2.engine.track_events import lobes_of, lost_track_of, mother_of, solidity, split_of, uncovered_cells
 from napari_sam2.evaluation.detection import detection_counts
 from napari_sam2.simulation import EVALUATION_SEEDS, SimulationConfig, simulate_timelapse, simulate_zstack
 
@@ -47,7 +47,7 @@ def _first_sequence(config: SimulationConfig, wanted, tries: int = 40):
 
 
 RULE = dict(min_area=30, min_daughter_fraction=0.25, min_inside=0.6, max_division_growth=1.6, max_solidity=0.86,
-            min_own_share=0.75, max_neck=0.6)
+            min_own_share=0.75, max_neck=0.6, max_lobes_solidity=0.9, frames_before=10, min_division_age=2)
 
 
 def test_a_mask_of_two_separate_cell_sized_pieces_divided():
@@ -144,6 +144,50 @@ def test_a_speck_beside_daughters_still_touching_does_not_hide_their_division():
         assert split is not None and split.division
         for piece in (split.first, split.second):
             assert max((piece & d).sum() / (piece | d).sum() for d in daughters) >= 0.8
+
+
+def test_daughters_at_birth_joined_by_a_narrow_neck_divide_even_when_they_fill_most_of_their_hull():
+    joined = [(d, before) for d, before in _births(DIVIDING) if ndimage.label(d[0] | d[1])[1] == 1]
+    necked = [(d, before) for d, before in joined
+              if lobes_of(d[0] | d[1], RULE["max_neck"]) and solidity(d[0] | d[1]) <= RULE["max_lobes_solidity"]]
+    assert sum(solidity(d[0] | d[1]) > RULE["max_solidity"] for d, _ in necked) >= 2  # less pinched than max_solidity
+    for daughters, before in necked:
+        split = split_of(daughters[0] | daughters[1], None, before, **RULE)
+        assert split is not None and split.division
+
+
+def test_single_simulated_nuclei_are_not_split():
+    cells = 0
+    for seed in range(EVALUATION_SEEDS + 700, EVALUATION_SEEDS + 703):
+        labels = simulate_timelapse(replace(QUIET, num_frames=12, num_cells=(8, 12)), seed).labels
+        for frame in labels:
+            for cell in np.unique(frame)[1:]:
+                mask = frame == cell
+                cells += 1
+                assert split_of(mask, None, int(mask.sum()), **RULE) is None, (seed, cell)
+    assert cells >= 200
+
+
+def _pinched_pairs(labels: np.ndarray):
+    """Two touching cells of a label image, of about one size (0.6 to 1), whose union is pinched enough
+    for split_of to read two cells in it: (their union, the label image as the detections)."""
+    for cell in np.unique(labels)[1:]:
+        around = ndimage.binary_dilation(labels == cell, iterations=2)
+        for other in np.unique(labels[around]):
+            areas = sorted([(labels == cell).sum(), (labels == other).sum()])
+            both = (labels == cell) | (labels == other)
+            if other not in (0, cell) and areas[0] >= 0.6 * areas[1] and split_of(both, labels, int(both.sum()), **RULE):
+                yield both, labels.astype(np.int32)
+
+
+def test_a_mask_over_two_touching_cells_since_its_first_frame_is_no_division():
+    config = replace(QUIET, num_frames=1, cluster_fraction=1.0, num_cells=(6, 8))
+    sim = _first_sequence(config, lambda s: next(_pinched_pairs(s.labels[0]), None) is not None)
+    both, detections = next(_pinched_pairs(sim.labels[0]))  # e.g. one detection that merged them on frame 0
+    old = split_of(both, detections, int(both.sum()), **RULE)  # a track seen on 10 frames before: divided
+    young = split_of(both, detections, int(both.sum()), **RULE | dict(frames_before=1))  # first seen on the frame before
+    assert old.division and not young.division
+    assert {int(young.first.sum()), int(young.second.sum())} == {int(old.first.sum()), int(old.second.sum())}
 
 
 SISTER = dict(touch_distance=2, max_area_kept=0.7, min_daughter_fraction=0.25, max_division_growth=1.6)

@@ -225,7 +225,8 @@ class CellTracker:
             mask = objects[window] == obj_id
             split = split_of(mask, None if detections is None else detections[window],
                              self._areas.get(obj_id, int(mask.sum())), p.min_area, p.min_daughter_fraction,
-                             p.min_inside, p.max_division_growth, p.max_solidity, p.min_own_share, p.max_neck)
+                             p.min_inside, p.max_division_growth, p.max_solidity, p.min_own_share, p.max_neck,
+                             p.max_lobes_solidity, self._frames_before(obj_id, frame), p.min_division_age)
             if split is None:
                 continue
             split = split._replace(first=_in_frame(split.first, window, objects.shape),
@@ -235,6 +236,11 @@ class CellTracker:
             else:
                 self._separate(frame, obj_id, split)
         return parents
+
+    def _frames_before(self, obj_id: int, frame: int) -> int:
+        """The frames the object's track was seen on before `frame` (0 for a track not yet recorded)."""
+        track = self.lineage.tracks.get(self._track_of[obj_id])
+        return 0 if track is None else frame - track.start
 
     def _separate(self, frame: int, obj_id: int, split: Split) -> None:
         """The object keeps the piece it overlapped most on the frame before; the other is a new cell."""

