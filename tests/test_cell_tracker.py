@@ -190,7 +190,8 @@ def test_a_mask_over_two_touching_cells_since_its_first_frame_is_no_division():
     assert {int(young.first.sum()), int(young.second.sum())} == {int(old.first.sum()), int(old.second.sum())}
 
 
-SISTER = dict(touch_distance=2, max_area_kept=0.7, min_daughter_fraction=0.25, max_division_growth=1.6)
+SISTER = dict(touch_distance=2, max_area_kept=0.7, min_daughter_fraction=0.25, max_division_growth=1.6,
+              frames_before={4: 10, 9: 10}, min_division_age=2)
 
 
 def test_a_new_cell_beside_a_track_that_lost_half_its_area_is_its_second_daughter():
@@ -220,6 +221,17 @@ def test_a_new_cell_near_where_an_absent_track_was_is_that_track_found_again():
     assert lost_track_of(now == cell, {}, max_distance=20) is None
     moved = np.roll(now == cell, 25, axis=1)  # a cell more than a diameter from where the track was
     assert lost_track_of(moved, {cell: centres[cell]}, max_distance=20) is None
+
+
+def test_a_new_cell_beside_a_track_first_seen_on_the_frame_before_is_not_its_daughter():
+    young = SISTER | dict(frames_before={4: 1})  # e.g. a first mask over two touching cells that let one go
+    sisters = 0
+    for daughters, before in _births(DIVIDING):  # the kept daughter as track 4's mask, the other as the new cell
+        objects = daughters[0].astype(np.uint32) * 4
+        if mother_of(daughters[1], objects, {4: before}, **SISTER) == 4:  # track 4 seen on 10 frames before
+            sisters += 1
+            assert mother_of(daughters[1], objects, {4: before}, **young) is None
+    assert sisters >= 20
 
 
 # ---- tracking with the embedded model ---------------------------------------------------------------

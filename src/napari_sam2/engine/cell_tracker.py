@@ -266,6 +266,7 @@ class CellTracker:
         divided (a new cell that is a track's second daughter)."""
         p, objects, parents = self.params, self._labels(frame), []
         lost = self._lost_centres(objects)
+        ages = {obj_id: self._frames_before(obj_id, frame) for obj_id in self.video.object_ids}
         for mask in uncovered_cells(detections, objects, p.max_covered, p.min_area):
             found = lost_track_of(mask, lost, p.found_again_distance)
             if found is not None:
@@ -273,8 +274,8 @@ class CellTracker:
                 objects[mask] = found
                 del lost[found]
                 continue
-            mother = mother_of(mask, objects, self._areas, p.touch_distance, p.max_area_kept,
-                               p.min_daughter_fraction, p.max_division_growth) if self.divisions else None
+            mother = mother_of(mask, objects, self._areas, p.touch_distance, p.max_area_kept, p.min_daughter_fraction,
+                               p.max_division_growth, ages, p.min_division_age) if self.divisions else None
             if mother is None:
                 self._start(frame, self._new_id(), mask)
                 continue

@@ -35,9 +35,11 @@ The rules, with their thresholds in CellTrackingParams (cell_tracker.py):
   a new cell. A new cell is the sister of a track's mask when it lies within touch_distance px of
   that mask, the track kept at most max_area_kept of its area on the frame before (it lost half of
   itself: the other daughter), each of the two has min_daughter_fraction of the pair's area, and
-  the pair is at most max_division_growth times the track's area before. The track divided: it
-  ends, and its mask and the new cell are its daughters. A cell entering next to a track that
-  keeps its size, or a track shrinking with no new cell beside it, is no division.
+  the pair is at most max_division_growth times the track's area before, and the track was seen
+  on min_division_age frames or more before (a younger one lost half of the two cells it held
+  from its start). The track divided: it ends, and its mask and the new cell are its daughters.
+  A cell entering next to a track that keeps its size, or a track shrinking with no new cell
+  beside it, is no division.
 - Absent: a track with fewer than min_area pixels on a frame (the object score said "no object",
   the mask was no brighter than around it (MaskCleanup.drop_dim), the cell left the field, or other
   cells took its pixels) is absent there; its pixels are not written. A track absent on end_after
@@ -165,10 +167,12 @@ def uncovered_cells(detections: np.ndarray, tracked: np.ndarray, max_covered: fl
 
 
 def mother_of(new: np.ndarray, objects: np.ndarray, areas_before: dict[int, int], touch_distance: int,
-              max_area_kept: float, min_daughter_fraction: float, max_division_growth: float) -> int | None:
+              max_area_kept: float, min_daughter_fraction: float, max_division_growth: float,
+              frames_before: dict[int, int], min_division_age: int) -> int | None:
     """The tracked object (of the (H, W) label image `objects`) that a new cell's (H, W) bool mask is
     the sister daughter of, or None (the rule is in the module docstring). areas_before: each
-    object's pixels on the frame before."""
+    object's pixels on the frame before; frames_before: the frames each object's track was seen on
+    before this one."""
     window = box_around(new, touch_distance + 1)  # the ring's cost: the new cell's box, not the frame
     near = ndimage.binary_dilation(new[window], iterations=touch_distance) & ~new[window]  # ring around it
     ids, touching = np.unique(objects[window][near], return_counts=True)
@@ -178,7 +182,8 @@ def mother_of(new: np.ndarray, objects: np.ndarray, areas_before: dict[int, int]
         kept = int((objects == obj_id).sum())
         pair = kept + new_area
         if (obj_id and before and kept <= max_area_kept * before and pair <= max_division_growth * before
-                and min(kept, new_area) >= min_daughter_fraction * pair):
+                and min(kept, new_area) >= min_daughter_fraction * pair
+                and frames_before.get(obj_id, 0) >= min_division_age):
             return obj_id
     return None
 
