@@ -130,22 +130,6 @@ def _births(config: SimulationConfig, seeds: int = 10):
                 yield np.stack([sim.labels[t] == first, sim.labels[t] == second]), int((sim.labels[t - 1] == parent).sum())
 
 
-def test_a_speck_beside_daughters_still_touching_does_not_hide_their_division():
-    touching = [(d, before) for d, before in _births(DIVIDING) if ndimage.label(d[0] | d[1])[1] == 1
-                and split_of(d[0] | d[1], None, before, **RULE) is not None]
-    assert len(touching) >= 10
-    for daughters, before in touching:
-        union = daughters[0] | daughters[1]
-        centre = np.argwhere(union).mean(0)
-        corner = [0 if c > n / 2 else n - 2 for c, n in zip(centre, union.shape)]  # the corner farthest away
-        specked = union.copy()
-        specked[corner[0]:corner[0] + 2, corner[1]:corner[1] + 2] = True  # 4 px the mask kept far from the cell
-        split = split_of(specked, None, before, **RULE)
-        assert split is not None and split.division
-        for piece in (split.first, split.second):
-            assert max((piece & d).sum() / (piece | d).sum() for d in daughters) >= 0.8
-
-
 def test_daughters_at_birth_joined_by_a_narrow_neck_divide_even_when_they_fill_most_of_their_hull():
     joined = [(d, before) for d, before in _births(DIVIDING) if ndimage.label(d[0] | d[1])[1] == 1]
     necked = [(d, before) for d, before in joined

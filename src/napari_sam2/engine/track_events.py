@@ -7,16 +7,15 @@ The rules, with their thresholds in CellTrackingParams (cell_tracker.py):
 - Two cells in one mask: a tracked mask holds two cells when it is not convex (it fills at most
   max_solidity of its convex hull: pinched in the middle, or already in two pieces; a round, textured
   cell that detection cut in two parts fills its hull) and the two are found as (a) two separate
-  connected pieces of the mask (pieces under min_area are specks, left out of every test: a speck
-  beside a pinched mask would otherwise count as its second piece and hide its lobes), or else
-  (b) two detections of the frame lying mostly inside it (min_inside of each detection's area), or
-  else (c) the mask's own two lobes: a watershed of its distance transform from its two highest
-  peaks, joined by a neck at most max_neck times the narrower lobe's width (daughters still touching
-  at birth, before any detection sees them apart, so the division is dated to the frame the mask
-  first pinches; simulated daughters at birth have necks of 0 to 0.7 of their width, the wrongly
-  split partial masks of one cell 0.6 to 1). The narrow neck is itself the pinch, so lobes need the
-  mask to fill only at most max_lobes_solidity of its hull (simulated daughters at birth fill 0.75
-  to 0.89; of 1852 simulated single nuclei, 2 have such lobes at 0.86 or less, 4 at 0.9 or less).
+  connected pieces of the mask, or else (b) two detections of the frame lying mostly inside it
+  (min_inside of each detection's area), or else (c) the mask's own two lobes: a watershed of its
+  distance transform from its two highest peaks, joined by a neck at most max_neck times the
+  narrower lobe's width (daughters still touching at birth, before any detection sees them apart,
+  so the division is dated to the frame the mask first pinches; simulated daughters at birth have
+  necks of 0 to 0.7 of their width, the wrongly split partial masks of one cell 0.6 to 1). The
+  narrow neck is itself the pinch, so lobes need the mask to fill only at most max_lobes_solidity
+  of its hull (simulated daughters at birth fill 0.75 to 0.89; of 1852 simulated single nuclei, 2
+  have such lobes at 0.86 or less, 4 at 0.9 or less).
   Each of the two has at least min_area pixels and min_daughter_fraction of the pair's area (a
   chipped edge is no cell). More than two pieces: the two largest.
 - Division: two cells in one mask that together are no more than max_division_growth times the
@@ -129,10 +128,9 @@ def split_of(mask: np.ndarray, detections: np.ndarray | None, previous_area: int
     """How a tracked cell's mask on this frame holds two cells, or None when it holds one (the
     rule is in the module docstring). frames_before: the frames the track was seen on before this one."""
     inside = [] if detections is None else detections_inside(mask, detections, min_inside)
-    pieces = [piece for piece in pieces_of(mask) if piece.sum() >= min_area]  # a speck is no piece of a cell
-    body = np.logical_or.reduce(pieces) if pieces else mask  # the mask without its specks
-    fill = solidity(body)
-    lobes = lobes_of(body, max_neck) if fill <= max_lobes_solidity and len(pieces) < 2 and len(inside) < 2 else []
+    pieces = pieces_of(mask)
+    fill = solidity(mask)
+    lobes = lobes_of(mask, max_neck) if fill <= max_lobes_solidity and len(pieces) < 2 and len(inside) < 2 else []
     for candidates, most_fill in ((pieces, max_solidity), (inside, max_solidity), (lobes, max_lobes_solidity)):
         if len(candidates) < 2 or fill > most_fill:
             continue
