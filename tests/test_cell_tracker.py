@@ -46,8 +46,10 @@ def _first_sequence(config: SimulationConfig, wanted, tries: int = 40):
 # ---- the rules on label images (no model) ------------------------------------------------------
 
 
-RULE = dict(min_area=30, min_daughter_fraction=0.25, min_inside=0.6, max_division_growth=1.6, max_solidity=0.86,
-            min_own_share=0.75, max_neck=0.6, max_lobes_solidity=0.9, frames_before=10, min_division_age=2)
+RULE = dict(params=CellTrackingParams(min_area=30, min_daughter_fraction=0.25, min_inside=0.6, max_division_growth=1.6,
+                                      max_solidity=0.86, min_own_share=0.75, max_neck=0.6, max_lobes_solidity=0.9,
+                                      min_division_age=2),
+            frames_before=10)
 
 
 def test_a_mask_of_two_separate_cell_sized_pieces_divided():
@@ -133,8 +135,8 @@ def _births(config: SimulationConfig, seeds: int = 10):
 def test_daughters_at_birth_joined_by_a_narrow_neck_divide_even_when_they_fill_most_of_their_hull():
     joined = [(d, before) for d, before in _births(DIVIDING) if ndimage.label(d[0] | d[1])[1] == 1]
     necked = [(d, before) for d, before in joined
-              if lobes_of(d[0] | d[1], RULE["max_neck"]) and solidity(d[0] | d[1]) <= RULE["max_lobes_solidity"]]
-    assert sum(solidity(d[0] | d[1]) > RULE["max_solidity"] for d, _ in necked) >= 2  # less pinched than max_solidity
+              if lobes_of(d[0] | d[1], RULE["params"].max_neck) and solidity(d[0] | d[1]) <= RULE["params"].max_lobes_solidity]
+    assert sum(solidity(d[0] | d[1]) > RULE["params"].max_solidity for d, _ in necked) >= 2  # less pinched than max_solidity
     for daughters, before in necked:
         split = split_of(daughters[0] | daughters[1], None, before, **RULE)
         assert split is not None and split.division
@@ -174,8 +176,9 @@ def test_a_mask_over_two_touching_cells_since_its_first_frame_is_no_division():
     assert {int(young.first.sum()), int(young.second.sum())} == {int(old.first.sum()), int(old.second.sum())}
 
 
-SISTER = dict(touch_distance=2, max_area_kept=0.7, min_daughter_fraction=0.25, max_division_growth=1.6,
-              frames_before={4: 10, 9: 10}, min_division_age=2)
+SISTER = dict(params=CellTrackingParams(touch_distance=2, max_area_kept=0.7, min_daughter_fraction=0.25,
+                                        max_division_growth=1.6, min_division_age=2),
+              frames_before={4: 10, 9: 10})
 
 
 def test_a_new_cell_beside_a_track_that_lost_half_its_area_is_its_second_daughter():

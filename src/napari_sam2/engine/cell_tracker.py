@@ -224,9 +224,7 @@ class CellTracker:
             window = grown(boxes[obj_id - 1], margin)  # the cell's neighbourhood: not the whole frame's cost
             mask = objects[window] == obj_id
             split = split_of(mask, None if detections is None else detections[window],
-                             self._areas.get(obj_id, int(mask.sum())), p.min_area, p.min_daughter_fraction,
-                             p.min_inside, p.max_division_growth, p.max_solidity, p.min_own_share, p.max_neck,
-                             p.max_lobes_solidity, self._frames_before(obj_id, frame), p.min_division_age)
+                             self._areas.get(obj_id, int(mask.sum())), self._frames_before(obj_id, frame), p)
             if split is None:
                 continue
             split = split._replace(first=_in_frame(split.first, window, objects.shape),
@@ -274,8 +272,7 @@ class CellTracker:
                 objects[mask] = found
                 del lost[found]
                 continue
-            mother = mother_of(mask, objects, self._areas, p.touch_distance, p.max_area_kept, p.min_daughter_fraction,
-                               p.max_division_growth, ages, p.min_division_age) if self.divisions else None
+            mother = mother_of(mask, objects, self._areas, ages, p) if self.divisions else None
             if mother is None:
                 self._start(frame, self._new_id(), mask)
                 continue

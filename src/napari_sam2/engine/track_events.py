@@ -61,6 +61,8 @@ from skimage.feature import peak_local_max
 from skimage.morphology import convex_hull_image
 from skimage.segmentation import watershed
 
+from .cell_tracking_params import CellTrackingParams
+
 
 def pieces_of(mask: np.ndarray) -> list[np.ndarray]:
     """The connected pieces of an (H, W) bool mask, largest first."""
@@ -121,25 +123,25 @@ class Split(NamedTuple):
     division: bool  # True: two daughters of the tracked cell; False: the mask grew over another cell
 
 
-def split_of(mask: np.ndarray, detections: np.ndarray | None, previous_area: int, min_area: int,
-             min_daughter_fraction: float, min_inside: float, max_division_growth: float,
-             max_solidity: float, min_own_share: float, max_neck: float, max_lobes_solidity: float,
-             frames_before: int, min_division_age: int) -> Split | None:
+def split_of(mask: np.ndarray, detections: np.ndarray | None, previous_area: int, frames_before: int,
+             params: CellTrackingParams) -> Split | None:
     """How a tracked cell's mask on this frame holds two cells, or None when it holds one (the
-    rule is in the module docstring). frames_before: the frames the track was seen on before this one."""
-    inside = [] if detections is None else detections_inside(mask, detections, min_inside)
+    rule is in the module docstring; its thresholds are params' at the frames' cell size).
+    frames_before: the frames the track was seen on before this one."""
+    p = params
+    inside = [] if detections is None else detections_inside(mask, detections, p.min_inside)
     pieces = pieces_of(mask)
     fill = solidity(mask)
-    lobes = lobes_of(mask, max_neck) if fill <= max_lobes_solidity and len(pieces) < 2 and len(inside) < 2 else []
-    for candidates, most_fill in ((pieces, max_solidity), (inside, max_solidity), (lobes, max_lobes_solidity)):
+    lobes = lobes_of(mask, p.max_neck) if fill <= p.max_lobes_solidity and len(pieces) < 2 and len(inside) < 2 else []
+    for candidates, most_fill in ((pieces, p.max_solidity), (inside, p.max_solidity), (lobes, p.max_lobes_solidity)):
         if len(candidates) < 2 or fill > most_fill:
             continue
         first, second = candidates[0], candidates[1] & ~candidates[0]
         areas = np.array([first.sum(), second.sum()])
-        if areas.min() >= min_area and areas.min() >= min_daughter_fraction * areas.sum():
-            grown = areas.sum() > max_division_growth * max(previous_area, 1)
-            return Split(first, second, not grown and frames_before >= min_division_age)
-    if len(inside) >= 2 and inside[0].sum() >= min_own_share * previous_area and inside[1].sum() >= min_area:
+        if areas.min() >= p.min_area and areas.min() >= p.min_daughter_fraction * areas.sum():
+            grown = areas.sum() > p.max_division_growth * max(previous_area, 1)
+            return Split(first, second, not grown and frames_before >= p.min_division_age)
+    if len(inside) >= 2 and inside[0].sum() >= p.min_own_share * previous_area and inside[1].sum() >= p.min_area:
         return Split(inside[0], inside[1] & ~inside[0], False)
     return None
 
@@ -164,13 +166,13 @@ def uncovered_cells(detections: np.ndarray, tracked: np.ndarray, max_covered: fl
         yield whole
 
 
-def mother_of(new: np.ndarray, objects: np.ndarray, areas_before: dict[int, int], touch_distance: int,
-              max_area_kept: float, min_daughter_fraction: float, max_division_growth: float,
-              frames_before: dict[int, int], min_division_age: int) -> int | None:
+def mother_of(new: np.ndarray, objects: np.ndarray, areas_before: dict[int, int], frames_before: dict[int, int],
+              params: CellTrackingParams) -> int | None:
     """The tracked object (of the (H, W) label image `objects`) that a new cell's (H, W) bool mask is
-    the sister daughter of, or None (the rule is in the module docstring). areas_before: each
-    object's pixels on the frame before; frames_before: the frames each object's track was seen on
-    before this one."""
+    the sister daughter of, or None (the rule is in the module docstring; its thresholds are
+    params'). areas_before: each object's pixels on the frame before; frames_before: the frames
+    each object's track was seen on before this one."""
+    p, touch_distance = params, params.touch_distance
     window = box_around(new, touch_distance + 1)  # the ring's cost: the new cell's box, not the frame
     near = ndimage.binary_dilation(new[window], iterations=touch_distance) & ~new[window]  # ring around it
     ids, touching = np.unique(objects[window][near], return_counts=True)
@@ -179,9 +181,9 @@ def mother_of(new: np.ndarray, objects: np.ndarray, areas_before: dict[int, int]
         before = areas_before.get(obj_id, 0)
         kept = int((objects == obj_id).sum())
         pair = kept + new_area
-        if (obj_id and before and kept <= max_area_kept * before and pair <= max_division_growth * before
-                and min(kept, new_area) >= min_daughter_fraction * pair
-                and frames_before.get(obj_id, 0) >= min_division_age):
+        if (obj_id and before and kept <= p.max_area_kept * before and pair <= p.max_division_growth * before
+                and min(kept, new_area) >= p.min_daughter_fraction * pair
+                and frames_before.get(obj_id, 0) >= p.min_division_age):
             return obj_id
     return None
 
