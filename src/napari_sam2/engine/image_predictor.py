@@ -10,7 +10,8 @@ import torch.nn.functional as F
 from ..model import ImageEmbedding, SAM2Model
 from .device import autocast, resolve_precision
 from .mask_check import MaskWarning, mask_warning
-from .postprocess import MaskCleanup, positive_clicks
+from .mirror_views import MIRRORS, UNMIRRORED, mirrored, mirrored_points
+from .postprocess import MaskCleanup, prompt_in_logits
 from .preprocessing import Normalization, preprocess
 from .prompts import check_prompt, mask_to_logits, model_points
 
@@ -34,14 +35,19 @@ class ImagePredictor:
     """
 
     def __init__(self, model: SAM2Model, mask_threshold: float = 0.0, normalization: Normalization = Normalization(),
-                 precision: str = "auto", cleanup: MaskCleanup = MaskCleanup(), cell_diameter: float | None = None):
+                 precision: str = "auto", cleanup: MaskCleanup = MaskCleanup(), cell_diameter: float | None = None,
+                 mirror_views: bool = True):
         """precision: "auto" (bfloat16 where the hardware runs it fast, else float32: see
         device.resolve_precision), "float32", "bfloat16" or "float16"; `self.precision` is the
         one chosen. cleanup: the masks' post-processing (one piece, no holes;
         engine/postprocess.py); MaskCleanup.off() for the model's masks as they are.
         cell_diameter: a typical cell's width in the image's pixels, if known: a click's mask is
-        then judged against that cell's area rather than the image's (engine/mask_check.py)."""
+        then judged against that cell's area rather than the image's (engine/mask_check.py).
+        mirror_views: decode the image and its three mirror images and average the masks
+        (engine/mirror_views.py: better masks, at 4 times the time); False for the model's
+        masks of the image alone."""
         self.model = model.eval()
+        self.mirrors = MIRRORS if mirror_views else UNMIRRORED
         self.cleanup = cleanup
         self.cell_diameter = cell_diameter
         self.precision = resolve_precision(precision, model.device)
@@ -70,7 +76,7 @@ class ImagePredictor:
         if tuple(tensor.shape) != expected:
             raise ValueError(f"model input must have shape {expected}, got {tuple(tensor.shape)}")
         with autocast(self.precision, self.model.device):
-            self._embedding = self.model.encode_image(tensor.to(self.model.device))
+            self._embedding = self.model.encode_image(mirrored(tensor.to(self.model.device), self.mirrors))  # one per view
         self._image_hw = image_hw
 
     def predict(
@@ -106,29 +112,28 @@ class ImagePredictor:
 
     @torch.no_grad()
     def _decode(self, prompt, logits_prompt, multimask: bool, return_logits: bool) -> Prediction:
-        device = self.model.device
+        device, size = self.model.device, self.image_size
         given = prompt
         prompt = None if prompt is None else self.cleanup.model_prompt(prompt)
-        points = model_points(prompt, self._image_hw, self.image_size) if prompt is not None else None
+        points = model_points(prompt, self._image_hw, size) if prompt is not None else None
         if prompt is not None and prompt.mask is not None:
             logits_prompt = mask_to_logits(prompt.mask, 4 * self.model.cfg.embedding_size)
-        if points is not None:
-            points = tuple(t.to(device) for t in points)
+        views = None if points is None else tuple(t.to(device) for t in mirrored_points(points, size, self.mirrors))
         if logits_prompt is not None:
-            logits_prompt = logits_prompt.to(device)
+            logits_prompt = mirrored(logits_prompt.to(device), self.mirrors)
         with autocast(self.precision, device):
-            out = self.model.decode(self._embedding, points, None, logits_prompt, multimask)
-        model_full = F.interpolate(out.mask_logits.float(), size=self._image_hw, mode="bilinear", align_corners=False)[0]
-        anchors = None if prompt is None else positive_clicks(prompt.points + 0.5, prompt.labels, 1.0)
-        box = None if prompt is None or prompt.box is None else prompt.box + 0.5  # pixel j spans [j, j + 1) there
-        full = self.cleanup.apply(model_full, anchors if anchors is not None and len(anchors) else None, box)
+            out = self.model.decode(self._embedding, views, None, logits_prompt, multimask)
+        low = mirrored(out.mask_logits.float(), self.mirrors).mean(0, keepdim=True)  # (1, M, 4h, 4w) the views' mean
+        model_full = F.interpolate(low, size=self._image_hw, mode="bilinear", align_corners=False)[0]
+        anchors, box = prompt_in_logits(points, self._image_hw, size, self._image_hw)
+        full = self.cleanup.apply(model_full, anchors, box)
         binary = (full > self.mask_threshold).cpu().numpy()
         model_binary = (model_full > self.mask_threshold).cpu().numpy()  # (M, H, W): what the clean-up may not hide
         return Prediction(
             full.cpu().numpy() if return_logits else binary,
-            out.iou_scores[0].float().cpu().numpy(),
-            out.mask_logits[0].float().clamp(-32.0, 32.0).cpu().numpy(),
-            float(out.object_score_logits[0, 0]),
+            out.iou_scores.float().mean(0).cpu().numpy(),
+            low[0].clamp(-32.0, 32.0).cpu().numpy(),
+            float(out.object_score_logits.float().mean()),
             tuple(mask_warning(mask, given, self.image_size, model_mask, self.cell_diameter)
                   for mask, model_mask in zip(binary, model_binary)),
         )

@@ -163,13 +163,24 @@ def overlapping_box(box: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
     return ((rows + 1 > y0) & (rows < y1))[:, None] & ((cols + 1 > x0) & (cols < x1))[None, :]
 
 
-def box_of(coords: np.ndarray | torch.Tensor, labels: np.ndarray | torch.Tensor, scale: float) -> np.ndarray | None:
-    """The (4,) XYXY box among prompt coords (..., N, 2) (its corners labelled 2 and 3), times
-    scale; None without a box."""
-    coords, labels = np.asarray(coords, np.float32).reshape(-1, 2), np.asarray(labels).reshape(-1)
-    if not (labels == BOX_TOP_LEFT).any():
-        return None
-    return np.concatenate([coords[labels == BOX_TOP_LEFT][-1], coords[labels == BOX_BOTTOM_RIGHT][-1]]) * scale
+def prompt_in_logits(points: tuple[torch.Tensor, torch.Tensor] | None, image_hw: tuple[int, int], input_size: int,
+                     logits_hw: tuple[int, int]) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The clean-up's anchors and box for a map of logits_hw logits over the whole image: the
+    one place they are derived, from the prompt as the model is given it (`prompts.model_points`:
+    ((1, N, 2) coords at the input_size square input, (1, N) labels), box corners labelled 2 and 3).
+    Returns (anchors: (K, 2) (x, y) of the positive clicks, None without one; box: (4,) XYXY,
+    None without one), in the logits' continuous pixels (pixel j spans [j, j + 1))."""
+    if points is None:
+        return None, None
+    coords, labels = np.asarray(points[0], np.float32).reshape(-1, 2), np.asarray(points[1]).reshape(-1)
+    height, width = image_hw
+    edges = coords + 0.5 * input_size / np.array([width, height], np.float32)  # an image pixel j spans [j, j + 1)
+    to_logits = np.array([logits_hw[1], logits_hw[0]], np.float32) / input_size  # per axis: x, y
+    anchors = edges[labels == 1] * to_logits
+    box = None
+    if (labels == BOX_TOP_LEFT).any():
+        box = (np.stack([edges[labels == BOX_TOP_LEFT][-1], edges[labels == BOX_BOTTOM_RIGHT][-1]]) * to_logits).reshape(4)
+    return (anchors if len(anchors) else None), box
 
 
 PLAIN_BOXES = MaskCleanup(box_centre_click=False, inside_box=False)  # the clean-up, boxes read by the model alone
@@ -216,9 +227,3 @@ def add_cleanup_flag(command) -> None:
                          help="clean up, but keep tracked masks that are no brighter than around them")
     command.add_argument("--plain-boxes", dest="cleanup", action="store_const", const=PLAIN_BOXES,
                          help="clean up, but give the model a box alone and keep what it gives outside the box")
-
-
-def positive_clicks(coords: np.ndarray | torch.Tensor, labels: np.ndarray | torch.Tensor, scale: float) -> np.ndarray:
-    """(N, 2) (x, y) of the positive clicks (label 1) among coords (..., N, 2), times scale."""
-    coords, labels = np.asarray(coords, np.float32).reshape(-1, 2), np.asarray(labels).reshape(-1)
-    return coords[labels == 1] * scale

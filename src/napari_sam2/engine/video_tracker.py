@@ -37,7 +37,7 @@ from .memory_bank import (
 )
 from .memory_selection import frames_still_needed
 from .model_inputs import PreprocessedFrames
-from .postprocess import MaskCleanup, box_of, fill_small_holes, positive_clicks
+from .postprocess import MaskCleanup, fill_small_holes, prompt_in_logits
 from .preprocessing import Normalization
 from .prompts import check_frame_index, check_obj_id, check_prompt, model_points
 from .propagation_plan import PropagationPlan, direction_signs, plan_runs
@@ -385,19 +385,17 @@ class VideoTracker:
         multimask = coords.shape[1] <= 1
         points = (coords.to(device), labels.to(device))
         out = decode_for_tracking(self.model, embedding, raw.high_res, points, prev_logits, multimask)
-        size, (height, width) = self.model.cfg.image_size, self.video_hw
-        edges = coords + 0.5 * size / torch.tensor([width, height])  # a frame pixel j spans [j, j + 1) scaled
-        scale = out.low_res_logits.shape[-1] / size
-        anchors, box = positive_clicks(edges, labels, scale), box_of(edges, labels, scale)
+        anchors, box = prompt_in_logits((coords, labels), self.video_hw, self.model.cfg.image_size,
+                                        tuple(out.low_res_logits.shape[-2:]))
         return (MemoryEntry(self._filled(out.low_res_logits, anchors, box), out.pointer, out.object_score_logits),
                 out.low_res_logits)
 
     def _filled(self, logits: torch.Tensor, anchors: np.ndarray | None = None, box: np.ndarray | None = None) -> torch.Tensor:
         """(B, 1, h, w) logits of a prompted frame with small holes filled, then cleaned up;
-        anchors: (N, 2) positive clicks in the logits' pixels (None or none: the largest piece);
-        box: the box prompt's XYXY there, or None."""
+        anchors: (N, 2) positive clicks in the logits' pixels (None: the largest piece);
+        box: the box prompt's XYXY there, or None (postprocess.prompt_in_logits)."""
         filled = fill_small_holes(logits, self.fill_hole_area)
-        return self.cleanup.apply(filled, anchors if anchors is not None and len(anchors) else None, box)
+        return self.cleanup.apply(filled, anchors, box)
 
     def _store_key(self, frame: int) -> str:
         """Names the model weights, preprocessing, precision and frame content of features."""
