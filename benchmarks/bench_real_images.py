@@ -19,7 +19,8 @@ views unless --single-view), the best of the 3 masks by predicted IoU for one cl
 for a box or a mask. The baseline's mask of a cell
 is the watershed segment under the click (empty if the click falls on its background).
 
-    python benchmarks/bench_real_images.py --threads 1 [--sim-frames 20] [--cleanup on|off|keep-dim|plain-boxes] [--single-view] [--model FILE]
+    python benchmarks/bench_real_images.py --threads 1 [--sim-frames 20] [--cleanup on|off|keep-dim|plain-boxes]
+        [--single-view] [--model FILE]
 """
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from napari_sam2 import ImagePredictor, MaskCleanup, load_model
-from napari_sam2.engine.postprocess import box_of, overlapping_box
+from napari_sam2.engine.postprocess import overlapping_box, prompt_in_logits
 from napari_sam2.engine.prompts import check_prompt, model_points, with_box_centre_click
 from napari_sam2.evaluation import central_click, region_similarity
 from napari_sam2.simulation import EVALUATION_SEEDS, SimulationConfig, simulate_timelapse
@@ -31,9 +31,22 @@ def test_pixels_overlapping_a_box_and_the_box_among_prompt_points():
     inside = overlapping_box(np.array([2.5, 1.0, 5.5, 3.0]), (6, 8))  # pixel j spans [j, j + 1)
     assert np.flatnonzero(inside.any(0)).tolist() == [2, 3, 4, 5]
     assert np.flatnonzero(inside.any(1)).tolist() == [1, 2]
-    coords, labels = np.array([[[4.0, 2.0], [10.0, 8.0], [6.0, 5.0]]]), np.array([[2, 3, 1]])
-    assert box_of(coords, labels, 0.5).tolist() == [2.0, 1.0, 5.0, 4.0]
-    assert box_of(coords[:, 2:], labels[:, 2:], 1.0) is None
+
+
+
+def test_the_clean_up_reads_box_and_clicks_in_the_pixels_of_any_logits_map():
+    """One derivation for the image predictor (full-size logits) and the tracker (the model's
+    low-resolution square logits). Pixel j spans [j, j + 1) there: the box's corners on pixel
+    centres (2, 1) and (5, 3) lie at (2.5, 1.5) and (5.5, 3.5)."""
+    prompt = check_prompt((40, 80), [[6, 5]], [1], box=[2, 1, 5, 3])
+    points = model_points(prompt, (40, 80), 256)
+    anchors, box = prompt_in_logits(points, (40, 80), 256, (40, 80))
+    assert np.allclose(box, [2.5, 1.5, 5.5, 3.5]) and np.allclose(anchors, [[6.5, 5.5]])
+    anchors, box = prompt_in_logits(points, (40, 80), 256, (64, 64))  # x 0.8, y 1.6
+    assert np.allclose(box, [2.0, 2.4, 4.4, 5.6]) and np.allclose(anchors, [[5.2, 8.8]])
+    negative_only = model_points(check_prompt((40, 80), [[6, 5]], [0]), (40, 80), 256)
+    assert prompt_in_logits(negative_only, (40, 80), 256, (40, 80)) == (None, None)
+    assert prompt_in_logits(None, (40, 80), 256, (40, 80)) == (None, None)
 
 
 def test_the_clean_up_removes_what_lies_outside_a_box_before_choosing_the_piece():
@@ -113,3 +126,42 @@ def test_the_tracker_reads_a_box_as_the_image_predictor_does(embedded):
         ious["plain box"].append(region_similarity(plain.add_box(0, cell, box).masks[cell], truth))
     means = {kind: float(np.mean(v)) for kind, v in ious.items()}
     assert means["box"] >= means["click"] - 0.05 and means["box"] > means["plain box"] + 0.05, means
+
+
+def test_a_negative_click_in_the_middle_of_a_box_gets_no_centre_click_to_cancel_it(embedded):
+    """A box with only a negative click on its centre meant "not here": the centre click put a
+    positive click on the same spot and the mask came back empty. Now the box and the negative
+    click go to the model as given. A negative click off the middle (on a neighbour spilling into
+    the box) still gets the centre click."""
+    at_centre = check_prompt((50, 60), [[21, 11]], [0], box=[10, 4, 30, 20])
+    assert with_box_centre_click(at_centre) is at_centre
+    off_middle = with_box_centre_click(check_prompt((50, 60), [[11, 5]], [0], box=[10, 4, 30, 20]))
+    assert off_middle.labels.tolist() == [0, 1]
+    sim = simulate_timelapse(SimulationConfig(num_frames=1), EVALUATION_SEEDS)
+    predictor = ImagePredictor(embedded)
+    predictor.set_image(sim.frames[0])
+    truth = sim.labels[0] == int(np.unique(sim.labels[0])[1])
+    ys, xs = np.nonzero(truth)
+    box = [xs.min(), ys.min(), xs.max(), ys.max()]
+    centre = [(box[0] + box[2]) / 2, (box[1] + box[3]) / 2]
+    mask = predictor.predict(points=[centre], labels=[0], box=box, multimask=False).masks[0]
+    assert mask.any()
+
+
+def test_a_box_to_the_frames_pixel_edges_is_the_whole_frame():
+    """(0, 0, width, height), the frame's edges with pixel j over [j, j + 1), was refused as
+    reaching outside the image; it is clipped to napari's pixel edges (width - 0.5). A box well
+    outside is still refused."""
+    from napari_sam2 import ArrayFrames, VideoTracker
+
+    sim = simulate_timelapse(SimulationConfig(num_frames=2, height=96, width=128), EVALUATION_SEEDS)
+    whole = check_prompt((96, 128), box=[0, 0, 128, 96])
+    assert whole.box.tolist() == [0.0, 0.0, 127.5, 95.5]
+    with pytest.raises(ValueError, match="outside the image"):
+        check_prompt((96, 128), box=[0, 0, 129, 96])
+    model = load_model(device="cpu")
+    predictor = ImagePredictor(model)
+    predictor.set_image(sim.frames[0])
+    assert predictor.predict(box=[0, 0, 128, 96], multimask=False).masks.shape == (1, 96, 128)
+    tracker = VideoTracker(model, ArrayFrames(sim.frames))
+    assert tracker.add_box(0, 1, [0, 0, 128, 96]).masks[1].shape == (96, 128)
