@@ -14,8 +14,8 @@ Data (a development set, never trained on; benchmarks/sample_images.py):
   inside its mask (found), does the mask hold another track's centre (merged with a neighbour),
   a mask after the track ended; the baseline's segment under the centre scored the same way.
 
-Single images: `ImagePredictor` on the whole frame (as the tracker sees it; with its mirror
-views unless --single-view), the best of the 3 masks by predicted IoU for one click, one mask
+Single images: `ImagePredictor` on the whole frame (as the tracker sees it; averaging its views
+unless --single-view), the best of the 3 masks by predicted IoU for one click, one mask
 for a box or a mask. The baseline's mask of a cell
 is the watershed segment under the click (empty if the click falls on its background).
 
@@ -229,7 +229,7 @@ def main() -> None:
                              "plain-boxes: all but the box rules")
     parser.add_argument("--single-view", action="store_true",
                         help="single images: the model's masks of the image alone (default: averaged over the image "
-                             "and its mirror images, ImagePredictor's mirror_views)")
+                             "and its views, ImagePredictor's averaged_views)")
     parser.add_argument("--sim-stacks", type=int, default=3, help="held-out realistic simulated z-stacks")
     parser.add_argument("--skip", default="", help="comma-separated parts to skip: sim,realistic,simstack,zstack,track,ctc")
     args = parser.parse_args()
@@ -240,8 +240,8 @@ def main() -> None:
     skip = set(filter(None, args.skip.split(",")))
     cleanup = CLEANUPS[args.cleanup]
     print(f"mask clean-up: {cleanup}")
-    predictor_options, tracker_options = {"cleanup": cleanup, "mirror_views": not args.single_view}, {"cleanup": cleanup}
-    print(f"single images: {'the image alone' if args.single_view else 'the image and its mirror images'}")
+    predictor_options, tracker_options = {"cleanup": cleanup, "averaged_views": not args.single_view}, {"cleanup": cleanup}
+    print(f"single images: {'the image alone' if args.single_view else 'averaged views (mirrored, moved by half a patch)'}")
     if "sim" not in skip:
         frames = simulated_frames(args.sim_frames, SimulationConfig())
         scores = merged([image_scores(model, frame, truth, predictor_options) for frame, truth in frames])

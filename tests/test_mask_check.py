@@ -95,9 +95,9 @@ def test_a_click_on_a_small_cell_of_a_large_frame_is_flagged(model, large_frame)
     noise over the whole range) for a cell of ~450 pixels. The
     model's raw masks (no clean-up): the clean-up can bring one under the check's bar (measured: a
     100,292 px mask, 1/42 of the frame, still far too large for the cell) - see the issue 19 note;
-    and of the image alone: averaged over its mirror images, the third click's mask is 163,751 px,
+    and of the image alone: averaged over its mirror images the third click's mask was 163,751 px,
     just under the bar, 360 times the cell."""
-    predictor = ImagePredictor(model, cleanup=MaskCleanup.off(), mirror_views=False)
+    predictor = ImagePredictor(model, cleanup=MaskCleanup.off(), averaged_views=False)
     predictor.set_image(large_frame.frames[0])
     for xy in first_clicks(large_frame.labels[0]):
         pred = predictor.predict(points=[xy], labels=[1])

@@ -39,7 +39,7 @@ class Pair:
         self.ref_predictor.set_image(self.image)
         self.model_input = self.ref_predictor._transforms(self.image)[None]
         self.our_predictor = ImagePredictor(self.ours, precision="float32", cleanup=MaskCleanup.off(),
-                                            mirror_views=False)  # the reference has no clean-up, one view
+                                            averaged_views=False)  # the reference has no clean-up, one view
         self.our_predictor.set_model_input(self.model_input, self.image.shape[:2])
 
 

@@ -93,9 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     segment.add_argument("--threads", type=int, default=2)
     _add_precision(segment)
     add_cleanup_flag(segment)
-    segment.add_argument("--single-view", dest="mirror_views", action="store_false",
-                         help="the model's masks of the image alone (default: averaged over the image and its mirror "
-                              "images, better masks at 4 times the time)")
+    segment.add_argument("--single-view", dest="averaged_views", action="store_false",
+                         help="the model's masks of the image alone (default: averaged over the image, its mirror "
+                              "images and these moved by half a patch: better masks, at 8 times the embedding time)")
     segment.set_defaults(run=_segment)
     batch = sub.add_parser("batch", help="track many time-lapse TIFFs, one job per file, on a Dask cluster",
                            description="Tracks each TIFF into OUT/<file stem>.zarr on a local Dask cluster, or on "
@@ -276,7 +276,7 @@ def _segment(args) -> int:
         return 2
     image = tifffile.imread(args.image)
     predictor = TiledImagePredictor(model_from(args.model), precision=args.precision, cleanup=args.cleanup,
-                                    mirror_views=args.mirror_views, **predictor_args)
+                                    averaged_views=args.averaged_views, **predictor_args)
     try:
         predictor.set_image(image)
         objects = {obj_id: _best_mask(predictor, group) for obj_id, group in clicks.items()}

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from ..model import ImageEmbedding, SAM2Model
 from .device import autocast, resolve_precision
 from .mask_check import MaskWarning, mask_warning
-from .mirror_views import MIRRORS, UNMIRRORED, mirrored, mirrored_points
+from .averaged_views import ONE_VIEW, VIEWS, mean_of_views, view_inputs, view_mask_logits, view_points
 from .postprocess import MaskCleanup, prompt_in_logits
 from .preprocessing import Normalization, preprocess
 from .prompts import check_prompt, mask_to_logits, model_points
@@ -36,18 +36,18 @@ class ImagePredictor:
 
     def __init__(self, model: SAM2Model, mask_threshold: float = 0.0, normalization: Normalization = Normalization(),
                  precision: str = "auto", cleanup: MaskCleanup = MaskCleanup(), cell_diameter: float | None = None,
-                 mirror_views: bool = True):
+                 averaged_views: bool = True):
         """precision: "auto" (bfloat16 where the hardware runs it fast, else float32: see
         device.resolve_precision), "float32", "bfloat16" or "float16"; `self.precision` is the
         one chosen. cleanup: the masks' post-processing (one piece, no holes;
         engine/postprocess.py); MaskCleanup.off() for the model's masks as they are.
         cell_diameter: a typical cell's width in the image's pixels, if known: a click's mask is
         then judged against that cell's area rather than the image's (engine/mask_check.py).
-        mirror_views: decode the image and its three mirror images and average the masks
-        (engine/mirror_views.py: better masks, at 4 times the time); False for the model's
-        masks of the image alone."""
+        averaged_views: decode the image, its mirror images and these moved by half a patch, and
+        average the masks (engine/averaged_views.py: better masks, at 8 times the embedding
+        time); False for the model's masks of the image alone."""
         self.model = model.eval()
-        self.mirrors = MIRRORS if mirror_views else UNMIRRORED
+        self.views = VIEWS if averaged_views else ONE_VIEW
         self.cleanup = cleanup
         self.cell_diameter = cell_diameter
         self.precision = resolve_precision(precision, model.device)
@@ -76,7 +76,7 @@ class ImagePredictor:
         if tuple(tensor.shape) != expected:
             raise ValueError(f"model input must have shape {expected}, got {tuple(tensor.shape)}")
         with autocast(self.precision, self.model.device):
-            self._embedding = self.model.encode_image(mirrored(tensor.to(self.model.device), self.mirrors))  # one per view
+            self._embedding = self.model.encode_image(view_inputs(tensor.to(self.model.device), self.views))  # one per view
         self._image_hw = image_hw
 
     def predict(
@@ -118,12 +118,16 @@ class ImagePredictor:
         points = model_points(prompt, self._image_hw, size) if prompt is not None else None
         if prompt is not None and prompt.mask is not None:
             logits_prompt = mask_to_logits(prompt.mask, 4 * self.model.cfg.embedding_size)
-        views = None if points is None else tuple(t.to(device) for t in mirrored_points(points, size, self.mirrors))
+        used = torch.ones(len(self.views), dtype=torch.bool)  # (V,) the views averaged
+        viewed = None
+        if points is not None:
+            *viewed, used = view_points(points, size, self.views)
+            viewed = tuple(t.to(device) for t in viewed)
         if logits_prompt is not None:
-            logits_prompt = mirrored(logits_prompt.to(device), self.mirrors)
+            logits_prompt = view_mask_logits(logits_prompt.to(device), self.views)
         with autocast(self.precision, device):
-            out = self.model.decode(self._embedding, views, None, logits_prompt, multimask)
-        low = mirrored(out.mask_logits.float(), self.mirrors).mean(0, keepdim=True)  # (1, M, 4h, 4w) the views' mean
+            out = self.model.decode(self._embedding, viewed, None, logits_prompt, multimask)
+        low = mean_of_views(out.mask_logits.float().cpu(), used, self.views)  # (1, M, 4h, 4w)
         model_full = F.interpolate(low, size=self._image_hw, mode="bilinear", align_corners=False)[0]
         anchors, box = prompt_in_logits(points, self._image_hw, size, self._image_hw)
         full = self.cleanup.apply(model_full, anchors, box)
@@ -131,9 +135,9 @@ class ImagePredictor:
         model_binary = (model_full > self.mask_threshold).cpu().numpy()  # (M, H, W): what the clean-up may not hide
         return Prediction(
             full.cpu().numpy() if return_logits else binary,
-            out.iou_scores.float().mean(0).cpu().numpy(),
+            out.iou_scores.float().cpu()[used].mean(0).numpy(),
             low[0].clamp(-32.0, 32.0).cpu().numpy(),
-            float(out.object_score_logits.float().mean()),
+            float(out.object_score_logits.float().cpu()[used].mean()),
             tuple(mask_warning(mask, given, self.image_size, model_mask, self.cell_diameter)
                   for mask, model_mask in zip(binary, model_binary)),
         )

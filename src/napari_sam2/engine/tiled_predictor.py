@@ -27,10 +27,10 @@ class TiledImagePredictor:
 
     def __init__(self, model: SAM2Model, cell_diameter: float | None = None, mask_threshold: float = 0.0,
                  normalization: Normalization = Normalization(), precision: str = "auto",
-                 cleanup: MaskCleanup = MaskCleanup(), mirror_views: bool = True):
+                 cleanup: MaskCleanup = MaskCleanup(), averaged_views: bool = True):
         self.model = model.eval()
         self.cleanup = cleanup  # applied to each tile's masks (see ImagePredictor)
-        self.mirror_views = mirror_views  # each tile's masks averaged over its mirror images (see ImagePredictor)
+        self.averaged_views = averaged_views  # each tile's masks averaged over views of it (see ImagePredictor)
         self.cell_diameter = None if cell_diameter is None else check_cell_diameter(cell_diameter)
         self.mask_threshold = mask_threshold
         self.normalization = normalization
@@ -84,7 +84,7 @@ class TiledImagePredictor:
         """The tile's predictor, its features computed on first use."""
         if (top, left) not in self._tile_predictors:
             predictor = ImagePredictor(self.model, self.mask_threshold, self.normalization, self.precision, self.cleanup,
-                                       self.cell_diameter_used * self.plan.length_factor, self.mirror_views)
+                                       self.cell_diameter_used * self.plan.length_factor, self.averaged_views)
             predictor.set_model_input(tile_input(self._scaled, top, left, self.plan.tile), (self.plan.tile, self.plan.tile))
             self._tile_predictors[(top, left)] = predictor
         return self._tile_predictors[(top, left)]
