@@ -8,9 +8,9 @@ import torch
 import torch.nn.functional as F
 
 from ..model import ImageEmbedding, SAM2Model
+from .averaged_views import ONE_VIEW, VIEWS, mean_of_views, view_inputs, view_mask_logits, view_points
 from .device import autocast, resolve_precision
 from .mask_check import MaskWarning, mask_warning
-from .averaged_views import ONE_VIEW, VIEWS, mean_of_views, view_inputs, view_mask_logits, view_points
 from .postprocess import MaskCleanup, prompt_in_logits
 from .preprocessing import Normalization, preprocess
 from .prompts import check_prompt, mask_to_logits, model_points
