@@ -74,7 +74,7 @@ def test_averaged_views_give_the_mirrored_mask_of_a_mirrored_image(embedded):
 
 def test_one_click_on_held_out_simulated_frames_is_better_with_averaged_views(embedded):
     """Frame 0 of 6 held-out sequences, a click at each nucleus' centre, the best of 3 masks: the
-    image alone gives mean IoU 0.82, its views 0.87 (132 cells of 20 sequences, J&F: README,
+    image alone gives mean IoU 0.824, its views 0.893 (132 cells of 20 sequences, J&F: README,
     "Averaged views")."""
     ious = {True: [], False: []}
     for seed in range(EVALUATION_SEEDS, EVALUATION_SEEDS + 6):
@@ -88,4 +88,4 @@ def test_one_click_on_held_out_simulated_frames_is_better_with_averaged_views(em
                 click = predictor.predict(points=[[x, y]], labels=[1])
                 ious[views].append(region_similarity(click.masks[click.scores.argmax()], truth))
     assert np.mean(ious[True]) > np.mean(ious[False]) + 0.02, {k: np.mean(v) for k, v in ious.items()}
-    assert np.mean(ious[True]) > 0.84
+    assert np.mean(ious[True]) > 0.86
