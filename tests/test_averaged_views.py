@@ -8,7 +8,16 @@ import pytest
 import torch
 
 from napari_sam2 import ImagePredictor, load_model
-from napari_sam2.engine.averaged_views import HALF_PATCH, VIEWS, View, mean_of_views, view_inputs, view_points
+from napari_sam2.engine.averaged_views import (
+    HALF_PATCH,
+    ONE_VIEW,
+    VIEWS,
+    View,
+    mean_of_views,
+    view_inputs,
+    view_points,
+    views_for,
+)
 from napari_sam2.engine.preprocessing import preprocess
 from napari_sam2.evaluation import central_click, region_similarity
 from napari_sam2.simulation import EVALUATION_SEEDS, SimulationConfig, simulate_timelapse
@@ -89,3 +98,12 @@ def test_one_click_on_held_out_simulated_frames_is_better_with_averaged_views(em
                 ious[views].append(region_similarity(click.masks[click.scores.argmax()], truth))
     assert np.mean(ious[True]) > np.mean(ious[False]) + 0.02, {k: np.mean(v) for k, v in ious.items()}
     assert np.mean(ious[True]) > 0.86
+
+
+def test_views_are_averaged_by_default_for_the_embedded_model_only(embedded):
+    """8 embeddings of an official 1024 px model would make every new image several seconds
+    slower on a CPU: those get the image alone unless asked for."""
+    assert ImagePredictor(embedded).views == VIEWS
+    assert views_for(1024) == ONE_VIEW
+    assert views_for(1024, averaged_views=True) == VIEWS
+    assert ImagePredictor(embedded, averaged_views=False).views == ONE_VIEW

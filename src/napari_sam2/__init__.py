@@ -10,8 +10,9 @@ Scripting API (imports no napari), with `ns` this package (import napari_sam2 as
     predictor = ns.TiledImagePredictor(model, cell_diameter=None)  # any frame size: cells resampled, tiled
     ns.ImagePredictor(model, cleanup=ns.MaskCleanup.off())   # masks as the model gives them (default: one
                                                        # piece under the click, holes filled; also VideoTracker)
-    ns.ImagePredictor(model, averaged_views=False)     # the image alone (default: masks averaged over the image,
-                                                       # its mirror images and these moved by half a patch)
+    ns.ImagePredictor(model, averaged_views=False)     # the image alone (default for the embedded model: masks
+                                                       # averaged over the image, its mirror images and these
+                                                       # moved by half a patch; official 1024 px models: alone)
 
     tracker = ns.VideoTracker(model, ns.ArrayFrames(stack, axis=0))   # T or Z first
     tracker.add_points(frame=0, obj_id=1, points=[[120, 80]], labels=[1])

@@ -93,9 +93,10 @@ def main(argv: list[str] | None = None) -> int:
     segment.add_argument("--threads", type=int, default=2)
     _add_precision(segment)
     add_cleanup_flag(segment)
-    segment.add_argument("--single-view", dest="averaged_views", action="store_false",
-                         help="the model's masks of the image alone (default: averaged over the image, its mirror "
-                              "images and these moved by half a patch: better masks, at 8 times the embedding time)")
+    segment.add_argument("--single-view", dest="averaged_views", action="store_false", default=None,
+                         help="the model's masks of the image alone (default for models of input <= 512 px, the "
+                              "embedded one: averaged over the image, its mirror images and these moved by half a "
+                              "patch: better masks, at 8 times the embedding time)")
     segment.set_defaults(run=_segment)
     batch = sub.add_parser("batch", help="track many time-lapse TIFFs, one job per file, on a Dask cluster",
                            description="Tracks each TIFF into OUT/<file stem>.zarr on a local Dask cluster, or on "

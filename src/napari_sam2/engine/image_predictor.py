@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from ..model import ImageEmbedding, SAM2Model
-from .averaged_views import ONE_VIEW, VIEWS, mean_of_views, view_inputs, view_mask_logits, view_points
+from .averaged_views import mean_of_views, view_inputs, view_mask_logits, view_points, views_for
 from .device import autocast, resolve_precision
 from .mask_check import MaskWarning, mask_warning
 from .postprocess import MaskCleanup, prompt_in_logits
@@ -36,7 +36,7 @@ class ImagePredictor:
 
     def __init__(self, model: SAM2Model, mask_threshold: float = 0.0, normalization: Normalization = Normalization(),
                  precision: str = "auto", cleanup: MaskCleanup = MaskCleanup(), cell_diameter: float | None = None,
-                 averaged_views: bool = True):
+                 averaged_views: bool | None = None):
         """precision: "auto" (bfloat16 where the hardware runs it fast, else float32: see
         device.resolve_precision), "float32", "bfloat16" or "float16"; `self.precision` is the
         one chosen. cleanup: the masks' post-processing (one piece, no holes;
@@ -45,9 +45,11 @@ class ImagePredictor:
         then judged against that cell's area rather than the image's (engine/mask_check.py).
         averaged_views: decode the image, its mirror images and these moved by half a patch, and
         average the masks (engine/averaged_views.py: better masks, at 8 times the embedding
-        time); False for the model's masks of the image alone."""
+        time); False for the model's masks of the image alone; None: averaged for models of
+        small input (the embedded one), the image alone for the official 1024 px models
+        (averaged_views.views_for)."""
         self.model = model.eval()
-        self.views = VIEWS if averaged_views else ONE_VIEW
+        self.views = views_for(model.cfg.image_size, averaged_views)
         self.cleanup = cleanup
         self.cell_diameter = cell_diameter
         self.precision = resolve_precision(precision, model.device)

@@ -27,7 +27,7 @@ class TiledImagePredictor:
 
     def __init__(self, model: SAM2Model, cell_diameter: float | None = None, mask_threshold: float = 0.0,
                  normalization: Normalization = Normalization(), precision: str = "auto",
-                 cleanup: MaskCleanup = MaskCleanup(), averaged_views: bool = True):
+                 cleanup: MaskCleanup = MaskCleanup(), averaged_views: bool | None = None):
         self.model = model.eval()
         self.cleanup = cleanup  # applied to each tile's masks (see ImagePredictor)
         self.averaged_views = averaged_views  # each tile's masks averaged over views of it (see ImagePredictor)
