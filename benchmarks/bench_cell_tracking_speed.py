@@ -40,8 +40,9 @@ def ours_fps(model, frames: np.ndarray) -> tuple[float, int]:
     start = time.perf_counter()
     tracker = CellTracker(model, frames)
     last = None
-    for last in tracker.run():
-        pass
+    for finished in tracker.run():
+        if last is None or finished.frame >= last.frame:  # not an earlier frame revised (CellFrame.again)
+            last = finished
     seconds = time.perf_counter() - start
     return len(frames) / seconds, len(np.unique(last.labels)) - 1 if last is not None else 0
 

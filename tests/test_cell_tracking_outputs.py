@@ -20,6 +20,7 @@ from napari_sam2.storage.tracking_outputs import TrackingOutputs
 class TruthFrame:
     frame: int
     labels: np.ndarray
+    again: bool = False  # never a frame revised: the truth is streamed once
 
 
 class TruthReplay:

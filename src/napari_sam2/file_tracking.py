@@ -132,15 +132,21 @@ class CellsTracked:
 def write_cell_tracking(tracker, frames, out: Path, outputs: TrackingOutputs, geometry: dict,
                         overwrite: bool = False, progress: bool = True,
                         on_frame: Callable[[int], None] | None = None) -> CellsTracked:
-    """Runs `tracker` (a CellTracker: `run()` yields each finished frame's labels, `lineage`
-    grows) into the labels store `out`, which appears with its lineage only when tracking ends,
-    then writes `outputs` from it. A failure while tracking leaves nothing at `out`."""
+    """Runs `tracker` (a CellTracker: `run()` yields each finished frame's labels, and earlier
+    frames again when new cells were tracked back onto them; `lineage` grows) into the labels store
+    `out`, which appears with its lineage only when tracking ends, then writes `outputs` from it. A
+    failure while tracking leaves nothing at `out`."""
     start = time.time()
     shape = (len(frames), *np.asarray(frames[0]).shape[:2])
-    with new_labels_store(out, shape, overwrite=overwrite, dtype=np.uint32, **geometry) as store:
-        for done, cell_frame in enumerate(tqdm(tracker.run(), total=len(frames), desc="tracking cells", unit="frame",
-                                               disable=not progress), start=1):
-            store.write_frame(cell_frame.frame, cell_frame.labels)
+    with (new_labels_store(out, shape, overwrite=overwrite, dtype=np.uint32, **geometry) as store,
+          tqdm(total=len(frames), desc="tracking cells", unit="frame", disable=not progress) as bar):
+        done = 0
+        for cell_frame in tracker.run():
+            store.write_frame(cell_frame.frame, cell_frame.labels)  # a revised frame is written over
+            if cell_frame.again:
+                continue
+            done += 1
+            bar.update(1)
             if on_frame is not None:
                 on_frame(done)
         store.save_lineage(tracker.lineage)

@@ -34,6 +34,7 @@ class CellTracking:
         self.tracker = None  # the CellTracker of the current run, kept to resume it after a stop
         self.onto_store: CellsOntoStore | None = None  # how the current run writes onto the store
         self.finished = 0  # frames the current run has finished
+        self._revised: set[int] = set()  # earlier frames the run wrote again, not yet drawn again
         self.tracks = TracksView(session.viewer, session.labels_layer, f"{session.image_layer.name} tracks")
         if self.store.load_lineage() is not None:  # a reopened store shows its tracks
             self.tracks.show_all(self.store.frames, self.store.load_lineage())
@@ -64,7 +65,10 @@ class CellTracking:
                 raise
             self.store.begin_undoable()  # only once the run can start: undo has one level
         for cell_frame in self.tracker.run():
-            self.onto_store.write(cell_frame)
+            self.onto_store.write(cell_frame)  # a revised earlier frame (new cells tracked back) written over
+            if cell_frame.again:
+                self._revised.add(cell_frame.frame)
+                continue
             self.finished += 1
             yield cell_frame.frame
 
@@ -77,8 +81,11 @@ class CellTracking:
         self.tracks.show_all(self.store.frames, self.store.load_lineage() or Lineage())
 
     def frame_done(self, frame: int) -> None:
-        """In the main thread, once `frame` is written: its cells join the Tracks layer."""
-        self.tracks.show_frame(frame, self.store.read_frame(frame), self.store.load_lineage() or Lineage())
+        """In the main thread, once `frame` is written: its cells join the Tracks layer, and those of
+        the earlier frames revised since (new cells tracked back onto them) are drawn again."""
+        revised, self._revised = self._revised, set()  # swapped whole: the worker adds to a new set
+        labels = {t: self.store.read_frame(t) for t in sorted(revised | {frame})}
+        self.tracks.show_frames(labels, self.store.load_lineage() or Lineage())
 
     # ---- corrections ---------------------------------------------------------------------------
 

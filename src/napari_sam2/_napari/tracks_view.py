@@ -3,6 +3,8 @@ at its centroid, a tail along its track, and a line from each parent to its daug
 layer's graph). Kept up to date frame by frame while cells are tracked, and redrawn after edits."""
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from ..engine.cell_lineage import Lineage
@@ -18,9 +20,10 @@ class TracksView:
         self.layer = None
         self._frames: dict[int, dict[str, np.ndarray]] = {}  # frame -> its cells' measurements
 
-    def show_frame(self, frame: int, labels: np.ndarray, lineage: Lineage) -> None:
-        """Frame `frame` (labels (H, W)) finished: its cells join the layer."""
-        self._frames[frame] = measure_frame(frame, labels, lineage)
+    def show_frames(self, labels: Mapping[int, np.ndarray], lineage: Lineage) -> None:
+        """Frames finished or revised (frame -> its labels (H, W)): their cells join the layer."""
+        for frame, frame_labels in labels.items():
+            self._frames[frame] = measure_frame(frame, frame_labels, lineage)
         self._draw(lineage)
 
     def show_all(self, frames, lineage: Lineage) -> None:

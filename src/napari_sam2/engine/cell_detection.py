@@ -16,7 +16,7 @@ from ..model import ImageEmbedding, SAM2Model
 from .cell_candidates import centre_points
 from .device import autocast, check_precision
 from .instance_masks import label_image, mask_overlap_matrices, suppress_overlaps
-from .preprocessing import Normalization, as_channels_last, preprocess
+from .preprocessing import Normalization, as_channels_last, is_blank, preprocess
 from .prompts import Prompt, model_points
 from .scale import scaled_area, scaled_length, size_ratio
 
@@ -207,7 +207,7 @@ def detect_cells(model: SAM2Model, image: np.ndarray, params: DetectionParams = 
     then a grid of clicks is decoded in batches. Returns a label image with one id per cell (no
     overlaps: a shared pixel goes to the better-scored cell) and each cell's score."""
     hwc = as_channels_last(image, channel_axis)
-    if np.ptp(hwc) == 0:  # a blank frame holds no cell; in a time-lapse it must not stop the run
+    if is_blank(hwc):  # a blank frame holds no cell; in a time-lapse it must not stop the run
         return CellDetections(np.zeros(hwc.shape[:2], np.int32), np.zeros(0, np.float32))
     tensor, hw = preprocess(image, model.cfg.image_size, channel_axis, channels, normalization)
     with autocast(params.precision, model.device):

@@ -22,6 +22,11 @@ and on each frame the events of track_events.py happen in this order:
    A cell back after fewer absent frames goes on under a new track id whose parent is its track
    before the gap (the Cell Tracking Challenge's way: a track's frames have no gap; a parent with one
    daughter is a gap, with two a division).
+5. back in time (track_new_cells_backward=True): the new cells of step 3 that began on this frame
+   (not daughters, nor tracks found again or continued after a gap), on a frame after the run's
+   first, are tracked back from their masks here towards the run's first frame, as long as each is
+   a new cell there too (backward_cells.py); each earlier frame they reach is handed out again,
+   revised, after this one (CellFrame.again), and their tracks begin there.
 
 Frames of any size: the cells are found and tracked on the frames resampled so that cells have the
 size the model prefers and cut into tiles with a halo (scale.py; detection: tiled_detection.py;
@@ -44,12 +49,14 @@ import numpy as np
 from scipy import ndimage
 
 from ..model import SAM2Model
+from .backward_cells import track_back
 from .cell_lineage import NO_PARENT, Lineage
 from .cell_seeding import check_seeds_fit, checked_seeds, second_look
 from .cell_tracking_params import CellTrackingParams
 from .frame_result import FrameResult
+from .label_history import LabelHistory
 from .label_seeds import masks_from_labels
-from .preprocessing import Normalization
+from .preprocessing import Normalization, is_blank
 from .prompts import check_frame_index
 from .tiled_detection import detect_cells_in_tiles
 from .tiled_tracker import TiledVideoTracker
@@ -65,6 +72,8 @@ class CellFrame:
     started: tuple[int, ...]  # tracks that begin on this frame (new cells and daughters)
     ended: tuple[int, ...]  # tracks found ended on this frame: divided parents (last frame: the one
     # before) and tracks absent end_after frames in a row (last frame: lineage.tracks[id].end)
+    again: bool = False  # a frame handed out before, revised (new cells tracked back onto it): its
+    # labels replace those handed out then; `started` are the tracks that begin on it now
 
 
 class _Stopped(Exception):
@@ -87,6 +96,9 @@ class CellTracker:
                  channels: tuple[int, ...] | None = None, cell_diameter: float | None = None):
         self.normalization = normalization or Normalization()
         self.video = TiledVideoTracker(model, frames, cell_diameter, self.normalization, channels, precision=precision)
+        # new cells are tracked back by a tracker of their own: the live tracks' memories stay as they are
+        self._backward = TiledVideoTracker(model, frames, self.video.cell_diameter, self.normalization, channels,
+                                           precision=precision)
         self.frames = frames
         self.channels = channels
         self.params = params.for_cells(self.video.cell_diameter)  # sizes in the frames' pixels
@@ -102,6 +114,8 @@ class CellTracker:
         self._absent: dict[int, int] = {}  # live object -> frames absent in a row
         self._areas: dict[int, int] = {}  # live object -> pixels on the last finished frame
         self._parents: dict[int, int] = {}  # track not yet in the lineage -> its parent track
+        self._new_cells: list[int] = []  # tracks begun as new cells on the frame in progress (step 3)
+        self._handed_out = LabelHistory(self.video.video_hw)  # every frame's labels, to revise them
         self._stop = threading.Event()
 
     @property
@@ -134,8 +148,10 @@ class CellTracker:
         return track_id
 
     def run(self, start: int | None = None) -> Iterator[CellFrame]:
-        """Track forward frame by frame, yielding each finished frame. start=None goes on after the
-        last finished frame (frame 0 at first); a first run may begin at any frame."""
+        """Track forward frame by frame, yielding each finished frame, and after it the earlier
+        frames its new cells were tracked back onto, revised (CellFrame.again: write them over).
+        start=None goes on after the last finished frame (frame 0 at first); a first run may begin
+        at any frame."""
         frame = self._start_frame(start)
         self._stop.clear()
         while frame < self.num_frames and not self._stop.is_set():
@@ -145,17 +161,20 @@ class CellTracker:
                 return
             self._next_frame = frame = frame + 1
             yield finished
+            yield from self._track_back(finished)
 
     def request_stop(self) -> None:
         """Thread-safe: run() returns after the frame in progress (which is dropped if the model is
         still working on it); the next run() goes on from there."""
         self._stop.set()
         self.video.request_stop()
+        self._backward.request_stop()
 
     # ---- one frame ---------------------------------------------------------------------------
 
     def _step(self, frame: int) -> CellFrame:
         first = self._next_frame is None
+        self._new_cells = []
         if self.video.object_ids:
             self._track_onto(frame)
         ended: list[int] = []
@@ -174,7 +193,27 @@ class CellTracker:
         self._previous = objects
         labels = self._as_tracks(objects)
         started = self._record(frame, labels)
+        if self.params.track_new_cells_backward:
+            self._handed_out.put(frame, labels)
         return CellFrame(frame, labels, tuple(started), tuple(i for i in ended if i in self.lineage))
+
+    def _track_back(self, finished: CellFrame) -> Iterator[CellFrame]:
+        """The frames before `finished` that its new cells were tracked back onto, revised (step 5)."""
+        cells = tuple(i for i in self._new_cells if i in finished.started)
+        self._new_cells = []
+        if not cells or not self.params.track_new_cells_backward or finished.frame <= self._first_frame:
+            return
+        for earlier, labels, painted in track_back(self._backward, finished.labels, finished.frame, cells,
+                                                   self._handed_out.get, self.params, self._may_track_back_onto):
+            self._handed_out.put(earlier, labels)
+            for track_id in painted:
+                self.lineage.extend(track_id, earlier)
+            yield CellFrame(earlier, labels, painted, (), again=True)
+
+    def _may_track_back_onto(self, frame: int) -> bool:
+        """Whether new cells may be tracked back onto an earlier frame: one of this run, not blank,
+        no stop asked for."""
+        return frame >= self._first_frame and not self._stop.is_set() and not is_blank(self.frames[frame])
 
     def _track_onto(self, frame: int) -> FrameResult:
         for result in self.video.propagate("forward", start=frame, max_frames=1):
@@ -204,8 +243,8 @@ class CellTracker:
             return self.seeds[frame]
         if not first and (frame - self._first_frame) % self.params.detect_every:
             return None
-        if np.ptp(np.asarray(self.frames[frame])) == 0:
-            return None  # a blank frame holds no cell (and the model cannot read it): not looked at
+        if is_blank(self.frames[frame]):
+            return None  # not looked at
         return detect_cells_in_tiles(self.video, frame, self.params.detection).labels
 
     def _second_look(self, frame: int) -> np.ndarray | None:
@@ -274,7 +313,7 @@ class CellTracker:
                 continue
             mother = mother_of(mask, objects, self._areas, ages, p) if self.divisions else None
             if mother is None:
-                self._start(frame, self._new_id(), mask)
+                self._new_cells.append(self._start(frame, self._new_id(), mask))
                 continue
             sister = objects == mother
             parents.append(self._divide(frame, mother, sister, mask))

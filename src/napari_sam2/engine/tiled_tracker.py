@@ -30,7 +30,7 @@ from .frame_result import FrameResult, LabelledFrame
 from .mask_check import MaskWarning
 from .model_inputs import PreprocessedFrames
 from .postprocess import MaskCleanup
-from .preprocessing import Normalization
+from .preprocessing import Normalization, is_blank
 from .prompts import check_frame_index, check_obj_id, check_prompt
 from .propagation_plan import PropagationPlan, Run, direction_signs, make_run
 from .scale import check_cell_diameter, diameter_to_use, plan_for_cells
@@ -403,5 +403,5 @@ class TiledVideoTracker:
 def _first_with_contrast(inputs: PreprocessedFrames) -> int:
     """The first frame that is not blank (the cells' size is measured there; a time-lapse may
     begin before its cells are in view), or 0."""
-    return next((i for i in range(len(inputs)) if np.ptp(np.asarray(inputs.frames[i])) > 0), 0)
+    return next((i for i in range(len(inputs)) if not is_blank(inputs.frames[i])), 0)
 

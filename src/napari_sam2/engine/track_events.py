@@ -151,6 +151,25 @@ def uncovered_cells(detections: np.ndarray, tracked: np.ndarray, max_covered: fl
     """Detections (an (H, W) label image) that no track covers (at most max_covered of their pixels
     under a label of `tracked`): each one's uncovered pixels as an (H, W) bool mask, largest first
     (made one at a time: hundreds of frame-sized masks of a large frame would not fit in memory)."""
+    new = sorted(_uncovered(detections, tracked, max_covered, min_area), key=lambda found: -int(found[2].sum()))
+    for _, window, free in new:
+        whole = np.zeros(detections.shape, bool)
+        whole[window] = free
+        yield whole
+
+
+def uncovered_labels(detections: np.ndarray, tracked: np.ndarray, max_covered: float, min_area: int) -> np.ndarray:
+    """(H, W) labels: the uncovered pixels of the detections no track covers (uncovered_cells' rule),
+    each under its detection's id; 0 elsewhere."""
+    labels = np.zeros_like(detections)
+    for det_id, window, free in _uncovered(detections, tracked, max_covered, min_area):
+        labels[window][free] = det_id
+    return labels
+
+
+def _uncovered(detections: np.ndarray, tracked: np.ndarray, max_covered: float,
+               min_area: int) -> list[tuple[int, tuple[slice, slice], np.ndarray]]:
+    """(id, box, its uncovered pixels in the box) of each detection no track covers (uncovered_cells)."""
     new = []
     for det_id, window in enumerate(ndimage.find_objects(detections), start=1):
         if window is None:
@@ -159,11 +178,8 @@ def uncovered_cells(detections: np.ndarray, tracked: np.ndarray, max_covered: fl
         covered = (tracked[window] != 0) & det
         free = det & ~covered
         if covered.sum() <= max_covered * det.sum() and free.sum() >= min_area:
-            new.append((int(free.sum()), window, free))
-    for _, window, free in sorted(new, key=lambda found: -found[0]):
-        whole = np.zeros(detections.shape, bool)
-        whole[window] = free
-        yield whole
+            new.append((det_id, window, free))
+    return new
 
 
 def mother_of(new: np.ndarray, objects: np.ndarray, areas_before: dict[int, int], frames_before: dict[int, int],

@@ -1,0 +1,145 @@
+"""New cells tracked back in time (engine/backward_cells.py): a cell found after the first frame
+(missed by the seeds of the first frames, or entering the field) gets its earlier frames, the
+revised frames are streamed again and reach the store and the CTC folder, which agree with the
+lineage; on simulated time-lapses with the embedded model."""
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from napari_sam2.engine import load_model
+from napari_sam2.engine.cell_lineage import Lineage
+from napari_sam2.engine.cell_tracker import CellTracker, CellTrackingParams
+from napari_sam2.engine.track_events import uncovered_labels
+from napari_sam2.file_tracking import write_cell_tracking
+from napari_sam2.simulation import EVALUATION_SEEDS, SimulationConfig, simulate_timelapse
+from napari_sam2.storage import LabelsStore
+from napari_sam2.storage.cells_onto_store import CellsOntoStore
+from napari_sam2.storage.ctc_folder import read_ctc_folder
+from napari_sam2.storage.tracking_outputs import TrackingOutputs
+
+QUIET = SimulationConfig(height=96, width=96, num_frames=8, division_probability=0.0, enter_rate=0.0)
+HIDDEN = 3  # frames the seeds miss the cell on
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_model(device="cpu")
+
+
+@pytest.fixture(scope="module")
+def missed():
+    """A quiet time-lapse and a label stack of its cells (as from cellpose) that misses one cell,
+    well apart from the others, on the first HIDDEN frames; (sim, seeds, that cell)."""
+    sim = simulate_timelapse(QUIET, EVALUATION_SEEDS + 601)
+    cell = max(np.unique(sim.labels[0])[1:], key=lambda c: _distance_to_others(sim.labels[0], c))
+    seeds = sim.labels.copy()
+    seeds[:HIDDEN][seeds[:HIDDEN] == cell] = 0
+    return sim, seeds, int(cell)
+
+
+def _distance_to_others(labels: np.ndarray, cell: int) -> float:
+    from scipy import ndimage
+
+    return float(ndimage.distance_transform_edt(labels != cell)[(labels != 0) & (labels != cell)].min())
+
+
+def _track_of(labels: np.ndarray, truth: np.ndarray) -> int:
+    ids, counts = np.unique(labels[truth], return_counts=True)
+    return int(ids[np.argmax(counts)])
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a & b).sum() / (a | b).sum())
+
+
+def _streamed(tracker: CellTracker) -> tuple[np.ndarray, list[tuple[int, bool]]]:
+    """The labels (T, H, W) as a consumer writing every CellFrame over gets them, and (frame, again)."""
+    labels = np.zeros((tracker.num_frames, *tracker.video.video_hw), np.uint32)
+    order = []
+    for finished in tracker.run():
+        labels[finished.frame] = finished.labels
+        order.append((finished.frame, finished.again))
+    return labels, order
+
+
+def test_the_rule_keeps_a_mask_with_few_pixels_on_other_tracks_and_its_own_pixels_only():
+    hw = (40, 40)
+    masks = np.zeros(hw, np.uint32)
+    masks[5:15, 5:15], masks[25:35, 25:35] = 7, 8
+    tracked = np.zeros(hw, np.uint32)
+    tracked[5:8, 5:15] = 3  # 30% of cell 7 lies on track 3: still a new cell there
+    tracked[25:33, 25:35] = 4  # 80% of cell 8: it is track 4's cell there
+    kept = uncovered_labels(masks, tracked, max_covered=0.3, min_area=30)
+    assert set(np.unique(kept).tolist()) == {0, 7}
+    assert (kept == 7).sum() == 70 and not (kept.astype(bool) & (tracked != 0)).any()
+    assert not uncovered_labels(masks, tracked, max_covered=0.3, min_area=71).any()  # too few own pixels
+
+
+def test_a_cell_the_seeds_miss_at_first_is_tracked_back_to_the_first_frame(model, missed):
+    sim, seeds, cell = missed
+    tracker = CellTracker(model, sim.frames, seeds=seeds)
+    labels, order = _streamed(tracker)
+    track = _track_of(labels[HIDDEN], sim.labels[HIDDEN] == cell)
+    assert tracker.lineage.tracks[track].start == 0, tracker.lineage.tracks[track]
+    assert tracker.lineage.check(labels) == []
+    for t in range(HIDDEN):
+        assert _iou(labels[t] == track, sim.labels[t] == cell) >= 0.7, t
+    revised = [frame for frame, again in order if again]
+    assert revised == list(range(HIDDEN - 1, -1, -1))  # streamed again after frame HIDDEN, newest first
+    assert order.index((HIDDEN, False)) < order.index((HIDDEN - 1, True))
+    assert [frame for frame, again in order if not again] == list(range(len(sim.frames)))
+
+    off = CellTracker(model, sim.frames, seeds=seeds, params=CellTrackingParams(track_new_cells_backward=False))
+    labels_off, order_off = _streamed(off)
+    assert off.lineage.tracks[_track_of(labels_off[HIDDEN], sim.labels[HIDDEN] == cell)].start == HIDDEN
+    assert not any(again for _, again in order_off)
+
+
+def test_a_cell_entering_the_field_begins_on_the_first_frame_it_is_visible_on(model):
+    config = replace(QUIET, num_frames=16, enter_rate=0.4)
+    sim = next(s for s in (simulate_timelapse(config, EVALUATION_SEEDS + 700 + k) for k in range(40)) if _entered(s))
+    tracker = CellTracker(model, sim.frames, seeds=sim.labels[0])
+    labels, _ = _streamed(tracker)
+    assert tracker.lineage.check(labels) == []
+    cell = _entered(sim)[0]
+    track = _track_of(labels[-1], sim.labels[-1] == cell)
+    areas = [(truth == cell).sum() for truth in sim.labels]
+    visible = next(t for t, area in enumerate(areas) if area >= tracker.params.min_area)  # a cell's size, absent below
+    arrived = next(t for t, area in enumerate(areas) if area)
+    assert arrived <= tracker.lineage.tracks[track].start <= visible, (areas, tracker.lineage.tracks[track])
+
+
+def _entered(sim) -> list[int]:
+    """Cells that came in from a border (not daughters) and are well inside at the end."""
+    last = sim.labels[-1]
+    return [c for c in np.unique(last)[1:] if c not in sim.labels[0] and c not in sim.lineage and (last == c).sum() >= 150]
+
+
+def test_the_store_and_the_ctc_folder_hold_the_revised_frames_and_agree_with_the_lineage(model, missed, tmp_path):
+    sim, seeds, cell = missed
+    tracker = CellTracker(model, sim.frames, seeds=seeds)
+    outputs = TrackingOutputs(ctc=tmp_path / "01_RES")
+    write_cell_tracking(tracker, sim.frames, tmp_path / "cells.zarr", outputs, {"axes": "tyx"}, progress=False)
+    store = LabelsStore.open(tmp_path / "cells.zarr", mode="r")
+    track = _track_of(store.read_frame(HIDDEN), sim.labels[HIDDEN] == cell)
+    assert store.load_lineage().tracks == tracker.lineage.tracks and tracker.lineage.tracks[track].start == 0
+    assert tracker.lineage.check(store.array[:]) == []
+    labels, lineage = read_ctc_folder(outputs.ctc)
+    np.testing.assert_array_equal(labels, store.array[:])
+    assert lineage.tracks[track].start == 0 and lineage.check(labels) == []
+
+
+def test_a_run_onto_a_store_writes_the_revised_frames_over(model, missed, tmp_path):
+    sim, seeds, cell = missed
+    store = LabelsStore.create(tmp_path / "cells.zarr", sim.labels.shape)
+    tracker = CellTracker(model, sim.frames, seeds=seeds)
+    onto = CellsOntoStore(store, tracker)
+    store.begin_undoable()
+    lineage = Lineage()
+    for finished in tracker.run():
+        lineage = onto.write(finished)
+    frames = np.stack([store.read_frame(t) for t in range(len(sim.frames))])
+    track = _track_of(frames[HIDDEN], sim.labels[HIDDEN] == cell)
+    assert lineage.tracks == tracker.lineage.tracks and lineage.tracks[track].start == 0
+    assert lineage.check(frames) == []
