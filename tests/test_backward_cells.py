@@ -143,3 +143,22 @@ def test_a_run_onto_a_store_writes_the_revised_frames_over(model, missed, tmp_pa
     track = _track_of(frames[HIDDEN], sim.labels[HIDDEN] == cell)
     assert lineage.tracks == tracker.lineage.tracks and lineage.tracks[track].start == 0
     assert lineage.check(frames) == []
+
+
+def test_a_cell_first_labelled_in_the_store_on_a_later_frame_is_a_track_from_there_on_and_back(model, missed,
+                                                                                                   tmp_path):
+    sim, seeds, cell = missed
+    seeds = seeds.copy()
+    seeds[seeds == cell] = 0  # the seeds never have it: only the store's label on frame HIDDEN does
+    store = LabelsStore.create(tmp_path / "cells.zarr", sim.labels.shape)
+    store.write_frame(HIDDEN, np.where(sim.labels[HIDDEN] == cell, 50, 0))  # painted (or clicked) there only
+    tracker = CellTracker(model, sim.frames, seeds=seeds)
+    onto = CellsOntoStore(store, tracker)
+    store.begin_undoable()
+    for finished in tracker.run():
+        lineage = onto.write(finished)
+    frames = np.stack([store.read_frame(t) for t in range(len(sim.frames))])
+    assert lineage.check(frames) == [] and onto.given == ()
+    assert (lineage.tracks[50].start, lineage.tracks[50].end) == (0, len(sim.frames) - 1)
+    for t in range(len(sim.frames)):
+        assert _iou(frames[t] == 50, sim.labels[t] == cell) >= 0.7, t

@@ -161,3 +161,27 @@ def test_a_run_refused_for_an_object_larger_than_a_tile_leaves_the_last_propagat
     np.testing.assert_array_equal(stack_of(store), painted)  # nothing written
     widget.cell_panel.undo_button.click()  # takes back the propagation, as before the refused run
     np.testing.assert_array_equal(stack_of(store)[1:], before[1:])  # the frames as they were before it
+
+
+def test_a_cell_first_labelled_on_a_later_frame_is_tracked_from_there_on_and_back(
+        make_napari_viewer, qtbot, embedded_model, tmp_path, notifications):
+    """A cell the seeds miss on every frame, painted (or clicked) in the store on frame 3 only: the
+    run tracks it under its label from frame 3 on and back to frame 0 (new cells tracked back)."""
+    sim, viewer = small_sequence_viewer(make_napari_viewer, 6, 601)
+    first = sim.labels[0]
+    apart = {c: ndimage.distance_transform_edt(first != c)[(first != 0) & (first != c)].min() for c in np.unique(first)[1:]}
+    cell = max(apart, key=apart.get)  # the cell farthest from the others
+    viewer.add_labels(np.where(sim.labels == cell, 0, sim.labels), name="cellpose")  # misses it everywhere
+    widget = TrackingWidget(viewer, model=embedded_model)
+    store = start(widget, tmp_path)
+    paint(store, 3, sim.labels[3] == cell, 50)
+    widget.cell_panel.seeds_combo.setCurrentText("cellpose")
+    widget.cell_panel.track_button.click()
+    qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
+    after, lineage = stack_of(store), store.load_lineage()
+    assert lineage.check(after) == []
+    assert (lineage.tracks[50].start, lineage.tracks[50].end) == (0, 5)
+    assert all(iou(after[t] == 50, sim.labels[t] == cell) >= 0.7 for t in range(6))
+    shown = widget.cells.tracks.layer.data  # (track id, t, y, x) rows
+    assert set(shown[shown[:, 0] == 50, 1].astype(int)) == set(range(6))
+    assert notifications["error"] == []

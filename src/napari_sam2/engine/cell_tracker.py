@@ -60,7 +60,7 @@ from .preprocessing import Normalization, is_blank
 from .prompts import check_frame_index
 from .tiled_detection import detect_cells_in_tiles
 from .tiled_tracker import TiledVideoTracker
-from .track_events import Split, areas_of, grown, lost_track_of, mother_of, split_of, uncovered_cells
+from .track_events import Split, areas_of, grown, lost_track_of, mother_of, split_of, uncovered_cells, uncovered_labels
 
 
 @dataclass(frozen=True)
@@ -115,6 +115,7 @@ class CellTracker:
         self._areas: dict[int, int] = {}  # live object -> pixels on the last finished frame
         self._parents: dict[int, int] = {}  # track not yet in the lineage -> its parent track
         self._new_cells: list[int] = []  # tracks begun as new cells on the frame in progress (step 3)
+        self._given: dict[int, np.ndarray] = {}  # later frame -> (H, W) labels of cells given there (give_cells)
         self._handed_out = LabelHistory(self.video.video_hw)  # every frame's labels, to revise them
         self._stop = threading.Event()
 
@@ -146,6 +147,21 @@ class CellTracker:
             self.video.add_points(self.next_frame, track_id, points, labels, box)
         self._track_of[track_id], self._absent[track_id] = track_id, 0
         return track_id
+
+    def give_cells(self, frame: int, labels: np.ndarray) -> None:
+        """Cells known on a frame after the one the next run() begins at ((H, W) labels, e.g. objects
+        labelled in a store before the run, first on that frame), their ids kept: when the run
+        reaches the frame, each that no track covers there (the new-cell rule) starts a track with
+        its id and is tracked on and back like a new cell; one a track covers is left out."""
+        frame = check_frame_index(frame, self.num_frames)
+        if frame <= self.next_frame:
+            raise ValueError(f"cells given for frame {frame} come before the run's next frame {self.next_frame}: "
+                             "add them with add_cell on the frame the run begins at")
+        labels = np.asarray(labels, np.uint32)
+        masks_from_labels(labels, self.video.video_hw)  # the labels checked: of this frame's size, ids >= 0
+        for track_id in np.unique(labels[labels != 0]).tolist():
+            self._given_id(track_id)
+        self._given[frame] = labels
 
     def run(self, start: int | None = None) -> Iterator[CellFrame]:
         """Track forward frame by frame, yielding each finished frame, and after it the earlier
@@ -183,6 +199,8 @@ class CellTracker:
         detections = self._detections(frame, first)
         if not first:
             ended += self._split(frame, detections)
+        if frame in self._given:
+            self._start_given(frame)
         if detections is not None:
             ended += self._add_new_cells(frame, detections)
             missed = self._second_look(frame)
@@ -234,6 +252,13 @@ class CellTracker:
                 track_id = seed_id if seed_id not in self.video.object_ids and seed_id >= self._next_id else self._new_id()
                 self._next_id = max(self._next_id, track_id + 1)
                 self._start(frame, track_id, mask)
+
+    def _start_given(self, frame: int) -> None:
+        """The cells given for this frame (give_cells) that no track covers start tracks with their ids."""
+        given, p = self._given.pop(frame), self.params
+        uncovered = uncovered_labels(given, self._labels(frame), p.max_covered, p.min_area)
+        for track_id in np.unique(uncovered[uncovered != 0]).tolist():
+            self._new_cells.append(self._start(frame, track_id, given == track_id))
 
     def _detections(self, frame: int, first: bool) -> np.ndarray | None:
         """(H, W) labels of the cells found on frame, or None on a frame not looked at."""

@@ -4,6 +4,10 @@ clicked and propagated, painted, or tracked by an earlier run), keeping them:
 - the objects on the run's first frame of a cell's size (the tracker's min_area or more) are given
   to the tracker with their ids (their masks as mask prompts): the run tracks them like every other
   cell, and the model's detection adds only the cells they do not cover;
+- the objects first labelled on a later frame, of a cell's size, are given to the tracker for that
+  frame with their ids (CellTracker.give_cells): those no track of the run covers there (a cell the
+  model missed, clicked or painted) are tracks of the run from there on and back in time; the
+  others stay as stored labels (below);
 - new tracks get ids above every id in the store, so no stored object is taken over by the run;
 - each finished frame goes onto the stored one by the one writing rule (frame_result.paint_winners)
   with the run's objects (its tracks and the objects it was given) as the updated ones: on later
@@ -24,7 +28,7 @@ from ..engine.cell_lineage import Lineage
 from ..engine.cell_tracker import CellFrame, CellTracker
 from ..engine.frame_result import paint_winners
 from ..engine.label_seeds import masks_from_labels
-from ..engine.tile_fit import check_objects_fit
+from ..engine.tile_fit import check_objects_fit, objects_beyond_a_tile
 from .labels_store import LabelsStore
 
 
@@ -48,8 +52,27 @@ class CellsOntoStore:
         check_objects_fit(np.where(np.isin(first, list(masks)), first, 0), tracker.video.tile_plan,
                           tracker.cell_diameter, "stored object", f" on frame {tracker.next_frame}")
         self.given = tuple(tracker.add_cell(mask=mask, track_id=obj_id) for obj_id, mask in masks.items())
+        self._give_later_objects()
         before = store.load_lineage()
         self.parents_before = before.parents() if before is not None else {}
+
+    def _give_later_objects(self) -> None:
+        """The objects first labelled after the run's first frame, of a cell's size and fitting a
+        tile, given to the tracker for their first frame (smaller or larger ones stay as they are)."""
+        seen = set().union(*self.ids_on[: self.tracker.next_frame + 1])
+        for t in range(self.tracker.next_frame + 1, self.store.num_frames):
+            first_here = self.ids_on[t] - seen
+            seen |= self.ids_on[t]
+            if not first_here:
+                continue
+            labels = self.store.read_frame(t).astype(np.uint32)
+            labels[~np.isin(labels, list(first_here))] = 0
+            ids, areas = np.unique(labels, return_counts=True)
+            small = ids[(areas < self.tracker.params.min_area) & (ids != 0)]
+            labels[np.isin(labels, small)] = 0
+            labels[np.isin(labels, list(objects_beyond_a_tile(labels, self.tracker.video.tile_plan)))] = 0
+            if labels.any():
+                self.tracker.give_cells(t, labels)
 
     def write(self, cell_frame: CellFrame) -> Lineage:
         """The frame painted onto the store (undoable) and the lineage of the store now, saved."""
