@@ -24,7 +24,7 @@ Scripting API (imports no napari), with `ns` this package (import napari_sam2 as
     cells = ns.detect_cells(model, frame).labels       # every cell of a frame, no clicks
     seeds = ns.masks_from_labels(cellpose_labels, frame.shape)   # {id: mask}, one mask prompt each
     labels, lineage = ns.track_all_cells(model, stack)  # every cell tracked: new cells, divisions, ends
-    for finished in ns.CellTracker(model, stack).run():  # the same, streamed frame by frame
+    for finished in ns.CellTracker(model, stack).run():  # the same, streamed (finished.again: an earlier frame revised)
         finished.labels, finished.started, finished.ended
     ns.write_ctc_folder("01_RES", labels, lineage)    # Cell Tracking Challenge result folder
     table = ns.measure_cells(labels, lineage, stack)   # per cell per frame: centroid, area, intensity

@@ -3,7 +3,8 @@ labels store, with the lineage kept beside the labels; the Tracks layer; the cor
 lineage and the exports. No Qt widgets here: the dock widget drives it.
 
 The objects already in the store are kept (storage/cells_onto_store.py): those on the first frame
-are cells of the run with their ids, the model adds the others. A run is undoable like a
+are cells of the run with their ids, those first labelled later are cells of the run from their
+frame (and back) where no track covers them, the model adds the others. A run is undoable like a
 propagation. Stopped, it resumes after its last finished frame; after an edit (or an undo) the
 next run tracks from the first frame again, since the tracker's memory no longer matches the
 labels."""

@@ -8,8 +8,9 @@ and on each frame the events of track_events.py happen in this order:
    starts a track with a new id, its parent recorded, prompted with its own mask; or a mask that
    grew over a neighbour: the track is prompted again with its own piece, the other piece starts a
    track of its own;
-3. new cells: detections of the frame that no track covers start tracks (cells entering the field,
-   cells missed before), except a new cell near where a track the model lost on this frame was:
+3. new cells: the cells given for this frame (give_cells) and the detections of the frame that
+   no track covers start tracks (cells entering the field, cells missed before), except a new
+   cell (detected) near where a track the model lost on this frame was:
    that is the track's cell found again, and the track goes on from its mask under its id, its
    memory (which lost the cell) dropped; a new cell beside a track that lost about half its area
    is that track's second daughter (unless divisions=False): the track ends and its mask and the
