@@ -27,7 +27,7 @@ def track_back(video: TiledVideoTracker, labels: np.ndarray, frame: int, cells: 
     (holding no object); yields (earlier frame, its labels handed_out(earlier) with the cells
     painted on, the cells on it), frame - 1 first, until no cell is left or go_on(earlier frame)
     is False (the run's first frame is passed, a blank frame, a stop; the frames yielded stand).
-    `video` holds no object afterwards."""
+    `video` holds nothing afterwards."""
     for track_id in cells:
         video.add_mask(frame, track_id, labels == track_id)
     try:
@@ -43,8 +43,7 @@ def track_back(video: TiledVideoTracker, labels: np.ndarray, frame: int, cells: 
                 return
             yield earlier, paint_winners(before, kept, video.object_ids), video.object_ids
     finally:
-        for track_id in video.object_ids:
-            video.remove_object(track_id)
+        video.reset()  # its tiles' features go too: memory for the live tracker's frames only
 
 
 def _tracked_onto(video: TiledVideoTracker, frame: int) -> TiledFrameResult | None:

@@ -99,7 +99,7 @@ class CellTracker:
         self.video = TiledVideoTracker(model, frames, cell_diameter, self.normalization, channels, precision=precision)
         # new cells are tracked back by a tracker of their own: the live tracks' memories stay as they are
         self._backward = TiledVideoTracker(model, frames, self.video.cell_diameter, self.normalization, channels,
-                                           precision=precision)
+                                           precision=precision, features_of=self.video)
         self.frames = frames
         self.channels = channels
         self.params = params.for_cells(self.video.cell_diameter)  # sizes in the frames' pixels

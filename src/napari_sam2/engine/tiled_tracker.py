@@ -19,13 +19,14 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Iterator, Mapping
+from typing import Callable, Iterator, Mapping
 
 import numpy as np
 import torch
 
 from ..model import ImageEmbedding, SAM2Model
 from .device import resolve_precision
+from .feature_cache import FeatureCache
 from .frame_result import FrameResult, LabelledFrame
 from .mask_check import MaskWarning
 from .model_inputs import PreprocessedFrames
@@ -92,12 +93,17 @@ class TiledVideoTracker:
     cell_diameter: a typical cell's width in pixels of the frames; None estimates it from frame
     0, or the first frame that is not blank (`cell_diameter`, `cell_diameter_estimated` tell what
     is used). Prompts are in the frame's pixels: points (x, y), boxes XYXY, masks (H, W); one
-    object's prompts on a frame must fit in one tile (a few cells across)."""
+    object's prompts on a frame must fit in one tile (a few cells across).
+
+    features_of: another TiledVideoTracker over the same frames, model and settings whose tiles'
+    image features this one reads where they are cached, without filling their caches (a second
+    tracker passing over frames the first has just read, e.g. new cells tracked back, computes
+    those again neither for itself nor, having evicted them, for the first)."""
 
     def __init__(self, model: SAM2Model, frames, cell_diameter: float | None = None,
                  normalization: Normalization = Normalization(), channels: tuple[int, ...] | None = None,
                  fill_hole_area: int = 8, precision: str = "auto", separate_memories: bool = True,
-                 cleanup: MaskCleanup = MaskCleanup()):
+                 cleanup: MaskCleanup = MaskCleanup(), features_of: TiledVideoTracker | None = None):
         given = None if cell_diameter is None else check_cell_diameter(cell_diameter)  # before reading a frame
         self.model = model.eval()
         self.precision = resolve_precision(precision, model.device)  # once, for every tile's tracker
@@ -112,6 +118,7 @@ class TiledVideoTracker:
                                      precision=self.precision, separate_memories=separate_memories, cleanup=cleanup,
                                      cell_diameter=self.cell_diameter * self.tile_plan.length_factor)
         self.cleanup = cleanup
+        self._features_of = features_of
         self._tiles: dict[Tile, VideoTracker] = {}
         self._tiles_lock = threading.Lock()
         self.features = TileFeatures(self)
@@ -256,6 +263,9 @@ class TiledVideoTracker:
             if tile not in self._tiles:
                 tracker = VideoTracker(self.model, TileFrames(self._scaled, tile), **self._tracker_options)
                 tracker.logits_elsewhere = partial(self._logits_elsewhere, tile)
+                if self._features_of is not None:
+                    tracker.features.compute = partial(_cached_or_computed, self._features_of._tracker(tile).features,
+                                                       tracker.features.compute)
                 self._tiles[tile] = tracker
             return self._tiles[tile]
 
@@ -398,6 +408,11 @@ class TiledVideoTracker:
         tiles = {obj_id: tile for obj_id, (tile, _) in outputs.items()}
         updated = tuple(outputs) if updated is None else updated
         return TiledFrameResult(frame, self.object_ids, local, self.video_hw, updated, tiles, dict(warnings or {}))
+
+
+def _cached_or_computed(cache: FeatureCache, compute: Callable[[int], ImageEmbedding], frame: int) -> ImageEmbedding:
+    """A frame's features from `cache` if it holds them (nothing evicted), else computed."""
+    return cache(frame) if frame in cache else compute(frame)
 
 
 def _first_with_contrast(inputs: PreprocessedFrames) -> int:
