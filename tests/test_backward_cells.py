@@ -162,3 +162,14 @@ def test_a_cell_first_labelled_in_the_store_on_a_later_frame_is_a_track_from_the
     assert (lineage.tracks[50].start, lineage.tracks[50].end) == (0, len(sim.frames) - 1)
     for t in range(len(sim.frames)):
         assert _iou(frames[t] == 50, sim.labels[t] == cell) >= 0.7, t
+
+
+def test_cells_given_for_a_frame_the_run_has_passed_or_twice_are_refused(model, missed):
+    sim, _, cell = missed
+    tracker = CellTracker(model, sim.frames[:3])
+    given = np.where(sim.labels[2] == cell, 50, 0)
+    tracker.give_cells(2, given)
+    with pytest.raises(ValueError, match="cell 50 was given on another frame already"):
+        tracker.give_cells(1, given)
+    with pytest.raises(ValueError, match="come before the run's next frame 0"):
+        tracker.give_cells(0, given)

@@ -161,6 +161,8 @@ class CellTracker:
         labels = np.asarray(labels, np.uint32)
         masks_from_labels(labels, self.video.video_hw)  # the labels checked: of this frame's size, ids >= 0
         for track_id in np.unique(labels[labels != 0]).tolist():
+            if any((earlier == track_id).any() for earlier in self._given.values()):
+                raise ValueError(f"cell {track_id} was given on another frame already: a cell is given on one frame")
             self._given_id(track_id)
         self._given[frame] = labels
 
