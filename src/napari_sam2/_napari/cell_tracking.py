@@ -10,6 +10,7 @@ next run tracks from the first frame again, since the tracker's memory no longer
 labels."""
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -36,6 +37,7 @@ class CellTracking:
         self.onto_store: CellsOntoStore | None = None  # how the current run writes onto the store
         self.finished = 0  # frames the current run has finished
         self._revised: set[int] = set()  # earlier frames the run wrote again, not yet drawn again
+        self._revised_lock = threading.Lock()  # the worker adds to it, the main thread takes it
         self.tracks = TracksView(session.viewer, session.labels_layer, f"{session.image_layer.name} tracks")
         if self.store.load_lineage() is not None:  # a reopened store shows its tracks
             self.tracks.show_all(self.store.frames, self.store.load_lineage())
@@ -68,7 +70,8 @@ class CellTracking:
         for cell_frame in self.tracker.run():
             self.onto_store.write(cell_frame)  # a revised earlier frame (new cells tracked back) written over
             if cell_frame.again:
-                self._revised.add(cell_frame.frame)
+                with self._revised_lock:
+                    self._revised.add(cell_frame.frame)
                 continue
             self.finished += 1
             yield cell_frame.frame
@@ -84,7 +87,8 @@ class CellTracking:
     def frame_done(self, frame: int) -> None:
         """In the main thread, once `frame` is written: its cells join the Tracks layer, and those of
         the earlier frames revised since (new cells tracked back onto them) are drawn again."""
-        revised, self._revised = self._revised, set()  # swapped whole: the worker adds to a new set
+        with self._revised_lock:
+            revised, self._revised = self._revised, set()
         labels = {t: self.store.read_frame(t) for t in sorted(revised | {frame})}
         self.tracks.show_frames(labels, self.store.load_lineage() or Lineage())
 
