@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from napari_sam2.engine import load_model
+from napari_sam2.engine.backward_cells import apart
 from napari_sam2.engine.cell_lineage import Lineage
 from napari_sam2.engine.cell_tracker import CellTracker, CellTrackingParams
 from napari_sam2.engine.track_events import uncovered_labels
@@ -76,6 +77,14 @@ def test_the_rule_keeps_a_mask_with_few_pixels_on_other_tracks_and_its_own_pixel
     assert not uncovered_labels(masks, tracked, max_covered=0.3, min_area=71).any()  # too few own pixels
 
 
+def test_only_new_cells_apart_from_every_track_are_tracked_back():
+    labels = np.zeros((40, 60), np.uint32)
+    labels[5:15, 5:15], labels[5:15, 16:26] = 3, 7  # 1 px between 7 and track 3: most often a piece of its cell
+    labels[25:35, 40:50] = 8  # apart
+    assert apart(labels, (7, 8), touch_distance=2) == (8,)
+    assert apart(labels, (7, 8), touch_distance=1) == (7, 8)
+
+
 def test_a_cell_the_seeds_miss_at_first_is_tracked_back_to_the_first_frame(model, missed):
     sim, seeds, cell = missed
     tracker = CellTracker(model, sim.frames, seeds=seeds)
@@ -94,6 +103,19 @@ def test_a_cell_the_seeds_miss_at_first_is_tracked_back_to_the_first_frame(model
     labels_off, order_off = _streamed(off)
     assert off.lineage.tracks[_track_of(labels_off[HIDDEN], sim.labels[HIDDEN] == cell)].start == HIDDEN
     assert not any(again for _, again in order_off)
+
+
+def test_a_cell_the_seeds_miss_at_first_touching_another_is_not_tracked_back(model):
+    sim = simulate_timelapse(QUIET, EVALUATION_SEEDS + 601)
+    cell, neighbour = 1, 6  # touching on frame HIDDEN: the rule gives such a cell up (most are pieces of a track)
+    seeds = sim.labels.copy()
+    seeds[:HIDDEN][seeds[:HIDDEN] == cell] = 0
+    tracker = CellTracker(model, sim.frames, seeds=seeds)
+    labels, order = _streamed(tracker)
+    track = _track_of(labels[HIDDEN], sim.labels[HIDDEN] == cell)
+    assert _track_of(labels[HIDDEN], sim.labels[HIDDEN] == neighbour) not in (0, track)
+    assert tracker.lineage.tracks[track].start == HIDDEN and tracker.lineage.check(labels) == []
+    assert not any(again for _, again in order)
 
 
 def test_a_cell_entering_the_field_begins_on_the_first_frame_it_is_visible_on(model):

