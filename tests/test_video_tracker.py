@@ -251,3 +251,32 @@ def test_small_holes_are_filled_large_ones_kept():
     assert torch.all(filled[0, 0, 5:7, 5:7] == HOLE_FILL_LOGIT)
     assert torch.all(filled[0, 0, 15:25, 15:25] == -3.0)
     assert torch.equal(fill_small_holes(logits, 0), logits)
+
+
+@torch.inference_mode()
+def test_absent_objects_get_one_memory_and_no_masks_of_their_own(micro_model, video, monkeypatch):
+    """frame_memory makes the separated memory mask of the present objects and of one absent object
+    only (issue 23), and every memory is what separating and encoding all of them gives."""
+    from napari_sam2.engine import frame_step
+    from napari_sam2.model.frame_steps import NO_OBJECT_LOGIT, encode_memory
+
+    frames, _ = video
+    tracker = VideoTracker(micro_model, ArrayFrames(frames))
+    raw = tracker.features(0)
+    side = 4 * micro_model.cfg.embedding_size
+    logits = torch.randn(6, 1, side, side, generator=torch.Generator().manual_seed(0)) * 8 - 2  # overlapping
+    scores = torch.tensor([[3.0], [-2.0], [1.0], [-5.0], [2.0], [-1.0]])
+    logits[scores[:, 0] <= 0] = NO_OBJECT_LOGIT
+    rows, masks = [], frame_step.memory_masks
+
+    def counted(model, logits, **kwargs):
+        rows.append(len(logits))
+        return masks(model, logits, **kwargs)
+
+    monkeypatch.setattr(frame_step, "memory_masks", counted)
+    memory = frame_step.frame_memory(micro_model, raw, logits, scores, False, True, None, None, lambda: None)
+    assert rows == [4]  # three present, one absent
+    expected = encode_memory(micro_model, raw, logits, scores, binarize=False, separate=True).features
+    assert torch.allclose(memory.features, expected, atol=1e-5)
+    absent = memory.features[scores[:, 0] <= 0]
+    assert torch.equal(absent[0], absent[1]) and torch.equal(absent[0], absent[2])
