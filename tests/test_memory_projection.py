@@ -42,7 +42,8 @@ def test_kept_projections_give_the_masks_of_projecting_every_frame(embedded, tim
     kept_tracker, kept = tracked(embedded, timelapse, keep=True)
     entries = kept_tracker.memory_view(kept_tracker.object_ids[0]).tracked
     last = max(entries)  # (no frame has attended to the last one's memory yet)
-    assert all(entry.projections for frame, entry in entries.items() if frame != last)  # the kept path was taken
+    recent = range(last - embedded.cfg.memory.num_maskmem + 2, last)  # spatial memories of the next frame
+    assert all(entries[frame].projections for frame in recent)  # the kept path was taken
     assert not any(e.projections for e in plain_tracker.memory_view(plain_tracker.object_ids[0]).tracked.values())
     for frame, result in plain.items():
         assert result.object_ids == kept[frame].object_ids
@@ -61,7 +62,7 @@ def test_projections_go_with_their_entries(embedded, timelapse):
     kept = [weakref.ref(entry.projections[0].keys) for entry in [*view.conditioning.values(), *view.tracked.values()]
             if entry.projections]
     assert len(kept) >= 6
-    survivor = weakref.ref(next(iter(tracker.memory_view(second).tracked.values())).projections[0].keys)
+    survivor = weakref.ref(tracker.memory_view(second).conditioning[0].projections[0].keys)
     tracker.remove_object(first)
     del view
     gc.collect()
@@ -83,6 +84,12 @@ def test_pruned_entries_take_their_projections_along(embedded):
         pass
     gc.collect()
     assert 1 not in tracker.memory_view(1).tracked and early() is None  # bounded: only the window's are kept
+    tracked = tracker.memory_view(1).tracked
+    last = max(tracked)
+    only_pointers = [f for f in tracked if f <= last - embedded.cfg.memory.num_maskmem + 1]
+    assert len(only_pointers) >= 5  # frames kept for their object pointers alone keep no projections
+    assert all(not tracked[f].projections for f in only_pointers)
+    assert all(tracked[f].projections for f in tracked if f not in only_pointers and f != last)
 
 
 @torch.inference_mode()

@@ -165,10 +165,15 @@ class ObjectMemory:
         tile): a propagation here need not."""
         self.covered[direction].update(frames)
 
-    def prune(self, keep: range) -> None:
-        """Forget tracked outputs outside `keep` (the window the next frames can still use)."""
+    def prune(self, keep: range, spatial: range | None = None) -> None:
+        """Forget tracked outputs outside `keep` (the window the next frames can still use); those
+        outside `spatial` (the window of spatial memories, if given) only serve their pointers: they
+        drop their kept projections (memory_projection; made again should a frame need them)."""
         for frame in [f for f in self.tracked if f not in keep]:
             del self.tracked[frame]
+        for frame, entry in self.tracked.items():
+            if spatial is not None and frame not in spatial:
+                entry.projections.clear()
 
     def unprompt(self, frame: int) -> None:
         """The frame's prompts are removed: what it produced stays as an ordinary tracked frame."""

@@ -356,10 +356,12 @@ class VideoTracker:
             raw = self.features(frame)
             memory = self._frame_memory(frame, raw, ids, out.low_res_logits, out.object_score_logits, binarize=False)
             entries = dict(zip(ids, entries_of(out, memory)))
-        keep = frames_still_needed(frame, sign, self.model.cfg.memory.num_maskmem, self.model.cfg.pointers.max_pointers)
+        num_maskmem = self.model.cfg.memory.num_maskmem
+        keep = frames_still_needed(frame, sign, num_maskmem, self.model.cfg.pointers.max_pointers)
+        spatial = frames_still_needed(frame, sign, num_maskmem, max_pointers=1)  # (those of spatial memories)
         for obj_id, track in tracks.items():
             track.passed(frame, sign, entries.get(obj_id))
-            track.prune(keep)
+            track.prune(keep, spatial)
         return self._frame_result(frame, decoded.tracked_ids)
 
     def _memory_tokens(self, track: ObjectMemory, frame: int, direction: int,
