@@ -108,7 +108,11 @@ class MaskCleanup:
                             for r in RING_PX)  # the masks grown by r
             rows, cols = top[:, None] * factor + torch.arange(size[0]), left[:, None] * factor + torch.arange(size[1])
             seen = unit[rows[:, :, None], cols[:, None, :]]  # (K, Hc, Wc) the frame under each window
-            dim[objects] = _less_bright_than_ring(seen, masks, outer & ~inner)
+            for k, b in enumerate(objects.tolist()):
+                inside, ring = seen[k][masks[k]], seen[k][outer[k] & ~inner[k]]
+                if len(inside) and len(ring):
+                    brightness = inside.mean()
+                    dim[b] = bool(brightness - ring.median() < MIN_CONTRAST * brightness)
         return dim
 
     @property
@@ -183,17 +187,6 @@ PLAIN_BOXES = MaskCleanup(box_centre_click=False, inside_box=False)  # the clean
 
 
 WINDOW_STEP = 8  # cells: window sides are rounded up to a multiple, so that masks of similar size go together
-
-
-def _less_bright_than_ring(seen: torch.Tensor, inside: torch.Tensor, ring: torch.Tensor) -> torch.Tensor:
-    """(K,) bool: whether the mean of each window's `seen` (K, H, W) pixels `inside` (K, H, W) bool is
-    less than MIN_CONTRAST above the median (the lower middle value) of those in its `ring`; False
-    where either is empty. All windows at once: one by one took most of dim_masks at 20 objects."""
-    count = inside.flatten(1).sum(1)
-    brightness = torch.where(inside, seen, 0.0).flatten(1).sum(1) / count.clamp(min=1)
-    ring_median = torch.where(ring, seen, torch.nan).flatten(1).nanmedian(1).values
-    dim = brightness - ring_median < MIN_CONTRAST * brightness
-    return dim & (count > 0) & ring.flatten(1).any(1)
 
 
 def _windows(low: torch.Tensor, factor: int, reach: int) -> dict[tuple[int, int], list[tuple[int, int, int]]]:
