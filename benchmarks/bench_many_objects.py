@@ -4,16 +4,14 @@ given as a mask prompt from the truth on frame 0, then a forward propagation. On
 is timed (image encoder included: frames are encoded as they are reached).
 
 For each count the tracker runs twice, interleaved frame by frame so that a change in the
-machine's load hits both alike: objects batched as `objects_per_call` decides (ours), and a peer:
-one object per model call (the reference's way), or with --peer projections every memory projected
-on every frame (keep_projections=False, engine/memory_projection.py; the smallest per-object mask
-IoU between the two is printed). Object-frames/s = objects x tracked frames / seconds.
+machine's load hits both alike: objects batched as `objects_per_call` decides (ours), and one
+object per model call (the reference's way). Object-frames/s = objects x tracked frames / seconds.
 --labels also times each frame's label image (FrameResult.label_image, what the cell tracker and
 the stores take from a result); --parts prints where our time goes (model parts through forward
-hooks, the memory encoder's mask inputs, the label image, in CPU seconds; the one-per-call runs are
-left out).
+hooks, the memory encoder's mask inputs, the clean-up's drop_dim test, the label image, in CPU
+seconds; the one-per-call runs are left out).
 
-    .venv/bin/python benchmarks/bench_many_objects.py [--objects 1,20,100,200 --frames 6 --threads 2 --peer projections]
+    .venv/bin/python benchmarks/bench_many_objects.py [--objects 1,20,100,200 --frames 6 --threads 2]
 """
 from __future__ import annotations
 
@@ -43,9 +41,9 @@ def crowded_timelapse(count: int, frames: int, seed: int):
 class Run:
     """One tracker over the time-lapse, its propagation advanced a frame at a time."""
 
-    def __init__(self, model, frames, labels, options: dict, precision: str, label_images: bool):
-        """options: the VideoTracker's arguments that set it apart (none: so that older versions run it too)."""
-        self.tracker = VideoTracker(model, frames, precision=precision, feature_cache_size=2, **options)
+    def __init__(self, model, frames, labels, per_object: bool, precision: str, label_images: bool):
+        one_per_call = {"objects_per_call": 1} if per_object else {}  # (so that older versions run it too)
+        self.tracker = VideoTracker(model, frames, precision=precision, feature_cache_size=2, **one_per_call)
         ids = [int(i) for i in np.unique(labels[0]) if i]
         for obj_id in ids:
             self.tracker.add_mask(0, obj_id, labels[0] == obj_id)
@@ -57,7 +55,7 @@ class Run:
     def step(self) -> bool:
         """Track one more frame (the first step, frame 0, encodes the prompts' memories: not timed)."""
         start, cpu_start = time.perf_counter(), time.process_time()
-        result = self.result = next(self.steps, None)
+        result = next(self.steps, None)
         if result is not None and self.label_images:
             timed_call("label image", result.label_image)
         if self.frames:
@@ -105,21 +103,6 @@ def part_rows(count: int, timer: PartTimer, run: Run) -> list[list]:
             for name, value in sorted(seconds.items(), key=lambda item: -item[1])]
 
 
-PEERS = {"per-object": {"objects_per_call": 1}, "projections": {"keep_projections": False}}
-
-
-def smallest_iou(ours, peer) -> float:
-    """The smallest IoU of an object's mask between two results of the same frame (1 if none)."""
-    if ours is None or peer is None:
-        return 1.0
-    ious = [1.0]
-    for obj_id, mask in ours.masks.items():
-        other = peer.masks[obj_id]
-        union = (mask | other).sum()
-        ious.append((mask & other).sum() / union if union else 1.0)
-    return float(min(ious))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--objects", default="1,20,100,200", help="comma-separated numbers of nuclei")
@@ -127,9 +110,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--precision", default="float32")
     parser.add_argument("--seed", type=int, default=EVALUATION_SEEDS)
-    parser.add_argument("--no-per-object", action="store_true", help="no peer runs")
-    parser.add_argument("--peer", choices=sorted(PEERS), default="per-object",
-                        help="per-object: one object per model call; projections: no kept projections")
+    parser.add_argument("--no-per-object", action="store_true", help="skip the one-object-per-call runs")
     parser.add_argument("--labels", action="store_true", help="time each frame's label image too")
     parser.add_argument("--parts", action="store_true", help="where our time goes (implies --no-per-object)")
     args = parser.parse_args()
@@ -143,29 +124,26 @@ def main() -> None:
     rows, parts = [], []
     for count in [int(k) for k in args.objects.split(",")]:
         frames, labels = crowded_timelapse(count, args.frames, args.seed)
-        runs = [Run(model, frames, labels, {}, args.precision, args.labels)]
+        runs = [Run(model, frames, labels, False, args.precision, args.labels)]
         if not args.no_per_object:
-            runs.append(Run(model, frames, labels, PEERS[args.peer], args.precision, args.labels))
-        iou = 1.0
+            runs.append(Run(model, frames, labels, True, args.precision, args.labels))
         for step in range(args.frames + 1):
             if step == 1 and timer is not None:  # the prompts' frame 0 is not timed
                 timer.reset()
                 EXTRA_PARTS.clear()
             for run in runs if step % 2 == 0 else runs[::-1]:
                 run.step()
-            if len(runs) > 1:
-                iou = min(iou, smallest_iou(runs[0].result, runs[1].result))
         ours = runs[0]
         if timer is not None:
             parts += part_rows(ours.objects, timer, ours)
         row = [ours.objects, f"{frames.shape[1]}x{frames.shape[2]}", ours.seconds / max(ours.frames - 1, 1), ours.rate,
                ours.cpu_rate]
         if len(runs) > 1:
-            row += [runs[1].rate, runs[1].cpu_rate, ours.cpu_rate / runs[1].cpu_rate, iou]
+            row += [runs[1].rate, runs[1].cpu_rate, ours.cpu_rate / runs[1].cpu_rate]
         rows.append(row)
         print(f"{count} nuclei done", flush=True)
     headers = ["objects", "frame", "s/frame", "object-frames/s", "per CPU-s"] + (
-        [] if args.no_per_object else [f"{args.peer}: object-frames/s", "per CPU-s", "ratio (CPU)", "smallest IoU"])
+        [] if args.no_per_object else ["one per call: object-frames/s", "per CPU-s", "ratio (CPU)"])
     labels_note = ", label images included" if args.labels else ""
     print_table(headers, rows, title=f"embedded model, {args.frames} frames ({args.frames - 1} tracked){labels_note}, "
                                      f"{args.precision}, {torch.get_num_threads()} threads; {cpu_description()}")

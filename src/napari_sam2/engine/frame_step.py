@@ -15,14 +15,13 @@ from ..model.frame_steps import (
     SpatialMemory,
     TrackOutput,
     concat_outputs,
-    condition_on_layers,
+    condition_on_memory,
     decode_for_tracking,
     encode_masks,
     memory_masks,
 )
-from ..model.memory_attention import LayerMemory
 from .batching import in_chunks, objects_per_call
-from .memory_bank import MemorySources, MemoryTokens, batch_tokens, group_by_layout
+from .memory_bank import MemoryTokens, batch_tokens, group_by_layout
 from .postprocess import fill_small_holes
 
 
@@ -36,33 +35,22 @@ class DecodedFrame(NamedTuple):
     output: TrackOutput | None
 
 
-LayersOf = Callable[[list], Callable[[int], LayerMemory]]  # objects' memories -> layer i -> its projection
-
-
-def decode_with_memory(model: SAM2Model, raw: ImageEmbedding, layer_memory: Callable[[int], LayerMemory]) -> TrackOutput:
-    """Decode a batch of objects (one per row of each layer's memory) on one frame without prompts."""
-    conditioned = condition_on_layers(model, raw, layer_memory)
+def decode_with_memory(model: SAM2Model, raw: ImageEmbedding, memory: MemoryTokens) -> TrackOutput:
+    """Decode a batch of objects (one per row of `memory`) on one frame without prompts."""
+    conditioned = condition_on_memory(model, raw, *memory)
     return decode_for_tracking(model, conditioned, raw.high_res, None, None, multimask=True)
 
 
-def tokens_projector(model: SAM2Model, raw: ImageEmbedding) -> LayersOf:
-    """Memories given as MemoryTokens, projected by the memory attention as they come."""
-    grid_tokens = raw.embedding.shape[-2] * raw.embedding.shape[-1]
-    return lambda memories: model.memory_attention.projector(*batch_tokens(memories), grid_tokens)
-
-
-def decode_objects(model: SAM2Model, raw: ImageEmbedding, memories: dict[int, MemoryTokens | MemorySources],
-                   layers_of: LayersOf, limit: int | None, fill_hole_area: int,
-                   between_calls: Callable[[], None]) -> tuple[list[int], TrackOutput | None]:
-    """The objects' outputs on a frame from their memories (obj_id -> tokens or sources, made into
-    each layer's projection by layers_of: tokens_projector, memory_projection.projected_layers),
-    decoded in calls of objects with the same memory layout, at most objects_per_call(limit) at a
-    time; the ids in the output's order."""
+def decode_objects(model: SAM2Model, raw: ImageEmbedding, memories: dict[int, MemoryTokens], limit: int | None,
+                   fill_hole_area: int, between_calls: Callable[[], None]) -> tuple[list[int], TrackOutput | None]:
+    """The objects' outputs on a frame from their memories (obj_id -> tokens), decoded in calls of
+    objects with the same memory layout, at most objects_per_call(limit) at a time; the ids in the
+    output's order."""
     ids, outputs = [], []
     for group in group_by_layout(memories):
-        tokens = memories[group[0]].num_tokens
+        tokens = memories[group[0]].memory.shape[1]
         for chunk in in_chunks(group, objects_per_call(model, tokens, limit)):
-            out = decode_with_memory(model, raw, layers_of([memories[i] for i in chunk]))
+            out = decode_with_memory(model, raw, batch_tokens([memories[i] for i in chunk]))
             # tracked frames are not cleaned: with no click to say which piece is the cell, keeping
             # the largest lost cells (issue 19: J&F 0.879 -> 0.866 with one click on frame 0)
             outputs.append(out._replace(low_res_logits=fill_small_holes(out.low_res_logits, fill_hole_area)))

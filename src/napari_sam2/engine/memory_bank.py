@@ -33,9 +33,6 @@ class MemoryEntry:
     pointer: torch.Tensor  # (B, C)
     object_score: torch.Tensor  # (B, 1) logit
     memory: torch.Tensor | None = None  # (B, mem_dim, h, w), once encoded (bfloat16 in the tracker)
-    # each memory attention layer's projection of `memory` (memory_projection.keep_projections), kept
-    # while the entry lives: a stored memory does not change (a new entry starts without)
-    projections: list = field(default_factory=list, init=False, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -51,42 +48,9 @@ class MemoryTokens(NamedTuple):
     position_encoding: torch.Tensor  # (1 or B, M, mem_dim)
     num_pointer_tokens: int  # the last tokens of `memory` (no 2-D RoPE for them)
 
-    @property
-    def layout(self) -> tuple:
-        """Memories of one layout are batched together (group_by_layout)."""
-        return self.memory.shape[1], self.num_pointer_tokens
-
-    @property
-    def num_tokens(self) -> int:
-        return self.memory.shape[1]
-
-
-class MemorySources(NamedTuple):
-    """What a frame's features attend to for one object, before its assembly into tokens: the
-    stored memories themselves (memory_projection assembles their kept projections)."""
-
-    spatial: tuple[MemoryEntry, ...]  # the spatial memories, in token order
-    slots: tuple[int, ...]  # their temporal slots (0 .. num_maskmem - 1)
-    pointer_tokens: torch.Tensor | None  # (1, P', mem_dim) the object pointers split into tokens
-    pointer_encoding: torch.Tensor | None  # (1, P', mem_dim) their temporal encodings
-
-    @property
-    def layout(self) -> tuple:
-        """Sources of one layout are batched together: the same slots, as many pointer tokens."""
-        return self.slots, self.num_pointer_tokens
-
-    @property
-    def num_pointer_tokens(self) -> int:
-        return 0 if self.pointer_tokens is None else self.pointer_tokens.shape[1]
-
-    @property
-    def num_tokens(self) -> int:
-        return sum(e.memory.shape[-2] * e.memory.shape[-1] for e in self.spatial) + self.num_pointer_tokens
-
 
 # (spatial memories' temporal slots, pointers' frame offsets, max offset) -> their position
-# encodings (1, M, mem_dim); ("pointers", offsets, max offset) -> the pointer tokens' alone
-# (1, P', mem_dim): the same for every object with that layout on a frame
+# encodings (1, M, mem_dim): the same for every object with that layout on a frame
 EncodingCache = dict
 
 
@@ -165,15 +129,10 @@ class ObjectMemory:
         tile): a propagation here need not."""
         self.covered[direction].update(frames)
 
-    def prune(self, keep: range, spatial: range | None = None) -> None:
-        """Forget tracked outputs outside `keep` (the window the next frames can still use); those
-        outside `spatial` (the window of spatial memories, if given) only serve their pointers: they
-        drop their kept projections (memory_projection; made again should a frame need them)."""
+    def prune(self, keep: range) -> None:
+        """Forget tracked outputs outside `keep` (the window the next frames can still use)."""
         for frame in [f for f in self.tracked if f not in keep]:
             del self.tracked[frame]
-        for frame, entry in self.tracked.items():
-            if spatial is not None and frame not in spatial:
-                entry.projections.clear()
 
     def unprompt(self, frame: int) -> None:
         """The frame's prompts are removed: what it produced stays as an ordinary tracked frame."""
@@ -205,50 +164,28 @@ class ObjectMemory:
     def memory_tokens(self, model: SAM2Model, frame: int, direction: int, num_frames: int,
                       memory_pe: torch.Tensor, training: bool = False,
                       encodings: EncodingCache | None = None) -> MemoryTokens:
-        """The memory `frame` attends to when tracked in `direction` (memory_selection's choice, see
-        memory_sources) as tokens, with their position and temporal encodings. memory_pe
+        """The memory `frame` attends to when tracked in `direction`: the spatial memories and
+        object pointers memory_selection picks, with their temporal encodings. memory_pe
         (1, mem_dim, h, w) is the memories' position encoding (the same for every frame).
+        In training every conditioning frame gives its pointer, ahead or not (as the reference).
         encodings: position encodings already made on this frame, shared by the objects of a layout
         (the model's weights must not change while it is kept)."""
         cfg = model.cfg
-        spatial, slots, pointers, offsets = self._selection(model, frame, direction, num_frames, training)
-        layout = (slots, offsets, max_pointer_offset(num_frames, cfg.pointers.max_pointers))
+        is_tracked = self.tracked.__contains__
+        spatial = spatial_memory_frames(frame, direction, self.conditioning, is_tracked, cfg.memory.num_maskmem)
+        only_past = cfg.pointers.only_past_in_eval and not training
+        slots = pointer_frames(frame, direction, self.conditioning, is_tracked, num_frames, cfg.pointers.max_pointers,
+                               cfg.pointers.signed_temporal_encoding, only_past)
+        pointers = torch.stack([self._entry(s.frame).pointer for s in slots], dim=1) if slots else None  # (B, P, C)
+        layout = (tuple(slot for _, slot in spatial), tuple(s.offset for s in slots),
+                  max_pointer_offset(num_frames, cfg.pointers.max_pointers))
         pe = None if encodings is None else encodings.get(layout)
         if pe is None:
             pe = position_encodings(model, memory_pe, *layout)
             if encodings is not None:
                 encodings[layout] = pe
-        tokens = token_values(model, [e.memory for e in spatial], pointers)
-        return MemoryTokens(tokens, pe, len(offsets) * (cfg.d_model // cfg.memory.mem_dim))
-
-    def memory_sources(self, model: SAM2Model, frame: int, direction: int, num_frames: int,
-                       encodings: EncodingCache | None = None) -> MemorySources:
-        """What memory_tokens assembles, as the stored entries (for their kept projections)."""
-        cfg = model.cfg
-        spatial, slots, pointers, offsets = self._selection(model, frame, direction, num_frames, False)
-        if pointers is None:
-            return MemorySources(spatial, slots, None, None)
-        layout = ("pointers", offsets, max_pointer_offset(num_frames, cfg.pointers.max_pointers))
-        pe = None if encodings is None else encodings.get(layout)
-        if pe is None:
-            pe = _pointer_encodings(model, list(offsets), layout[2], pointers.device)
-            if encodings is not None:
-                encodings[layout] = pe
-        return MemorySources(spatial, slots, pointers.reshape(1, -1, cfg.memory.mem_dim).float(), pe)
-
-    def _selection(self, model: SAM2Model, frame: int, direction: int, num_frames: int, training: bool):
-        """(spatial entries, their temporal slots, pointers (1, P, C) or None, the pointers' frame
-        offsets): what memory_selection picks for `frame` tracked in `direction`. In training every
-        conditioning frame gives its pointer, ahead or not (as the reference)."""
-        cfg = model.cfg
-        is_tracked = self.tracked.__contains__
-        spatial = spatial_memory_frames(frame, direction, self.conditioning, is_tracked, cfg.memory.num_maskmem)
-        only_past = cfg.pointers.only_past_in_eval and not training
-        chosen = pointer_frames(frame, direction, self.conditioning, is_tracked, num_frames, cfg.pointers.max_pointers,
-                                cfg.pointers.signed_temporal_encoding, only_past)
-        pointers = torch.stack([self._entry(s.frame).pointer for s in chosen], dim=1) if chosen else None  # (B, P, C)
-        return (tuple(self._entry(t) for t, _ in spatial), tuple(slot for _, slot in spatial), pointers,
-                tuple(s.offset for s in chosen))
+        tokens = token_values(model, [self._entry(t).memory for t, _ in spatial], pointers)
+        return MemoryTokens(tokens, pe, len(slots) * (cfg.d_model // cfg.memory.mem_dim))
 
     def _entry(self, frame: int) -> MemoryEntry:
         return self.conditioning.get(frame) or self.tracked[frame]
@@ -306,11 +243,11 @@ def _pointer_encodings(model, offsets, max_offset, device) -> torch.Tensor:
     return pe.repeat_interleave(C // mem_dim, dim=0).unsqueeze(0)
 
 
-def group_by_layout(memories: Mapping[int, MemoryTokens | MemorySources]) -> list[list[int]]:
-    """Object ids whose memories can be batched (the same `layout`)."""
+def group_by_layout(memories: Mapping[int, MemoryTokens]) -> list[list[int]]:
+    """Object ids whose memories can be batched: same number of tokens and pointer tokens."""
     groups: dict[tuple, list[int]] = {}
-    for obj_id, memory in memories.items():
-        groups.setdefault(memory.layout, []).append(obj_id)
+    for obj_id, tokens in memories.items():
+        groups.setdefault((tokens.memory.shape[1], tokens.num_pointer_tokens), []).append(obj_id)
     return list(groups.values())
 
 

@@ -3,7 +3,6 @@ direction, many objects sharing each frame's features, memory bounded at any vid
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import threading
 from typing import Callable, Iterator
@@ -24,7 +23,7 @@ from ..model.frame_steps import (
 from .device import autocast, resolve_precision
 from .feature_cache import FeatureCache, FeatureStore
 from .frame_result import FrameResult, latest_result
-from .frame_step import DecodedFrame, decode_objects, frame_memory, logits_of_others, tokens_projector
+from .frame_step import DecodedFrame, decode_objects, frame_memory, logits_of_others
 from .indices import positive_count
 from .memory_bank import (
     MEMORY_DTYPE,
@@ -36,7 +35,6 @@ from .memory_bank import (
     ObjectMemory,
     entries_of,
 )
-from .memory_projection import keeps_projections, projected_layers
 from .memory_selection import frames_still_needed
 from .model_inputs import PreprocessedFrames
 from .postprocess import MaskCleanup, fill_small_holes, prompt_in_logits
@@ -71,7 +69,6 @@ class VideoTracker:
         objects_per_call: int | None = None,
         cleanup: MaskCleanup = MaskCleanup(),
         cell_diameter: float | None = None,
-        keep_projections: bool | None = None,
     ):
         """precision: "auto" (default: bfloat16 where the hardware runs it fast, else float32; see
         device.resolve_precision), "float32", "bfloat16" or "float16" (the model under autocast);
@@ -93,12 +90,7 @@ class VideoTracker:
         masks as they are (as the reference).
 
         cell_diameter: a typical cell's width in the frames' pixels, if known: a click's mask is
-        then judged against that cell's area rather than the frame's (engine/mask_check.py).
-
-        keep_projections: keep each stored memory's projections for the memory attention rather
-        than projecting every memory on every frame; by default where they are small enough
-        (memory_projection.keeps_projections: the embedded model). Results agree to float32
-        rounding."""
+        then judged against that cell's area rather than the frame's (engine/mask_check.py)."""
         self.model = model.eval()
         self.precision = resolve_precision(precision, model.device)
         if not hasattr(frames, "hw"):
@@ -111,7 +103,6 @@ class VideoTracker:
         self.cell_diameter = cell_diameter
         self.separate_memories = separate_memories
         self.objects_per_call = None if objects_per_call is None else positive_count(objects_per_call, "objects_per_call")
-        self.keep_projections = keeps_projections(model) if keep_projections is None else bool(keep_projections)
         self._settings_key = f"{normalization}|{channels}|{self.precision}"
         self._fingerprint: str | None = None  # of the model's weights, once a store needs it
         self.features = FeatureCache(self._encode_frame, feature_cache_size, feature_store, self._store_key)
@@ -334,14 +325,12 @@ class VideoTracker:
         self._between_model_calls()  # nothing of this frame is recorded until its last model call
         tracks = {obj_id: self._objects[obj_id] for obj_id in tracked_ids}
         encodings: EncodingCache = {}  # objects with the same memory layout share their position encodings
-        untracked = {obj_id: track for obj_id, track in tracks.items() if frame not in track.conditioning}
-        if self.keep_projections:
-            memories = {i: t.memory_sources(self.model, frame, sign, self.num_frames, encodings) for i, t in untracked.items()}
-            layers_of = functools.partial(projected_layers, self.model, memory_pe=self._memory_pe)
-        else:
-            memories = {i: self._memory_tokens(t, frame, sign, encodings) for i, t in untracked.items()}
-            layers_of = tokens_projector(self.model, raw)
-        ids, out = decode_objects(self.model, raw, memories, layers_of, self.objects_per_call, self.fill_hole_area,
+        memories = {
+            obj_id: self._memory_tokens(track, frame, sign, encodings)
+            for obj_id, track in tracks.items()
+            if frame not in track.conditioning
+        }
+        ids, out = decode_objects(self.model, raw, memories, self.objects_per_call, self.fill_hole_area,
                                   self._between_model_calls)
         if out is not None:
             # a mask no brighter than around it: the object is absent here (MaskCleanup.drop_dim)
@@ -356,12 +345,10 @@ class VideoTracker:
             raw = self.features(frame)
             memory = self._frame_memory(frame, raw, ids, out.low_res_logits, out.object_score_logits, binarize=False)
             entries = dict(zip(ids, entries_of(out, memory)))
-        num_maskmem = self.model.cfg.memory.num_maskmem
-        keep = frames_still_needed(frame, sign, num_maskmem, self.model.cfg.pointers.max_pointers)
-        spatial = frames_still_needed(frame, sign, num_maskmem, max_pointers=1)  # (those of spatial memories)
+        keep = frames_still_needed(frame, sign, self.model.cfg.memory.num_maskmem, self.model.cfg.pointers.max_pointers)
         for obj_id, track in tracks.items():
             track.passed(frame, sign, entries.get(obj_id))
-            track.prune(keep, spatial)
+            track.prune(keep)
         return self._frame_result(frame, decoded.tracked_ids)
 
     def _memory_tokens(self, track: ObjectMemory, frame: int, direction: int,

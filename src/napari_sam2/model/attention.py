@@ -75,34 +75,11 @@ class RoPEAttention(Attention):
         return self._rotation_cache[key]
 
     def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, num_k_exclude_rope: int = 0) -> torch.Tensor:
+        q, k, v = self._heads(self.q_proj(q)), self._heads(self.k_proj(k)), self._heads(self.v_proj(v))
+        rotation = self._rotations(q.shape[-2], q.device)  # (N_q, head_dim / 2) complex
         num_k_rope = k.shape[-2] - num_k_exclude_rope
         if num_k_rope != q.shape[-2] and not self.repeat_keys:
             raise ValueError(f"{num_k_rope} rotary keys for {q.shape[-2]} queries needs repeat_keys=True")
-        return self.attend_projected(q, self.project_keys(k, num_k_exclude_rope, q.shape[-2]), self.project_values(v))
-
-    def project_keys(self, k: torch.Tensor, num_k_exclude_rope: int, grid_tokens: int) -> torch.Tensor:
-        """(B, M, kv_in_dim) -> (B, heads, M, c) keys, the first M - num_k_exclude_rope rotated by
-        their position on a grid of `grid_tokens` tokens (repeated over the frames they hold)."""
-        k = self._heads(self.k_proj(k))
-        num_k_rope = k.shape[-2] - num_k_exclude_rope
-        if num_k_rope:  # in place: no copy of the pointer tokens
-            k[:, :, :num_k_rope] = rotate(k[:, :, :num_k_rope], self._rotations(grid_tokens, k.device))
-        return k
-
-    def rotated_key_offsets(self, offsets: torch.Tensor, grid_tokens: int) -> torch.Tensor:
-        """offsets (S, kv_in_dim), each added to every key input of a grid -> (S, heads, grid_tokens, c)
-        what each adds to the rotated keys (the key projection is linear: k_proj(x + o) = k_proj(x) +
-        W o, and so is the rotation)."""
-        projected = F.linear(offsets, self.k_proj.weight)  # (S, internal)
-        grid = self._heads(projected[:, None].expand(-1, grid_tokens, -1))  # (S, heads, grid_tokens, c)
-        return rotate(grid, self._rotations(grid_tokens, offsets.device))
-
-    def project_values(self, v: torch.Tensor) -> torch.Tensor:
-        """(B, M, kv_in_dim) -> (B, heads, M, c)."""
-        return self._heads(self.v_proj(v))
-
-    def attend_projected(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        """q (1 or B, N, C) queries on a square grid; k, v (B, heads, M, c) already projected (keys
-        rotated, project_keys) -> (B, N, C)."""
-        q = self._heads(self.q_proj(q))
-        return self._attend(rotate(q, self._rotations(q.shape[-2], q.device)), k, v)
+        q = rotate(q, rotation)
+        k[:, :, :num_k_rope] = rotate(k[:, :, :num_k_rope], rotation)  # in place: no copy of the pointer tokens
+        return self._attend(q, k, v)

@@ -7,12 +7,11 @@ and new memories. Batches hold several objects on the same frame.
 """
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 
-from .memory_attention import LayerMemory
 from .sam2 import ImageEmbedding, SAM2Model
 
 NO_OBJECT_LOGIT = -1024.0  # mask logits of an object predicted absent
@@ -128,17 +127,12 @@ def mask_as_output(model: SAM2Model, raw: ImageEmbedding, mask: torch.Tensor) ->
 
 def condition_on_memory(model: SAM2Model, raw: ImageEmbedding, memory, memory_pe, num_pointer_tokens: int) -> torch.Tensor:
     """raw.embedding (B or 1, C, h, w) attends to memory (B, M, mem_dim) -> (B, C, h, w)."""
-    grid_tokens = raw.embedding.shape[-2] * raw.embedding.shape[-1]
-    return condition_on_layers(model, raw, model.memory_attention.projector(memory, memory_pe, num_pointer_tokens, grid_tokens))
-
-
-def condition_on_layers(model: SAM2Model, raw: ImageEmbedding, layer_memory: Callable[[int], LayerMemory]) -> torch.Tensor:
-    """condition_on_memory with the memory given as each layer's projection of it (B objects)."""
     _, C, h, w = raw.embedding.shape
+    B = memory.shape[0]
     features = raw.embedding.flatten(2).transpose(1, 2)
     pe = raw.position_encoding.flatten(2).transpose(1, 2)
-    out = model.memory_attention(features, pe, layer_memory)  # (B, hw, C)
-    return out.transpose(1, 2).reshape(out.shape[0], C, h, w)
+    out = model.memory_attention(features, pe, memory, memory_pe, num_pointer_tokens)  # (B, hw, C)
+    return out.transpose(1, 2).reshape(B, C, h, w)
 
 
 def only_where_highest(logits: torch.Tensor, others: torch.Tensor | None = None) -> torch.Tensor:

@@ -5,20 +5,11 @@ spatial memories, none on object-pointer tokens), then an MLP; pre-norm througho
 """
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
-
 import torch
 from torch import nn
 
 from .attention import RoPEAttention
 from .common import activation_fn
-
-
-class LayerMemory(NamedTuple):
-    """The memory as one layer's cross-attention takes it: projected, spatial keys rotated."""
-
-    keys: torch.Tensor  # (B, heads, M, c)
-    values: torch.Tensor  # (B, heads, M, c)
 
 
 class MemoryAttentionLayer(nn.Module):
@@ -39,20 +30,16 @@ class MemoryAttentionLayer(nn.Module):
         self.dropout3 = nn.Dropout(dropout)
         self.activation = activation_fn("relu")
 
-    def forward(self, x: torch.Tensor, memory: LayerMemory) -> torch.Tensor:
-        """x (B or 1, HW, C); memory: this layer's projection of (B, M) memory tokens -> (B, HW, C)."""
+    def forward(self, x: torch.Tensor, keys: torch.Tensor, memory: torch.Tensor, num_pointer_tokens: int) -> torch.Tensor:
+        """x (B or 1, HW, C); keys (B, M, mem_dim): the memory with its position encoding added;
+        memory (B, M, mem_dim) -> (B, HW, C)."""
         normed = self.norm1(x)
         x = x + self.dropout1(self.self_attn(normed, normed, normed))
         normed = self.norm2(x)
-        x = x + self.dropout2(self.cross_attn_image.attend_projected(normed, *memory))
+        attended = self.cross_attn_image(normed, keys, memory, num_k_exclude_rope=num_pointer_tokens)
+        x = x + self.dropout2(attended)
         hidden = self.dropout(self.activation(self.linear1(self.norm3(x))))
         return x + self.dropout3(self.linear2(hidden))
-
-    def project_memory(self, keys: torch.Tensor, memory: torch.Tensor, num_pointer_tokens: int,
-                       grid_tokens: int) -> LayerMemory:
-        """keys (B, M, mem_dim): the memory with its position encoding added; memory (B, M, mem_dim)."""
-        attention = self.cross_attn_image
-        return LayerMemory(attention.project_keys(keys, num_pointer_tokens, grid_tokens), attention.project_values(memory))
 
 
 class MemoryAttention(nn.Module):
@@ -67,42 +54,18 @@ class MemoryAttention(nn.Module):
         self,
         features: torch.Tensor,
         features_pe: torch.Tensor,
-        memory: torch.Tensor | Callable[[int], LayerMemory],
-        memory_pe: torch.Tensor | None = None,
+        memory: torch.Tensor,
+        memory_pe: torch.Tensor,
         num_pointer_tokens: int = 0,
     ) -> torch.Tensor:
         """features, features_pe (B or 1, HW, C): the current frame's coarsest level, flattened;
         memory (B, M, mem_dim), memory_pe (1 or B, M, mem_dim): spatial memories, then `num_pointer_tokens`
-        object-pointer tokens last. Returns (B, HW, C). Or memory given as each layer's projection of
-        it (a function of the layer's index, as `projector` makes; projections made once may be kept,
-        as the tracker does: engine/memory_projection.py), memory_pe then None.
+        object-pointer tokens last. Returns (B, HW, C).
 
         With features of batch 1 (one frame, B objects) the first layer's self-attention, which
         sees only the frame, runs once for all objects: they differ from its cross-attention on."""
-        layer_memory = memory if callable(memory) else self.projector(memory, memory_pe, num_pointer_tokens, features.shape[1])
         x = features + 0.1 * features_pe  # a light position cue at the input only
-        for i, layer in enumerate(self.layers):
-            x = layer(x, layer_memory(i))
-        return self.norm(x)
-
-    def projector(self, memory: torch.Tensor, memory_pe: torch.Tensor, num_pointer_tokens: int,
-                  grid_tokens: int) -> Callable[[int], LayerMemory]:
-        """Layer i -> its projection of memory tokens (as forward takes them) on a grid of grid_tokens."""
         keys = memory + memory_pe  # (the same in every layer)
-        return lambda i: self.layers[i].project_memory(keys, memory, num_pointer_tokens, grid_tokens)
-
-    def spatial_projections(self, memory: torch.Tensor, position_encoding: torch.Tensor) -> list[LayerMemory]:
-        """Each layer's projection of spatial memories (B, hw, mem_dim) on the frame's grid with their
-        position encoding (1, hw, mem_dim), without the temporal encoding (see temporal_keys)."""
-        keys = memory + position_encoding
-        return [layer.project_memory(keys, memory, 0, memory.shape[1]) for layer in self.layers]
-
-    def temporal_keys(self, encodings: torch.Tensor, grid_tokens: int) -> list[torch.Tensor]:
-        """What each temporal encoding (S, mem_dim) adds to a spatial projection's keys, per layer
-        (S, heads, grid_tokens, c): keys of memory + pe + encoding = spatial_projections' keys + this."""
-        return [layer.cross_attn_image.rotated_key_offsets(encodings, grid_tokens) for layer in self.layers]
-
-    def pointer_projections(self, pointers: torch.Tensor, position_encoding: torch.Tensor) -> list[LayerMemory]:
-        """Each layer's projection of pointer tokens (B, P, mem_dim) with their encodings (1 or B, P, mem_dim)."""
-        keys = pointers + position_encoding
-        return [layer.project_memory(keys, pointers, pointers.shape[1], 0) for layer in self.layers]
+        for layer in self.layers:
+            x = layer(x, keys, memory, num_pointer_tokens)
+        return self.norm(x)
