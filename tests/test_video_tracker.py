@@ -255,8 +255,9 @@ def test_small_holes_are_filled_large_ones_kept():
 
 @torch.inference_mode()
 def test_absent_objects_get_one_memory_and_no_masks_of_their_own(micro_model, video, monkeypatch):
-    """frame_memory makes the separated memory mask of the present objects and of one absent object
-    only (issue 23), and every memory is what separating and encoding all of them gives."""
+    """frame_memory separates the memory masks of the present objects, of one absent object and of
+    absent objects whose logits reach above the cap only (issue 23); the memories are those of
+    separating all of them, every absent object with the first absent one's."""
     from napari_sam2.engine import frame_step
     from napari_sam2.model.frame_steps import NO_OBJECT_LOGIT, encode_memory
 
@@ -264,9 +265,10 @@ def test_absent_objects_get_one_memory_and_no_masks_of_their_own(micro_model, vi
     tracker = VideoTracker(micro_model, ArrayFrames(frames))
     raw = tracker.features(0)
     side = 4 * micro_model.cfg.embedding_size
-    logits = torch.randn(6, 1, side, side, generator=torch.Generator().manual_seed(0)) * 8 - 2  # overlapping
-    scores = torch.tensor([[3.0], [-2.0], [1.0], [-5.0], [2.0], [-1.0]])
-    logits[scores[:, 0] <= 0] = NO_OBJECT_LOGIT
+    logits = torch.randn(7, 1, side, side, generator=torch.Generator().manual_seed(0)) * 8 - 2  # overlapping
+    scores = torch.tensor([[3.0], [-2.0], [1.0], [-5.0], [2.0], [-1.0], [-3.0]])
+    logits[[1, 3, 5]] = NO_OBJECT_LOGIT
+    logits[6] = logits[0] + 1.0  # absent, yet above the cap where object 0 is: it still takes those pixels
     rows, masks = [], frame_step.memory_masks
 
     def counted(model, logits, **kwargs):
@@ -275,8 +277,11 @@ def test_absent_objects_get_one_memory_and_no_masks_of_their_own(micro_model, vi
 
     monkeypatch.setattr(frame_step, "memory_masks", counted)
     memory = frame_step.frame_memory(micro_model, raw, logits, scores, False, True, None, None, lambda: None)
-    assert rows == [4]  # three present, one absent
+    assert rows == [5]  # three present, the first absent one and the one above the cap
     expected = encode_memory(micro_model, raw, logits, scores, binarize=False, separate=True).features
-    assert torch.allclose(memory.features, expected, atol=1e-5)
-    absent = memory.features[scores[:, 0] <= 0]
-    assert torch.equal(absent[0], absent[1]) and torch.equal(absent[0], absent[2])
+    present_and_first_absent = [0, 2, 4, 1]
+    assert torch.allclose(memory.features[present_and_first_absent], expected[present_and_first_absent], atol=1e-5)
+    assert (memory.features[0] - encode_memory(micro_model, raw, logits[[0, 1, 2, 3, 4, 5]], scores[:6], False,
+                                               separate=True).features[0]).abs().max() > 1e-3  # object 6 counted
+    for k in (3, 5, 6):
+        assert torch.equal(memory.features[k], memory.features[1])

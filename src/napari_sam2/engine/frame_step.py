@@ -12,6 +12,7 @@ import torch.nn.functional as F
 
 from ..model import ImageEmbedding, SAM2Model
 from ..model.frame_steps import (
+    OVERLAP_LOGIT,
     SpatialMemory,
     TrackOutput,
     concat_outputs,
@@ -66,16 +67,19 @@ def frame_memory(model: SAM2Model, raw: ImageEmbedding, logits: torch.Tensor, sc
     logits (B, 1) (binarize: prompted masks, as the user saw them), separated from `others` (see
     logits_of_others), encoded in calls of objects_per_call(limit) objects (the separation of
     memories sees all of them at once). Objects predicted absent all have the same empty mask,
-    hence the same memory: it is encoded once for all of them, and only that one's mask is made
-    (an absent object's logits, NO_OBJECT_LOGIT or a mask prompt's empty OVERLAP_LOGIT, are nowhere
-    above the cap the separation puts on others, so they change no other object's mask)."""
+    hence the same memory: it is encoded once for all of them. The others' memory masks are not
+    made at all where their logits are nowhere above the separation's cap (NO_OBJECT_LOGIT, a
+    mask prompt's empty OVERLAP_LOGIT): they take no pixel from anyone."""
     absent = (scores[:, 0] <= 0).nonzero()[:, 0].tolist()
     encoded = sorted(set(range(len(logits))) - set(absent)) + absent[:1]
-    masks = memory_masks(model, logits[encoded], binarize=binarize, separate=separate, others=others)  # (E, 1, S, S)
+    below_cap = (logits.flatten(1).amax(1) <= OVERLAP_LOGIT).tolist()  # (B,)
+    unseparated = {k for k in absent[1:] if below_cap[k]}
+    separated = [k for k in range(len(logits)) if k not in unseparated]  # (in order: a tie goes to the first)
+    masks = memory_masks(model, logits[separated], binarize=binarize, separate=separate, others=others)
+    row_of = {k: row for row, k in enumerate(separated)}
     memory = None
-    for rows in in_chunks(list(range(len(encoded))), objects_per_call(model, 0, limit)):
-        chunk = [encoded[k] for k in rows]
-        spatial = encode_masks(model, raw, masks[rows], scores[chunk])
+    for chunk in in_chunks(encoded, objects_per_call(model, 0, limit)):
+        spatial = encode_masks(model, raw, masks[[row_of[k] for k in chunk]], scores[chunk])
         if memory is None:
             memory = spatial.features.new_empty((len(logits), *spatial.features.shape[1:]))
         memory[chunk] = spatial.features
