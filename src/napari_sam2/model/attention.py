@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .rope import rope_angles_2d, rotate, rotations
+from .rope import rope_angles_2d, rotate_, rotations
 
 
 class Attention(nn.Module):
@@ -80,6 +80,9 @@ class RoPEAttention(Attention):
         num_k_rope = k.shape[-2] - num_k_exclude_rope
         if num_k_rope != q.shape[-2] and not self.repeat_keys:
             raise ValueError(f"{num_k_rope} rotary keys for {q.shape[-2]} queries needs repeat_keys=True")
-        q = rotate(q, rotation)
-        k[:, :, :num_k_rope] = rotate(k[:, :, :num_k_rope], rotation)  # in place: no copy of the pointer tokens
+        q = rotate_(q, rotation)
+        spatial = k[:, :, :num_k_rope]  # (the pointer tokens after them are not rotated)
+        rotated = rotate_(spatial, rotation)
+        if rotated is not spatial:  # a rotated copy: written back
+            spatial.copy_(rotated)
         return self._attend(q, k, v)

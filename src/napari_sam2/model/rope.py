@@ -33,6 +33,17 @@ def rotate(x: torch.Tensor, rotation: torch.Tensor) -> torch.Tensor:
     return torch.view_as_real(pairs * rotation).reshape(x.shape).to(x.dtype)
 
 
+def rotate_(x: torch.Tensor, rotation: torch.Tensor) -> torch.Tensor:
+    """rotate, in place where x is float32 and no gradient is recorded (one pass: no rotated copy
+    to write back; the memory attention's keys of many objects are larger than the CPU's caches);
+    x must then be the caller's own (a fresh projection). Returns the rotated tensor."""
+    if x.dtype != torch.float32 or torch.is_grad_enabled():
+        return rotate(x, rotation)
+    n, half = rotation.shape
+    torch.view_as_complex(x.view(*x.shape[:-2], -1, n, half, 2)).mul_(rotation)
+    return x
+
+
 def apply_rope_2d(x: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
     """Rotate (..., N, dim) by (N, dim / 2) angles, computed in float32, returned in x's dtype."""
     return rotate(x, rotations(angles))
