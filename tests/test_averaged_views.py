@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from napari_sam2 import ImagePredictor, load_model
+from napari_sam2 import ArrayFrames, ImagePredictor, VideoTracker, load_model
 from napari_sam2.engine.averaged_views import (
     HALF_PATCH,
     ONE_VIEW,
@@ -107,3 +107,22 @@ def test_views_are_averaged_by_default_for_the_embedded_model_only(embedded):
     assert views_for(1024) == ONE_VIEW
     assert views_for(1024, averaged_views=True) == VIEWS
     assert ImagePredictor(embedded, averaged_views=False).views == ONE_VIEW
+
+
+def test_a_tracker_decodes_a_first_click_in_the_views_and_remembers_the_better_mask(embedded):
+    """A click with no memory yet goes through the same views as in ImagePredictor: on frame 0 of
+    4 held-out sequences the clicked masks are better than the frame's alone, and what the
+    tracker remembers (the frame's output, which later frames are tracked from) is that mask."""
+    ious = {True: [], False: []}
+    for seed in range(EVALUATION_SEEDS, EVALUATION_SEEDS + 4):
+        sim = simulate_timelapse(SimulationConfig(num_frames=2), seed)
+        cells = [int(c) for c in np.unique(sim.labels[0]) if c]
+        for views in ious:
+            tracker = VideoTracker(embedded, ArrayFrames(sim.frames), averaged_views=views)
+            assert len(tracker.views) == (len(VIEWS) if views else 1)
+            for cell in cells:
+                (x, y), _ = central_click(sim.labels[0] == cell)
+                tracker.add_points(0, cell, [[x, y]], [1])
+            masks = tracker.frame_result(0).masks
+            ious[views] += [region_similarity(masks[cell], sim.labels[0] == cell) for cell in cells]
+    assert np.mean(ious[True]) > np.mean(ious[False]) + 0.02, {k: np.mean(v) for k, v in ious.items()}

@@ -55,7 +55,7 @@ class VideoPair:
         # Separate memories off: in sam2 1.1.0 each object is tracked alone, so its
         # non_overlap_masks_for_mem_enc never sees two objects at once.
         self.ours = VideoTracker(self.ours_model, TensorFrames(tensor, self.hw), fill_hole_area=0, separate_memories=False,
-                                   precision="float32", cleanup=MaskCleanup.off())
+                                   precision="float32", cleanup=MaskCleanup.off(), averaged_views=False)
 
     def _reference_state(self, rgb, tensor, tmp_path):
         folder = tmp_path / "jpg"

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..model.mask_decoder import DecoderOutput
 from ..model.prompt_encoder import BOX_BOTTOM_RIGHT, BOX_TOP_LEFT
 from .preprocessing import imagenet_normalize
 
@@ -41,8 +42,9 @@ MAX_AVERAGED_INPUT = 512
 
 
 def views_for(model_input_size: int, averaged_views: bool | None = None) -> tuple[View, ...]:
-    """The views an image predictor decodes: all VIEWS if averaged_views, the image alone if
-    False; None (the default everywhere): VIEWS for models of input <= MAX_AVERAGED_INPUT."""
+    """The views an image predictor (and a tracker, on a frame clicked with no memory) decodes:
+    all VIEWS if averaged_views, the image alone if False; None (the default everywhere): VIEWS
+    for models of input <= MAX_AVERAGED_INPUT."""
     if averaged_views is None:
         averaged_views = model_input_size <= MAX_AVERAGED_INPUT
     return VIEWS if averaged_views else ONE_VIEW
@@ -92,6 +94,19 @@ def mean_of_views(logits: torch.Tensor, used: torch.Tensor, views=VIEWS) -> torc
         total += _flipped(_moved_back(view_logits, cells, 0.0), view)
         count += _flipped(_moved_back(torch.ones_like(view_logits[:1]), cells, 0.0), view)
     return (total / count)[None]
+
+
+def averaged_output(out: DecoderOutput, used: torch.Tensor, views=VIEWS) -> DecoderOutput:
+    """The decoder's output for the V views of one object (batch V) -> that of the object
+    (batch 1): mask logits brought back and averaged (mean_of_views), predicted IoU and object
+    score averaged over the `used` views; the output tokens (object pointers) are the image's
+    own (view 0), since the memory is encoded from the image as it is."""
+    return DecoderOutput(
+        mean_of_views(out.mask_logits.float(), used, views),
+        out.iou_scores.float()[used].mean(0, keepdim=True),
+        out.mask_tokens[:1],
+        out.object_score_logits.float()[used].mean(0, keepdim=True),
+    )
 
 
 def _flipped(maps: torch.Tensor, view: View) -> torch.Tensor:

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from ..model import ImageEmbedding, SAM2Model
-from .averaged_views import mean_of_views, view_inputs, view_mask_logits, view_points, views_for
+from .averaged_views import averaged_output, view_inputs, view_mask_logits, view_points, views_for
 from .device import autocast, resolve_precision
 from .mask_check import MaskWarning, mask_warning
 from .postprocess import MaskCleanup, prompt_in_logits
@@ -128,8 +128,9 @@ class ImagePredictor:
         if logits_prompt is not None:
             logits_prompt = view_mask_logits(logits_prompt.to(device), self.views)
         with autocast(self.precision, device):
-            out = self.model.decode(self._embedding, viewed, None, logits_prompt, multimask)
-        low = mean_of_views(out.mask_logits.float().cpu(), used, self.views)  # (1, M, 4h, 4w)
+            out = averaged_output(self.model.decode(self._embedding, viewed, None, logits_prompt, multimask),
+                                  used.to(device), self.views)
+        low = out.mask_logits.cpu()  # (1, M, 4h, 4w)
         model_full = F.interpolate(low, size=self._image_hw, mode="bilinear", align_corners=False)[0]
         anchors, box = prompt_in_logits(points, self._image_hw, size, self._image_hw)
         full = self.cleanup.apply(model_full, anchors, box)
@@ -137,9 +138,9 @@ class ImagePredictor:
         model_binary = (model_full > self.mask_threshold).cpu().numpy()  # (M, H, W): what the clean-up may not hide
         return Prediction(
             full.cpu().numpy() if return_logits else binary,
-            out.iou_scores.float().cpu()[used].mean(0).numpy(),
+            out.iou_scores[0].cpu().numpy(),
             low[0].clamp(-32.0, 32.0).cpu().numpy(),
-            float(out.object_score_logits.float().cpu()[used].mean()),
+            float(out.object_score_logits),
             tuple(mask_warning(mask, given, self.image_size, model_mask, self.cell_diameter)
                   for mask, model_mask in zip(binary, model_binary)),
         )

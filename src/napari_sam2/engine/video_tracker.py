@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import threading
+from functools import partial
 from typing import Callable, Iterator
 
 import numpy as np
@@ -14,12 +15,16 @@ import torch.nn.functional as F
 from ..model import ImageEmbedding, SAM2Model, model_fingerprint
 from ..model.frame_steps import (
     SpatialMemory,
+    TrackOutput,
     as_absent,
+    chosen_output,
     condition_on_memory,
+    decode_candidates,
     decode_for_tracking,
     mask_as_output,
     without_memory,
 )
+from .averaged_views import averaged_output, view_inputs, view_mask_logits, view_points, views_for
 from .device import autocast, resolve_precision
 from .feature_cache import FeatureCache, FeatureStore
 from .frame_result import FrameResult, latest_result
@@ -69,6 +74,7 @@ class VideoTracker:
         objects_per_call: int | None = None,
         cleanup: MaskCleanup = MaskCleanup(),
         cell_diameter: float | None = None,
+        averaged_views: bool | None = None,
     ):
         """precision: "auto" (default: bfloat16 where the hardware runs it fast, else float32; see
         device.resolve_precision), "float32", "bfloat16" or "float16" (the model under autocast);
@@ -90,7 +96,11 @@ class VideoTracker:
         masks as they are (as the reference).
 
         cell_diameter: a typical cell's width in the frames' pixels, if known: a click's mask is
-        then judged against that cell's area rather than the frame's (engine/mask_check.py)."""
+        then judged against that cell's area rather than the frame's (engine/mask_check.py).
+
+        averaged_views: a frame clicked with no memory yet (an object's first prompt) is decoded
+        in the views of ImagePredictor and the masks averaged (engine/averaged_views.py); the
+        memory is encoded from the frame as it is. None: as views_for decides for the model."""
         self.model = model.eval()
         self.precision = resolve_precision(precision, model.device)
         if not hasattr(frames, "hw"):
@@ -100,6 +110,7 @@ class VideoTracker:
         self.video_hw = tuple(frames.hw)
         self.fill_hole_area = fill_hole_area
         self.cleanup = cleanup
+        self.views = views_for(model.cfg.image_size, averaged_views)
         self.cell_diameter = cell_diameter
         self.separate_memories = separate_memories
         self.objects_per_call = None if objects_per_call is None else positive_count(objects_per_call, "objects_per_call")
@@ -378,17 +389,33 @@ class VideoTracker:
         raw = self.features(frame)
         previous = track.latest(frame)
         prev_logits = None if previous is None else previous.low_res_logits.clamp(-32.0, 32.0)
-        if frame in track.directions and self._memory_pe is not None:
-            embedding = condition_on_memory(self.model, raw, *self._memory_tokens(track, frame, track.directions[frame]))
-        else:
-            embedding = without_memory(self.model, raw)
         multimask = coords.shape[1] <= 1
         points = (coords.to(device), labels.to(device))
-        out = decode_for_tracking(self.model, embedding, raw.high_res, points, prev_logits, multimask)
+        if frame in track.directions and self._memory_pe is not None:
+            embedding = condition_on_memory(self.model, raw, *self._memory_tokens(track, frame, track.directions[frame]))
+            out = decode_for_tracking(self.model, embedding, raw.high_res, points, prev_logits, multimask)
+        elif len(self.views) > 1:
+            out = self._decode_in_views(frame, raw, points, prev_logits, multimask)
+        else:
+            out = decode_for_tracking(self.model, without_memory(self.model, raw), raw.high_res, points, prev_logits,
+                                      multimask)
         anchors, box = prompt_in_logits((coords, labels), self.video_hw, self.model.cfg.image_size,
                                         tuple(out.low_res_logits.shape[-2:]))
         return (MemoryEntry(self._filled(out.low_res_logits, anchors, box), out.pointer, out.object_score_logits),
                 out.low_res_logits)
+
+    def _decode_in_views(self, frame: int, raw: ImageEmbedding, points, prev_logits, multimask: bool) -> TrackOutput:
+        """A first prompt decoded in every view of the frame (raw: view 0's features, cached),
+        the views' outputs averaged into one."""
+        others = self.model.encode_image_raw(view_inputs(self.inputs[frame].to(self.model.device), self.views[1:]))
+        views = ImageEmbedding(torch.cat([raw.embedding, others.embedding]),
+                               [torch.cat(pair) for pair in zip(raw.high_res, others.high_res)], None)
+        *viewed, used = view_points(points, self.model.cfg.image_size, self.views)
+        prev = None if prev_logits is None else view_mask_logits(prev_logits, self.views)
+        average = partial(averaged_output, used=used.to(self.model.device), views=self.views)
+        candidates = decode_candidates(self.model, without_memory(self.model, views), views.high_res, tuple(viewed), prev,
+                                       multimask, combine=average)
+        return chosen_output(self.model, candidates)
 
     def _filled(self, logits: torch.Tensor, anchors: np.ndarray | None = None, box: np.ndarray | None = None) -> torch.Tensor:
         """(B, 1, h, w) logits of a prompted frame with small holes filled, then cleaned up;

@@ -7,11 +7,12 @@ and new memories. Batches hold several objects on the same frame.
 """
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import torch
 import torch.nn.functional as F
 
+from .mask_decoder import DecoderOutput
 from .sam2 import ImageEmbedding, SAM2Model
 
 NO_OBJECT_LOGIT = -1024.0  # mask logits of an object predicted absent
@@ -65,10 +66,12 @@ def decode_candidates(
     points: tuple[torch.Tensor, torch.Tensor] | None,
     mask_logits: torch.Tensor | None,
     multimask: bool,
+    combine: Callable[[DecoderOutput], DecoderOutput] | None = None,
 ) -> Candidates:
     """Decode a batch of objects on one frame. embedding (B, C, h, w) is the memory-conditioned
     (or no-memory) embedding; points ((B, N, 2), (B, N)) in model-input pixels or None;
-    mask_logits (B, 1, H', W') or None."""
+    mask_logits (B, 1, H', W') or None. combine: turns the decoder's output of the batch into
+    that of fewer objects before presence is decided (e.g. views of one object averaged)."""
     batch = embedding.shape[0]
     if points is None:
         points = no_click(batch, embedding.device)
@@ -76,6 +79,8 @@ def decode_candidates(
     if mask_logits is not None and tuple(mask_logits.shape[-2:]) != input_hw:
         mask_logits = F.interpolate(mask_logits.float(), size=input_hw, mode="bilinear", align_corners=False, antialias=True)
     out = model.decode(ImageEmbedding(embedding, high_res, None), points, None, mask_logits, multimask)
+    if combine is not None:
+        out = combine(out)
     present = out.object_score_logits > 0  # (B, 1)
     logits = torch.where(present[:, :, None, None], out.mask_logits, NO_OBJECT_LOGIT).float()
     return Candidates(logits, out.iou_scores, out.mask_tokens, out.object_score_logits)
