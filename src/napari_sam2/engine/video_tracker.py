@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import threading
-from functools import partial
 from typing import Callable, Iterator
 
 import numpy as np
@@ -15,16 +14,13 @@ import torch.nn.functional as F
 from ..model import ImageEmbedding, SAM2Model, model_fingerprint
 from ..model.frame_steps import (
     SpatialMemory,
-    TrackOutput,
     as_absent,
-    chosen_output,
     condition_on_memory,
-    decode_candidates,
     decode_for_tracking,
     mask_as_output,
     without_memory,
 )
-from .averaged_views import averaged_output, view_inputs, view_mask_logits, view_points, views_for
+from .averaged_views import decode_in_views, views_for
 from .device import autocast, resolve_precision
 from .feature_cache import FeatureCache, FeatureStore
 from .frame_result import FrameResult, latest_result
@@ -395,7 +391,8 @@ class VideoTracker:
             embedding = condition_on_memory(self.model, raw, *self._memory_tokens(track, frame, track.directions[frame]))
             out = decode_for_tracking(self.model, embedding, raw.high_res, points, prev_logits, multimask)
         elif len(self.views) > 1:
-            out = self._decode_in_views(frame, raw, points, prev_logits, multimask)
+            frame_input = self.inputs[frame].to(device)
+            out = decode_in_views(self.model, frame_input, raw, self.views, points, prev_logits, multimask)
         else:
             out = decode_for_tracking(self.model, without_memory(self.model, raw), raw.high_res, points, prev_logits,
                                       multimask)
@@ -403,19 +400,6 @@ class VideoTracker:
                                         tuple(out.low_res_logits.shape[-2:]))
         return (MemoryEntry(self._filled(out.low_res_logits, anchors, box), out.pointer, out.object_score_logits),
                 out.low_res_logits)
-
-    def _decode_in_views(self, frame: int, raw: ImageEmbedding, points, prev_logits, multimask: bool) -> TrackOutput:
-        """A first prompt decoded in every view of the frame (raw: view 0's features, cached),
-        the views' outputs averaged into one."""
-        others = self.model.encode_image_raw(view_inputs(self.inputs[frame].to(self.model.device), self.views[1:]))
-        views = ImageEmbedding(torch.cat([raw.embedding, others.embedding]),
-                               [torch.cat(pair) for pair in zip(raw.high_res, others.high_res)], None)
-        *viewed, used = view_points(points, self.model.cfg.image_size, self.views)
-        prev = None if prev_logits is None else view_mask_logits(prev_logits, self.views)
-        average = partial(averaged_output, used=used.to(self.model.device), views=self.views)
-        candidates = decode_candidates(self.model, without_memory(self.model, views), views.high_res, tuple(viewed), prev,
-                                       multimask, combine=average)
-        return chosen_output(self.model, candidates)
 
     def _filled(self, logits: torch.Tensor, anchors: np.ndarray | None = None, box: np.ndarray | None = None) -> torch.Tensor:
         """(B, 1, h, w) logits of a prompted frame with small holes filled, then cleaned up;
