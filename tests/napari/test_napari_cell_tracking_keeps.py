@@ -136,7 +136,11 @@ def test_a_clicked_cell_comes_before_the_seed_under_it(make_napari_viewer, qtbot
     seeded = [c for c in cells if (before & (sim.labels[0] == c)).sum() <= 0.3 * (sim.labels[0] == c).sum()]
     tracks = {int(np.bincount(after[0][sim.labels[0] == c]).argmax()) for c in seeded}
     assert len(tracks) == len(seeded) and not tracks & {0, clicked}
-    assert set(np.unique(after[0])[1:]) == tracks | {clicked}
+    # any other track of frame 0 is the rest of a seed the click's mask spilled over (more than
+    # max_covered of it), found by the run's own detection: never on the clicked cell or its pixels
+    for other in set(np.unique(after[0])[1:].tolist()) - tracks - {clicked}:
+        under = np.unique(sim.labels[0][after[0] == other]).tolist()
+        assert cells[-1] not in under and 0 < (before & np.isin(sim.labels[0], under)).sum(), (other, under)
     assert notifications["error"] == []
 
 
