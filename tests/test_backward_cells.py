@@ -167,6 +167,31 @@ def test_a_run_onto_a_store_writes_the_revised_frames_over(model, missed, tmp_pa
     assert lineage.check(frames) == []
 
 
+def test_labels_on_disk_survive_revised_frames_and_undo_brings_back_the_store_before_the_run(model, missed, tmp_path):
+    """A hand-painted label the run does not track keeps its pixels on every frame, revised ones
+    included (a revised frame is written over the stored frame by the one writing rule, not as a
+    whole frame), and undo restores each frame as it was before the run, not as first written."""
+    sim, seeds, cell = missed
+    store = LabelsStore.create(tmp_path / "cells.zarr", sim.labels.shape)
+    painted = np.zeros(sim.labels.shape[1:], np.uint32)
+    painted[:4, :4] = 90  # a speck in a corner, smaller than a cell: never a track of the run
+    for t in range(len(sim.frames)):
+        store.write_frame(t, painted)
+    before = np.stack([store.read_frame(t) for t in range(len(sim.frames))])
+    tracker = CellTracker(model, sim.frames, seeds=seeds)
+    onto = CellsOntoStore(store, tracker)
+    store.begin_undoable()
+    order = []
+    for finished in tracker.run():
+        onto.write(finished)
+        order.append((finished.frame, finished.again))
+    assert any(again for _, again in order)
+    after = np.stack([store.read_frame(t) for t in range(len(sim.frames))])
+    assert (after[:, :4, :4] == 90).all()
+    store.undo()
+    assert np.array_equal(np.stack([store.read_frame(t) for t in range(len(sim.frames))]), before)
+
+
 def test_a_cell_first_labelled_in_the_store_on_a_later_frame_is_a_track_from_there_on_and_back(model, missed,
                                                                                                    tmp_path):
     sim, seeds, cell = missed
