@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from held_out_cells import held_out_first_frames
 from napari_sam2 import ArrayFrames, ImagePredictor, VideoTracker, load_model
 from napari_sam2.engine.averaged_views import (
     HALF_PATCH,
@@ -86,15 +87,12 @@ def test_one_click_on_held_out_simulated_frames_is_better_with_averaged_views(em
     image alone gives mean IoU 0.824, its views 0.893 (132 cells of 20 sequences, J&F: README,
     "Averaged views")."""
     ious = {True: [], False: []}
-    for seed in range(EVALUATION_SEEDS, EVALUATION_SEEDS + 6):
-        sim = simulate_timelapse(SimulationConfig(num_frames=1), seed)
+    for frame, cells in held_out_first_frames(6):
         for views in ious:
             predictor = ImagePredictor(embedded, averaged_views=views)
-            predictor.set_image(sim.frames[0])
-            for cell in (int(c) for c in np.unique(sim.labels[0]) if c):
-                truth = sim.labels[0] == cell
-                (x, y), _ = central_click(truth)
-                click = predictor.predict(points=[[x, y]], labels=[1])
+            predictor.set_image(frame)
+            for truth, click_xy in cells:
+                click = predictor.predict(points=[click_xy], labels=[1])
                 ious[views].append(region_similarity(click.masks[click.scores.argmax()], truth))
     assert np.mean(ious[True]) > np.mean(ious[False]) + 0.02, {k: np.mean(v) for k, v in ious.items()}
     assert np.mean(ious[True]) > 0.86

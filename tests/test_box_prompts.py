@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from held_out_cells import held_out_first_frames
 from napari_sam2 import ImagePredictor, MaskCleanup, load_model
 from napari_sam2.engine.postprocess import overlapping_box, prompt_in_logits
 from napari_sam2.engine.prompts import check_prompt, model_points, with_box_centre_click
@@ -73,15 +74,11 @@ def frame_ious(model, cleanup: MaskCleanup, sequences: int = 4) -> tuple[list[fl
     click at its centre (the best of 3 masks) and of its tight box; and the masks' pixels outside
     their boxes."""
     clicks, boxes, outside = [], [], 0
-    config = SimulationConfig(num_frames=1)
-    for seed in range(EVALUATION_SEEDS, EVALUATION_SEEDS + sequences):
-        sim = simulate_timelapse(config, seed)
+    for frame, cells in held_out_first_frames(sequences):
         predictor = ImagePredictor(model, cleanup=cleanup)
-        predictor.set_image(sim.frames[0])
-        for cell in (int(c) for c in np.unique(sim.labels[0]) if c):
-            truth = sim.labels[0] == cell
-            (x, y), _ = central_click(truth)
-            click = predictor.predict(points=[[x, y]], labels=[1])
+        predictor.set_image(frame)
+        for truth, click_xy in cells:
+            click = predictor.predict(points=[click_xy], labels=[1])
             clicks.append(region_similarity(click.masks[click.scores.argmax()], truth))
             ys, xs = np.nonzero(truth)
             box = predictor.predict(box=[xs.min(), ys.min(), xs.max(), ys.max()], multimask=False).masks[0]
