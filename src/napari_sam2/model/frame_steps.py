@@ -18,6 +18,10 @@ from .sam2 import ImageEmbedding, SAM2Model
 NO_OBJECT_LOGIT = -1024.0  # mask logits of an object predicted absent
 OVERLAP_LOGIT = -10.0  # where another object's mask is stronger (sigmoid 4.5e-5, as the reference)
 MASK_AS_OUTPUT_SCALE, MASK_AS_OUTPUT_BIAS = 20.0, -10.0  # a binary mask prompt as logits
+# Memory masks' pixels within this of the memory encoder's background input (its sigmoid bias) are
+# taken as background, so that it downsamples only a window around each object
+# (model/mask_windows.py): logits below about -9.9, among them the separation's OVERLAP_LOGIT.
+MASK_WINDOW_TOLERANCE = 1e-3
 
 
 class TrackOutput(NamedTuple):
@@ -215,7 +219,8 @@ def encode_masks(model: SAM2Model, raw: ImageEmbedding, masks: torch.Tensor,
                  object_score_logits: torch.Tensor) -> SpatialMemory:
     """Memory of B objects on one frame from its features (batch 1 or B) and their memory_masks
     (B, 1, S, S); absent objects (score logit <= 0) get the learnt no-object embedding."""
-    memory, pe = model.memory_encoder(raw.embedding, masks)  # one frame's features serve every object
+    # one frame's features serve every object; each mask downsampled over a window around its object
+    memory, pe = model.memory_encoder(raw.embedding, masks, model.cfg.memory.sigmoid_bias, MASK_WINDOW_TOLERANCE)
     if model.no_obj_embed_spatial is not None:
         absent = (object_score_logits <= 0).float()[..., None, None]  # (B, 1, 1, 1)
         memory = memory + absent * model.no_obj_embed_spatial[..., None, None]

@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from .common import LayerNorm2d
+from .mask_windows import WindowedDownsampling
 from .position_encoding import SinePositionEncoding2d
 
 
@@ -26,8 +27,14 @@ class MaskDownSampler(nn.Module):
             self.encoder.append(nn.GELU())
             channels = wider
         self.encoder.append(nn.Conv2d(channels, out_dim, kernel_size=1))
+        self._windowed = WindowedDownsampling(self.encoder, total_stride)
 
-    def forward(self, mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, mask: torch.Tensor, background: float = 0.0, tolerance: float | None = None) -> torch.Tensor:
+        """mask (B, 1, S, S) -> (B, out_dim, S / total_stride, S / total_stride). tolerance: without
+        gradients, downsample only a window around each object, taking the pixels within
+        `tolerance` of `background` as background (model/mask_windows.py); None: the whole mask."""
+        if tolerance is not None and not torch.is_grad_enabled():
+            return self._windowed(mask, background, tolerance)
         return self.encoder(mask)
 
 
@@ -69,10 +76,12 @@ class MemoryEncoder(nn.Module):
         self.out_proj = nn.Conv2d(in_dim, out_dim, kernel_size=1)
         self.position_encoding = SinePositionEncoding2d(out_dim)
 
-    def forward(self, features: torch.Tensor, mask_input: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, features: torch.Tensor, mask_input: torch.Tensor, background: float = 0.0,
+                tolerance: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """features (B or 1, C, h, w); mask_input (B, 1, 16h, 16w), already squashed to the range
-        the encoder expects (see frame_steps.encode_memory). Returns memory (B, mem_dim, h, w) and
-        its position encoding. Features of batch 1 (B objects on one frame) are projected once."""
-        x = self.pix_feat_proj(features) + self.mask_downsampler(mask_input)
+        the encoder expects (see frame_steps.encode_memory), `background` where no object is.
+        Returns memory (B, mem_dim, h, w) and its position encoding. Features of batch 1 (B objects
+        on one frame) are projected once. tolerance: see MaskDownSampler."""
+        x = self.pix_feat_proj(features) + self.mask_downsampler(mask_input, background, tolerance)
         memory = self.out_proj(self.fuser(x))
         return memory, self.position_encoding(memory)
