@@ -73,22 +73,22 @@ class WindowedDownsampling:
                 groups.setdefault(width if width * width <= MAX_WINDOW_SHARE * tokens * tokens else 0, []).append(k)
         for width, objects in groups.items():
             if width:
-                self._paste_windows(out, mask[objects], spans[objects], objects, width)
+                self._paste_windows(out, mask, spans[objects], objects, width)
             else:
                 out[objects] = self.downsampler(mask[objects])
         return out
 
     def _paste_windows(self, out: torch.Tensor, mask: torch.Tensor, spans: torch.Tensor, objects: list[int],
                        width: int) -> None:
-        """Downsample windows of `width` tokens holding each object's token spans (G, 2, 2) of its
-        mask (G, 1, S, S), into the rows `objects` of out (B, C, T, T)."""
+        """Downsample windows of `width` tokens holding the token spans (G, 2, 2) of the masks
+        `objects` of mask (B, 1, S, S), into the same rows of out (B, C, T, T)."""
         tokens = out.shape[-1]
         starts = (spans[:, :, 0] - 1).clamp(min=0, max=tokens - width)  # (G, 2) window rows, columns
         pixels = torch.arange(width * self.stride, device=mask.device)
         rows = starts[:, 0, None] * self.stride + pixels  # (G, width * stride)
         cols = starts[:, 1, None] * self.stride + pixels
-        every = torch.arange(len(objects), device=mask.device)[:, None, None]
-        downsampled = self.downsampler(mask[every, 0, rows[:, :, None], cols[:, None, :]].unsqueeze(1))  # (G, C, w, w)
+        rows_of = torch.tensor(objects, device=mask.device)[:, None, None]  # (the windows only: no copy of whole masks)
+        downsampled = self.downsampler(mask[rows_of, 0, rows[:, :, None], cols[:, None, :]].unsqueeze(1))  # (G, C, w, w)
         for g, (k, (row, col)) in enumerate(zip(objects, starts.tolist())):
             # a window's edge token away from the image's edge is wrong (padded there): not pasted
             top, left = int(row > 0), int(col > 0)
