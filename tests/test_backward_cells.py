@@ -7,19 +7,19 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from cell_sequences import QUIET
 from napari_sam2.engine import load_model
 from napari_sam2.engine.backward_cells import apart
 from napari_sam2.engine.cell_lineage import Lineage
 from napari_sam2.engine.cell_tracker import CellTracker, CellTrackingParams
 from napari_sam2.engine.track_events import uncovered_labels
 from napari_sam2.file_tracking import write_cell_tracking
-from napari_sam2.simulation import EVALUATION_SEEDS, SimulationConfig, simulate_timelapse
+from napari_sam2.simulation import EVALUATION_SEEDS, simulate_timelapse
 from napari_sam2.storage import LabelsStore
 from napari_sam2.storage.cells_onto_store import CellsOntoStore
 from napari_sam2.storage.ctc_folder import read_ctc_folder
 from napari_sam2.storage.tracking_outputs import TrackingOutputs
 
-QUIET = SimulationConfig(height=96, width=96, num_frames=8, division_probability=0.0, enter_rate=0.0)
 HIDDEN = 3  # frames the seeds miss the cell on
 
 
@@ -103,6 +103,62 @@ def test_a_cell_the_seeds_miss_at_first_is_tracked_back_to_the_first_frame(model
     labels_off, order_off = _streamed(off)
     assert off.lineage.tracks[_track_of(labels_off[HIDDEN], sim.labels[HIDDEN] == cell)].start == HIDDEN
     assert not any(again for _, again in order_off)
+
+
+@pytest.fixture(scope="module")
+def unstopped(model, missed):
+    """(labels, lineage) of the run on `missed` never stopped."""
+    sim, seeds, _ = missed
+    tracker = CellTracker(model, sim.frames, seeds=seeds)
+    return _streamed(tracker)[0], tracker.lineage
+
+
+@pytest.mark.parametrize("stop_at, how", [((HIDDEN, False), "stop"), ((HIDDEN - 1, True), "stop"),
+                                          ((HIDDEN, False), "leave")])
+def test_a_run_stopped_before_its_new_cells_are_tracked_back_does_it_when_resumed(model, missed, unstopped,
+                                                                                 stop_at, how):
+    """Stopped (request_stop) or left (the consumer goes away, as the plugin's worker does) when the
+    frame the missed cell is first found on is handed out, or half-way through tracking it back:
+    the run resumed gives the labels and lineage of the run never stopped."""
+    sim, seeds, _ = missed
+    tracker = CellTracker(model, sim.frames, seeds=seeds)
+    labels = np.zeros_like(unstopped[0])
+    run = tracker.run()
+    for finished in run:
+        labels[finished.frame] = finished.labels
+        if (finished.frame, finished.again) == stop_at:
+            if how == "leave":
+                break
+            tracker.request_stop()
+    run.close()
+    assert not (labels[0] == unstopped[0][0]).all()  # cut: the cell is not on the first frame yet
+    resumed = []
+    for finished in tracker.run():
+        labels[finished.frame] = finished.labels
+        resumed.append((finished.frame, finished.again))
+    assert resumed[0] == (HIDDEN - 1, True) and (HIDDEN + 1, False) in resumed  # the cell back first, then on
+    np.testing.assert_array_equal(labels, unstopped[0])
+    assert tracker.lineage.tracks == unstopped[1].tracks and tracker.lineage.check(labels) == []
+
+
+def test_new_cells_tracked_back_again_less_far_leave_no_pixels_where_their_tracks_do_not_reach(model, missed,
+                                                                                             monkeypatch):
+    """A cut job done again reaches fewer frames (here: told to stop at frame 2): the frames only the
+    cut job revised are handed out again as they were before it, and the lineage follows."""
+    sim, seeds, _ = missed
+    tracker = CellTracker(model, sim.frames, seeds=seeds)
+    labels, first = np.zeros((len(sim.frames), *sim.frames.shape[1:]), np.uint32), {}
+    for finished in tracker.run():
+        labels[finished.frame] = finished.labels
+        first.setdefault(finished.frame, finished.labels)
+        if (finished.frame, finished.again) == (1, True):
+            tracker.request_stop()
+    monkeypatch.setattr(tracker._back, "_may_go_onto", lambda job: lambda frame: frame >= 2)
+    for finished in tracker.run():
+        labels[finished.frame] = finished.labels
+    np.testing.assert_array_equal(labels[:2], np.stack([first[0], first[1]]))
+    track = _track_of(labels[HIDDEN], sim.labels[HIDDEN] == missed[2])
+    assert tracker.lineage.tracks[track].start == 2 and tracker.lineage.check(labels) == []
 
 
 def test_a_cell_the_seeds_miss_at_first_touching_another_is_not_tracked_back(model):

@@ -1,29 +1,23 @@
-"""Tracking every cell: seeding without clicks or from labels, new cells, divisions, ends, streaming
-with stop and resume, z-stacks, bad input; on simulated time-lapses with the embedded model."""
+"""Tracking every cell with the embedded model: seeding without clicks or from labels, new cells,
+divisions, ends, streaming with stop and resume, z-stacks, bad input; on held-out simulated
+time-lapses. The events' rules on label images alone: test_track_events.py."""
 from dataclasses import replace
 
 import numpy as np
 import pytest
 from scipy import ndimage
 
+from cell_sequences import DIVIDING, QUIET, first_sequence
 from napari_sam2.engine import load_model
 from napari_sam2.engine.cell_detection import DetectionParams
 from napari_sam2.engine.cell_tracker import CellTracker, CellTrackingParams, track_all_cells
-from napari_sam2.engine.track_events import lobes_of, lost_track_of, mother_of, solidity, split_of, uncovered_cells
 from napari_sam2.evaluation.detection import detection_counts
 from napari_sam2.simulation import EVALUATION_SEEDS, SimulationConfig, simulate_timelapse, simulate_zstack
-
-QUIET = SimulationConfig(height=96, width=96, num_frames=8, division_probability=0.0, enter_rate=0.0)
 
 
 @pytest.fixture(scope="module")
 def model():
     return load_model(device="cpu")
-
-
-def _disk(hw, centre, radius):
-    yy, xx = np.mgrid[: hw[0], : hw[1]]
-    return (yy - centre[0]) ** 2 + (xx - centre[1]) ** 2 <= radius**2
 
 
 def _best_iou(mask: np.ndarray, labels: np.ndarray) -> tuple[int, float]:
@@ -33,195 +27,6 @@ def _best_iou(mask: np.ndarray, labels: np.ndarray) -> tuple[int, float]:
     if best == 0:
         return 0, 0.0
     return best, float((mask & (labels == best)).sum() / (mask | (labels == best)).sum())
-
-
-def _first_sequence(config: SimulationConfig, wanted, tries: int = 40):
-    for seed in range(EVALUATION_SEEDS + 700, EVALUATION_SEEDS + 700 + tries):
-        sim = simulate_timelapse(config, seed)
-        if wanted(sim):
-            return sim
-    raise AssertionError(f"no held-out sequence of {config} in {tries} seeds has what the test needs")
-
-
-# ---- the rules on label images (no model) ------------------------------------------------------
-
-
-RULE = dict(params=CellTrackingParams(min_area=30, min_daughter_fraction=0.25, min_inside=0.6, max_division_growth=1.6,
-                                      max_solidity=0.86, min_own_share=0.75, max_neck=0.6, max_lobes_solidity=0.9,
-                                      min_division_age=2),
-            frames_before=10)
-
-
-def test_a_mask_of_two_separate_cell_sized_pieces_divided():
-    hw = (60, 60)
-    left, right = _disk(hw, (30, 18), 8), _disk(hw, (30, 42), 8)
-    split = split_of(left | right, None, previous_area=int((left | right).sum()), **RULE)
-    assert split is not None and split.division
-    assert {int(split.first.sum()), int(split.second.sum())} == {int(left.sum())}
-
-
-def test_a_chipped_edge_is_nothing_and_a_grab_of_a_neighbour_no_division():
-    hw = (60, 60)
-    cell, chip = _disk(hw, (30, 25), 10), _disk(hw, (30, 45), 3)
-    assert split_of(cell | chip, None, previous_area=int(cell.sum()), **RULE) is None
-    neighbour = _disk(hw, (30, 44), 9)
-    grown = cell | neighbour  # one pinched mask over two touching cells, twice the area of the frame before
-    detections = cell.astype(np.int32) + 2 * (neighbour & ~cell)
-    split = split_of(grown, detections, previous_area=int(cell.sum()), **RULE)
-    assert split is not None and not split.division
-    assert split.first[30, 25] and split.second[30, 46]
-
-
-def test_a_large_cell_that_swallowed_a_small_neighbour_gives_it_back():
-    hw = (60, 60)
-    cell, small = _disk(hw, (30, 26), 14), _disk(hw, (30, 42), 5)
-    detections = cell.astype(np.int32) + 2 * (small & ~cell)
-    split = split_of(cell | small, detections, previous_area=int(cell.sum()), **RULE)
-    assert split is not None and not split.division and split.second[30, 44]
-
-
-def test_a_round_cell_cut_in_two_by_detection_is_one_cell():
-    hw = (60, 60)
-    cell = _disk(hw, (30, 30), 12)
-    halves = cell.astype(np.int32) + (cell & (np.mgrid[:60, :60][1] > 30))  # ids 1 and 2
-    assert split_of(cell, halves, previous_area=int(cell.sum()), **RULE) is None
-
-
-def test_two_detections_inside_one_touching_mask_are_its_daughters():
-    hw = (60, 60)
-    left, right = _disk(hw, (30, 22), 8), _disk(hw, (30, 37), 8)  # touching: one connected mask
-    detections = left.astype(np.int32) + 2 * (right & ~left)
-    split = split_of(left | right, detections, previous_area=int((left | right).sum()), **RULE)
-    assert split is not None and split.division and not (split.first & split.second).any()
-
-
-def test_a_pinched_mask_with_no_detection_inside_divides_along_its_lobes():
-    hw = (60, 60)
-    left, right = _disk(hw, (30, 22), 8), _disk(hw, (30, 37), 8)  # daughters touching at birth
-    split = split_of(left | right, np.zeros(hw, np.int32), previous_area=int((left | right).sum()), **RULE)
-    assert split is not None and split.division
-    assert split.first.sum() + split.second.sum() == (left | right).sum() and not (split.first & split.second).any()
-    assert split.first[30, 20] != split.first[30, 39]  # one lobe each
-    yy, xx = np.mgrid[:60, :60]
-    ellipse = ((yy - 30) / 8) ** 2 + ((xx - 30) / 16) ** 2 <= 1  # elongated but convex: one cell
-    assert split_of(ellipse, np.zeros(hw, np.int32), previous_area=int(ellipse.sum()), **RULE) is None
-    wide = left | right | _disk(hw, (30, 29), 6)  # pinched (solidity 0.86) but with a wide neck: one cell
-    assert split_of(wide, np.zeros(hw, np.int32), previous_area=int(wide.sum()), **RULE) is None
-
-
-def test_only_uncovered_detections_are_new_cells():
-    hw = (40, 80)
-    tracked = _disk(hw, (20, 20), 8).astype(np.uint32) * 5
-    detections = _disk(hw, (20, 22), 8).astype(np.int32) + 2 * _disk(hw, (20, 60), 8)
-    new = list(uncovered_cells(detections, tracked, max_covered=0.3, min_area=30))
-    assert len(new) == 1 and new[0][20, 60] and not new[0][20, 22]
-
-
-DIVIDING = replace(QUIET, num_frames=16, division_probability=0.15, division_min_age=3, num_cells=(3, 5))
-
-
-def _births(config: SimulationConfig, seeds: int = 10):
-    """Every division of held-out simulated time-lapses as (the two daughters' masks (2, H, W) on their
-    first frame, the mother's area on the frame before)."""
-    for seed in range(EVALUATION_SEEDS + 700, EVALUATION_SEEDS + 700 + seeds):
-        sim = simulate_timelapse(config, seed)
-        for parent in sorted(set(sim.lineage.values())):
-            first, second = sorted(d for d, p in sim.lineage.items() if p == parent)
-            t = sim.birth_frames[first]
-            if t < config.num_frames:
-                yield np.stack([sim.labels[t] == first, sim.labels[t] == second]), int((sim.labels[t - 1] == parent).sum())
-
-
-def test_daughters_at_birth_joined_by_a_narrow_neck_divide_even_when_they_fill_most_of_their_hull():
-    joined = [(d, before) for d, before in _births(DIVIDING) if ndimage.label(d[0] | d[1])[1] == 1]
-    necked = [(d, before) for d, before in joined
-              if lobes_of(d[0] | d[1], RULE["params"].max_neck) and solidity(d[0] | d[1]) <= RULE["params"].max_lobes_solidity]
-    assert sum(solidity(d[0] | d[1]) > RULE["params"].max_solidity for d, _ in necked) >= 2  # less pinched than max_solidity
-    for daughters, before in necked:
-        split = split_of(daughters[0] | daughters[1], None, before, **RULE)
-        assert split is not None and split.division
-
-
-def test_single_simulated_nuclei_are_not_split():
-    cells = 0
-    for seed in range(EVALUATION_SEEDS + 700, EVALUATION_SEEDS + 703):
-        labels = simulate_timelapse(replace(QUIET, num_frames=12, num_cells=(8, 12)), seed).labels
-        for frame in labels:
-            for cell in np.unique(frame)[1:]:
-                mask = frame == cell
-                cells += 1
-                assert split_of(mask, None, int(mask.sum()), **RULE) is None, (seed, cell)
-    assert cells >= 200
-
-
-def _pinched_pairs(labels: np.ndarray):
-    """Two touching cells of a label image, of about one size (0.6 to 1), whose union is pinched enough
-    for split_of to read two cells in it: (their union, the label image as the detections)."""
-    for cell in np.unique(labels)[1:]:
-        around = ndimage.binary_dilation(labels == cell, iterations=2)
-        for other in np.unique(labels[around]):
-            areas = sorted([(labels == cell).sum(), (labels == other).sum()])
-            both = (labels == cell) | (labels == other)
-            if other not in (0, cell) and areas[0] >= 0.6 * areas[1] and split_of(both, labels, int(both.sum()), **RULE):
-                yield both, labels.astype(np.int32)
-
-
-def test_a_mask_over_two_touching_cells_since_its_first_frame_is_no_division():
-    config = replace(QUIET, num_frames=1, cluster_fraction=1.0, num_cells=(6, 8))
-    sim = _first_sequence(config, lambda s: next(_pinched_pairs(s.labels[0]), None) is not None)
-    both, detections = next(_pinched_pairs(sim.labels[0]))  # e.g. one detection that merged them on frame 0
-    old = split_of(both, detections, int(both.sum()), **RULE)  # a track seen on 10 frames before: divided
-    young = split_of(both, detections, int(both.sum()), **RULE | dict(frames_before=1))  # first seen on the frame before
-    assert old.division and not young.division
-    assert {int(young.first.sum()), int(young.second.sum())} == {int(old.first.sum()), int(old.second.sum())}
-
-
-SISTER = dict(params=CellTrackingParams(touch_distance=2, max_area_kept=0.7, min_daughter_fraction=0.25,
-                                        max_division_growth=1.6, min_division_age=2),
-              frames_before={4: 10, 9: 10})
-
-
-def test_a_new_cell_beside_a_track_that_lost_half_its_area_is_its_second_daughter():
-    hw = (60, 90)
-    mother_before = int(_disk(hw, (30, 30), 11).sum())  # the mother's area on the frame before
-    kept, sister = _disk(hw, (30, 23), 8), _disk(hw, (30, 39), 8)  # 1 px apart: the mask kept one daughter
-    neighbour = _disk(hw, (30, 70), 8)  # a cell that keeps its size
-    objects = kept.astype(np.uint32) * 4 + neighbour.astype(np.uint32) * 9
-    areas_before = {4: mother_before, 9: int(neighbour.sum())}
-    assert mother_of(sister, objects, areas_before, **SISTER) == 4
-    entering = _disk(hw, (30, 86), 6)  # beside the neighbour, which kept its area: a cell entering
-    assert mother_of(entering, objects, areas_before, **SISTER) is None
-    far = _disk(hw, (8, 50), 6)  # a new cell touching no track
-    assert mother_of(far, objects, areas_before, **SISTER) is None
-    unchanged = {4: int(kept.sum()), 9: int(neighbour.sum())}  # the track did not shrink: two cells side by side
-    assert mother_of(sister, objects, unchanged, **SISTER) is None
-
-
-def test_a_new_cell_near_where_an_absent_track_was_is_that_track_found_again():
-    sim = simulate_timelapse(QUIET, EVALUATION_SEEDS + 608)
-    before, now = sim.labels[3], sim.labels[4]
-    cell, other = (int(i) for i in np.unique(before)[1:3])
-    centres = {i: np.array(ndimage.center_of_mass(before == i)) for i in (cell, other)}
-    assert lost_track_of(now == cell, {cell: centres[cell]}, max_distance=20) == cell
-    assert lost_track_of(now == cell, centres, max_distance=20) == cell  # the nearest absent track
-    assert lost_track_of(now == cell, {other: centres[other]}, max_distance=20) is None  # its own track is not absent
-    assert lost_track_of(now == cell, {}, max_distance=20) is None
-    moved = np.roll(now == cell, 25, axis=1)  # a cell more than a diameter from where the track was
-    assert lost_track_of(moved, {cell: centres[cell]}, max_distance=20) is None
-
-
-def test_a_new_cell_beside_a_track_first_seen_on_the_frame_before_is_not_its_daughter():
-    young = SISTER | dict(frames_before={4: 1})  # e.g. a first mask over two touching cells that let one go
-    sisters = 0
-    for daughters, before in _births(DIVIDING):  # the kept daughter as track 4's mask, the other as the new cell
-        objects = daughters[0].astype(np.uint32) * 4
-        if mother_of(daughters[1], objects, {4: before}, **SISTER) == 4:  # track 4 seen on 10 frames before
-            sisters += 1
-            assert mother_of(daughters[1], objects, {4: before}, **young) is None
-    assert sisters >= 20
-
-
-# ---- tracking with the embedded model ---------------------------------------------------------------
 
 
 def test_cells_the_models_detection_misses_are_found_by_the_second_look(model):
@@ -261,7 +66,7 @@ def test_cells_are_found_without_seeds_and_the_lineage_agrees_with_the_labels(mo
 
 
 def test_a_division_gives_the_parent_two_daughters(model):
-    sim = _first_sequence(DIVIDING, lambda s: any(s.birth_frames[d] <= 12 for d in s.lineage))
+    sim = first_sequence(DIVIDING, lambda s: any(s.birth_frames[d] <= 12 for d in s.lineage))
     labels, lineage = track_all_cells(model, sim.frames, seeds=sim.labels)  # seeds: a label stack
     assert lineage.check(labels) == []
     found = set()
@@ -283,7 +88,7 @@ def test_a_cell_entering_later_gets_a_track_of_its_own(model):
         return [c for c in np.unique(last)[1:]
                 if c not in sim.labels[0] and c not in sim.lineage and (last == c).sum() >= 150]
 
-    sim = _first_sequence(config, lambda s: len(entered(s)) > 0)
+    sim = first_sequence(config, lambda s: len(entered(s)) > 0)
     labels, lineage = track_all_cells(model, sim.frames, seeds=sim.labels[0])
     assert lineage.check(labels) == []
     cell = entered(sim)[0]
@@ -357,7 +162,7 @@ def _touching_pair(labels: np.ndarray, max_ratio: float) -> tuple[int, int] | No
 
 def test_a_mask_over_a_large_cell_and_its_small_neighbour_gives_the_neighbour_its_own_track(model):
     config = replace(QUIET, num_frames=4, cluster_fraction=1.0, num_cells=(6, 8))
-    sim = _first_sequence(config, lambda s: _touching_pair(s.labels[0], 0.3) is not None)
+    sim = first_sequence(config, lambda s: _touching_pair(s.labels[0], 0.3) is not None)
     big, small = _touching_pair(sim.labels[0], 0.3)
     seeds = sim.labels.copy()
     seeds[0][seeds[0] == small] = big  # the first frame's seed covers both cells
@@ -479,7 +284,7 @@ def test_a_held_out_time_lapse_scores_as_measured(model):
     from napari_sam2.evaluation.tracking_metrics import tracking_scores
 
     config = SimulationConfig(num_frames=40, division_probability=0.02, enter_rate=0.05)
-    sim = _first_sequence(config, lambda s: len(s.lineage) > 0)
+    sim = first_sequence(config, lambda s: len(s.lineage) > 0)
     labels, lineage = track_all_cells(model, sim.frames)
     scores = tracking_scores(labels, lineage, sim.labels, Lineage.from_labels(sim.labels, sim.lineage))
     assert scores.tra >= 0.78 and scores.det >= 0.8, scores

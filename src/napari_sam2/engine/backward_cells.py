@@ -11,15 +11,29 @@ no cell. Only new cells apart from every track on their frame (no other label wi
 touch_distance) are tracked back: a new cell touching a track is most often a piece of that
 track's cell (a mask covering part of a nucleus), whose earlier frames would be pieces too (on 10
 held-out simulated sequences, 17 of 22 cell-frames tracked back from touching new cells matched no
-true cell, all 14 from cells apart did)."""
+true cell, all 14 from cells apart did).
+
+The tracker hands each finished frame to BackwardCells (finished), which keeps its labels (to
+revise them later) and plans the job of tracking its new cells back; revise() does the job, after
+the frame is handed out and before the next one is tracked. A job cut short (a stop, or its
+consumer gone) is done again from its beginning by the next revise(), when the run goes on: the
+frames it revised are first taken as they were before it, and those the job does not revise again
+are handed out again as they were. So a run stopped and resumed gives the labels and lineage of
+a run never stopped, and never keeps pixels of a cell on frames its track does not reach."""
 from __future__ import annotations
 
+import threading
+from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 import numpy as np
 
+from .cell_frame import CellFrame
+from .cell_lineage import Lineage, Track
 from .cell_tracking_params import CellTrackingParams
 from .frame_result import paint_winners
+from .label_history import LabelHistory
+from .preprocessing import is_blank
 from .tiled_tracker import TiledFrameResult, TiledVideoTracker
 from .track_events import touching_labels, uncovered_labels
 
@@ -48,6 +62,73 @@ def track_back(video: TiledVideoTracker, labels: np.ndarray, frame: int, cells: 
             yield earlier, paint_winners(before, kept, video.object_ids), video.object_ids
     finally:
         video.reset()  # its tiles' features go too: memory for the live tracker's frames only
+
+
+@dataclass
+class _Job:
+    """The new cells of one finished frame, to be tracked back."""
+
+    frame: int
+    labels: np.ndarray  # (H, W) track labels of `frame`
+    cells: tuple[int, ...]  # the new cells' ids
+    first_frame: int  # the run's first frame: none further back
+    tracks: dict[int, Track]  # the cells' tracks before the job (put back when it is done again)
+    revised: dict[int, np.ndarray] = field(default_factory=dict)  # earlier frame -> (H, W) labels before the job
+
+
+class BackwardCells:
+    """Step 5 of cell_tracker.py: the new cells of each finished frame tracked back with `video`
+    (a tracker of their own, holding no object between jobs) over the labels handed out before."""
+
+    def __init__(self, video: TiledVideoTracker, frames, params: CellTrackingParams, stop: threading.Event):
+        self.video, self.frames, self.params = video, frames, params
+        self._stop = stop  # the cell tracker's: a stop cuts the job, which waits to be done again
+        self._handed_out = LabelHistory(video.video_hw)  # every frame's labels, to revise them
+        self._job: _Job | None = None
+
+    def finished(self, finished: CellFrame, new_cells: list[int], lineage: Lineage, first_frame: int) -> None:
+        """A frame the tracker finished (after the run's `first_frame`), with the tracks begun as new
+        cells on it: its labels are kept and its new cells apart from every track are to be tracked
+        back by the next revise()."""
+        if not self.params.track_new_cells_backward:
+            return
+        self._handed_out.put(finished.frame, finished.labels)
+        cells = tuple(i for i in new_cells if i in finished.started)
+        if finished.frame > first_frame:
+            cells = apart(finished.labels, cells, self.params.touch_distance)
+            if cells:
+                self._job = _Job(finished.frame, finished.labels, cells, first_frame,
+                                 {i: lineage.tracks[i] for i in cells})
+
+    def revise(self, lineage: Lineage) -> Iterator[CellFrame]:
+        """Does the job waiting, if any: yields the earlier frames its cells were tracked back onto,
+        revised (CellFrame.again), their tracks extended in `lineage`. A job cut short waits to be
+        done again (module docstring)."""
+        job = self._job
+        if job is None:
+            return
+        for earlier, labels in job.revised.items():
+            self._handed_out.put(earlier, labels)  # as before the job: its cells are new cells there
+        lineage.tracks.update(job.tracks)
+        now = set()  # the frames revised this time
+        for earlier, labels, painted in track_back(self.video, job.labels, job.frame, job.cells, self._handed_out.get,
+                                                   self.params, self._may_go_onto(job)):
+            job.revised.setdefault(earlier, self._handed_out.get(earlier))
+            self._handed_out.put(earlier, labels)
+            now.add(earlier)
+            for track_id in painted:
+                lineage.extend(track_id, earlier)
+            yield CellFrame(earlier, labels, painted, (), again=True)
+        if self._stop.is_set():
+            return  # cut short: done again by the next revise()
+        for earlier in sorted(set(job.revised) - now):  # revised when the job was cut, not now: as before
+            yield CellFrame(earlier, job.revised[earlier], (), (), again=True)
+        self._job = None
+
+    def _may_go_onto(self, job: _Job) -> Callable[[int], bool]:
+        """Whether the job's cells may be tracked back onto an earlier frame: one of the run, not
+        blank, no stop asked for."""
+        return lambda frame: frame >= job.first_frame and not self._stop.is_set() and not is_blank(self.frames[frame])
 
 
 def apart(labels: np.ndarray, cells: tuple[int, ...], touch_distance: int) -> tuple[int, ...]:

@@ -28,7 +28,9 @@ and on each frame the events of track_events.py happen in this order:
    first, apart from every other track there (within touch_distance), are tracked back from their
    masks here towards the run's first frame, as long as each is a new cell there too
    (backward_cells.py); each earlier frame they reach is handed out again, revised, after this
-   one (CellFrame.again), and their tracks begin there.
+   one (CellFrame.again), and their tracks begin there. A run stopped while doing so (or right
+   after the frame) does it again first when it goes on: resumed, it gives what it would have
+   given unstopped.
 
 Frames of any size: the cells are found and tracked on the frames resampled so that cells have the
 size the model prefers and cut into tiles with a halo (scale.py; detection: tiled_detection.py;
@@ -44,38 +46,25 @@ from __future__ import annotations
 
 import math
 import threading
-from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
 from scipy import ndimage
 
 from ..model import SAM2Model
-from .backward_cells import apart, track_back
-from .cell_lineage import NO_PARENT, Lineage
+from .backward_cells import BackwardCells
+from .cell_frame import CellFrame
+from .cell_lineage import Lineage
 from .cell_seeding import check_seeds_fit, checked_seeds, second_look
 from .cell_tracking_params import CellTrackingParams
 from .frame_result import FrameResult
-from .label_history import LabelHistory
 from .label_seeds import masks_from_labels
 from .preprocessing import Normalization, is_blank
 from .prompts import check_frame_index
 from .tiled_detection import detect_cells_in_tiles
 from .tiled_tracker import TiledVideoTracker
+from .track_book import TrackBook
 from .track_events import Split, areas_of, grown, lost_track_of, mother_of, split_of, uncovered_cells, uncovered_labels
-
-
-@dataclass(frozen=True)
-class CellFrame:
-    """One finished frame of automatic tracking."""
-
-    frame: int
-    labels: np.ndarray  # (H, W) uint32 label image of this frame, one id per track
-    started: tuple[int, ...]  # tracks that begin on this frame (new cells and daughters)
-    ended: tuple[int, ...]  # tracks found ended on this frame: divided parents (last frame: the one
-    # before) and tracks absent end_after frames in a row (last frame: lineage.tracks[id].end)
-    again: bool = False  # a frame handed out before, revised (new cells tracked back onto it): its
-    # labels replace those handed out then; `started` are the tracks that begin on it now
 
 
 class _Stopped(Exception):
@@ -98,28 +87,24 @@ class CellTracker:
                  channels: tuple[int, ...] | None = None, cell_diameter: float | None = None):
         self.normalization = normalization or Normalization()
         self.video = TiledVideoTracker(model, frames, cell_diameter, self.normalization, channels, precision=precision)
-        # new cells are tracked back by a tracker of their own: the live tracks' memories stay as they are
-        self._backward = TiledVideoTracker(model, frames, self.video.cell_diameter, self.normalization, channels,
-                                           precision=precision, features_of=self.video)
         self.frames = frames
         self.channels = channels
         self.params = params.for_cells(self.video.cell_diameter)  # sizes in the frames' pixels
+        self._stop = threading.Event()
+        # new cells are tracked back by a tracker of their own: the live tracks' memories stay as they are
+        self._back = BackwardCells(TiledVideoTracker(model, frames, self.video.cell_diameter, self.normalization,
+                                                     channels, precision=precision, features_of=self.video),
+                                   frames, self.params, self._stop)
         self.divisions = divisions
         self.seeds = checked_seeds(seeds, self.video.num_frames, self.video.video_hw)
         check_seeds_fit(self.seeds, self.video.tile_plan, self.cell_diameter)
-        self.lineage = Lineage()  # live: grows as frames finish
+        self._book = TrackBook()  # objects' tracks, ids
+        self.lineage: Lineage = self._book.lineage  # live: grows as frames finish
         self._next_frame: int | None = None  # the frame run() goes on at (None before the first run)
         self._first_frame = 0  # the frame the first run began at
         self._previous = np.zeros(self.video.video_hw, np.uint32)  # object ids on the last finished frame
-        self._next_id = 1
-        self._track_of: dict[int, int] = {}  # live object (the video tracker's id) -> its track id now
-        self._absent: dict[int, int] = {}  # live object -> frames absent in a row
-        self._areas: dict[int, int] = {}  # live object -> pixels on the last finished frame
-        self._parents: dict[int, int] = {}  # track not yet in the lineage -> its parent track
         self._new_cells: list[int] = []  # tracks begun as new cells on the frame in progress (step 3)
         self._given: dict[int, np.ndarray] = {}  # later frame -> (H, W) labels of cells given there (give_cells)
-        self._handed_out = LabelHistory(self.video.video_hw)  # every frame's labels, to revise them
-        self._stop = threading.Event()
 
     @property
     def num_frames(self) -> int:
@@ -142,13 +127,12 @@ class CellTracker:
         """A cell clicked (points (x, y) with labels 1/0, a box XYXY, or a mask (H, W)) on the frame
         the next run() begins at; it is tracked from there like every other cell. Returns its id:
         `track_id` if given (e.g. an object labelled before the run), else a new one."""
-        track_id = self._new_id() if track_id is None else self._given_id(track_id)
+        track_id = self._book.new_id() if track_id is None else self._book.given_id(track_id, self.video.object_ids)
         if mask is not None:
             self.video.add_mask(self.next_frame, track_id, mask)
         else:
             self.video.add_points(self.next_frame, track_id, points, labels, box)
-        self._track_of[track_id], self._absent[track_id] = track_id, 0
-        return track_id
+        return self._book.start(track_id)
 
     def give_cells(self, frame: int, labels: np.ndarray) -> None:
         """Cells known on a frame after the one the next run() begins at ((H, W) labels, e.g. objects
@@ -164,31 +148,33 @@ class CellTracker:
         for track_id in np.unique(labels[labels != 0]).tolist():
             if any((earlier == track_id).any() for earlier in self._given.values()):
                 raise ValueError(f"cell {track_id} was given on another frame already: a cell is given on one frame")
-            self._given_id(track_id)
+            self._book.given_id(track_id, self.video.object_ids)
         self._given[frame] = labels
 
     def run(self, start: int | None = None) -> Iterator[CellFrame]:
         """Track forward frame by frame, yielding each finished frame, and after it the earlier
         frames its new cells were tracked back onto, revised (CellFrame.again: write them over).
-        start=None goes on after the last finished frame (frame 0 at first); a first run may begin
-        at any frame."""
+        start=None goes on after the last finished frame (frame 0 at first), first tracking back
+        the new cells a stop kept from it; a first run may begin at any frame."""
         frame = self._start_frame(start)
         self._stop.clear()
+        yield from self._back.revise(self.lineage)
         while frame < self.num_frames and not self._stop.is_set():
             try:
                 finished = self._step(frame)
             except _Stopped:
                 return
             self._next_frame = frame = frame + 1
+            self._back.finished(finished, self._new_cells, self.lineage, self._first_frame)
             yield finished
-            yield from self._track_back(finished)
+            yield from self._back.revise(self.lineage)
 
     def request_stop(self) -> None:
         """Thread-safe: run() returns after the frame in progress (which is dropped if the model is
         still working on it); the next run() goes on from there."""
         self._stop.set()
         self.video.request_stop()
-        self._backward.request_stop()
+        self._back.video.request_stop()
 
     # ---- one frame ---------------------------------------------------------------------------
 
@@ -213,32 +199,9 @@ class CellTracker:
         objects = self._labels(frame)
         ended += self._end_absent(objects)
         self._previous = objects
-        labels = self._as_tracks(objects)
-        started = self._record(frame, labels)
-        if self.params.track_new_cells_backward:
-            self._handed_out.put(frame, labels)
+        labels = self._book.as_tracks(objects)
+        started = self._book.record(frame, labels)
         return CellFrame(frame, labels, tuple(started), tuple(i for i in ended if i in self.lineage))
-
-    def _track_back(self, finished: CellFrame) -> Iterator[CellFrame]:
-        """The frames before `finished` that its new cells were tracked back onto, revised (step 5)."""
-        cells = tuple(i for i in self._new_cells if i in finished.started)
-        self._new_cells = []
-        if not self.params.track_new_cells_backward or finished.frame <= self._first_frame:
-            return
-        cells = apart(finished.labels, cells, self.params.touch_distance)
-        if not cells:
-            return
-        for earlier, labels, painted in track_back(self._backward, finished.labels, finished.frame, cells,
-                                                   self._handed_out.get, self.params, self._may_track_back_onto):
-            self._handed_out.put(earlier, labels)
-            for track_id in painted:
-                self.lineage.extend(track_id, earlier)
-            yield CellFrame(earlier, labels, painted, (), again=True)
-
-    def _may_track_back_onto(self, frame: int) -> bool:
-        """Whether new cells may be tracked back onto an earlier frame: one of this run, not blank,
-        no stop asked for."""
-        return frame >= self._first_frame and not self._stop.is_set() and not is_blank(self.frames[frame])
 
     def _track_onto(self, frame: int) -> FrameResult:
         for result in self.video.propagate("forward", start=frame, max_frames=1):
@@ -256,9 +219,7 @@ class CellTracker:
         added = self._labels(frame)
         for seed_id, seed in masks_from_labels(first_labels, self.video.video_hw).items():
             for mask in uncovered_cells(seed.astype(np.uint8), added, self.params.max_covered, min_area=1):
-                track_id = seed_id if seed_id not in self.video.object_ids and seed_id >= self._next_id else self._new_id()
-                self._next_id = max(self._next_id, track_id + 1)
-                self._start(frame, track_id, mask)
+                self._start(frame, self._book.seed_id(seed_id, self.video.object_ids), mask)
 
     def _start_given(self, frame: int) -> None:
         """The cells given for this frame (give_cells) that no track covers start tracks with their ids."""
@@ -295,7 +256,7 @@ class CellTracker:
             window = grown(boxes[obj_id - 1], margin)  # the cell's neighbourhood: not the whole frame's cost
             mask = objects[window] == obj_id
             split = split_of(mask, None if detections is None else detections[window],
-                             self._areas.get(obj_id, int(mask.sum())), self._frames_before(obj_id, frame), p)
+                             self._book.areas.get(obj_id, int(mask.sum())), self._book.frames_before(obj_id, frame), p)
             if split is None:
                 continue
             split = split._replace(first=_in_frame(split.first, window, objects.shape),
@@ -306,11 +267,6 @@ class CellTracker:
                 self._separate(frame, obj_id, split)
         return parents
 
-    def _frames_before(self, obj_id: int, frame: int) -> int:
-        """The frames the object's track was seen on before `frame` (0 for a track not yet recorded)."""
-        track = self.lineage.tracks.get(self._track_of[obj_id])
-        return 0 if track is None else frame - track.start
-
     def _separate(self, frame: int, obj_id: int, split: Split) -> None:
         """The object keeps the piece it overlapped most on the frame before; the other is a new cell."""
         before = self._previous == obj_id
@@ -320,14 +276,14 @@ class CellTracker:
         for old in self.video.conditioning_frames(obj_id):
             if old != frame:  # the newest prompt stands for the object: its memory stays bounded
                 self.video.clear_frame(old, obj_id)
-        self._start(frame, self._new_id(), other)
+        self._start(frame, self._book.new_id(), other)
 
     def _divide(self, frame: int, obj_id: int, first: np.ndarray, second: np.ndarray) -> int:
         """The object's track ends; each (H, W) bool daughter mask starts a track, its parent recorded.
         Returns the parent."""
         parent = self._drop(obj_id)
         for daughter in (first, second):
-            self._parents[self._start(frame, self._new_id(), daughter)] = parent
+            self._book.parents[self._start(frame, self._book.new_id(), daughter)] = parent
         return parent
 
     def _add_new_cells(self, frame: int, detections: np.ndarray) -> list[int]:
@@ -335,7 +291,7 @@ class CellTracker:
         divided (a new cell that is a track's second daughter)."""
         p, objects, parents = self.params, self._labels(frame), []
         lost = self._lost_centres(objects)
-        ages = {obj_id: self._frames_before(obj_id, frame) for obj_id in self.video.object_ids}
+        ages = {obj_id: self._book.frames_before(obj_id, frame) for obj_id in self.video.object_ids}
         for mask in uncovered_cells(detections, objects, p.max_covered, p.min_area):
             found = lost_track_of(mask, lost, p.found_again_distance)
             if found is not None:
@@ -343,9 +299,9 @@ class CellTracker:
                 objects[mask] = found
                 del lost[found]
                 continue
-            mother = mother_of(mask, objects, self._areas, ages, p) if self.divisions else None
+            mother = mother_of(mask, objects, self._book.areas, ages, p) if self.divisions else None
             if mother is None:
-                self._new_cells.append(self._start(frame, self._new_id(), mask))
+                self._new_cells.append(self._start(frame, self._book.new_id(), mask))
                 continue
             sister = objects == mother
             parents.append(self._divide(frame, mother, sister, mask))
@@ -376,80 +332,36 @@ class CellTracker:
         """Clears the pixels of objects absent on this frame (in place), ends the tracks of those
         absent end_after frames in a row and moves those back after a gap onto a new track;
         returns the tracks ended."""
-        ended = []
+        ended, book = [], self._book
         for obj_id, area in areas_of(objects, self.video.object_ids).items():
             if area >= self.params.min_area:
-                if self._absent[obj_id] and self._track_of[obj_id] in self.lineage:
-                    ended.append(self._continue_after_gap(obj_id))
-                self._absent[obj_id], self._areas[obj_id] = 0, area
+                if book.absent[obj_id] and book.track_of[obj_id] in self.lineage:
+                    ended.append(book.continue_after_gap(obj_id))
+                book.absent[obj_id], book.areas[obj_id] = 0, area
                 continue
             objects[objects == obj_id] = 0
-            self._absent[obj_id] += 1
-            if self._absent[obj_id] >= self.params.end_after:
+            book.absent[obj_id] += 1
+            if book.absent[obj_id] >= self.params.end_after:
                 ended.append(self._drop(obj_id))
         return ended
-
-    def _continue_after_gap(self, obj_id: int) -> int:
-        """The object goes on under a new track, child of its track before the gap; returns that one."""
-        before = self._track_of[obj_id]
-        self._track_of[obj_id] = self._new_id()
-        self._parents[self._track_of[obj_id]] = before
-        return before
-
-    def _as_tracks(self, objects: np.ndarray) -> np.ndarray:
-        """(H, W) object ids -> (H, W) uint32 track ids."""
-        ids, inverse = np.unique(objects, return_inverse=True)
-        tracks = np.array([self._track_of.get(int(i), 0) for i in ids], np.uint32)
-        return tracks[inverse].reshape(objects.shape)
-
-    def _record(self, frame: int, labels: np.ndarray) -> list[int]:
-        """The lineage after this frame's labels; returns the tracks that begin here."""
-        started = []
-        for track_id in np.unique(labels[labels != 0]).tolist():
-            if track_id in self.lineage:
-                self.lineage.extend(track_id, frame)
-                continue
-            parent = self._parents.pop(track_id, NO_PARENT)
-            self.lineage.begin(track_id, frame, parent if parent in self.lineage else NO_PARENT)
-            started.append(track_id)
-        return started
 
     # ---- bookkeeping -------------------------------------------------------------------------
 
     def _start(self, frame: int, track_id: int, mask: np.ndarray) -> int:
         """A new object prompted with mask on frame, its track id for object id."""
         self.video.add_mask(frame, track_id, mask)
-        self._track_of[track_id], self._absent[track_id] = track_id, 0
-        self._areas[track_id] = int(mask.sum())
-        return track_id
+        return self._book.start(track_id, int(mask.sum()))
 
     def _drop(self, obj_id: int) -> int:
         """The object's track ends and its memory goes (a frame's cost follows the live cells only);
         returns the track."""
         self.video.remove_object(obj_id)
-        self._absent.pop(obj_id)
-        self._areas.pop(obj_id, None)
-        return self._track_of.pop(obj_id)
+        return self._book.drop(obj_id)
 
     def reserve_ids(self, ids) -> None:
         """New tracks get ids above every one of `ids` (labels already in the store the tracks are
         written onto, which must keep their ids); add_cell may still give them."""
-        self._next_id = max([self._next_id, *(int(i) + 1 for i in ids)])
-
-    def _given_id(self, track_id: int) -> int:
-        """track_id, checked to be a label no object or track of this tracker has."""
-        if track_id < 1 or track_id in self.video.object_ids or track_id in self.lineage:
-            raise ValueError(f"cell id {track_id} is taken or no label (ids are 1 or more): give another id, "
-                             "or none for a new one")
-        self._next_id = max(self._next_id, track_id + 1)
-        return track_id
-
-    def _new_id(self) -> int:
-        """An id no track or object has had (ids are never reused; objects and tracks draw from
-        one counter, so a new object's id is its first track's id)."""
-        track_id = max(self._next_id, self.lineage.next_id())
-        self._next_id = track_id + 1
-        return track_id
+        self._book.reserve(ids)
 
     def _start_frame(self, start: int | None) -> int:
         if start is None:
