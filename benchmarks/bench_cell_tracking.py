@@ -35,10 +35,12 @@ from napari_sam2.testing.peer_trackers import LinkingParams, laptrack_cells, tra
 
 # Busier than the simulator's defaults: divisions and entering cells in every 40-frame sequence
 SEQUENCE_CONFIG = SimulationConfig(division_probability=0.02, enter_rate=0.05)
+REAL_NUCLEUS_DIAMETER = 34.0  # px: the real crop's whole nuclei are 31-38 px across (measured by hand)
 
 
-def our_tracker(threads: int):
-    """track_all_cells with the embedded model, or None when this checkout has no automatic tracker."""
+def our_tracker(threads: int, cell_diameter: float | None = None):
+    """track_all_cells with the embedded model (given `cell_diameter`, or estimating it), or None
+    when this checkout has no automatic tracker."""
     import torch
 
     try:
@@ -49,7 +51,7 @@ def our_tracker(threads: int):
         return None
     torch.set_num_threads(threads)
     model = load_model(device="cpu")
-    return lambda frames: track_all_cells(model, frames)
+    return lambda frames: track_all_cells(model, frames, cell_diameter=cell_diameter)
 
 
 def peers(which: list[str], params: LinkingParams) -> dict:
@@ -195,22 +197,26 @@ def main() -> None:
     parser.add_argument("--real-only", action="store_true", help="only the real-data check")
     parser.add_argument("--real-min-distance", type=int, default=12,
                         help="the peers' segmentation on the real nuclei (radius about 15 px): closest centres, px")
+    parser.add_argument("--true-diameter", action="store_true",
+                        help="give ours the cells' true diameter (simulated: 2 x the mean radius, real: "
+                             f"{REAL_NUCLEUS_DIAMETER:g} px) instead of its estimate")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--json", type=Path, default=Path("bench_cell_tracking.json"), help="where the results go")
     args = parser.parse_args()
     logging.getLogger("traccuracy").setLevel(logging.ERROR)  # one warning per frame of every sequence otherwise
     which = args.methods.split(",")
-    ours = our_tracker(args.threads) if "ours" in which else None
-    ours = {"napari-sam2 (embedded model)": ours} if ours else {}
+    true_diameters = (sum(SEQUENCE_CONFIG.radius_range), REAL_NUCLEUS_DIAMETER) if args.true_diameter else (None, None)
+    ours = [our_tracker(args.threads, d) if "ours" in which else None for d in true_diameters]
+    ours = [{"napari-sam2 (embedded model)": o} if o else {} for o in ours]
     print(cpu_description())
     results = dict(cpu=cpu_description(), args={k: str(v) for k, v in vars(args).items()},
                    sequence_config=repr(SEQUENCE_CONFIG))
     if not args.real_only:
-        results["simulated"] = run_simulated(args, ours | peers(which, LinkingParams()))
+        results["simulated"] = run_simulated(args, ours[0] | peers(which, LinkingParams()))
     if args.real or args.real_only:
         real_params = LinkingParams(min_distance=args.real_min_distance)
         print(f"\npeers on the real time-lapse: {real_params}")
-        results["real"] = run_real(ours | peers(which, real_params))
+        results["real"] = run_real(ours[1] | peers(which, real_params))
     args.json.write_text(json.dumps(results, indent=1))
     print(f"\nresults: {args.json}")
 

@@ -31,7 +31,15 @@ import numpy as np
 import torch
 
 from common import cpu_description
-from napari_sam2 import ArrayFrames, ImagePredictor, MaskCleanup, VideoTracker, load_model
+from napari_sam2 import (
+    ArrayFrames,
+    ImagePredictor,
+    MaskCleanup,
+    TiledImagePredictor,
+    TiledVideoTracker,
+    VideoTracker,
+    load_model,
+)
 from napari_sam2.engine.postprocess import PLAIN_BOXES
 from napari_sam2.evaluation import boundary_measure, central_click, prompt_first_frame, region_similarity
 from napari_sam2.evaluation.classical_segmentation import otsu_watershed
@@ -49,13 +57,38 @@ TRACKED_PROMPTS = ("1 click", "box", "mask")
 CLEANUPS = {"on": MaskCleanup(), "off": MaskCleanup.off(), "keep-dim": MaskCleanup(drop_dim=False),
             "plain-boxes": PLAIN_BOXES}
 BORDER = 8  # px: a track whose centre is nearer the frame's edge than this is left out (cut cells)
+CTC_NUCLEUS_DIAMETER = 34.0  # px: the real crop's whole nuclei are 31-38 px across (measured by hand)
+
+
+def true_diameter(labels: np.ndarray) -> float:
+    """The median over the labelled cells of the diameter of the disc of the same area, px."""
+    _, areas = np.unique(labels[labels > 0], return_counts=True)
+    return float(np.median(2 * np.sqrt(areas / np.pi)))
+
+
+def image_predictor(model, truth: np.ndarray, options: dict):
+    """ImagePredictor (the image resized to the model's input), or with options["tiled"] the
+    TiledImagePredictor at the cells' true diameter (scale.py's rule, as the CLI and plugin do)."""
+    options = dict(options)
+    if options.pop("tiled", False):
+        return TiledImagePredictor(model, cell_diameter=true_diameter(truth), **options)
+    return ImagePredictor(model, **options)
+
+
+def video_tracker(model, frames: np.ndarray, diameter: float, options: dict):
+    """VideoTracker (frames resized to the model's input), or with options["tiled"] the
+    TiledVideoTracker at the cells' true `diameter`."""
+    options = dict(options)
+    if options.pop("tiled", False):
+        return TiledVideoTracker(model, frames, cell_diameter=diameter, **options)
+    return VideoTracker(model, ArrayFrames(frames), **options)
 
 
 # ---- single images: one click, box, mask, baseline ----------------------------------------------
 
 def image_scores(model, image: np.ndarray, truth: np.ndarray, predictor_options: dict) -> dict[str, list]:
     """Per method, the (J, F) of every labelled cell of one (H, W) image."""
-    predictor = ImagePredictor(model, **predictor_options)
+    predictor = image_predictor(model, truth, predictor_options)
     predictor.set_image(image)
     classical = otsu_watershed(image)
     scores = {method: [] for method in METHODS}
@@ -109,7 +142,7 @@ def track_stack(model, stack: np.ndarray, truth: np.ndarray, tracker_options: di
     """(Z, H, W) labels tracked up and down from a prompt per nucleus (`kind`, one of
     PROMPT_KINDS) on the fullest slice."""
     start = int((truth > 0).sum(axis=(1, 2)).argmax())
-    tracker = VideoTracker(model, ArrayFrames(stack), **tracker_options)
+    tracker = video_tracker(model, stack, true_diameter(truth[start]), tracker_options)
     prompt_first_frame(tracker, kind, {int(c): truth == c for c in np.unique(truth[start]) if c}, frame=start)
     labels = np.zeros(truth.shape, np.uint32)
     for result in tracker.propagate(start=start, direction="both"):
@@ -183,7 +216,7 @@ def ctc_scores(model, frames: np.ndarray, tracks: np.ndarray, tracker_options: d
     num_frames, h, w = frames.shape
     centres = track_centres(tracks, num_frames)
     clicked = [k for k, c in centres.items() if 0 in c and BORDER <= c[0][0] < h - BORDER and BORDER <= c[0][1] < w - BORDER]
-    tracker = VideoTracker(model, ArrayFrames(frames), **tracker_options)
+    tracker = video_tracker(model, frames, CTC_NUCLEUS_DIAMETER, tracker_options)
     for track in clicked:
         y, x = centres[track][0]
         tracker.add_points(0, track + 1, [[x, y]], [1])  # track ids start at 0, object ids at 1
@@ -230,6 +263,9 @@ def main() -> None:
     parser.add_argument("--single-view", action="store_true",
                         help="single images: the model's masks of the image alone (default: averaged over the image "
                              "and its views, ImagePredictor's averaged_views)")
+    parser.add_argument("--tiled", action="store_true",
+                        help="the tiled predictor and tracker at the cells' true diameter (scale.py's presented size, "
+                             "as the CLI and plugin use them; default: the image resized to the model's input)")
     parser.add_argument("--sim-stacks", type=int, default=3, help="held-out realistic simulated z-stacks")
     parser.add_argument("--skip", default="", help="comma-separated parts to skip: sim,realistic,simstack,zstack,track,ctc")
     args = parser.parse_args()
@@ -240,7 +276,8 @@ def main() -> None:
     skip = set(filter(None, args.skip.split(",")))
     cleanup = CLEANUPS[args.cleanup]
     print(f"mask clean-up: {cleanup}")
-    predictor_options, tracker_options = {"cleanup": cleanup, "averaged_views": not args.single_view}, {"cleanup": cleanup}
+    predictor_options = {"cleanup": cleanup, "averaged_views": not args.single_view, "tiled": args.tiled}
+    tracker_options = {"cleanup": cleanup, "tiled": args.tiled}
     print(f"single images: {'the image alone' if args.single_view else 'averaged views (mirrored, moved by half a patch)'}")
     if "sim" not in skip:
         frames = simulated_frames(args.sim_frames, SimulationConfig())
