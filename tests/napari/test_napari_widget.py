@@ -373,6 +373,10 @@ def test_the_widget_explains_itself_and_shows_its_progress(
     controls = widget.findChildren(QAbstractButton) + widget.findChildren(QComboBox) + widget.findChildren(QLineEdit)
     assert len(controls) >= 14 and all(control.toolTip() for control in controls)
     assert "press 'Start tracking this image'" in widget.help_label.text()
+    assert widget.axis_combo.currentText() == "axis 0 (8 frames)"  # not napari's default label "-3"
+    viewer.dims.axis_labels = ("t", "y", "x")
+    widget.settings.refresh_axes()
+    assert widget.axis_combo.currentText() == "axis 0 (t, 8 frames)"
     widget.store_edit.setText(str(tmp_path / "cells.zarr"))
     widget.start_button.click()
     assert "Editing object 1: click the centre of a cell in the layer 'cells clicks'" in widget.help_label.text()

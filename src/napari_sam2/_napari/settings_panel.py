@@ -77,7 +77,8 @@ class SettingsForm(QFormLayout):
         shape = image_data(layer).shape[: layer.ndim]
         labels = self.viewer.dims.axis_labels[-layer.ndim:]
         for axis in tracking_axes(shape):
-            self.axis_combo.addItem(f"axis {axis} ({labels[axis]}, {shape[axis]} frames)", axis)
+            name = f"{labels[axis]}, " if not str(labels[axis]).lstrip("-").isdigit() else ""  # napari's default: a number
+            self.axis_combo.addItem(f"axis {axis} ({name}{shape[axis]} frames)", axis)
         self.axis_combo.setEnabled(self.axis_combo.count() > 1)
 
     def _browse_checkpoint(self) -> None:
