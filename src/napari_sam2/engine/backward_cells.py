@@ -130,6 +130,11 @@ class BackwardCells:
             yield CellFrame(earlier, job.revised[earlier], (), (), again=True)
         self._job = None
 
+    def request_stop(self) -> None:
+        """Thread-safe: the tracker's model call under way returns early (the stop itself is the
+        cell tracker's event, shared)."""
+        self.video.request_stop()
+
     def _may_go_onto(self, job: _Job) -> Callable[[int], bool]:
         """Whether the job's cells may be tracked back onto an earlier frame: one of the run, not
         blank, no stop asked for."""

@@ -174,7 +174,7 @@ class CellTracker:
         still working on it); the next run() goes on from there."""
         self._stop.set()
         self.video.request_stop()
-        self._back.video.request_stop()
+        self._back.request_stop()
 
     # ---- one frame ---------------------------------------------------------------------------
 
