@@ -38,8 +38,8 @@ SEQUENCE_CONFIG = SimulationConfig(division_probability=0.02, enter_rate=0.05)
 REAL_NUCLEUS_DIAMETER = 34.0  # px: the real crop's whole nuclei are 31-38 px across (measured by hand)
 
 
-def our_tracker(threads: int, cell_diameter: float | None = None):
-    """track_all_cells with the embedded model (given `cell_diameter`, or estimating it), or None
+def our_tracker(threads: int, cell_diameter: float | None = None, model_file: str | None = None):
+    """track_all_cells with the embedded model or `model_file` (given `cell_diameter`, or estimating it), or None
     when this checkout has no automatic tracker."""
     import torch
 
@@ -50,7 +50,7 @@ def our_tracker(threads: int, cell_diameter: float | None = None):
         print(f"ours: not run ({error})")
         return None
     torch.set_num_threads(threads)
-    model = load_model(device="cpu")
+    model = load_model(model_file, device="cpu")
     return lambda frames: track_all_cells(model, frames, cell_diameter=cell_diameter)
 
 
@@ -201,13 +201,14 @@ def main() -> None:
                         help="give ours the cells' true diameter (simulated: 2 x the mean radius, real: "
                              f"{REAL_NUCLEUS_DIAMETER:g} px) instead of its estimate")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    parser.add_argument("--model", default=None, help="ours with this checkpoint file (default: the embedded model)")
     parser.add_argument("--json", type=Path, default=Path("bench_cell_tracking.json"), help="where the results go")
     args = parser.parse_args()
     logging.getLogger("traccuracy").setLevel(logging.ERROR)  # one warning per frame of every sequence otherwise
     which = args.methods.split(",")
     true_diameters = (sum(SEQUENCE_CONFIG.radius_range), REAL_NUCLEUS_DIAMETER) if args.true_diameter else (None, None)
-    ours = [our_tracker(args.threads, d) if "ours" in which else None for d in true_diameters]
-    ours = [{"napari-sam2 (embedded model)": o} if o else {} for o in ours]
+    ours = [our_tracker(args.threads, d, args.model) if "ours" in which else None for d in true_diameters]
+    ours = [{f"napari-sam2 ({args.model or 'embedded model'})": o} if o else {} for o in ours]
     print(cpu_description())
     results = dict(cpu=cpu_description(), args={k: str(v) for k, v in vars(args).items()},
                    sequence_config=repr(SEQUENCE_CONFIG))

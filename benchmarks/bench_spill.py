@@ -48,11 +48,13 @@ def main() -> None:
     parser.add_argument("--separate-memories", action=argparse.BooleanOptionalAction, default=True,
                         help="the tracker's winner rule for memories (its default)")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--model", default=None, help="a checkpoint file (default: the embedded model)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     kinds = args.kinds.split(",")
-    model = load_model(device="cpu")
+    model = load_model(args.model, device="cpu")
     print(cpu_description())
+    print(f"model: {args.model or 'embedded'}")
     counts = {kind: {} for kind in kinds}
     scores = {kind: [] for kind in kinds}
     start = time.perf_counter()
