@@ -55,6 +55,7 @@ from sample_images import ctc_timelapse, nuclei_zstack
 METHODS = ("1 click", "box", "Otsu + watershed")
 TRACKED_PROMPTS = ("1 click", "box", "mask")
 CLEANUPS = {"on": MaskCleanup(), "off": MaskCleanup.off(), "keep-dim": MaskCleanup(drop_dim=False),
+            "keep-touching": MaskCleanup(split_touching=False),
             "plain-boxes": PLAIN_BOXES}
 BORDER = 8  # px: a track whose centre is nearer the frame's edge than this is left out (cut cells)
 CTC_NUCLEUS_DIAMETER = 34.0  # px: the real crop's whole nuclei are 31-38 px across (measured by hand)

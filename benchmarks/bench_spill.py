@@ -19,6 +19,7 @@ import torch
 
 from common import cpu_description
 from napari_sam2.engine.loading import load_model
+from napari_sam2.engine.postprocess import MaskCleanup
 from napari_sam2.evaluation import j_and_f, track_sequence
 from napari_sam2.evaluation.spill import SPILL_KINDS, spill_pixels
 from napari_sam2.simulation import EVALUATION_SEEDS, SimulationConfig, ground_truth_masks, simulate_timelapse
@@ -48,6 +49,8 @@ def main() -> None:
     parser.add_argument("--separate-memories", action=argparse.BooleanOptionalAction, default=True,
                         help="the tracker's winner rule for memories (its default)")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--keep-touching-masks", action="store_true",
+                        help="tracked masks that touch as the model gives them (MaskCleanup.split_touching off)")
     parser.add_argument("--model", default=None, help="a checkpoint file (default: the embedded model)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -55,13 +58,15 @@ def main() -> None:
     model = load_model(args.model, device="cpu")
     print(cpu_description())
     print(f"model: {args.model or 'embedded'}")
+    cleanup = MaskCleanup(split_touching=not args.keep_touching_masks)
+    print(cleanup)
     counts = {kind: {} for kind in kinds}
     scores = {kind: [] for kind in kinds}
     start = time.perf_counter()
     for seed, sim, ids in held_out(args.sequences, args.first_seed, args.frames):
         truths = ground_truth_masks(sim, ids)
         for kind in kinds:
-            pred = track_sequence(model, sim.frames, truths, kind, args.separate_memories)
+            pred = track_sequence(model, sim.frames, truths, kind, args.separate_memories, cleanup)
             scores[kind] += [j_and_f(pred[i], truths[i]) for i in ids]
             for name, per_frame in spill_pixels(pred, truths, sim.labels > 0).items():
                 counts[kind][name] = counts[kind].get(name, 0) + per_frame

@@ -14,6 +14,7 @@ from scipy import ndimage
 from ..model.prompt_encoder import BOX_BOTTOM_RIGHT, BOX_TOP_LEFT
 from .preprocessing import IMAGENET_MEAN, IMAGENET_STD
 from .prompts import Prompt, with_box_centre_click
+from .touching_split import split_touching
 
 HOLE_FILL_LOGIT = 0.1  # a filled hole becomes just-positive, like the reference's CUDA path
 _EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
@@ -60,6 +61,9 @@ class MaskCleanup:
     drop_dim: on tracked frames, a mask not brighter than its surroundings (`dim_masks`) means
     the object is absent there, and the tracker marks it absent as the model marks an object it
     does not find: out-of-focus haze at the ends of a z-stack is not the nucleus.
+    split_touching: on tracked frames, where masks of tracked objects touch, their union is split
+    at its necks into cells and each cell goes wholly to the object holding most of it
+    (`touching_split`): a mask creeping over a touching neighbour gives the band back.
 
     Boxes (the embedded model reads a box alone poorly: masks of nucleus-like texture in and
     around the box, README "Box prompts"):
@@ -71,17 +75,24 @@ class MaskCleanup:
     keep_one_piece: bool = True
     fill_holes: bool = True
     drop_dim: bool = True
+    split_touching: bool = True
     box_centre_click: bool = True
     inside_box: bool = True
 
     @classmethod
     def off(cls) -> MaskCleanup:
         """The model's masks as they are, from the prompts as given (as the reference)."""
-        return cls(keep_one_piece=False, fill_holes=False, drop_dim=False, box_centre_click=False, inside_box=False)
+        return cls(keep_one_piece=False, fill_holes=False, drop_dim=False, split_touching=False, box_centre_click=False,
+                   inside_box=False)
 
     def model_prompt(self, prompt: Prompt) -> Prompt:
         """The prompt the model is given for `prompt` (box_centre_click)."""
         return with_box_centre_click(prompt) if self.box_centre_click else prompt
+
+    def touching_split(self, logits: torch.Tensor) -> torch.Tensor:
+        """A tracked frame's (B, 1, h, w) mask logits with touching objects' cells given back
+        (split_touching; the same logits with it off)."""
+        return split_touching(logits) if self.split_touching else logits
 
     def dim_masks(self, logits: torch.Tensor, model_input: torch.Tensor) -> torch.Tensor:
         """(B,) bool: which of the (B, 1, h, w) mask logits are less than MIN_CONTRAST brighter
@@ -215,8 +226,9 @@ def _windows(low: torch.Tensor, factor: int, reach: int) -> dict[tuple[int, int]
 
 
 def add_cleanup_flag(command) -> None:
-    """`--no-cleanup`, `--keep-dim-masks` and `--plain-boxes` on an argparse command: args.cleanup
-    is MaskCleanup(), MaskCleanup.off(), MaskCleanup(drop_dim=False) or PLAIN_BOXES."""
+    """`--no-cleanup`, `--keep-dim-masks`, `--keep-touching-masks` and `--plain-boxes` on an argparse
+    command: args.cleanup is MaskCleanup(), MaskCleanup.off(), MaskCleanup(drop_dim=False),
+    MaskCleanup(split_touching=False) or PLAIN_BOXES."""
     command.add_argument("--no-cleanup", dest="cleanup", action="store_const", const=MaskCleanup.off(),
                          default=MaskCleanup(), help="keep the model's masks as they are, from the prompts as given "
                                                      "(default: each mask is the one piece under its click, or the "
@@ -225,5 +237,9 @@ def add_cleanup_flag(command) -> None:
                                                      "around it means the cell is absent)")
     command.add_argument("--keep-dim-masks", dest="cleanup", action="store_const", const=MaskCleanup(drop_dim=False),
                          help="clean up, but keep tracked masks that are no brighter than around them")
+    command.add_argument("--keep-touching-masks", dest="cleanup", action="store_const",
+                         const=MaskCleanup(split_touching=False),
+                         help="clean up, but leave tracked masks that touch as the model gives them (by default their "
+                              "union is split at its necks and each cell goes to the object holding most of it)")
     command.add_argument("--plain-boxes", dest="cleanup", action="store_const", const=PLAIN_BOXES,
                          help="clean up, but give the model a box alone and keep what it gives outside the box")

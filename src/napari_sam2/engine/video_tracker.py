@@ -342,6 +342,7 @@ class VideoTracker:
         if out is not None:
             # a mask no brighter than around it: the object is absent here (MaskCleanup.drop_dim)
             out = as_absent(self.model, out, self.cleanup.dim_masks(out.low_res_logits, self.inputs[frame]))
+            out = out._replace(low_res_logits=self.cleanup.touching_split(out.low_res_logits))
         return DecodedFrame(frame, sign, tuple(tracked_ids), tuple(ids), out)
 
     def _remember_frame(self, decoded: DecodedFrame) -> FrameResult:
