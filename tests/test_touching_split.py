@@ -95,3 +95,10 @@ def test_the_command_line_turns_it_off():
     assert parser.parse_args([]).cleanup.split_touching
     assert parser.parse_args(["--keep-touching-masks"]).cleanup == MaskCleanup(split_touching=False)
     assert not MaskCleanup.off().split_touching
+
+
+def test_a_small_object_with_no_segment_of_its_own_keeps_its_mask():
+    large = disc(32, 28, 12)
+    small = disc(32, 41, 2.5) & ~large  # a speck on the large one's edge: no neck, no distance peak of its own
+    out = (split_touching(as_logits(large, small))[:, 0] > 0).numpy()
+    assert (out[0] == large).all() and (out[1] == small).all()

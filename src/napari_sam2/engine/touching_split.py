@@ -7,7 +7,9 @@ classical segmentation splits touching nuclei (a watershed of the distance to th
 from the distance's peaks), and each such segment goes wholly to the object holding most of it:
 the band spilled over a neighbour returns to the cell it lies on, while an object's own two lobes
 (a dividing cell) stay its own. Only pixels held by touching tracked objects change hands: no
-mask grows onto the background, and masks that touch nothing are left as the model gave them.
+mask grows onto the background, and masks that touch nothing are left as the model gave them. An
+object that holds most of no segment keeps its mask: a small nucleus beside a large one makes no
+neck in their union (no distance peak of its own), and would otherwise vanish into its neighbour.
 
 Written here rather than taken from a segmentation package: the watershed and peaks are
 scikit-image's; what is ours is only the rule of who gets each segment.
@@ -29,7 +31,8 @@ TAKEN_LOGIT = -8.0  # and of a pixel taken from it: a clear no, in its output an
 def split_touching(low_res_logits: torch.Tensor) -> torch.Tensor:
     """low_res_logits (B, 1, h, w) of one frame's objects, with each cell of the union of touching
     masks given wholly to the object holding most of it (module docstring); the same tensor when no
-    two masks touch."""
+    two masks touch. An object that holds most of no segment (too small for a neck to set it
+    apart, or a second object on a cell) is left as it is, and so are its pixels."""
     masks = low_res_logits[:, 0].detach().cpu() > 0  # (B, h, w)
     groups = touching_groups(masks)
     if not groups:
@@ -38,10 +41,13 @@ def split_touching(low_res_logits: torch.Tensor) -> torch.Tensor:
     out = low_res_logits.clone()
     for members in groups:
         rows, cols, owner = segment_owners(masks, members)
-        for m, k in enumerate(members):
-            held = masks[k, rows, cols]
-            given, taken = (owner == m) & ~held, (owner != m) & (owner >= 0) & held  # (hc, wc) each
-            window = out[k, 0, rows, cols]  # a view: writes go to `out`
+        held = masks[members][:, rows, cols]  # (M, hc, wc)
+        owning = [m for m in range(len(members)) if (owner == m).any()]
+        movable = held[owning].any(0)  # held by an object that keeps a cell of its own
+        for m in owning:
+            given = (owner == m) & ~held[m] & movable  # (hc, wc) each
+            taken = (owner != m) & (owner >= 0) & held[m]
+            window = out[members[m], 0, rows, cols]  # a view: writes go to `out`
             _clamp_where(window, given, low=GIVEN_LOGIT)
             _clamp_where(window, taken, high=TAKEN_LOGIT)
     return out
