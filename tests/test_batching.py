@@ -7,6 +7,7 @@ import numpy as np
 
 from napari_sam2 import VideoTracker
 from napari_sam2.engine import batching
+from napari_sam2.engine.postprocess import MaskCleanup
 from napari_sam2.model import OFFICIAL_CONFIGS, SAM2Model, micro_config
 from napari_sam2.simulation import EVALUATION_SEEDS, SimulationConfig, simulate_timelapse
 
@@ -36,7 +37,10 @@ def test_batched_and_one_by_one_give_the_same_masks(micro_model):
     first = sim.labels[0]
     logits = {}
     for per_call in (1, 3, None):
-        tracker = VideoTracker(micro_model, sim.frames, objects_per_call=per_call, precision="float32")
+        # the split of touching masks is off: it reads thresholded masks, where a 1e-4 difference
+        # between batched and one-by-one arithmetic can move a pixel across 0 and a segment's border
+        tracker = VideoTracker(micro_model, sim.frames, objects_per_call=per_call, precision="float32",
+                               cleanup=MaskCleanup(split_touching=False))
         for obj_id in np.unique(first)[1:]:
             tracker.add_mask(0, int(obj_id), first == obj_id)
         logits[per_call] = [r.logits().numpy() for r in tracker.propagate()]
