@@ -102,3 +102,8 @@ def test_a_small_object_with_no_segment_of_its_own_keeps_its_mask():
     small = disc(32, 41, 2.5) & ~large  # a speck on the large one's edge: no neck, no distance peak of its own
     out = (split_touching(as_logits(large, small))[:, 0] > 0).numpy()
     assert (out[0] == large).all() and (out[1] == small).all()
+
+
+def test_the_split_alone_counts_as_a_clean_up_that_is_on():
+    alone = MaskCleanup(keep_one_piece=False, fill_holes=False, drop_dim=False, box_centre_click=False, inside_box=False)
+    assert alone.active and not MaskCleanup.off().active

@@ -4,7 +4,7 @@ frames, no mask that is not brighter than its surroundings) used by the image pr
 video tracker alike."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import torch
@@ -128,7 +128,7 @@ class MaskCleanup:
 
     @property
     def active(self) -> bool:
-        return self.keep_one_piece or self.fill_holes or self.drop_dim or self.box_centre_click or self.inside_box
+        return any(getattr(self, rule.name) for rule in fields(self))  # every field is a rule, on or off
 
     def apply(self, logits: torch.Tensor, anchors: np.ndarray | None = None, box: np.ndarray | None = None) -> torch.Tensor:
         """(B, 1, h, w) or (B, h, w) mask logits -> a cleaned copy. anchors: (N, 2) (x, y) positive
