@@ -46,6 +46,12 @@ def otsu_watershed(image: np.ndarray, smoothing: float = 1.0, min_distance: int 
     """(H, W) image -> (H, W) int32 labels: the Otsu foreground cut by a watershed on its distance
     transform from the peaks (touching nuclei apart). Parameters as foreground_peaks."""
     found = foreground_peaks(image, smoothing, min_distance, min_area)
-    markers = np.zeros(image.shape, np.int32)
-    markers[tuple(found.peaks.T)] = np.arange(1, len(found.peaks) + 1)
-    return watershed(-found.distance, markers, mask=found.mask).astype(np.int32)
+    return watershed_from_peaks(found.distance, found.peaks, found.mask).astype(np.int32)
+
+
+def watershed_from_peaks(distance: np.ndarray, peaks: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """(H, W) labels 1..N of an (H, W) bool mask cut at its necks: a watershed of its (H, W) distance
+    transform from its (N, 2) (row, col) peaks, label k + 1 grown from peaks[k]."""
+    markers = np.zeros(mask.shape, np.int32)
+    markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
+    return watershed(-distance, markers, mask=mask)

@@ -22,7 +22,8 @@ import torch.nn.functional as F
 from scipy import ndimage
 from scipy.sparse.csgraph import connected_components
 from skimage.feature import peak_local_max
-from skimage.segmentation import watershed
+
+from .cell_candidates import watershed_from_peaks
 
 GIVEN_LOGIT = 8.0  # the logit of a pixel given to an object: a clear yes, as the model's own masks say
 TAKEN_LOGIT = -8.0  # and of a pixel taken from it: a clear no, in its output and its memory
@@ -40,8 +41,7 @@ def split_touching(low_res_logits: torch.Tensor) -> torch.Tensor:
     masks = masks.numpy()
     out = low_res_logits.clone()
     for members in groups:
-        rows, cols, owner = segment_owners(masks, members)
-        held = masks[members][:, rows, cols]  # (M, hc, wc)
+        rows, cols, held, owner = segment_owners(masks, members)
         owning = [m for m in range(len(members)) if (owner == m).any()]
         movable = held[owning].any(0)  # held by an object that keeps a cell of its own
         for m in owning:
@@ -69,20 +69,15 @@ def touching_groups(masks: torch.Tensor) -> list[list[int]]:
     kept = masks[present].float()  # (P, h, w)
     grown = F.max_pool2d(kept[:, None], 3, stride=1, padding=1)[:, 0]  # each mask grown by one pixel
     contact = (grown.flatten(1) @ kept.flatten(1).T) > 0  # (P, P) pixels of b within a pixel of a
-    count, component = _components(contact | contact.T)
-    groups = [present[component == c].tolist() for c in range(count)]
+    count, component = connected_components((contact | contact.T).numpy(), directed=False)  # (P,) group of each
+    groups = [present[torch.from_numpy(component == c)].tolist() for c in range(count)]
     return [g for g in groups if len(g) > 1]
 
 
-def _components(adjacent: torch.Tensor) -> tuple[int, torch.Tensor]:
-    """Connected components of an undirected graph given as a (P, P) bool matrix."""
-    count, component = connected_components(adjacent.numpy(), directed=False)
-    return count, torch.from_numpy(component)
-
-
-def segment_owners(masks: np.ndarray, members: list[int]) -> tuple[slice, slice, np.ndarray]:
-    """The window (rows, cols) around one touching group of the masks (B, h, w) bool, and in it
-    (hc, wc) the index into `members` of the owner of each pixel of their union (-1 elsewhere)."""
+def segment_owners(masks: np.ndarray, members: list[int]) -> tuple[slice, slice, np.ndarray, np.ndarray]:
+    """The window (rows, cols) around one touching group of the masks (B, h, w) bool, and in it the
+    members' masks (M, hc, wc) and the index into `members` of the owner of each pixel of their union
+    (hc, wc; -1 elsewhere)."""
     rows, cols = _bounds(np.any(masks[members], axis=0))
     held = masks[members][:, rows, cols]  # (M, hc, wc)
     union = held.any(0)
@@ -91,7 +86,7 @@ def segment_owners(masks: np.ndarray, members: list[int]) -> tuple[slice, slice,
     for s in range(1, int(segments.max()) + 1):
         segment = segments == s
         owner[segment] = int(np.argmax(held[:, segment].sum(1)))
-    return rows, cols, owner
+    return rows, cols, held, owner
 
 
 def _bounds(mask: np.ndarray) -> tuple[slice, slice]:
@@ -109,6 +104,4 @@ def cell_segments(union: np.ndarray, smallest_area: int) -> np.ndarray:
     radius = max(1.0, float(np.sqrt(smallest_area / np.pi)))
     peaks = peak_local_max(distance, min_distance=max(1, int(radius / 2)), labels=union.astype(np.int32),
                            exclude_border=False)
-    markers = np.zeros(union.shape, np.int32)
-    markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
-    return watershed(-distance, markers, mask=union)
+    return watershed_from_peaks(distance, peaks, union)

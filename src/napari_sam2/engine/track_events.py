@@ -59,8 +59,8 @@ import numpy as np
 from scipy import ndimage
 from skimage.feature import peak_local_max
 from skimage.morphology import convex_hull_image
-from skimage.segmentation import watershed
 
+from .cell_candidates import watershed_from_peaks
 from .cell_tracking_params import CellTrackingParams
 
 
@@ -106,9 +106,7 @@ def lobes_of(mask: np.ndarray, max_neck: float) -> list[np.ndarray]:
                            exclude_border=False)
     if len(peaks) < 2:
         return []
-    markers = np.zeros(mask.shape, np.int32)
-    markers[tuple(peaks.T)] = (1, 2)
-    basins = watershed(-distance, markers, mask=mask)
+    basins = watershed_from_peaks(distance, peaks, mask)  # peaks come highest first: lobe 1 has the higher
     neck = int((ndimage.binary_dilation(basins == 2) & (basins == 1)).sum())  # lobe 1's pixels on the cut
     if neck > max_neck * 2 * distance[tuple(peaks.T)].min():
         return []
