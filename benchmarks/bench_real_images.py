@@ -19,7 +19,8 @@ unless --single-view), the best of the 3 masks by predicted IoU for one click, o
 for a box or a mask. The baseline's mask of a cell
 is the watershed segment under the click (empty if the click falls on its background).
 
-    python benchmarks/bench_real_images.py --threads 1 [--sim-frames 20] [--cleanup on|off|keep-dim|plain-boxes]
+    python benchmarks/bench_real_images.py --threads 1 [--sim-frames 20]
+        [--cleanup on|off|keep-dim|keep-touching|choose-by-iou|plain-boxes]
         [--single-view] [--model FILE]
 """
 from __future__ import annotations
@@ -55,7 +56,7 @@ from sample_images import ctc_timelapse, nuclei_zstack
 METHODS = ("1 click", "box", "Otsu + watershed")
 TRACKED_PROMPTS = ("1 click", "box", "mask")
 CLEANUPS = {"on": MaskCleanup(), "off": MaskCleanup.off(), "keep-dim": MaskCleanup(drop_dim=False),
-            "keep-touching": MaskCleanup(split_touching=False),
+            "keep-touching": MaskCleanup(split_touching=False), "choose-by-iou": MaskCleanup(choose_by_outline=False),
             "plain-boxes": PLAIN_BOXES}
 BORDER = 8  # px: a track whose centre is nearer the frame's edge than this is left out (cut cells)
 CTC_NUCLEUS_DIAMETER = 34.0  # px: the real crop's whole nuclei are 31-38 px across (measured by hand)
@@ -99,7 +100,7 @@ def image_scores(model, image: np.ndarray, truth: np.ndarray, predictor_options:
         ys, xs = np.nonzero(gt)
         click = predictor.predict(points=[[x, y]], labels=[1], multimask=True)
         masks = {
-            "1 click": click.masks[click.scores.argmax()],
+            "1 click": click.masks[click.best],
             "box": predictor.predict(box=[xs.min(), ys.min(), xs.max(), ys.max()], multimask=False).masks[0],
             "Otsu + watershed": (classical == classical[int(y), int(x)]) & (classical[int(y), int(x)] > 0),
         }

@@ -57,7 +57,7 @@ def one_click_iou(predictor, frame, labels, ids) -> list[float]:
         rows, cols = boxes[obj_id - 1]
         (x, y), _ = central_click(labels[rows, cols] == obj_id)
         p = predictor.predict(points=[[x + cols.start, y + rows.start]], labels=[1], multimask=True)
-        mask = p.masks[int(np.argmax(p.scores))]
+        mask = p.masks[p.best]
         truth_area = int((labels[rows, cols] == obj_id).sum())
         overlap = int(mask[rows, cols][labels[rows, cols] == obj_id].sum())
         scores.append(overlap / (int(mask.sum()) + truth_area - overlap))

@@ -79,7 +79,7 @@ def frame_ious(model, cleanup: MaskCleanup, sequences: int = 4) -> tuple[list[fl
         predictor.set_image(frame)
         for truth, click_xy in cells:
             click = predictor.predict(points=[click_xy], labels=[1])
-            clicks.append(region_similarity(click.masks[click.scores.argmax()], truth))
+            clicks.append(region_similarity(click.masks[click.best], truth))
             ys, xs = np.nonzero(truth)
             box = predictor.predict(box=[xs.min(), ys.min(), xs.max(), ys.max()], multimask=False).masks[0]
             boxes.append(region_similarity(box, truth))

@@ -101,7 +101,7 @@ def test_a_click_on_a_small_cell_of_a_large_frame_is_flagged(model, large_frame)
     predictor.set_image(large_frame.frames[0])
     for xy in first_clicks(large_frame.labels[0]):
         pred = predictor.predict(points=[xy], labels=[1])
-        best = int(pred.scores.argmax())
+        best = pred.best
         assert len(pred.warnings) == len(pred.masks) == 3
         assert pred.warnings[best].kind == TOO_LARGE and pred.warnings[best].area == pred.masks[best].sum()
 
@@ -112,7 +112,7 @@ def test_clicks_on_cells_of_a_fitting_frame_are_not_flagged(model):
     predictor.set_image(sim.frames[0])
     for xy in first_clicks(sim.labels[0], count=8):
         pred = predictor.predict(points=[xy], labels=[1])
-        assert pred.warnings[int(pred.scores.argmax())] is None
+        assert pred.warnings[pred.best] is None
 
 
 def test_an_empty_mask_is_flagged(model):

@@ -60,7 +60,7 @@ def clicked_iou(predictor: ImagePredictor, image: np.ndarray, labels: np.ndarray
     scores = []
     for cell, xy in clicks(labels).items():
         pred = predictor.predict(points=[xy], labels=[1])
-        scores.append(iou(pred.masks[pred.scores.argmax()], labels == cell))
+        scores.append(iou(pred.masks[pred.best], labels == cell))
     return float(np.mean(scores))
 
 

@@ -6,7 +6,7 @@ Scripting API (imports no napari), with `ns` this package (import napari_sam2 as
     predictor = ns.ImagePredictor(model)
     predictor.set_image(image)                         # 2-D or (H, W, C); uint8/uint16/float
     pred = predictor.predict(points=[[120, 80]], labels=[1])
-    mask = pred.masks[pred.scores.argmax()]
+    mask = pred.masks[pred.best]
     predictor = ns.TiledImagePredictor(model, cell_diameter=None)  # any frame size: cells resampled, tiled
     ns.ImagePredictor(model, cleanup=ns.MaskCleanup.off())   # masks as the model gives them (default: one
                                                        # piece under the click, holes filled; also VideoTracker)

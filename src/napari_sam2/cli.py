@@ -307,7 +307,7 @@ def _best_mask(predictor: TiledImagePredictor, group: list[Click]) -> LocalLogit
     """The object's best-scored mask (of 3 for one click, the only one for several)."""
     local, prediction = predictor.predict_local([[c.x, c.y] for c in group], [int(c.positive) for c in group],
                                                 multimask=len(group) == 1)
-    best = int(np.argmax(prediction.scores))
+    best = prediction.best
     return LocalLogits(local.box, local.logits[best:best + 1])
 
 

@@ -17,13 +17,14 @@ from .prompts import check_prompt, mask_to_logits, model_points
 
 
 class Prediction(NamedTuple):
-    """Masks for one prompt, best guess first only if you sort by `scores` (M = 3 or 1)."""
+    """Masks for one prompt (M = 3 or 1); `masks[best]` is the one to keep."""
 
     masks: np.ndarray  # (M, H, W) bool at the image's resolution (or float logits with return_logits)
     scores: np.ndarray  # (M,) predicted IoU of each mask
     low_res_logits: np.ndarray  # (M, 4h, 4w) logits, to pass back as `mask_logits` to refine
     object_score: float  # logit; > 0 where the model believes the object is present
     warnings: tuple[MaskWarning | None, ...] = ()  # (M,) per mask: empty or implausibly large (mask_check.py)
+    best: int = 0  # the mask to keep: for one click, by predicted IoU and outline (MaskCleanup.choose_by_outline)
 
 
 class ImagePredictor:
@@ -57,6 +58,7 @@ class ImagePredictor:
         self.normalization = normalization
         self._embedding: ImageEmbedding | None = None
         self._image_hw: tuple[int, int] | None = None
+        self._input: torch.Tensor | None = None
 
     @property
     def image_size(self) -> int:
@@ -80,6 +82,7 @@ class ImagePredictor:
         with autocast(self.precision, self.model.device):
             self._embedding = self.model.encode_image(view_inputs(tensor.to(self.model.device), self.views))  # one per view
         self._image_hw = image_hw
+        self._input = tensor.cpu()  # (1, 3, S, S): choosing among a click's masks reads its edges
 
     def predict(
         self,
@@ -130,7 +133,9 @@ class ImagePredictor:
         with autocast(self.precision, device):
             out = averaged_output(self.model.decode(self._embedding, viewed, None, logits_prompt, multimask),
                                   used.to(device), self.views)
-        low = out.mask_logits.cpu()  # (1, M, 4h, 4w)
+        low = out.mask_logits.cpu().float()  # (1, M, 4h, 4w)
+        low_anchors, _ = prompt_in_logits(points, self._image_hw, size, tuple(low.shape[-2:]))
+        best = int(self.cleanup.chosen_candidates(out.iou_scores.cpu(), low, self._input, low_anchors)[0])
         model_full = F.interpolate(low, size=self._image_hw, mode="bilinear", align_corners=False)[0]
         anchors, box = prompt_in_logits(points, self._image_hw, size, self._image_hw)
         full = self.cleanup.apply(model_full, anchors, box)
@@ -143,4 +148,5 @@ class ImagePredictor:
             float(out.object_score_logits),
             tuple(mask_warning(mask, given, self.image_size, model_mask, self.cell_diameter)
                   for mask, model_mask in zip(binary, model_binary)),
+            best,
         )

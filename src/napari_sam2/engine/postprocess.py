@@ -11,7 +11,9 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage
 
+from ..model.frame_steps import Chooser
 from ..model.prompt_encoder import BOX_BOTTOM_RIGHT, BOX_TOP_LEFT
+from .mask_choice import chosen_by_outline
 from .preprocessing import IMAGENET_MEAN, IMAGENET_STD
 from .prompts import Prompt, with_box_centre_click
 from .touching_split import split_touching
@@ -70,7 +72,12 @@ class MaskCleanup:
     box_centre_click: a box without a positive click is given to the model with one at its
     centre (`prompts.with_box_centre_click`); the clean-up then keeps the piece under it.
     inside_box: a box's mask holds no pixel outside the box (a box drawn says where the object
-    is), removed before the piece is chosen."""
+    is), removed before the piece is chosen.
+
+    choose_by_outline: of the model's three masks for one click, keep the highest predicted IoU
+    times the strength of the image's edge along the mask's outline, relative to the other
+    candidates' (`mask_choice.py`: the embedded model's predicted IoU alone often keeps a part of
+    the nucleus); off: the highest predicted IoU, as the reference."""
 
     keep_one_piece: bool = True
     fill_holes: bool = True
@@ -78,16 +85,32 @@ class MaskCleanup:
     split_touching: bool = True
     box_centre_click: bool = True
     inside_box: bool = True
+    choose_by_outline: bool = True
 
     @classmethod
     def off(cls) -> MaskCleanup:
         """The model's masks as they are, from the prompts as given (as the reference)."""
         return cls(keep_one_piece=False, fill_holes=False, drop_dim=False, split_touching=False, box_centre_click=False,
-                   inside_box=False)
+                   inside_box=False, choose_by_outline=False)
 
     def model_prompt(self, prompt: Prompt) -> Prompt:
         """The prompt the model is given for `prompt` (box_centre_click)."""
         return with_box_centre_click(prompt) if self.box_centre_click else prompt
+
+    def chosen_candidates(self, iou_scores: torch.Tensor, logits: torch.Tensor, model_input: torch.Tensor,
+                          anchors: np.ndarray | None = None) -> torch.Tensor:
+        """(B,) the candidate each object keeps of its (B, M, h, w) mask logits for one click on the
+        (1, 3, S, S) model input: by predicted IoU (B, M) and outline (choose_by_outline), or by
+        predicted IoU alone. anchors: the click in the logits' pixels (`apply`), whose masks are
+        judged as they will be kept."""
+        if not self.choose_by_outline:
+            return iou_scores.argmax(-1)
+        return chosen_by_outline(iou_scores, logits, model_input, lambda masks: self.apply(masks, anchors))
+
+    def click_choice(self, model_input: torch.Tensor, anchors: np.ndarray | None = None) -> Chooser:
+        """chosen_candidates for the tracker's decoder outputs (frame_steps.chosen_output)."""
+        return lambda candidates: self.chosen_candidates(candidates.iou_scores, candidates.mask_logits, model_input,
+                                                         anchors)
 
     def touching_split(self, logits: torch.Tensor) -> torch.Tensor:
         """A tracked frame's (B, 1, h, w) mask logits with touching objects' cells given back
@@ -226,13 +249,14 @@ def _windows(low: torch.Tensor, factor: int, reach: int) -> dict[tuple[int, int]
 
 
 def add_cleanup_flag(command) -> None:
-    """`--no-cleanup`, `--keep-dim-masks`, `--keep-touching-masks` and `--plain-boxes` on an argparse
-    command: args.cleanup is MaskCleanup(), MaskCleanup.off(), MaskCleanup(drop_dim=False),
-    MaskCleanup(split_touching=False) or PLAIN_BOXES."""
+    """`--no-cleanup`, `--keep-dim-masks`, `--keep-touching-masks`, `--choose-by-iou` and `--plain-boxes`
+    on an argparse command: args.cleanup is MaskCleanup(), MaskCleanup.off(), MaskCleanup(drop_dim=False),
+    MaskCleanup(split_touching=False), MaskCleanup(choose_by_outline=False) or PLAIN_BOXES."""
     command.add_argument("--no-cleanup", dest="cleanup", action="store_const", const=MaskCleanup.off(),
                          default=MaskCleanup(), help="keep the model's masks as they are, from the prompts as given "
                                                      "(default: each mask is the one piece under its click, or the "
-                                                     "largest, holes filled; a box is given with a click at its centre "
+                                                     "largest, holes filled, of a click's masks the one on the "
+                                                     "strongest edge; a box is given with a click at its centre "
                                                      "and its mask kept inside it; a tracked mask no brighter than "
                                                      "around it means the cell is absent)")
     command.add_argument("--keep-dim-masks", dest="cleanup", action="store_const", const=MaskCleanup(drop_dim=False),
@@ -241,5 +265,9 @@ def add_cleanup_flag(command) -> None:
                          const=MaskCleanup(split_touching=False),
                          help="clean up, but leave tracked masks that touch as the model gives them (by default their "
                               "union is split at its necks and each cell goes to the object holding most of it)")
+    command.add_argument("--choose-by-iou", dest="cleanup", action="store_const",
+                         const=MaskCleanup(choose_by_outline=False),
+                         help="clean up, but keep the model's mask of highest predicted IoU for one click (by default "
+                              "weighted by the image's edge along each mask's outline)")
     command.add_argument("--plain-boxes", dest="cleanup", action="store_const", const=PLAIN_BOXES,
                          help="clean up, but give the model a box alone and keep what it gives outside the box")
