@@ -9,7 +9,17 @@ from scipy import ndimage
 
 from cell_sequences import DIVIDING, QUIET, first_sequence
 from napari_sam2.engine.cell_tracker import CellTrackingParams
-from napari_sam2.engine.track_events import lobes_of, lost_track_of, mother_of, solidity, split_of, uncovered_cells
+from napari_sam2.engine.track_events import (
+    edge_ids,
+    lobes_of,
+    lost_track_of,
+    mother_of,
+    present,
+    solidity,
+    split_of,
+    uncovered_cells,
+    uncovered_labels,
+)
 from napari_sam2.simulation import EVALUATION_SEEDS, SimulationConfig, simulate_timelapse
 
 
@@ -188,3 +198,15 @@ def test_a_new_cell_beside_a_track_first_seen_on_the_frame_before_is_not_its_dau
             sisters += 1
             assert mother_of(daughters[1], objects, {4: before}, **young) is None
     assert sisters >= 20
+
+
+def test_a_mask_on_the_frames_edge_is_present_down_to_a_sliver():
+    labels = np.zeros((40, 40), np.int32)
+    labels[10:13, 0:3] = 1  # a 9 px sliver on the edge
+    labels[20:23, 20:23] = 2  # 9 px inside the frame
+    params = RULE["params"]
+    assert edge_ids(labels) == {1}
+    assert present({1: 9, 2: 9}, edge_ids(labels), params) == {1: True, 2: False}
+    kept = uncovered_labels(labels, np.zeros_like(labels), params.max_covered, params.min_area, params.min_area_at_edge)
+    assert set(np.unique(kept).tolist()) == {0, 1}
+    assert not uncovered_labels(labels, np.zeros_like(labels), params.max_covered, params.min_area).any()

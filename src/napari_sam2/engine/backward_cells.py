@@ -3,7 +3,8 @@ entering the field, or one detection missed before) is tracked from its mask on 
 the run's first frame, the new cells of a frame together, by a video tracker that holds only them
 (the live tracker's memories stay as they are). On each earlier frame a cell is kept while its
 mask there would be a new cell by the rule new cells are found by (track_events.uncovered_cells:
-at most max_covered of it on other tracks' pixels, min_area pixels of its own); on the first frame
+at most max_covered of it on other tracks' pixels, min_area pixels of its own, min_area_at_edge on
+the frame's edge: a cell entering shows a sliver first); on the first frame
 where it is not (absent, or another track's cell) it is tracked no further back, so its track has
 no gap. Its pixels go onto the frame's labels handed out before by the one writing rule
 (frame_result.paint_winners), only where no track is: a revised frame changes only where it had
@@ -59,7 +60,8 @@ def track_back(video: TiledVideoTracker, labels: np.ndarray, frame: int, cells: 
             if result is None:
                 return
             before = handed_out(earlier)
-            kept = uncovered_labels(result.label_image(np.uint32), before, params.max_covered, params.min_area)
+            kept = uncovered_labels(result.label_image(np.uint32), before, params.max_covered, params.min_area,
+                                    params.min_area_at_edge)
             for gone in set(video.object_ids) - set(np.unique(kept).tolist()):
                 video.remove_object(gone)  # absent, or another track's cell: no further back
             if not video.object_ids:

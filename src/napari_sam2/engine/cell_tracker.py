@@ -18,7 +18,8 @@ and on each frame the events of track_events.py happen in this order:
    seeds stack): the classical cells of the frame (Otsu + distance watershed, cell_candidates.py)
    that no track covers start tracks the same way (cells the model's detection missed: dim or
    crowded), prompted with their classical mask and tracked by the model from there;
-4. ends: a track with no pixels of its own (fewer than min_area) on end_after frames in a row ends
+4. ends: a track with no pixels of its own (fewer than min_area; min_area_at_edge for a mask on the
+   frame's edge, a cell entering or leaving) on end_after frames in a row ends
    and its memory is dropped, so the cost of a frame follows the cells present, not all cells seen.
    A cell back after fewer absent frames goes on under a new track id whose parent is its track
    before the gap (the Cell Tracking Challenge's way: a track's frames have no gap; a parent with one
@@ -64,7 +65,18 @@ from .prompts import check_frame_index
 from .tiled_detection import detect_cells_in_tiles
 from .tiled_tracker import TiledVideoTracker
 from .track_book import TrackBook
-from .track_events import Split, areas_of, grown, lost_track_of, mother_of, split_of, uncovered_cells, uncovered_labels
+from .track_events import (
+    Split,
+    areas_of,
+    edge_ids,
+    grown,
+    lost_track_of,
+    mother_of,
+    present,
+    split_of,
+    uncovered_cells,
+    uncovered_labels,
+)
 
 
 class _Stopped(Exception):
@@ -312,7 +324,7 @@ class CellTracker:
         """The objects with no pixels of their own on this frame ((H, W) ids `objects`) that had some on
         the frame before -> the (row, col) centre of their mask there."""
         before = set(np.unique(self._previous).tolist())
-        lost = [i for i, area in areas_of(objects, self.video.object_ids).items() if area < self.params.min_area and i in before]
+        lost = [i for i, present in self._present(objects).items() if not present and i in before]
         centres = ndimage.center_of_mass(self._previous > 0, self._previous, lost) if lost else []
         return dict(zip(lost, np.array(centres, float).reshape(-1, 2)))
 
@@ -328,13 +340,21 @@ class CellTracker:
             return np.zeros(self.video.video_hw, np.uint32)
         return self.video.frame_result(frame).label_image(np.uint32)
 
+    def _present(self, objects: np.ndarray, areas: dict[int, int] | None = None) -> dict[int, bool]:
+        """Each live object -> whether it is present on the frame of (H, W) ids `objects`
+        (track_events.present)."""
+        areas = areas_of(objects, self.video.object_ids) if areas is None else areas
+        return present(areas, edge_ids(objects), self.params)
+
     def _end_absent(self, objects: np.ndarray) -> list[int]:
         """Clears the pixels of objects absent on this frame (in place), ends the tracks of those
         absent end_after frames in a row and moves those back after a gap onto a new track;
         returns the tracks ended."""
         ended, book = [], self._book
-        for obj_id, area in areas_of(objects, self.video.object_ids).items():
-            if area >= self.params.min_area:
+        areas = areas_of(objects, self.video.object_ids)
+        for obj_id, seen in self._present(objects, areas).items():
+            area = areas[obj_id]
+            if seen:
                 if book.absent[obj_id] and book.track_of[obj_id] in self.lineage:
                     ended.append(book.continue_after_gap(obj_id))
                 book.absent[obj_id], book.areas[obj_id] = 0, area

@@ -48,6 +48,8 @@ class CellTrackingParams:
     second_look: bool = True  # classical cells no track covers after the model's detection are new cells
     detect_every: int = 1  # look for new cells (and daughters among detections) every this many frames
     min_area: int = 30  # fewest pixels of a cell: below it a track is absent on the frame
+    min_area_at_edge: int = 5  # the same for a mask on the frame's edge (a cell entering or leaving shows a
+    # sliver: on 6 held-out sequences, true cells on the edge with no mask on them 92 -> 62)
     max_covered: float = 0.3  # a detection (or seed) with more of it under existing tracks is no new cell
     end_after: int = 2  # frames in a row a track may be absent before it ends
     min_daughter_fraction: float = 0.25  # the smaller daughter's share of the two daughters' area
@@ -77,6 +79,7 @@ class CellTrackingParams:
         positive_count(self.end_after, "end_after")
         positive_count(self.min_division_age, "min_division_age")
         positive_count(self.min_area, "min_area")
+        positive_count(self.min_area_at_edge, "min_area_at_edge")
         positive_count(self.touch_distance, "touch_distance")
         positive_count(self.found_again_distance, "found_again_distance")
         for name in ("max_covered", "max_area_kept", "max_neck", "min_daughter_fraction", "min_inside", "max_solidity",
@@ -90,6 +93,8 @@ class CellTrackingParams:
         """These thresholds for cells `cell_diameter` px across: the sizes in pixels scaled
         (scale.size_ratio), the shares and ratios as they are."""
         ratio = size_ratio(cell_diameter)
-        return replace(self, min_area=scaled_area(self.min_area, ratio), touch_distance=scaled_length(self.touch_distance, ratio),
+        return replace(self, min_area=scaled_area(self.min_area, ratio),
+                       min_area_at_edge=scaled_area(self.min_area_at_edge, ratio),
+                       touch_distance=scaled_length(self.touch_distance, ratio),
                        found_again_distance=scaled_length(self.found_again_distance, ratio),
                        detection=self.detection.for_cells(cell_diameter))

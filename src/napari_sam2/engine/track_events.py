@@ -39,7 +39,8 @@ The rules, with their thresholds in CellTrackingParams (cell_tracker.py):
   from its start). The track divided: it ends, and its mask and the new cell are its daughters.
   A cell entering next to a track that keeps its size, or a track shrinking with no new cell
   beside it, is no division.
-- Absent: a track with fewer than min_area pixels on a frame (the object score said "no object",
+- Absent: a track with fewer than min_area pixels on a frame (min_area_at_edge for a mask on the
+  frame's edge: a cell entering or leaving shows a sliver) (the object score said "no object",
   the mask was no brighter than around it (MaskCleanup.drop_dim), the cell left the field, or other
   cells took its pixels) is absent there; its pixels are not written. A track absent on end_after
   frames in a row ends.
@@ -156,18 +157,21 @@ def uncovered_cells(detections: np.ndarray, tracked: np.ndarray, max_covered: fl
         yield whole
 
 
-def uncovered_labels(detections: np.ndarray, tracked: np.ndarray, max_covered: float, min_area: int) -> np.ndarray:
-    """(H, W) labels: the uncovered pixels of the detections no track covers (uncovered_cells' rule),
-    each under its detection's id; 0 elsewhere."""
+def uncovered_labels(detections: np.ndarray, tracked: np.ndarray, max_covered: float, min_area: int,
+                     min_area_at_edge: int | None = None) -> np.ndarray:
+    """(H, W) labels: the uncovered pixels of the detections no track covers (uncovered_cells' rule;
+    min_area_at_edge pixels suffice for a detection on the frame's edge, if given), each under its
+    detection's id; 0 elsewhere."""
     labels = np.zeros_like(detections)
-    for det_id, window, free in _uncovered(detections, tracked, max_covered, min_area):
+    for det_id, window, free in _uncovered(detections, tracked, max_covered, min_area, min_area_at_edge):
         labels[window][free] = det_id
     return labels
 
 
-def _uncovered(detections: np.ndarray, tracked: np.ndarray, max_covered: float,
-               min_area: int) -> list[tuple[int, tuple[slice, slice], np.ndarray]]:
+def _uncovered(detections: np.ndarray, tracked: np.ndarray, max_covered: float, min_area: int,
+               min_area_at_edge: int | None = None) -> list[tuple[int, tuple[slice, slice], np.ndarray]]:
     """(id, box, its uncovered pixels in the box) of each detection no track covers (uncovered_cells)."""
+    at_edge = edge_ids(detections) if min_area_at_edge is not None else set()
     new = []
     for det_id, window in enumerate(ndimage.find_objects(detections), start=1):
         if window is None:
@@ -175,7 +179,7 @@ def _uncovered(detections: np.ndarray, tracked: np.ndarray, max_covered: float,
         det = detections[window] == det_id
         covered = (tracked[window] != 0) & det
         free = det & ~covered
-        if covered.sum() <= max_covered * det.sum() and free.sum() >= min_area:
+        if covered.sum() <= max_covered * det.sum() and free.sum() >= (min_area_at_edge if det_id in at_edge else min_area):
             new.append((det_id, window, free))
     return new
 
@@ -241,3 +245,15 @@ def areas_of(labels: np.ndarray, ids: Iterable[int]) -> dict[int, int]:
     present, counts = np.unique(labels, return_counts=True)
     area = dict(zip(present.tolist(), counts.tolist()))
     return {i: int(area.get(i, 0)) for i in ids}
+
+
+def edge_ids(labels: np.ndarray) -> set[int]:
+    """The labels of an (H, W) label image on the frame's edge (0 left out)."""
+    edge = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
+    return set(np.unique(edge).tolist()) - {0}
+
+
+def present(areas: dict[int, int], at_edge: set[int], params: CellTrackingParams) -> dict[int, bool]:
+    """Each object of `areas` (its pixels on a frame) -> present there: min_area pixels or more, or
+    min_area_at_edge for a mask on the frame's edge (a cell entering or leaving shows a sliver)."""
+    return {i: area >= (params.min_area_at_edge if i in at_edge else params.min_area) for i, area in areas.items()}
