@@ -18,7 +18,7 @@ from functools import partial
 import torch
 
 from ..model import ImageEmbedding, SAM2Model
-from ..model.frame_steps import Chooser, TrackOutput, chosen_output, decode_candidates, without_memory
+from ..model.frame_steps import TrackOutput, chosen_output, decode_candidates, without_memory
 from ..model.mask_decoder import DecoderOutput
 from ..model.prompt_encoder import BOX_BOTTOM_RIGHT, BOX_TOP_LEFT
 from .preprocessing import imagenet_normalize
@@ -113,12 +113,11 @@ def averaged_output(out: DecoderOutput, used: torch.Tensor, views=VIEWS) -> Deco
 
 
 def decode_in_views(model: SAM2Model, frame_input: torch.Tensor, raw: ImageEmbedding, views, points, prev_logits,
-                    multimask: bool, choose: Chooser | None = None) -> TrackOutput:
+                    multimask: bool) -> TrackOutput:
     """A tracker's first prompt on a frame (no memory) decoded in every view and the views'
     outputs averaged into one. frame_input (1, 3, S, S) the frame's model input; raw its
     features (view 0's, cached by the tracker); points ((1, N, 2), (1, N)) on the input;
-    prev_logits (1, 1, S/4, S/4) or None; choose: picks among the averaged candidates
-    (frame_steps.chosen_output)."""
+    prev_logits (1, 1, S/4, S/4) or None."""
     others = model.encode_image_raw(view_inputs(frame_input, views[1:]))
     all_views = ImageEmbedding(torch.cat([raw.embedding, others.embedding]),
                                [torch.cat(pair) for pair in zip(raw.high_res, others.high_res)], None)
@@ -127,7 +126,7 @@ def decode_in_views(model: SAM2Model, frame_input: torch.Tensor, raw: ImageEmbed
     average = partial(averaged_output, used=used.to(frame_input.device), views=views)
     candidates = decode_candidates(model, without_memory(model, all_views), all_views.high_res, tuple(viewed), prev,
                                    multimask, combine=average)
-    return chosen_output(model, candidates, choose)
+    return chosen_output(model, candidates)
 
 
 def _flipped(maps: torch.Tensor, view: View) -> torch.Tensor:

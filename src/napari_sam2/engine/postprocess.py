@@ -11,7 +11,6 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage
 
-from ..model.frame_steps import Chooser
 from ..model.prompt_encoder import BOX_BOTTOM_RIGHT, BOX_TOP_LEFT
 from .mask_choice import chosen_by_outline
 from .preprocessing import IMAGENET_MEAN, IMAGENET_STD
@@ -74,10 +73,11 @@ class MaskCleanup:
     inside_box: a box's mask holds no pixel outside the box (a box drawn says where the object
     is), removed before the piece is chosen.
 
-    choose_by_outline: of the model's three masks for one click, keep the highest predicted IoU
-    times the strength of the image's edge along the mask's outline, relative to the other
-    candidates' (`mask_choice.py`: the embedded model's predicted IoU alone often keeps a part of
-    the nucleus); off: the highest predicted IoU, as the reference."""
+    choose_by_outline: in the image predictors, of the model's three masks for one click, keep the
+    highest predicted IoU times the strength of the image's edge along the mask's outline,
+    relative to the other candidates' (`mask_choice.py`: the embedded model's predicted IoU alone
+    often keeps a part of the nucleus); off: the highest predicted IoU, as the reference. The
+    trackers keep the model's choice (why: README, "Choosing among a click's masks")."""
 
     keep_one_piece: bool = True
     fill_holes: bool = True
@@ -106,11 +106,6 @@ class MaskCleanup:
         if not self.choose_by_outline:
             return iou_scores.argmax(-1)
         return chosen_by_outline(iou_scores, logits, model_input, lambda masks: self.apply(masks, anchors))
-
-    def click_choice(self, model_input: torch.Tensor, anchors: np.ndarray | None = None) -> Chooser:
-        """chosen_candidates for the tracker's decoder outputs (frame_steps.chosen_output)."""
-        return lambda candidates: self.chosen_candidates(candidates.iou_scores, candidates.mask_logits, model_input,
-                                                         anchors)
 
     def touching_split(self, logits: torch.Tensor) -> torch.Tensor:
         """A tracked frame's (B, 1, h, w) mask logits with touching objects' cells given back
@@ -255,7 +250,7 @@ def add_cleanup_flag(command) -> None:
     command.add_argument("--no-cleanup", dest="cleanup", action="store_const", const=MaskCleanup.off(),
                          default=MaskCleanup(), help="keep the model's masks as they are, from the prompts as given "
                                                      "(default: each mask is the one piece under its click, or the "
-                                                     "largest, holes filled, of a click's masks the one on the "
+                                                     "largest, holes filled, of a click's masks in segment the one on the "
                                                      "strongest edge; a box is given with a click at its centre "
                                                      "and its mask kept inside it; a tracked mask no brighter than "
                                                      "around it means the cell is absent)")

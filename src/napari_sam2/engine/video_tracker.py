@@ -388,18 +388,15 @@ class VideoTracker:
         prev_logits = None if previous is None else previous.low_res_logits.clamp(-32.0, 32.0)
         multimask = coords.shape[1] <= 1
         points = (coords.to(device), labels.to(device))
-        frame_input = self.inputs[frame].to(device) if multimask or len(self.views) > 1 else None
-        side = 4 * self.model.cfg.embedding_size
-        anchors, _ = prompt_in_logits((coords, labels), self.video_hw, self.model.cfg.image_size, (side, side))
-        choose = self.cleanup.click_choice(frame_input, anchors) if multimask else None
         if frame in track.directions and self._memory_pe is not None:
             embedding = condition_on_memory(self.model, raw, *self._memory_tokens(track, frame, track.directions[frame]))
-            out = decode_for_tracking(self.model, embedding, raw.high_res, points, prev_logits, multimask, choose)
+            out = decode_for_tracking(self.model, embedding, raw.high_res, points, prev_logits, multimask)
         elif len(self.views) > 1:
-            out = decode_in_views(self.model, frame_input, raw, self.views, points, prev_logits, multimask, choose)
+            frame_input = self.inputs[frame].to(device)
+            out = decode_in_views(self.model, frame_input, raw, self.views, points, prev_logits, multimask)
         else:
             out = decode_for_tracking(self.model, without_memory(self.model, raw), raw.high_res, points, prev_logits,
-                                      multimask, choose)
+                                      multimask)
         anchors, box = prompt_in_logits((coords, labels), self.video_hw, self.model.cfg.image_size,
                                         tuple(out.low_res_logits.shape[-2:]))
         return (MemoryEntry(self._filled(out.low_res_logits, anchors, box), out.pointer, out.object_score_logits),

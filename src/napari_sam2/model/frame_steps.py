@@ -63,9 +63,6 @@ class Candidates(NamedTuple):
         return self.iou_scores.argmax(dim=-1)
 
 
-Chooser = Callable[[Candidates], torch.Tensor]  # candidates -> (B,) the index each object keeps
-
-
 def decode_candidates(
     model: SAM2Model,
     embedding: torch.Tensor,
@@ -93,11 +90,10 @@ def decode_candidates(
     return Candidates(logits, out.iou_scores, out.mask_tokens, out.object_score_logits)
 
 
-def chosen_output(model: SAM2Model, candidates: Candidates, choose: Chooser | None = None) -> TrackOutput:
-    """The kept candidate of each object (`choose`'s, else the highest predicted IoU), with its
-    object pointer."""
+def chosen_output(model: SAM2Model, candidates: Candidates) -> TrackOutput:
+    """The kept candidate of each object, with its object pointer."""
     rows = torch.arange(candidates.mask_logits.shape[0], device=candidates.mask_logits.device)
-    best = candidates.best() if choose is None or candidates.mask_logits.shape[1] == 1 else choose(candidates)
+    best = candidates.best()
     present = candidates.object_score_logits > 0
     pointer = _pointer_for_presence(model, model.obj_ptr_proj(candidates.mask_tokens[rows, best]), present)
     logits = candidates.mask_logits[rows, best].unsqueeze(1)
@@ -116,10 +112,9 @@ def as_absent(model: SAM2Model, out: TrackOutput, absent: torch.Tensor) -> Track
     return TrackOutput(logits, pointer, scores)
 
 
-def decode_for_tracking(model: SAM2Model, embedding, high_res, points, mask_logits, multimask: bool,
-                        choose: Chooser | None = None) -> TrackOutput:
-    """decode_candidates, keeping each object's best candidate (chosen_output)."""
-    return chosen_output(model, decode_candidates(model, embedding, high_res, points, mask_logits, multimask), choose)
+def decode_for_tracking(model: SAM2Model, embedding, high_res, points, mask_logits, multimask: bool) -> TrackOutput:
+    """decode_candidates, keeping each object's best candidate."""
+    return chosen_output(model, decode_candidates(model, embedding, high_res, points, mask_logits, multimask))
 
 
 def concat_outputs(outputs: list[TrackOutput]) -> TrackOutput:
