@@ -24,10 +24,13 @@ def run(model, frames, store, **kwargs):
     return tracker.features.computed, logits
 
 
-def test_second_session_reuses_features_exactly(micro_model, frames, tmp_path):
-    computed, first = run(micro_model, frames, ZarrFeatureStore(tmp_path / "cache.zarr"))
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_second_session_reuses_features_exactly(micro_model, frames, tmp_path, precision):
+    """Also in bfloat16 ("auto" on AMX): features come back from disk in the dtype they were
+    computed in, so the second session's masks are the first's to the bit."""
+    computed, first = run(micro_model, frames, ZarrFeatureStore(tmp_path / "cache.zarr"), precision=precision)
     assert computed == 5
-    computed, second = run(micro_model, frames, ZarrFeatureStore(tmp_path / "cache.zarr"))
+    computed, second = run(micro_model, frames, ZarrFeatureStore(tmp_path / "cache.zarr"), precision=precision)
     assert computed == 0
     assert all(torch.equal(a, b) for a, b in zip(first, second))
 
