@@ -181,7 +181,7 @@ def main() -> None:
         title=f"{title}, {torch.get_num_threads()} threads, split of touching masks "
               f"{'on' if args.split_touching else 'off'}; against float32",
     )
-    print(f"{cpu_description()}; precision='auto' chooses {resolve_precision('auto', 'cpu')} here")
+    print(f"{cpu_description()}; precision='auto' chooses {resolve_precision('auto', model)} here for this model")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 chosen precision is what the model computes in (the dtype seen inside its forward pass), from
 the scripting API, the command line and the batch jobs."""
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -19,9 +20,11 @@ SAMPLE = Path(__file__).parents[1] / "sample_data"
 
 @pytest.fixture
 def bfloat16_fast(monkeypatch):
-    """Pretend the CPU runs bfloat16 fast (or not): returns a setter."""
+    """Pretend the CPU runs bfloat16 fast (or not) and the test's narrow model is wide enough for
+    bfloat16 to pay: returns a setter."""
     def pretend(fast: bool):
         monkeypatch.setattr(device, "bfloat16_is_fast", lambda device_type: fast)
+        monkeypatch.setattr(device, "BF16_MIN_WIDTH", 0)
     return pretend
 
 
@@ -90,9 +93,10 @@ def test_an_explicit_precision_is_kept_whatever_the_machine(micro_model, bfloat1
 def test_cpu_rule_from_flags(monkeypatch, flags, fast):
     monkeypatch.setattr(device, "cpu_flags", lambda: flags)
     device.bfloat16_is_fast.cache_clear()
+    wide = SimpleNamespace(device=torch.device("cpu"), cfg=SimpleNamespace(d_model=256))  # official sizes
     try:
         assert device.bfloat16_is_fast("cpu") is fast
-        assert device.resolve_precision("auto", "cpu") == ("bfloat16" if fast else "float32")
+        assert device.resolve_precision("auto", wide) == ("bfloat16" if fast else "float32")
     finally:
         device.bfloat16_is_fast.cache_clear()
     assert device.bfloat16_is_fast("mps") is False
@@ -117,6 +121,17 @@ def test_the_command_line_runs_the_model_in_the_chosen_precision(micro_model, bf
     assert seen.dtypes == {expected}
     name = "bfloat16" if expected == torch.bfloat16 else "float32"
     assert f"frames/s, {name})" in capsys.readouterr().out
+
+
+def test_auto_keeps_the_embedded_model_in_float32(monkeypatch):
+    """Where bfloat16 is fast, "auto" still runs the embedded model (64 wide) in float32: it gains
+    1.10x there and its masks drift; official sizes (256 wide and more) run in bfloat16."""
+    monkeypatch.setattr(device, "bfloat16_is_fast", lambda device_type: True)
+    embedded = load_model(device="cpu")
+    assert embedded.cfg.d_model < device.BF16_MIN_WIDTH
+    assert VideoTracker(embedded, np.zeros((2, 64, 64), np.uint8)).precision == "float32"
+    assert ImagePredictor(embedded).precision == "float32"
+    assert VideoTracker(embedded, np.zeros((2, 64, 64), np.uint8), precision="bfloat16").precision == "bfloat16"
 
 
 def test_bfloat16_masks_agree_with_float32():

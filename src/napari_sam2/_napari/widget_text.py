@@ -8,7 +8,8 @@ TOOLTIPS = {
     "model": "The SAM 2 model. 'embedded' is small, trained for microscopy and comes with the plugin; "
              "the official SAM 2.1 models are downloaded once; or a checkpoint file of your own.",
     "precision": "The numbers the model computes with. auto: bfloat16 where this machine runs it fast (a GPU "
-                 "with bfloat16, a CPU with AMX or fast AVX-512 BF16), float32 elsewhere; the choice shows here once "
+                 "with bfloat16, a CPU with AMX) and the model is an official one, float32 elsewhere (the embedded "
+                 "model gains little from bfloat16 and its masks drift); the choice shows here once "
                  "tracking starts. float32 gives the reference's masks exactly; bfloat16 is faster where supported.",
     "checkpoint": "A SAM 2 checkpoint file (.pt) of your own, used with the model 'checkpoint file'.",
     "browse": "Choose a checkpoint file.",

@@ -109,7 +109,7 @@ def _decode_batch(model: SAM2Model, embedding: ImageEmbedding, points: np.ndarra
     xy, labels = model_points(grid, hw, model.cfg.image_size)  # (1, B, 2), (1, B)
     xy, labels = xy.reshape(-1, 1, 2), labels.reshape(-1, 1)  # B prompts of one click each
     device = model.device
-    with autocast(params.precision, device):
+    with autocast(params.precision, model):
         out = model.decode(embedding, (xy.to(device), labels.to(device)), None, None, params.multimask)
     b, m = out.iou_scores.shape
     logits = F.interpolate(out.mask_logits.float(), size=hw, mode="bilinear", align_corners=False)
@@ -210,7 +210,7 @@ def detect_cells(model: SAM2Model, image: np.ndarray, params: DetectionParams = 
     if is_blank(hwc):  # a blank frame holds no cell; in a time-lapse it must not stop the run
         return CellDetections(np.zeros(hwc.shape[:2], np.int32), np.zeros(0, np.float32))
     tensor, hw = preprocess(image, model.cfg.image_size, channel_axis, channels, normalization)
-    with autocast(params.precision, model.device):
+    with autocast(params.precision, model):
         embedding = model.encode_image(tensor.to(model.device))
     masks, scores = cells_at(model.eval(), embedding, hw, _prompt_points(hwc, params), params, mask_threshold)
     labels, scores = label_image(masks, scores, params.min_area)

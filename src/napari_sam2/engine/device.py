@@ -1,8 +1,8 @@
 """Where and in which precision the model runs.
 
 precision "auto" (the default of the tracker, the predictors, the command line and the widget)
-is bfloat16 where the hardware runs it fast and float32 elsewhere: `resolve_precision` decides it
-once per device type, here and nowhere else.
+is bfloat16 where the hardware runs it fast and the model is large enough for it to pay, float32
+elsewhere: `resolve_precision` decides it, here and nowhere else.
 """
 from __future__ import annotations
 
@@ -19,6 +19,12 @@ AUTO = "auto"
 # load tipped some processes of one batch to bfloat16 and their labels differed from the others'.
 # AVX-512 BF16 without AMX is left in float32: the tracker ran 0.70-0.76x there in bfloat16.
 BF16_MATRIX_FLAGS = ("amx_bf16",)
+# The narrowest model (memory attention width, d_model) that "auto" runs in bfloat16. On a 2-core
+# Xeon with AMX (session 17, benchmarks/README "bfloat16 with AMX"), sam2.1_hiera_tiny (d_model 256)
+# ran 2.6x (one object) and 3.0x (ten) faster in bfloat16; the embedded model (d_model 64: 16 x 16
+# tokens, 1.8 M weights, its time in small operations bfloat16 does not speed up) only 1.10x, and
+# its masks on the sample time-lapse drifted (lowest object IoU against float32 0.942 over 40 frames).
+BF16_MIN_WIDTH = 256
 
 
 def default_device() -> torch.device:
@@ -37,12 +43,14 @@ def check_precision(precision: str) -> str:
     return precision
 
 
-def resolve_precision(precision: str, device) -> str:
-    """The precision the model runs in: `precision` itself, or for "auto" "bfloat16" where the
-    device runs it fast (see bfloat16_is_fast) and "float32" elsewhere."""
+def resolve_precision(precision: str, model) -> str:
+    """The precision `model` (a SAM2Model) runs in: `precision` itself, or for "auto" "bfloat16"
+    where its device runs it fast (see bfloat16_is_fast) and the model is at least BF16_MIN_WIDTH
+    wide, "float32" elsewhere."""
     if check_precision(precision) != AUTO:
         return precision
-    return "bfloat16" if bfloat16_is_fast(torch.device(device).type) else "float32"
+    pays = bfloat16_is_fast(model.device.type) and model.cfg.d_model >= BF16_MIN_WIDTH
+    return "bfloat16" if pays else "float32"
 
 
 @functools.lru_cache(maxsize=None)
@@ -66,10 +74,10 @@ def cpu_flags() -> set[str]:
     return set()
 
 
-def autocast(precision: str, device: torch.device):
-    """A context running the model in reduced precision, or nothing for float32 ("auto" is
+def autocast(precision: str, model):
+    """A context running `model` in reduced precision, or nothing for float32 ("auto" is
     resolved first). Outputs handed to callers are float32 either way."""
-    dtype = PRECISIONS[resolve_precision(precision, device)]
+    dtype = PRECISIONS[resolve_precision(precision, model)]
     if dtype is None:
         return contextlib.nullcontext()
-    return torch.autocast(device_type=torch.device(device).type, dtype=dtype)
+    return torch.autocast(device_type=model.device.type, dtype=dtype)

@@ -53,7 +53,7 @@ class ImagePredictor:
         self.views = views_for(model.cfg.image_size, averaged_views)
         self.cleanup = cleanup
         self.cell_diameter = cell_diameter
-        self.precision = resolve_precision(precision, model.device)
+        self.precision = resolve_precision(precision, model)
         self.mask_threshold = mask_threshold
         self.normalization = normalization
         self._embedding: ImageEmbedding | None = None
@@ -79,7 +79,7 @@ class ImagePredictor:
         expected = (1, 3, self.image_size, self.image_size)
         if tuple(tensor.shape) != expected:
             raise ValueError(f"model input must have shape {expected}, got {tuple(tensor.shape)}")
-        with autocast(self.precision, self.model.device):
+        with autocast(self.precision, self.model):
             self._embedding = self.model.encode_image(view_inputs(tensor.to(self.model.device), self.views))  # one per view
         self._image_hw = image_hw
         self._input = tensor.cpu()  # (1, 3, S, S): choosing among a click's masks reads its edges
@@ -130,7 +130,7 @@ class ImagePredictor:
             viewed = tuple(t.to(device) for t in viewed)
         if logits_prompt is not None:
             logits_prompt = view_mask_logits(logits_prompt.to(device), self.views)
-        with autocast(self.precision, device):
+        with autocast(self.precision, self.model):
             out = averaged_output(self.model.decode(self._embedding, viewed, None, logits_prompt, multimask),
                                   used.to(device), self.views)
         low = out.mask_logits.cpu().float()  # (1, M, 4h, 4w)

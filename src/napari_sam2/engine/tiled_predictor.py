@@ -34,7 +34,7 @@ class TiledImagePredictor:
         self.cell_diameter = None if cell_diameter is None else check_cell_diameter(cell_diameter)
         self.mask_threshold = mask_threshold
         self.normalization = normalization
-        self.precision = resolve_precision(precision, model.device)  # "auto" decided once, see device.py
+        self.precision = resolve_precision(precision, model)  # "auto" decided once, see device.py
         self.cell_diameter_used: float | None = None
         self.plan: TilePlan | None = None
         self._scaled: torch.Tensor | None = None  # (1, 3, H', W') in [0, 1]

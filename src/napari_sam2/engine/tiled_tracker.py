@@ -106,7 +106,7 @@ class TiledVideoTracker:
                  cleanup: MaskCleanup = MaskCleanup(), features_of: TiledVideoTracker | None = None):
         given = None if cell_diameter is None else check_cell_diameter(cell_diameter)  # before reading a frame
         self.model = model.eval()
-        self.precision = resolve_precision(precision, model.device)  # once, for every tile's tracker
+        self.precision = resolve_precision(precision, model)  # once, for every tile's tracker
         self.inputs = PreprocessedFrames(frames, model.cfg.image_size, normalization, channels)
         self.num_frames, self.video_hw = len(self.inputs), self.inputs.hw
         self.cell_diameter = diameter_to_use(given, self.inputs.picked(_first_with_contrast(self.inputs)))

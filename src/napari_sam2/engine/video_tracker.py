@@ -98,7 +98,7 @@ class VideoTracker:
         in the views of ImagePredictor and the masks averaged (engine/averaged_views.py); the
         memory is encoded from the frame as it is. None: as views_for decides for the model."""
         self.model = model.eval()
-        self.precision = resolve_precision(precision, model.device)
+        self.precision = resolve_precision(precision, model)
         if not hasattr(frames, "hw"):
             frames = PreprocessedFrames(frames, model.cfg.image_size, normalization, channels)
         self.inputs = frames
@@ -420,7 +420,7 @@ class VideoTracker:
         """Inference mode, in the tracker's precision."""
         stack = contextlib.ExitStack()
         stack.enter_context(torch.inference_mode())
-        stack.enter_context(autocast(self.precision, self.model.device))
+        stack.enter_context(autocast(self.precision, self.model))
         return stack
 
     def _encode_frame(self, frame: int) -> ImageEmbedding:
