@@ -123,6 +123,23 @@ def test_the_command_line_runs_the_model_in_the_chosen_precision(micro_model, bf
     assert f"frames/s, {name})" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("fast, expected", [(True, torch.bfloat16), (False, torch.float32)])
+def test_tracking_every_cell_from_the_command_line_says_and_uses_the_chosen_precision(
+        micro_model, bfloat16_fast, tmp_path, capsys, monkeypatch, fast, expected):
+    bfloat16_fast(fast)
+    frames, _ = cells(frames=2)
+    tifffile.imwrite(tmp_path / "img.tif", frames)
+    seen = DtypesSeen(micro_model)
+    monkeypatch.setattr(file_tracking, "load_model", lambda spec, device=None: micro_model)
+    code = main(["track", str(tmp_path / "img.tif"), "--auto", "--out", str(tmp_path / "out.zarr"),
+                 "--cell-diameter", "20"])
+    seen.remove()
+    assert code == 0
+    assert seen.dtypes == {expected}
+    name = "bfloat16" if expected == torch.bfloat16 else "float32"
+    assert f"frames/s, {name}); labels and lineage" in capsys.readouterr().out
+
+
 def test_auto_keeps_the_embedded_model_in_float32(monkeypatch):
     """Where bfloat16 is fast, "auto" still runs the embedded model (64 wide) in float32: it gains
     1.10x there and its masks drift; official sizes (256 wide and more) run in bfloat16."""

@@ -222,7 +222,8 @@ def _track_cells(args) -> int:
         return 2
     print(done.describe_scale())
     print(f"tracked {done.tracks} tracks ({done.divisions} divisions) through {done.frames} frames in "
-          f"{done.seconds:.1f} s ({done.frames / done.seconds:.1f} frames/s); labels and lineage written to {args.out}"
+          f"{done.seconds:.1f} s ({done.frames / done.seconds:.1f} frames/s, {done.precision}); labels and lineage "
+          f"written to {args.out}"
           + "".join(f"; {path}" for path in done.written))
     if args.truth:
         print(_cell_tracking_scores(args.out, args.truth, args.lineage))

@@ -122,6 +122,7 @@ class CellsTracked:
     cell_diameter: float | None = None  # px of the image, as the tracker used it
     cell_diameter_estimated: bool = False  # from the first frame, as none was given
     tiles: int = 1  # the tiles of the resampled frame
+    precision: str = "float32"  # the one the model ran in ("auto" resolved)
 
     def describe_scale(self) -> str:
         how = "estimated from the first frame" if self.cell_diameter_estimated else "given"
@@ -174,4 +175,4 @@ def track_cells_file(image: Path, out: Path, model, outputs: TrackingOutputs, se
                           cell_diameter=cell_diameter)
     done = write_cell_tracking(tracker, frames, out, outputs, geometry, overwrite, progress, on_frame)
     return replace(done, cell_diameter=tracker.cell_diameter, cell_diameter_estimated=tracker.cell_diameter_estimated,
-                   tiles=len(tracker.video.tile_plan.tiles))
+                   tiles=len(tracker.video.tile_plan.tiles), precision=tracker.video.precision)
