@@ -179,7 +179,8 @@ def _uncovered(detections: np.ndarray, tracked: np.ndarray, max_covered: float, 
         det = detections[window] == det_id
         covered = (tracked[window] != 0) & det
         free = det & ~covered
-        if covered.sum() <= max_covered * det.sum() and free.sum() >= (min_area_at_edge if det_id in at_edge else min_area):
+        if covered.sum() <= max_covered * det.sum() and enough_pixels(free.sum(), det_id in at_edge, min_area,
+                                                                      min_area_at_edge):
             new.append((det_id, window, free))
     return new
 
@@ -253,7 +254,12 @@ def edge_ids(labels: np.ndarray) -> set[int]:
     return set(np.unique(edge).tolist()) - {0}
 
 
+def enough_pixels(count: int, on_edge: bool, min_area: int, min_area_at_edge: int | None) -> bool:
+    """Whether `count` pixels make a cell: min_area, or min_area_at_edge (where given) for a mask on
+    the frame's edge (a cell entering or leaving shows a sliver)."""
+    return count >= (min_area_at_edge if on_edge and min_area_at_edge is not None else min_area)
+
+
 def present(areas: dict[int, int], at_edge: set[int], params: CellTrackingParams) -> dict[int, bool]:
-    """Each object of `areas` (its pixels on a frame) -> present there: min_area pixels or more, or
-    min_area_at_edge for a mask on the frame's edge (a cell entering or leaving shows a sliver)."""
-    return {i: area >= (params.min_area_at_edge if i in at_edge else params.min_area) for i, area in areas.items()}
+    """Each object of `areas` (its pixels on a frame) -> present there (enough_pixels)."""
+    return {i: enough_pixels(area, i in at_edge, params.min_area, params.min_area_at_edge) for i, area in areas.items()}
