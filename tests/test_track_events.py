@@ -210,3 +210,22 @@ def test_a_mask_on_the_frames_edge_is_present_down_to_a_sliver():
     kept = uncovered_labels(labels, np.zeros_like(labels), params.max_covered, params.min_area, params.min_area_at_edge)
     assert set(np.unique(kept).tolist()) == {0, 1}
     assert not uncovered_labels(labels, np.zeros_like(labels), params.max_covered, params.min_area).any()
+
+
+def test_small_pieces_of_a_large_mask_are_no_division():
+    """A textured real nucleus whose mask broke into two small pieces (together far less than the
+    cell's area on the frame before) is one cell that lost most of its mask, not two daughters; the
+    same two pieces holding about the cell's area are its daughters."""
+    hw = (80, 80)
+    left, right = _disk(hw, (40, 26), 7), _disk(hw, (40, 50), 7)  # two separate pieces, 149 px each
+    pieces = left | right
+    nucleus_before = int(_disk(hw, (40, 38), 22).sum())  # 1517 px: the pieces hold a fifth of it
+    assert split_of(pieces, None, previous_area=nucleus_before, **RULE) is None
+    split = split_of(pieces, None, previous_area=int(pieces.sum()), **RULE)
+    assert split is not None and split.division
+    at_half = replace(RULE["params"], min_division_share=0.15)  # the rule's share, not something else, decides
+    assert split_of(pieces, None, previous_area=nucleus_before, params=at_half, frames_before=10).division
+    kept, other = _disk(hw, (40, 30), 8), _disk(hw, (40, 46), 8)  # 1 px apart: a track kept one piece,
+    objects = kept.astype(np.uint32) * 4  # and the other shows up as a new cell beside it
+    assert mother_of(other, objects, {4: nucleus_before}, **SISTER) is None
+    assert mother_of(other, objects, {4: int((kept | other).sum())}, **SISTER) == 4

@@ -20,7 +20,9 @@ The rules, with their thresholds in CellTrackingParams (cell_tracker.py):
   chipped edge is no cell). More than two pieces: the two largest.
 - Division: two cells in one mask that together are no more than max_division_growth times the
   track's area on the frame before are its daughters, if the track was seen on min_division_age
-  frames or more before. More than that, the mask grew over another cell (touching cells); and a
+  frames or more before. Less than min_division_share of that area, they are pieces of a mask that
+  lost most of its cell (a textured real nucleus whose mask broke up): no division, no two cells
+  (the next kind of evidence, detections or lobes, is looked at instead). More than that, the mask grew over another cell (touching cells); and a
   track seen on fewer frames began as a detection or seed over two touching cells (it held both from
   its first frame: no history of one cell that divided). Then the track keeps the piece it
   overlapped most on the frame before and the other piece starts a track of its own (always so
@@ -34,7 +36,8 @@ The rules, with their thresholds in CellTrackingParams (cell_tracker.py):
   a new cell. A new cell is the sister of a track's mask when it lies within touch_distance px of
   that mask, the track kept at most max_area_kept of its area on the frame before (it lost half of
   itself: the other daughter), each of the two has min_daughter_fraction of the pair's area, and
-  the pair is at most max_division_growth times the track's area before, and the track was seen
+  the pair is at least min_division_share and at most max_division_growth times the track's area
+  before, and the track was seen
   on min_division_age frames or more before (a younger one lost half of the two cells it held
   from its start). The track divided: it ends, and its mask and the new cell are its daughters.
   A cell entering next to a track that keeps its size, or a track shrinking with no new cell
@@ -138,6 +141,8 @@ def split_of(mask: np.ndarray, detections: np.ndarray | None, previous_area: int
         first, second = candidates[0], candidates[1] & ~candidates[0]
         areas = np.array([first.sum(), second.sum()])
         if areas.min() >= p.min_area and areas.min() >= p.min_daughter_fraction * areas.sum():
+            if areas.sum() < p.min_division_share * previous_area:
+                continue  # pieces of a mask that lost most of its cell (a textured nucleus): not two cells
             grown = areas.sum() > p.max_division_growth * max(previous_area, 1)
             return Split(first, second, not grown and frames_before >= p.min_division_age)
     if len(inside) >= 2 and inside[0].sum() >= p.min_own_share * previous_area and inside[1].sum() >= p.min_area:
@@ -198,7 +203,8 @@ def mother_of(new: np.ndarray, objects: np.ndarray, areas_before: dict[int, int]
         before = areas_before.get(obj_id, 0)
         kept = int((objects == obj_id).sum())
         pair = kept + new_area
-        if (obj_id and before and kept <= p.max_area_kept * before and pair <= p.max_division_growth * before
+        if (obj_id and before and kept <= p.max_area_kept * before
+                and p.min_division_share * before <= pair <= p.max_division_growth * before
                 and min(kept, new_area) >= p.min_daughter_fraction * pair
                 and frames_before.get(obj_id, 0) >= p.min_division_age):
             return obj_id
