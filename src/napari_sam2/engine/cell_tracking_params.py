@@ -23,8 +23,9 @@ class CellTrackingParams:
     more and min_daughter_fraction of the pair's area, the pair is at least min_division_share and
     at most max_division_growth times the parent's area on the frame before, the tracked mask fills
     at most max_solidity of its convex hull (pinched: a dividing cell; max_lobes_solidity for lobes,
-    whose narrow neck is the pinch), and the track was seen on min_division_age frames or more before (a track
-    first seen on the frame before held both cells from its start: they are separated instead).
+    whose narrow neck is the pinch), and the track was seen on min_division_age frames or more
+    before (a track first seen on the frame before held both cells from its start: they are
+    separated instead).
     Or (divisions=True): a new cell within touch_distance px of a tracked mask that kept at most
     max_area_kept of its area on the frame before, the two sized like daughters as above (the
     mask followed one daughter, the new cell is the other).

@@ -22,9 +22,10 @@ The rules, with their thresholds in CellTrackingParams (cell_tracker.py):
   track's area on the frame before are its daughters, if the track was seen on min_division_age
   frames or more before. Less than min_division_share of that area, they are pieces of a mask that
   lost most of its cell (a textured real nucleus whose mask broke up): no division, no two cells
-  (the next kind of evidence, detections or lobes, is looked at instead). More than that, the mask grew over another cell (touching cells); and a
-  track seen on fewer frames began as a detection or seed over two touching cells (it held both from
-  its first frame: no history of one cell that divided). Then the track keeps the piece it
+  (the next kind of evidence, detections or lobes, is looked at instead). More than that, the mask
+  grew over another cell (touching cells); and a track seen on fewer frames began as a detection
+  or seed over two touching cells (it held both from its first frame: no history of one cell that
+  divided). Then the track keeps the piece it
   overlapped most on the frame before and the other piece starts a track of its own (always so
   with divisions=False). A mask also grew over another cell when it holds two detections
   (min_inside of each), the larger at least min_own_share of the track's area on the frame before
@@ -37,8 +38,7 @@ The rules, with their thresholds in CellTrackingParams (cell_tracker.py):
   that mask, the track kept at most max_area_kept of its area on the frame before (it lost half of
   itself: the other daughter), each of the two has min_daughter_fraction of the pair's area, and
   the pair is at least min_division_share and at most max_division_growth times the track's area
-  before, and the track was seen
-  on min_division_age frames or more before (a younger one lost half of the two cells it held
+  before, and the track was seen on min_division_age frames or more before (a younger one lost half of the two cells it held
   from its start). The track divided: it ends, and its mask and the new cell are its daughters.
   A cell entering next to a track that keeps its size, or a track shrinking with no new cell
   beside it, is no division.
