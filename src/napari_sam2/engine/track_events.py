@@ -141,13 +141,20 @@ def split_of(mask: np.ndarray, detections: np.ndarray | None, previous_area: int
         first, second = candidates[0], candidates[1] & ~candidates[0]
         areas = np.array([first.sum(), second.sum()])
         if areas.min() >= p.min_area and areas.min() >= p.min_daughter_fraction * areas.sum():
-            if areas.sum() < p.min_division_share * previous_area:
+            if not holds_its_cell(int(areas.sum()), previous_area, p):
                 continue  # pieces of a mask that lost most of its cell (a textured nucleus): not two cells
             grown = areas.sum() > p.max_division_growth * max(previous_area, 1)
             return Split(first, second, not grown and frames_before >= p.min_division_age)
     if len(inside) >= 2 and inside[0].sum() >= p.min_own_share * previous_area and inside[1].sum() >= p.min_area:
         return Split(inside[0], inside[1] & ~inside[0], False)
     return None
+
+
+def holds_its_cell(pair_area: int, previous_area: int, params: CellTrackingParams) -> bool:
+    """Whether two daughters of `pair_area` px together hold at least min_division_share of their
+    mother's area on the frame before (a division keeps the cell's matter; smaller pieces are a mask
+    breaking up)."""
+    return pair_area >= params.min_division_share * previous_area
 
 
 def uncovered_cells(detections: np.ndarray, tracked: np.ndarray, max_covered: float,
@@ -204,7 +211,7 @@ def mother_of(new: np.ndarray, objects: np.ndarray, areas_before: dict[int, int]
         kept = int((objects == obj_id).sum())
         pair = kept + new_area
         if (obj_id and before and kept <= p.max_area_kept * before
-                and p.min_division_share * before <= pair <= p.max_division_growth * before
+                and holds_its_cell(pair, before, p) and pair <= p.max_division_growth * before
                 and min(kept, new_area) >= p.min_daughter_fraction * pair
                 and frames_before.get(obj_id, 0) >= p.min_division_age):
             return obj_id
