@@ -55,3 +55,34 @@ def watershed_from_peaks(distance: np.ndarray, peaks: np.ndarray, mask: np.ndarr
     markers = np.zeros(mask.shape, np.int32)
     markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
     return watershed(-distance, markers, mask=mask)
+
+
+def edge_cells(image: np.ndarray, tracked: np.ndarray, min_contrast: float, noise_sigmas: float = 6.0,
+               smoothing: float = 1.0) -> np.ndarray:
+    """(H, W) int32 labels of the cells partly outside the frame that no tracked cell is next to: the
+    pieces of an (H, W) image's foreground on the frame's edge, away from the tracked cells ((H, W)
+    ids `tracked`, 0 = none) by a pixel or more. A cell entering or leaving shows only its dim rim,
+    below the Otsu threshold the frame's whole cells set; so the foreground here is what is brighter
+    than the background by min_contrast of the tracked cells' brightness above it (and by
+    noise_sigmas of the background's noise): the background is the median of the pixels under
+    Otsu's threshold, its noise their median absolute deviation. Empty without tracked cells (no
+    brightness to compare with)."""
+    none = np.zeros(image.shape, np.int32)
+    if not tracked.any():
+        return none
+    smooth = gaussian(image.astype(np.float32), sigma=smoothing, preserve_range=True)
+    if smooth.max() == smooth.min():
+        return none
+    below = smooth[smooth <= threshold_otsu(smooth)]
+    background = float(np.median(below))
+    noise = 1.4826 * float(np.median(np.abs(below - background)))  # the MAD as a Gaussian's sigma
+    contrast = float(np.median(smooth[tracked != 0])) - background
+    if contrast <= 0:
+        return none
+    level = background + max(min_contrast * contrast, noise_sigmas * noise)
+    pieces, _ = ndimage.label((smooth > level) & (tracked == 0))
+    edge = np.concatenate([pieces[0], pieces[-1], pieces[:, 0], pieces[:, -1]])
+    beside = pieces[ndimage.binary_dilation(tracked != 0)]  # pieces touching a tracked cell: its rim
+    keep = np.setdiff1d(np.unique(edge), np.append(np.unique(beside), 0))
+    kept = np.isin(pieces, keep)
+    return np.where(kept, pieces, 0).astype(np.int32)

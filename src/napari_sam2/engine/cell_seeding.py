@@ -1,11 +1,12 @@
 """Where automatic cell tracking (cell_tracker.py) takes cells from besides the model's detection:
 seed labels (an image of the first frame, or a stack of every frame), checked against the video and
-the tiles before any work; and the second look, the classical cells of a frame."""
+the tiles before any work; the second look, the classical cells of a frame; and the cells partly
+outside the frame, seen by their rim."""
 from __future__ import annotations
 
 import numpy as np
 
-from .cell_candidates import otsu_watershed
+from .cell_candidates import edge_cells, otsu_watershed
 from .cell_tracking_params import CellTrackingParams
 from .tile_fit import check_objects_fit
 from .tiling import TilePlan
@@ -40,6 +41,19 @@ def second_look(image: np.ndarray, params: CellTrackingParams, seeded: bool, pla
     labels = otsu_watershed(image, min_distance=params.detection.min_distance, min_area=params.min_area)
     areas = np.bincount(labels.ravel())
     labels[(areas > largest_cell(params, plan))[labels]] = 0  # a bright region larger than any cell (debris) is none
+    return labels
+
+
+def cells_at_edge(image: np.ndarray, tracked: np.ndarray, params: CellTrackingParams, seeded: bool,
+                  plan: TilePlan) -> np.ndarray | None:
+    """(H, W) labels of the cells partly outside a single-channel frame that no track is next to
+    (cell_candidates.edge_cells; larger than any cell: none), or None (off, seeds given, or a
+    multi-channel frame)."""
+    if not params.edge_cells or seeded or image.ndim != 2:
+        return None
+    labels = edge_cells(image, tracked, params.edge_contrast)
+    areas = np.bincount(labels.ravel())
+    labels[(areas > largest_cell(params, plan))[labels]] = 0
     return labels
 
 

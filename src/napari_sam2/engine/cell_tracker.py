@@ -17,7 +17,10 @@ and on each frame the events of track_events.py happen in this order:
    new cell start tracks as its daughters; then a second look (second_look=True, single-channel frames, no
    seeds stack): the classical cells of the frame (Otsu + distance watershed, cell_candidates.py)
    that no track covers start tracks the same way (cells the model's detection missed: dim or
-   crowded), prompted with their classical mask and tracked by the model from there;
+   crowded), prompted with their classical mask and tracked by the model from there; and so do
+   the cells on the frame's edge (edge_cells=True, the same frames): the bright pieces at the edge
+   that no track is next to, a cell entering or leaving that shows only a sliver of its rim,
+   below the Otsu threshold (cell_candidates.edge_cells), of min_area_at_edge pixels or more;
 4. ends: a track with no pixels of its own (fewer than min_area; min_area_at_edge for a mask on the
    frame's edge, a cell entering or leaving) on end_after frames in a row ends
    and its memory is dropped, so the cost of a frame follows the cells present, not all cells seen.
@@ -56,7 +59,7 @@ from ..model import SAM2Model
 from .backward_cells import BackwardCells
 from .cell_frame import CellFrame
 from .cell_lineage import Lineage
-from .cell_seeding import check_seeds_fit, checked_seeds, second_look
+from .cell_seeding import cells_at_edge, check_seeds_fit, checked_seeds, second_look
 from .cell_tracking_params import CellTrackingParams
 from .frame_result import FrameResult
 from .label_seeds import masks_from_labels
@@ -208,6 +211,9 @@ class CellTracker:
             missed = self._second_look(frame)
             if missed is not None:
                 ended += self._add_new_cells(frame, missed)
+            at_edge = self._cells_at_edge(frame)
+            if at_edge is not None:
+                ended += self._add_new_cells(frame, at_edge)
         objects = self._labels(frame)
         ended += self._end_absent(objects)
         self._previous = objects
@@ -255,6 +261,11 @@ class CellTracker:
     def _second_look(self, frame: int) -> np.ndarray | None:
         """The frame's classical cells, or None (cell_seeding.second_look)."""
         return second_look(np.asarray(self.frames[frame]), self.params, self.seeds is not None, self.video.tile_plan)
+
+    def _cells_at_edge(self, frame: int) -> np.ndarray | None:
+        """The frame's cells partly outside it that no track is next to, or None (cell_seeding.cells_at_edge)."""
+        return cells_at_edge(np.asarray(self.frames[frame]), self._labels(frame), self.params, self.seeds is not None,
+                             self.video.tile_plan)
 
     def _split(self, frame: int, detections: np.ndarray | None) -> list[int]:
         """Handles each mask that holds two cells (module docstring, step 2); returns the parents
@@ -304,7 +315,7 @@ class CellTracker:
         p, objects, parents = self.params, self._labels(frame), []
         lost = self._lost_centres(objects)
         ages = {obj_id: self._book.frames_before(obj_id, frame) for obj_id in self.video.object_ids}
-        for mask in uncovered_cells(detections, objects, p.max_covered, p.min_area):
+        for mask in uncovered_cells(detections, objects, p.max_covered, p.min_area, p.min_area_at_edge):
             found = lost_track_of(mask, lost, p.found_again_distance)
             if found is not None:
                 self._found_again(frame, found, mask)

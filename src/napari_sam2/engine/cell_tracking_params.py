@@ -47,6 +47,9 @@ class CellTrackingParams:
     # tracking TRA the same, 0.839 against 0.840 on 3 held-out time-lapses)
     detection: DetectionParams = field(default_factory=lambda: DetectionParams(prompts="centres", multimask=False))
     second_look: bool = True  # classical cells no track covers after the model's detection are new cells
+    edge_cells: bool = True  # so are the bright pieces on the frame's edge no track is next to: cells
+    # entering or leaving show a sliver of rim that neither detection sees (cell_candidates.edge_cells)
+    edge_contrast: float = 0.2  # ... brighter than the background by this share of the tracked cells' contrast
     detect_every: int = 1  # look for new cells (and daughters among detections) every this many frames
     min_area: int = 30  # fewest pixels of a cell: below it a track is absent on the frame
     min_area_at_edge: int = 5  # the same for a mask on the frame's edge (a cell entering or leaving shows a
@@ -87,7 +90,7 @@ class CellTrackingParams:
         positive_count(self.touch_distance, "touch_distance")
         positive_count(self.found_again_distance, "found_again_distance")
         for name in ("max_covered", "max_area_kept", "max_neck", "min_daughter_fraction", "min_inside", "max_solidity",
-                     "max_lobes_solidity", "min_own_share", "min_division_share"):
+                     "max_lobes_solidity", "min_own_share", "min_division_share", "edge_contrast"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} is a fraction from 0 to 1, got {getattr(self, name)}")
         if self.max_division_growth <= 0:

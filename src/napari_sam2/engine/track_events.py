@@ -36,7 +36,8 @@ The rules, with their thresholds in CellTrackingParams (cell_tracker.py):
 - A new cell born of a division: the tracked mask followed one daughter and the other shows up as
   a new cell. A new cell is the sister of a track's mask when it lies within touch_distance px of
   that mask, the track kept at most max_area_kept of its area on the frame before (it lost half of
-  itself: the other daughter), each of the two has min_daughter_fraction of the pair's area, and
+  itself: the other daughter), each of the two has min_area pixels (a sliver on the frame's edge is
+  no daughter) and min_daughter_fraction of the pair's area, and
   the pair is at least min_division_share and at most max_division_growth times the track's area
   before, and the track was seen on min_division_age frames or more before (a younger one lost half of the two cells it held
   from its start). The track divided: it ends, and its mask and the new cell are its daughters.
@@ -157,12 +158,14 @@ def holds_its_cell(pair_area: int, previous_area: int, params: CellTrackingParam
     return pair_area >= params.min_division_share * previous_area
 
 
-def uncovered_cells(detections: np.ndarray, tracked: np.ndarray, max_covered: float,
-                    min_area: int) -> Iterator[np.ndarray]:
+def uncovered_cells(detections: np.ndarray, tracked: np.ndarray, max_covered: float, min_area: int,
+                    min_area_at_edge: int | None = None) -> Iterator[np.ndarray]:
     """Detections (an (H, W) label image) that no track covers (at most max_covered of their pixels
-    under a label of `tracked`): each one's uncovered pixels as an (H, W) bool mask, largest first
-    (made one at a time: hundreds of frame-sized masks of a large frame would not fit in memory)."""
-    new = sorted(_uncovered(detections, tracked, max_covered, min_area), key=lambda found: -int(found[2].sum()))
+    under a label of `tracked`; min_area pixels of their own, min_area_at_edge on the frame's edge if
+    given): each one's uncovered pixels as an (H, W) bool mask, largest first (made one at a time:
+    hundreds of frame-sized masks of a large frame would not fit in memory)."""
+    new = sorted(_uncovered(detections, tracked, max_covered, min_area, min_area_at_edge),
+                 key=lambda found: -int(found[2].sum()))
     for _, window, free in new:
         whole = np.zeros(detections.shape, bool)
         whole[window] = free
@@ -212,7 +215,7 @@ def mother_of(new: np.ndarray, objects: np.ndarray, areas_before: dict[int, int]
         pair = kept + new_area
         if (obj_id and before and kept <= p.max_area_kept * before
                 and holds_its_cell(pair, before, p) and pair <= p.max_division_growth * before
-                and min(kept, new_area) >= p.min_daughter_fraction * pair
+                and min(kept, new_area) >= max(p.min_daughter_fraction * pair, p.min_area)
                 and frames_before.get(obj_id, 0) >= p.min_division_age):
             return obj_id
     return None
