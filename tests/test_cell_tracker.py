@@ -11,6 +11,7 @@ from cell_sequences import DIVIDING, QUIET, first_sequence
 from napari_sam2.engine import load_model
 from napari_sam2.engine.cell_detection import DetectionParams
 from napari_sam2.engine.cell_tracker import CellTracker, CellTrackingParams, track_all_cells
+from napari_sam2.engine.frame_edge import edge_ids
 from napari_sam2.evaluation.detection import detection_counts
 from napari_sam2.simulation import EVALUATION_SEEDS, SimulationConfig, simulate_timelapse, simulate_zstack
 
@@ -290,12 +291,14 @@ def test_a_held_out_time_lapse_scores_as_measured(model):
     assert scores.tra >= 0.78 and scores.det >= 0.8, scores
 
 
-def _missed_at_edge(labels: np.ndarray, truth: np.ndarray) -> int:
-    """True cell-frames on the frame's edge with no predicted pixel on them."""
+def _missed_at_edge(labels: np.ndarray, truth: np.ndarray, share: float = 0.0) -> int:
+    """True cell-frames on the frame's edge that no predicted cell covers more than `share` of
+    (0: no predicted pixel on them; 0.5: the CTC's DET misses them)."""
     missed = 0
     for pred, true in zip(labels, truth):
-        edge = np.unique(np.concatenate([true[0], true[-1], true[:, 0], true[:, -1]]))
-        missed += sum(not pred[true == cell].any() for cell in edge if cell)
+        for cell in edge_ids(true):
+            counts = np.bincount(pred[true == cell])
+            missed += counts[1:].max(initial=0) <= share * counts.sum()
     return missed
 
 
@@ -303,7 +306,8 @@ def test_cells_entering_and_leaving_are_tracked_while_a_sliver_shows(model):
     """The stage drifts: cells leave across one edge and enter across the other. A mask on the
     frame's edge counts down to min_area_at_edge pixels (a sliver), elsewhere min_area. On 3
     held-out sequences the true cell-frames on the edge with no mask on them: 5 against 13 when
-    an edge mask needs min_area (of 79; 5 sequences: 13 against 26)."""
+    an edge mask needs min_area (of 79; 5 sequences: 13 against 26); with the edge cells found by
+    their rim (session 19) 1 against 10."""
     config = SimulationConfig(num_frames=24, division_probability=0.0, enter_rate=0.1, global_drift=(0.0, 1.0))
     params = CellTrackingParams()
     missed, missed_before = 0, 0
@@ -315,17 +319,6 @@ def test_cells_entering_and_leaving_are_tracked_while_a_sliver_shows(model):
         missed += _missed_at_edge(slivers, sim.labels)
         missed_before += _missed_at_edge(whole_cells_only, sim.labels)
     assert missed <= 0.6 * missed_before, (missed, missed_before)
-
-
-def _missed_at_edge_half(labels: np.ndarray, truth: np.ndarray) -> int:
-    """True cell-frames on the frame's edge that no predicted cell covers half of (the CTC's DET)."""
-    missed = 0
-    for pred, true in zip(labels, truth):
-        for cell in np.unique(np.concatenate([true[0], true[-1], true[:, 0], true[:, -1]])):
-            if cell:
-                counts = np.bincount(pred[true == cell])
-                missed += counts[1:].max(initial=0) <= 0.5 * counts.sum()
-    return missed
 
 
 def test_cells_partly_outside_the_frame_are_tracked_from_their_rim(model):
@@ -342,6 +335,6 @@ def test_cells_partly_outside_the_frame_are_tracked_from_their_rim(model):
         labels, lineage = track_all_cells(model, sim.frames, params=params)
         assert lineage.check(labels) == []
         without, _ = track_all_cells(model, sim.frames, params=replace(params, edge_cells=False))
-        missed += _missed_at_edge_half(labels, sim.labels)
-        missed_before += _missed_at_edge_half(without, sim.labels)
+        missed += _missed_at_edge(labels, sim.labels, share=0.5)
+        missed_before += _missed_at_edge(without, sim.labels, share=0.5)
     assert missed <= 0.6 * missed_before, (missed, missed_before)

@@ -4,13 +4,10 @@ the cells cut by the frame's edge and nothing else (35 of 56 found here, none wr
 import numpy as np
 
 from napari_sam2.engine.cell_candidates import edge_cells
+from napari_sam2.engine.frame_edge import edge_ids
 from napari_sam2.simulation import EVALUATION_SEEDS, SimulationConfig, simulate_timelapse
 
 DRIFTING = SimulationConfig(num_frames=24, division_probability=0.0, enter_rate=0.1, global_drift=(0.0, 1.0))
-
-
-def _edge_ids(labels: np.ndarray) -> set[int]:
-    return set(np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])).tolist()) - {0}
 
 
 def test_cells_cut_by_the_edge_are_found_and_nothing_else():
@@ -18,7 +15,7 @@ def test_cells_cut_by_the_edge_are_found_and_nothing_else():
     for seed in range(EVALUATION_SEEDS + 900, EVALUATION_SEEDS + 903):
         sim = simulate_timelapse(DRIFTING, seed)
         for image, truth in zip(sim.frames, sim.labels):
-            on_edge = _edge_ids(truth)
+            on_edge = edge_ids(truth)
             tracked = np.where(np.isin(truth, list(on_edge)), 0, truth)  # the whole cells are tracked
             pieces = edge_cells(image, tracked, min_contrast=0.2)
             assert not (pieces & (tracked != 0)).any()

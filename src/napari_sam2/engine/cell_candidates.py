@@ -15,6 +15,8 @@ from skimage.filters import gaussian, threshold_otsu
 from skimage.morphology import remove_small_objects
 from skimage.segmentation import watershed
 
+from .frame_edge import edge_ids
+
 
 class Foreground(NamedTuple):
     mask: np.ndarray  # (H, W) bool: Otsu foreground without pieces under min_area
@@ -81,8 +83,6 @@ def edge_cells(image: np.ndarray, tracked: np.ndarray, min_contrast: float, nois
         return none
     level = background + max(min_contrast * contrast, noise_sigmas * noise)
     pieces, _ = ndimage.label((smooth > level) & (tracked == 0))
-    edge = np.concatenate([pieces[0], pieces[-1], pieces[:, 0], pieces[:, -1]])
-    beside = pieces[ndimage.binary_dilation(tracked != 0)]  # pieces touching a tracked cell: its rim
-    keep = np.setdiff1d(np.unique(edge), np.append(np.unique(beside), 0))
-    kept = np.isin(pieces, keep)
+    beside = set(np.unique(pieces[ndimage.binary_dilation(tracked != 0)]).tolist())  # a tracked cell's rim
+    kept = np.isin(pieces, sorted(edge_ids(pieces) - beside))
     return np.where(kept, pieces, 0).astype(np.int32)

@@ -36,12 +36,10 @@ def check_seeds_fit(seeds: np.ndarray | None, plan: TilePlan, cell_diameter: flo
 def second_look(image: np.ndarray, params: CellTrackingParams, seeded: bool, plan: TilePlan) -> np.ndarray | None:
     """(H, W) classical labels of a single-channel frame looked at for cells, or None (off, seeds
     given, or a multi-channel frame)."""
-    if not params.second_look or seeded or image.ndim != 2:
+    if not params.second_look or not _classical(image, seeded):
         return None
     labels = otsu_watershed(image, min_distance=params.detection.min_distance, min_area=params.min_area)
-    areas = np.bincount(labels.ravel())
-    labels[(areas > largest_cell(params, plan))[labels]] = 0  # a bright region larger than any cell (debris) is none
-    return labels
+    return _no_larger_than_a_cell(labels, params, plan)
 
 
 def cells_at_edge(image: np.ndarray, tracked: np.ndarray, params: CellTrackingParams, seeded: bool,
@@ -49,9 +47,19 @@ def cells_at_edge(image: np.ndarray, tracked: np.ndarray, params: CellTrackingPa
     """(H, W) labels of the cells partly outside a single-channel frame that no track is next to
     (cell_candidates.edge_cells; larger than any cell: none), or None (off, seeds given, or a
     multi-channel frame)."""
-    if not params.edge_cells or seeded or image.ndim != 2:
+    if not params.edge_cells or not _classical(image, seeded):
         return None
-    labels = edge_cells(image, tracked, params.edge_contrast)
+    return _no_larger_than_a_cell(edge_cells(image, tracked, params.edge_contrast), params, plan)
+
+
+def _classical(image: np.ndarray, seeded: bool) -> bool:
+    """Whether a frame is looked at the classical way: a single-channel frame (brightness is the
+    stain) with no seeds stack (the user's segmentation gives the cells)."""
+    return image.ndim == 2 and not seeded
+
+
+def _no_larger_than_a_cell(labels: np.ndarray, params: CellTrackingParams, plan: TilePlan) -> np.ndarray:
+    """(H, W) labels, in place, without the regions larger than any cell (bright debris is none)."""
     areas = np.bincount(labels.ravel())
     labels[(areas > largest_cell(params, plan))[labels]] = 0
     return labels

@@ -61,6 +61,7 @@ from .cell_frame import CellFrame
 from .cell_lineage import Lineage
 from .cell_seeding import cells_at_edge, check_seeds_fit, checked_seeds, second_look
 from .cell_tracking_params import CellTrackingParams
+from .frame_edge import edge_ids
 from .frame_result import FrameResult
 from .label_seeds import masks_from_labels
 from .preprocessing import Normalization, is_blank
@@ -71,7 +72,6 @@ from .track_book import TrackBook
 from .track_events import (
     Split,
     areas_of,
-    edge_ids,
     grown,
     lost_track_of,
     mother_of,

@@ -67,6 +67,7 @@ from skimage.morphology import convex_hull_image
 
 from .cell_candidates import watershed_from_peaks
 from .cell_tracking_params import CellTrackingParams
+from .frame_edge import edge_ids
 
 
 def pieces_of(mask: np.ndarray) -> list[np.ndarray]:
@@ -262,12 +263,6 @@ def areas_of(labels: np.ndarray, ids: Iterable[int]) -> dict[int, int]:
     present, counts = np.unique(labels, return_counts=True)
     area = dict(zip(present.tolist(), counts.tolist()))
     return {i: int(area.get(i, 0)) for i in ids}
-
-
-def edge_ids(labels: np.ndarray) -> set[int]:
-    """The labels of an (H, W) label image on the frame's edge (0 left out)."""
-    edge = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
-    return set(np.unique(edge).tolist()) - {0}
 
 
 def enough_pixels(count: int, on_edge: bool, min_area: int, min_area_at_edge: int | None) -> bool:
