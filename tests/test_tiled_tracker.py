@@ -148,7 +148,7 @@ def test_a_mask_moves_between_tiles_pixel_for_pixel():
 def test_track_prints_the_estimated_diameter_and_takes_a_given_one(micro_model, tmp_path, capsys, monkeypatch):
     command = _tracking_inputs(tmp_path, micro_model, monkeypatch, num_frames=4)
     assert main(command + ["--out", str(tmp_path / "a.zarr")]) == 0
-    assert "px (estimated from frame 0; give --cell-diameter to change it)" in capsys.readouterr().out
+    assert "px (estimated from the frames; give --cell-diameter to change it)" in capsys.readouterr().out
     assert main(command + ["--out", str(tmp_path / "b.zarr"), "--cell-diameter", "14"]) == 0
     assert "cell diameter 14.0 px (given;" in capsys.readouterr().out
 

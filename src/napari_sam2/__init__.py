@@ -19,7 +19,7 @@ Scripting API (imports no napari), with `ns` this package (import napari_sam2 as
     for result in tracker.propagate():                 # streams frame by frame
         labels = result.label_image()
     tracker = ns.TiledVideoTracker(model, frames, cell_diameter=None)  # large frames: cells resampled, tiled
-    print(tracker.cell_diameter)                       # estimated from frame 0 when not given
+    print(tracker.cell_diameter)                       # estimated from the frames when not given
 
     cells = ns.detect_cells(model, frame).labels       # every cell of a frame, no clicks
     seeds = ns.masks_from_labels(cellpose_labels, frame.shape)   # {id: mask}, one mask prompt each

@@ -47,7 +47,7 @@ class JobRow:
     seconds: float | None
     status: str  # "done", "skipped (already tracked)" or "failed: <the error>"
     cell_diameter: float | None = None  # px of the image, as the tracker used it (None: not tracked in this run)
-    cell_diameter_estimated: bool = False  # from the first frame, as none was given
+    cell_diameter_estimated: bool = False  # from the frames, as none was given
 
     @property
     def shown_diameter(self) -> str:
@@ -68,7 +68,7 @@ class Job:
     frames: int = 0  # as the file's header says (0 if it cannot be read: the job will fail and say why)
     seeds: Path | None = None  # automatic: a label TIFF of the first frame or every frame (else the model finds cells)
     lineage_outputs: tuple[str, ...] = ()  # automatic: of LINEAGE_OUTPUTS, written as OUT/<name>_RES, .geff, .csv
-    cell_diameter: float | None = None  # px of the image; None: estimated from the first frame, as `track` does
+    cell_diameter: float | None = None  # px of the image; None: estimated from the frames, as `track` does
     tracked_before: bool = False  # its store was there when the batch was planned (else this batch tracks it)
 
     @property

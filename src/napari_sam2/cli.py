@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
                             "cellpose output, instead of finding the cells with the model")
     _add_output_arguments(track)
     track.add_argument("--cell-diameter", type=float, default=None,
-                       help="a typical cell's width in pixels (default: estimated from frame 0, and printed)")
+                       help="a typical cell's width in pixels (default: estimated from the frames, and printed)")
     track.add_argument("--model", default=None, help="official name or checkpoint path (default: embedded)")
     track.add_argument("--threads", type=int, default=2)
     _add_precision(track)

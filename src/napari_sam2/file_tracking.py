@@ -54,12 +54,12 @@ class FileTracked:
     seconds: float  # tracking and writing, without loading the model
     masks: dict[int, np.ndarray] | None  # obj_id -> (frames, H, W) bool, when asked for
     cell_diameter: float  # px of the image
-    cell_diameter_estimated: bool  # from frame 0, as none was given
+    cell_diameter_estimated: bool  # from the frames (TiledVideoTracker), as none was given
     tiles_in_use: int  # tiles holding objects, of
     tiles: int  # the tiles of the resampled frame
 
     def describe_scale(self) -> str:
-        how = "estimated from frame 0" if self.cell_diameter_estimated else "given"
+        how = "estimated from the frames" if self.cell_diameter_estimated else "given"
         return (f"cell diameter {self.cell_diameter:.1f} px ({how}; give --cell-diameter to change it); "
                 f"{self.tiles_in_use} of {self.tiles} tiles in use")
 
@@ -70,7 +70,7 @@ def track_file(image: Path, out: Path, clicks: list[Click], model, overwrite: bo
                precision: str = "auto", cleanup: MaskCleanup = MaskCleanup()) -> FileTracked:
     """Tracks `clicks` through every frame of the TIFF `image` (its image `series`) into the labels
     store `out`, with cells resampled to the model's preferred size and tiled (TiledVideoTracker;
-    the cell diameter in pixels is estimated from frame 0 when not given); `on_frame(results so
+    the cell diameter in pixels is estimated from the frames when not given); `on_frame(results so
     far)` after each tracked frame. A bad diameter or a click outside the image or the frames
     raises ValueError (BadClick for a click) before anything is written; a failure while tracking
     leaves nothing at `out`. cleanup: the masks' post-processing (engine/postprocess.py)."""
@@ -120,12 +120,12 @@ class CellsTracked:
     seconds: float  # tracking and writing the store, without loading the model
     written: list[Path]  # the outputs besides the store
     cell_diameter: float | None = None  # px of the image, as the tracker used it
-    cell_diameter_estimated: bool = False  # from the first frame, as none was given
+    cell_diameter_estimated: bool = False  # from the frames (TiledVideoTracker), as none was given
     tiles: int = 1  # the tiles of the resampled frame
     precision: str = "float32"  # the one the model ran in ("auto" resolved)
 
     def describe_scale(self) -> str:
-        how = "estimated from the first frame" if self.cell_diameter_estimated else "given"
+        how = "estimated from the frames" if self.cell_diameter_estimated else "given"
         return (f"cell diameter {self.cell_diameter:.1f} px ({how}; give --cell-diameter to change it); "
                 f"frames in {self.tiles} tile{'s' if self.tiles > 1 else ''}")
 
@@ -163,7 +163,7 @@ def track_cells_file(image: Path, out: Path, model, outputs: TrackingOutputs, se
     """Every cell of the TIFF `image` tracked (found by the model, or from the label TIFF `seeds`:
     one label image of the first frame, or a label stack of every frame) into the store `out`,
     and `outputs` written from it, with cells resampled to the model's preferred size and tiled
-    (the cell diameter in pixels estimated from the first frame when not given). Every output
+    (the cell diameter in pixels estimated from the frames when not given). Every output
     path is checked first, and bad seeds or a bad diameter are refused, before any work; along z
     (a z-stack) there are no divisions."""
     check_replaceable(out, overwrite)

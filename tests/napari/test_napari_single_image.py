@@ -47,7 +47,7 @@ def test_a_single_image_click_cells_get_labels(make_napari_viewer, qtbot, large_
     session = widget.session
     assert session.layout.single_image and session.points_layer.ndim == 2 and session.labels_layer.data.shape == (768, 768)
     assert not widget.forward_button.isEnabled() and widget.new_object_button.isEnabled()
-    assert "estimated from the first frame" in widget.diameter_label.text()
+    assert "estimated from the frames" in widget.diameter_label.text()
     assert session.tracker.cell_diameter == pytest.approx(np.median(2 * np.sqrt(np.bincount(truth.ravel())[1:] / np.pi)),
                                                           rel=0.2)
     clicked = list(centres(truth, [int(i) for i in np.unique(truth)[1:12]]))

@@ -102,7 +102,7 @@ class TrackingSession:
     other non-spatial axes stay at the viewer's current index (or `current_index`). A single 2-D
     image is one frame: click cells, get labels. Frames are resampled so that cells have the
     model's preferred size and tiled (TiledVideoTracker): `cell_diameter` in pixels, estimated
-    from frame 0 when None (the tracker's `cell_diameter` tells what is used)."""
+    from the frames when None (the tracker's `cell_diameter` tells what is used)."""
 
     def __init__(self, viewer, image_layer, model, axis=None, store_path=None, current_index=None,
                  cell_diameter: float | None = None, precision: str = "auto",

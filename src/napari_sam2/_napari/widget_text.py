@@ -34,7 +34,7 @@ TOOLTIPS = {
             "deleted; the labels themselves are kept on disk.",
     "progress": "Frames tracked in this run, out of the frames it covers.",
     "diameter": "A typical cell's width in pixels of this image. Frames are resampled so that cells have the size "
-                "the model works best at, and cut into tiles. 'automatic': estimated from the first frame when "
+                "the model works best at, and cut into tiles. 'automatic': estimated from the frames when "
                 "you press Start (shown below); set it when the masks spill over several cells or cover only "
                 "part of one.",
 }
@@ -61,7 +61,7 @@ CELL_TOOLTIPS = {
 
 def diameter_text(diameter: float, estimated: bool, tiles: int) -> str:
     """e.g. "Cell diameter: 18.3 px (estimated; 4 tiles)"."""
-    how = "estimated from the first frame" if estimated else "as set"
+    how = "estimated from the frames" if estimated else "as set"
     return f"Cell diameter: {diameter:.1f} px ({how}; frames in {tiles} tile{'s' if tiles > 1 else ''})"
 
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from .cell_candidates import edge_cells, otsu_watershed
 from .cell_tracking_params import CellTrackingParams
-from .tile_fit import check_objects_fit
+from .tile_fit import check_objects_fit, objects_beyond_a_tile
 from .tiling import TilePlan
 
 
@@ -59,9 +59,13 @@ def _classical(image: np.ndarray, seeded: bool) -> bool:
 
 
 def _no_larger_than_a_cell(labels: np.ndarray, params: CellTrackingParams, plan: TilePlan) -> np.ndarray:
-    """(H, W) labels, in place, without the regions larger than any cell (bright debris is none)."""
+    """(H, W) labels, in place, without the regions larger than any cell or wider than a tile holds
+    (bright debris, haze, a streak: none is a cell, and none could be tracked)."""
     areas = np.bincount(labels.ravel())
     labels[(areas > largest_cell(params, plan))[labels]] = 0
+    wide = list(objects_beyond_a_tile(labels, plan))
+    if wide:
+        labels[np.isin(labels, wide)] = 0
     return labels
 
 

@@ -39,7 +39,7 @@ and on each frame the events of track_events.py happen in this order:
 Frames of any size: the cells are found and tracked on the frames resampled so that cells have the
 size the model prefers and cut into tiles with a halo (scale.py; detection: tiled_detection.py;
 tracking, hand-over between tiles and stitching: TiledVideoTracker), at cell_diameter (px of the
-frames; None: estimated from frame 0, scale.diameter_to_use). The events are decided on the label
+frames; None: estimated, TiledVideoTracker). The events are decided on the label
 images at the frames' own size, with CellTrackingParams' sizes scaled to the cells' diameter
 (CellTrackingParams.for_cells).
 
@@ -93,7 +93,7 @@ class CellTracker:
     frame (its ids become the tracks' ids), or a (T, H, W) label stack (e.g. cellpose output: its
     first frame seeds the tracks, every later frame gives the detections new cells come from).
     divisions=False for z-stacks (3-D labels along z: a nucleus never divides along z).
-    cell_diameter: a typical cell's width in pixels of the frames; None estimates it from frame 0
+    cell_diameter: a typical cell's width in pixels of the frames; None estimates it (TiledVideoTracker)
     (`cell_diameter`, `cell_diameter_estimated` tell what is used). `params` holds the thresholds
     in use: those given, their sizes scaled to the cells' diameter (CellTrackingParams.for_cells)."""
 

@@ -28,6 +28,7 @@ TRAINED_FRAME_SIDES = (128, 160, 192, 224, 256)  # training.data.FRAME_SIDES (en
 TRAINED_INPUT_SIDE = 256  # the embedded model's input, the frames above were resized to
 MIN_OBJECT_AREA = 20  # px: smaller foreground specks are debris or noise, not cells
 MIN_SOLIDITY = 0.9  # an object filling less of its convex hull is taken for touching cells
+NOISE_CLARITY = 2 / math.pi  # clarity (below) of pure Gaussian noise: Otsu splits it, but nothing is there
 
 
 def preferred_cell_diameter(cfg: SAM2Config) -> float:
@@ -100,6 +101,31 @@ def largest_trained_diameter(cfg: SAM2Config) -> float:
     """The largest cell diameter (px at the model's input) of the training: 56 px for a 256 px input
     (the largest nuclei, radius 14 px, in the smallest frames, enlarged x 2)."""
     return TRAINED_MAX_DIAMETER * TRAINED_INPUT_SIDE / min(TRAINED_FRAME_SIDES) * cfg.image_size / TRAINED_INPUT_SIDE
+
+
+def clarity(unit_image: np.ndarray) -> float:
+    """How clearly a (H, W) image in [0, 1] shows bright objects on a background: the share of its
+    variance (smoothed as for estimate_cell_diameter) between Otsu's two classes, from NOISE_CLARITY
+    (Gaussian noise: an out-of-focus or empty slice) to 1 (two flat levels); 0 for a flat image."""
+    smooth = ndimage.gaussian_filter(np.asarray(unit_image, np.float32), 1.0)
+    variance = float(smooth.var())
+    if variance == 0:
+        return 0.0
+    foreground = smooth > threshold_otsu(smooth)
+    share = float(foreground.mean())
+    if share in (0.0, 1.0):
+        return 0.0
+    gap = float(smooth[foreground].mean() - smooth[~foreground].mean())
+    return share * (1 - share) * gap * gap / variance
+
+
+def frame_to_measure(clarities: list[float]) -> int:
+    """Index of the frame (of several frames' clarities, the first frame first) to measure the cells'
+    size on: the first, unless it is closer to noise than to the clearest (a time-lapse beginning
+    before its cells are in view, a z-stack whose first slices show only out-of-focus haze); then
+    the clearest."""
+    clearest = int(np.argmax(clarities))
+    return 0 if clarities[0] >= (NOISE_CLARITY + clarities[clearest]) / 2 else clearest
 
 
 def estimate_cell_diameter(unit_image: np.ndarray) -> float:

@@ -31,13 +31,14 @@ from .frame_result import FrameResult, LabelledFrame
 from .mask_check import MaskWarning
 from .model_inputs import PreprocessedFrames
 from .postprocess import MaskCleanup
-from .preprocessing import Normalization, is_blank
+from .preprocessing import Normalization, to_unit_rgb
 from .prompts import check_frame_index, check_obj_id, check_prompt
 from .propagation_plan import PropagationPlan, Run, direction_signs, make_run
-from .scale import check_cell_diameter, diameter_to_use, plan_for_cells
+from .scale import check_cell_diameter, clarity, diameter_to_use, frame_to_measure, plan_for_cells
 from .tile_frames import ScaledFrames, TileFrames
 from .tile_handover import Tile, TileOutputs, hand_overs, highest_elsewhere, tile_outputs, to_tile_side
 from .tiling import LocalLogits, prompt_extent, tile_logits_to_original
+from .video_levels import sample_indices
 from .video_tracker import DecodedFrame, VideoTracker
 
 # Prefetching (the frame on screen, for the next click) computes every tile of a frame of at most
@@ -90,9 +91,10 @@ class TiledFrameResult(LabelledFrame):
 class TiledVideoTracker:
     """VideoTracker's prompts and propagation on frames of any size (module docstring).
 
-    cell_diameter: a typical cell's width in pixels of the frames; None estimates it from frame
-    0, or the first frame that is not blank (`cell_diameter`, `cell_diameter_estimated` tell what
-    is used). Prompts are in the frame's pixels: points (x, y), boxes XYXY, masks (H, W); one
+    cell_diameter: a typical cell's width in pixels of the frames; None estimates it on frame 0, or
+    on the clearest of 16 frames sampled evenly when frame 0 shows hardly more than noise
+    (`_frame_to_measure`: a z-stack's first slices of haze; `cell_diameter`,
+    `cell_diameter_estimated` tell what is used). Prompts are in the frame's pixels: points (x, y), boxes XYXY, masks (H, W); one
     object's prompts on a frame must fit in one tile (a few cells across).
 
     features_of: another TiledVideoTracker over the same frames, model and settings whose tiles'
@@ -109,7 +111,8 @@ class TiledVideoTracker:
         self.precision = resolve_precision(precision, model)  # once, for every tile's tracker
         self.inputs = PreprocessedFrames(frames, model.cfg.image_size, normalization, channels)
         self.num_frames, self.video_hw = len(self.inputs), self.inputs.hw
-        self.cell_diameter = diameter_to_use(given, self.inputs.picked(_first_with_contrast(self.inputs)))
+        measured = 0 if given is not None else _frame_to_measure(self.inputs)
+        self.cell_diameter = diameter_to_use(given, self.inputs.picked(measured))
         self.cell_diameter_estimated = given is None
         self.tile_plan = plan_for_cells(self.video_hw, self.cell_diameter, model.cfg)
         self._scaled = ScaledFrames(self.inputs, self.tile_plan)
@@ -415,8 +418,11 @@ def _cached_or_computed(cache: FeatureCache, compute: Callable[[int], ImageEmbed
     return cache(frame) if frame in cache else compute(frame)
 
 
-def _first_with_contrast(inputs: PreprocessedFrames) -> int:
-    """The first frame that is not blank (the cells' size is measured there; a time-lapse may
-    begin before its cells are in view), or 0."""
-    return next((i for i in range(len(inputs)) if not is_blank(inputs.frames[i])), 0)
+def _frame_to_measure(inputs: PreprocessedFrames) -> int:
+    """The frame the cells' size is measured on, of frames sampled evenly from first to last
+    (scale.frame_to_measure): the first, unless it shows hardly more than noise (a z-stack's first
+    slices of out-of-focus haze, whose specks measured 4-6 px where the nuclei are 30-40), then the
+    clearest."""
+    sampled = sample_indices(len(inputs))
+    return sampled[frame_to_measure([clarity(to_unit_rgb(inputs.picked(i), Normalization())[..., 0]) for i in sampled])]
 
