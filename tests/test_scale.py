@@ -17,8 +17,8 @@ from napari_sam2.engine.scale import (
     clarity,
     diameter_to_use,
     estimate_cell_diameter,
-    frame_to_measure,
     preferred_cell_diameter,
+    shows_more_than_noise,
 )
 from napari_sam2.engine.tiled_predictor import TiledImagePredictor
 from napari_sam2.engine.tiling import plan_tiles, tile_logits_to_original
@@ -199,10 +199,10 @@ def test_clarity_tells_haze_from_nuclei():
     assert haze < NOISE_CLARITY + 0.05 < nuclei - 0.05, (haze, nuclei)
 
 
-def test_the_size_is_measured_on_the_first_frame_unless_it_shows_only_noise():
-    assert frame_to_measure([0.88, 0.9, 0.86]) == 0  # a time-lapse: its first frame
-    assert frame_to_measure([0.6, 0.62, 0.78, 0.77]) == 2  # a z-stack beginning in haze: the clearest
-    assert frame_to_measure([0.0, 0.85, 0.9]) == 2  # a blank first frame
+def test_a_frame_shows_more_than_noise_well_above_noises_clarity():
+    assert not shows_more_than_noise(0.0)  # a blank frame
+    assert not shows_more_than_noise(0.62)  # haze
+    assert shows_more_than_noise(0.78) and shows_more_than_noise(0.88)  # confocal nuclei, simulated nuclei
 
 
 def test_a_real_z_stack_beginning_in_haze_is_tracked_at_its_nuclei_size():

@@ -31,10 +31,10 @@ from .frame_result import FrameResult, LabelledFrame
 from .mask_check import MaskWarning
 from .model_inputs import PreprocessedFrames
 from .postprocess import MaskCleanup
-from .preprocessing import Normalization, to_unit_rgb
+from .preprocessing import Normalization, is_blank, to_unit_rgb
 from .prompts import check_frame_index, check_obj_id, check_prompt
 from .propagation_plan import PropagationPlan, Run, direction_signs, make_run
-from .scale import check_cell_diameter, clarity, diameter_to_use, frame_to_measure, plan_for_cells
+from .scale import check_cell_diameter, clarity, diameter_to_use, plan_for_cells, shows_more_than_noise
 from .tile_frames import ScaledFrames, TileFrames
 from .tile_handover import Tile, TileOutputs, hand_overs, highest_elsewhere, tile_outputs, to_tile_side
 from .tiling import LocalLogits, prompt_extent, tile_logits_to_original
@@ -92,8 +92,8 @@ class TiledVideoTracker:
     """VideoTracker's prompts and propagation on frames of any size (module docstring).
 
     cell_diameter: a typical cell's width in pixels of the frames; None estimates it on frame 0, or
-    on the clearest of 16 frames sampled evenly when frame 0 shows hardly more than noise
-    (`_frame_to_measure`: a z-stack's first slices of haze; `cell_diameter`,
+    on the clearest of 16 frames sampled evenly when frame 0 shows only noise or haze
+    (`_frame_to_measure`: a z-stack's out-of-focus first slices; `cell_diameter`,
     `cell_diameter_estimated` tell what is used). Prompts are in the frame's pixels: points (x, y), boxes XYXY, masks (H, W); one
     object's prompts on a frame must fit in one tile (a few cells across).
 
@@ -111,8 +111,8 @@ class TiledVideoTracker:
         self.precision = resolve_precision(precision, model)  # once, for every tile's tracker
         self.inputs = PreprocessedFrames(frames, model.cfg.image_size, normalization, channels)
         self.num_frames, self.video_hw = len(self.inputs), self.inputs.hw
-        measured = 0 if given is not None else _frame_to_measure(self.inputs)
-        self.cell_diameter = diameter_to_use(given, self.inputs.picked(measured))
+        self.cell_diameter = (check_cell_diameter(given, self.video_hw) if given is not None
+                              else diameter_to_use(None, self.inputs.picked(_frame_to_measure(self.inputs))))
         self.cell_diameter_estimated = given is None
         self.tile_plan = plan_for_cells(self.video_hw, self.cell_diameter, model.cfg)
         self._scaled = ScaledFrames(self.inputs, self.tile_plan)
@@ -419,10 +419,20 @@ def _cached_or_computed(cache: FeatureCache, compute: Callable[[int], ImageEmbed
 
 
 def _frame_to_measure(inputs: PreprocessedFrames) -> int:
-    """The frame the cells' size is measured on, of frames sampled evenly from first to last
-    (scale.frame_to_measure): the first, unless it shows hardly more than noise (a z-stack's first
-    slices of out-of-focus haze, whose specks measured 4-6 px where the nuclei are 30-40), then the
-    clearest."""
+    """The frame the cells' size is measured on: frame 0, unless it shows only noise or haze
+    (scale.shows_more_than_noise: a z-stack's out-of-focus first slices, whose specks measured 4-6
+    px where the nuclei are 30-40; a blank frame); then the clearest of 16 frames sampled evenly
+    (read only then: a long lazy video is not read to start)."""
+    if shows_more_than_noise(_clarity(inputs, 0)):
+        return 0
     sampled = sample_indices(len(inputs))
-    return sampled[frame_to_measure([clarity(to_unit_rgb(inputs.picked(i), Normalization())[..., 0]) for i in sampled])]
+    return sampled[int(np.argmax([_clarity(inputs, i) for i in sampled]))]
+
+
+def _clarity(inputs: PreprocessedFrames, frame: int) -> float:
+    """scale.clarity of a frame as the model sees it; 0 for a blank frame (no cell, and no stretch
+    of it is possible)."""
+    if is_blank(inputs.frames[frame]):
+        return 0.0
+    return clarity(to_unit_rgb(inputs.picked(frame), Normalization())[..., 0])
 
