@@ -18,6 +18,7 @@ from .engine.cell_tracker import CellTracker
 from .engine.frames import open_tiff_frames
 from .engine.loading import load_model
 from .engine.postprocess import MaskCleanup
+from .engine.scale import ESTIMATED
 from .engine.tiled_tracker import TiledVideoTracker
 from .storage.labels_store import LabelsStore, label_dtype
 from .storage.store_opening import check_replaceable, new_labels_store
@@ -46,6 +47,12 @@ class BadClick(ValueError):
     """A click the image cannot take (outside it, or on a frame it does not have)."""
 
 
+def _diameter_text(diameter: float, estimated: bool) -> str:
+    """e.g. "cell diameter 17.8 px (estimated from the frames; give --cell-diameter to change it)"."""
+    how = ESTIMATED if estimated else "given"
+    return f"cell diameter {diameter:.1f} px ({how}; give --cell-diameter to change it)"
+
+
 @dataclass(frozen=True)
 class FileTracked:
     frames: int
@@ -59,8 +66,7 @@ class FileTracked:
     tiles: int  # the tiles of the resampled frame
 
     def describe_scale(self) -> str:
-        how = "estimated from the frames" if self.cell_diameter_estimated else "given"
-        return (f"cell diameter {self.cell_diameter:.1f} px ({how}; give --cell-diameter to change it); "
+        return (f"{_diameter_text(self.cell_diameter, self.cell_diameter_estimated)}; "
                 f"{self.tiles_in_use} of {self.tiles} tiles in use")
 
 
@@ -125,8 +131,7 @@ class CellsTracked:
     precision: str = "float32"  # the one the model ran in ("auto" resolved)
 
     def describe_scale(self) -> str:
-        how = "estimated from the frames" if self.cell_diameter_estimated else "given"
-        return (f"cell diameter {self.cell_diameter:.1f} px ({how}; give --cell-diameter to change it); "
+        return (f"{_diameter_text(self.cell_diameter, self.cell_diameter_estimated)}; "
                 f"frames in {self.tiles} tile{'s' if self.tiles > 1 else ''}")
 
 

@@ -2,6 +2,8 @@
 Plain strings, so they are tested without Qt."""
 from __future__ import annotations
 
+from ..engine.scale import ESTIMATED
+
 TOOLTIPS = {
     "image": "The time-lapse or z-stack to track: an image layer of the viewer.",
     "axis": "The axis whose slices are tracked one after the other: time for a time-lapse, z for a z-stack.",
@@ -61,7 +63,7 @@ CELL_TOOLTIPS = {
 
 def diameter_text(diameter: float, estimated: bool, tiles: int) -> str:
     """e.g. "Cell diameter: 18.3 px (estimated; 4 tiles)"."""
-    how = "estimated from the frames" if estimated else "as set"
+    how = ESTIMATED if estimated else "as set"
     return f"Cell diameter: {diameter:.1f} px ({how}; frames in {tiles} tile{'s' if tiles > 1 else ''})"
 
 

