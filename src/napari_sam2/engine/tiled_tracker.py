@@ -205,10 +205,20 @@ class TiledVideoTracker:
         """Remove the prompts on a frame (of one object, or of all), in every tile (VideoTracker.clear_frame)."""
         frame = check_frame_index(frame, self.num_frames)
         ids = self.object_ids if obj_id is None else (self._known(obj_id),)
-        for tracker in self._tiles.values():
+        for tile, tracker in self._tiles.items():
             for known in set(ids) & set(tracker.object_ids):
                 tracker.clear_frame(frame, known)
+                if tile != self._home[known] and not tracker.conditioning_frames(known):
+                    self._leave(known, tile)
         return self._stitch(frame, {})
+
+    def _leave(self, obj_id: int, tile: Tile) -> None:
+        """A tile the object was handed over from, and where it has no prompt left, lets it go: a
+        tracker cannot plan an object without a prompt (its outputs there go with it)."""
+        self._tiles[tile].remove_object(obj_id)
+        where = self._where[obj_id]
+        for frame in [f for f, held_by in where.items() if held_by == tile]:
+            del where[frame]
 
     def forget_tracked(self) -> None:
         """Forget every propagated output; prompts stay (VideoTracker.forget_tracked)."""
@@ -293,7 +303,10 @@ class TiledVideoTracker:
             for run in tracker.plan(direction, start, max_frames).runs:
                 for obj_id, first in run.joins.items():
                     earlier = joins[run.direction].get(obj_id)
-                    if earlier is None or (first - earlier[0]) * run.direction < 0:
+                    # a tie (a `start` given joins every tile's copy there) goes to the object's home: the
+                    # tile it was handed over from holds an old memory of it
+                    if (earlier is None or (first - earlier[0]) * run.direction < 0
+                            or (first == earlier[0] and tile == self._home[obj_id])):
                         joins[run.direction][obj_id] = (first, tile)
         runs, homes = [], []
         for sign in signs:
