@@ -165,7 +165,7 @@ def test_tracked_masks_no_brighter_than_around_them_end_where_the_nucleus_ends(e
 
 def dim_over_whole_maps(logits: torch.Tensor, model_input: torch.Tensor) -> list[bool]:
     """The drop_dim rule computed the plain way: every mask upsampled whole to the input's size."""
-    from napari_sam2.engine.postprocess import MIN_CONTRAST, RING_PX
+    from napari_sam2.engine.contrast import MIN_CONTRAST, RING_PX
     from napari_sam2.engine.preprocessing import IMAGENET_MEAN, IMAGENET_STD
 
     mean, std = (torch.tensor(v).view(3, 1, 1) for v in (IMAGENET_MEAN, IMAGENET_STD))

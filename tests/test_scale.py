@@ -10,6 +10,7 @@ from scipy import ndimage
 from napari_sam2.engine.preprocessing import Normalization, to_unit_rgb
 from napari_sam2.engine.scale import (
     NOISE_CLARITY,
+    NOISE_MARGIN,
     TRAINED_FRAME_SIDES,
     TRAINED_INPUT_SIDE,
     TRAINED_MEAN_DIAMETER,
@@ -196,7 +197,7 @@ def test_clarity_tells_haze_from_nuclei():
     assert clarity(np.zeros((64, 64))) == 0.0
     stack = _real_nuclei_stack()
     haze, nuclei = (clarity(to_unit_rgb(stack[z][..., None], Normalization())[..., 0]) for z in (0, 35))
-    assert haze < NOISE_CLARITY + 0.05 < nuclei - 0.05, (haze, nuclei)
+    assert haze < NOISE_CLARITY + NOISE_MARGIN < nuclei, (haze, nuclei)
 
 
 def test_a_frame_shows_more_than_noise_well_above_noises_clarity():

@@ -218,3 +218,33 @@ def test_touching_cells_held_by_different_tiles_do_not_take_each_other_over():
             taken = (painted[own] == neighbour).mean()
             assert iou > 0.3 and taken < 0.6, \
                 f"frame {result.frame}: cell {cell} IoU {iou:.2f}, {taken:.0%} of it is {neighbour}'s"
+
+
+def test_a_cell_handed_over_stays_with_its_new_tile_when_tracked_a_frame_at_a_time_and_its_old_prompt_cleared():
+    """Automatic tracking steps one frame at a time (propagate(start=frame, max_frames=1)): every
+    tile holding a copy of an object then joins it at that frame, and the tie went to the tile first
+    made, the one it had left, so it was handed over again on every frame (a new prompt each time).
+    And clearing its first prompt once it had a newer one in its new tile left the old tile's copy
+    with no prompt: the next frame stopped with "objects [..] have no prompt on any frame" (seen
+    on a simulated z-stack)."""
+    model = load_model(None, device="cpu")
+    torch.set_num_threads(1)
+    crossing = [(180 + 4 * t, 150) for t in range(24)]  # x 180 -> 272: into the right tile (tiles at x = 0, 184)
+    frames, _ = disc_video((300, 440), [crossing], radius=14)
+    tracker = TiledVideoTracker(model, ArrayFrames(frames), cell_diameter=28.3)
+    tracker.add_points(0, 1, [crossing[0]], [1])
+    first_home, homes = tracker.home_tile(1), []
+    for frame in range(1, 20):
+        for _ in tracker.propagate("forward", start=frame, max_frames=1):
+            pass
+        homes.append(tracker.home_tile(1))
+    moved = homes.index(next(h for h in homes if h != first_home))
+    assert all(h != first_home for h in homes[moved:]), f"handed to and fro: {homes}"
+    new_tile = tracker._tiles[homes[-1]]
+    assert len(new_tile.conditioning_frames(1)) == 1  # the one hand-over's mask
+    result = tracker.frame_result(19)
+    tracker.add_mask(19, 1, result.label_image() == 1)
+    tracker.clear_frame(0, 1)
+    assert tracker.conditioning_frames(1) == [19]
+    results = list(tracker.propagate("forward", start=20, max_frames=1))
+    assert results and (results[0].label_image() == 1).sum() > 300

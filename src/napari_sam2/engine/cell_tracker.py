@@ -20,7 +20,10 @@ and on each frame the events of track_events.py happen in this order:
    crowded), prompted with their classical mask and tracked by the model from there; and so do
    the cells on the frame's edge (edge_cells=True, the same frames): the bright pieces at the edge
    that no track is next to, a cell entering or leaving that shows only a sliver of its rim,
-   below the Otsu threshold (cell_candidates.edge_cells), of min_area_at_edge pixels or more;
+   below the Otsu threshold (cell_candidates.edge_cells), of min_area_at_edge pixels or more.
+   A cell found by any of these looks (not the user's seeds) starts a track only if it is brighter
+   than the background around it by contrast.MIN_START_CONTRAST, twice what keeps a tracked mask
+   (MaskCleanup.drop_dim; off with it): haze and noise (a z-stack's out-of-focus ends) are no cells;
 4. ends: a track with no pixels of its own (fewer than min_area; min_area_at_edge for a mask on the
    frame's edge, a cell entering or leaving) on end_after frames in a row ends
    and its memory is dropped, so the cost of a frame follows the cells present, not all cells seen.
@@ -61,6 +64,7 @@ from .cell_frame import CellFrame
 from .cell_lineage import Lineage
 from .cell_seeding import cells_at_edge, check_seeds_fit, checked_seeds, second_look
 from .cell_tracking_params import CellTrackingParams
+from .contrast import MIN_START_CONTRAST, dim_mask
 from .frame_edge import edge_ids
 from .frame_result import FrameResult
 from .label_seeds import masks_from_labels
@@ -315,7 +319,11 @@ class CellTracker:
         p, objects, parents = self.params, self._labels(frame), []
         lost = self._lost_centres(objects)
         ages = {obj_id: self._book.frames_before(obj_id, frame) for obj_id in self.video.object_ids}
+        unit, cells = self._stretched(frame), objects != 0
         for mask in uncovered_cells(detections, objects, p.max_covered, p.min_area, p.min_area_at_edge):
+            if unit is not None and dim_mask(unit, mask, self.video.tile_plan.length_factor, MIN_START_CONTRAST,
+                                             cells & ~mask):
+                continue  # hardly brighter than the background around it: haze or noise, not a cell
             found = lost_track_of(mask, lost, p.found_again_distance)
             if found is not None:
                 self._found_again(frame, found, mask)
@@ -330,6 +338,14 @@ class CellTracker:
             parents.append(self._divide(frame, mother, sister, mask))
             objects[sister] = 0  # the mother is gone: no second new cell is its daughter
         return parents
+
+    def _stretched(self, frame: int) -> np.ndarray | None:
+        """(H, W) the frame in [0, 1] as the model sees it, to judge found cells by their contrast
+        (contrast.py), or None where they are not judged: the user's own segmentation gives them
+        (a seeds stack), or the tracker keeps dim masks (MaskCleanup.drop_dim off)."""
+        if self.seeds is not None or not self.video.cleanup.drop_dim:
+            return None
+        return self.video.inputs.unit_rgb(frame).max(-1)
 
     def _lost_centres(self, objects: np.ndarray) -> dict[int, np.ndarray]:
         """The objects with no pixels of their own on this frame ((H, W) ids `objects`) that had some on

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from scipy import ndimage
 
 from ..model.prompt_encoder import BOX_BOTTOM_RIGHT, BOX_TOP_LEFT
+from .contrast import RING_PX, too_dim
 from .mask_choice import chosen_by_outline
 from .preprocessing import IMAGENET_MEAN, IMAGENET_STD
 from .prompts import Prompt, with_box_centre_click
@@ -40,14 +41,6 @@ def fill_small_holes(logits: torch.Tensor, max_area: int) -> torch.Tensor:
 
 
 REMOVED_LOGIT = -10.0  # a removed piece becomes clearly background, in masks and in memories alike
-# A tracked mask is taken for the object's absence when it is less than MIN_CONTRAST brighter than
-# the median of a ring around it (RING_PX, pixels of the model's input, from its edge), relative
-# to its own brightness (the frame stretched: 0 is the frame's low level). Chosen on simulated
-# realistic z-stacks of training seeds (10 stacks, a click per nucleus on the fullest slice,
-# tracked both ways): masks with the nucleus there fall below it 1.1 % of the time, masks where
-# it is absent (defocused haze, noise) 44 % (at 0.2: 2.1 % and 61 %).
-MIN_CONTRAST = 0.15
-RING_PX = (1, 4)
 
 
 @dataclass(frozen=True)
@@ -61,7 +54,9 @@ class MaskCleanup:
     fill_holes: fill every hole of the kept mask (dark nucleoli, chromatin gaps): a nucleus has none.
     drop_dim: on tracked frames, a mask not brighter than its surroundings (`dim_masks`) means
     the object is absent there, and the tracker marks it absent as the model marks an object it
-    does not find: out-of-focus haze at the ends of a z-stack is not the nucleus.
+    does not find: out-of-focus haze at the ends of a z-stack is not the nucleus. The cell tracker
+    also starts no track on a found cell that is not clearly brighter than the background around
+    it (contrast.py: the same rule, at twice the contrast).
     split_touching: on tracked frames, where masks of tracked objects touch, their union is split
     at its necks into cells and each cell goes wholly to the object holding most of it
     (`touching_split`): a mask creeping over a touching neighbour gives the band back.
@@ -141,7 +136,7 @@ class MaskCleanup:
                 inside, ring = seen[k][masks[k]], seen[k][outer[k] & ~inner[k]]
                 if len(inside) and len(ring):
                     brightness = inside.mean()
-                    dim[b] = bool(brightness - ring.median() < MIN_CONTRAST * brightness)
+                    dim[b] = too_dim(float(brightness), float(ring.median()))
         return dim
 
     @property
