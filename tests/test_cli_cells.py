@@ -119,3 +119,21 @@ def test_track_auto_uses_the_cell_diameter_given_and_refuses_a_bad_one_before_an
     assert main(command + ["--overwrite", "--cell-diameter", "-3"]) == 2
     assert "cell_diameter must be a positive number of pixels" in capsys.readouterr().err
     assert LabelsStore.open(tmp_path / "cells.zarr", mode="r").load_lineage() is not None  # the store is as it was
+
+
+def test_a_z_stack_saved_without_axis_metadata_is_tracked_along_z_when_told(tmp_path, capsys):
+    """A TIFF written with no ImageJ or OME metadata (numpy's own tifffile.imwrite) reads as a
+    time-lapse: --axis z says it is a z-stack (3-D labels, no divisions, axes zyx in the store)."""
+    from napari_sam2.storage.tiff_geometry import tiff_geometry
+
+    sim = simulate_zstack(SimulationConfig(height=96, width=96, num_frames=6), EVALUATION_SEEDS + 617)
+    tifffile.imwrite(tmp_path / "stack.tif", sim.frames)
+    tifffile.imwrite(tmp_path / "seeds.tif", sim.labels.astype(np.uint16))
+    assert tiff_geometry(tmp_path / "stack.tif")["axes"] == "tyx"
+    assert main(["track", str(tmp_path / "stack.tif"), "--auto", "--seeds", str(tmp_path / "seeds.tif"), "--axis", "z",
+                 "--out", str(tmp_path / "nuclei.zarr")]) == 0
+    assert "(0 divisions)" in capsys.readouterr().out
+    store = LabelsStore.open(tmp_path / "nuclei.zarr", mode="r")
+    assert store.axes == "zyx" and store.load_lineage().divisions() == {}
+    with pytest.raises(ValueError, match="'t' \\(a time-lapse\\) or 'z'"):
+        tiff_geometry(tmp_path / "stack.tif", axis="c")

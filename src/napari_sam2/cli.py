@@ -46,7 +46,7 @@ from .storage.labels_store import LabelsStore
 from .storage.labels_tiff import check_tiff_replaceable, write_labels_tiff
 from .storage.store_edits import store_lineage
 from .storage.store_opening import check_replaceable, convert_legacy_store
-from .storage.tiff_geometry import tiff_geometry
+from .storage.tiff_geometry import STACK_AXES, tiff_geometry
 from .storage.tracking_outputs import TrackingOutputs
 
 
@@ -74,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     _add_output_arguments(track)
     track.add_argument("--cell-diameter", type=float, default=None,
                        help="a typical cell's width in pixels (default: estimated from the frames, and printed)")
+    track.add_argument("--axis", choices=STACK_AXES, default=None,
+                       help="what the stack's first axis is: t (a time-lapse; cells divide) or z (a z-stack: 3-D "
+                            "labels, no divisions); default: as the TIFF's ImageJ or OME metadata says, else t")
     track.add_argument("--model", default=None, help="official name or checkpoint path (default: embedded)")
     track.add_argument("--threads", type=int, default=2)
     _add_precision(track)
@@ -177,7 +180,7 @@ def _track(args) -> int:
     check_replaceable(args.out, args.overwrite)  # before any work: the answer may be no
     truth = open_tiff_frames(args.truth) if args.truth else None
     try:  # the clicks and the diameter first: bad input is reported before the model loads
-        tracked_axis = tiff_geometry(args.image)["axes"][0]
+        tracked_axis = tiff_geometry(args.image, axis=args.axis)["axes"][0]
         clicks = _clicks_from_truth(truth, tracked_axis) if truth is not None else read_clicks(args.points)
         if args.cell_diameter is not None:
             check_cell_diameter(args.cell_diameter)
@@ -187,7 +190,7 @@ def _track(args) -> int:
     try:
         tracked = track_file(args.image, args.out, clicks, model_from(args.model), args.overwrite,
                              keep_masks=truth is not None, cell_diameter=args.cell_diameter,
-                             precision=args.precision, cleanup=args.cleanup)
+                             precision=args.precision, cleanup=args.cleanup, axis=args.axis)
     except BadClick as error:  # a click outside the image or the frames: nothing written
         print(f"error: {args.points or args.truth}: {error}", file=sys.stderr)
         return 2
@@ -216,7 +219,8 @@ def _track_cells(args) -> int:
         if args.cell_diameter is not None:  # before the model loads
             check_cell_diameter(args.cell_diameter)
         done = track_cells_file(args.image, args.out, model_from(args.model), _outputs(args), args.seeds,
-                                args.overwrite, precision=args.precision, cell_diameter=args.cell_diameter)
+                                args.overwrite, precision=args.precision, cell_diameter=args.cell_diameter,
+                                axis=args.axis)
     except ValueError as error:  # bad seeds or diameter, an image the model cannot read: no store written
         print(f"error: {error}", file=sys.stderr)
         return 2

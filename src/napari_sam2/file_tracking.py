@@ -73,16 +73,17 @@ class FileTracked:
 def track_file(image: Path, out: Path, clicks: list[Click], model, overwrite: bool = False,
                keep_masks: bool = False, progress: bool = True, series: int = 0,
                on_frame: Callable[[int], None] | None = None, cell_diameter: float | None = None,
-               precision: str = "auto", cleanup: MaskCleanup = MaskCleanup()) -> FileTracked:
+               precision: str = "auto", cleanup: MaskCleanup = MaskCleanup(), axis: str | None = None) -> FileTracked:
     """Tracks `clicks` through every frame of the TIFF `image` (its image `series`) into the labels
     store `out`, with cells resampled to the model's preferred size and tiled (TiledVideoTracker;
     the cell diameter in pixels is estimated from the frames when not given); `on_frame(results so
     far)` after each tracked frame. A bad diameter or a click outside the image or the frames
     raises ValueError (BadClick for a click) before anything is written; a failure while tracking
-    leaves nothing at `out`. cleanup: the masks' post-processing (engine/postprocess.py)."""
+    leaves nothing at `out`. cleanup: the masks' post-processing (engine/postprocess.py). axis: the
+    stack's first axis, "t" or "z" (None: as the TIFF says; storage.tiff_geometry)."""
     check_replaceable(out, overwrite)  # before any work: the answer may be no
     frames = open_tiff_frames(image, series=series)
-    geometry = tiff_geometry(image, series)
+    geometry = tiff_geometry(image, series, axis)
     tracker = TiledVideoTracker(model, frames, cell_diameter=cell_diameter, precision=precision, cleanup=cleanup)
     try:
         objects = _add_clicks(tracker, clicks)
@@ -164,17 +165,17 @@ def write_cell_tracking(tracker, frames, out: Path, outputs: TrackingOutputs, ge
 def track_cells_file(image: Path, out: Path, model, outputs: TrackingOutputs, seeds: Path | None = None,
                      overwrite: bool = False, progress: bool = True, series: int = 0,
                      on_frame: Callable[[int], None] | None = None, precision: str = "auto",
-                     cell_diameter: float | None = None) -> CellsTracked:
+                     cell_diameter: float | None = None, axis: str | None = None) -> CellsTracked:
     """Every cell of the TIFF `image` tracked (found by the model, or from the label TIFF `seeds`:
     one label image of the first frame, or a label stack of every frame) into the store `out`,
     and `outputs` written from it, with cells resampled to the model's preferred size and tiled
     (the cell diameter in pixels estimated from the frames when not given). Every output
     path is checked first, and bad seeds or a bad diameter are refused, before any work; along z
-    (a z-stack) there are no divisions."""
+    (a z-stack: the TIFF says Z, or axis="z") there are no divisions."""
     check_replaceable(out, overwrite)
     outputs.check()
     frames = open_tiff_frames(image, series=series)
-    geometry = tiff_geometry(image, series)
+    geometry = tiff_geometry(image, series, axis)
     seed_labels = None if seeds is None else tifffile.imread(seeds)
     tracker = CellTracker(model, frames, seeds=seed_labels, divisions=geometry["axes"][0] != "z", precision=precision,
                           cell_diameter=cell_diameter)

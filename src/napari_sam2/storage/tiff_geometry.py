@@ -8,12 +8,17 @@ import tifffile
 
 from .axes import ome_unit
 
+STACK_AXES = ("t", "z")  # what a stack's first axis may be: time (cells divide) or depth
 
-def tiff_geometry(path, series: int = 0) -> dict:
+
+def tiff_geometry(path, series: int = 0, axis: str | None = None) -> dict:
     """{"axes", "scale", "units"} for a (frames, rows, columns) TIFF (its image `series`); 1 and no
-    unit where the file does not say."""
+    unit where the file does not say. axis: "t" or "z", what the first axis is when the file does
+    not say it right; None: "z" where its ImageJ/OME metadata says Z, else "t"."""
+    if axis is not None and axis not in STACK_AXES:
+        raise ValueError(f"axis {axis!r}: the stack's first axis is 't' (a time-lapse) or 'z' (a z-stack)")
     with tifffile.TiffFile(path) as tif:
-        tracked = "z" if tif.series[series].axes[:1] == "Z" else "t"
+        tracked = axis or ("z" if tif.series[series].axes[:1] == "Z" else "t")
         sizes = _ome_sizes(tif.ome_metadata, series) if tif.ome_metadata else _imagej_sizes(tif)
     step, step_unit = sizes.get(tracked, (1.0, None))
     (row, row_unit), (col, col_unit) = sizes.get("y", (1.0, None)), sizes.get("x", (1.0, None))
