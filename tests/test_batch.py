@@ -227,3 +227,23 @@ def test_a_job_run_again_after_its_result_was_lost_with_a_worker_is_done_not_ski
         assert run_job(later, None, 1).status == "skipped (already tracked)"
     finally:
         torch.set_num_threads(threads)
+
+
+def test_axis_z_tracks_every_stack_along_z_and_a_bad_axis_fails_before_any_job(plate, client, tmp_path):
+    """Stacks saved without axis metadata read as time-lapses; axis="z" (batch --axis z) tracks
+    each as a z-stack: stores with axes zyx and no divisions."""
+    (tmp_path / "seeds").mkdir()
+    images = [plate / "images" / f"well{i}.tif" for i in (1, 2)]
+    for i in (1, 2):
+        _, labels = moving_nuclei_video(4, 96, 128, 2, seed=i, leaving=False)
+        tifffile.imwrite(tmp_path / "seeds" / f"well{i}.tif", labels.astype(np.uint16))
+    rows = track_files(images, tmp_path / "z", client, auto=True, seeds_dir=tmp_path / "seeds", axis="z", progress=False)
+    assert [r.status for r in rows] == ["done"] * 2
+    for i in (1, 2):
+        store = LabelsStore.open(tmp_path / "z" / f"well{i}.zarr", mode="r")
+        assert store.axes == "zyx" and store.load_lineage().divisions() == {}
+    plain = track_files(images[:1], tmp_path / "t", client, auto=True, seeds_dir=tmp_path / "seeds", progress=False)
+    assert plain[0].status == "done" and LabelsStore.open(tmp_path / "t" / "well1.zarr", mode="r").axes == "tyx"
+    with pytest.raises(ValueError, match="'t' \\(time-lapses\\) or 'z'"):
+        track_files(images, tmp_path / "bad", client, auto=True, axis="c", progress=False)
+    assert not (tmp_path / "bad").exists()

@@ -119,7 +119,10 @@ def main(argv: list[str] | None = None) -> int:
                             "OUT/<stem>.csv")
     batch.add_argument("--cell-diameter", type=float, default=None,
                        help="a typical cell's width in pixels, the same for every file (default: estimated from each "
-                            "file's first frame, as track does; the table shows the one used)")
+                            "file's frames, as track does; the table shows the one used)")
+    batch.add_argument("--axis", choices=STACK_AXES, default=None,
+                       help="what every stack's first axis is: t (time-lapses) or z (z-stacks: 3-D labels, no "
+                            "divisions); default: as each TIFF's ImageJ or OME metadata says, else t")
     batch.add_argument("--scheduler", help="address of a running Dask scheduler (tcp://host:8786); default: a "
                                            "local cluster on this machine")
     batch.add_argument("--workers", type=int, default=None,
@@ -331,7 +334,7 @@ def _batch(args) -> int:
             rows = track_files(args.inputs, args.out, client, args.points_dir, args.points, args.model, args.threads,
                                precision=args.precision, auto=args.auto, seeds_dir=args.seeds_dir,
                                lineage_outputs=tuple(kind for kind in args.lineage_outputs.split(",") if kind),
-                               cell_diameter=args.cell_diameter)
+                               cell_diameter=args.cell_diameter, axis=args.axis)
         except (ValueError, FileNotFoundError) as error:  # what to track, a bad diameter, inputs that are not there
             print(f"error: {error}", file=sys.stderr)
             return 2
