@@ -102,11 +102,13 @@ class TrackingSession:
     other non-spatial axes stay at the viewer's current index (or `current_index`). A single 2-D
     image is one frame: click cells, get labels. Frames are resampled so that cells have the
     model's preferred size and tiled (TiledVideoTracker): `cell_diameter` in pixels, estimated
-    from the frames when None (the tracker's `cell_diameter` tells what is used)."""
+    from the frames when None (the tracker's `cell_diameter` tells what is used). depth: a 3-D
+    image's first axis is z (a z-stack: "Track all cells" gives 3-D labels, no divisions) or time
+    (False); None: as its axis label says (storage.axes.says_depth). A store reopened keeps its axes."""
 
     def __init__(self, viewer, image_layer, model, axis=None, store_path=None, current_index=None,
                  cell_diameter: float | None = None, precision: str = "auto",
-                 cleanup: MaskCleanup = MaskCleanup()):
+                 cleanup: MaskCleanup = MaskCleanup(), depth: bool | None = None):
         self.layout = check_trackable(viewer, image_layer, axis, current_index)
         self.viewer, self.image_layer = viewer, image_layer
         self.frames = layer_frames(image_layer, self.layout)
@@ -116,7 +118,7 @@ class TrackingSession:
                                          cleanup=cleanup)
         self.store_path = Path(store_path) if store_path else self._default_store_path()
         replace_earlier_sessions(image_layer, self.store_path)
-        self.store = open_session_store(self.store_path, image_layer, self.layout)
+        self.store = open_session_store(self.store_path, image_layer, self.layout, depth)
         self._sent: dict[int, dict[int, ObjectPrompts]] = {}  # what the tracker has been given
         self._resume: str | None = None  # the direction of a stopped propagation, which the next one extends
         self._told_skipped: set[str] = set()  # the skipped prompts already shown to the user

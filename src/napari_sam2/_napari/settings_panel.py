@@ -6,6 +6,7 @@ from napari.layers import Image
 from qtpy.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLineEdit, QPushButton
 
 from ..engine.postprocess import MaskCleanup
+from ..storage.axes import says_depth
 from .layout import tracking_axes
 from .model_choice import CHECKPOINT_FILE, model_choices
 from .session import image_data
@@ -39,7 +40,8 @@ class SettingsForm(QFormLayout):
         checkpoint_row.addWidget(browse)
         self.diameter_spin = QDoubleSpinBox(minimum=0.0, maximum=100000.0, decimals=1, suffix=" px")
         self.diameter_spin.setSpecialValueText("automatic")  # 0: estimated at Start
-        for label, field in (("Image", self.image_combo), ("Track along", self.axis_combo),
+        self.depth_check = QCheckBox("the frames are z slices: 3-D labels, no divisions")
+        for label, field in (("Image", self.image_combo), ("Track along", self.axis_combo), ("Z-stack", self.depth_check),
                              ("Model", self.model_combo), ("Checkpoint", checkpoint_row), ("Precision", self.precision_combo),
                              ("Labels store", self.store_edit), ("Cell diameter", self.diameter_spin),
                              ("Clean masks", self.cleanup_check)):
@@ -47,7 +49,8 @@ class SettingsForm(QFormLayout):
         for name, widget in (("image", self.image_combo), ("axis", self.axis_combo), ("model", self.model_combo),
                              ("checkpoint", self.checkpoint_edit), ("browse", browse), ("store", self.store_edit),
                              ("precision", self.precision_combo), ("cleanup", self.cleanup_check),
-                             ("diameter", self.diameter_spin), ("diameter", self.diameter_spin.lineEdit())):
+                             ("diameter", self.diameter_spin), ("diameter", self.diameter_spin.lineEdit()),
+                             ("depth", self.depth_check)):
             widget.setToolTip(TOOLTIPS[name])
 
     def refresh_images(self, event=None) -> None:
@@ -80,6 +83,12 @@ class SettingsForm(QFormLayout):
             name = f"{labels[axis]}, " if not str(labels[axis]).lstrip("-").isdigit() else ""  # napari's default: a number
             self.axis_combo.addItem(f"axis {axis} ({name}{shape[axis]} frames)", axis)
         self.axis_combo.setEnabled(self.axis_combo.count() > 1)
+        self.depth_check.setChecked(says_depth(labels))  # what napari's axis label says, until told otherwise
+        self.depth_check.setEnabled(len(shape) == 3)  # a 4-D image's tracked axis is named by its labels
+
+    def chosen_depth(self) -> bool | None:
+        """Whether a 3-D image's first axis is z (the Z-stack box); None for other images."""
+        return self.depth_check.isChecked() if self.depth_check.isEnabled() else None
 
     def _browse_checkpoint(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self.owner, "SAM 2 checkpoint", "", "Checkpoints (*.pt *.pth);;All files (*)")

@@ -49,15 +49,16 @@ def default_store_path(source_path, layer_name: str, layout: FrameLayout) -> tup
     return data_folder() / store_name(layer_name, layout), why
 
 
-def open_session_store(path, image_layer, layout: FrameLayout) -> LabelsStore:
+def open_session_store(path, image_layer, layout: FrameLayout, depth: bool | None = None) -> LabelsStore:
     """The session's store at `path` (reopened, or created with the image layer's axis names,
-    pixel sizes, units and offset, translated to the fixed slice of a 4-D image)."""
+    pixel sizes, units and offset, translated to the fixed slice of a 4-D image). depth: a 3-D
+    image's first axis is z (True) or time (False); None: as its axis label says."""
     prefer_napari_sam2_for_stores()
     scale = [float(s) for s in image_layer.scale]
     return open_or_create_store(
         path, layout.store_shape,
         f"the image {image_layer.name!r}" + ("" if layout.single_image else f" tracked along axis {layout.axis}"),
-        axes=axes_from_labels(image_layer.axis_labels), scale=scale,
+        axes=axes_from_labels(image_layer.axis_labels, depth), scale=scale,
         translation=[float(t) for t in labels_translate(scale, image_layer.translate, layout)],
         units=[ome_unit(u) for u in getattr(image_layer, "units", [None] * layout.ndim)], frame_axis=layout.store_frame_axis,
     )

@@ -197,7 +197,8 @@ class TrackingWidget(QWidget):
             cleanup = self.settings.chosen_cleanup()
             self.session = TrackingSession(self.viewer, image, model, axis=axis, store_path=store,
                                            cell_diameter=self.diameter_spin.value() or None,
-                                           precision=self.chosen_precision(), cleanup=cleanup)
+                                           precision=self.chosen_precision(), cleanup=cleanup,
+                                           depth=self.settings.chosen_depth())
         except USER_ERRORS as error:
             show_error(str(error))
             return None

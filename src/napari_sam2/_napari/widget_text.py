@@ -7,6 +7,9 @@ from ..engine.scale import ESTIMATED
 TOOLTIPS = {
     "image": "The time-lapse or z-stack to track: an image layer of the viewer.",
     "axis": "The axis whose slices are tracked one after the other: time for a time-lapse, z for a z-stack.",
+    "depth": "Tick for a z-stack: its slices are tracked as depth, \"Track all cells\" gives 3-D labels with no "
+             "divisions, and the store's first axis is z. Ticked by itself when napari names the axis z; an image "
+             "opened without axis names reads as a time-lapse. A store made before keeps its axes.",
     "model": "The SAM 2 model. 'embedded' is small, trained for microscopy and comes with the plugin; "
              "the official SAM 2.1 models are downloaded once; or a checkpoint file of your own.",
     "precision": "The numbers the model computes with. auto: bfloat16 where this machine runs it fast (a GPU "

@@ -13,15 +13,19 @@ def default_axes(ndim: int) -> str | None:
     return None if leading is None else leading + "yx"
 
 
-def axes_from_labels(labels) -> str | None:
+def axes_from_labels(labels, depth: bool | None = None) -> str | None:
     """OME axis names for an image whose axes carry these labels (napari's axis_labels): one
-    leading axis is "z" if its label says depth, else "t"; with more leading axes, the default order
-    (OME-Zarr puts time first)."""
-    labels = [str(label).lower() for label in labels]
+    leading axis is "z" if `depth` (None: if its label says depth, `says_depth`), else "t"; with
+    more leading axes, the default order (OME-Zarr puts time first)."""
     axes = default_axes(len(labels))
-    if axes is not None and len(labels) == 3 and labels[0] in DEPTH_NAMES:
+    if axes is not None and len(labels) == 3 and (says_depth(labels) if depth is None else depth):
         return "zyx"
     return axes
+
+
+def says_depth(labels) -> bool:
+    """Whether the leading axis of a 3-D image with these axis labels is depth (z) by its name."""
+    return len(labels) == 3 and str(labels[0]).lower() in DEPTH_NAMES
 
 
 def ome_unit(unit) -> str | None:
