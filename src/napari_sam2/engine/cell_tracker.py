@@ -124,6 +124,7 @@ class CellTracker:
         self._previous = np.zeros(self.video.video_hw, np.uint32)  # object ids on the last finished frame
         self._new_cells: list[int] = []  # tracks begun as new cells on the frame in progress (step 3)
         self._given: dict[int, np.ndarray] = {}  # later frame -> (H, W) labels of cells given there (give_cells)
+        self._unit: tuple[int, np.ndarray] | None = None  # (frame, the frame stretched): _stretched's last
 
     @property
     def num_frames(self) -> int:
@@ -319,8 +320,9 @@ class CellTracker:
         p, objects, parents = self.params, self._labels(frame), []
         lost = self._lost_centres(objects)
         ages = {obj_id: self._book.frames_before(obj_id, frame) for obj_id in self.video.object_ids}
-        unit, cells = self._stretched(frame), objects != 0
+        cells = objects != 0
         for mask in uncovered_cells(detections, objects, p.max_covered, p.min_area, p.min_area_at_edge):
+            unit = self._stretched(frame)
             if unit is not None and dim_mask(unit, mask, self.video.tile_plan.length_factor, MIN_START_CONTRAST,
                                              cells & ~mask):
                 continue  # hardly brighter than the background around it: haze or noise, not a cell
@@ -345,7 +347,9 @@ class CellTracker:
         (a seeds stack), or the tracker keeps dim masks (MaskCleanup.drop_dim off)."""
         if self.seeds is not None or not self.video.cleanup.drop_dim:
             return None
-        return self.video.inputs.unit_rgb(frame).max(-1)
+        if self._unit is None or self._unit[0] != frame:  # once a frame, for its three looks
+            self._unit = (frame, self.video.inputs.unit_rgb(frame).max(-1))
+        return self._unit[1]
 
     def _lost_centres(self, objects: np.ndarray) -> dict[int, np.ndarray]:
         """The objects with no pixels of their own on this frame ((H, W) ids `objects`) that had some on

@@ -18,8 +18,8 @@ from .track_events import box_around
 MIN_CONTRAST = 0.15
 # A cell found on a frame (not tracked onto it) starts a track only at twice that: a track is kept
 # down to MIN_CONTRAST but begun only on a clear cell, as a hysteresis threshold is. Measured with
-# this ring (`/work` scripts quoted in benchmarks/README, "Haze is no cell"): true cells of held-out
-# simulated time-lapses (plain and realistic) none below 0.4 of 2,000; the real confocal stack's
+# this ring (benchmarks/README, "Haze is no cell"): true cells of held-out simulated time-lapses
+# (plain and realistic) 1 of about 2,000 below 0.4, none below 0.3; the real confocal stack's
 # nuclei 1 of 432 below 0.3; the masks its haze slices held, 9 % above 0.3 and 64 % above 0.15.
 MIN_START_CONTRAST = 2 * MIN_CONTRAST
 RING_PX = (1, 4)
