@@ -73,3 +73,14 @@ def test_traccuracy_scores_the_truth_as_perfect(dividing_sequence, tmp_path):
     pred = load_ctc_data(str(tmp_path / "gt"), str(tmp_path / "gt" / "res_track.txt"))
     results, _ = traccuracy.run_metrics(gt_data=gt, pred_data=pred, matcher=CTCMatcher(), metrics=[CTCMetrics()])
     assert results[0]["results"]["TRA"] == pytest.approx(1.0)
+
+
+def test_a_parent_with_one_daughter_is_a_gap_not_a_division():
+    """A z-stack's "Track all cells" in the widget said "1 divisions": a nucleus lost on one slice
+    and found again goes on under a new id whose parent is its track before the gap."""
+    lineage = Lineage()
+    for track_id, frame, parent in ((1, 0, 0), (2, 0, 0), (3, 2, 1), (4, 3, 2), (5, 3, 2)):
+        lineage.begin(track_id, frame, parent)
+    lineage.extend(2, 2)
+    assert lineage.divisions() == {1: [3], 2: [4, 5]}  # every parent link
+    assert lineage.divided() == {2: [4, 5]}  # the division: what the command line and the widget count

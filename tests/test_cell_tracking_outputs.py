@@ -48,7 +48,7 @@ def test_one_run_writes_the_store_with_its_lineage_and_every_output(dividing_seq
     done = write_cell_tracking(TruthReplay(sim), sim.frames, tmp_path / "cells.zarr", outputs,
                                {"axes": "tyx"}, progress=False)
     truth = Lineage.from_labels(sim.labels, sim.lineage)
-    assert (done.frames, done.tracks, done.divisions) == (len(sim.frames), len(truth), len(truth.divisions()))
+    assert (done.frames, done.tracks, done.divisions) == (len(sim.frames), len(truth), len(truth.divided()))
     assert done.written == [outputs.ctc, outputs.geff, outputs.csv]
     store = LabelsStore.open(tmp_path / "cells.zarr", mode="r")
     np.testing.assert_array_equal(store.array[:], sim.labels)

@@ -159,7 +159,7 @@ def write_cell_tracking(tracker, frames, out: Path, outputs: TrackingOutputs, ge
         store.save_lineage(tracker.lineage)
     seconds = time.time() - start
     written = outputs.write(LabelsStore.open(out, mode="r"), tracker.lineage, frames)
-    return CellsTracked(len(frames), len(tracker.lineage), len(tracker.lineage.divisions()), seconds, written)
+    return CellsTracked(len(frames), len(tracker.lineage), len(tracker.lineage.divided()), seconds, written)
 
 
 def track_cells_file(image: Path, out: Path, model, outputs: TrackingOutputs, seeds: Path | None = None,

@@ -115,7 +115,7 @@ class CellPanel(QGroupBox):
     def tell_lineage(self) -> None:
         lineage = self.owner.session.store.load_lineage()
         if lineage is not None:
-            show_info(f"{len(lineage)} tracks, {len(lineage.divisions())} divisions so far")
+            show_info(f"{len(lineage)} tracks, {len(lineage.divided())} divisions so far")
 
     def edit(self, kind: str) -> None:
         """A correction of the lineage on the typed ids (or the selected label): "delete", "join",

@@ -61,12 +61,17 @@ class Lineage:
         return sorted(t.track_id for t in self.tracks.values() if t.parent == track_id)
 
     def divisions(self) -> dict[int, list[int]]:
-        """Parent id -> its daughters' ids, for every track that divided."""
+        """Parent id -> its daughters' ids, for every track with a daughter: two or more, it divided;
+        one, a gap (the cell was lost and found again, or its sister never seen; `divided`)."""
         out: dict[int, list[int]] = {}
         for t in self.tracks.values():
             if t.parent != NO_PARENT:
                 out.setdefault(t.parent, []).append(t.track_id)
         return {p: sorted(d) for p, d in sorted(out.items())}
+
+    def divided(self) -> dict[int, list[int]]:
+        """The divisions proper: parents with two daughters or more (what a biologist counts)."""
+        return {parent: daughters for parent, daughters in self.divisions().items() if len(daughters) >= 2}
 
     def parents(self) -> dict[int, int]:
         """Daughter id -> parent id (the form the simulator's lineage CSV has)."""
