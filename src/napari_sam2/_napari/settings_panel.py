@@ -41,6 +41,7 @@ class SettingsForm(QFormLayout):
         self.diameter_spin = QDoubleSpinBox(minimum=0.0, maximum=100000.0, decimals=1, suffix=" px")
         self.diameter_spin.setSpecialValueText("automatic")  # 0: estimated at Start
         self.depth_check = QCheckBox("the frames are z slices: 3-D labels, no divisions")
+        self._depth_of = None  # the image the box was last set for: the user's tick stays while it is chosen
         for label, field in (("Image", self.image_combo), ("Track along", self.axis_combo), ("Z-stack", self.depth_check),
                              ("Model", self.model_combo), ("Checkpoint", checkpoint_row), ("Precision", self.precision_combo),
                              ("Labels store", self.store_edit), ("Cell diameter", self.diameter_spin),
@@ -83,7 +84,9 @@ class SettingsForm(QFormLayout):
             name = f"{labels[axis]}, " if not str(labels[axis]).lstrip("-").isdigit() else ""  # napari's default: a number
             self.axis_combo.addItem(f"axis {axis} ({name}{shape[axis]} frames)", axis)
         self.axis_combo.setEnabled(self.axis_combo.count() > 1)
-        self.depth_check.setChecked(says_depth(labels))  # what napari's axis label says, until told otherwise
+        if layer is not self._depth_of:  # layers added or renamed (a session's own) leave the user's tick as it is
+            self.depth_check.setChecked(says_depth(layer.axis_labels))  # as the store would name it, until told otherwise
+            self._depth_of = layer
         self.depth_check.setEnabled(len(shape) == 3)  # a 4-D image's tracked axis is named by its labels
 
     def chosen_depth(self) -> bool | None:
