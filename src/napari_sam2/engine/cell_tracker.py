@@ -320,11 +320,10 @@ class CellTracker:
         p, objects, parents = self.params, self._labels(frame), []
         lost = self._lost_centres(objects)
         ages = {obj_id: self._book.frames_before(obj_id, frame) for obj_id in self.video.object_ids}
-        cells = objects != 0
+        cells = objects != 0  # the tracked cells, left out of a found cell's ring (its own pixels are no track's)
         for mask in uncovered_cells(detections, objects, p.max_covered, p.min_area, p.min_area_at_edge):
             unit = self._stretched(frame)
-            if unit is not None and dim_mask(unit, mask, self.video.tile_plan.length_factor, MIN_START_CONTRAST,
-                                             cells & ~mask):
+            if unit is not None and dim_mask(unit, mask, self.video.tile_plan.length_factor, MIN_START_CONTRAST, cells):
                 continue  # hardly brighter than the background around it: haze or noise, not a cell
             found = lost_track_of(mask, lost, p.found_again_distance)
             if found is not None:

@@ -29,16 +29,16 @@ from .device import resolve_precision
 from .feature_cache import FeatureCache
 from .frame_result import FrameResult, LabelledFrame
 from .mask_check import MaskWarning
+from .measured_frame import frame_to_measure
 from .model_inputs import PreprocessedFrames
 from .postprocess import MaskCleanup
-from .preprocessing import Normalization, is_blank, to_unit_rgb
+from .preprocessing import Normalization
 from .prompts import check_frame_index, check_obj_id, check_prompt
 from .propagation_plan import PropagationPlan, Run, direction_signs, make_run
-from .scale import check_cell_diameter, clarity, diameter_to_use, plan_for_cells, shows_more_than_noise
+from .scale import check_cell_diameter, diameter_to_use, plan_for_cells
 from .tile_frames import ScaledFrames, TileFrames
 from .tile_handover import Tile, TileOutputs, hand_overs, highest_elsewhere, tile_outputs, to_tile_side
 from .tiling import LocalLogits, prompt_extent, tile_logits_to_original
-from .video_levels import sample_indices
 from .video_tracker import DecodedFrame, VideoTracker
 
 # Prefetching (the frame on screen, for the next click) computes every tile of a frame of at most
@@ -93,7 +93,7 @@ class TiledVideoTracker:
 
     cell_diameter: a typical cell's width in pixels of the frames; None estimates it on frame 0, or
     on the clearest of 16 frames sampled evenly when frame 0 shows only noise or haze
-    (`_frame_to_measure`: a z-stack's out-of-focus first slices; `cell_diameter`,
+    (`measured_frame.frame_to_measure`: a z-stack's out-of-focus first slices; `cell_diameter`,
     `cell_diameter_estimated` tell what is used). Prompts are in the frame's pixels: points (x, y), boxes XYXY, masks (H, W); one
     object's prompts on a frame must fit in one tile (a few cells across).
 
@@ -112,7 +112,7 @@ class TiledVideoTracker:
         self.inputs = PreprocessedFrames(frames, model.cfg.image_size, normalization, channels)
         self.num_frames, self.video_hw = len(self.inputs), self.inputs.hw
         self.cell_diameter = (check_cell_diameter(given, self.video_hw) if given is not None
-                              else diameter_to_use(None, self.inputs.picked(_frame_to_measure(self.inputs))))
+                              else diameter_to_use(None, self.inputs.picked(frame_to_measure(self.inputs))))
         self.cell_diameter_estimated = given is None
         self.tile_plan = plan_for_cells(self.video_hw, self.cell_diameter, model.cfg)
         self._scaled = ScaledFrames(self.inputs, self.tile_plan)
@@ -429,23 +429,4 @@ class TiledVideoTracker:
 def _cached_or_computed(cache: FeatureCache, compute: Callable[[int], ImageEmbedding], frame: int) -> ImageEmbedding:
     """A frame's features from `cache` if it holds them (nothing evicted), else computed."""
     return cache(frame) if frame in cache else compute(frame)
-
-
-def _frame_to_measure(inputs: PreprocessedFrames) -> int:
-    """The frame the cells' size is measured on: frame 0, unless it shows only noise or haze
-    (scale.shows_more_than_noise: a z-stack's out-of-focus first slices, whose specks measured 4-6
-    px where the nuclei are 30-40; a blank frame); then the clearest of 16 frames sampled evenly
-    (read only then: a long lazy video is not read to start)."""
-    if shows_more_than_noise(_clarity(inputs, 0)):
-        return 0
-    sampled = sample_indices(len(inputs))
-    return sampled[int(np.argmax([_clarity(inputs, i) for i in sampled]))]
-
-
-def _clarity(inputs: PreprocessedFrames, frame: int) -> float:
-    """scale.clarity of a frame as the model sees it; 0 for a blank frame (no cell, and no stretch
-    of it is possible)."""
-    if is_blank(inputs.frames[frame]):
-        return 0.0
-    return clarity(to_unit_rgb(inputs.picked(frame), Normalization())[..., 0])
 
