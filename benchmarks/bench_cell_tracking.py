@@ -1,5 +1,5 @@
 """Tracking every cell, scored as the Cell Tracking Challenge scores it (issue 18): our automatic
-tracker (napari_sam2.engine.cell_tracker.track_all_cells, the embedded model, no ground truth used)
+tracker (napari_sam2.engine.track_all_cells, the embedded model, no ground truth used)
 against peer pipelines from PyPI (Otsu + watershed segmentation linked by laptrack with splitting,
 or by trackpy), all on the same held-out simulated time-lapses in the same run.
 
@@ -44,8 +44,7 @@ def our_tracker(threads: int, cell_diameter: float | None = None, model_file: st
     import torch
 
     try:
-        from napari_sam2.engine import load_model
-        from napari_sam2.engine.cell_tracker import track_all_cells
+        from napari_sam2.engine import load_model, track_all_cells
     except ImportError as error:
         print(f"ours: not run ({error})")
         return None

@@ -8,9 +8,9 @@ import pytest
 from scipy import ndimage
 
 from cell_sequences import DIVIDING, QUIET, first_sequence
-from napari_sam2.engine import load_model
+from napari_sam2.engine import load_model, track_all_cells
 from napari_sam2.engine.cell_detection import DetectionParams
-from napari_sam2.engine.cell_tracker import CellTracker, CellTrackingParams, track_all_cells
+from napari_sam2.engine.cell_tracker import CellTracker, CellTrackingParams
 from napari_sam2.engine.frame_edge import edge_ids
 from napari_sam2.evaluation.detection import detection_counts
 from napari_sam2.simulation import EVALUATION_SEEDS, SimulationConfig, simulate_timelapse, simulate_zstack

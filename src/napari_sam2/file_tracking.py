@@ -171,13 +171,13 @@ def track_cells_file(image: Path, out: Path, model, outputs: TrackingOutputs, se
     and `outputs` written from it, with cells resampled to the model's preferred size and tiled
     (the cell diameter in pixels estimated from the frames when not given). Every output
     path is checked first, and bad seeds or a bad diameter are refused, before any work; along z
-    (a z-stack: the TIFF says Z, or axis="z") there are no divisions."""
+    (a z-stack: the TIFF says Z, or axis="z") there are no divisions, and each nucleus ends where it fades."""
     check_replaceable(out, overwrite)
     outputs.check()
     frames = open_tiff_frames(image, series=series)
     geometry = tiff_geometry(image, series, axis)
     seed_labels = None if seeds is None else tifffile.imread(seeds)
-    tracker = CellTracker(model, frames, seeds=seed_labels, divisions=geometry["axes"][0] != "z", precision=precision,
+    tracker = CellTracker(model, frames, seeds=seed_labels, z_stack=geometry["axes"][0] == "z", precision=precision,
                           cell_diameter=cell_diameter)
     done = write_cell_tracking(tracker, frames, out, outputs, geometry, overwrite, progress, on_frame)
     return replace(done, cell_diameter=tracker.cell_diameter, cell_diameter_estimated=tracker.cell_diameter_estimated,

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from napari_sam2._napari.widget import TrackingWidget
+from napari_sam2.engine import track_all_cells
 from napari_sam2.engine.cell_lineage import Lineage
-from napari_sam2.engine.cell_tracker import track_all_cells
 from napari_sam2.engine.loading import embedded_model_path, load_model
 from napari_sam2.simulation import EVALUATION_SEEDS, SimulationConfig, simulate_timelapse
 from napari_sam2.storage import LabelsStore

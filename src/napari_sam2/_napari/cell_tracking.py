@@ -54,7 +54,7 @@ class CellTracking:
         first frame (H, W) or of every frame (T, H, W); bad seeds raise a ValueError here."""
         if self.tracker is None:
             tracker = CellTracker(self.session.tracker.model, self.session.frames, seeds=seeds,
-                                  divisions=self.store.axes[self.store.frame_axis] != "z",  # none along z
+                                  z_stack=self.store.axes[self.store.frame_axis] == "z",  # no divisions along z
                                   cell_diameter=self.session.tracker.cell_diameter)  # the session's, shown
             self.tracker, self.onto_store, self.finished = tracker, None, 0
         return self._run()

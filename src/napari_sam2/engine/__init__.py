@@ -1,7 +1,8 @@
 """The engine: image predictor and video tracker over the pure-torch model."""
+from .all_cells import track_all_cells
 from .cell_detection import CellDetections, DetectionParams, detect_cells
 from .cell_lineage import Lineage, Track
-from .cell_tracker import CellFrame, CellTracker, CellTrackingParams, track_all_cells
+from .cell_tracker import CellFrame, CellTracker, CellTrackingParams
 from .device import default_device
 from .frame_result import FrameResult
 from .frames import ArrayFrames, FrameSource, open_tiff_frames

