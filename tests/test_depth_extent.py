@@ -61,9 +61,20 @@ def test_a_nucleus_lost_for_some_slices_is_judged_as_one():
     lineage = Lineage({1: Track(1, 0, 5), 3: Track(3, 8, 12, parent=1), 2: Track(2, 0, 12)})
     contrast = {z: {1: [0.1, 0.5, 1.0, 0.9, 0.5, 0.4][z], 2: 1.0} for z in range(6)}
     contrast.update({z: {3: [0.35, 0.31, 0.2, 0.1, 0.05][z - 8], 2: 1.0} for z in range(8, 13)})
+    levels = {z: {t: (c + 1.0, 1.0) for t, c in by_track.items()} for z, by_track in contrast.items()}  # ring at 1
     ids_on = {z: set(by_track) for z, by_track in contrast.items()}
     assert chains(lineage) == [[1, 3], [2]]
-    assert beyond_the_ends(contrast, ids_on, lineage) == {0: {1}, 10: {3}, 11: {3}, 12: {3}}
+    assert beyond_the_ends(levels, ids_on, lineage, low=0.0) == {0: {1}, 10: {3}, 11: {3}, 12: {3}}
+
+
+def test_a_nucleus_never_clear_of_its_surroundings_is_haze():
+    """Nucleus 2 is at most 10% brighter than its ring (counted from the stack's dark level) on every
+    slice: haze, cleared everywhere, however it compares with its own brightest slice."""
+    lineage = Lineage({1: Track(1, 0, 3), 2: Track(2, 0, 3)})
+    levels = {z: {1: (300.0, 100.0), 2: (110.0 + z, 100.0)} for z in range(4)}
+    ids_on = {z: {1, 2} for z in range(4)}
+    assert beyond_the_ends(levels, ids_on, lineage, low=0.0) == {z: {2} for z in range(4)}
+    assert beyond_the_ends(levels, ids_on, lineage, low=95.0) == {}  # against a darker floor it is clear
 
 
 def test_cells_that_divided_are_judged_each_on_its_own():

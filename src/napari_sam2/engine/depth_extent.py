@@ -11,7 +11,12 @@ ring around it, other cells left out (contrast.brightness_and_ring). A nucleus l
 slices and found again (a track continued after a gap) is one nucleus: its parts are judged
 together. Chosen on 6 held-out realistic simulated z-stacks and the real stack (benchmarks/README,
 "Where a nucleus ends along z"): at 0.3, labels on slices with no nucleus 297 -> 18 and 122 -> 0,
-per-slice precision 0.74 -> 0.89 and 0.57 -> 0.67, recall 0.76 -> 0.75 and 0.80 -> 0.79."""
+per-slice precision 0.74 -> 0.89 and 0.57 -> 0.67, recall 0.76 -> 0.75 and 0.80 -> 0.79.
+
+A nucleus that on none of its slices stands out as a tracked mask must (contrast.too_dim, with the
+stack's own dark level as zero, not each slice's) is haze and is cleared from every slice: a slice
+of nothing but haze, stretched alone to the model's input, shows blobs that pass for cells (the
+real stack's top slice: a label of 4,600 px; 6 held-out simulated stacks: 3-D labels 64 -> 58)."""
 from __future__ import annotations
 
 from typing import Iterator
@@ -21,16 +26,19 @@ from scipy import ndimage
 
 from .cell_frame import CellFrame
 from .cell_lineage import NO_PARENT, Lineage
-from .contrast import RING_PX, brightness_and_ring
+from .contrast import RING_PX, brightness_and_ring, too_dim
 from .label_history import LabelHistory
 from .track_events import grown
 
 MIN_DEPTH_SHARE = 0.3  # of a nucleus's contrast on its brightest slice, to be there on a slice
+LOW_PERCENTILE = 0.5  # a slice's dark level (as Normalization's), the stack's the lowest of them
+
+Levels = dict[int, dict[int, tuple[float, float]]]  # frame -> track -> (mean under it, its ring's median)
 
 
-def contrasts_on_slice(image: np.ndarray, labels: np.ndarray, model_px: float) -> dict[int, float]:
-    """Each label of an (H, W) label image -> its contrast on the (H, W) image (the mean under it
-    minus the median of its ring, other labels left out); labels with no ring are left out."""
+def levels_on_slice(image: np.ndarray, labels: np.ndarray, model_px: float) -> dict[int, tuple[float, float]]:
+    """Each label of an (H, W) label image -> (the mean of the (H, W) image under it, the median of
+    its ring, other labels left out); labels with no ring are left out."""
     margin = max(1, round(RING_PX[1] / model_px)) + 1
     out = {}
     for index, box in enumerate(ndimage.find_objects(labels.astype(np.int64))):
@@ -40,7 +48,7 @@ def contrasts_on_slice(image: np.ndarray, labels: np.ndarray, model_px: float) -
         own = labels[window] == index + 1
         levels = brightness_and_ring(image[window], own, model_px, (labels[window] != 0) & ~own)
         if levels is not None:
-            out[index + 1] = levels[0] - levels[1]
+            out[index + 1] = levels
     return out
 
 
@@ -58,23 +66,27 @@ def chains(lineage: Lineage) -> list[list[int]]:
     return out
 
 
-def beyond_the_ends(contrast: dict[int, dict[int, float]], ids_on: dict[int, set[int]], lineage: Lineage,
+def beyond_the_ends(levels: Levels, ids_on: dict[int, set[int]], lineage: Lineage, low: float,
                     min_share: float = MIN_DEPTH_SHARE) -> dict[int, set[int]]:
     """Frame -> the tracks to clear there: for each cell (chains), the frames before the first and
-    after the last on which its contrast is at least min_share of its highest. `contrast`: frame ->
-    track -> contrast; `ids_on`: frame -> the tracks on it. A cell never brighter than its
-    surroundings is left as it is (nothing to measure its extent by)."""
+    after the last on which its contrast (mean minus ring) is at least min_share of its highest;
+    all its frames if on none it is clear of its ring as a tracked mask must be (contrast.too_dim
+    with the stack's `low` level as zero: haze, which each slice stretched alone made look like a
+    cell). `levels`: frame -> track -> (mean, ring median); `ids_on`: frame -> the tracks on it."""
     clear: dict[int, set[int]] = {}
     for chain in chains(lineage):
         members = set(chain)
-        profile = {f: c for f, by_track in contrast.items() for t, c in by_track.items() if t in members}
-        peak = max(profile.values(), default=0.0)
-        if peak <= 0:
-            continue
-        kept = [f for f, c in profile.items() if c >= min_share * peak]
-        first, last = min(kept), max(kept)
+        profile = {f: level for f, by_track in levels.items() for t, level in by_track.items() if t in members}
+        if not profile:
+            continue  # never measured (no ring on any frame): nothing to judge it by
+        if all(too_dim(mean - low, ring - low) for mean, ring in profile.values()):
+            first, last = 1, 0  # no frame kept
+        else:
+            peak = max(mean - ring for mean, ring in profile.values())
+            kept = [f for f, (mean, ring) in profile.items() if mean - ring >= min_share * peak]
+            first, last = min(kept), max(kept)
         for frame, ids in ids_on.items():
-            if frame < first or frame > last:
+            if not first <= frame <= last:
                 for track_id in ids & members:
                     clear.setdefault(frame, set()).add(track_id)
     return clear
@@ -88,15 +100,18 @@ class DepthExtent:
         self.inputs = inputs  # the frames (model_inputs.PreprocessedFrames)
         self.model_px, self.min_share = model_px, min_share
         self._labels = LabelHistory(inputs.hw)
-        self._contrast: dict[int, dict[int, float]] = {}
+        self._levels: Levels = {}
         self._ids_on: dict[int, set[int]] = {}
+        self._lows: dict[int, float] = {}  # frame -> its intensities' LOW_PERCENTILE
 
     def record(self, cell_frame: CellFrame) -> None:
         """A slice handed out (first, or again: it replaces what was kept of it)."""
         labels = cell_frame.labels
         self._labels.put(cell_frame.frame, labels)
         self._ids_on[cell_frame.frame] = set(np.unique(labels[labels != 0]).tolist())
-        self._contrast[cell_frame.frame] = contrasts_on_slice(self._intensities(cell_frame.frame), labels, self.model_px)
+        image = self._intensities(cell_frame.frame)
+        self._levels[cell_frame.frame] = levels_on_slice(image, labels, self.model_px)
+        self._lows[cell_frame.frame] = float(np.percentile(image, LOW_PERCENTILE))
 
     def _intensities(self, frame: int) -> np.ndarray:
         """(H, W) float32 the frame's intensities as read (its channels' maximum): slices compare."""
@@ -106,7 +121,8 @@ class DepthExtent:
         """The slices with a nucleus beyond its ends, cleared there (CellFrame.again), each recorded;
         once all are handed out, `lineage` (in place) says the tracks' new first and last slices.
         Cut short, a later trim does the rest (the slices already cleared stay so)."""
-        clear = beyond_the_ends(self._contrast, self._ids_on, lineage, self.min_share)
+        low = min(self._lows.values(), default=0.0)  # the stack's dark level
+        clear = beyond_the_ends(self._levels, self._ids_on, lineage, low, self.min_share)
         for frame in sorted(clear):
             labels = self._labels.get(frame)
             labels[np.isin(labels, sorted(clear[frame]))] = 0
