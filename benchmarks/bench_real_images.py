@@ -41,6 +41,7 @@ from napari_sam2 import (
     VideoTracker,
     load_model,
 )
+from napari_sam2.engine.depth_extent import DepthExtent
 from napari_sam2.engine.postprocess import PLAIN_BOXES
 from napari_sam2.evaluation import boundary_measure, central_click, prompt_first_frame, region_similarity
 from napari_sam2.evaluation.classical_segmentation import otsu_watershed
@@ -140,15 +141,23 @@ def simulated_frames(count: int, config: SimulationConfig):
 
 # ---- the z-stack: tracked from the fullest slice; masks where the nucleus is absent ------------------
 
-def track_stack(model, stack: np.ndarray, truth: np.ndarray, tracker_options: dict, kind: str = "1 click") -> np.ndarray:
+def track_stack(model, stack: np.ndarray, truth: np.ndarray, tracker_options: dict, kind: str = "1 click",
+                ends: bool = True) -> np.ndarray:
     """(Z, H, W) labels tracked up and down from a prompt per nucleus (`kind`, one of
-    PROMPT_KINDS) on the fullest slice."""
+    PROMPT_KINDS) on the fullest slice; then, as the command line and the plugin do along z (unless
+    `ends` is False), each nucleus cleared beyond its ends (engine/depth_extent.py)."""
     start = int((truth > 0).sum(axis=(1, 2)).argmax())
     tracker = video_tracker(model, stack, true_diameter(truth[start]), tracker_options)
     prompt_first_frame(tracker, kind, {int(c): truth == c for c in np.unique(truth[start]) if c}, frame=start)
     labels = np.zeros(truth.shape, np.uint32)
+    depth = DepthExtent.of(tracker)
     for result in tracker.propagate(start=start, direction="both"):
         labels[result.frame] = result.label_image()
+        depth.record(result.frame, labels[result.frame])
+    if ends:
+        objects = tracker.object_ids
+        for frame, cleared in depth.cleared([[i] for i in objects], {i: set(tracker.conditioning_frames(i)) for i in objects}):
+            labels[frame] = cleared
     return labels
 
 
@@ -269,6 +278,8 @@ def main() -> None:
                         help="the tiled predictor and tracker at the cells' true diameter (scale.py's presented size, "
                              "as the CLI and plugin use them; default: the image resized to the model's input)")
     parser.add_argument("--sim-stacks", type=int, default=3, help="held-out realistic simulated z-stacks")
+    parser.add_argument("--no-ends", dest="ends", action="store_false",
+                        help="z-stacks tracked without clearing each nucleus beyond its ends (as before session 21)")
     parser.add_argument("--skip", default="", help="comma-separated parts to skip: sim,realistic,simstack,zstack,track,ctc")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -295,7 +306,7 @@ def main() -> None:
         totals = {}
         for stack, truth in simulated_zstacks(args.sim_stacks):
             for kind in TRACKED_PROMPTS:
-                scores = stack_scores(track_stack(model, stack, truth, tracker_options, kind), truth)
+                scores = stack_scores(track_stack(model, stack, truth, tracker_options, kind, args.ends), truth)
                 totals.setdefault(f"{kind}, tracked", []).append(scores)
             totals.setdefault("Otsu + watershed (per slice)", []).append(stack_scores(classical_stack(stack, truth), truth))
         print_rows(f"held-out realistic simulated z-stacks ({args.sim_stacks} of 24 x 192 x 192, 4 empty slices at each "
@@ -306,7 +317,7 @@ def main() -> None:
         print_image_table(f"real confocal z-stack, slice {z} (the fullest), approximate labels",
                           image_scores(model, stack[z], truth[z].astype(np.int64), predictor_options))
     if "track" not in skip:
-        rows = {f"{kind}, tracked": stack_scores(track_stack(model, stack, truth, tracker_options, kind), truth)
+        rows = {f"{kind}, tracked": stack_scores(track_stack(model, stack, truth, tracker_options, kind, args.ends), truth)
                 for kind in TRACKED_PROMPTS}
         rows["Otsu + watershed (per slice)"] = stack_scores(classical_stack(stack, truth), truth)
         print_rows("real z-stack: a prompt per nucleus on the fullest slice, tracked up and down", rows)

@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from .click_table import Click
 from .engine.cell_tracker import CellTracker
+from .engine.depth_extent import DepthExtent
 from .engine.frames import open_tiff_frames
 from .engine.loading import load_model
 from .engine.postprocess import MaskCleanup
@@ -96,15 +97,25 @@ def track_file(image: Path, out: Path, clicks: list[Click], model, overwrite: bo
         # Each object both ways from its own prompted frame: a frame can come twice (forward for
         # some objects, backward for others), so each result is painted onto what is stored.
         plan = tracker.plan("both")
+        depth = DepthExtent.of(tracker) if geometry["axes"][0] == "z" else None
         for done, result in enumerate(tqdm(tracker.run(plan), total=plan.num_frames, desc="tracking", unit="frame",
                                            disable=not progress), start=1):
-            store.write_frame(result.frame, result.paint_onto(store.read_frame(result.frame)))
+            labels = result.paint_onto(store.read_frame(result.frame))
+            store.write_frame(result.frame, labels)
+            if depth is not None:
+                depth.record(result.frame, labels)
             if on_frame is not None:
                 on_frame(min(done, len(frames)))  # a frame tracked both ways counts once in the total
             if masks is not None:
                 frame_masks = result.masks
                 for obj_id in result.updated_ids:
                     masks[obj_id][result.frame] = frame_masks[obj_id]
+        if depth is not None:  # a z-stack: each nucleus ends where it fades (depth_extent.py)
+            prompted = {i: set(tracker.conditioning_frames(i)) for i in objects}  # the clicked slices stay
+            for frame, labels in depth.cleared([[i] for i in objects], prompted):
+                store.write_frame(frame, labels)
+                for obj_id in objects if masks is not None else ():
+                    masks[obj_id][frame] &= labels == obj_id
     return FileTracked(len(frames), objects, tracker.precision, time.time() - start, masks, tracker.cell_diameter,
                        tracker.cell_diameter_estimated, len(tracker.tiles_in_use), len(tracker.tile_plan.tiles))
 

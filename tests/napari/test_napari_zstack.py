@@ -51,3 +51,34 @@ def test_track_all_cells_along_z_clears_each_nucleus_beyond_its_ends(make_napari
     assert sum(len(np.unique(labels[z])) - 1 for z in empty) <= 5  # 40 without the ends rule
     assert store.load_lineage().check(labels) == [] and not store.load_lineage().divided()
     widget.session.prefetcher.close()
+
+
+def test_nuclei_clicked_in_a_z_stack_end_where_they_fade(make_napari_viewer, tmp_path):
+    """A click on each nucleus of the fullest slice of a held-out realistic simulated z-stack (its
+    layer's axis named z), propagated both ways from the console: the store holds no nucleus on a
+    slice without it (as a time-lapse, the masks persisted on 66 such (nucleus, slice) pairs)."""
+    import numpy as np
+    import torch
+    from scipy import ndimage
+
+    import napari_sam2 as ns
+    from napari_sam2.engine.loading import load_model
+    from napari_sam2.simulation import EVALUATION_SEEDS, realistic_config, simulate_zstack
+
+    torch.set_num_threads(1)
+    sim = simulate_zstack(realistic_config(num_frames=24, height=192, width=192, num_cells=(6, 10)), EVALUATION_SEEDS + 1)
+    fullest = int((sim.labels > 0).sum(axis=(1, 2)).argmax())
+    cells = [int(c) for c in np.unique(sim.labels[fullest]) if c]
+    centres = [np.unravel_index(ndimage.distance_transform_edt(sim.labels[fullest] == c).argmax(), sim.labels.shape[1:])
+               for c in cells]
+    viewer = make_napari_viewer()
+    viewer.add_image(sim.frames, name="nuclei", axis_labels=("z", "y", "x"))
+    clicks = viewer.add_points(np.array([[fullest, r, c] for r, c in centres], float),
+                               features={"obj_id": cells, "positive": [True] * len(cells)})
+    session = ns.track_layers(viewer, "nuclei", points=clicks, model=load_model(None, device="cpu"), store=tmp_path / "n.zarr")
+    assert session.store.axes == "zyx"
+    labels = np.stack([session.store.read_frame(z) for z in range(session.store.num_frames)])
+    shown = np.array([[(labels[z] == c).any() for z in range(len(labels))] for c in cells])
+    present = np.array([[(sim.labels[z] == c).any() for z in range(len(labels))] for c in cells])
+    assert (shown & ~present).sum() == 0 and shown[:, fullest].all()
+    session.prefetcher.close()

@@ -118,7 +118,7 @@ class CellTracker:
                                                      channels, precision=precision, features_of=self.video),
                                    frames, self.params, self._stop)
         self.divisions = divisions and not z_stack  # a nucleus never divides along z
-        self._depth = DepthExtent(self.video.inputs, self.video.tile_plan.length_factor) if z_stack else None
+        self._depth = DepthExtent.of(self.video) if z_stack else None
         self.seeds = checked_seeds(seeds, self.video.num_frames, self.video.video_hw)
         check_seeds_fit(self.seeds, self.video.tile_plan, self.cell_diameter)
         self._book = TrackBook()  # objects' tracks, ids
@@ -183,10 +183,10 @@ class CellTracker:
         the new cells a stop kept from it; a first run may begin at any frame."""
         for cell_frame in self._frames_from(self._start_frame(start)):
             if self._depth is not None:
-                self._depth.record(cell_frame)
+                self._depth.record(cell_frame.frame, cell_frame.labels)
             yield cell_frame
         if self._depth is not None and self.next_frame == self.num_frames and not self._stop.is_set():
-            yield from self._depth.trim(self.lineage)
+            yield from self._depth.revised(self.lineage)
 
     def _frames_from(self, frame: int) -> Iterator[CellFrame]:
         self._stop.clear()

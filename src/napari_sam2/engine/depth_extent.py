@@ -66,25 +66,28 @@ def chains(lineage: Lineage) -> list[list[int]]:
     return out
 
 
-def beyond_the_ends(levels: Levels, ids_on: dict[int, set[int]], lineage: Lineage, low: float,
-                    min_share: float = MIN_DEPTH_SHARE) -> dict[int, set[int]]:
-    """Frame -> the tracks to clear there: for each cell (chains), the frames before the first and
-    after the last on which its contrast (mean minus ring) is at least min_share of its highest;
-    all its frames if on none it is clear of its ring as a tracked mask must be (contrast.too_dim
-    with the stack's `low` level as zero: haze, which each slice stretched alone made look like a
-    cell). `levels`: frame -> track -> (mean, ring median); `ids_on`: frame -> the tracks on it."""
+def beyond_the_ends(levels: Levels, ids_on: dict[int, set[int]], cells: list[list[int]], low: float,
+                    min_share: float = MIN_DEPTH_SHARE, prompted: dict[int, set[int]] | None = None) -> dict[int, set[int]]:
+    """Frame -> the tracks to clear there: for each cell (`cells`: the tracks of each, e.g. chains),
+    the frames before the first and after the last on which its contrast (mean minus ring) is at
+    least min_share of its highest; all its frames if on none it is clear of its ring as a tracked
+    mask must be (contrast.too_dim with the stack's `low` level as zero: haze, which each slice
+    stretched alone made look like a cell). `levels`: frame -> track -> (mean, ring median);
+    `ids_on`: frame -> the tracks on it; `prompted`: track -> frames the user prompted it on, which
+    it keeps (and with them it is no haze: the user says it is a cell)."""
+    prompted = prompted or {}
     clear: dict[int, set[int]] = {}
-    for chain in chains(lineage):
-        members = set(chain)
+    for cell in cells:
+        members = set(cell)
         profile = {f: level for f, by_track in levels.items() for t, level in by_track.items() if t in members}
-        if not profile:
+        told = set().union(*(prompted.get(t, set()) for t in members))
+        if not profile and not told:
             continue  # never measured (no ring on any frame): nothing to judge it by
-        if all(too_dim(mean - low, ring - low) for mean, ring in profile.values()):
-            first, last = 1, 0  # no frame kept
-        else:
-            peak = max(mean - ring for mean, ring in profile.values())
-            kept = [f for f, (mean, ring) in profile.items() if mean - ring >= min_share * peak]
-            first, last = min(kept), max(kept)
+        peak = max((mean - ring for mean, ring in profile.values()), default=0.0)
+        haze = not told and all(too_dim(mean - low, ring - low) for mean, ring in profile.values())
+        kept = set() if haze else {f for f, (mean, ring) in profile.items() if peak > 0 and mean - ring >= min_share * peak}
+        kept |= told
+        first, last = (min(kept), max(kept)) if kept else (1, 0)  # (1, 0): no frame kept
         for frame, ids in ids_on.items():
             if not first <= frame <= last:
                 for track_id in ids & members:
@@ -93,8 +96,8 @@ def beyond_the_ends(levels: Levels, ids_on: dict[int, set[int]], lineage: Lineag
 
 
 class DepthExtent:
-    """Keeps each slice a tracker hands out (record) and, once the run is through the stack, hands
-    out again the slices where nuclei are cleared beyond their ends (trim)."""
+    """Keeps each slice a tracker hands out or writes (record) and, once a run is through the stack,
+    gives the slices where nuclei are cleared beyond their ends (cleared)."""
 
     def __init__(self, inputs, model_px: float, min_share: float = MIN_DEPTH_SHARE):
         self.inputs = inputs  # the frames (model_inputs.PreprocessedFrames)
@@ -104,36 +107,51 @@ class DepthExtent:
         self._ids_on: dict[int, set[int]] = {}
         self._lows: dict[int, float] = {}  # frame -> its intensities' LOW_PERCENTILE
 
-    def record(self, cell_frame: CellFrame) -> None:
-        """A slice handed out (first, or again: it replaces what was kept of it)."""
-        labels = cell_frame.labels
-        self._labels.put(cell_frame.frame, labels)
-        self._ids_on[cell_frame.frame] = set(np.unique(labels[labels != 0]).tolist())
-        image = self._intensities(cell_frame.frame)
-        self._levels[cell_frame.frame] = levels_on_slice(image, labels, self.model_px)
-        self._lows[cell_frame.frame] = float(np.percentile(image, LOW_PERCENTILE))
+    @classmethod
+    def of(cls, tracker) -> DepthExtent:
+        """For the frames of a TiledVideoTracker (its tiles' scale) or a VideoTracker (frames resized to
+        the model's input): rings measured in its model's pixels."""
+        plan = getattr(tracker, "tile_plan", None)
+        model_px = plan.length_factor if plan is not None else tracker.model.cfg.image_size / max(tracker.video_hw)
+        return cls(tracker.inputs, model_px)
+
+    def record(self, frame: int, labels: np.ndarray) -> None:
+        """A slice's (H, W) labels (first, or again: they replace what was kept of it)."""
+        self._labels.put(frame, labels)
+        self._ids_on[frame] = set(np.unique(labels[labels != 0]).tolist())
+        image = self._intensities(frame)
+        self._levels[frame] = levels_on_slice(image, labels, self.model_px)
+        self._lows[frame] = float(np.percentile(image, LOW_PERCENTILE))
 
     def _intensities(self, frame: int) -> np.ndarray:
         """(H, W) float32 the frame's intensities as read (its channels' maximum): slices compare."""
         return self.inputs.picked(frame).max(-1).astype(np.float32)
 
-    def trim(self, lineage: Lineage) -> Iterator[CellFrame]:
-        """The slices with a nucleus beyond its ends, cleared there (CellFrame.again), each recorded;
-        once all are handed out, `lineage` (in place) says the tracks' new first and last slices.
-        Cut short, a later trim does the rest (the slices already cleared stay so)."""
+    def cleared(self, cells: list[list[int]], prompted: dict[int, set[int]] | None = None
+                ) -> Iterator[tuple[int, np.ndarray]]:
+        """(slice, its labels with the cells beyond their ends cleared), each recorded, for every
+        slice where one is; `cells`: the labels of each cell (one, or a track and those continuing
+        it after gaps: chains); `prompted`: label -> the slices the user prompted it on (kept).
+        Cut short, a later call gives the rest (those cleared stay so)."""
         low = min(self._lows.values(), default=0.0)  # the stack's dark level
-        clear = beyond_the_ends(self._levels, self._ids_on, lineage, low, self.min_share)
+        clear = beyond_the_ends(self._levels, self._ids_on, cells, low, self.min_share, prompted)
         for frame in sorted(clear):
             labels = self._labels.get(frame)
             labels[np.isin(labels, sorted(clear[frame]))] = 0
-            revised = CellFrame(frame, labels, (), (), again=True)
-            self.record(revised)
-            yield revised
-        if clear:
-            self._follow(lineage)
+            self.record(frame, labels)
+            yield frame, labels
 
-    def _follow(self, lineage: Lineage) -> None:
-        """The lineage's spans made those of the slices kept, its gap links kept where both parts are left."""
+    def revised(self, lineage: Lineage) -> Iterator[CellFrame]:
+        """Automatic tracking's slices where its cells (chains of `lineage`) are cleared, handed out
+        again (CellFrame.again); once all are, `lineage` follows them (cut short, it does not: the
+        next call does it all again)."""
+        for frame, labels in self.cleared(chains(lineage)):
+            yield CellFrame(frame, labels, (), (), again=True)
+        self.follow(lineage)
+
+    def follow(self, lineage: Lineage) -> None:
+        """`lineage` (in place) made to say the tracks' first and last slices as recorded, its gap
+        links kept where both parts are left."""
         last = max(self._ids_on, default=-1)
         ids = [np.array(sorted(self._ids_on.get(f, ())), np.int64) for f in range(last + 1)]
         parents = {d: p for d, p in lineage.parents().items() if p != NO_PARENT}

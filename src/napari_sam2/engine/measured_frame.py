@@ -1,30 +1,56 @@
-"""Which frame of a video the cells' size is estimated on (scale.estimate_cell_diameter): the first,
-unless it shows little more than noise or haze."""
+"""The cells' size of a video, estimated (scale.estimate_cell_diameter) on its first frame, unless that
+frame shows little more than noise or haze: then on the clearest of frames sampled through it."""
 from __future__ import annotations
 
-import numpy as np
+from typing import NamedTuple
 
 from .model_inputs import PreprocessedFrames
 from .preprocessing import Normalization, is_blank, to_unit_rgb
-from .scale import clarity, shows_more_than_noise
+from .scale import clarity, diameter_to_use, estimate_cell_diameter, shows_more_than_noise
 from .video_levels import sample_indices
 
+# Objects measured wider than this share of the frame's shorter side are taken for haze, not cells:
+# the smooth out-of-focus blobs of a z-stack's end slices can be as clear as its nuclei to Otsu (a
+# held-out realistic simulated stack: clarity 0.76 on its first slice, objects 77 px across in a
+# 192 px frame, nuclei 19 px); cells that large would fill a frame with a few.
+MAX_DIAMETER_SHARE = 0.25
 
-def frame_to_measure(inputs: PreprocessedFrames) -> int:
-    """The frame the cells' size is measured on: frame 0, unless it shows only noise or haze
+
+class Measure(NamedTuple):
+    frame: int
+    clarity: float
+    diameter: float | None  # None: no object to measure
+
+
+def estimated_diameter(inputs: PreprocessedFrames) -> float:
+    """The cells' diameter (px) measured on frame 0, unless it shows only noise or haze
     (scale.shows_more_than_noise: a z-stack's out-of-focus first slices, whose specks measured 4-6
-    px where the nuclei are 30-40; a blank frame); then the clearest of 16 frames sampled evenly
-    (read only then: a long lazy video is not read to start)."""
-    if shows_more_than_noise(frame_clarity(inputs, 0)):
-        return 0
-    sampled = sample_indices(len(inputs))
-    return sampled[int(np.argmax([frame_clarity(inputs, i) for i in sampled]))]
+    px where the nuclei are 30-40; a blank frame) or its objects are implausibly large
+    (MAX_DIAMETER_SHARE); then on the clearest of 16 frames sampled evenly that passes both (read
+    only then: a long lazy video is not read to start), or the clearest of them if none does.
+    Raises ValueError (saying why) if no frame looked at has an object to measure."""
+    side = min(inputs.hw)
+    first = measure(inputs, 0)
+    if usable(first, side):
+        return first.diameter
+    measures = [measure(inputs, i) for i in sample_indices(len(inputs))]
+    pool = [m for m in measures if usable(m, side)] or [m for m in measures if m.diameter is not None]
+    if not pool:  # measured again to say why: a constant image, or no object
+        return diameter_to_use(None, inputs.picked(max(measures, key=lambda m: m.clarity).frame))
+    return max(pool, key=lambda m: m.clarity).diameter
 
 
-def frame_clarity(inputs: PreprocessedFrames, frame: int) -> float:
-    """scale.clarity of a frame as the model sees it; 0 for a blank frame (no cell, and no stretch
-    of it is possible)."""
+def usable(m: Measure, side: int) -> bool:
+    return shows_more_than_noise(m.clarity) and m.diameter is not None and m.diameter <= MAX_DIAMETER_SHARE * side
+
+
+def measure(inputs: PreprocessedFrames, frame: int) -> Measure:
+    """A frame's clarity (scale.clarity, 0 for a blank frame) and its objects' diameter as the model sees it."""
     if is_blank(inputs.frames[frame]):
-        return 0.0
-    return clarity(to_unit_rgb(inputs.picked(frame), Normalization())[..., 0])
-
+        return Measure(frame, 0.0, None)
+    unit = to_unit_rgb(inputs.picked(frame), Normalization())[..., 0]
+    try:
+        diameter = estimate_cell_diameter(unit)
+    except ValueError:
+        diameter = None
+    return Measure(frame, clarity(unit), diameter)

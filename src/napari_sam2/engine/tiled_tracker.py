@@ -29,13 +29,13 @@ from .device import resolve_precision
 from .feature_cache import FeatureCache
 from .frame_result import FrameResult, LabelledFrame
 from .mask_check import MaskWarning
-from .measured_frame import frame_to_measure
+from .measured_frame import estimated_diameter
 from .model_inputs import PreprocessedFrames
 from .postprocess import MaskCleanup
 from .preprocessing import Normalization
 from .prompts import check_frame_index, check_obj_id, check_prompt
 from .propagation_plan import PropagationPlan, Run, direction_signs, make_run
-from .scale import check_cell_diameter, diameter_to_use, plan_for_cells
+from .scale import check_cell_diameter, plan_for_cells
 from .tile_frames import ScaledFrames, TileFrames
 from .tile_handover import Tile, TileOutputs, hand_overs, highest_elsewhere, tile_outputs, to_tile_side
 from .tiling import LocalLogits, prompt_extent, tile_logits_to_original
@@ -93,7 +93,7 @@ class TiledVideoTracker:
 
     cell_diameter: a typical cell's width in pixels of the frames; None estimates it on frame 0, or
     on the clearest of 16 frames sampled evenly when frame 0 shows only noise or haze
-    (`measured_frame.frame_to_measure`: a z-stack's out-of-focus first slices; `cell_diameter`,
+    (`measured_frame.estimated_diameter`: a z-stack's out-of-focus first slices; `cell_diameter`,
     `cell_diameter_estimated` tell what is used). Prompts are in the frame's pixels: points (x, y), boxes XYXY, masks (H, W); one
     object's prompts on a frame must fit in one tile (a few cells across).
 
@@ -112,7 +112,7 @@ class TiledVideoTracker:
         self.inputs = PreprocessedFrames(frames, model.cfg.image_size, normalization, channels)
         self.num_frames, self.video_hw = len(self.inputs), self.inputs.hw
         self.cell_diameter = (check_cell_diameter(given, self.video_hw) if given is not None
-                              else diameter_to_use(None, self.inputs.picked(frame_to_measure(self.inputs))))
+                              else estimated_diameter(self.inputs))
         self.cell_diameter_estimated = given is None
         self.tile_plan = plan_for_cells(self.video_hw, self.cell_diameter, model.cfg)
         self._scaled = ScaledFrames(self.inputs, self.tile_plan)
