@@ -224,7 +224,7 @@ def test_a_real_z_stack_beginning_in_haze_is_tracked_at_its_nuclei_size():
 def test_a_z_stack_whose_first_slice_is_a_clear_haze_is_measured_on_its_nuclei():
     """A held-out realistic simulated z-stack whose first slice holds a few smooth haze blobs as clear
     to Otsu as nuclei (clarity 0.76): they measured 77 px, nuclei of 19 px were presented 4x too small
-    and clicks on them gave masks of a few pixels. Objects wider than a quarter of the frame are no
+    and clicks on them gave masks of a few pixels. Objects wider than 0.3 of the frame's side are no
     cells: the nuclei are measured on the clearest slice that shows cells."""
     from napari_sam2.engine.frames import ArrayFrames
     from napari_sam2.engine.measured_frame import MAX_DIAMETER_SHARE, estimated_diameter, measure

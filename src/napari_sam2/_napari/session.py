@@ -341,6 +341,7 @@ class TrackingSession:
         self.prefetcher.enabled = False  # the propagation computes the features it needs
         written = 0
         depth = DepthExtent.of(self.tracker) if self.store.axes[self.store.frame_axis] == "z" else None
+        tracked: set[int] = set()  # the objects this run tracked (others are judged by their own runs)
         try:
             for result in self.tracker.run(plan):
                 labels = result.paint_onto(self.store.read_frame(result.frame))
@@ -349,13 +350,13 @@ class TrackingSession:
                 written += 1
                 if depth is not None:
                     depth.record(result.frame, labels)
+                    tracked.update(result.updated_ids)
                 yield result.frame
             if written == plan.num_frames:  # not stopped by tracker.request_stop
                 self._resume = None
                 if depth is not None:  # a z-stack: each nucleus tracked ends where it fades (depth_extent.py)
-                    objects = self.tracker.object_ids
-                    prompted = {i: set(self.tracker.conditioning_frames(i)) for i in objects}  # the user's: kept
-                    for frame, labels in depth.cleared([[i] for i in objects], prompted):
+                    prompted = {i: set(self.tracker.conditioning_frames(i)) for i in tracked}  # the user's: kept
+                    for frame, labels in depth.cleared([[i] for i in sorted(tracked)], prompted):
                         self.store.write_frame_undoable(frame, labels)
                         yield frame
         finally:
