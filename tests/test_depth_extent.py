@@ -56,6 +56,21 @@ def test_a_nucleus_is_cleared_from_the_slices_where_only_its_glow_is(stop_after)
     assert lineage.check(out) == []
 
 
+def test_clearing_changes_only_the_cleared_cells_pixels_of_the_labels_as_they_are_now():
+    """A store's slice may change after it was recorded (a label painted by hand): the clearing reads
+    it again and takes off only the cleared nucleus's pixels."""
+    stack, labels = glowing_stack(np.random.default_rng(0))
+    depth = DepthExtent(PreprocessedFrames(ArrayFrames(stack), size=256), model_px=1.0)
+    for frame in range(len(labels)):
+        depth.record(frame, labels[frame])
+    store = labels.copy()
+    store[0, 55:60, 2:8] = 7  # painted after the slice was recorded
+    cleared = dict(depth.cleared([[1], [2]], read=lambda frame: store[frame]))
+    assert sorted(cleared) == [0, 1, 2, 3, 4, 5, 15, 16, 17, 18, 19]
+    assert (cleared[0] == 7).sum() == 30 and not (cleared[0] == 1).any()
+    np.testing.assert_array_equal(cleared[0] == 2, labels[0] == 2)
+
+
 def test_a_nucleus_lost_for_some_slices_is_judged_as_one():
     """Track 3 continues track 1 after a gap: its own brightest slice is no peak of the nucleus."""
     lineage = Lineage({1: Track(1, 0, 5), 3: Track(3, 8, 12, parent=1), 2: Track(2, 0, 12)})

@@ -114,7 +114,7 @@ def track_file(image: Path, out: Path, clicks: list[Click], model, overwrite: bo
                     masks[obj_id][result.frame] = frame_masks[obj_id]
         if depth is not None:  # a z-stack: each nucleus ends where it fades (depth_extent.py)
             prompted = {i: set(tracker.conditioning_frames(i)) for i in tracked}  # the clicked slices stay
-            for frame, labels in depth.cleared([[i] for i in sorted(tracked)], prompted):
+            for frame, labels in depth.cleared([[i] for i in sorted(tracked)], prompted, store.read_frame):
                 store.write_frame(frame, labels)
                 for obj_id in objects if masks is not None else ():
                     masks[obj_id][frame] &= labels == obj_id

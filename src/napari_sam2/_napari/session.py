@@ -356,7 +356,7 @@ class TrackingSession:
                 self._resume = None
                 if depth is not None:  # a z-stack: each nucleus tracked ends where it fades (depth_extent.py)
                     prompted = {i: set(self.tracker.conditioning_frames(i)) for i in tracked}  # the user's: kept
-                    for frame, labels in depth.cleared([[i] for i in sorted(tracked)], prompted):
+                    for frame, labels in depth.cleared([[i] for i in sorted(tracked)], prompted, self.store.read_frame):
                         self.store.write_frame_undoable(frame, labels)
                         yield frame
         finally:

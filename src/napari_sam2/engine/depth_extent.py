@@ -19,7 +19,7 @@ of nothing but haze, stretched alone to the model's input, shows blobs that pass
 real stack's top slice: a label of 4,600 px; 6 held-out simulated stacks: 3-D labels 64 -> 58)."""
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 from scipy import ndimage
@@ -127,16 +127,18 @@ class DepthExtent:
         """(H, W) float32 the frame's intensities as read (its channels' maximum): slices compare."""
         return self.inputs.picked(frame).max(-1).astype(np.float32)
 
-    def cleared(self, cells: list[list[int]], prompted: dict[int, set[int]] | None = None
-                ) -> Iterator[tuple[int, np.ndarray]]:
+    def cleared(self, cells: list[list[int]], prompted: dict[int, set[int]] | None = None,
+                read: Callable[[int], np.ndarray] | None = None) -> Iterator[tuple[int, np.ndarray]]:
         """(slice, its labels with the cells beyond their ends cleared), each recorded, for every
         slice where one is; `cells`: the labels of each cell (one, or a track and those continuing
-        it after gaps: chains); `prompted`: label -> the slices the user prompted it on (kept).
+        it after gaps: chains); `prompted`: label -> the slices the user prompted it on (kept);
+        `read`: slice -> its labels now (e.g. a store's, which may have changed since it was
+        recorded: only the cleared cells' pixels change), default the labels recorded.
         Cut short, a later call gives the rest (those cleared stay so)."""
         low = min(self._lows.values(), default=0.0)  # the stack's dark level
         clear = beyond_the_ends(self._levels, self._ids_on, cells, low, self.min_share, prompted)
         for frame in sorted(clear):
-            labels = self._labels.get(frame)
+            labels = self._labels.get(frame) if read is None else np.array(read(frame))
             labels[np.isin(labels, sorted(clear[frame]))] = 0
             self.record(frame, labels)
             yield frame, labels
