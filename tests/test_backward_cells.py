@@ -2,10 +2,12 @@
 (missed by the seeds of the first frames, or entering the field) gets its earlier frames, the
 revised frames are streamed again and reach the store and the CTC folder, which agree with the
 lineage; on simulated time-lapses with the embedded model."""
+import math
 from dataclasses import replace
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from cell_sequences import QUIET
 from napari_sam2.engine import load_model
@@ -165,12 +167,17 @@ def test_new_cells_tracked_back_again_less_far_leave_no_pixels_where_their_track
     assert tracker.lineage.tracks[track].start == 2 and tracker.lineage.check(labels) == []
 
 
-def test_a_cell_the_seeds_miss_at_first_touching_another_cell_is_tracked_back_onto_free_pixels(model):
+@pytest.mark.parametrize("outline_reach", [0, CellTrackingParams().outline_reach])
+def test_a_cell_the_seeds_miss_at_first_touching_another_cell_is_tracked_back_onto_free_pixels(model, outline_reach):
+    """Onto the pixels no track's mask held; with the labels grown to the cells' outlines (the
+    default, cell_outlines.py), around the cell the labels are grown again (within the reach of the
+    growth and the window its threshold is set on): a neighbour's label grown over the cell's
+    pixels before it was tracked gives them back."""
     sim = simulate_timelapse(QUIET, EVALUATION_SEEDS + 601)
     cell, neighbour = 1, 6  # touching on frame HIDDEN, two nuclei: no piece of the neighbour's track
     seeds = sim.labels.copy()
     seeds[:HIDDEN][seeds[:HIDDEN] == cell] = 0
-    tracker = CellTracker(model, sim.frames, seeds=seeds)
+    tracker = CellTracker(model, sim.frames, seeds=seeds, params=replace(CellTrackingParams(), outline_reach=outline_reach))
     labels, first = np.zeros(sim.labels.shape, np.uint32), {}
     for finished in tracker.run():
         labels[finished.frame] = finished.labels
@@ -178,10 +185,16 @@ def test_a_cell_the_seeds_miss_at_first_touching_another_cell_is_tracked_back_on
     track = _track_of(labels[HIDDEN], sim.labels[HIDDEN] == cell)
     assert _track_of(labels[HIDDEN], sim.labels[HIDDEN] == neighbour) not in (0, track)
     assert tracker.lineage.tracks[track].start == 0 and tracker.lineage.check(labels) == []
+    reach = tracker.params.outline_reach  # px, at this time-lapse's cell size
+    window = math.ceil(tracker.cell_diameter)
     for t in range(HIDDEN):
         assert _iou(labels[t] == track, sim.labels[t] == cell) >= 0.7, t
         changed = labels[t] != first[t]
-        assert (labels[t][changed] == track).all() and not first[t][changed].any()  # only where no track was
+        if not reach:
+            assert (labels[t][changed] == track).all() and not first[t][changed].any()  # only where no track was
+        else:
+            around = ndimage.distance_transform_edt(labels[t] != track) <= reach + window
+            assert changed.any() and around[changed].all()  # elsewhere the labels as handed out before
 
 
 def test_a_cell_entering_the_field_begins_on_the_first_frame_it_is_visible_on(model):

@@ -62,6 +62,7 @@ from ..model import SAM2Model
 from .backward_cells import BackwardCells
 from .cell_frame import CellFrame
 from .cell_lineage import Lineage
+from .cell_outlines import outlined
 from .cell_seeding import cells_at_edge, check_seeds_fit, checked_seeds, second_look
 from .cell_tracking_params import CellTrackingParams
 from .contrast import MIN_START_CONTRAST, dim_mask
@@ -78,6 +79,7 @@ from .track_events import (
     Split,
     areas_of,
     grown,
+    in_frame,
     lost_track_of,
     mother_of,
     present,
@@ -178,10 +180,12 @@ class CellTracker:
     def run(self, start: int | None = None) -> Iterator[CellFrame]:
         """Track forward frame by frame, yielding each finished frame, and after it the earlier
         frames its new cells were tracked back onto, revised (CellFrame.again: write them over);
-        along a z-stack, once through it, the slices nuclei were cleared from (depth_extent.py).
-        start=None goes on after the last finished frame (frame 0 at first), first tracking back
-        the new cells a stop kept from it; a first run may begin at any frame."""
+        along a z-stack, once through it, the slices nuclei were cleared from (depth_extent.py). Labels
+        handed out are grown to the cells' outlines in the image (cell_outlines.py). start=None goes
+        on after the last finished frame (frame 0 at first), first tracking back the new cells a stop
+        kept from it; a first run may begin at any frame."""
         for cell_frame in self._frames_from(self._start_frame(start)):
+            cell_frame = outlined(cell_frame, self.video, self.params.outline_reach)
             if self._depth is not None:
                 self._depth.record(cell_frame.frame, cell_frame.labels)
             yield cell_frame
@@ -299,8 +303,8 @@ class CellTracker:
                              self._book.areas.get(obj_id, int(mask.sum())), self._book.frames_before(obj_id, frame), p)
             if split is None:
                 continue
-            split = split._replace(first=_in_frame(split.first, window, objects.shape),
-                                   second=_in_frame(split.second, window, objects.shape))
+            split = split._replace(first=in_frame(split.first, window, objects.shape),
+                                   second=in_frame(split.second, window, objects.shape))
             if split.division and self.divisions:
                 parents.append(self._divide(frame, obj_id, split.first, split.second))
             else:
@@ -440,10 +444,3 @@ class CellTracker:
         if self._next_frame is None:
             self._first_frame = start
         return start
-
-
-def _in_frame(piece: np.ndarray, window: tuple[slice, slice], hw: tuple[int, int]) -> np.ndarray:
-    """A bool mask of the window -> the (H, W) mask of the frame."""
-    whole = np.zeros(hw, bool)
-    whole[window] = piece
-    return whole

@@ -50,6 +50,8 @@ class CellTrackingParams:
     edge_cells: bool = True  # so are the bright pieces on the frame's edge no track is next to: cells
     # entering or leaving show a sliver of rim that neither detection sees (cell_candidates.edge_cells)
     edge_contrast: float = 0.2  # ... brighter than the background by this share of the tracked cells' contrast
+    outline_reach: int = 6  # px a written label grows into the image's foreground next to it (cell_outlines.py:
+    # the model's masks on real nuclei cover part of them); 0: the labels as the model's masks
     detect_every: int = 1  # look for new cells (and daughters among detections) every this many frames
     min_area: int = 30  # fewest pixels of a cell: below it a track is absent on the frame
     min_area_at_edge: int = 5  # the same for a mask on the frame's edge (a cell entering or leaving shows a
@@ -93,6 +95,8 @@ class CellTrackingParams:
                      "max_lobes_solidity", "min_own_share", "min_division_share", "edge_contrast"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} is a fraction from 0 to 1, got {getattr(self, name)}")
+        if self.outline_reach < 0:
+            raise ValueError(f"outline_reach is a distance in pixels, 0 or more; got {self.outline_reach}")
         if self.max_division_growth <= 0:
             raise ValueError(f"max_division_growth is a ratio of areas, > 0; got {self.max_division_growth}")
 
@@ -103,5 +107,6 @@ class CellTrackingParams:
         return replace(self, min_area=scaled_area(self.min_area, ratio),
                        min_area_at_edge=scaled_area(self.min_area_at_edge, ratio),
                        touch_distance=scaled_length(self.touch_distance, ratio),
+                       outline_reach=scaled_length(self.outline_reach, ratio) if self.outline_reach else 0,
                        found_again_distance=scaled_length(self.found_again_distance, ratio),
                        detection=self.detection.for_cells(cell_diameter))

@@ -258,6 +258,13 @@ def grown(box: tuple[slice, slice], margin: int) -> tuple[slice, slice]:
     return tuple(slice(max(0, axis.start - margin), axis.stop + margin) for axis in box)
 
 
+def in_frame(piece: np.ndarray, window: tuple[slice, slice], hw: tuple[int, int]) -> np.ndarray:
+    """A bool mask of the window -> the (H, W) mask of the frame."""
+    whole = np.zeros(hw, bool)
+    whole[window] = piece
+    return whole
+
+
 def areas_of(labels: np.ndarray, ids: Iterable[int]) -> dict[int, int]:
     """Pixels each of ids has in an (H, W) label image (0 for those absent)."""
     present, counts = np.unique(labels, return_counts=True)
