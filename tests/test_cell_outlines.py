@@ -98,3 +98,22 @@ def test_the_reach_scales_with_the_cells_and_refuses_a_negative_distance():
     assert replace(CellTrackingParams(), outline_reach=0).for_cells(40.0).outline_reach == 0  # off stays off
     with pytest.raises(ValueError, match="outline_reach is a distance in pixels"):
         CellTrackingParams(outline_reach=-1)
+
+
+def test_masks_the_user_gave_are_written_as_given():
+    image, a, b = _textured_nuclei()
+    labels = np.zeros(image.shape, np.uint32)
+    rows, cols = np.indices(image.shape)
+    labels[a & (cols < 46) & (rows > 39)] = 3
+    labels[_disk(image.shape, (48, 67), 9)] = 9
+    grown = grown_to_outlines(image, labels, reach=6, window=28, as_given={3})
+    assert ((grown == 3) == (labels == 3)).all()  # the user's mask, pixel for pixel
+    assert (grown == 9).sum() > (labels == 9).sum()  # the model's mask beside it grows
+
+
+def test_seeds_from_another_tool_are_written_as_given_on_their_frame(realistic_run):
+    sim, _ = realistic_run
+    seeds = sim.labels[0]
+    first = next(iter(CellTracker(load_model(device="cpu"), sim.frames[:2], seeds=seeds).run()))
+    assert first.frame == 0 and first.labels.any()
+    assert not first.labels[seeds == 0].any()  # no seed grown beyond the pixels it was given

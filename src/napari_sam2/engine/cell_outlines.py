@@ -18,6 +18,7 @@ written grows.
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import replace
 
 import numpy as np
@@ -32,23 +33,26 @@ from .track_events import grown
 SMOOTHING = 1.0  # Gaussian sigma (px) before thresholding, as the classical cell finder (cell_candidates.py)
 
 
-def outlined(cell_frame: CellFrame, video, reach: int) -> CellFrame:
+def outlined(cell_frame: CellFrame, video, reach: int, as_given: Collection[int] = ()) -> CellFrame:
     """The frame handed out with its labels grown to the cells' outlines in the frame as the model
-    sees it (`video`: the cell tracker's TiledVideoTracker); as it is for reach 0
+    sees it (`video`: the cell tracker's TiledVideoTracker), but for the labels `as_given` (masks
+    the user gave on this frame: clicked cells from the store, seeds); as it is for reach 0
     (CellTrackingParams.outline_reach: the model's masks as they are), a frame with no label, or a
     blank frame (the model does not read it either)."""
     if reach <= 0 or not cell_frame.labels.any() or is_blank(video.inputs.picked(cell_frame.frame)):
         return cell_frame
     image = video.inputs.unit_rgb(cell_frame.frame).max(-1)  # (H, W) the channels the model reads, in [0, 1]
-    labels = grown_to_outlines(image, cell_frame.labels, reach, math.ceil(video.cell_diameter))
+    labels = grown_to_outlines(image, cell_frame.labels, reach, math.ceil(video.cell_diameter), as_given)
     return replace(cell_frame, labels=labels)
 
 
-def grown_to_outlines(image: np.ndarray, labels: np.ndarray, reach: int, window: int) -> np.ndarray:
+def grown_to_outlines(image: np.ndarray, labels: np.ndarray, reach: int, window: int,
+                      as_given: Collection[int] = ()) -> np.ndarray:
     """(H, W) labels (0 = background) grown into the foreground of the (H, W) image within `reach`
     px of them; `window`: px added on every side of a label's bounding box to set its threshold
-    (one cell diameter). Returns a new array of labels' dtype; labels as they are for reach 0, no
-    label, or a flat image."""
+    (one cell diameter); the ids `as_given` keep their pixels and grow none (a mask the user gave
+    is the cell as the user sees it). Returns a new array of labels' dtype; labels as they are for
+    reach 0, no label, or a flat image."""
     if reach <= 0 or not labels.any():
         return labels.copy()
     smooth = gaussian(image.astype(np.float32), sigma=SMOOTHING, preserve_range=True)
@@ -57,6 +61,8 @@ def grown_to_outlines(image: np.ndarray, labels: np.ndarray, reach: int, window:
     foreground = ndimage.binary_fill_holes(local_foreground(smooth, labels, window))
     near = ndimage.distance_transform_edt(labels == 0) <= reach
     grown = watershed(-smooth, labels.astype(np.int64), mask=(foreground & near) | (labels != 0))
+    if len(as_given):
+        grown[(labels == 0) & np.isin(grown, list(as_given))] = 0  # what a given mask would have grown stays free
     return grown.astype(labels.dtype)
 
 

@@ -130,6 +130,7 @@ class CellTracker:
         self._previous = np.zeros(self.video.video_hw, np.uint32)  # object ids on the last finished frame
         self._new_cells: list[int] = []  # tracks begun as new cells on the frame in progress (step 3)
         self._given: dict[int, np.ndarray] = {}  # later frame -> (H, W) labels of cells given there (give_cells)
+        self._as_given: dict[int, set[int]] = {}  # frame -> tracks whose masks the user gave there (masks, seeds)
         self._unit: tuple[int, np.ndarray] | None = None  # (frame, the frame stretched): _stretched's last
 
     @property
@@ -152,10 +153,12 @@ class CellTracker:
     def add_cell(self, points=None, labels=None, box=None, mask=None, track_id: int | None = None) -> int:
         """A cell clicked (points (x, y) with labels 1/0, a box XYXY, or a mask (H, W)) on the frame
         the next run() begins at; it is tracked from there like every other cell. Returns its id:
-        `track_id` if given (e.g. an object labelled before the run), else a new one."""
+        `track_id` if given (e.g. an object labelled before the run), else a new one. A mask given
+        is written as given on that frame (not grown to the cell's outline, cell_outlines.py)."""
         track_id = self._book.new_id() if track_id is None else self._book.given_id(track_id, self.video.object_ids)
         if mask is not None:
             self.video.add_mask(self.next_frame, track_id, mask)
+            self._as_given.setdefault(self.next_frame, set()).add(track_id)
         else:
             self.video.add_points(self.next_frame, track_id, points, labels, box)
         return self._book.start(track_id)
@@ -180,12 +183,11 @@ class CellTracker:
     def run(self, start: int | None = None) -> Iterator[CellFrame]:
         """Track forward frame by frame, yielding each finished frame, and after it the earlier
         frames its new cells were tracked back onto, revised (CellFrame.again: write them over);
-        along a z-stack, once through it, the slices nuclei were cleared from (depth_extent.py). Labels
-        handed out are grown to the cells' outlines in the image (cell_outlines.py). start=None goes
-        on after the last finished frame (frame 0 at first), first tracking back the new cells a stop
-        kept from it; a first run may begin at any frame."""
+        along a z-stack, once through it, the slices nuclei were cleared from (depth_extent.py); labels
+        grown to the cells' outlines (cell_outlines.py). start=None goes on after the last finished
+        frame (frame 0 at first), first tracking back the new cells a stop kept; a first run may start anywhere."""
         for cell_frame in self._frames_from(self._start_frame(start)):
-            cell_frame = outlined(cell_frame, self.video, self.params.outline_reach)
+            cell_frame = outlined(cell_frame, self.video, self.params.outline_reach, self._as_given.get(cell_frame.frame, ()))
             if self._depth is not None:
                 self._depth.record(cell_frame.frame, cell_frame.labels)
             yield cell_frame
@@ -258,7 +260,8 @@ class CellTracker:
         added = self._labels(frame)
         for seed_id, seed in masks_from_labels(first_labels, self.video.video_hw).items():
             for mask in uncovered_cells(seed.astype(np.uint8), added, self.params.max_covered, min_area=1):
-                self._start(frame, self._book.seed_id(seed_id, self.video.object_ids), mask)
+                track = self._start(frame, self._book.seed_id(seed_id, self.video.object_ids), mask)
+                self._as_given.setdefault(frame, set()).add(track)
 
     def _start_given(self, frame: int) -> None:
         """The cells given for this frame (give_cells) that no track covers start tracks with their ids."""
@@ -266,6 +269,7 @@ class CellTracker:
         uncovered = uncovered_labels(given, self._labels(frame), p.max_covered, p.min_area)
         for track_id in np.unique(uncovered[uncovered != 0]).tolist():
             self._new_cells.append(self._start(frame, track_id, given == track_id))
+            self._as_given.setdefault(frame, set()).add(track_id)
 
     def _detections(self, frame: int, first: bool) -> np.ndarray | None:
         """(H, W) labels of the cells found on frame, or None on a frame not looked at."""
