@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from .click_table import Click
 from .engine.cell_tracker import CellTracker
-from .engine.depth_extent import DepthExtent
+from .engine.depth_extent import ClickedDepth
 from .engine.frames import open_tiff_frames
 from .engine.loading import load_model
 from .engine.postprocess import MaskCleanup
@@ -97,15 +97,13 @@ def track_file(image: Path, out: Path, clicks: list[Click], model, overwrite: bo
         # Each object both ways from its own prompted frame: a frame can come twice (forward for
         # some objects, backward for others), so each result is painted onto what is stored.
         plan = tracker.plan("both")
-        depth = DepthExtent.of(tracker) if geometry["axes"][0] == "z" else None
-        tracked: set[int] = set()
+        depth = ClickedDepth(tracker) if geometry["axes"][0] == "z" else None
         for done, result in enumerate(tqdm(tracker.run(plan), total=plan.num_frames, desc="tracking", unit="frame",
                                            disable=not progress), start=1):
             labels = result.paint_onto(store.read_frame(result.frame))
             store.write_frame(result.frame, labels)
             if depth is not None:
-                depth.record(result.frame, labels)
-                tracked.update(result.updated_ids)
+                depth.record(result, labels)
             if on_frame is not None:
                 on_frame(min(done, len(frames)))  # a frame tracked both ways counts once in the total
             if masks is not None:
@@ -113,8 +111,7 @@ def track_file(image: Path, out: Path, clicks: list[Click], model, overwrite: bo
                 for obj_id in result.updated_ids:
                     masks[obj_id][result.frame] = frame_masks[obj_id]
         if depth is not None:  # a z-stack: each nucleus ends where it fades (depth_extent.py)
-            prompted = {i: set(tracker.conditioning_frames(i)) for i in tracked}  # the clicked slices stay
-            for frame, labels in depth.cleared([[i] for i in sorted(tracked)], prompted, store.read_frame):
+            for frame, labels in depth.cleared(store.read_frame):  # the clicked slices stay
                 store.write_frame(frame, labels)
                 for obj_id in objects if masks is not None else ():
                     masks[obj_id][frame] &= labels == obj_id

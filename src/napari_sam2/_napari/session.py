@@ -11,7 +11,7 @@ from napari.layers import Image
 from napari.utils.notifications import show_info, show_warning
 
 from ..engine import ArrayFrames, MaskCleanup, TiledVideoTracker
-from ..engine.depth_extent import DepthExtent
+from ..engine.depth_extent import ClickedDepth
 from ..engine.preprocessing import check_finite
 from ..engine.propagation_plan import PropagationPlan
 from .coords import slice_index
@@ -340,8 +340,7 @@ class TrackingSession:
             self.store.begin_undoable()  # a continued run adds to the undo of the run it continues
         self.prefetcher.enabled = False  # the propagation computes the features it needs
         written = 0
-        depth = DepthExtent.of(self.tracker) if self.store.axes[self.store.frame_axis] == "z" else None
-        tracked: set[int] = set()  # the objects this run tracked (others are judged by their own runs)
+        depth = ClickedDepth(self.tracker) if self.store.axes[self.store.frame_axis] == "z" else None
         try:
             for result in self.tracker.run(plan):
                 labels = result.paint_onto(self.store.read_frame(result.frame))
@@ -349,14 +348,12 @@ class TrackingSession:
                 self._resume = plan.direction  # stopped after this frame: the next run extends its undo
                 written += 1
                 if depth is not None:
-                    depth.record(result.frame, labels)
-                    tracked.update(result.updated_ids)
+                    depth.record(result, labels)
                 yield result.frame
             if written == plan.num_frames:  # not stopped by tracker.request_stop
                 self._resume = None
                 if depth is not None:  # a z-stack: each nucleus tracked ends where it fades (depth_extent.py)
-                    prompted = {i: set(self.tracker.conditioning_frames(i)) for i in tracked}  # the user's: kept
-                    for frame, labels in depth.cleared([[i] for i in sorted(tracked)], prompted, self.store.read_frame):
+                    for frame, labels in depth.cleared(self.store.read_frame):
                         self.store.write_frame_undoable(frame, labels)
                         yield frame
         finally:

@@ -27,7 +27,6 @@ from skimage.filters import gaussian, threshold_otsu
 from skimage.segmentation import watershed
 
 from .cell_frame import CellFrame
-from .preprocessing import is_blank
 from .track_events import grown
 
 SMOOTHING = 1.0  # Gaussian sigma (px) before thresholding, as the classical cell finder (cell_candidates.py)
@@ -37,9 +36,9 @@ def outlined(cell_frame: CellFrame, video, reach: int, as_given: Collection[int]
     """The frame handed out with its labels grown to the cells' outlines in the frame as the model
     sees it (`video`: the cell tracker's TiledVideoTracker), but for the labels `as_given` (masks
     the user gave on this frame: clicked cells from the store, seeds); as it is for reach 0
-    (CellTrackingParams.outline_reach: the model's masks as they are), a frame with no label, or a
-    blank frame (the model does not read it either)."""
-    if reach <= 0 or not cell_frame.labels.any() or is_blank(video.inputs.picked(cell_frame.frame)):
+    (CellTrackingParams.outline_reach: the model's masks as they are) or a frame with no label (a
+    blank frame has none: the tracker reads no cell on it)."""
+    if reach <= 0 or not cell_frame.labels.any():
         return cell_frame
     image = video.inputs.unit_rgb(cell_frame.frame).max(-1)  # (H, W) the channels the model reads, in [0, 1]
     labels = grown_to_outlines(image, cell_frame.labels, reach, math.ceil(video.cell_diameter), as_given)

@@ -160,3 +160,25 @@ class DepthExtent:
         followed = Lineage.from_labels(ids, parents)
         lineage.tracks.clear()
         lineage.tracks.update(followed.tracks)
+
+
+class ClickedDepth:
+    """Click mode along z (the plugin's propagation, the command line's track with clicks): each slice
+    as written is recorded with the objects the run tracked; once the run is through the stack,
+    `cleared` gives the slices where those objects are cleared beyond their ends, every slice the
+    user prompted an object on kept (the others' objects are judged by their own runs)."""
+
+    def __init__(self, tracker):
+        self.tracker = tracker  # a VideoTracker or TiledVideoTracker
+        self._depth = DepthExtent.of(tracker)
+        self._tracked: set[int] = set()
+
+    def record(self, result, labels: np.ndarray) -> None:
+        """A FrameResult of the run and the (H, W) labels written for its frame."""
+        self._depth.record(result.frame, labels)
+        self._tracked.update(result.updated_ids)
+
+    def cleared(self, read: Callable[[int], np.ndarray]) -> Iterator[tuple[int, np.ndarray]]:
+        """(slice, its labels now, `read` from the store, with the tracked objects beyond their ends cleared)."""
+        prompted = {i: set(self.tracker.conditioning_frames(i)) for i in self._tracked}
+        return self._depth.cleared([[i] for i in sorted(self._tracked)], prompted, read)

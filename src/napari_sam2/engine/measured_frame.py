@@ -36,7 +36,7 @@ def estimated_diameter(inputs: PreprocessedFrames) -> float:
     first = measure(inputs, 0)
     if usable(first, side):
         return first.diameter
-    measures = [measure(inputs, i) for i in sample_indices(len(inputs))]
+    measures = [first if i == 0 else measure(inputs, i) for i in sample_indices(len(inputs))]
     pool = [m for m in measures if usable(m, side)]
     if not pool and first.diameter is not None and shows_more_than_noise(first.clarity):
         return first.diameter
