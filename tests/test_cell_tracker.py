@@ -252,6 +252,25 @@ def test_an_empty_first_frame_tracks_cells_from_when_they_appear(model):
     assert finished[1].started and tracker.lineage.tracks[finished[1].started[0]].start == 1
 
 
+@pytest.mark.parametrize("seeds", [False, True])
+def test_blank_frames_amid_a_time_lapse_hold_no_cell_and_each_track_goes_on_after_them(model, seeds):
+    """Two dropped frames (all 0: a shutter or focus failure) in a row, as many as end a track:
+    they stopped the run ("the image is constant"); now nothing is tracked or remembered on them,
+    and each cell goes on after them under a new track whose parent is its track before (CTC's gap)."""
+    sim = simulate_timelapse(replace(QUIET, num_frames=8), EVALUATION_SEEDS + 611)
+    frames = sim.frames.copy()
+    frames[3:5] = 0
+    labels, lineage = track_all_cells(model, frames, seeds=sim.labels[0] if seeds else None)
+    assert lineage.check(labels) == [] and not labels[3:5].any()
+    cells = [c for c in np.unique(sim.labels[2])[1:] if c in sim.labels[5] and (sim.labels[5] == c).sum() >= 30]
+    assert len(cells) >= 4
+    for cell in cells:
+        before, iou_before = _best_iou(sim.labels[2] == cell, labels[2])
+        after, iou_after = _best_iou(sim.labels[5] == cell, labels[5])
+        assert iou_before >= 0.5 and iou_after >= 0.5, (cell, iou_before, iou_after)
+        assert lineage.tracks[after].start == 5 and lineage.tracks[after].parent == before, (cell, before, after)
+
+
 def test_a_one_frame_video_gives_one_frame(model):
     sim = simulate_timelapse(replace(QUIET, num_frames=1), EVALUATION_SEEDS + 606)
     labels, lineage = track_all_cells(model, sim.frames)

@@ -45,6 +45,24 @@ def test_track_auto_writes_the_store_with_its_lineage_and_every_output(sequence,
     assert graph.number_of_nodes() == len(table["frame"]) == sum(len(np.unique(f)) - 1 for f in labels)
 
 
+def test_a_blank_frame_amid_the_time_lapse_is_written_empty_and_every_output_follows_the_gap(sequence, tmp_path, capsys):
+    sim, folder = sequence
+    frames = sim.frames.copy()
+    frames[4] = 0  # a dropped frame: it stopped the run with "the image is constant"
+    tifffile.imwrite(tmp_path / "dropped.tif", frames)
+    out = {"--out": tmp_path / "cells.zarr", "--ctc": tmp_path / "01_RES", "--geff": tmp_path / "cells.geff",
+           "--csv": tmp_path / "cells.csv"}
+    assert main(["track", str(tmp_path / "dropped.tif"), "--auto"] + [str(v) for pair in out.items() for v in pair]) == 0
+    store = LabelsStore.open(out["--out"], mode="r")
+    labels, lineage = store.array[:], store.load_lineage()
+    assert lineage.check(labels) == [] and not labels[4].any() and labels[3].any() and labels[5].any()
+    after = [lineage.tracks[t] for t in np.unique(labels[5])[1:]]
+    assert sum(t.start == 5 and t.end >= 7 and lineage.tracks[t.parent].end == 3 for t in after if t.parent) >= 3
+    ctc_labels, _ = read_ctc_folder(out["--ctc"])
+    np.testing.assert_array_equal(ctc_labels, labels)
+    assert 4 not in read_measurements_csv(out["--csv"])["frame"].tolist()
+
+
 def test_seeds_of_another_shape_are_refused_and_nothing_is_written(sequence, tmp_path, capsys):
     sim, folder = sequence
     tifffile.imwrite(tmp_path / "small.tif", sim.labels[0, :64].astype(np.uint16))

@@ -286,3 +286,18 @@ def test_absent_objects_get_one_memory_and_no_masks_of_their_own(micro_model, vi
                                                separate=True).features[0]).abs().max() > 1e-3  # object 6 counted
     for k in (3, 5, 6):
         assert torch.equal(memory.features[k], memory.features[1])
+
+
+def test_a_blank_frame_is_passed_over_with_no_object_and_no_memory(micro_model, video):
+    """A dropped frame (every pixel one value) amid a video stopped tracking ("the image is
+    constant"): it has no object now, its features are never asked for, and tracking goes on after it."""
+    frames, labels = video
+    frames = frames.copy()
+    frames[4] = 7
+    tracker = VideoTracker(micro_model, ArrayFrames(frames))
+    tracker.add_points(0, 1, *centre_click(labels[0], 1))
+    tracker.prefetch(4)  # a viewer looking at the blank frame
+    results = track_all(tracker)
+    assert sorted(results) == list(range(10)) and 4 not in tracker.features
+    assert not results[4].label_image().any()
+    assert 4 not in tracker._objects[1].tracked and {3, 5} <= set(tracker._objects[1].tracked)

@@ -29,7 +29,8 @@ and on each frame the events of track_events.py happen in this order:
    and its memory is dropped, so the cost of a frame follows the cells present, not all cells seen.
    A cell back after fewer absent frames goes on under a new track id whose parent is its track
    before the gap (the Cell Tracking Challenge's way: a track's frames have no gap; a parent with one
-   daughter is a gap, with two a division).
+   daughter is a gap, with two a division). A blank frame (one value: a dropped frame) has no cell and
+   no memory, and is not counted as absent: the tracks go on after it as after a gap.
 5. back in time (track_new_cells_backward=True): the new cells of step 3 that began on this frame
    (not daughters, nor tracks found again or continued after a gap), on a frame after the run's
    first, that are no piece of a track they touch (backward_cells.own_cells), are tracked back
@@ -70,7 +71,7 @@ from .depth_extent import DepthExtent
 from .frame_edge import edge_ids
 from .frame_result import FrameResult
 from .label_seeds import masks_from_labels
-from .preprocessing import Normalization, is_blank
+from .preprocessing import Normalization
 from .prompts import check_frame_index
 from .tiled_detection import detect_cells_in_tiles
 from .tiled_tracker import TiledVideoTracker
@@ -237,9 +238,10 @@ class CellTracker:
             at_edge = self._cells_at_edge(frame)
             if at_edge is not None:
                 ended += self._add_new_cells(frame, at_edge)
-        objects = self._labels(frame)
-        ended += self._end_absent(objects)
-        self._previous = objects
+        objects, blank = self._labels(frame), self.video.inputs.blank(frame)
+        ended += self._end_absent(objects, blank)
+        if not blank:  # the cells lost on the next frame are looked for where they were last seen
+            self._previous = objects
         labels = self._book.as_tracks(objects)
         started = self._book.record(frame, labels)
         return CellFrame(frame, labels, tuple(started), tuple(i for i in ended if i in self.lineage))
@@ -279,7 +281,7 @@ class CellTracker:
             return self.seeds[frame]
         if not first and (frame - self._first_frame) % self.params.detect_every:
             return None
-        if is_blank(self.frames[frame]):
+        if self.video.inputs.blank(frame):
             return None  # not looked at
         return detect_cells_in_tiles(self.video, frame, self.params.detection).labels
 
@@ -396,24 +398,20 @@ class CellTracker:
         areas = areas_of(objects, self.video.object_ids) if areas is None else areas
         return present(areas, edge_ids(objects), self.params)
 
-    def _end_absent(self, objects: np.ndarray) -> list[int]:
+    def _end_absent(self, objects: np.ndarray, blank: bool) -> list[int]:
         """Clears the pixels of objects absent on this frame (in place), ends the tracks of those
-        absent end_after frames in a row and moves those back after a gap onto a new track;
-        returns the tracks ended."""
+        absent end_after frames in a row (a blank frame shows nothing, so it does not count) and
+        moves those back after a gap onto a new track; returns the tracks ended."""
         ended, book = [], self._book
         areas = areas_of(objects, self.video.object_ids)
         for obj_id, seen in self._present(objects, areas).items():
-            area = areas[obj_id]
             if seen:
-                if book.absent[obj_id] and book.track_of[obj_id] in self.lineage:
-                    ended.append(book.continue_after_gap(obj_id))
-                book.absent[obj_id], book.areas[obj_id] = 0, area
+                ended.append(book.seen(obj_id, areas[obj_id]))
                 continue
             objects[objects == obj_id] = 0
-            book.absent[obj_id] += 1
-            if book.absent[obj_id] >= self.params.end_after:
+            if book.missed(obj_id, blank) >= self.params.end_after:
                 ended.append(self._drop(obj_id))
-        return ended
+        return [i for i in ended if i is not None]
 
     # ---- bookkeeping -------------------------------------------------------------------------
 

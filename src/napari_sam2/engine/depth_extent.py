@@ -119,6 +119,9 @@ class DepthExtent:
         """A slice's (H, W) labels (first, or again: they replace what was kept of it)."""
         self._labels.put(frame, labels)
         self._ids_on[frame] = set(np.unique(labels[labels != 0]).tolist())
+        if self.inputs.blank(frame):  # a dropped slice shows no nucleus, and its one value is no dark level
+            self._levels[frame] = {}
+            return
         image = self._intensities(frame)
         self._levels[frame] = levels_on_slice(image, labels, self.model_px)
         self._lows[frame] = float(np.percentile(image, LOW_PERCENTILE))

@@ -12,6 +12,7 @@ from .preprocessing import (
     Normalization,
     as_channels_last,
     check_values,
+    is_blank,
     pick_channels,
     to_model_input,
     to_unit_rgb,
@@ -57,6 +58,10 @@ class PreprocessedFrames:
         digest = array_digest(self._read(index))
         return digest if self.levels is None else f"{digest}-{array_digest(self.levels)[:16]}"
 
+    def blank(self, index: int) -> bool:
+        """Whether the frame holds one value only (preprocessing.is_blank): nothing to track on it."""
+        return is_blank(self._read(index))
+
     def __getitem__(self, index: int) -> torch.Tensor:
         """(1, 3, S, S): the frame as the model's input."""
         return to_model_input(self.unit_rgb(index), self.size)
@@ -91,6 +96,9 @@ class TensorFrames:
 
     def __getitem__(self, index: int) -> torch.Tensor:
         return self.tensor[index : index + 1]
+
+    def blank(self, index: int) -> bool:
+        return is_blank(self.tensor[index].cpu().numpy())
 
     def digest(self, index: int) -> str:
         return array_digest(self.tensor[index].cpu().numpy())

@@ -32,6 +32,10 @@ class ScaledFrames:
     def digest(self, index: int) -> str:
         return f"{self.inputs.digest(index)}-{self.plan.scaled_hw}"
 
+    def blank(self, index: int) -> bool:
+        """Whether the whole frame is blank (not one tile of it: a tile of background is no blank frame)."""
+        return self.inputs.blank(index)
+
 
 class TileFrames:
     """One tile of the scaled frames as model inputs (1, 3, S, S): what a VideoTracker reads."""
@@ -49,3 +53,6 @@ class TileFrames:
 
     def digest(self, index: int) -> str:
         return f"{self.scaled.digest(index)}-{self.tile}"
+
+    def blank(self, index: int) -> bool:
+        return self.scaled.blank(index)

@@ -16,7 +16,8 @@ class TrackBook:
     def __init__(self):
         self.lineage = Lineage()  # live: grows as frames finish
         self.track_of: dict[int, int] = {}  # live object (the video tracker's id) -> its track id now
-        self.absent: dict[int, int] = {}  # live object -> frames absent in a row
+        self.absent: dict[int, int] = {}  # live object -> frames absent in a row (blank frames not counted)
+        self.missing: set[int] = set()  # live objects missing on a frame since last seen (absent, or a blank frame)
         self.areas: dict[int, int] = {}  # live object -> pixels on the last finished frame
         self.parents: dict[int, int] = {}  # track not yet in the lineage -> its parent track
         self._next_id = 1
@@ -31,8 +32,24 @@ class TrackBook:
     def drop(self, obj_id: int) -> int:
         """The object is no longer live; returns its track (which ends)."""
         self.absent.pop(obj_id)
+        self.missing.discard(obj_id)
         self.areas.pop(obj_id, None)
         return self.track_of.pop(obj_id)
+
+    def seen(self, obj_id: int, area: int) -> int | None:
+        """The object has pixels on the finished frame (`area` of them); returns its track before the
+        gap it comes back from (which ends: it goes on under a new track, continue_after_gap), else None."""
+        before = self.continue_after_gap(obj_id) if obj_id in self.missing and self.track_of[obj_id] in self.lineage else None
+        self.missing.discard(obj_id)
+        self.absent[obj_id], self.areas[obj_id] = 0, area
+        return before
+
+    def missed(self, obj_id: int, blank: bool) -> int:
+        """The object has no pixels on the finished frame; returns the frames it has been absent in a row
+        (a blank frame shows nothing, so it does not count: only a frame that shows the cell gone does)."""
+        self.missing.add(obj_id)
+        self.absent[obj_id] += not blank
+        return self.absent[obj_id]
 
     def continue_after_gap(self, obj_id: int) -> int:
         """The object goes on under a new track, child of its track before the gap; returns that one."""

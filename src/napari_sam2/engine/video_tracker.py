@@ -206,7 +206,7 @@ class VideoTracker:
         """Compute a frame's image features now (e.g. in a background thread while a user looks
         at it), so that prompts there are decoded without waiting for the image encoder."""
         frame = check_frame_index(frame, self.num_frames)
-        if frame not in self.features:
+        if frame not in self.features and not self.inputs.blank(frame):
             with self._running():
                 self.features(frame)
 
@@ -328,6 +328,8 @@ class VideoTracker:
         return self._remember_frame(self._decode_frame(frame, sign, tracked_ids))
 
     def _decode_frame(self, frame: int, sign: int, tracked_ids: list[int]) -> DecodedFrame:
+        if self.inputs.blank(frame):  # a dropped frame (shutter, focus lost): no object there, no memory of it
+            return DecodedFrame(frame, sign, tuple(tracked_ids), (), None)
         raw = self.features(frame)
         self._between_model_calls()  # nothing of this frame is recorded until its last model call
         tracks = {obj_id: self._objects[obj_id] for obj_id in tracked_ids}
