@@ -107,10 +107,14 @@ def test_a_missed_cell_added_with_a_click_becomes_a_track(make_napari_viewer, qt
     viewer, widget = open_truth(make_napari_viewer, embedded_model, sim, tmp_path)
     store = widget.session.store
     missed = next(i for i, t in store.load_lineage().tracks.items() if t.start == 0 and not store.load_lineage().daughters(i))
+    widget.session.labels_layer.selected_label = missed
+    tracks = len(store.load_lineage())
+    assert f"{tracks} tracks and" in widget.help_label.text() and f"track {missed} is selected" in widget.help_label.text()
     widget.cell_panel.ids_edit.setText(str(missed))
     widget.cell_panel.delete_button.click()  # as if the tracker had missed it
     rows, cols = np.nonzero(sim.labels[0] == missed)
     new_id = widget.new_object()
+    assert widget.help_label.text().startswith(f"Editing object {new_id}")  # the next click makes the missed cell
     assert new_id > max(store.load_lineage().tracks)  # never the id of a track
     widget.session.points_layer.add([0, rows.mean(), cols.mean()])
     qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)

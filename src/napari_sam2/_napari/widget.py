@@ -125,9 +125,10 @@ class TrackingWidget(QWidget):
         if session is None:
             self.help_label.setText(next_step(False, False))
             return
-        self.help_label.setText(next_step(True, self.runner.running, session.labels_layer.selected_label,
-                                          len(session.object_ids_in_use()), session.points_layer.name,
-                                          session.layout.single_image))
+        selected, lineage = session.labels_layer.selected_label, session.store.load_lineage()
+        tracked = (len(lineage), len(lineage.divided())) if lineage is not None and selected in lineage.tracks else None
+        self.help_label.setText(next_step(True, self.runner.running, selected, len(session.object_ids_in_use()),
+                                          session.points_layer.name, session.layout.single_image, tracked))
 
     def _update_buttons(self) -> None:
         ready, running = self.session is not None, self.runner.running

@@ -71,12 +71,18 @@ def diameter_text(diameter: float, estimated: bool, tiles: int) -> str:
 
 
 def next_step(started: bool, running: bool, obj_id: int = 1, objects: int = 0, clicks_layer: str = "",
-              single_image: bool = False) -> str:
-    """One line saying what to do now (and which object the next click belongs to)."""
+              single_image: bool = False, tracked: tuple[int, int] | None = None) -> str:
+    """One line saying what to do now (and which object the next click belongs to). tracked: (tracks,
+    divisions) of the store's lineage when the selected label is one of its tracks (after 'Track all cells')."""
     if not started:
         return "Choose the image to track, then press 'Start tracking this image'."
     if running:
         return "Tracking: the labels fill in frame by frame. 'Stop' keeps the frames done."
+    if tracked is not None:
+        tracks, divisions = tracked
+        return (f"{tracks} track{'s' if tracks != 1 else ''} and {divisions} division{'s' if divisions != 1 else ''} "
+                f"in the labels; track {obj_id} is selected. A cell missed: press 'New object', click it and "
+                "propagate. To delete, join or split tracks, use 'All cells' below on the selected label or typed ids.")
     if objects == 0:
         return (f"Editing object {obj_id}: click the centre of a cell in the layer '{clicks_layer}'. "
                 "Press 'New object' before clicking the next cell.")
