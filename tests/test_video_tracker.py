@@ -301,3 +301,5 @@ def test_a_blank_frame_is_passed_over_with_no_object_and_no_memory(micro_model, 
     assert sorted(results) == list(range(10)) and 4 not in tracker.features
     assert not results[4].label_image().any()
     assert 4 not in tracker._objects[1].tracked and {3, 5} <= set(tracker._objects[1].tracked)
+    with pytest.raises(ValueError, match="the image is constant"):  # nothing there to click on
+        tracker.add_points(4, 2, *centre_click(labels[4], 2))
