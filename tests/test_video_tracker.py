@@ -298,8 +298,19 @@ def test_a_blank_frame_is_passed_over_with_no_object_and_no_memory(micro_model, 
     tracker.add_points(0, 1, *centre_click(labels[0], 1))
     tracker.prefetch(4)  # a viewer looking at the blank frame
     results = track_all(tracker)
-    assert sorted(results) == list(range(10)) and 4 not in tracker.features
+    assert sorted(results) == list(range(10)) and tracker.features.computed == 9  # never the blank frame
     assert not results[4].label_image().any()
     assert 4 not in tracker._objects[1].tracked and {3, 5} <= set(tracker._objects[1].tracked)
     with pytest.raises(ValueError, match="the image is constant"):  # nothing there to click on
         tracker.add_points(4, 2, *centre_click(labels[4], 2))
+
+
+def test_a_frame_blank_in_the_channel_tracked_is_passed_over_though_another_channel_has_signal(micro_model, video):
+    frames, labels = video
+    two = np.stack([frames, frames[::-1]], axis=-1)  # (T, H, W, 2): the second channel never blank
+    two[4, ..., 0] = 0
+    tracker = VideoTracker(micro_model, ArrayFrames(two, channel_axis=3), channels=(0,))
+    tracker.add_points(0, 1, *centre_click(labels[0], 1))
+    results = track_all(tracker)
+    assert sorted(results) == list(range(10)) and not results[4].label_image().any()
+    assert tracker.features.computed == 9  # the image encoder never saw the blank frame

@@ -59,8 +59,10 @@ class PreprocessedFrames:
         return digest if self.levels is None else f"{digest}-{array_digest(self.levels)[:16]}"
 
     def blank(self, index: int) -> bool:
-        """Whether the frame holds one value only (preprocessing.is_blank): nothing to track on it."""
-        return is_blank(self._read(index))
+        """Whether the frame's channels picked for the model hold one value only (preprocessing.is_blank):
+        nothing to track on it (picked() would refuse it)."""
+        hwc = as_channels_last(self._read(index), None)
+        return is_blank(pick_channels(hwc, self.channels, self.normalization.mode))
 
     def __getitem__(self, index: int) -> torch.Tensor:
         """(1, 3, S, S): the frame as the model's input."""
