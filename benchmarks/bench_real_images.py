@@ -16,7 +16,9 @@ Data (a development set, never trained on; benchmarks/sample_images.py):
 
 Single images: `ImagePredictor` on the whole frame (as the tracker sees it; averaging its views
 unless --single-view), the best of the 3 masks by predicted IoU for one click, one mask
-for a box or a mask. The baseline's mask of a cell
+for a box or a mask; "1 click, as written": the click's mask grown to the cell's outline as the
+plugin and the command line write it (engine/clicked_outlines.py). Tracked stacks: the labels as
+written. The baseline's mask of a cell
 is the watershed segment under the click (empty if the click falls on its background).
 
     python benchmarks/bench_real_images.py --threads 1 [--sim-frames 20]
@@ -41,8 +43,10 @@ from napari_sam2 import (
     VideoTracker,
     load_model,
 )
+from napari_sam2.engine.clicked_outlines import grown_into_cells, outline_image
 from napari_sam2.engine.depth_extent import DepthExtent
 from napari_sam2.engine.postprocess import PLAIN_BOXES
+from napari_sam2.engine.preprocessing import Normalization, as_channels_last, to_unit_rgb
 from napari_sam2.evaluation import boundary_measure, central_click, prompt_first_frame, region_similarity
 from napari_sam2.evaluation.classical_segmentation import otsu_watershed
 from napari_sam2.simulation import (
@@ -54,7 +58,7 @@ from napari_sam2.simulation import (
 )
 from sample_images import ctc_timelapse, nuclei_zstack
 
-METHODS = ("1 click", "box", "Otsu + watershed")
+METHODS = ("1 click", "1 click, as written", "box", "Otsu + watershed")
 TRACKED_PROMPTS = ("1 click", "box", "mask")
 CLEANUPS = {"on": MaskCleanup(), "off": MaskCleanup.off(), "keep-dim": MaskCleanup(drop_dim=False),
             "keep-touching": MaskCleanup(split_touching=False), "choose-by-iou": MaskCleanup(choose_by_outline=False),
@@ -94,6 +98,7 @@ def image_scores(model, image: np.ndarray, truth: np.ndarray, predictor_options:
     predictor = image_predictor(model, truth, predictor_options)
     predictor.set_image(image)
     classical = otsu_watershed(image)
+    unit = to_unit_rgb(as_channels_last(image, None), Normalization()).max(-1)  # the frame as the trackers read it
     scores = {method: [] for method in METHODS}
     for cell in (int(c) for c in np.unique(truth) if c):
         gt = truth == cell
@@ -102,6 +107,9 @@ def image_scores(model, image: np.ndarray, truth: np.ndarray, predictor_options:
         click = predictor.predict(points=[[x, y]], labels=[1], multimask=True)
         masks = {
             "1 click": click.masks[click.best],
+            # what the plugin and `track` write for a click: the mask grown to the cell's outline (clicked_outlines.py)
+            "1 click, as written": (grown_into_cells(click.masks[click.best].astype(np.uint8), [1], unit) == 1
+                                    if predictor_options["cleanup"].grow_to_outline else click.masks[click.best]),
             "box": predictor.predict(box=[xs.min(), ys.min(), xs.max(), ys.max()], multimask=False).masks[0],
             "Otsu + watershed": (classical == classical[int(y), int(x)]) & (classical[int(y), int(x)] > 0),
         }
@@ -151,8 +159,10 @@ def track_stack(model, stack: np.ndarray, truth: np.ndarray, tracker_options: di
     prompt_first_frame(tracker, kind, {int(c): truth == c for c in np.unique(truth[start]) if c}, frame=start)
     labels = np.zeros(truth.shape, np.uint32)
     depth = DepthExtent.of(tracker)
-    for result in tracker.propagate(start=start, direction="both"):
-        labels[result.frame] = result.label_image()
+    given = tracker.object_ids if kind == "mask" else ()  # a mask given is written as given on its slice
+    for result in tracker.propagate(start=start, direction="both"):  # written as the plugin and `track` write
+        labels[result.frame] = result.paint_onto(labels[result.frame], outline_image(tracker, result.frame),
+                                                 given if result.frame == start else ())
         depth.record(result.frame, labels[result.frame])
     if ends:
         objects = tracker.object_ids

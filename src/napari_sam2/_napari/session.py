@@ -11,6 +11,7 @@ from napari.layers import Image
 from napari.utils.notifications import show_info, show_warning
 
 from ..engine import ArrayFrames, MaskCleanup, TiledVideoTracker
+from ..engine.clicked_outlines import outline_image
 from ..engine.depth_extent import ClickedDepth
 from ..engine.preprocessing import check_finite
 from ..engine.propagation_plan import PropagationPlan
@@ -290,10 +291,15 @@ class TrackingSession:
         self._sent[frame] = now
         self._resume = None  # new prompts: a stopped propagation's undo is not extended
         if results:
-            labels = self.store.read_frame(frame)
+            labels, image = self.store.read_frame(frame), outline_image(self.tracker, frame)
             for result in results:
-                labels = result.paint_onto(labels)
+                labels = result.paint_onto(labels, image, self._outlined_by_user(frame))
             self.store.write_frame(frame, labels)
+
+    def _outlined_by_user(self, frame: int) -> set[int]:
+        """The objects whose labels on a frame are written as the model gives them, not grown to the
+        cell's outline (clicked_outlines.py): a mask drawn there, or a click saying "not here"."""
+        return {obj_id for obj_id, p in self._sent.get(frame, {}).items() if p.polygons or 0 in p.labels}
 
     def _send(self, frame: int, obj_id: int, prompts: ObjectPrompts):
         """A mask first (it becomes the frame's output), then clicks and box, which refine it."""
@@ -343,7 +349,8 @@ class TrackingSession:
         depth = ClickedDepth(self.tracker) if self.store.axes[self.store.frame_axis] == "z" else None
         try:
             for result in self.tracker.run(plan):
-                labels = result.paint_onto(self.store.read_frame(result.frame))
+                labels = result.paint_onto(self.store.read_frame(result.frame), outline_image(self.tracker, result.frame),
+                                           self._outlined_by_user(result.frame))
                 self.store.write_frame_undoable(result.frame, labels)
                 self._resume = plan.direction  # stopped after this frame: the next run extends its undo
                 written += 1

@@ -6,7 +6,11 @@ from dataclasses import dataclass, field, replace
 
 from .cell_detection import DetectionParams
 from .indices import positive_count
-from .scale import scaled_area, scaled_length, size_ratio
+from .scale import TRAINED_MEAN_DIAMETER, scaled_area, scaled_length, size_ratio
+
+# A written label grows at most this share of a cell's diameter into the image's foreground (automatic
+# tracking: cell_outlines.py, outline_reach below; click mode: clicked_outlines.py); 0.4-0.5 measured flat
+OUTLINE_REACH_SHARE = 0.3
 
 
 @dataclass(frozen=True)
@@ -50,8 +54,9 @@ class CellTrackingParams:
     edge_cells: bool = True  # so are the bright pieces on the frame's edge no track is next to: cells
     # entering or leaving show a sliver of rim that neither detection sees (cell_candidates.edge_cells)
     edge_contrast: float = 0.2  # ... brighter than the background by this share of the tracked cells' contrast
-    outline_reach: int = 6  # px a written label grows into the image's foreground next to it (cell_outlines.py:
-    # the model's masks on real nuclei cover part of them); 0: the labels as the model's masks
+    # px a written label grows into the image's foreground next to it (cell_outlines.py: the model's masks on
+    # real nuclei cover part of them); 0: the labels as the model's masks
+    outline_reach: int = round(OUTLINE_REACH_SHARE * TRAINED_MEAN_DIAMETER)
     detect_every: int = 1  # look for new cells (and daughters among detections) every this many frames
     min_area: int = 30  # fewest pixels of a cell: below it a track is absent on the frame
     min_area_at_edge: int = 5  # the same for a mask on the frame's edge (a cell entering or leaving shows a

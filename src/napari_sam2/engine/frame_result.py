@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING, Collection, Mapping
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from ..model.frame_steps import NO_OBJECT_LOGIT
+from .clicked_outlines import grown_into_cells
 from .label_rule import winning_labels
 from .mask_check import MaskWarning, mask_warning
 from .mask_upsampling import local_positive_logits
@@ -48,14 +49,19 @@ class LabelledFrame:
         """(H, W) labels: each pixel gets the id of the object with the highest positive logit."""
         return winning_labels(self.video_hw, self.local_pieces(), dtype=dtype)
 
-    def paint_onto(self, stored: np.ndarray) -> np.ndarray:
+    def paint_onto(self, stored: np.ndarray, image: np.ndarray | None = None, as_given: Collection[int] = ()) -> np.ndarray:
         """`stored` (H, W) labels with this result applied: the updated objects' old pixels are
         cleared and they get the pixels they win now (label_image's rule, among every object
         with an output here); every other pixel keeps its stored label. The one rule for
-        writing a result, so that a prompt edit or a propagation changes only what it is about."""
+        writing a result, so that a prompt edit or a propagation changes only what it is about.
+        image: the (H, W) frame (clicked_outlines.outline_image): the updated objects' labels are
+        then grown to their cells' outlines, onto pixels of no label only, but for the objects
+        `as_given` (the user's own outline on this frame: a mask drawn, a click saying "not here")."""
         if stored.shape != tuple(self.video_hw):
             raise ValueError(f"stored labels of shape {stored.shape} do not fit the frame's {tuple(self.video_hw)}")
-        return paint_winners(stored, self.label_image(stored.dtype), self.updated_ids)
+        painted = paint_winners(stored, self.label_image(stored.dtype), self.updated_ids)
+        grows = set(self.updated_ids) - set(as_given)
+        return painted if image is None or not grows else grown_into_cells(painted, grows, image)
 
 
 def paint_winners(stored: np.ndarray, winners: np.ndarray, updated_ids) -> np.ndarray:

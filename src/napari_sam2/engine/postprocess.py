@@ -72,7 +72,12 @@ class MaskCleanup:
     highest predicted IoU times the strength of the image's edge along the mask's outline,
     relative to the other candidates' (`mask_choice.py`: the embedded model's predicted IoU alone
     often keeps a part of the nucleus); off: the highest predicted IoU, as the reference. The
-    trackers keep the model's choice (why: README, "Choosing among a click's masks")."""
+    trackers keep the model's choice (why: README, "Choosing among a click's masks").
+
+    grow_to_outline: in click mode (the plugin's clicks and propagations, the command line's track
+    with clicks), the labels written for the objects are grown to their cells' outlines in the image,
+    never onto another label or an untracked neighbour (clicked_outlines.py); the model's memory
+    keeps its own masks. Automatic tracking grows its labels by CellTrackingParams.outline_reach."""
 
     keep_one_piece: bool = True
     fill_holes: bool = True
@@ -81,12 +86,13 @@ class MaskCleanup:
     box_centre_click: bool = True
     inside_box: bool = True
     choose_by_outline: bool = True
+    grow_to_outline: bool = True
 
     @classmethod
     def off(cls) -> MaskCleanup:
         """The model's masks as they are, from the prompts as given (as the reference)."""
         return cls(keep_one_piece=False, fill_holes=False, drop_dim=False, split_touching=False, box_centre_click=False,
-                   inside_box=False, choose_by_outline=False)
+                   inside_box=False, choose_by_outline=False, grow_to_outline=False)
 
     def model_prompt(self, prompt: Prompt) -> Prompt:
         """The prompt the model is given for `prompt` (box_centre_click)."""
