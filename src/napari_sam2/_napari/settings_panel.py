@@ -32,7 +32,7 @@ class SettingsForm(QFormLayout):
         self.precision_combo.addItems(PRECISION_CHOICES)  # auto first: the default
         self.checkpoint_edit = QLineEdit(placeholderText="checkpoint .pt file")
         self.store_edit = QLineEdit(placeholderText="default: next to the image file, or napari-sam2's data folder")
-        self.cleanup_check = QCheckBox("one piece, no holes; a dim tracked mask: absent; touching cells split")
+        self.cleanup_check = QCheckBox("one piece, no holes, grown to the outline; dim: absent; touching cells split")
         self.cleanup_check.setChecked(MaskCleanup().active)  # the engine's default
         checkpoint_row, browse = QHBoxLayout(), QPushButton("Browse...")
         browse.clicked.connect(lambda checked=False: self._browse_checkpoint())

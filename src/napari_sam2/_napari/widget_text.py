@@ -23,8 +23,10 @@ TOOLTIPS = {
              "Starting on the same store again brings the work back.",
     "cleanup": "Keeps each mask in one piece (the piece under your click, or the largest) and fills its holes "
                "(dark nucleoli, gaps in the chromatin); a box is given to the model with a click at its centre, "
-               "and its mask keeps nothing outside the box. Untick it to see the model's masks as they are. "
-               "Applies from the next Start.",
+               "and its mask keeps nothing outside the box. The labels written for clicked cells grow to the cell's "
+               "outline in the image (the model's masks often cover part of a real nucleus), never onto another "
+               "label or a neighbour; a drawn mask or a negative click keeps your outline. Untick it to see the "
+               "model's masks as they are. Applies from the next Start.",
     "start": "Adds three layers for this image: clicks, boxes and masks, and the tracked labels (one label "
              "value per object). Starting again on the same image reopens its work.",
     "new_object": "The next clicks belong to a new object (the next label value): press it before you click "
