@@ -4,12 +4,12 @@ the plugin's clicks and propagations, the command line's tracking with clicks).
 The embedded model's mask for a click covers part of a real nucleus (texture, nucleoli, uneven
 brightness), as automatic tracking's do (cell_outlines.py). A clicked cell's neighbours are often
 not labelled, so growing into the foreground alone would spill into them. Here each written
-object grows within REACH_SHARE of its own diameter, and competing for the pixels with it are the
+object grows within OUTLINE_REACH_SHARE of its own diameter, and competing for the pixels with it are the
 other labels and the image's classical cells (Otsu + distance watershed, cell_candidates.py) that
 it does not hold (less than half of such a cell lies under its mask): it grows into the rest of its
 own nucleus and stops where a neighbour begins, tracked or not. Only growth, and only onto pixels
-of no label: every stored label keeps its pixels. Measured in benchmarks/README ("Clicked masks
-grown to the cell's outline").
+of no label: every stored label keeps its pixels. Measured in README ("Mask clean-up") and
+models/MODEL_CARD.md ("Clicked labels grown to the cell's outline").
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import math
 from collections.abc import Collection
 
 import numpy as np
+from scipy import ndimage
 
 from .cell_candidates import otsu_watershed
 from .cell_outlines import grown_to_outlines
@@ -31,13 +32,15 @@ def grown_into_cells(labels: np.ndarray, ids: Collection[int], image: np.ndarray
     docstring); a new array. Each object is handled in a window around it: the cost follows the
     objects written, not the frame's size."""
     out = labels.copy()
-    for obj_id in sorted(int(i) for i in ids):
-        rows, cols = np.nonzero(out == obj_id)
-        if rows.size == 0:
-            continue
-        diameter = 2 * math.sqrt(rows.size / math.pi)  # of the disc of its area
+    wanted = sorted(int(i) for i in ids)
+    boxes = ndimage.find_objects(np.where(np.isin(labels, wanted), labels, 0).astype(np.int64))  # one pass over the frame
+    for obj_id in wanted:
+        if obj_id > len(boxes) or boxes[obj_id - 1] is None:
+            continue  # no pixels here
+        area = int((labels[boxes[obj_id - 1]] == obj_id).sum())
+        diameter = 2 * math.sqrt(area / math.pi)  # of the disc of its area
         reach, window = max(1, round(OUTLINE_REACH_SHARE * diameter)), math.ceil(diameter)
-        box = grown((slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1)), reach + window)
+        box = grown(boxes[obj_id - 1], reach + window)  # growth stays within reach of the box
         local = out[box]
         new = _grown_in_window(local, obj_id, image[box], reach, window, diameter)
         local[new] = obj_id
