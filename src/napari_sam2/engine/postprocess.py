@@ -75,7 +75,7 @@ class MaskCleanup:
     trackers keep the model's choice (why: README, "Choosing among a click's masks").
 
     grow_to_outline: in click mode (the plugin's clicks and propagations, the command line's track
-    with clicks), the labels written for the objects are grown to their cells' outlines in the image,
+    with clicks and segment), the labels written for the objects are grown to their cells' outlines in the image,
     never onto another label or an untracked neighbour (clicked_outlines.py); the model's memory
     keeps its own masks. Automatic tracking grows its labels by CellTrackingParams.outline_reach."""
 

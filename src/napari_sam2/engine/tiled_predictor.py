@@ -38,6 +38,7 @@ class TiledImagePredictor:
         self.cell_diameter_used: float | None = None
         self.plan: TilePlan | None = None
         self._scaled: torch.Tensor | None = None  # (1, 3, H', W') in [0, 1]
+        self._unit: np.ndarray | None = None  # (H, W) in [0, 1]
         self._tile_predictors: dict[tuple[int, int], ImagePredictor] = {}
 
     @property
@@ -54,8 +55,14 @@ class TiledImagePredictor:
         diameter = diameter_to_use(self.cell_diameter, picked)
         self.plan = plan_for_cells(unit.shape[:2], diameter, self.model.cfg)
         self._scaled = resample(unit, self.plan.scaled_hw)
+        self._unit = unit.max(-1)  # (H, W): the labels written for clicks grow into its cells (outline_image)
         self.cell_diameter_used = diameter
         self._tile_predictors = {}
+
+    def outline_image(self) -> np.ndarray | None:
+        """(H, W) the image as the model reads it (its channels' maximum, in [0, 1]), to grow the labels
+        written for clicks to the cells' outlines (clicked_outlines.py); None with the clean-up off."""
+        return self._unit if self.cleanup.grow_to_outline else None
 
     def predict(self, points=None, labels=None, box=None, multimask: bool = True,
                 return_logits: bool = False) -> Prediction:
