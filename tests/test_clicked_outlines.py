@@ -90,3 +90,11 @@ def test_segment_writes_clicks_grown_as_the_plugin_does(tmp_path):
                for name, labels in (("written", written), ("model's masks", plain))}
     assert covered["written"] > covered["model's masks"] + 0.02, covered
     assert np.mean([((written == i) & ~t).sum() / t.sum() for i, t in truth.items()]) < 0.15  # not over the neighbours
+
+
+def test_a_negative_click_or_a_drawn_mask_keeps_the_users_outline():
+    from napari_sam2.engine.clicked_outlines import written_as_given
+
+    clicks = [(1, True), (2, True), (2, False), (3, True)]
+    assert written_as_given(clicks) == {2} and written_as_given(clicks, drawn=[4]) == {2, 4}
+    assert written_as_given([]) == set()

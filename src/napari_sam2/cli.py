@@ -35,7 +35,7 @@ import tifffile
 import torch
 
 from .click_table import Click, ClickTableError, read_clicks
-from .engine.clicked_outlines import grown_into_cells
+from .engine.clicked_outlines import grown_into_cells, written_as_given
 from .engine.frames import open_tiff_frames
 from .engine.label_rule import winning_labels
 from .engine.postprocess import add_cleanup_flag
@@ -295,8 +295,8 @@ def _segment(args) -> int:
         return 2
     labels = winning_labels(predictor.plan.image_hw, objects)
     if predictor.outline_image() is not None:  # as the plugin writes clicks: grown to the cells' outlines
-        clicked_not_here = {obj_id for obj_id, group in clicks.items() if not all(c.positive for c in group)}
-        labels = grown_into_cells(labels, set(objects) - clicked_not_here, predictor.outline_image())
+        given = written_as_given((c.obj_id, c.positive) for group in clicks.values() for c in group)
+        labels = grown_into_cells(labels, set(objects) - given, predictor.outline_image())
     write_labels_tiff(args.out, labels, overwrite=args.overwrite)
     print(f"segmented {len(objects)} objects (cell diameter {predictor.cell_diameter_used:.1f} px"
           f"{'' if args.cell_diameter else ', estimated'}; {len(predictor.tiles_embedded)} of "

@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from .click_table import Click
 from .engine.cell_tracker import CellTracker
-from .engine.clicked_outlines import outline_image
+from .engine.clicked_outlines import outline_image, written_as_given
 from .engine.depth_extent import ClickedDepth
 from .engine.frames import open_tiff_frames
 from .engine.loading import load_model
@@ -92,10 +92,6 @@ def track_file(image: Path, out: Path, clicks: list[Click], model, overwrite: bo
     except (ValueError, IndexError) as error:
         raise BadClick(str(error)) from error
     masks = {i: np.zeros((len(frames), *tracker.video_hw), bool) for i in objects} if keep_masks else None
-    negative: dict[int, set[int]] = {}  # frame -> objects clicked "not here" on it: their labels there are not grown
-    for click in clicks:
-        if not click.positive:
-            negative.setdefault(click.frame, set()).add(click.obj_id)
     start = time.time()
     geometry["dtype"] = label_dtype(max(objects, default=0))
     with new_labels_store(out, (len(frames), *tracker.video_hw), overwrite=overwrite, **geometry) as store:
@@ -106,7 +102,7 @@ def track_file(image: Path, out: Path, clicks: list[Click], model, overwrite: bo
         for done, result in enumerate(tqdm(tracker.run(plan), total=plan.num_frames, desc="tracking", unit="frame",
                                            disable=not progress), start=1):
             labels = result.paint_onto(store.read_frame(result.frame), outline_image(tracker, result.frame),
-                                       negative.get(result.frame, ()))
+                                       written_as_given((c.obj_id, c.positive) for c in clicks if c.frame == result.frame))
             store.write_frame(result.frame, labels)
             if depth is not None:
                 depth.record(result, labels)

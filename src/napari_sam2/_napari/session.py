@@ -11,7 +11,7 @@ from napari.layers import Image
 from napari.utils.notifications import show_info, show_warning
 
 from ..engine import ArrayFrames, MaskCleanup, TiledVideoTracker
-from ..engine.clicked_outlines import outline_image
+from ..engine.clicked_outlines import outline_image, written_as_given
 from ..engine.depth_extent import ClickedDepth
 from ..engine.preprocessing import check_finite
 from ..engine.propagation_plan import PropagationPlan
@@ -299,7 +299,9 @@ class TrackingSession:
     def _outlined_by_user(self, frame: int) -> set[int]:
         """The objects whose labels on a frame are written as the model gives them, not grown to the
         cell's outline (clicked_outlines.py): a mask drawn there, or a click saying "not here"."""
-        return {obj_id for obj_id, p in self._sent.get(frame, {}).items() if p.polygons or 0 in p.labels}
+        sent = self._sent.get(frame, {})
+        return written_as_given([(obj_id, label == 1) for obj_id, p in sent.items() for label in p.labels],
+                                [obj_id for obj_id, p in sent.items() if p.polygons])
 
     def _send(self, frame: int, obj_id: int, prompts: ObjectPrompts):
         """A mask first (it becomes the frame's output), then clicks and box, which refine it."""

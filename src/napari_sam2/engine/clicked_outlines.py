@@ -14,7 +14,7 @@ models/MODEL_CARD.md ("Clicked labels grown to the cell's outline").
 from __future__ import annotations
 
 import math
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 
 import numpy as np
 from scipy import ndimage
@@ -72,3 +72,10 @@ def outline_image(tracker, frame: int) -> np.ndarray | None:
     if not tracker.cleanup.grow_to_outline or not hasattr(inputs, "unit_rgb") or inputs.blank(frame):
         return None
     return inputs.unit_rgb(frame).max(-1)
+
+
+def written_as_given(clicks: Iterable[tuple[int, bool]], drawn: Iterable[int] = ()) -> set[int]:
+    """The objects whose labels on a frame are written as the model gives them, not grown: those with
+    a negative click there (the user says where the cell is not) or a mask drawn there (the user's
+    own outline). clicks: (object id, positive) of the frame's clicks; drawn: the objects with a mask."""
+    return {obj_id for obj_id, positive in clicks if not positive} | set(drawn)
