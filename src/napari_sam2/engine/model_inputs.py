@@ -35,6 +35,7 @@ class PreprocessedFrames:
         self.normalization = normalization
         self.channels = channels
         self._last: tuple[int, np.ndarray] | None = None  # one frame, read once for digest and input
+        self._last_blank: tuple[int, bool] | None = None  # its blank() answer: every tile of the frame asks
         self.frame_shape = tuple(self._read(0).shape)
         if len(self.frame_shape) not in (2, 3):
             raise ValueError(f"frames must be (H, W) or (H, W, C), got frame 0 of shape {self.frame_shape}")
@@ -61,8 +62,10 @@ class PreprocessedFrames:
     def blank(self, index: int) -> bool:
         """Whether the frame's channels picked for the model hold one value only (preprocessing.is_blank):
         nothing to track on it (picked() would refuse it)."""
-        hwc = as_channels_last(self._read(index), None)
-        return is_blank(pick_channels(hwc, self.channels, self.normalization.mode))
+        if self._last_blank is None or self._last_blank[0] != index:
+            hwc = as_channels_last(self._read(index), None)
+            self._last_blank = (index, is_blank(pick_channels(hwc, self.channels, self.normalization.mode)))
+        return self._last_blank[1]
 
     def __getitem__(self, index: int) -> torch.Tensor:
         """(1, 3, S, S): the frame as the model's input."""
