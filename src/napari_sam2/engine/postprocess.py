@@ -14,7 +14,8 @@ from scipy import ndimage
 from ..model.prompt_encoder import BOX_BOTTOM_RIGHT, BOX_TOP_LEFT
 from .contrast import RING_PX, too_dim
 from .mask_choice import chosen_by_outline
-from .preprocessing import IMAGENET_MEAN, IMAGENET_STD
+from .neighbour_clicks import with_neighbour_clicks
+from .preprocessing import input_unit
 from .prompts import Prompt, with_box_centre_click
 from .touching_split import split_touching
 
@@ -74,6 +75,11 @@ class MaskCleanup:
     often keeps a part of the nucleus); off: the highest predicted IoU, as the reference. The
     trackers keep the model's choice (why: README, "Choosing among a click's masks").
 
+    exclude_neighbours: a mask from positive clicks alone that is larger than a cell and spreads
+    over other nuclei: the model is asked again with a negative click on each of them, as a user
+    would correct it (neighbour_clicks.py); where the cells' diameter is known (the tiled
+    predictor and tracker: the plugin, segment, track).
+
     grow_to_outline: in click mode (the plugin's clicks and propagations, the command line's track
     with clicks and segment), the labels written for the objects are grown to their cells' outlines in the image,
     never onto another label or an untracked neighbour (clicked_outlines.py); the model's memory
@@ -86,17 +92,24 @@ class MaskCleanup:
     box_centre_click: bool = True
     inside_box: bool = True
     choose_by_outline: bool = True
+    exclude_neighbours: bool = True
     grow_to_outline: bool = True
 
     @classmethod
     def off(cls) -> MaskCleanup:
         """The model's masks as they are, from the prompts as given (as the reference)."""
         return cls(keep_one_piece=False, fill_holes=False, drop_dim=False, split_touching=False, box_centre_click=False,
-                   inside_box=False, choose_by_outline=False, grow_to_outline=False)
+                   inside_box=False, choose_by_outline=False, exclude_neighbours=False, grow_to_outline=False)
 
     def model_prompt(self, prompt: Prompt) -> Prompt:
         """The prompt the model is given for `prompt` (box_centre_click)."""
         return with_box_centre_click(prompt) if self.box_centre_click else prompt
+
+    def asked_again(self, prompt: Prompt | None, mask: np.ndarray, model_input: torch.Tensor,
+                    diameter: float | None) -> Prompt | None:
+        """The prompt to decode again for a click's (H, W) bool mask that spreads over other nuclei
+        (exclude_neighbours: neighbour_clicks.with_neighbour_clicks), or None to keep the mask."""
+        return with_neighbour_clicks(prompt, mask, model_input, diameter) if self.exclude_neighbours else None
 
     def chosen_candidates(self, iou_scores: torch.Tensor, logits: torch.Tensor, model_input: torch.Tensor,
                           anchors: np.ndarray | None = None) -> torch.Tensor:
@@ -121,8 +134,7 @@ class MaskCleanup:
         dim = torch.zeros(logits.shape[0], dtype=torch.bool)
         if not self.drop_dim:
             return dim
-        mean, std = (torch.tensor(v).view(3, 1, 1) for v in (IMAGENET_MEAN, IMAGENET_STD))
-        unit = (model_input[0].float().cpu() * std + mean).mean(0)  # (S, S) the stretched frame, in [0, 1]
+        unit = input_unit(model_input)  # (S, S) the stretched frame, in [0, 1]
         low = logits.float().cpu()
         factor = unit.shape[-1] // low.shape[-1]
         if low.shape[-2] != low.shape[-1] or factor * low.shape[-1] != unit.shape[-1]:
@@ -245,9 +257,10 @@ def _windows(low: torch.Tensor, factor: int, reach: int) -> dict[tuple[int, int]
 
 
 def add_cleanup_flag(command) -> None:
-    """`--no-cleanup`, `--keep-dim-masks`, `--keep-touching-masks`, `--choose-by-iou` and `--plain-boxes`
-    on an argparse command: args.cleanup is MaskCleanup(), MaskCleanup.off(), MaskCleanup(drop_dim=False),
-    MaskCleanup(split_touching=False), MaskCleanup(choose_by_outline=False) or PLAIN_BOXES."""
+    """`--no-cleanup`, `--keep-dim-masks`, `--keep-touching-masks`, `--choose-by-iou`, `--keep-spread-masks`
+    and `--plain-boxes` on an argparse command: args.cleanup is MaskCleanup(), MaskCleanup.off(),
+    MaskCleanup(drop_dim=False), MaskCleanup(split_touching=False), MaskCleanup(choose_by_outline=False),
+    MaskCleanup(exclude_neighbours=False) or PLAIN_BOXES."""
     command.add_argument("--no-cleanup", dest="cleanup", action="store_const", const=MaskCleanup.off(),
                          default=MaskCleanup(), help="keep the model's masks as they are, from the prompts as given "
                                                      "(default: each mask is the one piece under its click, or the "
@@ -265,5 +278,9 @@ def add_cleanup_flag(command) -> None:
                          const=MaskCleanup(choose_by_outline=False),
                          help="clean up, but keep the model's mask of highest predicted IoU for one click (by default "
                               "weighted by the image's edge along each mask's outline)")
+    command.add_argument("--keep-spread-masks", dest="cleanup", action="store_const",
+                         const=MaskCleanup(exclude_neighbours=False),
+                         help="clean up, but keep a click's mask that spreads over neighbouring nuclei (by default the "
+                              "model is asked again with a negative click on each of them)")
     command.add_argument("--plain-boxes", dest="cleanup", action="store_const", const=PLAIN_BOXES,
                          help="clean up, but give the model a box alone and keep what it gives outside the box")

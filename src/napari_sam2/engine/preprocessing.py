@@ -207,6 +207,16 @@ def imagenet_normalize(x: torch.Tensor) -> torch.Tensor:
     return (x - mean) / std
 
 
+def input_unit(model_input: torch.Tensor, hw: tuple[int, int] | None = None) -> torch.Tensor:
+    """(1, 3, S, S) model input -> (S, S) the frame as the model reads it, its channels' mean in
+    [0, 1] (imagenet_normalize undone), resized to hw (bilinear) if given."""
+    mean, std = (torch.tensor(v).view(3, 1, 1) for v in (IMAGENET_MEAN, IMAGENET_STD))
+    unit = (model_input[0].float().cpu() * std + mean).mean(0)
+    if hw is None or tuple(hw) == tuple(unit.shape):
+        return unit
+    return F.interpolate(unit[None, None], size=tuple(hw), mode="bilinear", align_corners=False)[0, 0]
+
+
 def preprocess(
     image: np.ndarray,
     size: int,

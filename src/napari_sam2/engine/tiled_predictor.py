@@ -5,6 +5,8 @@ centre. A tile's features are computed the first time a prompt falls in it, once
 back at the image's resolution."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import torch
 
@@ -13,7 +15,7 @@ from .device import resolve_precision
 from .image_predictor import ImagePredictor, Prediction
 from .postprocess import MaskCleanup
 from .preprocessing import Normalization, as_channels_last, check_values, pick_channels, to_unit_rgb
-from .prompts import check_prompt
+from .prompts import Prompt, check_prompt
 from .scale import check_cell_diameter, diameter_to_use, plan_for_cells
 from .tiling import LocalLogits, TilePlan, prompt_extent, resample, tile_input, tile_logits_to_original
 
@@ -85,7 +87,18 @@ class TiledImagePredictor:
                                                              return_logits=True)
         to_image = 1 / self.plan.length_factor  # the warnings in the image's pixels, not the tile's
         prediction = prediction._replace(warnings=tuple(w and w.in_pixels_of(to_image) for w in prediction.warnings))
-        return tile_logits_to_original(torch.from_numpy(prediction.masks), self.plan, top, left), prediction
+        local = tile_logits_to_original(torch.from_numpy(prediction.masks), self.plan, top, left)
+        return self._cleaned(local, prompt), prediction
+
+    def _cleaned(self, local: LocalLogits, prompt: Prompt) -> LocalLogits:
+        """The clean-up once more on the logits at the original pixels: resampled from the tile's,
+        a mask kept in one piece there may fall apart at a thin neck."""
+        given = self.cleanup.model_prompt(prompt)  # as the model was given it: a box's centre click anchors too
+        y0, _, x0, _ = local.box
+        to_local = np.array([x0, y0], np.float32) - 0.5  # an original pixel j spans [j, j + 1) of the logits
+        positive = given.points[given.labels == 1] - to_local
+        box = None if given.box is None else given.box - np.tile(to_local, 2)
+        return replace(local, logits=self.cleanup.apply(local.logits, positive if len(positive) else None, box))
 
     def _tile_predictor(self, top: int, left: int) -> ImagePredictor:
         """The tile's predictor, its features computed on first use."""

@@ -40,7 +40,7 @@ from .memory_selection import frames_still_needed
 from .model_inputs import PreprocessedFrames
 from .postprocess import MaskCleanup, fill_small_holes, prompt_in_logits
 from .preprocessing import Normalization
-from .prompts import check_frame_index, check_obj_id, check_prompt, model_points
+from .prompts import Prompt, check_frame_index, check_obj_id, check_prompt, model_points
 from .propagation_plan import PropagationPlan, direction_signs, plan_runs
 
 
@@ -147,6 +147,10 @@ class VideoTracker:
             coords, point_labels = torch.cat([old.coords, coords], 1), torch.cat([old.labels, point_labels], 1)
         with self._running():
             output, model_logits = self._decode_clicks(track, frame, coords, point_labels)
+            again = self._asked_again(prompt, output, frame) if clear or old is None else None
+            if again is not None:  # the mask spreads over other nuclei: asked again with them as negative clicks
+                coords, point_labels = model_points(self.cleanup.model_prompt(again), self.video_hw, self.model.cfg.image_size)
+                output, model_logits = self._decode_clicks(track, frame, coords, point_labels)
         self._objects[obj_id] = track
         track.prompt(frame, output, clicks=ClickPrompt(coords, point_labels))
         return self._frame_result(frame, (obj_id,)).checked(obj_id, prompt, self.model.cfg.image_size, model_logits,
@@ -403,6 +407,11 @@ class VideoTracker:
                                         tuple(out.low_res_logits.shape[-2:]))
         return (MemoryEntry(self._filled(out.low_res_logits, anchors, box), out.pointer, out.object_score_logits),
                 out.low_res_logits)
+
+    def _asked_again(self, prompt: Prompt, output: MemoryEntry, frame: int) -> Prompt | None:
+        """The prompt to decode again for a clicked mask over other nuclei (MaskCleanup.asked_again), or None."""
+        mask = F.interpolate(output.low_res_logits.float().cpu(), size=self.video_hw, mode="bilinear", align_corners=False)
+        return self.cleanup.asked_again(prompt, mask[0, 0].numpy() > 0, self.inputs[frame], self.cell_diameter)
 
     def _filled(self, logits: torch.Tensor, anchors: np.ndarray | None = None, box: np.ndarray | None = None) -> torch.Tensor:
         """(B, 1, h, w) logits of a prompted frame with small holes filled, then cleaned up;
