@@ -121,6 +121,21 @@ def test_daughters_at_birth_joined_by_a_narrow_neck_divide_even_when_they_fill_m
         assert split is not None and split.division
 
 
+def test_daughters_at_birth_seen_by_detection_too_divide_along_their_neck_when_they_fill_most_of_their_hull():
+    """Two detections inside a mask filling more than max_solidity of its hull are not enough (a round
+    textured cell that detection cut in two), but the mask's narrow neck then is: the lobes are
+    still looked at (they were skipped whenever two detections lay inside)."""
+    necked = [d for d, _ in _births(DIVIDING) if ndimage.label(d[0] | d[1])[1] == 1
+              and lobes_of(d[0] | d[1], RULE["params"].max_neck)
+              and RULE["params"].max_solidity < solidity(d[0] | d[1]) <= RULE["params"].max_lobes_solidity]
+    assert len(necked) >= 2
+    for daughters in necked:
+        detections = daughters[0].astype(np.int32) + 2 * (daughters[1] & ~daughters[0])
+        mother = daughters[0] | daughters[1]
+        split = split_of(mother, detections, int(mother.sum()), **RULE)
+        assert split is not None and split.division
+
+
 def test_single_simulated_nuclei_are_not_split():
     cells = 0
     for seed in range(EVALUATION_SEEDS + 700, EVALUATION_SEEDS + 703):

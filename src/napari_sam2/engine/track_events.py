@@ -136,7 +136,7 @@ def split_of(mask: np.ndarray, detections: np.ndarray | None, previous_area: int
     inside = [] if detections is None else detections_inside(mask, detections, p.min_inside)
     pieces = pieces_of(mask)
     fill = solidity(mask)
-    lobes = lobes_of(mask, p.max_neck) if fill <= p.max_lobes_solidity and len(pieces) < 2 and len(inside) < 2 else []
+    lobes = lobes_of(mask, p.max_neck) if fill <= p.max_lobes_solidity and len(pieces) < 2 else []
     for candidates, most_fill in ((pieces, p.max_solidity), (inside, p.max_solidity), (lobes, p.max_lobes_solidity)):
         if len(candidates) < 2 or fill > most_fill:
             continue
