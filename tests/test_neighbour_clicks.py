@@ -87,6 +87,7 @@ def test_a_click_on_a_clustered_nucleus_keeps_to_it(embedded_model, clustered_fr
             predictor = TiledImagePredictor(embedded_model, cell_diameter=diameter, cleanup=cleanup)
             predictor.set_image(frame)
             prediction = predictor.predict(points=[[x, y]], labels=[1])
+            assert prediction.masks.shape[0] == 3  # asked again or not, one click keeps its three candidates
             return prediction.masks[prediction.best]
         tracker = TiledVideoTracker(embedded_model, frame[None], cell_diameter=diameter, cleanup=cleanup)
         return tracker.add_points(0, 1, points=[[x, y]], labels=[1]).masks[1]

@@ -140,11 +140,8 @@ class ImagePredictor:
         anchors, box = prompt_in_logits(points, self._image_hw, size, self._image_hw)
         full = self.cleanup.apply(model_full, anchors, box)
         binary = (full > self.mask_threshold).cpu().numpy()
-        again = None if logits_given else self.cleanup.asked_again(given, binary[best], self._input, self.cell_diameter)
-        if again is not None:  # the mask spreads over other nuclei: asked again with them as negative clicks
-            return self._decode(again, None, False, return_logits)
         model_binary = (model_full > self.mask_threshold).cpu().numpy()  # (M, H, W): what the clean-up may not hide
-        return Prediction(
+        prediction = Prediction(
             full.cpu().numpy() if return_logits else binary,
             out.iou_scores[0].cpu().numpy(),
             low[0].clamp(-32.0, 32.0).cpu().numpy(),
@@ -153,3 +150,20 @@ class ImagePredictor:
                   for mask, model_mask in zip(binary, model_binary)),
             best,
         )
+        again = None if logits_given else self.cleanup.asked_again(given, binary[best], self._input, self.cell_diameter)
+        if again is None:
+            return prediction
+        # the mask spreads over other nuclei: asked again with them as negative clicks, the answer kept in its place
+        return with_best_replaced(prediction, self._decode(again, None, False, return_logits))
+
+
+def with_best_replaced(prediction: Prediction, corrected: Prediction) -> Prediction:
+    """`prediction` with its kept mask (`best`) replaced by the single mask of `corrected`: the other
+    candidates stay, so a one-click prediction keeps its M masks."""
+    best = prediction.best
+    masks, scores, low = prediction.masks.copy(), prediction.scores.copy(), prediction.low_res_logits.copy()
+    masks[best], scores[best], low[best] = corrected.masks[0], corrected.scores[0], corrected.low_res_logits[0]
+    warnings = list(prediction.warnings)
+    warnings[best] = corrected.warnings[0]
+    return prediction._replace(masks=masks, scores=scores, low_res_logits=low, object_score=corrected.object_score,
+                               warnings=tuple(warnings))
