@@ -134,10 +134,9 @@ class VideoTracker:
         return self._track_of(obj_id).view()
 
     def add_points(self, frame: int, obj_id: int, points=None, labels=None, box=None, clear: bool = True) -> FrameResult:
-        """Clicks (and/or a box) for one object on one frame; returns every object's masks on
-        that frame. With clear=True (default) they replace that frame's earlier clicks for the
-        object. On a frame already tracked this is a correction: the frame becomes a
-        conditioning frame, decoded with the object's memory and its previous mask."""
+        """Clicks (and/or a box) for one object on one frame; returns every object's masks on that frame.
+        With clear=True (default) they replace that frame's earlier clicks for the object. On a frame already
+        tracked this is a correction: a conditioning frame, decoded with the object's memory and its previous mask."""
         frame, obj_id = check_frame_index(frame, self.num_frames), check_obj_id(obj_id)
         prompt = check_prompt(self.video_hw, points, labels, box)
         coords, point_labels = model_points(self.cleanup.model_prompt(prompt), self.video_hw, self.model.cfg.image_size)
@@ -410,6 +409,8 @@ class VideoTracker:
 
     def _asked_again(self, prompt: Prompt, output: MemoryEntry, frame: int) -> Prompt | None:
         """The prompt to decode again for a clicked mask over other nuclei (MaskCleanup.asked_again), or None."""
+        if not (self.cleanup.exclude_neighbours and self.cell_diameter):
+            return None
         mask = F.interpolate(output.low_res_logits.float().cpu(), size=self.video_hw, mode="bilinear", align_corners=False)
         return self.cleanup.asked_again(prompt, mask[0, 0].numpy() > 0, self.inputs[frame], self.cell_diameter)
 
