@@ -74,8 +74,8 @@ def with_neighbour_clicks(prompt: Prompt | None, mask: np.ndarray, model_input: 
     own correction stands), or no other nucleus found."""
     if diameter is None or prompt is None or prompt.box is not None or prompt.mask is not None:
         return None
-    if not len(prompt.labels) or (prompt.labels != 1).any():
-        return None
+    if not len(prompt.labels) or (prompt.labels != 1).any() or not is_cluster_sized(mask, diameter):
+        return None  # (the frame's image is read only for a mask that may spread: not on every click)
     found = neighbour_clicks(mask, prompt.points, input_unit(model_input, mask.shape).numpy(), diameter)
     if not len(found):
         return None
