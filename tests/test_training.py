@@ -430,3 +430,24 @@ def test_evaluation_cleans_masks_as_the_tracker_does_unless_told_not_to(micro_mo
     for cleanup in (MaskCleanup(), MaskCleanup.off()):
         simulated_benchmark(micro_model, 1, 2, kinds=("1 click",), config=config, cleanup=cleanup)
     assert used == [MaskCleanup(), MaskCleanup.off()]
+
+
+def test_train_only_changes_just_the_named_parameters(tmp_path):
+    model = fresh_model()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    head = "sam_mask_decoder.iou_prediction_head"
+    cfg = dataclasses.replace(QUICK, steps=3, image_steps=3, trained_only=(head,))
+    train(model, SimulatedSequences(SMALL_SIM), cfg, tmp_path, progress=_Quiet())
+    after = model.state_dict()
+    changed = {k for k in after if not torch.equal(before[k], after[k])}
+    assert changed and all(k.startswith(head) for k in changed)
+
+
+def test_train_only_reaches_the_training_config():
+    from napari_sam2.training.cli import _parser, _train_config
+
+    args = _parser().parse_args(["train", "--out", "x", "--train-only", "sam_mask_decoder.iou_prediction_head,obj_ptr_proj",
+                                      "--freeze", "obj_ptr_proj"])
+    cfg = _train_config(args)
+    assert cfg.trained_only == ("sam_mask_decoder.iou_prediction_head", "obj_ptr_proj")
+    assert cfg.frozen == ("obj_ptr_proj",)

@@ -94,6 +94,9 @@ def _common_training(p: argparse.ArgumentParser) -> None:
     p.add_argument("--frames", type=int, default=8, help="frames per training sequence (paper: 8)")
     p.add_argument("--freeze", default="",
                    help="comma-separated parameter-name prefixes to keep fixed, e.g. image_encoder,sam_mask_decoder")
+    p.add_argument("--train-only", default="",
+                   help="comma-separated parameter-name prefixes: only these learn, e.g. "
+                        "sam_mask_decoder.iou_prediction_head (how the model ranks its masks)")
     p.add_argument("--corrections", type=int, default=7, help="corrective clicks per corrected frame (paper: 7)")
     p.add_argument("--weight-decay", type=float, default=0.1, help="AdamW decay of weight matrices")
     _separate_memories_flag(p, "training")
@@ -121,7 +124,12 @@ def _train_config(args):
                           separate_memories=args.separate_memories)
     return TrainConfig(steps=args.steps, image_steps=args.image_steps, video_every=args.video_every, lr=args.lr, seed=args.seed,
                        max_objects=args.max_objects, weights=weights, recipe=recipe, weight_decay=args.weight_decay,
-                       frozen=tuple(p for p in args.freeze.split(",") if p))
+                       frozen=_prefixes(args.freeze), trained_only=_prefixes(args.train_only))
+
+
+def _prefixes(text: str) -> tuple[str, ...]:
+    """Comma-separated parameter-name prefixes as a tuple (empty for an empty text)."""
+    return tuple(p for p in text.split(",") if p)
 
 
 def _train(args) -> int:

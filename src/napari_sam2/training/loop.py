@@ -37,8 +37,18 @@ class TrainConfig:
     checkpoint_every: int = 50
     # Parameter-name prefixes kept fixed, e.g. ("image_encoder",) when fine-tuning on little data.
     frozen: tuple[str, ...] = ()
+    # If given, only the parameters under these prefixes learn (e.g. ("sam_mask_decoder.iou_prediction_head",)
+    # to re-fit how the model ranks its masks, its masks unchanged); `frozen` still applies within them.
+    trained_only: tuple[str, ...] = ()
     recipe: RecipeConfig = field(default_factory=RecipeConfig)
     weights: LossWeights = field(default_factory=LossWeights)
+
+
+def learns(name: str, cfg: TrainConfig) -> bool:
+    """Whether the parameter called `name` is trained under cfg's frozen and trained_only prefixes."""
+    if cfg.trained_only and not name.startswith(cfg.trained_only):
+        return False
+    return not (cfg.frozen and name.startswith(cfg.frozen))
 
 
 def learning_rate(cfg: TrainConfig, step: int) -> float:
@@ -75,7 +85,7 @@ def train(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, p in model.named_parameters():
-        p.requires_grad_(not (cfg.frozen and name.startswith(cfg.frozen)))
+        p.requires_grad_(learns(name, cfg))
     optimizer = make_optimizer(model, cfg)
     start = resume(model, optimizer, out_dir / CHECKPOINT_NAME)
     progress = progress or ProgressBar(cfg.steps, start)
