@@ -444,10 +444,23 @@ def test_train_only_changes_just_the_named_parameters(tmp_path):
 
 
 def test_train_only_reaches_the_training_config():
-    from napari_sam2.training.cli import _parser, _train_config
-
-    args = _parser().parse_args(["train", "--out", "x", "--train-only", "sam_mask_decoder.iou_prediction_head,obj_ptr_proj",
-                                      "--freeze", "obj_ptr_proj"])
-    cfg = _train_config(args)
+    args = training_parser().parse_args(["train", "--out", "x", "--train-only",
+                                         "sam_mask_decoder.iou_prediction_head,obj_ptr_proj", "--freeze", "obj_ptr_proj"])
+    cfg = train_config_of(args)
     assert cfg.trained_only == ("sam_mask_decoder.iou_prediction_head", "obj_ptr_proj")
     assert cfg.frozen == ("obj_ptr_proj",)
+
+
+@pytest.mark.parametrize("field", ["trained_only", "frozen"])
+def test_a_prefix_naming_no_parameter_is_refused_before_training(tmp_path, field):
+    cfg = dataclasses.replace(QUICK, steps=1, image_steps=1, **{field: ("sam_mask_decoder.iou_head",)})
+    with pytest.raises(ValueError, match="'sam_mask_decoder.iou_head' names no parameter of the model"):
+        train(fresh_model(), SimulatedSequences(SMALL_SIM), cfg, tmp_path, progress=_Quiet())
+    assert not (tmp_path / "checkpoint.pt").exists()
+
+
+def test_the_cli_reports_a_misspelt_prefix_without_a_traceback(tmp_path, capsys):
+    code = training_cli(["train", "--out", str(tmp_path / "run"), "--steps", "1", "--frames", "2", "--train-only", "iou_head"])
+    assert code == 2
+    assert "--train-only 'iou_head' names no parameter of the model" in capsys.readouterr().err
+    assert not (tmp_path / "run" / "checkpoint.pt").exists()

@@ -51,6 +51,17 @@ def learns(name: str, cfg: TrainConfig) -> bool:
     return not (cfg.frozen and name.startswith(cfg.frozen))
 
 
+def check_prefixes(names: list[str], cfg: TrainConfig) -> None:
+    """Refuses a frozen or trained_only prefix that names no parameter (a misspelt one would train
+    everything, or nothing, without a word)."""
+    for option, prefixes in (("--freeze", cfg.frozen), ("--train-only", cfg.trained_only)):
+        for prefix in prefixes:
+            if not any(name.startswith(prefix) for name in names):
+                tops = sorted({name.split(".")[0] for name in names})
+                raise ValueError(f"{option} {prefix!r} names no parameter of the model: parameter names begin with "
+                                 f"{', '.join(tops)} (e.g. sam_mask_decoder.iou_prediction_head); fix the prefix")
+
+
 def learning_rate(cfg: TrainConfig, step: int) -> float:
     """Linear warm-up, then cosine decay to final_lr_fraction of lr."""
     if step < cfg.warmup_steps:
@@ -84,6 +95,7 @@ def train(
     checkpoint path."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    check_prefixes([name for name, _ in model.named_parameters()], cfg)
     for name, p in model.named_parameters():
         p.requires_grad_(learns(name, cfg))
     optimizer = make_optimizer(model, cfg)
