@@ -134,7 +134,7 @@ def _prefixes(text: str) -> tuple[str, ...]:
 
 def _train(args) -> int:
     from .initialization import match_frame_and_memory_positions, match_prompt_and_image_positions
-    from .loop import check_prefixes, train
+    from .loop import PrefixError, train
 
     if args.start_from and args.config:
         print(f"error: --from {args.start_from} trains the configuration stored in that checkpoint, so --config "
@@ -158,14 +158,12 @@ def _train(args) -> int:
         model = SAM2Model(cfg)
         match_prompt_and_image_positions(model, torch.Generator().manual_seed(args.seed))
         match_frame_and_memory_positions(model, torch.Generator().manual_seed(args.seed))
-    config = _train_config(args)
-    try:  # a misspelt --freeze or --train-only prefix, reported before any step
-        check_prefixes([name for name, _ in model.named_parameters()], config)
-    except ValueError as error:
+    start = time.time()
+    try:
+        path = train(model, data, _train_config(args), args.out, until=args.until)
+    except PrefixError as error:  # checked before any step: nothing was trained or written
         print(f"error: {error}", file=sys.stderr)
         return 2
-    start = time.time()
-    path = train(model, data, config, args.out, until=args.until)
     print(f"\ncheckpoint: {path} ({(time.time() - start) / 60:.1f} min)")
     return 0
 

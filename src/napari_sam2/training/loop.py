@@ -51,6 +51,10 @@ def learns(name: str, cfg: TrainConfig) -> bool:
     return not (cfg.frozen and name.startswith(cfg.frozen))
 
 
+class PrefixError(ValueError):
+    """A --freeze or --train-only prefix that names no parameter of the model."""
+
+
 def check_prefixes(names: list[str], cfg: TrainConfig) -> None:
     """Refuses a frozen or trained_only prefix that names no parameter (a misspelt one would train
     everything, or nothing, without a word)."""
@@ -58,7 +62,7 @@ def check_prefixes(names: list[str], cfg: TrainConfig) -> None:
         for prefix in prefixes:
             if not any(name.startswith(prefix) for name in names):
                 tops = sorted({name.split(".")[0] for name in names})
-                raise ValueError(f"{option} {prefix!r} names no parameter of the model: parameter names begin with "
+                raise PrefixError(f"{option} {prefix!r} names no parameter of the model: parameter names begin with "
                                  f"{', '.join(tops)} (e.g. sam_mask_decoder.iou_prediction_head); fix the prefix")
 
 
@@ -93,9 +97,9 @@ def train(
     resumed (same configuration only). `stop_after` ends early after that many steps of this
     call (for tests of interruption); `until` ends at that step of the schedule. Returns the
     checkpoint path."""
+    check_prefixes([name for name, _ in model.named_parameters()], cfg)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    check_prefixes([name for name, _ in model.named_parameters()], cfg)
     for name, p in model.named_parameters():
         p.requires_grad_(learns(name, cfg))
     optimizer = make_optimizer(model, cfg)
