@@ -21,6 +21,7 @@ from .config import (
 )
 from .image_encoder import PyramidFeatures
 from .mask_decoder import DecoderOutput
+from .prompt_iou_head import with_prompt_iou_head
 from .sam2 import ImageEmbedding, SAM2Model
 
 __all__ = [
@@ -28,5 +29,5 @@ __all__ = [
     "OFFICIAL_CONFIGS", "ObjectPointerConfig", "PyramidFeatures", "SAM2Config", "SAM2Model",
     "infer_config", "load_checkpoint", "micro_config", "model_fingerprint", "load_into", "read_checkpoint", "sam2_config",
     "sam21_config",
-    "save_checkpoint",
+    "save_checkpoint", "with_prompt_iou_head",
 ]

@@ -44,6 +44,10 @@ class DecoderConfig:
     # When one mask is asked for and it is unstable, fall back to the best of the three.
     stability_delta: float = 0.05
     stability_threshold: float = 0.98
+    # A second IoU head that ranks the masks of prompted decodes (clicks, boxes, mask prompts), the first
+    # then ranking only those decoded from memory alone (tracked frames). Not in SAM 2: each can be fitted
+    # to its own case (models/MODEL_CARD.md: re-fitted on clicks, the one head chose worse on tracked frames).
+    prompt_iou_head: bool = False
 
 
 @dataclass(frozen=True)

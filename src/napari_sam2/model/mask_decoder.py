@@ -44,6 +44,9 @@ class MaskDecoder(nn.Module):
             MLP(dim, dim, dim // 8, 3) for _ in range(self.num_mask_tokens)
         )
         self.iou_prediction_head = MLP(dim, cfg.iou_head_hidden_dim, self.num_mask_tokens, 3, sigmoid_output=True)
+        if cfg.prompt_iou_head:  # ranks the masks of prompted rows (DecoderConfig.prompt_iou_head)
+            self.prompt_iou_prediction_head = MLP(dim, cfg.iou_head_hidden_dim, self.num_mask_tokens, 3,
+                                                  sigmoid_output=True)
         self.pred_obj_score_head = MLP(dim, dim, 1, 3)
 
     def forward(
@@ -54,11 +57,14 @@ class MaskDecoder(nn.Module):
         dense: torch.Tensor,
         high_res: list[torch.Tensor],
         multimask: bool,
+        prompted: torch.Tensor | None = None,
     ) -> DecoderOutput:
         """image_embedding (1 or B, C, h, w), shared when its batch is 1; image_pe (1, C, h, w);
         sparse (B, N, C); dense (B, C, h, w); high_res: the projected finer levels
-        [(1 or B, C/8, 4h, 4w), (1 or B, C/4, 2h, 2w)]."""
-        masks, ious, mask_tokens, object_logits = self._predict_all(image_embedding, image_pe, sparse, dense, high_res)
+        [(1 or B, C/8, 4h, 4w), (1 or B, C/4, 2h, 2w)]; prompted (B,) bool: the rows decoded from a
+        prompt (ranked by the prompt IoU head where the model has one), None: none."""
+        masks, ious, mask_tokens, object_logits = self._predict_all(image_embedding, image_pe, sparse, dense, high_res,
+                                                                    prompted)
         if multimask:
             return DecoderOutput(masks[:, 1:], ious[:, 1:], mask_tokens[:, 1:], object_logits)
         if not self.training:
@@ -67,7 +73,7 @@ class MaskDecoder(nn.Module):
             masks, ious = masks[:, :1], ious[:, :1]
         return DecoderOutput(masks, ious, mask_tokens[:, :1], object_logits)
 
-    def _predict_all(self, image_embedding, image_pe, sparse, dense, high_res):
+    def _predict_all(self, image_embedding, image_pe, sparse, dense, high_res, prompted):
         """Logits, IoUs and tokens of all 4 masks (single-mask token first)."""
         batch = sparse.shape[0]
         output_tokens = torch.cat([self.obj_score_token.weight, self.iou_token.weight, self.mask_tokens.weight])
@@ -84,7 +90,14 @@ class MaskDecoder(nn.Module):
             B, c, H, W = upscaled.shape
             masks = (hyper @ upscaled.float().view(B, c, H * W)).view(B, -1, H, W)
             object_logits = self.pred_obj_score_head(tokens_out[:, 0].float())
-        return masks, self.iou_prediction_head(iou_token), mask_tokens, object_logits
+        return masks, self._predicted_ious(iou_token, prompted), mask_tokens, object_logits
+
+    def _predicted_ious(self, iou_token: torch.Tensor, prompted: torch.Tensor | None) -> torch.Tensor:
+        """(B, 4) predicted IoUs from the (B, C) IoU token: the prompt head's on prompted rows."""
+        ious = self.iou_prediction_head(iou_token)
+        if not self.cfg.prompt_iou_head or prompted is None or not bool(prompted.any()):
+            return ious
+        return torch.where(prompted.to(ious.device)[:, None], self.prompt_iou_prediction_head(iou_token), ious)
 
     def _upscale(self, image: torch.Tensor, high_res: list[torch.Tensor], batch: int) -> torch.Tensor:
         """(B, C, h, w) -> (B, C/8, 4h, 4w), adding the projected finer pyramid levels on the way."""

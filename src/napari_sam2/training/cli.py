@@ -14,7 +14,7 @@ from dataclasses import replace
 import torch
 
 from ..engine.postprocess import add_cleanup_flag
-from ..model import OFFICIAL_CONFIGS, SAM2Model, load_checkpoint, micro_config
+from ..model import OFFICIAL_CONFIGS, SAM2Model, load_checkpoint, micro_config, with_prompt_iou_head
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,6 +32,10 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--from", dest="start_from", default=None,
                        help="start from this checkpoint's weights (a further training stage) instead of from scratch")
     _common_training(train)
+    train.add_argument("--prompt-iou-head", action="store_true",
+                       help="give the model (from --from, or a new one) a second IoU head that ranks the masks of clicks, "
+                            "boxes and mask prompts, starting as a copy of its IoU head; the first then ranks only masks "
+                            "decoded from memory (train it alone with --train-only sam_mask_decoder.prompt_iou_prediction_head)")
     train.add_argument("--division-probability", type=float, default=None,
                        help="chance that a cell starts dividing, per cell per frame (simulator default: 0.01)")
     train.add_argument("--cluster-fraction", type=float, default=None,
@@ -158,6 +162,8 @@ def _train(args) -> int:
         model = SAM2Model(cfg)
         match_prompt_and_image_positions(model, torch.Generator().manual_seed(args.seed))
         match_frame_and_memory_positions(model, torch.Generator().manual_seed(args.seed))
+    if args.prompt_iou_head:
+        model = with_prompt_iou_head(model)
     start = time.time()
     try:
         path = train(model, data, _train_config(args), args.out, until=args.until)
