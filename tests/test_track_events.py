@@ -9,6 +9,7 @@ from scipy import ndimage
 
 from cell_sequences import DIVIDING, QUIET, first_sequence
 from napari_sam2.engine.cell_tracker import CellTrackingParams
+from napari_sam2.engine.track_book import TrackBook
 from napari_sam2.engine.track_events import (
     edge_ids,
     lobes_of,
@@ -244,3 +245,37 @@ def test_small_pieces_of_a_large_mask_are_no_division():
     objects = kept.astype(np.uint32) * 4  # and the other shows up as a new cell beside it
     assert mother_of(other, objects, {4: nucleus_before}, **SISTER) is None
     assert mother_of(other, objects, {4: int((kept | other).sum())}, **SISTER) == 4
+
+
+def test_a_mask_that_crept_over_a_neighbour_over_many_frames_does_not_divide():
+    """Two separate cells in one mask whose area on the frame before already held both (it grew over its
+    neighbour a little each frame): no division by the frame before alone, but the track's typical area
+    (TrackBook.growth_reference: the median of its history) says the mask grew; a cell that kept its size
+    and then pinched in two still divides."""
+    hw = (60, 60)
+    left, right = _disk(hw, (30, 18), 8), _disk(hw, (30, 42), 8)
+    both = left | right
+    crept = TrackBook(area_history=20)
+    crept.start(5)
+    for area in [int(left.sum())] * 8 + [int(left.sum()) + step * 40 for step in range(1, 6)] + [int(both.sum())]:
+        crept.seen(5, area)  # one cell's size for 8 frames, then creeping over the neighbour
+    reference = crept.growth_reference(5, 0)
+    assert reference < int(both.sum()) / RULE["params"].max_division_growth
+    split = split_of(both, None, previous_area=int(both.sum()), growth_reference=reference, **RULE)
+    assert split is not None and not split.division  # the neighbour starts a track of its own
+    steady = TrackBook(area_history=20)
+    steady.start(6)
+    for _ in range(12):
+        steady.seen(6, int(both.sum()))  # a mother of the daughters' size all along
+    assert split_of(both, None, previous_area=int(both.sum()), growth_reference=steady.growth_reference(6, 0),
+                    **RULE).division
+
+
+def test_a_new_cell_beside_a_mask_that_grew_over_it_slowly_is_no_sister():
+    hw = (60, 90)
+    kept, new = _disk(hw, (30, 23), 8), _disk(hw, (30, 39), 8)
+    objects = kept.astype(np.uint32) * 4
+    grown_before = {4: int(2.2 * kept.sum())}  # the frame before: the mask over both and more
+    assert mother_of(new, objects, grown_before, **SISTER) == 4  # by the frame before alone: a division
+    typical = {4: int(kept.sum())}  # the track's median area: one cell
+    assert mother_of(new, objects, grown_before, **SISTER, growth_references=typical) is None

@@ -124,7 +124,7 @@ class CellTracker:
         self._depth = DepthExtent.of(self.video) if z_stack else None
         self.seeds = checked_seeds(seeds, self.video.num_frames, self.video.video_hw)
         check_seeds_fit(self.seeds, self.video.tile_plan, self.cell_diameter)
-        self._book = TrackBook()  # objects' tracks, ids
+        self._book = TrackBook(self.params.area_history)  # objects' tracks, ids
         self.lineage: Lineage = self._book.lineage  # live: grows as frames finish
         self._next_frame: int | None = None  # the frame run() goes on at (None before the first run)
         self._first_frame = 0  # the frame the first run began at
@@ -305,8 +305,9 @@ class CellTracker:
                 continue  # no pixels here: nothing to split
             window = grown(boxes[obj_id - 1], margin)  # the cell's neighbourhood: not the whole frame's cost
             mask = objects[window] == obj_id
-            split = split_of(mask, None if detections is None else detections[window],
-                             self._book.areas.get(obj_id, int(mask.sum())), self._book.frames_before(obj_id, frame), p)
+            area = int(mask.sum())
+            split = split_of(mask, None if detections is None else detections[window], self._book.areas.get(obj_id, area),
+                             self._book.frames_before(obj_id, frame), p, self._book.growth_reference(obj_id, area))
             if split is None:
                 continue
             split = split._replace(first=in_frame(split.first, window, objects.shape),
@@ -342,6 +343,7 @@ class CellTracker:
         p, objects, parents = self.params, self._labels(frame), []
         lost = self._lost_centres(objects)
         ages = {obj_id: self._book.frames_before(obj_id, frame) for obj_id in self.video.object_ids}
+        references = {obj_id: self._book.growth_reference(obj_id, 0) for obj_id in self._book.areas}
         cells = objects != 0  # the tracked cells, left out of a found cell's ring (its own pixels are no track's)
         for mask in uncovered_cells(detections, objects, p.max_covered, p.min_area, p.min_area_at_edge):
             unit = self._stretched(frame)
@@ -353,7 +355,7 @@ class CellTracker:
                 objects[mask] = found
                 del lost[found]
                 continue
-            mother = mother_of(mask, objects, self._book.areas, ages, p) if self.divisions else None
+            mother = mother_of(mask, objects, self._book.areas, ages, p, references) if self.divisions else None
             if mother is None:
                 self._new_cells.append(self._start(frame, self._book.new_id(), mask))
                 continue

@@ -5,6 +5,7 @@ frames make. Ids are never reused: objects and tracks draw from one counter, so 
 is its first track's id; an object's track id changes only across a gap."""
 from __future__ import annotations
 
+from collections import deque
 from typing import Collection
 
 import numpy as np
@@ -13,12 +14,15 @@ from .cell_lineage import NO_PARENT, Lineage
 
 
 class TrackBook:
-    def __init__(self):
+    def __init__(self, area_history: int):
+        """area_history: the last frames of each object's area that growth_reference looks at."""
         self.lineage = Lineage()  # live: grows as frames finish
         self.track_of: dict[int, int] = {}  # live object (the video tracker's id) -> its track id now
         self.absent: dict[int, int] = {}  # live object -> frames absent in a row (blank frames not counted)
         self.missing: set[int] = set()  # live objects missing on a frame since last seen (absent, or a blank frame)
         self.areas: dict[int, int] = {}  # live object -> pixels on the last finished frame
+        self.history: dict[int, deque[int]] = {}  # live object -> its pixels on the last area_history frames it was seen on
+        self._area_history = area_history
         self.parents: dict[int, int] = {}  # track not yet in the lineage -> its parent track
         self._next_id = 1
 
@@ -34,6 +38,7 @@ class TrackBook:
         self.absent.pop(obj_id)
         self.missing.discard(obj_id)
         self.areas.pop(obj_id, None)
+        self.history.pop(obj_id, None)
         return self.track_of.pop(obj_id)
 
     def seen(self, obj_id: int, area: int) -> int | None:
@@ -42,7 +47,18 @@ class TrackBook:
         before = self.continue_after_gap(obj_id) if obj_id in self.missing and self.track_of[obj_id] in self.lineage else None
         self.missing.discard(obj_id)
         self.absent[obj_id], self.areas[obj_id] = 0, area
+        self.history.setdefault(obj_id, deque(maxlen=self._area_history)).append(area)
         return before
+
+    def growth_reference(self, obj_id: int, default: int) -> int:
+        """The area two cells in the object's mask are compared with to tell daughters from a neighbour
+        it grew over: its area on the frame before, or its median area over the last area_history frames
+        it was seen on where that is smaller (a mask that crept over a touching cell frame by frame grew from its own
+        cell's size; a dividing cell's daughters together are about its size). `default`: the area to
+        use for an object not seen yet."""
+        before = self.areas.get(obj_id, default)
+        seen = self.history.get(obj_id)
+        return min(before, int(np.median(seen))) if seen else before
 
     def missed(self, obj_id: int, blank: bool) -> int:
         """The object has no pixels on the finished frame; returns the frames it has been absent in a row

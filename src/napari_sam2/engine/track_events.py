@@ -19,7 +19,9 @@ The rules, with their thresholds in CellTrackingParams (cell_tracker.py):
   Each of the two has at least min_area pixels and min_daughter_fraction of the pair's area (a
   chipped edge is no cell). More than two pieces: the two largest.
 - Division: two cells in one mask that together are no more than max_division_growth times the
-  track's area on the frame before are its daughters, if the track was seen on min_division_age
+  track's area on the frame before, and its median area over its last area_history frames where that
+  is smaller (a mask that crept over a touching cell a little each frame held both cells on the frame
+  before, but grew from one cell's size: TrackBook.growth_reference), are its daughters, if the track was seen on min_division_age
   frames or more before. Less than min_division_share of that area, they are pieces of a mask that
   lost most of its cell (a textured real nucleus whose mask broke up): no division, no two cells
   (the next kind of evidence, detections or lobes, is looked at instead). More than that, the mask
@@ -39,7 +41,8 @@ The rules, with their thresholds in CellTrackingParams (cell_tracker.py):
   itself: the other daughter), each of the two has min_area pixels (a sliver on the frame's edge is
   no daughter) and min_daughter_fraction of the pair's area, and
   the pair is at least min_division_share and at most max_division_growth times the track's area
-  before, and the track was seen on min_division_age frames or more before (a younger one lost half of the two cells it held
+  before (and its median area, as for a division above), and the track was seen on min_division_age
+  frames or more before (a younger one lost half of the two cells it held
   from its start). The track divided: it ends, and its mask and the new cell are its daughters.
   A cell entering next to a track that keeps its size, or a track shrinking with no new cell
   beside it, is no division.
@@ -128,10 +131,12 @@ class Split(NamedTuple):
 
 
 def split_of(mask: np.ndarray, detections: np.ndarray | None, previous_area: int, frames_before: int,
-             params: CellTrackingParams) -> Split | None:
+             params: CellTrackingParams, growth_reference: int | None = None) -> Split | None:
     """How a tracked cell's mask on this frame holds two cells, or None when it holds one (the
     rule is in the module docstring; its thresholds are params' at the frames' cell size).
-    frames_before: the frames the track was seen on before this one."""
+    frames_before: the frames the track was seen on before this one; growth_reference: the area two
+    cells are compared with to tell daughters from a grown mask (TrackBook.growth_reference), None:
+    previous_area."""
     p = params
     inside = [] if detections is None else detections_inside(mask, detections, p.min_inside)
     pieces = pieces_of(mask)
@@ -145,7 +150,8 @@ def split_of(mask: np.ndarray, detections: np.ndarray | None, previous_area: int
         if areas.min() >= p.min_area and areas.min() >= p.min_daughter_fraction * areas.sum():
             if not holds_its_cell(int(areas.sum()), previous_area, p):
                 continue  # pieces of a mask that lost most of its cell (a textured nucleus): not two cells
-            grown = areas.sum() > p.max_division_growth * max(previous_area, 1)
+            reference = previous_area if growth_reference is None else growth_reference
+            grown = areas.sum() > p.max_division_growth * max(reference, 1)
             return Split(first, second, not grown and frames_before >= p.min_division_age)
     if len(inside) >= 2 and inside[0].sum() >= p.min_own_share * previous_area and inside[1].sum() >= p.min_area:
         return Split(inside[0], inside[1] & ~inside[0], False)
@@ -202,20 +208,22 @@ def _uncovered(detections: np.ndarray, tracked: np.ndarray, max_covered: float, 
 
 
 def mother_of(new: np.ndarray, objects: np.ndarray, areas_before: dict[int, int], frames_before: dict[int, int],
-              params: CellTrackingParams) -> int | None:
+              params: CellTrackingParams, growth_references: dict[int, int] | None = None) -> int | None:
     """The tracked object (of the (H, W) label image `objects`) that a new cell's (H, W) bool mask is
     the sister daughter of, or None (the rule is in the module docstring; its thresholds are
     params'). areas_before: each object's pixels on the frame before; frames_before: the frames
-    each object's track was seen on before this one."""
+    each object's track was seen on before this one; growth_references: each object's area the pair
+    is compared with to tell daughters from a grown mask (TrackBook.growth_reference), None: areas_before."""
     p = params
     ids, touching = touching_labels(new, objects, p.touch_distance)
     new_area = int(new.sum())
     for obj_id in ids[np.argsort(-touching)].tolist():
         before = areas_before.get(obj_id, 0)
+        reference = before if growth_references is None else growth_references.get(obj_id, before)
         kept = int((objects == obj_id).sum())
         pair = kept + new_area
         if (obj_id and before and kept <= p.max_area_kept * before
-                and holds_its_cell(pair, before, p) and pair <= p.max_division_growth * before
+                and holds_its_cell(pair, before, p) and pair <= p.max_division_growth * reference
                 and min(kept, new_area) >= max(p.min_daughter_fraction * pair, p.min_area)
                 and frames_before.get(obj_id, 0) >= p.min_division_age):
             return obj_id
