@@ -52,10 +52,10 @@ class TrackBook:
 
     def growth_reference(self, obj_id: int, default: int) -> int:
         """The area two cells in the object's mask are compared with to tell daughters from a neighbour
-        it grew over: its area on the frame before, or its median area over the last area_history frames
-        it was seen on where that is smaller (a mask that crept over a touching cell frame by frame grew from its own
-        cell's size; a dividing cell's daughters together are about its size). `default`: the area to
-        use for an object not seen yet."""
+        it grew over: its area on the frame before, or its median area over the last area_history
+        frames it was seen on where that is smaller (a mask that crept over a touching cell frame by
+        frame grew from its own cell's size; a dividing cell's daughters together are about its size).
+        `default`: the area to use for an object not seen yet."""
         before = self.areas.get(obj_id, default)
         seen = self.history.get(obj_id)
         return min(before, int(np.median(seen))) if seen else before

@@ -19,12 +19,13 @@ The rules, with their thresholds in CellTrackingParams (cell_tracker.py):
   Each of the two has at least min_area pixels and min_daughter_fraction of the pair's area (a
   chipped edge is no cell). More than two pieces: the two largest.
 - Division: two cells in one mask that together are no more than max_division_growth times the
-  track's area on the frame before, and its median area over its last area_history frames where that
-  is smaller (a mask that crept over a touching cell a little each frame held both cells on the frame
-  before, but grew from one cell's size: TrackBook.growth_reference), are its daughters, if the track was seen on min_division_age
-  frames or more before. Less than min_division_share of that area, they are pieces of a mask that
-  lost most of its cell (a textured real nucleus whose mask broke up): no division, no two cells
-  (the next kind of evidence, detections or lobes, is looked at instead). More than that, the mask
+  track's area on the frame before, and its median area over its last area_history frames where
+  that is smaller (a mask that crept over a touching cell a little each frame held both cells on the
+  frame before, but grew from one cell's size: TrackBook.growth_reference), are its daughters, if
+  the track was seen on min_division_age frames or more before. Less than min_division_share of that
+  area, they are pieces of a mask that lost most of its cell (a textured real nucleus whose mask
+  broke up): no division, no two cells (the next kind of evidence, detections or lobes, is looked
+  at instead). More than that, the mask
   grew over another cell (touching cells); and a track seen on fewer frames began as a detection
   or seed over two touching cells (it held both from its first frame: no history of one cell that
   divided). Then the track keeps the piece it
