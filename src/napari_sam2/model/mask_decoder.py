@@ -97,7 +97,7 @@ class MaskDecoder(nn.Module):
         ious = self.iou_prediction_head(iou_token)
         if not self.cfg.prompt_iou_head or prompted is None or not bool(prompted.any()):
             return ious
-        return torch.where(prompted.to(ious.device)[:, None], self.prompt_iou_prediction_head(iou_token), ious)
+        return torch.where(prompted[:, None], self.prompt_iou_prediction_head(iou_token), ious)
 
     def _upscale(self, image: torch.Tensor, high_res: list[torch.Tensor], batch: int) -> torch.Tensor:
         """(B, C, h, w) -> (B, C/8, 4h, 4w), adding the projected finer pyramid levels on the way."""

@@ -106,20 +106,19 @@ class SAM2Model(nn.Module):
         prompt). points: ((B, N, 2) (x, y) in model-input pixels, (B, N) labels); boxes (B, 4)
         XYXY; mask_logits (B, 1, 4h, 4w)."""
         sparse, dense = self.sam_prompt_encoder(points, boxes, mask_logits)
+        prompted = (prompted_rows(sparse.shape[0], points, boxes, mask_logits, sparse.device)
+                    if self.cfg.decoder.prompt_iou_head else None)  # SAM 2's one head needs no rows
         return self.sam_mask_decoder(
-            image.embedding, self.sam_prompt_encoder.dense_pe(), sparse, dense, image.high_res, multimask,
-            prompted_rows(sparse.shape[0], points, boxes, mask_logits),
+            image.embedding, self.sam_prompt_encoder.dense_pe(), sparse, dense, image.high_res, multimask, prompted
         )
 
 
 def prompted_rows(batch: int, points: tuple[torch.Tensor, torch.Tensor] | None, boxes: torch.Tensor | None,
-                  mask_logits: torch.Tensor | None) -> torch.Tensor:
-    """(batch,) bool: the rows decoded from a prompt (a click, a box or a mask), against those decoded
-    from memory alone (only the padding point, label -1, that SAM 2 decodes with when nothing is given)."""
-    device = mask_logits.device if mask_logits is not None else boxes.device if boxes is not None else (
-        points[1].device if points is not None else "cpu")
+                  mask_logits: torch.Tensor | None, device: torch.device | str = "cpu") -> torch.Tensor:
+    """(batch,) bool on `device`: the rows decoded from a prompt (a click, a box or a mask), against those
+    decoded from memory alone (only the padding point, label -1, that SAM 2 decodes with when nothing is given)."""
     if boxes is not None or mask_logits is not None:
         return torch.ones(batch, dtype=torch.bool, device=device)
     if points is None:
         return torch.zeros(batch, dtype=torch.bool, device=device)
-    return (points[1] >= 0).any(dim=1).expand(batch)
+    return (points[1] >= 0).any(dim=1).expand(batch).to(device)
