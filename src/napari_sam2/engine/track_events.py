@@ -52,6 +52,14 @@ The rules, with their thresholds in CellTrackingParams (cell_tracker.py):
   the mask was no brighter than around it (MaskCleanup.drop_dim), the cell left the field, or other
   cells took its pixels) is absent there; its pixels are not written. A track absent on end_after
   frames in a row ends.
+- Rest of a tracked cell: a new cell whose mask, with the tracked mask it touches most (within
+  touch_distance), fills more than max_lobes_solidity of their convex hull (one cell's outline, not
+  two touching nuclei: of 158 touching pairs of held-out simulated nuclei, 1 does) and is no larger
+  than that mask, of a track seen on min_division_age frames or more before, is the rest of that
+  track's cell, which the tracked mask covered only part of (an elongated cell about to divide,
+  the mask on one of its lobes): the track is prompted again with both, and divides when the cell
+  does (rather than a new track starting on the lobe, with no parent, frames before the division).
+  Not a cell of a seeds stack: the user's cells stand as given.
 - Found again: a new cell whose centre lies within found_again_distance px of the centre a track
   absent on this frame had on the frame before (the nearest such track) is that track's cell, which
   the model lost while detection still sees it (a nucleus the model's object score or the mask
@@ -231,12 +239,38 @@ def mother_of(new: np.ndarray, objects: np.ndarray, areas_before: dict[int, int]
     return None
 
 
+def rest_of_cell_of(new: np.ndarray, objects: np.ndarray, frames_before: dict[int, int],
+                    params: CellTrackingParams) -> int | None:
+    """The tracked object (of the (H, W) label image `objects`) whose cell a new cell's (H, W) bool
+    mask is the rest of, or None (the rule is in the module docstring). frames_before: the frames
+    each object's track was seen on before this one."""
+    ids, touching = touching_labels(new, objects, params.touch_distance)
+    touching[ids == 0] = -1  # background is no track
+    if not len(ids) or touching.max() < 0:
+        return None
+    obj_id = int(ids[np.argmax(touching)])
+    tracked = objects == obj_id
+    if frames_before.get(obj_id, 0) < params.min_division_age or new.sum() > tracked.sum():
+        return None
+    both = tracked | new
+    return obj_id if solidity(both[box_around(both, 1)]) > params.max_lobes_solidity else None
+
+
 def touching_labels(new: np.ndarray, objects: np.ndarray, distance: int) -> tuple[np.ndarray, np.ndarray]:
     """(ids, pixels) of the labels of `objects` (0 included) in the ring `distance` px wide around an
     (H, W) bool mask."""
     window = box_around(new, distance + 1)  # the ring's cost: the mask's box, not the frame
     near = ndimage.binary_dilation(new[window], iterations=distance) & ~new[window]  # ring around it
     return np.unique(objects[window][near], return_counts=True)
+
+
+def lost_centres(previous: np.ndarray, present_now: dict[int, bool]) -> dict[int, np.ndarray]:
+    """The objects not present on this frame (present_now: each live object -> present) that have
+    pixels in `previous` (the (H, W) ids of the frame before) -> the (row, col) centre of their mask there."""
+    before = set(np.unique(previous).tolist())
+    lost = [i for i, seen in present_now.items() if not seen and i in before]
+    centres = ndimage.center_of_mass(previous > 0, previous, lost) if lost else []
+    return dict(zip(lost, np.array(centres, float).reshape(-1, 2)))
 
 
 def lost_track_of(new: np.ndarray, centres_before: dict[int, np.ndarray], max_distance: float) -> int | None:
