@@ -11,6 +11,7 @@ from cell_sequences import DIVIDING, QUIET, first_sequence
 from napari_sam2.engine.cell_tracker import CellTrackingParams
 from napari_sam2.engine.track_book import TrackBook
 from napari_sam2.engine.track_events import (
+    alike,
     edge_ids,
     lobes_of,
     lost_track_of,
@@ -336,3 +337,46 @@ def test_a_new_cell_touching_a_distinct_nucleus_is_not_its_rest():
                 joined += rest_of_cell_of(labels == other, objects, {4: 10}, params) is not None
     print(f"touching distinct nuclei joined: {joined} of {pairs}")
     assert pairs >= 100 and joined <= 0.02 * pairs
+
+
+def _stretched(frame: np.ndarray) -> np.ndarray:
+    """A simulated frame in [0, 1] between its 1st and 99.8th percentiles (as the model sees it)."""
+    low, high = np.percentile(frame, [1, 99.8])
+    return np.clip((frame - low) / (high - low), 0, 1)
+
+
+def test_simulated_daughters_at_birth_are_alike_in_brightness_and_a_nucleus_and_its_glow_are_not():
+    """Sister nuclei hold the same DNA: held-out simulated daughters at birth are each at least
+    min_sister_brightness as bright as the other, and still divide with their brightness compared;
+    a nucleus with a dim piece of glow beside it (a real nucleus's halo held by its mask) is no
+    division, nor the glow its sister."""
+    params = RULE["params"]
+    pairs = 0
+    for seed in range(EVALUATION_SEEDS + 700, EVALUATION_SEEDS + 710):
+        sim = simulate_timelapse(DIVIDING, seed)
+        for parent in sorted(set(sim.lineage.values())):
+            first, second = sorted(d for d, p in sim.lineage.items() if p == parent)
+            t = sim.birth_frames[first]
+            if t >= DIVIDING.num_frames:
+                continue
+            daughters, unit = (sim.labels[t] == first, sim.labels[t] == second), _stretched(sim.frames[t])
+            if min(d.sum() for d in daughters) < params.min_area:
+                continue  # (a daughter born on the frame's edge, or outside it)
+            pairs += 1
+            assert alike(*daughters, unit, params), (seed, parent)
+            both, before = daughters[0] | daughters[1], int((sim.labels[t - 1] == parent).sum())
+            plain = split_of(both, None, before, **RULE)
+            if plain is not None and plain.division:
+                assert split_of(both, None, before, **RULE, brightness=unit).division
+    assert pairs >= 20
+    hw = (60, 90)
+    nucleus, glow = _disk(hw, (30, 30), 10), _disk(hw, (30, 51), 9)  # 1 px apart
+    image = 0.9 * nucleus + 0.3 * glow
+    mask = nucleus | glow
+    assert split_of(mask, None, int(mask.sum()), **RULE).division  # by shape and size alone: daughters
+    assert split_of(mask, None, int(mask.sum()), **RULE, brightness=image) is None
+    kept_before = {4: int(mask.sum()), 9: 10}
+    objects = nucleus.astype(np.uint32) * 4
+    assert mother_of(glow, objects, kept_before, **SISTER) == 4
+    assert mother_of(glow, objects, kept_before, **SISTER, brightness=image) is None
+    assert mother_of(glow, objects, kept_before, **SISTER, brightness=0.9 * mask) == 4  # as bright: sisters

@@ -298,7 +298,7 @@ class CellTracker:
     def _split(self, frame: int, detections: np.ndarray | None) -> list[int]:
         """Handles each mask that holds two cells (module docstring, step 2); returns the parents
         that divided."""
-        objects, p = self._labels(frame), self.params
+        objects, p, unit = self._labels(frame), self.params, self._stretched(frame)
         margin = math.ceil(self.cell_diameter)  # detections overlapping a mask lie within a cell of it
         boxes, parents = ndimage.find_objects(objects), []
         for obj_id in self.video.object_ids:
@@ -308,7 +308,8 @@ class CellTracker:
             mask = objects[window] == obj_id
             area = int(mask.sum())
             split = split_of(mask, None if detections is None else detections[window], self._book.areas.get(obj_id, area),
-                             self._book.frames_before(obj_id, frame), p, self._book.growth_reference(obj_id, area))
+                             self._book.frames_before(obj_id, frame), p, self._book.growth_reference(obj_id, area),
+                             None if unit is None else unit[window])
             if split is None:
                 continue
             split = split._replace(first=in_frame(split.first, window, objects.shape),
@@ -363,7 +364,7 @@ class CellTracker:
             if track is not None:  # a live track's cell
                 objects[mask] = track
                 continue
-            mother = mother_of(mask, objects, self._book.areas, ages, p, references) if self.divisions else None
+            mother = mother_of(mask, objects, self._book.areas, ages, p, references, unit) if self.divisions else None
             if mother is None:
                 self._new_cells.append(self._start(frame, self._book.new_id(), mask))
                 continue
@@ -373,9 +374,9 @@ class CellTracker:
         return parents
 
     def _stretched(self, frame: int) -> np.ndarray | None:
-        """(H, W) the frame in [0, 1] as the model sees it, to judge found cells by their contrast
-        (contrast.py), or None where they are not judged: the user's own segmentation gives them
-        (a seeds stack), or the tracker keeps dim masks (MaskCleanup.drop_dim off)."""
+        """(H, W) the frame in [0, 1] as the model sees it, to judge found cells by their contrast (contrast.py)
+        and daughters by their brightness (track_events.alike), or None where they are not judged: the user's
+        own segmentation gives them (a seeds stack), or the tracker keeps dim masks (MaskCleanup.drop_dim off)."""
         if self.seeds is not None or not self.video.cleanup.drop_dim:
             return None
         if self._unit is None or self._unit[0] != frame:  # once a frame, for its three looks
@@ -383,8 +384,7 @@ class CellTracker:
         return self._unit[1]
 
     def _found_again(self, frame: int, obj_id: int, mask: np.ndarray) -> None:
-        """The object goes on from the (H, W) bool mask of its cell, found again on this frame; its
-        memory, which lost the cell, is dropped (as a new cell's would be empty)."""
+        """The object goes on from the (H, W) bool mask of its cell found again; its memory, which lost it, goes."""
         self.video.remove_object(obj_id)
         self.video.add_mask(frame, obj_id, mask)
 

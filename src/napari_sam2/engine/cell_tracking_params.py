@@ -31,7 +31,8 @@ class CellTrackingParams:
     at most max_solidity of its convex hull (pinched: a dividing cell; max_lobes_solidity for lobes,
     whose narrow neck is the pinch), and the track was seen on min_division_age frames or more
     before (a track first seen on the frame before held both cells from its start: they are
-    separated instead).
+    separated instead), and the dimmer daughter is at least min_sister_brightness as bright as the
+    other (a nucleus and its glow are no sisters).
     Or (divisions=True): a new cell within touch_distance px of a tracked mask that kept at most
     max_area_kept of its area on the frame before, the two sized like daughters as above (the
     mask followed one daughter, the new cell is the other).
@@ -82,6 +83,9 @@ class CellTrackingParams:
     # this share of the narrower lobe's width (simulated daughters at birth: 0-0.7, most below 0.6)
     touch_distance: int = 2  # px between a new cell and a track's mask for them to be sisters (and for
     # the new cell to be tracked back only if the two are no one cell: max_lobes_solidity)
+    min_sister_brightness: float = 0.5  # two daughters' mean brightness (the frame as the model sees it), the
+    # dimmer over the brighter, at least (sister nuclei hold the same DNA; held-out simulated daughters at birth
+    # 0.54-1, 1st percentile 0.56; the real CTC crop's false division of a nucleus from its glow: 0.36)
     max_area_kept: float = 0.7  # a track's area over its area the frame before, at most, when it lost
     # a daughter (daughters are born with half the mother's area each)
     max_solidity: float = 0.86  # simulated daughters at birth fill 0.75-0.88 of their hull (both
@@ -108,8 +112,8 @@ class CellTrackingParams:
         positive_count(self.min_area_at_edge, "min_area_at_edge")
         positive_count(self.touch_distance, "touch_distance")
         positive_count(self.found_again_distance, "found_again_distance")
-        for name in ("max_covered", "max_area_kept", "max_neck", "min_daughter_fraction", "min_inside", "max_solidity",
-                     "max_lobes_solidity", "min_own_share", "min_division_share", "edge_contrast"):
+        for name in ("max_covered", "max_area_kept", "min_sister_brightness", "max_neck", "min_daughter_fraction", "min_inside",
+                     "max_solidity", "max_lobes_solidity", "min_own_share", "min_division_share", "edge_contrast"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} is a fraction from 0 to 1, got {getattr(self, name)}")
         if self.outline_reach < 0:

@@ -22,7 +22,10 @@ The rules, with their thresholds in CellTrackingParams (cell_tracker.py):
   track's area on the frame before, and its median area over its last area_history frames where
   that is smaller (a mask that crept over a touching cell a little each frame held both cells on the
   frame before, but grew from one cell's size: TrackBook.growth_reference), are its daughters, if
-  the track was seen on min_division_age frames or more before. Less than min_division_share of that
+  the track was seen on min_division_age frames or more before, and the dimmer of the two is at
+  least min_sister_brightness as bright as the other on the frame as the model sees it (sister
+  nuclei hold the same DNA; a piece far dimmer is the glow around a nucleus or its cytoplasm, no
+  daughter: no division and no two cells). Less than min_division_share of that
   area, they are pieces of a mask that lost most of its cell (a textured real nucleus whose mask
   broke up): no division, no two cells (the next kind of evidence, detections or lobes, is looked
   at instead). More than that, the mask
@@ -42,8 +45,8 @@ The rules, with their thresholds in CellTrackingParams (cell_tracker.py):
   itself: the other daughter), each of the two has min_area pixels (a sliver on the frame's edge is
   no daughter) and min_daughter_fraction of the pair's area, and
   the pair is at least min_division_share and at most max_division_growth times the track's area
-  before (and its median area, as for a division above), and the track was seen on min_division_age
-  frames or more before (a younger one lost half of the two cells it held
+  before (and its median area, as for a division above), alike in brightness as above, and the track
+  was seen on min_division_age frames or more before (a younger one lost half of the two cells it held
   from its start). The track divided: it ends, and its mask and the new cell are its daughters.
   A cell entering next to a track that keeps its size, or a track shrinking with no new cell
   beside it, is no division.
@@ -140,12 +143,14 @@ class Split(NamedTuple):
 
 
 def split_of(mask: np.ndarray, detections: np.ndarray | None, previous_area: int, frames_before: int,
-             params: CellTrackingParams, growth_reference: int | None = None) -> Split | None:
+             params: CellTrackingParams, growth_reference: int | None = None,
+             brightness: np.ndarray | None = None) -> Split | None:
     """How a tracked cell's mask on this frame holds two cells, or None when it holds one (the
     rule is in the module docstring; its thresholds are params' at the frames' cell size).
     frames_before: the frames the track was seen on before this one; growth_reference: the area two
     cells are compared with to tell daughters from a grown mask (TrackBook.growth_reference), None:
-    previous_area."""
+    previous_area; brightness: the frame (mask's shape) as the model sees it, in [0, 1], to compare
+    daughters' brightness (None: not compared)."""
     p = params
     inside = [] if detections is None else detections_inside(mask, detections, p.min_inside)
     pieces = pieces_of(mask)
@@ -157,14 +162,24 @@ def split_of(mask: np.ndarray, detections: np.ndarray | None, previous_area: int
         first, second = candidates[0], candidates[1] & ~candidates[0]
         areas = np.array([first.sum(), second.sum()])
         if areas.min() >= p.min_area and areas.min() >= p.min_daughter_fraction * areas.sum():
-            if not holds_its_cell(int(areas.sum()), previous_area, p):
-                continue  # pieces of a mask that lost most of its cell (a textured nucleus): not two cells
+            if not holds_its_cell(int(areas.sum()), previous_area, p) or not alike(first, second, brightness, p):
+                continue  # pieces of a mask that lost most of its cell (a textured nucleus), or a nucleus and its glow
             reference = previous_area if growth_reference is None else growth_reference
             grown = areas.sum() > p.max_division_growth * max(reference, 1)
             return Split(first, second, not grown and frames_before >= p.min_division_age)
     if len(inside) >= 2 and inside[0].sum() >= p.min_own_share * previous_area and inside[1].sum() >= p.min_area:
         return Split(inside[0], inside[1] & ~inside[0], False)
     return None
+
+
+def alike(first: np.ndarray, second: np.ndarray, brightness: np.ndarray | None, params: CellTrackingParams) -> bool:
+    """Whether two (H, W) bool masks are alike in brightness as daughters are: the dimmer one's mean
+    on the (H, W) `brightness` (the frame as the model sees it, in [0, 1]) at least
+    min_sister_brightness of the other's; True where brightness is None (not compared)."""
+    if brightness is None:
+        return True
+    means = sorted((float(brightness[first].mean()), float(brightness[second].mean())))
+    return means[0] >= params.min_sister_brightness * means[1]
 
 
 def holds_its_cell(pair_area: int, previous_area: int, params: CellTrackingParams) -> bool:
@@ -217,12 +232,14 @@ def _uncovered(detections: np.ndarray, tracked: np.ndarray, max_covered: float, 
 
 
 def mother_of(new: np.ndarray, objects: np.ndarray, areas_before: dict[int, int], frames_before: dict[int, int],
-              params: CellTrackingParams, growth_references: dict[int, int] | None = None) -> int | None:
+              params: CellTrackingParams, growth_references: dict[int, int] | None = None,
+              brightness: np.ndarray | None = None) -> int | None:
     """The tracked object (of the (H, W) label image `objects`) that a new cell's (H, W) bool mask is
     the sister daughter of, or None (the rule is in the module docstring; its thresholds are
     params'). areas_before: each object's pixels on the frame before; frames_before: the frames
     each object's track was seen on before this one; growth_references: each object's area the pair
-    is compared with to tell daughters from a grown mask (TrackBook.growth_reference), None: areas_before."""
+    is compared with to tell daughters from a grown mask (TrackBook.growth_reference), None: areas_before;
+    brightness: the frame as the model sees it, in [0, 1], to compare the two (None: not compared)."""
     p = params
     ids, touching = touching_labels(new, objects, p.touch_distance)
     new_area = int(new.sum())
@@ -234,7 +251,8 @@ def mother_of(new: np.ndarray, objects: np.ndarray, areas_before: dict[int, int]
         if (obj_id and before and kept <= p.max_area_kept * before
                 and holds_its_cell(pair, before, p) and pair <= p.max_division_growth * reference
                 and min(kept, new_area) >= max(p.min_daughter_fraction * pair, p.min_area)
-                and frames_before.get(obj_id, 0) >= p.min_division_age):
+                and frames_before.get(obj_id, 0) >= p.min_division_age
+                and alike(objects == obj_id, new, brightness, p)):
             return obj_id
     return None
 
