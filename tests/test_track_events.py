@@ -349,7 +349,7 @@ def test_simulated_daughters_at_birth_are_alike_in_brightness_and_a_nucleus_and_
     """Sister nuclei hold the same DNA: held-out simulated daughters at birth are each at least
     min_sister_brightness as bright as the other, and still divide with their brightness compared;
     a nucleus with a dim piece of glow beside it (a real nucleus's halo held by its mask) is no
-    division, nor the glow its sister."""
+    division, nor the glow its sister; a mask that grew over a dim neighbour still gives it back."""
     params = RULE["params"]
     pairs = 0
     for seed in range(EVALUATION_SEEDS + 700, EVALUATION_SEEDS + 710):
@@ -375,6 +375,8 @@ def test_simulated_daughters_at_birth_are_alike_in_brightness_and_a_nucleus_and_
     mask = nucleus | glow
     assert split_of(mask, None, int(mask.sum()), **RULE).division  # by shape and size alone: daughters
     assert split_of(mask, None, int(mask.sum()), **RULE, brightness=image) is None
+    grown = split_of(mask, None, int(nucleus.sum()), **RULE, brightness=image)  # grew over a dim neighbour:
+    assert grown is not None and not grown.division  # still two cells, separated (brightness gates daughters only)
     kept_before = {4: int(mask.sum()), 9: 10}
     objects = nucleus.astype(np.uint32) * 4
     assert mother_of(glow, objects, kept_before, **SISTER) == 4

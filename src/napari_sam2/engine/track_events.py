@@ -25,7 +25,8 @@ The rules, with their thresholds in CellTrackingParams (cell_tracker.py):
   the track was seen on min_division_age frames or more before, and the dimmer of the two is at
   least min_sister_brightness as bright as the other on the frame as the model sees it (sister
   nuclei hold the same DNA; a piece far dimmer is the glow around a nucleus or its cytoplasm, no
-  daughter: no division and no two cells). Less than min_division_share of that
+  daughter: no division and no two cells; a mask grown over a dim neighbour is still separated, as
+  below). Less than min_division_share of that
   area, they are pieces of a mask that lost most of its cell (a textured real nucleus whose mask
   broke up): no division, no two cells (the next kind of evidence, detections or lobes, is looked
   at instead). More than that, the mask
@@ -162,11 +163,13 @@ def split_of(mask: np.ndarray, detections: np.ndarray | None, previous_area: int
         first, second = candidates[0], candidates[1] & ~candidates[0]
         areas = np.array([first.sum(), second.sum()])
         if areas.min() >= p.min_area and areas.min() >= p.min_daughter_fraction * areas.sum():
-            if not holds_its_cell(int(areas.sum()), previous_area, p) or not alike(first, second, brightness, p):
-                continue  # pieces of a mask that lost most of its cell (a textured nucleus), or a nucleus and its glow
+            if not holds_its_cell(int(areas.sum()), previous_area, p):
+                continue  # pieces of a mask that lost most of its cell (a textured nucleus): not two cells
             reference = previous_area if growth_reference is None else growth_reference
-            grown = areas.sum() > p.max_division_growth * max(reference, 1)
-            return Split(first, second, not grown and frames_before >= p.min_division_age)
+            division = areas.sum() <= p.max_division_growth * max(reference, 1) and frames_before >= p.min_division_age
+            if division and not alike(first, second, brightness, p):
+                continue  # a nucleus and its glow, held by its mask: not two cells
+            return Split(first, second, division)
     if len(inside) >= 2 and inside[0].sum() >= p.min_own_share * previous_area and inside[1].sum() >= p.min_area:
         return Split(inside[0], inside[1] & ~inside[0], False)
     return None
