@@ -376,8 +376,8 @@ class CellTracker:
     def _stretched(self, frame: int) -> np.ndarray | None:
         """(H, W) the frame in [0, 1] as the model sees it, to judge found cells by their contrast (contrast.py)
         and daughters by their brightness (track_events.alike), or None where they are not judged: the user's
-        own segmentation gives them (a seeds stack), or the tracker keeps dim masks (MaskCleanup.drop_dim off)."""
-        if self.seeds is not None or not self.video.cleanup.drop_dim:
+        own segmentation gives them (a seeds stack), the tracker keeps dim masks (drop_dim off), or the frame is blank."""
+        if self.seeds is not None or not self.video.cleanup.drop_dim or self.video.inputs.blank(frame):
             return None
         if self._unit is None or self._unit[0] != frame:  # once a frame, for its three looks
             self._unit = (frame, self.video.inputs.unit_rgb(frame).max(-1))
