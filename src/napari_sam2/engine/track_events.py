@@ -249,13 +249,14 @@ def mother_of(new: np.ndarray, objects: np.ndarray, areas_before: dict[int, int]
     for obj_id in ids[np.argsort(-touching)].tolist():
         before = areas_before.get(obj_id, 0)
         reference = before if growth_references is None else growth_references.get(obj_id, before)
-        kept = int((objects == obj_id).sum())
+        own = objects == obj_id
+        kept = int(own.sum())
         pair = kept + new_area
         if (obj_id and before and kept <= p.max_area_kept * before
                 and holds_its_cell(pair, before, p) and pair <= p.max_division_growth * reference
                 and min(kept, new_area) >= max(p.min_daughter_fraction * pair, p.min_area)
                 and frames_before.get(obj_id, 0) >= p.min_division_age
-                and alike(objects == obj_id, new, brightness, p)):
+                and alike(own, new, brightness, p)):
             return obj_id
     return None
 
