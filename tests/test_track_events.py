@@ -65,6 +65,21 @@ def test_a_large_cell_that_swallowed_a_small_neighbour_gives_it_back():
     assert split is not None and not split.division and split.second[30, 44]
 
 
+def test_a_mask_grown_over_a_neighbour_pressed_against_it_gives_it_back_unpinched():
+    """Two detections in a mask that fills its hull as one cell does (no pinch), grown past
+    max_division_growth of the track's typical area: two cells, no daughters; the same mask of a track
+    that had its size all along is one cell that detection cut in two."""
+    hw = (60, 70)
+    cell, neighbour = _disk(hw, (30, 25), 10), _disk(hw, (30, 39), 10)
+    both = cell | neighbour
+    assert solidity(both) > RULE["params"].max_solidity
+    detections = cell.astype(np.int32) + 2 * (neighbour & ~cell)
+    split = split_of(both, detections, previous_area=int(both.sum()), growth_reference=int(cell.sum()), **RULE)
+    assert split is not None and not split.division
+    assert split.first[30, 20] and split.second[30, 44] and not (split.first & split.second).any()
+    assert split_of(both, detections, previous_area=int(both.sum()), growth_reference=int(both.sum()), **RULE) is None
+
+
 def test_a_round_cell_cut_in_two_by_detection_is_one_cell():
     hw = (60, 60)
     cell = _disk(hw, (30, 30), 12)

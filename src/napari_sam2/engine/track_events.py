@@ -15,7 +15,10 @@ The rules, with their thresholds in CellTrackingParams (cell_tracker.py):
   necks of 0 to 0.7 of their width, the wrongly split partial masks of one cell 0.6 to 1). The
   narrow neck is itself the pinch, so lobes need the mask to fill only at most max_lobes_solidity
   of its hull (simulated daughters at birth fill 0.75 to 0.89; of 1852 simulated single nuclei, 2
-  have such lobes at 0.86 or less, 4 at 0.9 or less).
+  have such lobes at 0.86 or less, 4 at 0.9 or less). Two detections inside a mask that grew past
+  max_division_growth times the track's area (as below: no daughters) are two cells, pinched or not:
+  a mask that crept over a touching neighbour pressed against its cell fills its hull as one cell
+  does (a merged pair held for 10 frames, then read as a false division when the two came apart).
   Each of the two has at least min_area pixels and min_daughter_fraction of the pair's area (a
   chipped edge is no cell). More than two pieces: the two largest.
 - Division: two cells in one mask that together are no more than max_division_growth times the
@@ -157,16 +160,19 @@ def split_of(mask: np.ndarray, detections: np.ndarray | None, previous_area: int
     pieces = pieces_of(mask)
     fill = solidity(mask)
     lobes = lobes_of(mask, p.max_neck) if fill <= p.max_lobes_solidity and len(pieces) < 2 else []
+    reference = max(previous_area if growth_reference is None else growth_reference, 1)
     for candidates, most_fill in ((pieces, p.max_solidity), (inside, p.max_solidity), (lobes, p.max_lobes_solidity)):
-        if len(candidates) < 2 or fill > most_fill:
+        if len(candidates) < 2:
             continue
         first, second = candidates[0], candidates[1] & ~candidates[0]
         areas = np.array([first.sum(), second.sum()])
+        grew = areas.sum() > p.max_division_growth * reference  # two cells, no daughters: pinched or not
+        if fill > most_fill and not (grew and candidates is inside):
+            continue
         if areas.min() >= p.min_area and areas.min() >= p.min_daughter_fraction * areas.sum():
             if not holds_its_cell(int(areas.sum()), previous_area, p):
                 continue  # pieces of a mask that lost most of its cell (a textured nucleus): not two cells
-            reference = previous_area if growth_reference is None else growth_reference
-            division = areas.sum() <= p.max_division_growth * max(reference, 1) and frames_before >= p.min_division_age
+            division = not grew and frames_before >= p.min_division_age
             if division and not alike(first, second, brightness, p):
                 continue  # a nucleus and its glow, held by its mask: not two cells
             return Split(first, second, division)
