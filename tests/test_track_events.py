@@ -80,6 +80,23 @@ def test_a_mask_grown_over_a_neighbour_pressed_against_it_gives_it_back_unpinche
     assert split_of(both, detections, previous_area=int(both.sum()), growth_reference=int(both.sum()), **RULE) is None
 
 
+def test_a_cell_that_detection_cut_across_its_width_is_no_mother_though_neighbours_pinch_its_mask():
+    """A large round cell whose mask also holds slivers of two neighbours (so it is pinched), cut across
+    by detection into two halves: the halves meet along the cell's whole width, not at a neck as
+    daughters at birth do, so they are no daughters."""
+    hw = (60, 80)
+    yy, xx = np.mgrid[: hw[0], : hw[1]]
+    cell = _disk(hw, (30, 40), 14)
+    mask = cell | _disk(hw, (30, 20), 6) | _disk(hw, (30, 60), 6)
+    assert solidity(mask) <= RULE["params"].max_solidity
+    halves = (cell & (yy < 30)).astype(np.int32) + 2 * (cell & (yy >= 30))
+    assert split_of(mask, halves, previous_area=int(mask.sum()), **RULE) is None
+    daughters = _disk(hw, (30, 32), 8) | _disk(hw, (30, 48), 8)  # the same cut at a neck: daughters
+    left = (daughters & (xx < 40)).astype(np.int32) + 2 * (daughters & (xx >= 40))
+    split = split_of(daughters, left, previous_area=int(daughters.sum()), **RULE)
+    assert split is not None and split.division
+
+
 def test_a_round_cell_cut_in_two_by_detection_is_one_cell():
     hw = (60, 60)
     cell = _disk(hw, (30, 30), 12)

@@ -22,8 +22,8 @@ class CellTrackingParams:
 
     Division rule (divisions=True): a tracked mask holding two daughters, found as two separate
     connected pieces of the mask, or else as two detections with min_inside of their area inside
-    the mask, or else as the mask's own two lobes (a distance-transform watershed) joined by a
-    neck at most max_neck times the narrower lobe's width; each daughter has min_area pixels or
+    the mask, or else as the mask's own two lobes (a distance-transform watershed), the two (detections
+    or lobes) joined by a neck at most max_neck times the narrower one's width; each daughter has min_area pixels or
     more and min_daughter_fraction of the pair's area, the pair is at least min_division_share and
     at most max_division_growth times the parent's area on the frame before (or its median area over
     its last area_history frames, where smaller: a mask that crept over a touching cell over many
@@ -79,8 +79,8 @@ class CellTrackingParams:
     # CTC crop's textured nuclei: 345 -> 352 of 403 points in one track, 12 -> 6 divisions; simulated: unchanged)
     min_own_share: float = 0.75  # a mask holding two detections, the larger this share of the track's
     # area on the frame before, grew over a neighbour (parts of one cell are each smaller)
-    max_neck: float = 0.6  # a mask's two lobes are daughters when the cut between them is at most
-    # this share of the narrower lobe's width (simulated daughters at birth: 0-0.7, most below 0.6)
+    max_neck: float = 0.6  # a mask's two lobes (or two detections in it) are daughters when the cut between
+    # them is at most this share of the narrower one's width (simulated daughters at birth: 0-0.7, most below 0.6)
     touch_distance: int = 2  # px between a new cell and a track's mask for them to be sisters (and for
     # the new cell to be tracked back only if the two are no one cell: max_lobes_solidity)
     min_sister_brightness: float = 0.5  # two daughters' mean brightness (the frame as the model sees it), the

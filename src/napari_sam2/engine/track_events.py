@@ -29,7 +29,10 @@ The rules, with their thresholds in CellTrackingParams (cell_tracker.py):
   least min_sister_brightness as bright as the other on the frame as the model sees it (sister
   nuclei hold the same DNA; a piece far dimmer is the glow around a nucleus or its cytoplasm, no
   daughter: no division and no two cells; a mask grown over a dim neighbour is still separated, as
-  below). Less than min_division_share of that
+  below), and two detections as daughters meet at a neck, as lobes do (at most max_neck times the
+  narrower one's width, or not at all: narrow_neck), not along a whole cell's width (a large cell
+  that detection cut across, in a mask pinched by slivers of its neighbours: no division and no two
+  cells, the lobes are looked at instead). Less than min_division_share of that
   area, they are pieces of a mask that lost most of its cell (a textured real nucleus whose mask
   broke up): no division, no two cells (the next kind of evidence, detections or lobes, is looked
   at instead). More than that, the mask
@@ -132,10 +135,24 @@ def lobes_of(mask: np.ndarray, max_neck: float) -> list[np.ndarray]:
     if len(peaks) < 2:
         return []
     basins = watershed_from_peaks(distance, peaks, mask)  # peaks come highest first: lobe 1 has the higher
-    neck = int((ndimage.binary_dilation(basins == 2) & (basins == 1)).sum())  # lobe 1's pixels on the cut
-    if neck > max_neck * 2 * distance[tuple(peaks.T)].min():
+    if neck_of(basins == 1, basins == 2) > max_neck * 2 * distance[tuple(peaks.T)].min():
         return []
     return sorted((basins == 1, basins == 2), key=lambda lobe: -int(lobe.sum()))
+
+
+def neck_of(first: np.ndarray, second: np.ndarray) -> int:
+    """The length of the cut between two (H, W) bool pieces: first's pixels next to second (0 apart)."""
+    return int((ndimage.binary_dilation(second) & first).sum())
+
+
+def narrow_neck(first: np.ndarray, second: np.ndarray, mask: np.ndarray, max_neck: float) -> bool:
+    """Whether two pieces of an (H, W) bool mask are apart or joined by a neck at most max_neck times
+    the narrower one's width (its inscribed diameter in the mask), as daughters at birth are (lobes_of)."""
+    neck = neck_of(first, second)
+    if neck == 0:
+        return True
+    distance = ndimage.distance_transform_edt(mask)
+    return neck <= max_neck * 2 * min(distance[first & mask].max(initial=0), distance[second & mask].max(initial=0))
 
 
 class Split(NamedTuple):
@@ -175,6 +192,8 @@ def split_of(mask: np.ndarray, detections: np.ndarray | None, previous_area: int
             division = not grew and frames_before >= p.min_division_age
             if division and not alike(first, second, brightness, p):
                 continue  # a nucleus and its glow, held by its mask: not two cells
+            if division and candidates is inside and not narrow_neck(first, second, mask, p.max_neck):
+                continue  # a cell that detection cut across its width: not daughters
             return Split(first, second, division)
     if len(inside) >= 2 and inside[0].sum() >= p.min_own_share * previous_area and inside[1].sum() >= p.min_area:
         return Split(inside[0], inside[1] & ~inside[0], False)
