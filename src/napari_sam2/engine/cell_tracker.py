@@ -298,7 +298,7 @@ class CellTracker:
     def _split(self, frame: int, detections: np.ndarray | None) -> list[int]:
         """Handles each mask that holds two cells (module docstring, step 2); returns the parents
         that divided."""
-        objects, p, unit = self._labels(frame), self.params, self._stretched(frame)
+        objects, p = self._labels(frame), self.params  # the stretched frame is read only for would-be daughters
         margin = math.ceil(self.cell_diameter)  # detections overlapping a mask lie within a cell of it
         boxes, parents = ndimage.find_objects(objects), []
         for obj_id in self.video.object_ids:
@@ -309,7 +309,7 @@ class CellTracker:
             area = int(mask.sum())
             split = split_of(mask, None if detections is None else detections[window], self._book.areas.get(obj_id, area),
                              self._book.frames_before(obj_id, frame), p, self._book.growth_reference(obj_id, area),
-                             None if unit is None else unit[window])
+                             lambda window=window: None if self._stretched(frame) is None else self._stretched(frame)[window])
             if split is None:
                 continue
             split = split._replace(first=in_frame(split.first, window, objects.shape),

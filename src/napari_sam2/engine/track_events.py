@@ -79,7 +79,7 @@ The rules, with their thresholds in CellTrackingParams (cell_tracker.py):
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import NamedTuple
 
 import numpy as np
@@ -165,13 +165,13 @@ class Split(NamedTuple):
 
 def split_of(mask: np.ndarray, detections: np.ndarray | None, previous_area: int, frames_before: int,
              params: CellTrackingParams, growth_reference: int | None = None,
-             brightness: np.ndarray | None = None) -> Split | None:
+             brightness: np.ndarray | Callable[[], np.ndarray | None] | None = None) -> Split | None:
     """How a tracked cell's mask on this frame holds two cells, or None when it holds one (the
     rule is in the module docstring; its thresholds are params' at the frames' cell size).
     frames_before: the frames the track was seen on before this one; growth_reference: the area two
     cells are compared with to tell daughters from a grown mask (TrackBook.growth_reference), None:
     previous_area; brightness: the frame (mask's shape) as the model sees it, in [0, 1], to compare
-    daughters' brightness (None: not compared)."""
+    daughters' brightness (None: not compared), or a function giving it (called only for would-be daughters)."""
     p = params
     inside = [] if detections is None else detections_inside(mask, detections, p.min_inside)
     pieces = pieces_of(mask)
@@ -190,7 +190,7 @@ def split_of(mask: np.ndarray, detections: np.ndarray | None, previous_area: int
             if not holds_its_cell(int(areas.sum()), previous_area, p):
                 continue  # pieces of a mask that lost most of its cell (a textured nucleus): not two cells
             division = not grew and frames_before >= p.min_division_age
-            if division and not alike(first, second, brightness, p):
+            if division and not alike(first, second, brightness() if callable(brightness) else brightness, p):
                 continue  # a nucleus and its glow, held by its mask: not two cells
             if division and candidates is inside and not narrow_neck(first, second, mask, p.max_neck):
                 continue  # a cell that detection cut across its width: not daughters
