@@ -28,6 +28,7 @@ from tqdm import tqdm
 from .click_table import read_clicks
 from .engine.frames import open_tiff_frames
 from .engine.scale import check_cell_diameter
+from .engine.tiff_layout import check_channels, tiff_layout
 from .file_tracking import cached_model, track_cells_file, track_file
 from .storage.labels_store import LabelsStore, is_labels_store
 from .storage.store_edits import store_lineage
@@ -71,6 +72,7 @@ class Job:
     cell_diameter: float | None = None  # px of the image; None: estimated from the frames, as `track` does
     tracked_before: bool = False  # its store was there when the batch was planned (else this batch tracks it)
     axis: str | None = None  # the stack's first axis, "t" or "z"; None: as the TIFF says (storage.tiff_geometry)
+    channels: tuple[int, ...] | None = None  # those the model sees (engine.tiff_layout.check_channels)
 
     @property
     def auto(self) -> bool:
@@ -111,13 +113,15 @@ def tiff_inputs(inputs: list[str | Path]) -> list[Path]:
 
 def plan_jobs(images: list[Path], out_dir: Path, points_dir: Path | None = None, points: Path | None = None,
               auto: bool = False, seeds_dir: Path | None = None, lineage_outputs: tuple[str, ...] = (),
-              cell_diameter: float | None = None, axis: str | None = None) -> list[Job]:
+              cell_diameter: float | None = None, axis: str | None = None,
+              channels: tuple[int, ...] | None = None) -> list[Job]:
     """A job per image, or per series of a multi-series TIFF (named <stem>_s<k>): its clicks are
     `points` (the same for every job) or `points_dir/<job name>.csv`; or, with `auto`, every cell
     is tracked (seeds from `seeds_dir/<job name>.tif` if given) and `lineage_outputs` are written.
     A `cell_diameter` given is checked (scale.check_cell_diameter) against every job's frames here,
     before any job starts; None: each job estimates its own, as `track` does. axis: every file's
-    first axis, "t" or "z" (None: as each TIFF says)."""
+    first axis, "t" or "z" (None: as each TIFF says). channels: those the model sees in every file,
+    checked here against each file's (tiff_layout.check_channels) before any job starts."""
     if axis is not None and axis not in STACK_AXES:
         raise ValueError(f"axis {axis!r}: the stacks' first axis is 't' (time-lapses) or 'z' (z-stacks)")
     if cell_diameter is not None:
@@ -138,16 +142,30 @@ def plan_jobs(images: list[Path], out_dir: Path, points_dir: Path | None = None,
             seeds = seeds_dir / f"{name}.tif" if seeds_dir is not None else None
             out = out_dir / f"{name}.zarr"
             jobs.append(Job(image, clicks, out, k, frames, seeds, tuple(lineage_outputs), cell_diameter,
-                            is_labels_store(out), axis))
+                            is_labels_store(out), axis, channels))
     names = [job.name for job in jobs]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise ValueError(f"files with the same name {twice} would write the same store in {out_dir}: "
                          "give them different names or track them into different folders")
-    if cell_diameter is not None:
-        for job in jobs:
+    for job in jobs:
+        _check_channels(job)
+        if cell_diameter is not None:
             _check_diameter_fits(job)
     return jobs
+
+
+def _check_channels(job: Job) -> None:
+    """The channels asked for checked against the job's file (one that cannot be read here is left
+    to its job, which fails and says why)."""
+    try:
+        layout = tiff_layout(job.image, job.series)
+    except ValueError:
+        return
+    try:
+        check_channels(layout, job.channels, job.shown)
+    except ValueError as error:
+        raise ValueError(f"{error}{'' if job.channels else ' (for every file of the batch)'}") from None
 
 
 def _check_diameter_fits(job: Job) -> None:
@@ -190,12 +208,13 @@ def run_job(job: Job, model: str | None, torch_threads: int, progress_queue: str
     if job.auto:
         cells = track_cells_file(job.image, job.out, cached_model(model), job.outputs(only_missing=True), job.seeds,
                                  progress=False, series=job.series, on_frame=on_frame, precision=precision,
-                                 cell_diameter=job.cell_diameter, axis=job.axis)
+                                 cell_diameter=job.cell_diameter, axis=job.axis, channels=job.channels)
         return JobRow(job.shown, cells.frames, cells.tracks, cells.seconds, "done", cells.cell_diameter,
                       cells.cell_diameter_estimated)
     clicks = read_clicks(job.points)  # before the model: a bad file is refused at once
     tracked = track_file(job.image, job.out, clicks, cached_model(model), progress=False, series=job.series,
-                         on_frame=on_frame, precision=precision, cell_diameter=job.cell_diameter, axis=job.axis)
+                         on_frame=on_frame, precision=precision, cell_diameter=job.cell_diameter, axis=job.axis,
+                         channels=job.channels)
     return JobRow(job.shown, tracked.frames, len(tracked.objects), tracked.seconds, "done", tracked.cell_diameter,
                   tracked.cell_diameter_estimated)
 
@@ -210,19 +229,20 @@ def track_files(paths: list[str | Path], out_dir: str | Path, client: Client | N
                 model: str | None = None, torch_threads: int = 1, progress: bool = True,
                 precision: str = "auto", auto: bool = False, seeds_dir: str | Path | None = None,
                 lineage_outputs: tuple[str, ...] = (), cell_diameter: float | None = None,
-                axis: str | None = None) -> list[JobRow]:
+                axis: str | None = None, channels: tuple[int, ...] | None = None) -> list[JobRow]:
     """Tracks every TIFF of `paths` (files, folders, globs) into out_dir/<stem>.zarr on the Dask
     `client` (None: a LocalCluster of one worker per `torch_threads` cores, closed at the end):
     the clicks of `points` or `points_dir`, or with `auto` every cell (plan_jobs), with cells of
     `cell_diameter` px (None: estimated per file); a row per file, in the order of `paths`
     (objects: the tracks of an automatic job), each stack's first axis `axis` ("t", "z"; None: as
-    its TIFF says). Bad input raises ValueError before any job starts."""
+    its TIFF says), the model seeing `channels` of each (None: the image as it is). Bad input raises
+    ValueError before any job starts."""
     jobs = plan_jobs(tiff_inputs(paths), Path(out_dir), points_dir and Path(points_dir), points and Path(points),
-                     auto, seeds_dir and Path(seeds_dir), tuple(lineage_outputs), cell_diameter, axis)
+                     auto, seeds_dir and Path(seeds_dir), tuple(lineage_outputs), cell_diameter, axis, channels)
     if client is None:
         with local_client(default_workers(torch_threads)) as own:
             return track_files(paths, out_dir, own, points_dir, points, model, torch_threads, progress, precision,
-                               auto, seeds_dir, lineage_outputs, cell_diameter, axis)
+                               auto, seeds_dir, lineage_outputs, cell_diameter, axis, channels)
     queue = Queue(f"napari-sam2-progress-{uuid.uuid4().hex}", client=client) if progress else None
     futures = {client.submit(run_job, job, model, torch_threads, queue and queue.name, precision, retries=RETRIES,
                              pure=False,

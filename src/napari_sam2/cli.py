@@ -40,6 +40,7 @@ from .engine.frames import open_tiff_frames
 from .engine.label_rule import winning_labels
 from .engine.postprocess import add_cleanup_flag
 from .engine.scale import check_cell_diameter
+from .engine.tiff_layout import check_channels, tiff_layout
 from .engine.tiled_predictor import TiledImagePredictor
 from .engine.tiling import LocalLogits
 from .file_tracking import BadClick, model_from, track_cells_file, track_file
@@ -78,13 +79,14 @@ def main(argv: list[str] | None = None) -> int:
     track.add_argument("--axis", choices=STACK_AXES, default=None,
                        help="what the stack's first axis is: t (a time-lapse; cells divide) or z (a z-stack: 3-D "
                             "labels, no divisions); default: as the TIFF's ImageJ or OME metadata says, else t")
+    _add_channels(track)
     track.add_argument("--model", default=None, help="official name or checkpoint path (default: embedded)")
     track.add_argument("--threads", type=int, default=2)
     _add_precision(track)
     add_cleanup_flag(track)
     track.set_defaults(run=_track)
     segment = sub.add_parser("segment", help="segment the clicked cells of one image (any size) into a labels TIFF")
-    segment.add_argument("image", type=Path, help="a 2-D image, or 2-D with channels last (TIFF)")
+    segment.add_argument("image", type=Path, help="one 2-D image (TIFF; with channels, or RGB)")
     segment.add_argument("--points", type=Path, required=True,
                          help="CSV of clicks: obj_id,x,y per line (header optional; optional column positive), "
                               "or the CSV napari saves for a Points layer")
@@ -96,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     segment.add_argument("--model", default=None, help="official name or checkpoint path (default: embedded)")
     segment.add_argument("--threads", type=int, default=2)
     _add_precision(segment)
+    _add_channels(segment)
     add_cleanup_flag(segment)
     segment.add_argument("--single-view", dest="averaged_views", action="store_false", default=None,
                          help="the model's masks of the image alone (default for models of input <= 512 px, the "
@@ -130,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
                        help="local worker processes, each tracking one file at a time (default: cores / threads)")
     batch.add_argument("--threads-per-worker", type=int, default=1, dest="threads",
                        help="torch threads of each job (default 1)")
+    _add_channels(batch)
     batch.add_argument("--model", default=None, help="official name or checkpoint path (default: embedded)")
     _add_precision(batch)
     batch.set_defaults(run=_batch)
@@ -166,6 +170,20 @@ def _outputs(args) -> TrackingOutputs:
     return TrackingOutputs(args.ctc, args.geff, args.csv, args.overwrite)
 
 
+def _add_channels(command) -> None:
+    command.add_argument("--channels", type=_channel_list, default=None,
+                         help="the channels the model sees, numbered from 0: the one that shows the cells (e.g. 0), or up "
+                              "to three merged, the brightest at each pixel (e.g. 0,1); needed for a TIFF of several "
+                              "microscope channels (axis C); default: the image as it is (grey, or an RGB image)")
+
+
+def _channel_list(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: channel numbers separated by commas, e.g. 0 or 0,1") from None
+
+
 def _add_precision(command) -> None:
     command.add_argument("--precision", choices=["auto", "float32", "bfloat16"], default="auto",
                          help="numbers the model computes with; auto (default): bfloat16 where this machine runs it "
@@ -194,7 +212,7 @@ def _track(args) -> int:
     try:
         tracked = track_file(args.image, args.out, clicks, model_from(args.model), args.overwrite,
                              keep_masks=truth is not None, cell_diameter=args.cell_diameter,
-                             precision=args.precision, cleanup=args.cleanup, axis=args.axis)
+                             precision=args.precision, cleanup=args.cleanup, axis=args.axis, channels=args.channels)
     except BadClick as error:  # a click outside the image or the frames: nothing written
         print(f"error: {args.points or args.truth}: {error}", file=sys.stderr)
         return 2
@@ -215,16 +233,16 @@ def _track_cells(args) -> int:
         return 2
     check_replaceable(args.out, args.overwrite)  # before any work: the answer may be no
     _outputs(args).check()
-    if args.truth is not None and _shape_of(args.truth) != _shape_of(args.image):
-        print(f"error: the truth {args.truth} has shape {_shape_of(args.truth)} but the image {_shape_of(args.image)}: "
-              "give the label stack of this very image", file=sys.stderr)
-        return 2
     try:
+        if args.truth is not None and _shape_of(args.truth) != _shape_of(args.image):
+            print(f"error: the truth {args.truth} has shape {_shape_of(args.truth)} but the image "
+                  f"{_shape_of(args.image)}: give the label stack of this very image", file=sys.stderr)
+            return 2
         if args.cell_diameter is not None:  # before the model loads
             check_cell_diameter(args.cell_diameter)
         done = track_cells_file(args.image, args.out, model_from(args.model), _outputs(args), args.seeds,
                                 args.overwrite, precision=args.precision, cell_diameter=args.cell_diameter,
-                                axis=args.axis)
+                                axis=args.axis, channels=args.channels)
     except ValueError as error:  # bad seeds or diameter, an image the model cannot read: no store written
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -240,7 +258,7 @@ def _track_cells(args) -> int:
 
 def _shape_of(tiff: Path) -> tuple[int, ...]:
     frames = open_tiff_frames(tiff)
-    return (len(frames), *frames.frame_shape)
+    return (len(frames), *frames.frame_shape[:2])  # the image's channels aside
 
 
 def _cell_tracking_scores(store_path: Path, truth_path: Path, lineage_csv: Path | None) -> str:
@@ -279,16 +297,16 @@ def _export(args) -> int:
 def _segment(args) -> int:
     check_tiff_replaceable(args.out, args.overwrite)  # before any work: the answer may be no
     try:  # the clicks and the diameter first: bad input is reported before the model loads
+        image = _one_image(args.image, args.channels)
         clicks = _clicks_by_object(read_clicks(args.points))
         predictor_args = {} if args.cell_diameter is None else {"cell_diameter": check_cell_diameter(args.cell_diameter)}
     except (ClickTableError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    image = tifffile.imread(args.image)
     predictor = TiledImagePredictor(model_from(args.model), precision=args.precision, cleanup=args.cleanup,
                                     averaged_views=args.averaged_views, **predictor_args)
     try:
-        predictor.set_image(image)
+        predictor.set_image(image, channels=args.channels)
         objects = {obj_id: _best_mask(predictor, group) for obj_id, group in clicks.items()}
     except ValueError as error:  # a click outside the image, an image the model cannot read: nothing written
         print(f"error: {error}", file=sys.stderr)
@@ -302,6 +320,17 @@ def _segment(args) -> int:
           f"{'' if args.cell_diameter else ', estimated'}; {len(predictor.tiles_embedded)} of "
           f"{len(predictor.plan.tiles)} tiles embedded); labels written to {args.out}")
     return 0
+
+
+def _one_image(path: Path, channels: tuple[int, ...] | None) -> np.ndarray:
+    """(H, W) or (H, W, C): the one image of a TIFF (its axes as engine.tiff_layout reads them), its channels checked."""
+    layout = tiff_layout(path)
+    check_channels(layout, channels, str(path), frames_possible=False)
+    frames = open_tiff_frames(path, layout=layout)
+    if len(frames) != 1:
+        raise ValueError(f"{path} holds {len(frames)} images (axes {layout.axes}, shape {layout.shape}); segment reads "
+                         "one: track them all (napari-sam2 track), or save the one to segment as a TIFF of its own")
+    return frames[0]
 
 
 def _clicks_by_object(clicks: list[Click]) -> dict[int, list[Click]]:
@@ -338,7 +367,7 @@ def _batch(args) -> int:
             rows = track_files(args.inputs, args.out, client, args.points_dir, args.points, args.model, args.threads,
                                precision=args.precision, auto=args.auto, seeds_dir=args.seeds_dir,
                                lineage_outputs=tuple(kind for kind in args.lineage_outputs.split(",") if kind),
-                               cell_diameter=args.cell_diameter, axis=args.axis)
+                               cell_diameter=args.cell_diameter, axis=args.axis, channels=args.channels)
         except (ValueError, FileNotFoundError) as error:  # what to track, a bad diameter, inputs that are not there
             print(f"error: {error}", file=sys.stderr)
             return 2

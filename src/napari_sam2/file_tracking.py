@@ -21,6 +21,7 @@ from .engine.frames import open_tiff_frames
 from .engine.loading import load_model
 from .engine.postprocess import MaskCleanup
 from .engine.scale import ESTIMATED
+from .engine.tiff_layout import check_channels, tiff_layout
 from .engine.tiled_tracker import TiledVideoTracker
 from .storage.labels_store import LabelsStore, label_dtype
 from .storage.store_opening import check_replaceable, new_labels_store
@@ -43,6 +44,16 @@ def cached_model(spec: str | None):
         if spec not in _models:
             _models[spec] = model_from(spec)
         return _models[spec]
+
+
+def _opened(image: Path, series: int, axis: str | None, channels: tuple[int, ...] | None):
+    """(frames, the store's geometry) of a TIFF's image `series`, its channels checked first; with
+    an `axis` named and no channels, the channels of one image are its frames (TiffLayout.channels_as_frames)."""
+    layout = tiff_layout(image, series)
+    if axis is not None and channels is None:
+        layout = layout.channels_as_frames()
+    check_channels(layout, channels, str(image))
+    return open_tiff_frames(image, series=series, layout=layout), tiff_geometry(image, series, axis)
 
 
 class BadClick(ValueError):
@@ -75,18 +86,20 @@ class FileTracked:
 def track_file(image: Path, out: Path, clicks: list[Click], model, overwrite: bool = False,
                keep_masks: bool = False, progress: bool = True, series: int = 0,
                on_frame: Callable[[int], None] | None = None, cell_diameter: float | None = None,
-               precision: str = "auto", cleanup: MaskCleanup = MaskCleanup(), axis: str | None = None) -> FileTracked:
+               precision: str = "auto", cleanup: MaskCleanup = MaskCleanup(), axis: str | None = None,
+               channels: tuple[int, ...] | None = None) -> FileTracked:
     """Tracks `clicks` through every frame of the TIFF `image` (its image `series`) into the labels
     store `out`, with cells resampled to the model's preferred size and tiled (TiledVideoTracker;
     the cell diameter in pixels is estimated from the frames when not given); `on_frame(results so
     far)` after each tracked frame. A bad diameter or a click outside the image or the frames
     raises ValueError (BadClick for a click) before anything is written; a failure while tracking
     leaves nothing at `out`. cleanup: the masks' post-processing (engine/postprocess.py). axis: the
-    stack's first axis, "t" or "z" (None: as the TIFF says; storage.tiff_geometry)."""
+    stack's first axis, "t" or "z" (None: as the TIFF says; storage.tiff_geometry). channels: those
+    the model sees (check_channels: needed where the TIFF has a microscope's several channels)."""
     check_replaceable(out, overwrite)  # before any work: the answer may be no
-    frames = open_tiff_frames(image, series=series)
-    geometry = tiff_geometry(image, series, axis)
-    tracker = TiledVideoTracker(model, frames, cell_diameter=cell_diameter, precision=precision, cleanup=cleanup)
+    frames, geometry = _opened(image, series, axis, channels)
+    tracker = TiledVideoTracker(model, frames, cell_diameter=cell_diameter, precision=precision, cleanup=cleanup,
+                                channels=channels)
     try:
         objects = _add_clicks(tracker, clicks)
     except (ValueError, IndexError) as error:
@@ -177,20 +190,23 @@ def write_cell_tracking(tracker, frames, out: Path, outputs: TrackingOutputs, ge
 def track_cells_file(image: Path, out: Path, model, outputs: TrackingOutputs, seeds: Path | None = None,
                      overwrite: bool = False, progress: bool = True, series: int = 0,
                      on_frame: Callable[[int], None] | None = None, precision: str = "auto",
-                     cell_diameter: float | None = None, axis: str | None = None) -> CellsTracked:
+                     cell_diameter: float | None = None, axis: str | None = None,
+                     channels: tuple[int, ...] | None = None) -> CellsTracked:
     """Every cell of the TIFF `image` tracked (found by the model, or from the label TIFF `seeds`:
     one label image of the first frame, or a label stack of every frame) into the store `out`,
     and `outputs` written from it, with cells resampled to the model's preferred size and tiled
     (the cell diameter in pixels estimated from the frames when not given). Every output
     path is checked first, and bad seeds or a bad diameter are refused, before any work; along z
-    (a z-stack: the TIFF says Z, or axis="z") there are no divisions, and each nucleus ends where it fades."""
+    (a z-stack: the TIFF says Z, or axis="z") there are no divisions, and each nucleus ends where it fades.
+    channels: those the model sees (check_channels: needed where the TIFF has a microscope's several channels)."""
     check_replaceable(out, overwrite)
     outputs.check()
-    frames = open_tiff_frames(image, series=series)
-    geometry = tiff_geometry(image, series, axis)
+    frames, geometry = _opened(image, series, axis, channels)
+    if seeds is not None:
+        tiff_layout(seeds)  # a file that is there and reads as a TIFF: else a ValueError that says so
     seed_labels = None if seeds is None else tifffile.imread(seeds)
     tracker = CellTracker(model, frames, seeds=seed_labels, z_stack=geometry["axes"][0] == "z", precision=precision,
-                          cell_diameter=cell_diameter)
+                          cell_diameter=cell_diameter, channels=channels)
     done = write_cell_tracking(tracker, frames, out, outputs, geometry, overwrite, progress, on_frame)
     return replace(done, cell_diameter=tracker.cell_diameter, cell_diameter_estimated=tracker.cell_diameter_estimated,
                    tiles=len(tracker.video.tile_plan.tiles), precision=tracker.video.precision)

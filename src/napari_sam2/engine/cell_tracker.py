@@ -287,12 +287,12 @@ class CellTracker:
         return detect_cells_in_tiles(self.video, frame, self.params.detection).labels
 
     def _second_look(self, frame: int) -> np.ndarray | None:
-        """The frame's classical cells, or None (cell_seeding.second_look)."""
-        return second_look(np.asarray(self.frames[frame]), self.params, self.seeds is not None, self.video.tile_plan)
+        """The frame's classical cells, or None (cell_seeding.second_look): on the one channel the model sees."""
+        return second_look(self.video.inputs.seen(frame), self.params, self.seeds is not None, self.video.tile_plan)
 
     def _cells_at_edge(self, frame: int) -> np.ndarray | None:
         """The frame's cells partly outside it that no track is next to, or None (cell_seeding.cells_at_edge)."""
-        return cells_at_edge(np.asarray(self.frames[frame]), self._labels(frame), self.params, self.seeds is not None,
+        return cells_at_edge(self.video.inputs.seen(frame), self._labels(frame), self.params, self.seeds is not None,
                              self.video.tile_plan)
 
     def _split(self, frame: int, detections: np.ndarray | None) -> list[int]:

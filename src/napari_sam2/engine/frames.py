@@ -12,6 +12,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from .indices import as_integer, axis_index, frame_index
+from .tiff_layout import TiffLayout, tiff_layout
 
 
 @runtime_checkable
@@ -70,21 +71,45 @@ class ArrayFrames:
         for a, i in self.fixed.items():
             key[a] = i
         frame = np.asarray(self.array[tuple(key)])  # reads this frame only (dask/zarr/tiff lazily)
+        if frame.dtype == bool:  # a mask saved as an image: 0 and 1 to the model
+            frame = frame.astype(np.uint8)
         kept = [a for a in range(len(self.array.shape)) if a != self.axis and a not in self.fixed]
         if self.channel_axis is not None:
             frame = np.moveaxis(frame, kept.index(self.channel_axis), -1)
         return frame
 
 
-def open_tiff_frames(path: str | Path, axis: int = 0, channel_axis: int | None = None,
-                     fixed: dict[int, int] | None = None, series: int = 0) -> ArrayFrames:
+def open_tiff_frames(path: str | Path, axis: int | None = None, channel_axis: int | None = None,
+                     fixed: dict[int, int] | None = None, series: int = 0, layout: TiffLayout | None = None) -> ArrayFrames:
     """Frames of a TIFF file, read lazily page by page through tifffile's zarr interface;
-    `series`: which image of a multi-series (e.g. multi-position OME-) TIFF."""
+    `series`: which image of a multi-series (e.g. multi-position OME-) TIFF. axis=None: the axes as
+    `layout` says (None: as the file names them, tiff_layout.py: frames along its one stack axis,
+    channels C or RGB samples, axes of one entry fixed; one 2-D image is a stack of one frame); else
+    `axis`, `channel_axis` and `fixed` as given."""
     import tifffile
     import zarr
 
+    found = tiff_layout(path, series)  # a file that is there and reads as a TIFF: else a ValueError that says so
+    layout = layout or found
     store = tifffile.imread(str(path), aszarr=True, series=series)
     array = zarr.open(store, mode="r")
     if isinstance(array, zarr.Group):  # a pyramid: take full resolution
         array = array["0"]
-    return ArrayFrames(array, axis=axis, channel_axis=channel_axis, fixed=fixed)
+    if axis is not None:
+        return ArrayFrames(array, axis=axis, channel_axis=channel_axis, fixed=fixed)
+    if layout.stack_axis is None:  # one image: a stack of one frame
+        return ArrayFrames(_OneFrame(array), axis=0, fixed={a + 1: i for a, i in layout.fixed.items()},
+                           channel_axis=None if layout.channel_axis is None else layout.channel_axis + 1)
+    return ArrayFrames(array, axis=layout.stack_axis, channel_axis=layout.channel_axis, fixed=layout.fixed)
+
+
+class _OneFrame:
+    """An array seen with a leading axis of one entry (a single image as a stack of one frame),
+    read lazily as the array is."""
+
+    def __init__(self, array):
+        self.array = array
+        self.shape = (1, *array.shape)
+
+    def __getitem__(self, key: tuple):
+        return self.array[key[1:]]  # key[0] is 0: frame_index checked it

@@ -76,6 +76,12 @@ class PreprocessedFrames:
         them, at the frame's own size (the tiled tracker resamples it its own way)."""
         return to_unit_rgb(self.picked(index), self.normalization, self.levels)
 
+    def seen(self, index: int) -> np.ndarray:
+        """(H, W) the frame's one channel picked for the model (the stain whose brightness the classical
+        looks read), else (H, W, K) its K channels; intensities as read."""
+        picked = self.picked(index)
+        return picked[..., 0] if picked.shape[-1] == 1 else picked
+
     def picked(self, index: int) -> np.ndarray:
         """(H, W, K): the frame's channels picked for the model, intensities as read."""
         frame = self._read(index)

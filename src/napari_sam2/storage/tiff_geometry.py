@@ -6,6 +6,7 @@ import xml.etree.ElementTree as ElementTree
 
 import tifffile
 
+from ..engine.tiff_layout import layout_of, tiff_layout
 from .axes import ome_unit
 
 STACK_AXES = ("t", "z")  # what a stack's first axis may be: time (cells divide) or depth
@@ -14,11 +15,12 @@ STACK_AXES = ("t", "z")  # what a stack's first axis may be: time (cells divide)
 def tiff_geometry(path, series: int = 0, axis: str | None = None) -> dict:
     """{"axes", "scale", "units"} for a (frames, rows, columns) TIFF (its image `series`); 1 and no
     unit where the file does not say. axis: "t" or "z", what the first axis is when the file does
-    not say it right; None: "z" where its ImageJ/OME metadata says Z, else "t"."""
+    not say it right; None: "z" where its ImageJ/OME metadata says the frames are along Z
+    (engine.tiff_layout), else "t"."""
     if axis is not None and axis not in STACK_AXES:
         raise ValueError(f"axis {axis!r}: the stack's first axis is 't' (a time-lapse) or 'z' (a z-stack)")
+    tracked = axis or ("z" if tiff_layout(path, series).depth else "t")
     with tifffile.TiffFile(path) as tif:
-        tracked = axis or ("z" if tif.series[series].axes[:1] == "Z" else "t")
         sizes = _ome_sizes(tif.ome_metadata, series) if tif.ome_metadata else _imagej_sizes(tif)
     step, step_unit = sizes.get(tracked, (1.0, None))
     (row, row_unit), (col, col_unit) = sizes.get("y", (1.0, None)), sizes.get("x", (1.0, None))
@@ -56,7 +58,8 @@ def _imagej_sizes(tif: tifffile.TiffFile) -> dict:
 
 
 def tiff_series_frames(path) -> list[int]:
-    """The number of frames (first axis) of each image series of a TIFF: one entry for a plain
-    TIFF, one per position for a multi-series OME-TIFF."""
+    """The number of frames (engine.tiff_layout: 1 for one image) of each image series of a TIFF:
+    one entry for a plain TIFF, one per position for a multi-series OME-TIFF."""
     with tifffile.TiffFile(path) as tif:
-        return [int(series.shape[0]) if series.shape else 1 for series in tif.series]
+        layouts = [layout_of(series.axes, series.shape, str(path)) for series in tif.series]
+    return [1 if layout.stack_axis is None else layout.shape[layout.stack_axis] for layout in layouts]

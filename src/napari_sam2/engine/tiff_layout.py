@@ -1,0 +1,148 @@
+"""Which axes of a TIFF image hold the frames, the channels and each frame's plane, from the axis
+letters its ImageJ or OME metadata give (tifffile's `series.axes`; Q, I for a stack they do not
+name, S for the samples of an RGB image): one rule for reading the frames (frames.open_tiff_frames)
+and for naming the labels store's axes (storage.tiff_geometry).
+
+- The plane: Y and X (the last two axes where the file names neither).
+- Channels: C, or S last (an RGB image's samples). S not last (planar samples) is read as a stack,
+  as it always was here.
+- Frames: the one axis left of more than one entry (T, Z or unnamed); none: one 2-D image, read as a
+  stack of one frame. Axes of one entry (an OME-TIFF's Z=1 of a time-lapse) are fixed at 0. Two or
+  more axes left (a time-lapse of z-stacks) are refused: one axis is tracked along.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+CHANNEL_LETTER = "C"
+SAMPLES_LETTER = "S"  # RGB samples: channels when last
+
+
+@dataclass(frozen=True)
+class TiffLayout:
+    axes: str  # tifffile's axis letters, e.g. "TCYX", "QYX", "YXS"
+    shape: tuple[int, ...]
+    stack_axis: int | None  # the axis frames are taken along; None: one 2-D image (a stack of one frame)
+    channel_axis: int | None
+    fixed: dict[int, int] = field(default_factory=dict)  # axes of one entry, at index 0
+
+    @property
+    def depth(self) -> bool:
+        """Whether the frames are the slices of a z-stack, as the file says (Z)."""
+        return self.stack_axis is not None and self.axes[self.stack_axis] == "Z"
+
+    @property
+    def channel_count(self) -> int:
+        return 1 if self.channel_axis is None else int(self.shape[self.channel_axis])
+
+    def channels_as_frames(self) -> TiffLayout:
+        """This layout with the channels of one image read as its frames (a stack saved as channels:
+        tifffile's ImageJ writer names a plain 3-D stack's first axis C); itself where that is no such image."""
+        if self.stack_axis is not None or not self.named_channels:
+            return self
+        return replace(self, stack_axis=self.channel_axis, channel_axis=None)
+
+    @property
+    def named_channels(self) -> bool:
+        """Whether the channels are a microscope's (C: which holds the cells is not known), not RGB samples."""
+        return self.channel_axis is not None and self.axes[self.channel_axis] == CHANNEL_LETTER
+
+
+def layout_of(axes: str, shape: tuple[int, ...], name: str = "the image") -> TiffLayout:
+    """The layout (module docstring) of an image with these axis letters and shape; a ValueError
+    naming `name`, its axes and what to do where no one axis can be tracked along."""
+    axes, shape = axes.upper(), tuple(int(s) for s in shape)
+    if len(axes) != len(shape):
+        raise ValueError(f"{name}: axis letters {axes!r} do not match its shape {shape}")
+    plane = _plane_axes(axes)
+    channel = _channel_axis(axes, shape, name)
+    rest = [a for a in range(len(axes)) if a not in plane and a != channel]
+    stacks = [a for a in rest if shape[a] > 1]
+    if len(stacks) > 1:
+        told = ", ".join(f"{axes[a]}={shape[a]}" for a in stacks)
+        raise ValueError(f"{name} has more than one axis besides each image's rows, columns and channels ({told}; "
+                         f"axes {axes}, shape {shape}): napari-sam2 tracks along one, time or depth. Keep one of "
+                         "them: e.g. one z plane or a projection of each z-stack (Fiji: Image > Stacks > Z Project, or "
+                         "Image > Hyperstacks > Reduce Dimensionality), then track that")
+    return TiffLayout(axes, shape, stacks[0] if stacks else None, channel,
+                      {a: 0 for a in rest if shape[a] == 1 and a not in stacks})
+
+
+def _plane_axes(axes: str) -> tuple[int, int]:
+    if "Y" in axes and "X" in axes:
+        return axes.index("Y"), axes.index("X")
+    last = [a for a in range(len(axes)) if axes[a] != SAMPLES_LETTER][-2:]  # the file names neither
+    return last[0], last[1]
+
+
+def _channel_axis(axes: str, shape: tuple[int, ...], name: str) -> int | None:
+    found = [a for a in range(len(axes)) if axes[a] == CHANNEL_LETTER and shape[a] > 1]
+    if axes.endswith(SAMPLES_LETTER) and shape[-1] > 1:
+        found.append(len(axes) - 1)
+    if len(found) > 1:
+        raise ValueError(f"{name} has two channel axes (axes {axes}, shape {shape}): save it with one (e.g. each RGB "
+                         "image as one grey channel) and track that")
+    return found[0] if found else None
+
+
+def tiff_layout(path: str | Path, series: int = 0) -> TiffLayout:
+    """The layout of a TIFF file's image `series` (module docstring); a ValueError that says what is
+    wrong for a path that is no file, or a file that cannot be read as a TIFF image."""
+    import tifffile
+
+    path = Path(path)
+    if not path.exists():
+        raise ValueError(f"{path}: no such file; give the path of a TIFF image (a time-lapse, a z-stack or one image)")
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder: give one TIFF file (to track every TIFF of a folder: napari-sam2 batch)")
+    try:
+        with tifffile.TiffFile(path) as tif:
+            every = [(image.axes, image.shape) for image in tif.series]
+            if tif.series and _cut_short(tif.series[min(max(series, 0), len(every) - 1)], tif.filehandle.size):
+                raise ValueError("its images end before the file says they do")
+    except Exception as error:  # not a TIFF, or a truncated or damaged one: tifffile fails in many ways
+        raise ValueError(f"{path} cannot be read as a TIFF image ({type(error).__name__}: {error}); is it a TIFF, "
+                         "and complete? Open it in Fiji and save it again as TIFF") from error
+    if not every:
+        raise ValueError(f"{path} holds no image (an empty or damaged TIFF): open it in Fiji and save it again")
+    if not 0 <= series < len(every):
+        raise ValueError(f"{path} has {len(every)} image series (numbered from 0), not a series {series}")
+    return layout_of(*every[series], str(path))
+
+
+def _cut_short(image, file_size: int) -> bool:
+    """Whether a TIFF image series ends before its last page or its last pixel (a copy that stopped
+    part way, a file still being written): found here, not on the frame where a run would fail."""
+    if image.dataoffset is not None:  # one block of pixels (uncompressed)
+        return image.dataoffset + image.nbytes > file_size
+    try:
+        image.pages[len(image.pages) - 1]  # the chain of pages reaches the last one
+    except IndexError:
+        return True
+    return len(image.pages) < image.size // max(image.keyframe.size, 1)  # and holds every plane
+
+
+def check_channels(layout: TiffLayout, channels: tuple[int, ...] | None, name: str = "the image",
+                   frames_possible: bool = True) -> None:
+    """Refuses (ValueError, saying what to give) channels the image does not have, and a microscope's
+    several channels with none named: which of them shows the cells is the user's to say (the model
+    sees one grey image: several channels are merged, the brightest at each pixel; an RGB image's samples
+    are taken as they are, an RGB export of a grey stain). frames_possible: the command can read the channels
+    of one image as frames (--axis), to say so."""
+    count = layout.channel_count
+    if channels is None:
+        if layout.named_channels:
+            frames = "" if layout.stack_axis is not None or not frames_possible else (
+                " (or, if they are the frames of a time-lapse or the slices of a z-stack saved as channels, "
+                "--axis t or --axis z)")
+            raise ValueError(f"{name} has {count} channels (axes {layout.axes}, shape {layout.shape}): say which one "
+                             "shows the cells, e.g. --channels 0 (numbered from 0), or up to three to merge (the "
+                             f"brightest at each pixel), e.g. --channels 0,1{frames}")
+        return
+    if not 1 <= len(channels) <= 3 or len(set(channels)) != len(channels):
+        raise ValueError(f"--channels {','.join(map(str, channels))}: give one to three different channels")
+    wrong = [c for c in channels if not 0 <= c < count]
+    if wrong:
+        raise ValueError(f"--channels {','.join(map(str, channels))}: {name} has {count} channel"
+                         f"{'s' if count > 1 else ''} (numbered 0 to {count - 1}); channel {wrong[0]} is not one of them")
