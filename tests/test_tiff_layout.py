@@ -1,6 +1,7 @@
 """The axes of a TIFF as biologists save them (ImageJ hyperstacks, OME-TIFF, RGB exports, one
 image, a mask): frames, channels and plane read as the file names them; what cannot be tracked,
 and files that are not there or not TIFFs, refused with a message that says what to do."""
+import geff
 import numpy as np
 import pytest
 import tifffile
@@ -11,6 +12,7 @@ from napari_sam2.engine.loading import embedded_model_path
 from napari_sam2.engine.tiff_layout import check_channels, layout_of, tiff_layout
 from napari_sam2.simulation import EVALUATION_SEEDS, SimulationConfig, simulate_timelapse
 from napari_sam2.storage import LabelsStore
+from napari_sam2.storage.measurements_csv import read_measurements_csv
 from napari_sam2.storage.tiff_geometry import tiff_geometry, tiff_series_frames
 
 SMALL = SimulationConfig(height=96, width=96, num_frames=5, division_probability=0.0, enter_rate=0.0)
@@ -98,11 +100,20 @@ def test_track_auto_on_the_nuclear_channel_of_two_gives_the_labels_of_that_chann
     tifffile.imwrite(tmp_path / "two.tif", np.stack([other, sim.frames], axis=1), imagej=True, metadata={"axes": "TCYX"})
     assert main(["track", str(tmp_path / "two.tif"), "--auto", "--out", str(tmp_path / "two.zarr")]) == 2
     assert "--channels" in capsys.readouterr().err and not (tmp_path / "two.zarr").exists()
-    assert main(["track", str(tmp_path / "two.tif"), "--auto", "--channels", "1", "--out", str(tmp_path / "two.zarr")]) == 0
+    assert main(["track", str(tmp_path / "two.tif"), "--auto", "--channels", "1", "--out", str(tmp_path / "two.zarr"),
+                 "--csv", str(tmp_path / "two.csv"), "--geff", str(tmp_path / "two.geff")]) == 0
     assert main(["track", str(tmp_path / "nuclei.tif"), "--auto", "--out", str(tmp_path / "nuclei.zarr")]) == 0
     picked = LabelsStore.open(tmp_path / "two.zarr", mode="r").array[:]
     np.testing.assert_array_equal(picked, LabelsStore.open(tmp_path / "nuclei.zarr", mode="r").array[:])
     assert len(np.unique(picked[0])) > 5
+    # every channel is measured in each tracked cell, the one the model saw and the other
+    table = read_measurements_csv(tmp_path / "two.csv")
+    row = int(np.argmax(table["frame"] == 2))
+    cell = picked[2] == table["track_id"][row]
+    assert table["mean_intensity_c0"][row] == pytest.approx(other[2][cell].mean())
+    assert table["mean_intensity_c1"][row] == pytest.approx(sim.frames[2][cell].mean())
+    graph, _ = geff.read(str(tmp_path / "two.geff"))
+    assert len({n for n, props in graph.nodes(data=True) if "mean_intensity_c1" in props}) == len(table["frame"])
 
 
 @pytest.mark.skipif(not embedded_model_path().is_file(), reason="the embedded model is not here")

@@ -48,7 +48,7 @@ def write_geff(path: str | Path, table: dict[str, np.ndarray], lineage: Lineage,
     frame_axis: what the frames are, "t" (time) or "z" (a z-stack tracked along z: space)."""
     check_geff_replaceable(path, overwrite)  # before any work: the answer may be no
     edges, is_division = track_edges(table, lineage)
-    columns = {"frame": frame_axis, **NODE_PROPS}
+    columns = {"frame": frame_axis, **NODE_PROPS, **{c: c for c in table if c.startswith("mean_intensity_c")}}
     node_props = {prop: {"values": np.asarray(table[column]), "missing": None}
                   for column, prop in columns.items() if column in table}
     roots = _first_ancestors(lineage)
