@@ -73,6 +73,9 @@ def test_export_writes_the_outputs_of_a_store_and_refuses_what_is_not_its_own(di
     assert main(["export", store, "--csv", str(tmp_path / "notes.csv"), "--ctc", str(tmp_path / "01_RES")]) == 2
     assert "not a measurements table napari-sam2 wrote" in capsys.readouterr().err
     assert (tmp_path / "notes.csv").read_text() == "mine\n" and not (tmp_path / "01_RES").exists()
+    tifffile.imwrite(tmp_path / "first.tif", sim.frames[:1])  # another image than the store's: its first frame
+    assert main(["export", store, "--csv", str(tmp_path / "cells.csv"), "--image", str(tmp_path / "first.tif")]) == 2
+    assert "the image has 1 frames" in capsys.readouterr().err and not (tmp_path / "cells.csv").exists()
     assert main(["export", store, "--csv", str(tmp_path / "cells.csv"), "--image", str(tmp_path / "img.tif"),
                  "--ctc", str(tmp_path / "01_RES")]) == 0
     table = read_measurements_csv(tmp_path / "cells.csv")

@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from ..engine.cell_lineage import Lineage
 from ..engine.cell_measurements import measure_cells
 from .ctc_folder import check_ctc_replaceable, write_ctc_folder
@@ -31,7 +33,10 @@ class TrackingOutputs:
 
     def write(self, store: LabelsStore, lineage: Lineage, frames=None) -> list[Path]:
         """Write every output asked for from the store's labels (T, H, W) and `lineage`; frames:
-        the images (T, H, W) for the CSV's mean intensity. Returns the paths written."""
+        the images (T, H, W) for the CSV's mean intensity: those the store was tracked on (else a
+        ValueError before anything is written). Returns the paths written."""
+        if frames is not None and (self.geff is not None or self.csv is not None):
+            _check_frames_fit(frames, store)
         written = []
         if self.ctc is not None:
             write_ctc_folder(self.ctc, store.frames, lineage, self.overwrite)
@@ -47,3 +52,11 @@ class TrackingOutputs:
                 write_measurements_csv(self.csv, table, self.overwrite)
                 written.append(self.csv)
         return written
+
+
+def _check_frames_fit(frames, store: LabelsStore) -> None:
+    """The frames (T, H, W[, C]) measured are the store's: as many, of its rows and columns."""
+    shape, stored = (len(frames), *np.asarray(frames[0]).shape[:2]), tuple(store.shape)
+    if shape != stored:
+        raise ValueError(f"the image has {shape[0]} frames of {shape[1:]} (rows, columns) but the store {stored[0]} of "
+                         f"{stored[1:]}: give the image the store was tracked on, or leave it out (no intensities)")
