@@ -7,7 +7,16 @@ from __future__ import annotations
 import numpy as np
 from napari.layers import Labels
 from napari.utils.notifications import show_error, show_info, show_warning
-from qtpy.QtWidgets import QComboBox, QFileDialog, QGridLayout, QGroupBox, QLineEdit, QPushButton, QVBoxLayout
+from qtpy.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QGridLayout,
+    QGroupBox,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+)
 
 from .cell_tracking import EXPORTS
 from .user_errors import USER_ERRORS
@@ -50,10 +59,22 @@ class CellPanel(QGroupBox):
         for i, button in enumerate((self.delete_button, self.join_button, self.division_button,
                                     self.undo_division_button, self.undo_button, *self.export_buttons.values())):
             grid.addWidget(button, i // 2, i % 2)
+        self.unavailable_label = QLabel(wordWrap=True)  # why every cell cannot be tracked on this image
+        self.own_image_button = QPushButton("Open the frames on screen as an image of their own")
+        self.own_image_button.clicked.connect(lambda checked=False: owner.open_frames_image())
+        self.own_image_button.setToolTip(CELL_TOOLTIPS["own_image"])
         layout = QVBoxLayout(self)
-        for widget in (self.seeds_combo, self.track_button, self.ids_edit):
+        for widget in (self.unavailable_label, self.own_image_button, self.seeds_combo, self.track_button, self.ids_edit):
             layout.addWidget(widget)
         layout.addLayout(grid)
+        self.show_unavailable(None)
+
+    def show_unavailable(self, reason: str | None) -> None:
+        """Says why every cell of the session's image cannot be tracked (None: it can), and offers
+        the frames on screen as an image of their own, where they can."""
+        self.unavailable_label.setText(reason or "")
+        self.unavailable_label.setVisible(reason is not None)
+        self.own_image_button.setVisible(reason is not None)
 
     def _button(self, text: str, slot, tooltip: str) -> QPushButton:
         button = QPushButton(text)

@@ -28,9 +28,10 @@ EXPORTS = ("ctc", "geff", "csv")  # what export() writes: a CTC folder, a GEFF, 
 class CellTracking:
     def __init__(self, session):
         if session.layout.axis != session.layout.ndim - 3 or session.layout.fixed:
-            raise ValueError(f"tracking every cell needs a time-lapse or z-stack of frames, rows and columns; the image "
-                             f"{session.image_layer.name!r} has shape {session.layout.shape}: open one time point "
-                             "or one channel as its own image")
+            raise ValueError(f"Tracking every cell needs an image of frames, rows and columns; {session.image_layer.name!r} "
+                             f"has shape {session.layout.shape} (clicks work on the channel or plane on screen). The "
+                             "button below opens the frames on screen as an image of their own: Start on it, then "
+                             "Track all cells")
         self.session = session
         self.store = session.store
         self.tracker = None  # the CellTracker of the current run, kept to resume it after a stop

@@ -21,6 +21,7 @@ from qtpy.QtWidgets import (
 from .cell_panel import CellPanel
 from .cell_tracking import CellTracking
 from .closing import CLOSE_WAIT_MS, ClosingWatcher
+from .frames_image import open_frames_image
 from .model_loader import ModelLoader
 from .prompt_worker import PromptWorker
 from .propagation import PropagationRunner
@@ -216,11 +217,23 @@ class TrackingWidget(QWidget):
         self.cell_panel.refresh_seeds()  # not the session's own labels
         try:
             self.cells = CellTracking(self.session)
+            self.cell_panel.show_unavailable(None)
         except ValueError as error:  # an image whose cells cannot all be tracked (e.g. 4-D): clicks only
             self.cells = None
-            self.cell_panel.setToolTip(str(error))
+            self.cell_panel.show_unavailable(str(error))
         self._update_buttons()
         return self.session
+
+    def open_frames_image(self):
+        """The session's frames (its channel or plane on screen) opened as an image of their own, chosen
+        as the image to track: Start, then Track all cells (frames_image.py)."""
+        if self.session is None:
+            return None
+        layer = open_frames_image(self.viewer, self.session.image_layer, self.session.layout)
+        self.settings.refresh_images()
+        self.settings.image_combo.setCurrentText(layer.name)
+        show_info(f"opened {layer.name!r}: press 'Start tracking this image', then 'Track all cells'")
+        return layer
 
     def new_object(self) -> int | None:
         if self.session is None:

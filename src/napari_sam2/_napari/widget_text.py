@@ -48,6 +48,8 @@ TOOLTIPS = {
 
 # the "All cells" section (cell_panel.py)
 CELL_TOOLTIPS = {
+    "own_image": "Add the frames on screen (this channel or plane, through every time point) as an image layer of "
+                 "their own, chosen as the image to track: press 'Start tracking this image', then 'Track all cells'.",
     "seeds": "Where the cells of the first frame come from: found by the model, or a Labels layer (e.g. cellpose "
              "or StarDist output) of the first frame or of every frame, one label per cell.",
     "track": "Find every cell with the model, follow it through the frames, and record divisions (a daughter gets "
