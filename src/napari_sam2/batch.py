@@ -26,9 +26,9 @@ from dask.distributed import Client, LocalCluster, Queue
 from tqdm import tqdm
 
 from .click_table import read_clicks
-from .engine.frames import open_tiff_frames
+from .engine.frames import open_image_frames
+from .engine.image_layout import check_channels, image_layout, is_ome_zarr
 from .engine.scale import check_cell_diameter
-from .engine.tiff_layout import check_channels, tiff_layout
 from .file_tracking import cached_model, track_cells_file, track_file
 from .storage.labels_store import LabelsStore, is_labels_store
 from .storage.store_edits import store_lineage
@@ -72,7 +72,7 @@ class Job:
     cell_diameter: float | None = None  # px of the image; None: estimated from the frames, as `track` does
     tracked_before: bool = False  # its store was there when the batch was planned (else this batch tracks it)
     axis: str | None = None  # the stack's first axis, "t" or "z"; None: as the TIFF says (storage.tiff_geometry)
-    channels: tuple[int, ...] | None = None  # those the model sees (engine.tiff_layout.check_channels)
+    channels: tuple[int, ...] | None = None  # those the model sees (engine.image_layout.check_channels)
 
     @property
     def auto(self) -> bool:
@@ -93,15 +93,22 @@ class Job:
     @property
     def shown(self) -> str:
         """The file (and series) as the table shows it."""
-        return str(self.image) if self.out.name == f"{self.image.stem}.zarr" else f"{self.image} [series {self.series}]"
+        return str(self.image) if self.out.name == f"{image_name(self.image)}.zarr" else f"{self.image} [series {self.series}]"
+
+
+def image_name(image: Path) -> str:
+    """The name a file's outputs take: a TIFF's stem, an OME-Zarr image's name without .zarr and .ome."""
+    return image.name.removesuffix(".zarr").removesuffix(".ome") if is_ome_zarr(image) else image.stem
 
 
 def tiff_inputs(inputs: list[str | Path]) -> list[Path]:
-    """The TIFFs named by `inputs`: files, folders (their TIFFs, not recursing) or glob patterns."""
+    """The images named by `inputs`: TIFF files or OME-Zarr images, folders (their TIFFs and OME-Zarr
+    images, not recursing) or glob patterns."""
     found: list[Path] = []
     for given in map(str, inputs):
         if Path(given).is_dir():
-            found += sorted(p for p in Path(given).iterdir() if p.suffix.lower() in TIFF_SUFFIXES)
+            found += [Path(given)] if is_ome_zarr(given) else sorted(
+                p for p in Path(given).iterdir() if p.suffix.lower() in TIFF_SUFFIXES or is_ome_zarr(p))
         elif Path(given).exists():
             found.append(Path(given))
         elif matches := sorted(glob.glob(given)):
@@ -121,7 +128,7 @@ def plan_jobs(images: list[Path], out_dir: Path, points_dir: Path | None = None,
     A `cell_diameter` given is checked (scale.check_cell_diameter) against every job's frames here,
     before any job starts; None: each job estimates its own, as `track` does. axis: every file's
     first axis, "t" or "z" (None: as each TIFF says). channels: those the model sees in every file,
-    checked here against each file's (tiff_layout.check_channels) before any job starts."""
+    checked here against each file's (image_layout.check_channels) before any job starts."""
     if axis is not None and axis not in STACK_AXES:
         raise ValueError(f"axis {axis!r}: the stacks' first axis is 't' (time-lapses) or 'z' (z-stacks)")
     if cell_diameter is not None:
@@ -136,7 +143,8 @@ def plan_jobs(images: list[Path], out_dir: Path, points_dir: Path | None = None,
     jobs = []
     for image in images:
         series_frames = _series_frames(image)
-        names = [image.stem] if len(series_frames) == 1 else [f"{image.stem}_s{k}" for k in range(len(series_frames))]
+        stem = image_name(image)
+        names = [stem] if len(series_frames) == 1 else [f"{stem}_s{k}" for k in range(len(series_frames))]
         for k, (name, frames) in enumerate(zip(names, series_frames)):
             clicks = None if auto else points or points_dir / f"{name}.csv"
             seeds = seeds_dir / f"{name}.tif" if seeds_dir is not None else None
@@ -159,7 +167,7 @@ def _check_channels(job: Job) -> None:
     """The channels asked for checked against the job's file (one that cannot be read here is left
     to its job, which fails and says why)."""
     try:
-        layout = tiff_layout(job.image, job.series)
+        layout = image_layout(job.image, job.series)
     except ValueError:
         return
     try:
@@ -172,7 +180,7 @@ def _check_diameter_fits(job: Job) -> None:
     """The job's cell diameter checked against its frames (a file that cannot be read here is
     left to its job, which fails and says why)."""
     try:
-        frame_hw = open_tiff_frames(job.image, series=job.series).frame_shape[:2]
+        frame_hw = open_image_frames(job.image, series=job.series).frame_shape[:2]
     except Exception:  # noqa: BLE001 - any unreadable file: the job itself reports the error
         return
     try:
@@ -199,7 +207,7 @@ def run_job(job: Job, model: str | None, torch_threads: int, progress_queue: str
     if is_labels_store(job.out):
         store = LabelsStore.open(job.out, mode="r")
         if job.auto:  # outputs a killed job had not written yet
-            job.outputs(only_missing=True).write(store, store_lineage(store), open_tiff_frames(job.image, series=job.series))
+            job.outputs(only_missing=True).write(store, store_lineage(store), open_image_frames(job.image, series=job.series))
         _report(progress_queue, job, store.shape[0])
         return JobRow(job.shown, store.shape[0], None, None, "skipped (already tracked)" if job.tracked_before else "done")
     remove_abandoned_partials(job.out)  # a worker that died on this job: nobody else writes job.out

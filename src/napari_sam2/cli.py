@@ -36,11 +36,11 @@ import torch
 
 from .click_table import Click, ClickTableError, read_clicks
 from .engine.clicked_outlines import grown_into_cells, written_as_given
-from .engine.frames import open_tiff_frames
+from .engine.frames import open_image_frames, open_tiff_frames
+from .engine.image_layout import check_channels, image_layout
 from .engine.label_rule import winning_labels
 from .engine.postprocess import add_cleanup_flag
 from .engine.scale import check_cell_diameter
-from .engine.tiff_layout import check_channels, tiff_layout
 from .engine.tiled_predictor import TiledImagePredictor
 from .engine.tiling import LocalLogits
 from .file_tracking import BadClick, model_from, track_cells_file, track_file
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="napari-sam2", description="(also: python -m napari_sam2)")
     sub = parser.add_subparsers(required=True)
     track = sub.add_parser("track", help="track the cells of a time-lapse (or z-stack) TIFF")
-    track.add_argument("image", type=Path)
+    track.add_argument("image", type=Path, help="a TIFF (time-lapse, z-stack or one image) or an OME-Zarr image folder")
     track.add_argument("--out", type=Path, required=True,
                        help="Zarr store for the label stack (a new folder; it appears when tracking ends)")
     track.add_argument("--overwrite", action="store_true",
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     add_cleanup_flag(track)
     track.set_defaults(run=_track)
     segment = sub.add_parser("segment", help="segment the clicked cells of one image (any size) into a labels TIFF")
-    segment.add_argument("image", type=Path, help="one 2-D image (TIFF; with channels, or RGB)")
+    segment.add_argument("image", type=Path, help="one 2-D image (TIFF or OME-Zarr; with channels, or RGB)")
     segment.add_argument("--points", type=Path, required=True,
                          help="CSV of clicks: obj_id,x,y per line (header optional; optional column positive), "
                               "or the CSV napari saves for a Points layer")
@@ -110,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
                                        "the one at --scheduler. A file whose store is already in OUT is skipped: run "
                                        "the command again to resume. Clicks come from CSV files, or --auto tracks "
                                        "every cell with its lineage.")
-    batch.add_argument("inputs", nargs="+", help="TIFF files, folders of TIFFs, or glob patterns ('plate/*.tif')")
+    batch.add_argument("inputs", nargs="+",
+                       help="TIFF files or OME-Zarr images, folders of them, or glob patterns ('plate/*.tif')")
     batch.add_argument("--out", type=Path, required=True, help="folder for the stores, one <file stem>.zarr per file")
     clicks = batch.add_mutually_exclusive_group(required=True)
     clicks.add_argument("--points-dir", type=Path, help="folder of <file stem>.csv click files (forms as track --points)")
@@ -257,7 +258,7 @@ def _track_cells(args) -> int:
 
 
 def _shape_of(tiff: Path) -> tuple[int, ...]:
-    frames = open_tiff_frames(tiff)
+    frames = open_image_frames(tiff)
     return (len(frames), *frames.frame_shape[:2])  # the image's channels aside
 
 
@@ -286,7 +287,7 @@ def _export(args) -> int:
     outputs.check()
     try:
         store = LabelsStore.open(args.store, mode="r")
-        written = outputs.write(store, store_lineage(store), open_tiff_frames(args.image) if args.image else None)
+        written = outputs.write(store, store_lineage(store), open_image_frames(args.image) if args.image else None)
     except (ValueError, FileNotFoundError) as error:  # no store, no lineage, an image of another size, ...
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -323,10 +324,10 @@ def _segment(args) -> int:
 
 
 def _one_image(path: Path, channels: tuple[int, ...] | None) -> np.ndarray:
-    """(H, W) or (H, W, C): the one image of a TIFF (its axes as engine.tiff_layout reads them), its channels checked."""
-    layout = tiff_layout(path)
+    """(H, W) or (H, W, C): the one image of a TIFF (its axes as engine.image_layout reads them), its channels checked."""
+    layout = image_layout(path)
     check_channels(layout, channels, str(path), frames_possible=False)
-    frames = open_tiff_frames(path, layout=layout)
+    frames = open_image_frames(path, layout=layout)
     if len(frames) != 1:
         raise ValueError(f"{path} holds {len(frames)} images (axes {layout.axes}, shape {layout.shape}); segment reads "
                          "one: track them all (napari-sam2 track), or save the one to segment as a TIFF of its own")

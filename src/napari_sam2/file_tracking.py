@@ -17,11 +17,11 @@ from .click_table import Click
 from .engine.cell_tracker import CellTracker
 from .engine.clicked_outlines import outline_image, written_as_given
 from .engine.depth_extent import ClickedDepth
-from .engine.frames import open_tiff_frames
+from .engine.frames import open_image_frames
+from .engine.image_layout import check_channels, image_layout, is_ome_zarr
 from .engine.loading import load_model
 from .engine.postprocess import MaskCleanup
 from .engine.scale import ESTIMATED
-from .engine.tiff_layout import check_channels, tiff_layout
 from .engine.tiled_tracker import TiledVideoTracker
 from .storage.labels_store import LabelsStore, label_dtype
 from .storage.store_opening import check_replaceable, new_labels_store
@@ -48,12 +48,22 @@ def cached_model(spec: str | None):
 
 def _opened(image: Path, series: int, axis: str | None, channels: tuple[int, ...] | None):
     """(frames, the store's geometry) of a TIFF's image `series`, its channels checked first; with
-    an `axis` named and no channels, the channels of one image are its frames (TiffLayout.channels_as_frames)."""
-    layout = tiff_layout(image, series)
+    an `axis` named and no channels, the channels of one image are its frames (ImageLayout.channels_as_frames)."""
+    layout = image_layout(image, series)
     if axis is not None and channels is None:
         layout = layout.channels_as_frames()
     check_channels(layout, channels, str(image))
-    return open_tiff_frames(image, series=series, layout=layout), tiff_geometry(image, series, axis)
+    return open_image_frames(image, series=series, layout=layout), tiff_geometry(image, series, axis)
+
+
+def read_seeds(path: Path) -> np.ndarray:
+    """A label image (H, W) or stack (T, H, W) from a TIFF (as tifffile reads it: a stack of labels
+    is no channels) or an OME-Zarr image; a ValueError that says so for a path that is neither."""
+    if not is_ome_zarr(path):
+        image_layout(path)  # a file that is there and reads as a TIFF
+        return tifffile.imread(path)
+    frames = open_image_frames(path)
+    return np.asarray(frames[0]) if len(frames) == 1 else np.stack([np.asarray(frames[t]) for t in range(len(frames))])
 
 
 class BadClick(ValueError):
@@ -202,9 +212,7 @@ def track_cells_file(image: Path, out: Path, model, outputs: TrackingOutputs, se
     check_replaceable(out, overwrite)
     outputs.check()
     frames, geometry = _opened(image, series, axis, channels)
-    if seeds is not None:
-        tiff_layout(seeds)  # a file that is there and reads as a TIFF: else a ValueError that says so
-    seed_labels = None if seeds is None else tifffile.imread(seeds)
+    seed_labels = None if seeds is None else read_seeds(seeds)
     tracker = CellTracker(model, frames, seeds=seed_labels, z_stack=geometry["axes"][0] == "z", precision=precision,
                           cell_diameter=cell_diameter, channels=channels)
     done = write_cell_tracking(tracker, frames, out, outputs, geometry, overwrite, progress, on_frame)

@@ -11,8 +11,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from .image_layout import ImageLayout, image_layout, is_ome_zarr, ome_zarr_image
 from .indices import as_integer, axis_index, frame_index
-from .tiff_layout import TiffLayout, tiff_layout
 
 
 @runtime_checkable
@@ -80,24 +80,37 @@ class ArrayFrames:
 
 
 def open_tiff_frames(path: str | Path, axis: int | None = None, channel_axis: int | None = None,
-                     fixed: dict[int, int] | None = None, series: int = 0, layout: TiffLayout | None = None) -> ArrayFrames:
+                     fixed: dict[int, int] | None = None, series: int = 0, layout: ImageLayout | None = None) -> ArrayFrames:
     """Frames of a TIFF file, read lazily page by page through tifffile's zarr interface;
     `series`: which image of a multi-series (e.g. multi-position OME-) TIFF. axis=None: the axes as
-    `layout` says (None: as the file names them, tiff_layout.py: frames along its one stack axis,
+    `layout` says (None: as the file names them, image_layout.py: frames along its one stack axis,
     channels C or RGB samples, axes of one entry fixed; one 2-D image is a stack of one frame); else
     `axis`, `channel_axis` and `fixed` as given."""
     import tifffile
     import zarr
 
-    found = tiff_layout(path, series)  # a file that is there and reads as a TIFF: else a ValueError that says so
-    layout = layout or found
+    found = image_layout(path, series)  # a file that is there and reads as a TIFF: else a ValueError that says so
     store = tifffile.imread(str(path), aszarr=True, series=series)
     array = zarr.open(store, mode="r")
     if isinstance(array, zarr.Group):  # a pyramid: take full resolution
         array = array["0"]
     if axis is not None:
         return ArrayFrames(array, axis=axis, channel_axis=channel_axis, fixed=fixed)
-    if layout.stack_axis is None:  # one image: a stack of one frame
+    return frames_as_laid_out(array, layout or found)
+
+
+def open_image_frames(path: str | Path, series: int = 0, layout: ImageLayout | None = None) -> ArrayFrames:
+    """Frames of a TIFF file or an OME-Zarr image (its full resolution), read lazily, with the axes as
+    `layout` says (None: as the file names them, image_layout.py)."""
+    if not is_ome_zarr(path):
+        return open_tiff_frames(path, series=series, layout=layout)
+    found = image_layout(path)
+    return frames_as_laid_out(ome_zarr_image(path).array, layout or found)
+
+
+def frames_as_laid_out(array, layout: ImageLayout) -> ArrayFrames:
+    """The frames of an array whose axes `layout` names (one image: a stack of one frame)."""
+    if layout.stack_axis is None:
         return ArrayFrames(_OneFrame(array), axis=0, fixed={a + 1: i for a, i in layout.fixed.items()},
                            channel_axis=None if layout.channel_axis is None else layout.channel_axis + 1)
     return ArrayFrames(array, axis=layout.stack_axis, channel_axis=layout.channel_axis, fixed=layout.fixed)

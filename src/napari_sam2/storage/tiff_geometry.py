@@ -1,12 +1,13 @@
-"""A TIFF stack's axis names, pixel sizes and units, from its OME-XML or ImageJ metadata, for the
-labels store made from it (tracked axis "z" or "t", scale, units)."""
+"""A TIFF stack's (or an OME-Zarr image's) axis names, pixel sizes and units, from its OME-XML or
+ImageJ metadata (or its OME-Zarr axes and scale), for the labels store made from it (tracked axis "z"
+or "t", scale, units)."""
 from __future__ import annotations
 
 import xml.etree.ElementTree as ElementTree
 
 import tifffile
 
-from ..engine.tiff_layout import layout_of, tiff_layout
+from ..engine.image_layout import OmeZarrImage, image_layout, is_ome_zarr, layout_of, ome_zarr_image
 from .axes import ome_unit
 
 STACK_AXES = ("t", "z")  # what a stack's first axis may be: time (cells divide) or depth
@@ -16,15 +17,28 @@ def tiff_geometry(path, series: int = 0, axis: str | None = None) -> dict:
     """{"axes", "scale", "units"} for a (frames, rows, columns) TIFF (its image `series`); 1 and no
     unit where the file does not say. axis: "t" or "z", what the first axis is when the file does
     not say it right; None: "z" where its ImageJ/OME metadata says the frames are along Z
-    (engine.tiff_layout), else "t"."""
+    (engine.image_layout), else "t"."""
     if axis is not None and axis not in STACK_AXES:
         raise ValueError(f"axis {axis!r}: the stack's first axis is 't' (a time-lapse) or 'z' (a z-stack)")
-    tracked = axis or ("z" if tiff_layout(path, series).depth else "t")
-    with tifffile.TiffFile(path) as tif:
-        sizes = _ome_sizes(tif.ome_metadata, series) if tif.ome_metadata else _imagej_sizes(tif)
+    tracked = axis or ("z" if image_layout(path, series).depth else "t")
+    if is_ome_zarr(path):
+        sizes = _zarr_sizes(ome_zarr_image(path))
+    else:
+        with tifffile.TiffFile(path) as tif:
+            sizes = _ome_sizes(tif.ome_metadata, series) if tif.ome_metadata else _imagej_sizes(tif)
     step, step_unit = sizes.get(tracked, (1.0, None))
     (row, row_unit), (col, col_unit) = sizes.get("y", (1.0, None)), sizes.get("x", (1.0, None))
     return {"axes": tracked + "yx", "scale": [step, row, col], "units": [step_unit, row_unit, col_unit]}
+
+
+def _zarr_sizes(image: OmeZarrImage) -> dict:
+    """Each axis's size and unit at full resolution, by its name ("t", "z", "y", "x"; the frames'
+    axis, whatever the image calls it, under both "t" and "z")."""
+    layout = layout_of(image.axes, image.array.shape)
+    found = {letter.lower(): (image.scale[a], ome_unit(image.units[a])) for a, letter in enumerate(image.axes)}
+    if layout.stack_axis is not None:
+        found["t"] = found["z"] = found[image.axes[layout.stack_axis].lower()]
+    return found
 
 
 def _ome_sizes(xml: str, series: int = 0) -> dict:
@@ -58,8 +72,11 @@ def _imagej_sizes(tif: tifffile.TiffFile) -> dict:
 
 
 def tiff_series_frames(path) -> list[int]:
-    """The number of frames (engine.tiff_layout: 1 for one image) of each image series of a TIFF:
+    """The number of frames (engine.image_layout: 1 for one image) of each image series of a TIFF:
     one entry for a plain TIFF, one per position for a multi-series OME-TIFF."""
-    with tifffile.TiffFile(path) as tif:
-        layouts = [layout_of(series.axes, series.shape, str(path)) for series in tif.series]
+    if is_ome_zarr(path):
+        layouts = [image_layout(path)]
+    else:
+        with tifffile.TiffFile(path) as tif:
+            layouts = [layout_of(series.axes, series.shape, str(path)) for series in tif.series]
     return [1 if layout.stack_axis is None else layout.shape[layout.stack_axis] for layout in layouts]

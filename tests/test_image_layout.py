@@ -8,8 +8,8 @@ import tifffile
 
 from napari_sam2.cli import main
 from napari_sam2.engine.frames import open_tiff_frames
+from napari_sam2.engine.image_layout import check_channels, image_layout, layout_of
 from napari_sam2.engine.loading import embedded_model_path
-from napari_sam2.engine.tiff_layout import check_channels, layout_of, tiff_layout
 from napari_sam2.simulation import EVALUATION_SEEDS, SimulationConfig, simulate_timelapse
 from napari_sam2.storage import LabelsStore
 from napari_sam2.storage.measurements_csv import read_measurements_csv
@@ -67,19 +67,19 @@ def test_an_ome_z_stack_after_a_time_axis_of_one_is_a_z_stack(sim, tmp_path):
 
 def test_files_that_are_not_there_or_not_images_are_refused_with_what_to_do(tmp_path):
     with pytest.raises(ValueError, match="no such file"):
-        tiff_layout(tmp_path / "typo.tif")
+        image_layout(tmp_path / "typo.tif")
     with pytest.raises(ValueError, match="is a folder.*batch"):
-        tiff_layout(tmp_path)
+        image_layout(tmp_path)
     (tmp_path / "notes.tif").write_text("not an image")
     with pytest.raises(ValueError, match="notes.tif"):
-        tiff_layout(tmp_path / "notes.tif")
+        image_layout(tmp_path / "notes.tif")
     for kind in ({}, {"compression": "zlib", "imagej": True}, {"compression": "zlib", "metadata": {"axes": "TYX"}}):
         whole = tmp_path / "whole.tif"
         tifffile.imwrite(whole, np.random.default_rng(0).integers(0, 999, (6, 64, 64), np.uint16), **kind)
         (tmp_path / "cut.tif").write_bytes(whole.read_bytes()[:whole.stat().st_size // 2])  # a copy stopped part way
         with pytest.raises(ValueError, match="cut.tif cannot be read.*complete"):
-            tiff_layout(tmp_path / "cut.tif")
-        tiff_layout(whole)  # the whole file reads
+            image_layout(tmp_path / "cut.tif")
+        image_layout(whole)  # the whole file reads
 
 
 def test_a_microscopes_channels_must_be_named_and_exist():

@@ -20,7 +20,7 @@ SAMPLES_LETTER = "S"  # RGB samples: channels when last
 
 
 @dataclass(frozen=True)
-class TiffLayout:
+class ImageLayout:
     axes: str  # tifffile's axis letters, e.g. "TCYX", "QYX", "YXS"
     shape: tuple[int, ...]
     stack_axis: int | None  # the axis frames are taken along; None: one 2-D image (a stack of one frame)
@@ -36,7 +36,7 @@ class TiffLayout:
     def channel_count(self) -> int:
         return 1 if self.channel_axis is None else int(self.shape[self.channel_axis])
 
-    def channels_as_frames(self) -> TiffLayout:
+    def channels_as_frames(self) -> ImageLayout:
         """This layout with the channels of one image read as its frames (a stack saved as channels:
         tifffile's ImageJ writer names a plain 3-D stack's first axis C); itself where that is no such image."""
         if self.stack_axis is not None or not self.named_channels:
@@ -49,7 +49,7 @@ class TiffLayout:
         return self.channel_axis is not None and self.axes[self.channel_axis] == CHANNEL_LETTER
 
 
-def layout_of(axes: str, shape: tuple[int, ...], name: str = "the image") -> TiffLayout:
+def layout_of(axes: str, shape: tuple[int, ...], name: str = "the image") -> ImageLayout:
     """The layout (module docstring) of an image with these axis letters and shape; a ValueError
     naming `name`, its axes and what to do where no one axis can be tracked along."""
     axes, shape = axes.upper(), tuple(int(s) for s in shape)
@@ -65,7 +65,7 @@ def layout_of(axes: str, shape: tuple[int, ...], name: str = "the image") -> Tif
                          f"axes {axes}, shape {shape}): napari-sam2 tracks along one, time or depth. Keep one of "
                          "them: e.g. one z plane or a projection of each z-stack (Fiji: Image > Stacks > Z Project, or "
                          "Image > Hyperstacks > Reduce Dimensionality), then track that")
-    return TiffLayout(axes, shape, stacks[0] if stacks else None, channel,
+    return ImageLayout(axes, shape, stacks[0] if stacks else None, channel,
                       {a: 0 for a in rest if shape[a] == 1 and a not in stacks})
 
 
@@ -86,11 +86,70 @@ def _channel_axis(axes: str, shape: tuple[int, ...], name: str) -> int | None:
     return found[0] if found else None
 
 
-def tiff_layout(path: str | Path, series: int = 0) -> TiffLayout:
-    """The layout of a TIFF file's image `series` (module docstring); a ValueError that says what is
-    wrong for a path that is no file, or a file that cannot be read as a TIFF image."""
+@dataclass(frozen=True)
+class OmeZarrImage:
+    array: object  # the full resolution (a zarr array, read lazily)
+    axes: str  # letters as a TIFF's: T, C, Z, Y, X (Q for another axis)
+    scale: tuple[float, ...]  # of each axis, at full resolution
+    units: tuple[str | None, ...]
+
+
+def is_ome_zarr(path: str | Path) -> bool:
+    """Whether `path` is a Zarr folder (v2 or v3), to be read as an OME-Zarr image."""
+    path = Path(path)
+    return path.is_dir() and ((path / "zarr.json").is_file() or (path / ".zattrs").is_file())
+
+
+def ome_zarr_image(path: str | Path) -> OmeZarrImage:
+    """An OME-Zarr image (0.4 or 0.5, read with ome-zarr-models): its full resolution and axes; a
+    ValueError that says what the folder is where it is no image (labels, a plate, plain Zarr)."""
+    import ome_zarr_models
+    import zarr
+
+    try:
+        group = zarr.open_group(str(path), mode="r")
+        found = ome_zarr_models.open_ome_zarr(group)
+    except Exception as error:  # plain Zarr, or metadata that is no OME-Zarr: say what was found
+        raise ValueError(f"{path} is a Zarr folder but not an OME-Zarr image (0.4 or 0.5) that can be read "
+                         f"({_why_no_image(str(error))}); give a TIFF, or an OME-Zarr image as the specification "
+                         "writes it") from error
+    kind = type(found).__name__
+    if kind != "Image":
+        raise ValueError(f"{path} is an OME-Zarr {kind}, not an image: give one image of it (e.g. a well's field "
+                         "plate.zarr/A/1/0)")
+    attributes = getattr(found.attributes, "ome", found.attributes)  # 0.5 keeps them under "ome"
+    multiscale = attributes.multiscales[0]
+    dataset = multiscale.datasets[0]  # the full resolution
+    scale = next((t.scale for t in dataset.coordinateTransformations if t.type == "scale"), [1.0] * len(multiscale.axes))
+    return OmeZarrImage(group[dataset.path], "".join(_letter(axis) for axis in multiscale.axes),
+                        tuple(float(v) for v in scale), tuple(axis.unit for axis in multiscale.axes))
+
+
+def _why_no_image(message: str) -> str:
+    """What ome-zarr-models found wrong with the folder as an image (it lists every kind it tried)."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    at = [i for i, line in enumerate(lines) if line.endswith(".image.Image")]
+    return " ".join(lines[at[0] + 1:at[0] + 3] if at else lines[:1])[:300]
+
+
+def _letter(axis) -> str:
+    """An OME-Zarr axis as a TIFF's axis letter."""
+    if axis.type == "time":
+        return "T"
+    if axis.type == "channel":
+        return CHANNEL_LETTER
+    return axis.name.upper() if axis.name.lower() in ("x", "y", "z") else "Q"
+
+
+def image_layout(path: str | Path, series: int = 0) -> ImageLayout:
+    """The layout of a TIFF file's image `series`, or of an OME-Zarr image (module docstring); a
+    ValueError that says what is wrong for a path that is no file, or a file that cannot be read as
+    a TIFF image."""
     import tifffile
 
+    if is_ome_zarr(path):
+        image = ome_zarr_image(path)
+        return layout_of(image.axes, image.array.shape, str(path))
     path = Path(path)
     if not path.exists():
         raise ValueError(f"{path}: no such file; give the path of a TIFF image (a time-lapse, a z-stack or one image)")
@@ -123,7 +182,7 @@ def _cut_short(image, file_size: int) -> bool:
     return len(image.pages) < image.size // max(image.keyframe.size, 1)  # and holds every plane
 
 
-def check_channels(layout: TiffLayout, channels: tuple[int, ...] | None, name: str = "the image",
+def check_channels(layout: ImageLayout, channels: tuple[int, ...] | None, name: str = "the image",
                    frames_possible: bool = True) -> None:
     """Refuses (ValueError, saying what to give) channels the image does not have, and a microscope's
     several channels with none named: which of them shows the cells is the user's to say (the model
