@@ -47,7 +47,7 @@ def cached_model(spec: str | None):
 
 
 def _opened(image: Path, series: int, axis: str | None, channels: tuple[int, ...] | None):
-    """(frames, the store's geometry) of a TIFF's image `series`, its channels checked first; with
+    """(frames, the store's geometry) of a TIFF's image `series` or an OME-Zarr image, its channels checked first; with
     an `axis` named and no channels, the channels of one image are its frames (ImageLayout.channels_as_frames)."""
     layout = image_layout(image, series)
     if axis is not None and channels is None:

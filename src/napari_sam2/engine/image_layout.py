@@ -1,7 +1,8 @@
-"""Which axes of a TIFF image hold the frames, the channels and each frame's plane, from the axis
-letters its ImageJ or OME metadata give (tifffile's `series.axes`; Q, I for a stack they do not
-name, S for the samples of an RGB image): one rule for reading the frames (frames.open_tiff_frames)
-and for naming the labels store's axes (storage.tiff_geometry).
+"""Which axes of an image file hold the frames, the channels and each frame's plane, from the axis
+letters its metadata give: a TIFF's ImageJ or OME metadata (tifffile's `series.axes`; Q, I for a
+stack they do not name, S for the samples of an RGB image), or an OME-Zarr image's axes (by type:
+T for time, C for channel, then by name: Z, Y, X). One rule for reading the frames
+(frames.open_image_frames) and for naming the labels store's axes (storage.tiff_geometry).
 
 - The plane: Y and X (the last two axes where the file names neither).
 - Channels: C, or S last (an RGB image's samples). S not last (planar samples) is read as a stack,
@@ -21,7 +22,7 @@ SAMPLES_LETTER = "S"  # RGB samples: channels when last
 
 @dataclass(frozen=True)
 class ImageLayout:
-    axes: str  # tifffile's axis letters, e.g. "TCYX", "QYX", "YXS"
+    axes: str  # axis letters (tifffile's, or an OME-Zarr image's as _letter gives them), e.g. "TCYX", "QYX", "YXS"
     shape: tuple[int, ...]
     stack_axis: int | None  # the axis frames are taken along; None: one 2-D image (a stack of one frame)
     channel_axis: int | None
