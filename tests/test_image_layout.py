@@ -162,3 +162,30 @@ def test_segment_reads_one_image_with_its_channels_and_refuses_a_stack(sim, tmp_
     picked = tifffile.imread(tmp_path / "a.tif")
     assert (picked == 1).sum() > 50
     np.testing.assert_array_equal(picked, tifffile.imread(tmp_path / "b.tif"))
+
+
+def test_a_projected_axis_is_no_stack_and_the_layout_without_it_shifts_the_others():
+    layout = layout_of("TZCYX", (6, 4, 2, 96, 96), project="Z")
+    assert (layout.stack_axis, layout.projected, layout.channel_axis) == (0, 1, 2)
+    shown = layout.projected_out()
+    assert (shown.axes, shown.shape, shown.stack_axis, shown.channel_axis) == ("TCYX", (6, 2, 96, 96), 0, 1)
+    with pytest.raises(ValueError, match="no Z axis to project"):
+        layout_of("QYX", (6, 96, 96), project="Z")
+
+
+@pytest.mark.skipif(not embedded_model_path().is_file(), reason="the embedded model is not here")
+def test_a_time_lapse_of_z_stacks_is_tracked_on_its_maximum_projection_when_asked(sim, tmp_path, capsys):
+    stacks = np.stack([sim.frames // 3, sim.frames, sim.frames // 2], axis=1)  # (T, Z, Y, X): in focus on slice 1
+    tifffile.imwrite(tmp_path / "tzyx.tif", stacks, imagej=True, metadata={"axes": "TZYX"})
+    tifffile.imwrite(tmp_path / "mip.tif", stacks.max(axis=1))
+    out = tmp_path / "tzyx.zarr"
+    assert main(["track", str(tmp_path / "tzyx.tif"), "--auto", "--out", str(out)]) == 2
+    assert "--max-projection" in capsys.readouterr().err and not out.exists()
+    assert main(["track", str(tmp_path / "tzyx.tif"), "--auto", "--max-projection", "--out", str(out),
+                 "--csv", str(tmp_path / "tzyx.csv")]) == 0
+    assert main(["track", str(tmp_path / "mip.tif"), "--auto", "--out", str(tmp_path / "mip.zarr")]) == 0
+    labels = LabelsStore.open(out, mode="r").array[:]
+    np.testing.assert_array_equal(labels, LabelsStore.open(tmp_path / "mip.zarr", mode="r").array[:])
+    table = read_measurements_csv(tmp_path / "tzyx.csv")  # intensities of the projection the cells were tracked on
+    cell = labels[1] == table["track_id"][table["frame"] == 1][0]
+    assert table["mean_intensity"][table["frame"] == 1][0] == pytest.approx(sim.frames[1][cell].mean())

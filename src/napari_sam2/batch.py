@@ -73,6 +73,12 @@ class Job:
     tracked_before: bool = False  # its store was there when the batch was planned (else this batch tracks it)
     axis: str | None = None  # the stack's first axis, "t" or "z"; None: as the TIFF says (storage.tiff_geometry)
     channels: tuple[int, ...] | None = None  # those the model sees (engine.image_layout.check_channels)
+    max_projection: bool = False  # a time-lapse of z-stacks: each time point's maximum-intensity projection
+
+    def frames_read(self):
+        """The job's frames as its tracking read them (a projection where asked), for the outputs' intensities."""
+        layout = image_layout(self.image, self.series, "Z" if self.max_projection else None)
+        return open_image_frames(self.image, series=self.series, layout=layout)
 
     @property
     def auto(self) -> bool:
@@ -121,14 +127,15 @@ def tiff_inputs(inputs: list[str | Path]) -> list[Path]:
 def plan_jobs(images: list[Path], out_dir: Path, points_dir: Path | None = None, points: Path | None = None,
               auto: bool = False, seeds_dir: Path | None = None, lineage_outputs: tuple[str, ...] = (),
               cell_diameter: float | None = None, axis: str | None = None,
-              channels: tuple[int, ...] | None = None) -> list[Job]:
+              channels: tuple[int, ...] | None = None, max_projection: bool = False) -> list[Job]:
     """A job per image, or per series of a multi-series TIFF (named <stem>_s<k>): its clicks are
     `points` (the same for every job) or `points_dir/<job name>.csv`; or, with `auto`, every cell
     is tracked (seeds from `seeds_dir/<job name>.tif` if given) and `lineage_outputs` are written.
     A `cell_diameter` given is checked (scale.check_cell_diameter) against every job's frames here,
     before any job starts; None: each job estimates its own, as `track` does. axis: every file's
     first axis, "t" or "z" (None: as each TIFF says). channels: those the model sees in every file,
-    checked here against each file's (image_layout.check_channels) before any job starts."""
+    checked here against each file's (image_layout.check_channels) before any job starts;
+    max_projection: each time point of a time-lapse of z-stacks is its maximum-intensity projection."""
     if axis is not None and axis not in STACK_AXES:
         raise ValueError(f"axis {axis!r}: the stacks' first axis is 't' (time-lapses) or 'z' (z-stacks)")
     if cell_diameter is not None:
@@ -150,7 +157,7 @@ def plan_jobs(images: list[Path], out_dir: Path, points_dir: Path | None = None,
             seeds = seeds_dir / f"{name}.tif" if seeds_dir is not None else None
             out = out_dir / f"{name}.zarr"
             jobs.append(Job(image, clicks, out, k, frames, seeds, tuple(lineage_outputs), cell_diameter,
-                            is_labels_store(out), axis, channels))
+                            is_labels_store(out), axis, channels, max_projection))
     names = [job.name for job in jobs]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
@@ -167,7 +174,7 @@ def _check_channels(job: Job) -> None:
     """The channels asked for checked against the job's file (one that cannot be read here is left
     to its job, which fails and says why)."""
     try:
-        layout = image_layout(job.image, job.series)
+        layout = image_layout(job.image, job.series, "Z" if job.max_projection else None)
     except ValueError:
         return
     try:
@@ -207,7 +214,7 @@ def run_job(job: Job, model: str | None, torch_threads: int, progress_queue: str
     if is_labels_store(job.out):
         store = LabelsStore.open(job.out, mode="r")
         if job.auto:  # outputs a killed job had not written yet
-            job.outputs(only_missing=True).write(store, store_lineage(store), open_image_frames(job.image, series=job.series))
+            job.outputs(only_missing=True).write(store, store_lineage(store), job.frames_read())
         _report(progress_queue, job, store.shape[0])
         return JobRow(job.shown, store.shape[0], None, None, "skipped (already tracked)" if job.tracked_before else "done")
     remove_abandoned_partials(job.out)  # a worker that died on this job: nobody else writes job.out
@@ -216,13 +223,14 @@ def run_job(job: Job, model: str | None, torch_threads: int, progress_queue: str
     if job.auto:
         cells = track_cells_file(job.image, job.out, cached_model(model), job.outputs(only_missing=True), job.seeds,
                                  progress=False, series=job.series, on_frame=on_frame, precision=precision,
-                                 cell_diameter=job.cell_diameter, axis=job.axis, channels=job.channels)
+                                 cell_diameter=job.cell_diameter, axis=job.axis, channels=job.channels,
+                                 max_projection=job.max_projection)
         return JobRow(job.shown, cells.frames, cells.tracks, cells.seconds, "done", cells.cell_diameter,
                       cells.cell_diameter_estimated)
     clicks = read_clicks(job.points)  # before the model: a bad file is refused at once
     tracked = track_file(job.image, job.out, clicks, cached_model(model), progress=False, series=job.series,
                          on_frame=on_frame, precision=precision, cell_diameter=job.cell_diameter, axis=job.axis,
-                         channels=job.channels)
+                         channels=job.channels, max_projection=job.max_projection)
     return JobRow(job.shown, tracked.frames, len(tracked.objects), tracked.seconds, "done", tracked.cell_diameter,
                   tracked.cell_diameter_estimated)
 
@@ -237,20 +245,23 @@ def track_files(paths: list[str | Path], out_dir: str | Path, client: Client | N
                 model: str | None = None, torch_threads: int = 1, progress: bool = True,
                 precision: str = "auto", auto: bool = False, seeds_dir: str | Path | None = None,
                 lineage_outputs: tuple[str, ...] = (), cell_diameter: float | None = None,
-                axis: str | None = None, channels: tuple[int, ...] | None = None) -> list[JobRow]:
+                axis: str | None = None, channels: tuple[int, ...] | None = None,
+                max_projection: bool = False) -> list[JobRow]:
     """Tracks every TIFF of `paths` (files, folders, globs) into out_dir/<stem>.zarr on the Dask
     `client` (None: a LocalCluster of one worker per `torch_threads` cores, closed at the end):
     the clicks of `points` or `points_dir`, or with `auto` every cell (plan_jobs), with cells of
     `cell_diameter` px (None: estimated per file); a row per file, in the order of `paths`
     (objects: the tracks of an automatic job), each stack's first axis `axis` ("t", "z"; None: as
-    its TIFF says), the model seeing `channels` of each (None: the image as it is). Bad input raises
+    its TIFF says), the model seeing `channels` of each (None: the image as it is), each time point of
+    a time-lapse of z-stacks its maximum-intensity projection with `max_projection`. Bad input raises
     ValueError before any job starts."""
     jobs = plan_jobs(tiff_inputs(paths), Path(out_dir), points_dir and Path(points_dir), points and Path(points),
-                     auto, seeds_dir and Path(seeds_dir), tuple(lineage_outputs), cell_diameter, axis, channels)
+                     auto, seeds_dir and Path(seeds_dir), tuple(lineage_outputs), cell_diameter, axis, channels,
+                     max_projection)
     if client is None:
         with local_client(default_workers(torch_threads)) as own:
             return track_files(paths, out_dir, own, points_dir, points, model, torch_threads, progress, precision,
-                               auto, seeds_dir, lineage_outputs, cell_diameter, axis, channels)
+                               auto, seeds_dir, lineage_outputs, cell_diameter, axis, channels, max_projection)
     queue = Queue(f"napari-sam2-progress-{uuid.uuid4().hex}", client=client) if progress else None
     futures = {client.submit(run_job, job, model, torch_threads, queue and queue.name, precision, retries=RETRIES,
                              pure=False,

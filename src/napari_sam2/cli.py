@@ -80,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
                        help="what the stack's first axis is: t (a time-lapse; cells divide) or z (a z-stack: 3-D "
                             "labels, no divisions); default: as the TIFF's ImageJ or OME metadata says, else t")
     _add_channels(track)
+    _add_max_projection(track)
     track.add_argument("--model", default=None, help="official name or checkpoint path (default: embedded)")
     track.add_argument("--threads", type=int, default=2)
     _add_precision(track)
@@ -135,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     batch.add_argument("--threads-per-worker", type=int, default=1, dest="threads",
                        help="torch threads of each job (default 1)")
     _add_channels(batch)
+    _add_max_projection(batch)
     batch.add_argument("--model", default=None, help="official name or checkpoint path (default: embedded)")
     _add_precision(batch)
     batch.set_defaults(run=_batch)
@@ -178,6 +180,12 @@ def _add_channels(command) -> None:
                               "microscope channels (axis C); default: the image as it is (grey, or an RGB image)")
 
 
+def _add_max_projection(command) -> None:
+    command.add_argument("--max-projection", action="store_true",
+                         help="a time-lapse of z-stacks (T, Z, Y, X): track each time point's maximum-intensity "
+                              "projection along Z (2-D labels over time)")
+
+
 def _channel_list(text: str) -> tuple[int, ...]:
     try:
         return tuple(int(part) for part in text.split(","))
@@ -213,7 +221,8 @@ def _track(args) -> int:
     try:
         tracked = track_file(args.image, args.out, clicks, model_from(args.model), args.overwrite,
                              keep_masks=truth is not None, cell_diameter=args.cell_diameter,
-                             precision=args.precision, cleanup=args.cleanup, axis=args.axis, channels=args.channels)
+                             precision=args.precision, cleanup=args.cleanup, axis=args.axis, channels=args.channels,
+                             max_projection=args.max_projection)
     except BadClick as error:  # a click outside the image or the frames: nothing written
         print(f"error: {args.points or args.truth}: {error}", file=sys.stderr)
         return 2
@@ -243,7 +252,7 @@ def _track_cells(args) -> int:
             check_cell_diameter(args.cell_diameter)
         done = track_cells_file(args.image, args.out, model_from(args.model), _outputs(args), args.seeds,
                                 args.overwrite, precision=args.precision, cell_diameter=args.cell_diameter,
-                                axis=args.axis, channels=args.channels)
+                                axis=args.axis, channels=args.channels, max_projection=args.max_projection)
     except ValueError as error:  # bad seeds or diameter, an image the model cannot read: no store written
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -368,7 +377,8 @@ def _batch(args) -> int:
             rows = track_files(args.inputs, args.out, client, args.points_dir, args.points, args.model, args.threads,
                                precision=args.precision, auto=args.auto, seeds_dir=args.seeds_dir,
                                lineage_outputs=tuple(kind for kind in args.lineage_outputs.split(",") if kind),
-                               cell_diameter=args.cell_diameter, axis=args.axis, channels=args.channels)
+                               cell_diameter=args.cell_diameter, axis=args.axis, channels=args.channels,
+                               max_projection=args.max_projection)
         except (ValueError, FileNotFoundError) as error:  # what to track, a bad diameter, inputs that are not there
             print(f"error: {error}", file=sys.stderr)
             return 2

@@ -46,14 +46,15 @@ def cached_model(spec: str | None):
         return _models[spec]
 
 
-def _opened(image: Path, series: int, axis: str | None, channels: tuple[int, ...] | None):
+def _opened(image: Path, series: int, axis: str | None, channels: tuple[int, ...] | None, max_projection: bool):
     """(frames, the store's geometry) of a TIFF's image `series` or an OME-Zarr image, its channels checked first; with
-    an `axis` named and no channels, the channels of one image are its frames (ImageLayout.channels_as_frames)."""
-    layout = image_layout(image, series)
+    an `axis` named and no channels, the channels of one image are its frames (ImageLayout.channels_as_frames);
+    max_projection: each frame the maximum-intensity projection of its z-stack."""
+    layout = image_layout(image, series, "Z" if max_projection else None)
     if axis is not None and channels is None:
         layout = layout.channels_as_frames()
     check_channels(layout, channels, str(image))
-    return open_image_frames(image, series=series, layout=layout), tiff_geometry(image, series, axis)
+    return open_image_frames(image, series=series, layout=layout), tiff_geometry(image, series, axis, layout)
 
 
 def read_seeds(path: Path) -> np.ndarray:
@@ -97,7 +98,7 @@ def track_file(image: Path, out: Path, clicks: list[Click], model, overwrite: bo
                keep_masks: bool = False, progress: bool = True, series: int = 0,
                on_frame: Callable[[int], None] | None = None, cell_diameter: float | None = None,
                precision: str = "auto", cleanup: MaskCleanup = MaskCleanup(), axis: str | None = None,
-               channels: tuple[int, ...] | None = None) -> FileTracked:
+               channels: tuple[int, ...] | None = None, max_projection: bool = False) -> FileTracked:
     """Tracks `clicks` through every frame of the TIFF `image` (its image `series`) into the labels
     store `out`, with cells resampled to the model's preferred size and tiled (TiledVideoTracker;
     the cell diameter in pixels is estimated from the frames when not given); `on_frame(results so
@@ -105,9 +106,10 @@ def track_file(image: Path, out: Path, clicks: list[Click], model, overwrite: bo
     raises ValueError (BadClick for a click) before anything is written; a failure while tracking
     leaves nothing at `out`. cleanup: the masks' post-processing (engine/postprocess.py). axis: the
     stack's first axis, "t" or "z" (None: as the TIFF says; storage.tiff_geometry). channels: those
-    the model sees (check_channels: needed where the TIFF has a microscope's several channels)."""
+    the model sees (check_channels: needed where the TIFF has a microscope's several channels).
+    max_projection: a time-lapse of z-stacks tracked on each time point's maximum-intensity projection."""
     check_replaceable(out, overwrite)  # before any work: the answer may be no
-    frames, geometry = _opened(image, series, axis, channels)
+    frames, geometry = _opened(image, series, axis, channels, max_projection)
     tracker = TiledVideoTracker(model, frames, cell_diameter=cell_diameter, precision=precision, cleanup=cleanup,
                                 channels=channels)
     try:
@@ -201,17 +203,18 @@ def track_cells_file(image: Path, out: Path, model, outputs: TrackingOutputs, se
                      overwrite: bool = False, progress: bool = True, series: int = 0,
                      on_frame: Callable[[int], None] | None = None, precision: str = "auto",
                      cell_diameter: float | None = None, axis: str | None = None,
-                     channels: tuple[int, ...] | None = None) -> CellsTracked:
+                     channels: tuple[int, ...] | None = None, max_projection: bool = False) -> CellsTracked:
     """Every cell of the TIFF `image` tracked (found by the model, or from the label TIFF `seeds`:
     one label image of the first frame, or a label stack of every frame) into the store `out`,
     and `outputs` written from it, with cells resampled to the model's preferred size and tiled
     (the cell diameter in pixels estimated from the frames when not given). Every output
     path is checked first, and bad seeds or a bad diameter are refused, before any work; along z
     (a z-stack: the TIFF says Z, or axis="z") there are no divisions, and each nucleus ends where it fades.
-    channels: those the model sees (check_channels: needed where the TIFF has a microscope's several channels)."""
+    channels: those the model sees (check_channels: needed where the TIFF has a microscope's several channels).
+    max_projection: a time-lapse of z-stacks tracked on each time point's maximum-intensity projection."""
     check_replaceable(out, overwrite)
     outputs.check()
-    frames, geometry = _opened(image, series, axis, channels)
+    frames, geometry = _opened(image, series, axis, channels, max_projection)
     seed_labels = None if seeds is None else read_seeds(seeds)
     tracker = CellTracker(model, frames, seeds=seed_labels, z_stack=geometry["axes"][0] == "z", precision=precision,
                           cell_diameter=cell_diameter, channels=channels)

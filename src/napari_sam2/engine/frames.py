@@ -89,14 +89,15 @@ def open_tiff_frames(path: str | Path, axis: int | None = None, channel_axis: in
     import tifffile
     import zarr
 
-    found = image_layout(path, series)  # a file that is there and reads as a TIFF: else a ValueError that says so
+    if axis is None and layout is None:  # as the file names its axes (and a ValueError that says so for a bad file)
+        layout = image_layout(path, series)
     store = tifffile.imread(str(path), aszarr=True, series=series)
     array = zarr.open(store, mode="r")
     if isinstance(array, zarr.Group):  # a pyramid: take full resolution
         array = array["0"]
     if axis is not None:
         return ArrayFrames(array, axis=axis, channel_axis=channel_axis, fixed=fixed)
-    return frames_as_laid_out(array, layout or found)
+    return frames_as_laid_out(array, layout)
 
 
 def open_image_frames(path: str | Path, series: int = 0, layout: ImageLayout | None = None) -> ArrayFrames:
@@ -104,16 +105,33 @@ def open_image_frames(path: str | Path, series: int = 0, layout: ImageLayout | N
     `layout` says (None: as the file names them, image_layout.py)."""
     if not is_ome_zarr(path):
         return open_tiff_frames(path, series=series, layout=layout)
-    found = image_layout(path)
-    return frames_as_laid_out(ome_zarr_image(path).array, layout or found)
+    return frames_as_laid_out(ome_zarr_image(path).array, layout or image_layout(path))
 
 
 def frames_as_laid_out(array, layout: ImageLayout) -> ArrayFrames:
-    """The frames of an array whose axes `layout` names (one image: a stack of one frame)."""
+    """The frames of an array whose axes `layout` names (one image: a stack of one frame; a
+    projected axis: each frame the maximum along it)."""
+    if layout.projected is not None:
+        array, layout = _MaxProjection(array, layout.projected), layout.projected_out()
     if layout.stack_axis is None:
         return ArrayFrames(_OneFrame(array), axis=0, fixed={a + 1: i for a, i in layout.fixed.items()},
                            channel_axis=None if layout.channel_axis is None else layout.channel_axis + 1)
     return ArrayFrames(array, axis=layout.stack_axis, channel_axis=layout.channel_axis, fixed=layout.fixed)
+
+
+class _MaxProjection:
+    """An array seen without one of its axes: each read is the maximum along it (a z-stack's
+    maximum-intensity projection), reading only the block asked for."""
+
+    def __init__(self, array, axis: int):
+        self.array, self.axis = array, axis
+        self.shape = tuple(size for a, size in enumerate(array.shape) if a != axis)
+
+    def __getitem__(self, key: tuple):
+        key = tuple(key)
+        block = np.asarray(self.array[key[:self.axis] + (slice(None),) + key[self.axis:]])
+        kept_before = sum(not isinstance(k, (int, np.integer)) for k in key[:self.axis])  # axes left before it
+        return block.max(axis=kept_before)
 
 
 class _OneFrame:

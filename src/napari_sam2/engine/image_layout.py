@@ -9,7 +9,8 @@ T for time, C for channel, then by name: Z, Y, X). One rule for reading the fram
   as it always was here.
 - Frames: the one axis left of more than one entry (T, Z or unnamed); none: one 2-D image, read as a
   stack of one frame. Axes of one entry (an OME-TIFF's Z=1 of a time-lapse) are fixed at 0. Two or
-  more axes left (a time-lapse of z-stacks) are refused: one axis is tracked along.
+  more axes left (a time-lapse of z-stacks) are refused: one axis is tracked along; unless one of
+  them is projected (`project="Z"`: each time point's maximum-intensity projection along Z is its frame).
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ class ImageLayout:
     stack_axis: int | None  # the axis frames are taken along; None: one 2-D image (a stack of one frame)
     channel_axis: int | None
     fixed: dict[int, int] = field(default_factory=dict)  # axes of one entry, at index 0
+    projected: int | None = None  # the axis each frame is the maximum along (a z-stack's projection)
 
     @property
     def depth(self) -> bool:
@@ -44,30 +46,50 @@ class ImageLayout:
             return self
         return replace(self, stack_axis=self.channel_axis, channel_axis=None)
 
+    def projected_out(self) -> ImageLayout:
+        """The layout of the image with its projected axis gone (the axes after it one lower)."""
+        gone = self.projected
+        if gone is None:
+            return self
+
+        def lower(a):
+            return None if a is None else a - (a > gone)
+        return ImageLayout(self.axes[:gone] + self.axes[gone + 1:], self.shape[:gone] + self.shape[gone + 1:],
+                           lower(self.stack_axis), lower(self.channel_axis), {lower(a): i for a, i in self.fixed.items()})
+
     @property
     def named_channels(self) -> bool:
         """Whether the channels are a microscope's (C: which holds the cells is not known), not RGB samples."""
         return self.channel_axis is not None and self.axes[self.channel_axis] == CHANNEL_LETTER
 
 
-def layout_of(axes: str, shape: tuple[int, ...], name: str = "the image") -> ImageLayout:
-    """The layout (module docstring) of an image with these axis letters and shape; a ValueError
-    naming `name`, its axes and what to do where no one axis can be tracked along."""
+def layout_of(axes: str, shape: tuple[int, ...], name: str = "the image", project: str | None = None) -> ImageLayout:
+    """The layout (module docstring) of an image with these axis letters and shape, the axis lettered
+    `project` (e.g. "Z") projected if given; a ValueError naming `name`, its axes and what to do where
+    no one axis can be tracked along."""
     axes, shape = axes.upper(), tuple(int(s) for s in shape)
     if len(axes) != len(shape):
         raise ValueError(f"{name}: axis letters {axes!r} do not match its shape {shape}")
     plane = _plane_axes(axes)
     channel = _channel_axis(axes, shape, name)
     rest = [a for a in range(len(axes)) if a not in plane and a != channel]
+    projected = None
+    if project is not None:
+        if project.upper() not in [axes[a] for a in rest]:
+            raise ValueError(f"{name} has no {project.upper()} axis to project (axes {axes}, shape {shape})")
+        projected = axes.index(project.upper())
+        rest.remove(projected)
     stacks = [a for a in rest if shape[a] > 1]
     if len(stacks) > 1:
         told = ", ".join(f"{axes[a]}={shape[a]}" for a in stacks)
         raise ValueError(f"{name} has more than one axis besides each image's rows, columns and channels ({told}; "
                          f"axes {axes}, shape {shape}): napari-sam2 tracks along one, time or depth. Keep one of "
                          "them: e.g. one z plane or a projection of each z-stack (Fiji: Image > Stacks > Z Project, or "
-                         "Image > Hyperstacks > Reduce Dimensionality), then track that")
+                         "Image > Hyperstacks > Reduce Dimensionality), then track that"
+                         + ("; or track each time point's maximum-intensity projection along Z (--max-projection)"
+                            if "Z" in told else ""))
     return ImageLayout(axes, shape, stacks[0] if stacks else None, channel,
-                      {a: 0 for a in rest if shape[a] == 1 and a not in stacks})
+                       {a: 0 for a in rest if shape[a] == 1 and a not in stacks}, projected)
 
 
 def _plane_axes(axes: str) -> tuple[int, int]:
@@ -142,15 +164,15 @@ def _letter(axis) -> str:
     return axis.name.upper() if axis.name.lower() in ("x", "y", "z") else "Q"
 
 
-def image_layout(path: str | Path, series: int = 0) -> ImageLayout:
-    """The layout of a TIFF file's image `series`, or of an OME-Zarr image (module docstring); a
-    ValueError that says what is wrong for a path that is no file, or a file that cannot be read as
-    a TIFF image."""
+def image_layout(path: str | Path, series: int = 0, project: str | None = None) -> ImageLayout:
+    """The layout of a TIFF file's image `series`, or of an OME-Zarr image (module docstring; the
+    axis lettered `project` projected, if given); a ValueError that says what is wrong for a path
+    that is no file, or a file that cannot be read as a TIFF image."""
     import tifffile
 
     if is_ome_zarr(path):
         image = ome_zarr_image(path)
-        return layout_of(image.axes, image.array.shape, str(path))
+        return layout_of(image.axes, image.array.shape, str(path), project)
     path = Path(path)
     if not path.exists():
         raise ValueError(f"{path}: no such file; give the path of a TIFF image (a time-lapse, a z-stack or one image)")
@@ -168,7 +190,7 @@ def image_layout(path: str | Path, series: int = 0) -> ImageLayout:
         raise ValueError(f"{path} holds no image (an empty or damaged TIFF): open it in Fiji and save it again")
     if not 0 <= series < len(every):
         raise ValueError(f"{path} has {len(every)} image series (numbered from 0), not a series {series}")
-    return layout_of(*every[series], str(path))
+    return layout_of(*every[series], str(path), project)
 
 
 def _cut_short(image, file_size: int) -> bool:

@@ -7,22 +7,23 @@ import xml.etree.ElementTree as ElementTree
 
 import tifffile
 
-from ..engine.image_layout import OmeZarrImage, image_layout, is_ome_zarr, layout_of, ome_zarr_image
+from ..engine.image_layout import ImageLayout, OmeZarrImage, image_layout, is_ome_zarr, layout_of, ome_zarr_image
 from .axes import ome_unit
 
 STACK_AXES = ("t", "z")  # what a stack's first axis may be: time (cells divide) or depth
 
 
-def tiff_geometry(path, series: int = 0, axis: str | None = None) -> dict:
+def tiff_geometry(path, series: int = 0, axis: str | None = None, layout: ImageLayout | None = None) -> dict:
     """{"axes", "scale", "units"} for a (frames, rows, columns) TIFF (its image `series`); 1 and no
     unit where the file does not say. axis: "t" or "z", what the first axis is when the file does
     not say it right; None: "z" where its ImageJ/OME metadata says the frames are along Z
-    (engine.image_layout), else "t"."""
+    (engine.image_layout), else "t". layout: the image's as it is read (None: as the file says)."""
     if axis is not None and axis not in STACK_AXES:
         raise ValueError(f"axis {axis!r}: the stack's first axis is 't' (a time-lapse) or 'z' (a z-stack)")
-    tracked = axis or ("z" if image_layout(path, series).depth else "t")
+    layout = layout or image_layout(path, series)
+    tracked = axis or ("z" if layout.depth else "t")
     if is_ome_zarr(path):
-        sizes = _zarr_sizes(ome_zarr_image(path))
+        sizes = _zarr_sizes(ome_zarr_image(path), layout)
     else:
         with tifffile.TiffFile(path) as tif:
             sizes = _ome_sizes(tif.ome_metadata, series) if tif.ome_metadata else _imagej_sizes(tif)
@@ -31,10 +32,9 @@ def tiff_geometry(path, series: int = 0, axis: str | None = None) -> dict:
     return {"axes": tracked + "yx", "scale": [step, row, col], "units": [step_unit, row_unit, col_unit]}
 
 
-def _zarr_sizes(image: OmeZarrImage) -> dict:
+def _zarr_sizes(image: OmeZarrImage, layout: ImageLayout) -> dict:
     """Each axis's size and unit at full resolution, by its name ("t", "z", "y", "x"; the frames'
     axis, whatever the image calls it, under both "t" and "z")."""
-    layout = layout_of(image.axes, image.array.shape)
     found = {letter.lower(): (image.scale[a], ome_unit(image.units[a])) for a, letter in enumerate(image.axes)}
     if layout.stack_axis is not None:
         found["t"] = found["z"] = found[image.axes[layout.stack_axis].lower()]
