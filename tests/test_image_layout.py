@@ -189,3 +189,13 @@ def test_a_time_lapse_of_z_stacks_is_tracked_on_its_maximum_projection_when_aske
     table = read_measurements_csv(tmp_path / "tzyx.csv")  # intensities of the projection the cells were tracked on
     cell = labels[1] == table["track_id"][table["frame"] == 1][0]
     assert table["mean_intensity"][table["frame"] == 1][0] == pytest.approx(sim.frames[1][cell].mean())
+
+
+def test_a_batch_reads_each_file_as_track_does_a_stack_saved_as_channels_with_its_axis_named(sim, tmp_path):
+    from napari_sam2.batch import plan_jobs
+
+    tifffile.imwrite(tmp_path / "stack.tif", sim.frames, imagej=True)  # tifffile's ImageJ writer calls the axis C
+    with pytest.raises(ValueError, match="--axis t"):
+        plan_jobs([tmp_path / "stack.tif"], tmp_path / "out", auto=True)
+    job, = plan_jobs([tmp_path / "stack.tif"], tmp_path / "out", auto=True, axis="t")
+    assert len(job.frames_read()) == 5

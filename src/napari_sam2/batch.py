@@ -27,9 +27,9 @@ from tqdm import tqdm
 
 from .click_table import read_clicks
 from .engine.frames import open_image_frames
-from .engine.image_layout import check_channels, image_layout, is_ome_zarr
+from .engine.image_layout import check_channels, is_ome_zarr
 from .engine.scale import check_cell_diameter
-from .file_tracking import cached_model, track_cells_file, track_file
+from .file_tracking import cached_model, file_layout, track_cells_file, track_file
 from .storage.labels_store import LabelsStore, is_labels_store
 from .storage.store_edits import store_lineage
 from .storage.store_opening import remove_abandoned_partials
@@ -77,8 +77,11 @@ class Job:
 
     def frames_read(self):
         """The job's frames as its tracking read them (a projection where asked), for the outputs' intensities."""
-        layout = image_layout(self.image, self.series, "Z" if self.max_projection else None)
-        return open_image_frames(self.image, series=self.series, layout=layout)
+        return open_image_frames(self.image, series=self.series, layout=self.layout())
+
+    def layout(self):
+        """How the job reads its file (file_tracking.file_layout)."""
+        return file_layout(self.image, self.series, self.axis, self.channels, self.max_projection)
 
     @property
     def auto(self) -> bool:
@@ -174,7 +177,7 @@ def _check_channels(job: Job) -> None:
     """The channels asked for checked against the job's file (one that cannot be read here is left
     to its job, which fails and says why)."""
     try:
-        layout = image_layout(job.image, job.series, "Z" if job.max_projection else None)
+        layout = job.layout()
     except ValueError:
         return
     try:

@@ -18,7 +18,7 @@ from .engine.cell_tracker import CellTracker
 from .engine.clicked_outlines import outline_image, written_as_given
 from .engine.depth_extent import ClickedDepth
 from .engine.frames import open_image_frames
-from .engine.image_layout import check_channels, image_layout, is_ome_zarr
+from .engine.image_layout import ImageLayout, check_channels, image_layout, is_ome_zarr
 from .engine.loading import load_model
 from .engine.postprocess import MaskCleanup
 from .engine.scale import ESTIMATED
@@ -46,13 +46,18 @@ def cached_model(spec: str | None):
         return _models[spec]
 
 
-def _opened(image: Path, series: int, axis: str | None, channels: tuple[int, ...] | None, max_projection: bool):
-    """(frames, the store's geometry) of a TIFF's image `series` or an OME-Zarr image, its channels checked first; with
-    an `axis` named and no channels, the channels of one image are its frames (ImageLayout.channels_as_frames);
-    max_projection: each frame the maximum-intensity projection of its z-stack."""
+def file_layout(image: Path, series: int = 0, axis: str | None = None, channels: tuple[int, ...] | None = None,
+                max_projection: bool = False) -> ImageLayout:
+    """How a job reads a TIFF's image `series` or an OME-Zarr image: its axes as it names them, each
+    frame the maximum-intensity projection of its z-stack with max_projection, and with an `axis`
+    named and no channels, the channels of one image as its frames (ImageLayout.channels_as_frames)."""
     layout = image_layout(image, series, "Z" if max_projection else None)
-    if axis is not None and channels is None:
-        layout = layout.channels_as_frames()
+    return layout.channels_as_frames() if axis is not None and channels is None else layout
+
+
+def _opened(image: Path, series: int, axis: str | None, channels: tuple[int, ...] | None, max_projection: bool):
+    """(frames, the store's geometry) of the image as the job reads it (file_layout), its channels checked first."""
+    layout = file_layout(image, series, axis, channels, max_projection)
     check_channels(layout, channels, str(image))
     return open_image_frames(image, series=series, layout=layout), tiff_geometry(image, series, axis, layout)
 
