@@ -190,7 +190,7 @@ def _check_diameter_fits(job: Job) -> None:
     """The job's cell diameter checked against its frames (a file that cannot be read here is
     left to its job, which fails and says why)."""
     try:
-        frame_hw = open_image_frames(job.image, series=job.series).frame_shape[:2]
+        frame_hw = job.frames_read().frame_shape[:2]  # as the job reads it (a projection where asked)
     except Exception:  # noqa: BLE001 - any unreadable file: the job itself reports the error
         return
     try:
