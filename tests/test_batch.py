@@ -126,10 +126,13 @@ def test_the_command_prints_the_dashboard_and_the_table_and_fails_if_a_file_fail
     images = [str(plate / "images" / "well0.tif"), str(tmp_path / "empty.tif")]
     code = main(["batch", *images, "--points", str(plate / "clicks" / "well0.csv"), "--out", str(tmp_path / "out"),
                  "--workers", "1"])
-    out = capsys.readouterr().out
+    printed = capsys.readouterr()
+    out = printed.out
     assert code == 1
-    assert "Dask dashboard: http" in out and "| file | frames | objects | cell diameter (px) | seconds | status |" in out
-    assert "well0.tif | 4 | 2 | " in out and " (estimated) | " in out and "empty.tif | - | - | - | - | failed: " in out
+    assert "Dask dashboard: http" in out and "| file | frames | along | objects | cell diameter (px) | seconds | status |" in out
+    assert "well0.tif | 4 | t (assumed) | 2 | " in out and " (estimated) | " in out
+    assert "empty.tif | - | - | - | - | - | failed: " in out
+    assert "give --axis z" in printed.err  # a plain multi-page TIFF says not whether it is a z-stack
     assert "1 of 2 files tracked or already there" in out
 
 
@@ -238,12 +241,13 @@ def test_axis_z_tracks_every_stack_along_z_and_a_bad_axis_fails_before_any_job(p
         _, labels = moving_nuclei_video(4, 96, 128, 2, seed=i, leaving=False)
         tifffile.imwrite(tmp_path / "seeds" / f"well{i}.tif", labels.astype(np.uint16))
     rows = track_files(images, tmp_path / "z", client, auto=True, seeds_dir=tmp_path / "seeds", axis="z", progress=False)
-    assert [r.status for r in rows] == ["done"] * 2
+    assert [(r.status, r.along) for r in rows] == [("done", "z")] * 2  # as told: nothing assumed
     for i in (1, 2):
         store = LabelsStore.open(tmp_path / "z" / f"well{i}.zarr", mode="r")
         assert store.axes == "zyx" and store.load_lineage().divisions() == {}
     plain = track_files(images[:1], tmp_path / "t", client, auto=True, seeds_dir=tmp_path / "seeds", progress=False)
     assert plain[0].status == "done" and LabelsStore.open(tmp_path / "t" / "well1.zarr", mode="r").axes == "tyx"
+    assert plain[0].along == "t (assumed)"  # the table says the file did not tell
     with pytest.raises(ValueError, match="'t' \\(time-lapses\\) or 'z'"):
         track_files(images, tmp_path / "bad", client, auto=True, axis="c", progress=False)
     assert not (tmp_path / "bad").exists()

@@ -34,6 +34,8 @@ def test_track_auto_writes_the_store_with_its_lineage_and_every_output(sequence,
     assert main(command + [str(v) for pair in out.items() for v in pair]) == 0
     printed, err = capsys.readouterr()
     assert "tracking cells: 100%" in err and "through 8 frames" in printed
+    assert "does not say what its images are along: they are tracked as a time-lapse" in err  # numpy's TIFF names no axis
+    assert err.index("give --axis z") < err.index("tracking cells")  # said before the wait, not after
     store = LabelsStore.open(out["--out"], mode="r")
     labels, lineage = store.array[:], store.load_lineage()
     assert lineage.check(labels) == [] and set(np.unique(sim.labels[0])[1:]) <= set(lineage.tracks)
@@ -97,7 +99,8 @@ def test_a_z_stack_is_tracked_along_z_without_divisions(tmp_path, capsys):
     tifffile.imwrite(tmp_path / "stack.tif", sim.frames, imagej=True, metadata={"axes": "ZYX", "spacing": 2.0})
     assert main(["track", str(tmp_path / "stack.tif"), "--auto", "--out", str(tmp_path / "nuclei.zarr"),
                  "--geff", str(tmp_path / "nuclei.geff")]) == 0
-    assert "(0 divisions)" in capsys.readouterr().out
+    printed = capsys.readouterr()
+    assert "(0 divisions)" in printed.out and "--axis" not in printed.err  # the file says Z: nothing assumed
     store = LabelsStore.open(tmp_path / "nuclei.zarr", mode="r")
     assert store.axes == "zyx" and store.load_lineage().divisions() == {}
     _, metadata = geff.read(str(tmp_path / "nuclei.geff"))
@@ -150,7 +153,8 @@ def test_a_z_stack_saved_without_axis_metadata_is_tracked_along_z_when_told(tmp_
     assert tiff_geometry(tmp_path / "stack.tif")["axes"] == "tyx"
     assert main(["track", str(tmp_path / "stack.tif"), "--auto", "--seeds", str(tmp_path / "seeds.tif"), "--axis", "z",
                  "--out", str(tmp_path / "nuclei.zarr")]) == 0
-    assert "(0 divisions)" in capsys.readouterr().out
+    printed = capsys.readouterr()
+    assert "(0 divisions)" in printed.out and "--axis" not in printed.err  # told: nothing assumed
     store = LabelsStore.open(tmp_path / "nuclei.zarr", mode="r")
     assert store.axes == "zyx" and store.load_lineage().divisions() == {}
     with pytest.raises(ValueError, match="'t' \\(a time-lapse\\) or 'z'"):

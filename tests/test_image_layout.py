@@ -37,6 +37,28 @@ def test_the_frames_channels_and_fixed_axes_are_as_the_file_names_them(axes, sha
     assert (layout.stack_axis, layout.channel_axis, layout.fixed) == (stack, channel, fixed)
 
 
+@pytest.mark.parametrize("axes, shape, named", [
+    ("QYX", (5, 96, 96), False),  # numpy's tifffile.imwrite of a stack: time or depth, the file does not say
+    ("IYX", (5, 96, 96), False),
+    ("TYX", (5, 96, 96), True),
+    ("ZYX", (5, 96, 96), True),
+    ("YX", (96, 96), True),  # one image: nothing to tell
+    ("TZCYX", (1, 7, 1, 96, 96), True),
+])
+def test_a_stack_is_named_where_the_file_says_time_or_depth(axes, shape, named):
+    assert layout_of(axes, shape).stack_named == named
+
+
+def test_frames_are_taken_as_time_by_assumption_only_where_neither_the_file_nor_the_axis_says(sim, tmp_path):
+    from napari_sam2.file_tracking import axis_assumed
+
+    tifffile.imwrite(tmp_path / "plain.tif", sim.frames)
+    tifffile.imwrite(tmp_path / "timed.tif", sim.frames, imagej=True, metadata={"axes": "TYX"})
+    assert axis_assumed(tmp_path / "plain.tif")
+    assert not axis_assumed(tmp_path / "plain.tif", axis="t") and not axis_assumed(tmp_path / "plain.tif", axis="z")
+    assert not axis_assumed(tmp_path / "timed.tif")
+
+
 def test_a_time_lapse_of_z_stacks_is_refused_with_what_to_do():
     with pytest.raises(ValueError, match=r"T=6, Z=4.*Z Project"):
         layout_of("TZYX", (6, 4, 96, 96), "movie.tif")

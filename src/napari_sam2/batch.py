@@ -17,7 +17,7 @@ import os
 import time
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
@@ -29,7 +29,7 @@ from .click_table import read_clicks
 from .engine.frames import open_image_frames
 from .engine.image_layout import check_channels, is_ome_zarr
 from .engine.scale import check_cell_diameter
-from .file_tracking import cached_model, file_layout, track_cells_file, track_file
+from .file_tracking import axis_assumed, cached_model, file_layout, track_cells_file, track_file
 from .storage.labels_store import LabelsStore, is_labels_store
 from .storage.store_edits import store_lineage
 from .storage.store_opening import remove_abandoned_partials
@@ -49,6 +49,7 @@ class JobRow:
     status: str  # "done", "skipped (already tracked)" or "failed: <the error>"
     cell_diameter: float | None = None  # px of the image, as the tracker used it (None: not tracked in this run)
     cell_diameter_estimated: bool = False  # from the frames, as none was given
+    along: str | None = None  # what the frames are along: "t" or "z", "t (assumed)" where the file does not say
 
     @property
     def shown_diameter(self) -> str:
@@ -219,10 +220,15 @@ def run_job(job: Job, model: str | None, torch_threads: int, progress_queue: str
         if job.auto:  # outputs a killed job had not written yet
             job.outputs(only_missing=True).write(store, store_lineage(store), job.frames_read())
         _report(progress_queue, job, store.shape[0])
-        return JobRow(job.shown, store.shape[0], None, None, "skipped (already tracked)" if job.tracked_before else "done")
+        return JobRow(job.shown, store.shape[0], None, None, "skipped (already tracked)" if job.tracked_before else "done",
+                      along=_frames_along(job))
     remove_abandoned_partials(job.out)  # a worker that died on this job: nobody else writes job.out
     torch.set_num_threads(torch_threads)
-    on_frame = partial(_report, progress_queue, job)
+    return replace(_tracked(job, model, precision, partial(_report, progress_queue, job)), along=_frames_along(job))
+
+
+def _tracked(job: Job, model: str | None, precision: str, on_frame) -> JobRow:
+    """The job tracked into its store (which is not there yet)."""
     if job.auto:
         cells = track_cells_file(job.image, job.out, cached_model(model), job.outputs(only_missing=True), job.seeds,
                                  progress=False, series=job.series, on_frame=on_frame, precision=precision,
@@ -302,6 +308,14 @@ def _row(job: Job, future) -> JobRow:
     return JobRow(job.shown, None, None, None, f"failed: {reason}")
 
 
+def _frames_along(job: Job) -> str:
+    """What a tracked job's frames are along, as its store says ("t" or "z"), "(assumed)" added where
+    neither the file nor the job's axis said it (file_tracking.axis_assumed)."""
+    along = LabelsStore.open(job.out, mode="r").axes[0]
+    assumed = axis_assumed(job.image, job.series, job.axis, job.channels, job.max_projection)
+    return f"{along} (assumed)" if assumed else along
+
+
 def default_workers(torch_threads: int) -> int:
     return max(1, (os.cpu_count() or 1) // torch_threads)
 
@@ -320,7 +334,7 @@ def format_rows(rows: list[JobRow]) -> str:
     def shown(value, form="{}"):
         return "-" if value is None else form.format(value)
 
-    lines = ["| file | frames | objects | cell diameter (px) | seconds | status |", "|---|---|---|---|---|---|"]
-    lines += [f"| {r.file} | {shown(r.frames)} | {shown(r.objects)} | {r.shown_diameter} | {shown(r.seconds, '{:.1f}')} "
-              f"| {r.status} |" for r in rows]
+    lines = ["| file | frames | along | objects | cell diameter (px) | seconds | status |", "|---|---|---|---|---|---|---|"]
+    lines += [f"| {r.file} | {shown(r.frames)} | {shown(r.along)} | {shown(r.objects)} | {r.shown_diameter} "
+              f"| {shown(r.seconds, '{:.1f}')} | {r.status} |" for r in rows]
     return "\n".join(lines)

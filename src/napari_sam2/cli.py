@@ -43,7 +43,7 @@ from .engine.postprocess import add_cleanup_flag
 from .engine.scale import check_cell_diameter
 from .engine.tiled_predictor import TiledImagePredictor
 from .engine.tiling import LocalLogits
-from .file_tracking import BadClick, model_from, track_cells_file, track_file
+from .file_tracking import BadClick, axis_assumed, model_from, track_cells_file, track_file
 from .storage.labels_store import LabelsStore
 from .storage.labels_tiff import check_tiff_replaceable, write_labels_tiff
 from .storage.store_edits import store_lineage
@@ -215,6 +215,7 @@ def _track(args) -> int:
         clicks = _clicks_from_truth(truth, tracked_axis) if truth is not None else read_clicks(args.points)
         if args.cell_diameter is not None:
             check_cell_diameter(args.cell_diameter)
+        _say_if_axis_assumed(args)
     except (ClickTableError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -250,6 +251,7 @@ def _track_cells(args) -> int:
             return 2
         if args.cell_diameter is not None:  # before the model loads
             check_cell_diameter(args.cell_diameter)
+        _say_if_axis_assumed(args)
         done = track_cells_file(args.image, args.out, model_from(args.model), _outputs(args), args.seeds,
                                 args.overwrite, precision=args.precision, cell_diameter=args.cell_diameter,
                                 axis=args.axis, channels=args.channels, max_projection=args.max_projection)
@@ -264,6 +266,16 @@ def _track_cells(args) -> int:
     if args.truth:
         print(_cell_tracking_scores(args.out, args.truth, args.lineage))
     return 0
+
+
+AXIS_ASSUMED = ("the file does not say what its images are along: they are tracked as a time-lapse (cells divide); "
+                "for a z-stack give --axis z (3-D labels, no divisions), or --axis t to say it is a time-lapse")
+
+
+def _say_if_axis_assumed(args) -> None:
+    """Tells, before the work, that a plain multi-page TIFF's frames are taken as time (file_tracking.axis_assumed)."""
+    if axis_assumed(args.image, axis=args.axis, channels=args.channels, max_projection=args.max_projection):
+        print(f"note: {args.image}: {AXIS_ASSUMED}", file=sys.stderr, flush=True)
 
 
 def _shape_of(tiff: Path) -> tuple[int, ...]:
@@ -383,6 +395,8 @@ def _batch(args) -> int:
             print(f"error: {error}", file=sys.stderr)
             return 2
     print(format_rows(rows))
+    if any(row.along and row.along.endswith("(assumed)") for row in rows):
+        print(f"note: along t (assumed): {AXIS_ASSUMED}", file=sys.stderr)
     failed = sum(row.status.startswith("failed") for row in rows)
     print(f"{len(rows) - failed} of {len(rows)} files tracked or already there; stores in {args.out}")
     return 1 if failed else 0

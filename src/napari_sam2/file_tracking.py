@@ -55,6 +55,13 @@ def file_layout(image: Path, series: int = 0, axis: str | None = None, channels:
     return layout.channels_as_frames() if axis is not None and channels is None else layout
 
 
+def axis_assumed(image: Path, series: int = 0, axis: str | None = None, channels: tuple[int, ...] | None = None,
+                 max_projection: bool = False) -> bool:
+    """Whether a job's frames are taken as time only because neither `axis` nor the file says what
+    they are along (a plain multi-page TIFF): a z-stack read so would be given divisions."""
+    return axis is None and not file_layout(image, series, axis, channels, max_projection).stack_named
+
+
 def _opened(image: Path, series: int, axis: str | None, channels: tuple[int, ...] | None, max_projection: bool):
     """(frames, the store's geometry) of the image as the job reads it (file_layout), its channels checked first."""
     layout = file_layout(image, series, axis, channels, max_projection)

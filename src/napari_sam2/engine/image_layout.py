@@ -36,6 +36,12 @@ class ImageLayout:
         return self.stack_axis is not None and self.axes[self.stack_axis] == "Z"
 
     @property
+    def stack_named(self) -> bool:
+        """Whether the file says what its frames are along (T or Z), or holds one image; a plain
+        multi-page TIFF's (Q, I) does not: read as time unless told (storage.tiff_geometry)."""
+        return self.stack_axis is None or self.axes[self.stack_axis] in "TZ"
+
+    @property
     def channel_count(self) -> int:
         return 1 if self.channel_axis is None else int(self.shape[self.channel_axis])
 
