@@ -11,7 +11,7 @@ from napari_sam2.engine.instance_masks import (
     mask_overlap_matrices,
     suppress_overlaps,
 )
-from napari_sam2.engine.label_seeds import masks_from_labels
+from napari_sam2.engine.label_seeds import label_ids, masks_from_labels
 from napari_sam2.evaluation.detection import detection_counts
 from napari_sam2.simulation import (
     EVALUATION_SEEDS,
@@ -103,6 +103,18 @@ def test_label_seeds_give_one_mask_per_label():
 def test_label_seeds_of_another_shape_name_both_shapes():
     with pytest.raises(ValueError, match=r"\(10, 12\).*\(12, 10\)"):
         masks_from_labels(np.ones((10, 12), np.int32), (12, 10))
+
+
+def test_labels_saved_as_floats_of_whole_numbers_are_their_ids_and_anything_else_is_refused():
+    labels = np.zeros((10, 12), np.int32)
+    labels[1:3, 1:3], labels[5:9, 6:10] = 3, 70000  # above uint16: a large segmentation's ids
+    ids = label_ids(labels.astype(np.float32))  # Fiji's 32-bit label images
+    assert np.issubdtype(ids.dtype, np.integer) and (ids == labels).all()
+    assert label_ids(labels) is labels or (label_ids(labels) == labels).all()
+    for bad, said in ((labels.astype(np.float32) / 2, "no label ids"), (np.where(labels > 0, np.nan, 0.0), "no label ids"),
+                      (labels > 0, "a mask"), (-labels, "negative ids"), (labels.astype(str), "hold <U")):
+        with pytest.raises(ValueError, match=said):
+            label_ids(bad)
 
 
 def test_empty_label_seeds_say_so():

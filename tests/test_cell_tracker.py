@@ -238,8 +238,14 @@ def test_seeds_of_another_shape_name_both_shapes(model):
     sim = simulate_timelapse(replace(QUIET, num_frames=3), EVALUATION_SEEDS + 604)
     with pytest.raises(ValueError, match=r"\(3, 96, 80\).*3 frames of \(96, 96\)"):
         CellTracker(model, sim.frames, seeds=np.zeros((3, 96, 80), np.int32))
-    with pytest.raises(ValueError, match="integer"):
-        CellTracker(model, sim.frames, seeds=sim.labels[0].astype(np.float32))
+    with pytest.raises(ValueError, match="no label ids .*e.g. 0.5"):
+        CellTracker(model, sim.frames, seeds=sim.labels[0].astype(np.float32) + 0.5)  # a resized or smoothed copy
+    with pytest.raises(ValueError, match="are a mask"):
+        CellTracker(model, sim.frames, seeds=sim.labels[0] > 0)
+    late_negative = np.repeat(sim.labels[:1].astype(np.int32), 3, axis=0)
+    late_negative[2, 0, 0] = -1
+    with pytest.raises(ValueError, match="negative ids"):  # on the last frame: found before any work
+        CellTracker(model, sim.frames, seeds=late_negative)
 
 
 def test_an_empty_first_frame_tracks_cells_from_when_they_appear(model):

@@ -65,6 +65,17 @@ def test_a_blank_frame_amid_the_time_lapse_is_written_empty_and_every_output_fol
     assert 4 not in read_measurements_csv(out["--csv"])["frame"].tolist()
 
 
+def test_seeds_saved_as_32_bit_float_labels_give_the_labels_of_integer_seeds(sequence, tmp_path):
+    """Fiji saves label images as 32-bit float: whole-number floats are ids, the same run as integers."""
+    _, folder = sequence
+    tifffile.imwrite(tmp_path / "seeds32.tif", tifffile.imread(folder / "seeds.tif").astype(np.float32))
+    for seeds, out in ((folder / "seeds.tif", "int.zarr"), (tmp_path / "seeds32.tif", "float.zarr")):
+        assert main(["track", str(folder / "img.tif"), "--auto", "--seeds", str(seeds), "--out", str(tmp_path / out)]) == 0
+    as_int, as_float = (LabelsStore.open(tmp_path / out, mode="r") for out in ("int.zarr", "float.zarr"))
+    np.testing.assert_array_equal(as_float.array[:], as_int.array[:])
+    assert as_float.load_lineage().tracks == as_int.load_lineage().tracks
+
+
 def test_seeds_of_another_shape_are_refused_and_nothing_is_written(sequence, tmp_path, capsys):
     sim, folder = sequence
     tifffile.imwrite(tmp_path / "small.tif", sim.labels[0, :64].astype(np.uint16))

@@ -8,6 +8,7 @@ import numpy as np
 
 from .cell_candidates import edge_cells, otsu_watershed
 from .cell_tracking_params import CellTrackingParams
+from .label_seeds import label_ids
 from .tile_fit import check_objects_fit, objects_beyond_a_tile
 from .tiling import TilePlan
 
@@ -21,9 +22,7 @@ def checked_seeds(seeds, num_frames: int, hw: tuple[int, int]) -> np.ndarray | N
         raise ValueError(f"the seeds have shape {seeds.shape} but the video is {num_frames} frames of {tuple(hw)} "
                          f"(height, width): give the labels of the first frame {tuple(hw)} or a label stack "
                          f"{(num_frames, *hw)} of the same video, not resized or cropped")
-    if not np.issubdtype(seeds.dtype, np.integer):
-        raise ValueError(f"seeds are label images of integer ids (0 = background), got dtype {seeds.dtype}")
-    return seeds
+    return label_ids(seeds)  # every frame's ids checked before any work
 
 
 def check_seeds_fit(seeds: np.ndarray | None, plan: TilePlan, cell_diameter: float) -> None:

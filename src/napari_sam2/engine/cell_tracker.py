@@ -69,7 +69,7 @@ from .contrast import MIN_START_CONTRAST, dim_mask
 from .depth_extent import DepthExtent
 from .frame_edge import edge_ids
 from .frame_result import FrameResult
-from .label_seeds import masks_from_labels
+from .label_seeds import label_ids, masks_from_labels
 from .preprocessing import Normalization
 from .prompts import check_frame_index
 from .tiled_detection import detect_cells_in_tiles
@@ -174,8 +174,8 @@ class CellTracker:
         if frame <= self.next_frame:
             raise ValueError(f"cells given for frame {frame} come before the run's next frame {self.next_frame}: "
                              "add them with add_cell on the frame the run begins at")
-        labels = np.asarray(labels, np.uint32)
-        masks_from_labels(labels, self.video.video_hw)  # the labels checked: of this frame's size, ids >= 0
+        labels = label_ids(labels, "the cells given").astype(np.uint32)  # ids >= 0 checked before the cast
+        masks_from_labels(labels, self.video.video_hw)  # of this frame's size, not empty
         for track_id in np.unique(labels[labels != 0]).tolist():
             if any((earlier == track_id).any() for earlier in self._given.values()):
                 raise ValueError(f"cell {track_id} was given on another frame already: a cell is given on one frame")
