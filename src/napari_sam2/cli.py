@@ -27,7 +27,9 @@ Cell Tracking Challenge scores it (TRA, DET, LNK, SEG, divisions): the truth is 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -154,11 +156,19 @@ def main(argv: list[str] | None = None) -> int:
     convert.set_defaults(run=_convert_store, threads=1)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _stop_as_interrupted)
     try:
         return args.run(args)
     except FileExistsError as error:
         print(error, file=sys.stderr)
         return 2
+
+
+def _stop_as_interrupted(signum, frame) -> None:
+    """SIGTERM (kill, timeout, a cluster's time limit) ends a run as Ctrl-C does: what it was
+    writing is removed (storage.output_place) and nothing half-written is left at --out."""
+    raise SystemExit(128 + signum)
 
 
 def _add_output_arguments(parser: argparse.ArgumentParser) -> None:

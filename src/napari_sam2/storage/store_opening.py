@@ -10,20 +10,14 @@ import numpy as np
 import zarr
 
 from .labels_store import LEGACY_ARRAY_PATH, PROMPTS_ATTR, LabelsStore, label_dtype, store_kind
-from .output_place import PARTIAL_SUFFIX, written_beside
-
-
-def partial_folders(path: str | Path) -> list[Path]:
-    """The hidden folders where stores for `path` were being written (new_labels_store)."""
-    path = Path(path)
-    return sorted(path.parent.glob(f".{path.name}.*{PARTIAL_SUFFIX}")) if path.parent.is_dir() else []
+from .output_place import partials_of, written_beside
 
 
 def remove_abandoned_partials(path: str | Path) -> list[Path]:
     """Deletes what a writer of `path` that was killed left behind (a process ended by the system,
     a batch worker that died): call it only where no other writer of `path` can be running, as a
     batch job does before it starts. Returns what was deleted."""
-    found = partial_folders(path)
+    found = partials_of(path)
     for folder in found:
         shutil.rmtree(folder, ignore_errors=True)
     return found
