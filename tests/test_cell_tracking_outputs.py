@@ -85,3 +85,25 @@ def test_export_writes_the_outputs_of_a_store_and_refuses_what_is_not_its_own(di
     LabelsStore.create(tmp_path / "clicked.zarr", (2, 8, 8))
     assert main(["export", str(tmp_path / "clicked.zarr"), "--ctc", str(tmp_path / "02_RES")]) == 2
     assert "have no lineage" in capsys.readouterr().err
+
+
+def test_the_csv_and_geff_carry_the_images_physical_units_where_the_store_knows_them(dividing_sequence, tmp_path):
+    """A time-lapse of 0.65 um pixels every 5 minutes: the CSV has time, centroid and area in those
+    units beside the pixel columns, the GEFF axes their scale; a store of unknown units adds none."""
+    sim = dividing_sequence
+    geometry = {"axes": "tyx", "scale": [5.0, 0.65, 0.65], "units": ["minute", "micrometer", "micrometer"]}
+    outputs = TrackingOutputs(geff=tmp_path / "cells.geff", csv=tmp_path / "cells.csv")
+    write_cell_tracking(TruthReplay(sim), sim.frames, tmp_path / "cells.zarr", outputs, geometry, progress=False)
+    table = read_measurements_csv(outputs.csv)
+    np.testing.assert_allclose(table["time_minute"], table["frame"] * 5.0)
+    np.testing.assert_allclose(table["y_micrometer"], table["y"] * 0.65)
+    np.testing.assert_allclose(table["x_micrometer"], table["x"] * 0.65)
+    np.testing.assert_allclose(table["area_micrometer2"], table["area"] * 0.65 ** 2)
+    one = int(table["track_id"][0])
+    assert table["area_micrometer2"][0] == pytest.approx((sim.labels[0] == one).sum() * 0.4225)
+    _, metadata = geff.read(str(outputs.geff))
+    assert [(a.name, a.scale, a.scaled_unit) for a in metadata.axes] == [
+        ("t", 5.0, "minute"), ("y", 0.65, "micrometer"), ("x", 0.65, "micrometer")]
+    plain = TrackingOutputs(csv=tmp_path / "plain.csv")
+    write_cell_tracking(TruthReplay(sim), sim.frames, tmp_path / "plain.zarr", plain, {"axes": "tyx"}, progress=False)
+    assert list(read_measurements_csv(plain.csv)) == ["frame", "track_id", "parent", "y", "x", "area", "mean_intensity"]

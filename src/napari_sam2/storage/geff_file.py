@@ -18,6 +18,7 @@ from geff_spec import Axis, GeffMetadata, RelatedObject
 from ..engine.cell_lineage import Lineage
 from ..engine.track_graph import track_edges
 from .output_place import check_place, written_beside
+from .physical_units import AxisSize
 
 MARK = "napari_sam2"  # a key of the metadata's "extra": a GEFF napari-sam2 wrote
 NODE_PROPS = {"y": "y", "x": "x", "area": "area", "track_id": "track_id",
@@ -42,10 +43,13 @@ def check_geff_replaceable(path: str | Path, overwrite: bool = False) -> None:
 
 
 def write_geff(path: str | Path, table: dict[str, np.ndarray], lineage: Lineage, overwrite: bool = False,
-               labels_path: str | Path | None = None, frame_axis: str = "t") -> None:
+               labels_path: str | Path | None = None, frame_axis: str = "t",
+               sizes: dict[str, AxisSize] | None = None) -> None:
     """The measurements `table` (cell_measurements.measure_cells) and `lineage` as a GEFF at
     `path`; `labels_path`: the label array whose ids are the track ids (recorded in the metadata);
-    frame_axis: what the frames are, "t" (time) or "z" (a z-stack tracked along z: space)."""
+    frame_axis: what the frames are, "t" (time) or "z" (a z-stack tracked along z: space); sizes:
+    each axis's physical step (physical_units.store_sizes), given as the GEFF axis's scale to its
+    unit where known (positions stay in frames and pixels)."""
     check_geff_replaceable(path, overwrite)  # before any work: the answer may be no
     edges, is_division = track_edges(table, lineage)
     columns = {"frame": frame_axis, **NODE_PROPS, **{c: c for c in table if c.startswith("mean_intensity_c")}}
@@ -59,8 +63,8 @@ def write_geff(path: str | Path, table: dict[str, np.ndarray], lineage: Lineage,
         # A GEFF tracklet is a maximal path: a parent with one daughter (the other never seen)
         # goes on into it, so the track ids are GEFF's tracklets only where every division has two.
         track_props["tracklet"] = "track_id"
-    axes = [Axis(name=frame_axis, type="time" if frame_axis == "t" else "space"),
-            Axis(name="y", type="space"), Axis(name="x", type="space")]
+    axes = [_axis(frame_axis, "time" if frame_axis == "t" else "space", (sizes or {}).get(frame_axis)),
+            _axis("y", "space", (sizes or {}).get("y")), _axis("x", "space", (sizes or {}).get("x"))]
     edge_props = {"division": {"values": is_division, "missing": None}}
     related = None if labels_path is None else [
         RelatedObject(type="labels", path=os.path.relpath(labels_path, path), node_prop="track_id")]
@@ -70,6 +74,13 @@ def write_geff(path: str | Path, table: dict[str, np.ndarray], lineage: Lineage,
     node_ids = np.arange(len(table["track_id"]), dtype=np.uint64)  # node i is the table's row i
     with written_beside(path, lambda: check_geff_replaceable(path, overwrite)) as partial:
         write_arrays(str(partial), node_ids, node_props, edges.astype(np.uint64), edge_props, metadata)
+
+
+def _axis(name: str, kind: str, size: AxisSize | None) -> Axis:
+    """A GEFF axis; with its scale to a physical unit where that unit is known."""
+    if size is None or not size.unit:
+        return Axis(name=name, type=kind)
+    return Axis(name=name, type=kind, scale=size.scale, scaled_unit=size.unit, offset=size.offset)
 
 
 def _first_ancestors(lineage: Lineage) -> dict[int, int]:

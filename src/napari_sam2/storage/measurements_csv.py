@@ -1,6 +1,7 @@
 """The measurements table (engine/cell_measurements.py) as a CSV file, one row per cell per frame:
 frame, track_id, parent, y, x (centroid, pixels), area (pixels), mean_intensity (and of each channel of
-frames that have several: mean_intensity_c0, mean_intensity_c1, ...). Written the way
+frames that have several: mean_intensity_c0, mean_intensity_c1, ...), and in the image's physical
+units where they are known (physical_units.py: e.g. time_second, y_micrometer, area_micrometer2). Written the way
 our other outputs are: a file that is not one of ours is never replaced."""
 from __future__ import annotations
 

@@ -15,6 +15,7 @@ from .ctc_folder import check_ctc_replaceable, write_ctc_folder
 from .geff_file import check_geff_replaceable, write_geff
 from .labels_store import ARRAY_PATH, LabelsStore
 from .measurements_csv import check_csv_replaceable, write_measurements_csv
+from .physical_units import physical_columns, store_sizes
 
 
 @dataclass(frozen=True)
@@ -42,14 +43,14 @@ class TrackingOutputs:
             write_ctc_folder(self.ctc, store.frames, lineage, self.overwrite)
             written.append(self.ctc)
         if self.geff is not None or self.csv is not None:
-            table = measure_cells(store.frames, lineage, frames)
+            table, sizes = measure_cells(store.frames, lineage, frames), store_sizes(store)
             if self.geff is not None:
                 labels_array = Path(store.group.store.root) / ARRAY_PATH
                 write_geff(self.geff, table, lineage, self.overwrite, labels_path=labels_array,
-                           frame_axis=store.axes[store.frame_axis])
+                           frame_axis=store.axes[store.frame_axis], sizes=sizes)
                 written.append(self.geff)
             if self.csv is not None:
-                write_measurements_csv(self.csv, table, self.overwrite)
+                write_measurements_csv(self.csv, {**table, **physical_columns(table, sizes)}, self.overwrite)
                 written.append(self.csv)
         return written
 
