@@ -221,3 +221,13 @@ def test_a_batch_reads_each_file_as_track_does_a_stack_saved_as_channels_with_it
         plan_jobs([tmp_path / "stack.tif"], tmp_path / "out", auto=True)
     job, = plan_jobs([tmp_path / "stack.tif"], tmp_path / "out", auto=True, axis="t")
     assert len(job.frames_read()) == 5
+
+
+@pytest.mark.parametrize("metadata, step, unit", [
+    ({"axes": "TYX", "finterval": 30}, 30.0, "second"),  # ImageJ's time unit unless it names another
+    ({"axes": "TYX", "finterval": 5, "tunit": "min"}, 5.0, "minute"),
+])
+def test_an_imagej_frame_interval_is_read_in_its_own_time_unit(metadata, step, unit, sim, tmp_path):
+    tifffile.imwrite(tmp_path / "t.tif", sim.frames, imagej=True, resolution=(2, 2), metadata={"unit": "um", **metadata})
+    assert tiff_geometry(tmp_path / "t.tif") == {"axes": "tyx", "scale": [step, 0.5, 0.5],
+                                                 "units": [unit, "micrometer", "micrometer"]}

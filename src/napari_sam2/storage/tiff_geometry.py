@@ -67,7 +67,7 @@ def _imagej_sizes(tif: tifffile.TiffFile) -> dict:
     if "spacing" in metadata:
         found["z"] = (float(metadata["spacing"]), unit)
     if "finterval" in metadata:
-        found["t"] = (float(metadata["finterval"]), "second")
+        found["t"] = (float(metadata["finterval"]), ome_unit(metadata.get("tunit", "sec")))  # ImageJ's time unit
     return found
 
 
