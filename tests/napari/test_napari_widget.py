@@ -430,3 +430,21 @@ def test_the_mask_cleanup_setting_reaches_the_tracker(make_napari_viewer, micro_
     widget.cleanup_check.setChecked(False)
     widget.start_button.click()  # the setting applies from the next Start
     assert widget.session.tracker.cleanup == MaskCleanup.off()
+
+
+def test_in_a_short_window_the_dock_scrolls_and_no_button_is_squeezed(make_napari_viewer, qtbot, micro_model, video, tmp_path):
+    """With 'All cells' saying why it cannot track (the longest the dock gets) in a window shorter
+    than the dock: every button keeps the height its text needs, and the dock scrolls to them."""
+    from qtpy.QtWidgets import QPushButton, QScrollArea
+
+    frames, _ = video
+    viewer, widget = start(make_napari_viewer, micro_model, frames, tmp_path, show=True)
+    widget.cell_panel.show_unavailable("Tracking every cell needs an image of frames, rows and columns; " * 4)
+    viewer.window._qt_window.resize(1000, 500)
+    qtbot.wait(200)
+    shown = [b for b in widget.findChildren(QPushButton) if b.isVisibleTo(widget)]
+    assert len(shown) > 15 and all(b.height() >= b.minimumSizeHint().height() for b in shown)
+    scroll = widget.findChild(QScrollArea)
+    assert scroll.verticalScrollBar().maximum() > 0  # the rest is reached by scrolling
+    scroll.ensureWidgetVisible(widget.cell_panel.export_buttons["csv"])
+    assert scroll.verticalScrollBar().value() > 0

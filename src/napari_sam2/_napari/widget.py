@@ -11,9 +11,11 @@ import time
 from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtCore import QThreadPool
 from qtpy.QtWidgets import (
+    QFrame,
     QLabel,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -98,7 +100,8 @@ class TrackingWidget(QWidget):
             label.setWordWrap(True)
         self.cell_panel = CellPanel(self)
         self._set_tooltips()
-        layout = QVBoxLayout(self)
+        content = QWidget()
+        layout = QVBoxLayout(content)
         layout.addWidget(self.help_label)
         layout.addLayout(form)
         for widget in (self.start_button, self.new_object_button, self.forward_button, self.backward_button,
@@ -106,6 +109,12 @@ class TrackingWidget(QWidget):
                        self.undo_button, self.show_button, self.diameter_label, self.store_label, self.cell_panel):
             layout.addWidget(widget)
         layout.addStretch()
+        # the dock scrolls rather than squeeze its buttons where the window is shorter than its content
+        scroll = QScrollArea(widgetResizable=True, frameShape=QFrame.NoFrame)
+        scroll.setWidget(content)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
         self._update_buttons()
 
     @property
