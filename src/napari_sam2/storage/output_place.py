@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 PARTIAL_SUFFIX = ".partial"  # the hidden folder beside an output being written: .<name>.<random>.partial
-WRITER_FILE = "writer"  # in that folder: "<host> <process id>" of the process writing there
+WRITER_FILE = "writer"  # in that folder: "<host>/<pid namespace> <process id>" of the process writing there
 
 
 def check_place(path: str | Path, kind: str, what: str, overwrite: bool = False) -> None:
@@ -40,7 +40,7 @@ def written_beside(path: str | Path, check_replaceable: Callable[[], None]) -> I
         if writer_ended(left):  # a run of this place killed outright: its partial output can be large
             shutil.rmtree(left, ignore_errors=True)
     holder = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=PARTIAL_SUFFIX, dir=path.parent))
-    (holder / WRITER_FILE).write_text(f"{socket.gethostname()} {os.getpid()}")
+    (holder / WRITER_FILE).write_text(f"{_this_machine()} {os.getpid()}")
     try:
         yield holder / path.name
         check_replaceable()
@@ -64,11 +64,11 @@ def writer_ended(holder: Path) -> bool:
     on this machine and no process has its id now. False where that cannot be known (another
     machine of a cluster, a folder without the note): such a folder is left for whoever knows."""
     try:
-        host, pid = (holder / WRITER_FILE).read_text().split()
+        machine, pid = (holder / WRITER_FILE).read_text().split()
         pid = int(pid)
     except (OSError, ValueError):
         return False
-    if host != socket.gethostname() or pid == os.getpid():
+    if machine != _this_machine() or pid == os.getpid():
         return False
     try:
         os.kill(pid, 0)  # signal 0: no signal, only whether the process is there
@@ -77,3 +77,13 @@ def writer_ended(holder: Path) -> bool:
     except PermissionError:  # there, another user's
         return False
     return False
+
+
+def _this_machine() -> str:
+    """Where a process id means one process: the host, and on Linux its process-id namespace
+    (two containers of one host share neither their processes nor, often, their names)."""
+    try:
+        namespace = os.readlink("/proc/self/ns/pid").replace(":", "-")
+    except OSError:
+        namespace = "-"
+    return f"{socket.gethostname()}/{namespace}"
