@@ -8,10 +8,12 @@ import zarr
 
 from napari_sam2.batch import plan_jobs, run_job, tiff_inputs
 from napari_sam2.cli import main
+from napari_sam2.engine.cell_lineage import Lineage
 from napari_sam2.engine.frames import open_image_frames
 from napari_sam2.engine.loading import embedded_model_path
 from napari_sam2.simulation import EVALUATION_SEEDS, SimulationConfig, simulate_timelapse
 from napari_sam2.storage import LabelsStore
+from napari_sam2.storage.store_opening import new_labels_store
 
 pytestmark = pytest.mark.skipif(not embedded_model_path().is_file(), reason="the embedded model is not here")
 SMALL = SimulationConfig(height=96, width=96, num_frames=4, division_probability=0.0, enter_rate=0.0)
@@ -69,6 +71,25 @@ def test_a_batch_takes_the_ome_zarr_images_of_a_folder_beside_its_tiffs(sim, tmp
         assert run_job(job, None, 1, precision="float32").status == "done"
     first, second = (LabelsStore.open(job.out, mode="r").array[:] for job in jobs)
     np.testing.assert_array_equal(first, second)
+
+
+def test_a_folder_gives_its_images_not_hidden_files_nor_the_outputs_tracked_beside_them(sim, tmp_path):
+    """A folder tracked once, its outputs written beside the images, then given to batch again; with a
+    Mac's "._" copy of a TIFF (no TIFF at all) as a shared drive leaves them."""
+    from napari_sam2.storage.tracking_outputs import TrackingOutputs
+
+    write_ome_zarr_05(tmp_path / "well1.ome.zarr", sim.frames, "tyx", (1, 1, 1), (None, None, None))
+    tifffile.imwrite(tmp_path / "well2.tif", sim.frames)
+    (tmp_path / "._well2.tif").write_bytes(b"\x00\x05\x16\x07 Mac OS X")
+    labels = sim.labels.astype(np.uint32)
+    with new_labels_store(tmp_path / "well2.zarr", labels.shape, dtype=np.uint32) as store:
+        for t, frame in enumerate(labels):
+            store.write_frame(t, frame)
+        lineage = Lineage.from_labels(labels, sim.lineage)
+        store.save_lineage(lineage)
+    TrackingOutputs(geff=tmp_path / "well2.geff").write(LabelsStore.open(tmp_path / "well2.zarr", mode="r"), lineage)
+    zarr.open_group(str(tmp_path / "notes.zarr"), mode="w")  # another tool's Zarr: not ours, still reported
+    assert [p.name for p in tiff_inputs([tmp_path])] == ["notes.zarr", "well1.ome.zarr", "well2.tif"]
 
 
 def test_a_zarr_folder_that_is_no_image_is_refused_with_what_it_is(sim, tmp_path, capsys):

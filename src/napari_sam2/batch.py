@@ -30,6 +30,7 @@ from .engine.frames import open_image_frames
 from .engine.image_layout import check_channels, is_ome_zarr
 from .engine.scale import check_cell_diameter
 from .file_tracking import axis_assumed, cached_model, file_layout, track_cells_file, track_file
+from .storage.geff_file import geff_kind
 from .storage.labels_store import LabelsStore, is_labels_store
 from .storage.store_edits import store_lineage
 from .storage.store_opening import remove_abandoned_partials
@@ -112,13 +113,12 @@ def image_name(image: Path) -> str:
 
 
 def tiff_inputs(inputs: list[str | Path]) -> list[Path]:
-    """The images named by `inputs`: TIFF files or OME-Zarr images, folders (their TIFFs and OME-Zarr
-    images, not recursing) or glob patterns."""
+    """The images named by `inputs`: TIFF files or OME-Zarr images, folders (their images, not
+    recursing: folder_images) or glob patterns."""
     found: list[Path] = []
     for given in map(str, inputs):
         if Path(given).is_dir():
-            found += [Path(given)] if is_ome_zarr(given) else sorted(
-                p for p in Path(given).iterdir() if p.suffix.lower() in TIFF_SUFFIXES or is_ome_zarr(p))
+            found += [Path(given)] if is_ome_zarr(given) else folder_images(Path(given))
         elif Path(given).exists():
             found.append(Path(given))
         elif matches := sorted(glob.glob(given)):
@@ -126,6 +126,14 @@ def tiff_inputs(inputs: list[str | Path]) -> list[Path]:
         else:
             raise FileNotFoundError(f"{given}: no such file or folder, and no file matches it as a pattern")
     return list(dict.fromkeys(found))  # a file named twice is tracked once
+
+
+def folder_images(folder: Path) -> list[Path]:
+    """A folder's TIFFs and OME-Zarr images, but not hidden files (a Mac's "._" copies on a shared
+    drive, outputs being written) nor the outputs napari-sam2 wrote beside them (labels stores, GEFFs:
+    Zarr folders too)."""
+    return sorted(p for p in folder.iterdir() if not p.name.startswith(".") and (
+        p.suffix.lower() in TIFF_SUFFIXES or (is_ome_zarr(p) and not is_labels_store(p) and geff_kind(p) != "ours")))
 
 
 def plan_jobs(images: list[Path], out_dir: Path, points_dir: Path | None = None, points: Path | None = None,
