@@ -446,5 +446,8 @@ def test_in_a_short_window_the_dock_scrolls_and_no_button_is_squeezed(make_napar
     assert len(shown) > 15 and all(b.height() >= b.minimumSizeHint().height() for b in shown)
     scroll = widget.findChild(QScrollArea)
     assert scroll.verticalScrollBar().maximum() > 0  # the rest is reached by scrolling
+    qtbot.waitUntil(lambda: widget.width() >= widget.minimumSizeHint().width(), timeout=5000)  # the dock widens
+    assert scroll.horizontalScrollBar().maximum() == 0  # as wide as its content: nothing cut at the side
+    assert all(b.mapTo(scroll.viewport(), b.rect().topRight()).x() <= scroll.viewport().width() for b in shown)
     scroll.ensureWidgetVisible(widget.cell_panel.export_buttons["csv"])
     assert scroll.verticalScrollBar().value() > 0

@@ -9,13 +9,14 @@ from __future__ import annotations
 import time
 
 from napari.utils.notifications import show_error, show_info, show_warning
-from qtpy.QtCore import QThreadPool
+from qtpy.QtCore import QEvent, QSize, QThreadPool
 from qtpy.QtWidgets import (
     QFrame,
     QLabel,
     QProgressBar,
     QPushButton,
     QScrollArea,
+    QStyle,
     QVBoxLayout,
     QWidget,
 )
@@ -42,6 +43,23 @@ def computing_text(edits: dict[int, list[int]]) -> str:
     objects = f"object {ids[0]}" if len(ids) == 1 else f"objects {', '.join(map(str, ids))}"
     where = f"frame {frames[0]}" if len(frames) == 1 else f"frames {', '.join(map(str, frames))}"
     return f"computing {objects} on {where}..."
+
+
+class _VerticalScroll(QScrollArea):
+    """Scrolls its content up and down; as wide as the content needs (as the dock was without it),
+    so nothing is cut at the side."""
+
+    def minimumSizeHint(self) -> QSize:
+        hint = super().minimumSizeHint()
+        spacing = max(0, self.style().pixelMetric(QStyle.PM_ScrollView_ScrollBarSpacing, None, self))
+        width = (self.widget().minimumSizeHint().width() + self.verticalScrollBar().sizeHint().width() + spacing
+                 + 2 * self.frameWidth())
+        return QSize(max(hint.width(), width), hint.height())
+
+    def eventFilter(self, watched, event) -> bool:
+        if watched is self.widget() and event.type() == QEvent.LayoutRequest:
+            self.updateGeometry()  # the content's width changed (a longer message): the dock follows
+        return super().eventFilter(watched, event)
 
 
 class TrackingWidget(QWidget):
@@ -110,7 +128,7 @@ class TrackingWidget(QWidget):
             layout.addWidget(widget)
         layout.addStretch()
         # the dock scrolls rather than squeeze its buttons where the window is shorter than its content
-        scroll = QScrollArea(widgetResizable=True, frameShape=QFrame.NoFrame)
+        scroll = _VerticalScroll(widgetResizable=True, frameShape=QFrame.NoFrame)
         scroll.setWidget(content)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
